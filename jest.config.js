@@ -1,0 +1,12 @@
+/** Nest 12 ships ES modules only; jest on Node 20 cannot require() them, so they are compiled to CommonJS by swc. */
+module.exports = {
+  moduleFileExtensions: ['js', 'json', 'ts'],
+  rootDir: '.',
+  testRegex: '.*\\.(e2e-)?spec\\.ts$',
+  transform: {
+    '^.+\\.ts$': 'ts-jest',
+    '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2023' }, module: { type: 'commonjs' } }],
+  },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose|uid|file-type|strtok3|token-types|peek-readable|@tokenizer)/)'],
+  testEnvironment: 'node',
+};

@@ -1,0 +1,49 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { AuthGuard } from './common/auth/auth.guard';
+import { CommonModule } from './common/common.module';
+import { AppConfig, AppConfigModule } from './common/config/app-config.module';
+import { DatabaseModule } from './common/database/database.module';
+import { HttpErrorFilter } from './common/errors/http-exception.filter';
+import { HealthController } from './common/health/health.controller';
+import { loggerParams } from './common/logging/logging';
+import { ProtoResponseInterceptor } from './common/proto/proto-response.interceptor';
+import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
+import { PhoneModule } from './phone/phone.module';
+import { UsersModule } from './users/users.module';
+
+export interface AppOptions {
+  /** Settings laid over process.env (tests run several apps with different settings). */
+  env?: Record<string, string | undefined>;
+  /** Where the JSON log goes (default stdout); tests capture it. */
+  logStream?: DestinationStream;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(options.env),
+        LoggerModule.forRootAsync({
+          inject: [AppConfig],
+          useFactory: (config: AppConfig) => loggerParams(config.LOG_LEVEL, options.logStream),
+        }),
+        DatabaseModule,
+        CommonModule,
+        UsersModule,
+        PhoneModule,
+      ],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_PIPE, useClass: ProtoValidationPipe },
+        { provide: APP_INTERCEPTOR, useClass: ProtoResponseInterceptor },
+        { provide: APP_FILTER, useClass: HttpErrorFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,18 @@
+import { createParamDecorator, ExecutionContext } from '@nestjs/common';
+import { Caller } from './caller';
+
+export const CALLER = Symbol('caller');
+
+type WithCaller = { [CALLER]?: Caller };
+
+/** Where the guard leaves the caller: the HTTP request, or the gRPC call's metadata object. */
+export function callerHolder(context: ExecutionContext): WithCaller {
+  if (context.getType() === 'rpc') return context.switchToRpc().getContext<WithCaller>();
+  return context.switchToHttp().getRequest<WithCaller>();
+}
+
+export const CurrentCaller = createParamDecorator((_: unknown, context: ExecutionContext): Caller => {
+  const caller = callerHolder(context)[CALLER];
+  if (!caller) throw new Error('CurrentCaller used on a route without authentication');
+  return caller;
+});

@@ -1,0 +1,48 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
+import { AppConfig } from '../config/app-config.module';
+import { dataSourceOptions } from './data-source-options';
+import { TransactionRunner } from './transaction-runner';
+
+/** Key of the PostgreSQL advisory lock that keeps two starting instances from migrating at once. */
+const MIGRATION_LOCK = 7_041_977_301;
+
+/** Opens the database and brings its schema up to date (migrations only, never synchronize). */
+export async function openDatabase(options: DataSourceOptions): Promise<DataSource> {
+  const dataSource = new DataSource(options);
+  await dataSource.initialize();
+  if (dataSource.options.type !== 'postgres') {
+    await dataSource.runMigrations({ transaction: 'all' });
+    return dataSource;
+  }
+  const lock = dataSource.createQueryRunner();
+  try {
+    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    if (options.type === 'postgres' && options.schema) {
+      await lock.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    }
+    await dataSource.runMigrations({ transaction: 'all' });
+  } finally {
+    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await lock.release();
+  }
+  return dataSource;
+}
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => dataSourceOptions(config),
+      dataSourceFactory: async (options) => {
+        if (!options) throw new Error('database options missing');
+        return openDatabase(options);
+      },
+    }),
+  ],
+  providers: [TransactionRunner],
+  exports: [TransactionRunner],
+})
+export class DatabaseModule {}

@@ -1,0 +1,17 @@
+import { EventEntity } from '../events/event.entity';
+import { NodeLeaseEntity } from '../ids/node-lease.entity';
+import { MembershipEntity } from '../../users/entities/membership.entity';
+import { OrganizationEntity } from '../../users/entities/organization.entity';
+import { PersonalAccessTokenEntity } from '../../users/entities/personal-access-token.entity';
+import { UserEntity } from '../../users/entities/user.entity';
+import { PhoneCodeEntity } from '../../phone/phone-code.entity';
+
+export const ENTITIES = [
+  EventEntity,
+  NodeLeaseEntity,
+  OrganizationEntity,
+  UserEntity,
+  MembershipEntity,
+  PersonalAccessTokenEntity,
+  PhoneCodeEntity,
+];

@@ -1,0 +1,57 @@
+import { GrpcStatus } from './grpc-status';
+
+export const ERROR_DETAIL_TYPE = 'type.googleapis.com/zitadel.v1.ErrorDetail';
+export const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
+export const ERROR_INFO_TYPE = 'type.googleapis.com/google.rpc.ErrorInfo';
+export const RETRY_INFO_TYPE = 'type.googleapis.com/google.rpc.RetryInfo';
+export const ERROR_DOMAIN = 'phone-verify';
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+}
+
+/** Extra details beyond the ZITADEL ErrorDetail every error carries. */
+export interface AppErrorExtras {
+  fieldViolations?: FieldViolation[];
+  /** google.rpc.ErrorInfo: reason + metadata (string values). */
+  info?: { reason: string; metadata: Record<string, string> };
+  /** google.rpc.RetryInfo and the HTTP Retry-After header, in milliseconds. */
+  retryAfterMs?: number;
+}
+
+/**
+ * The one application error. Services throw it; the HTTP and gRPC filters render it.
+ * `message` is the human text; the wire message is "<message> (<id>)".
+ */
+export class AppError extends Error {
+  constructor(
+    readonly code: GrpcStatus,
+    readonly id: string,
+    readonly text: string,
+    readonly extras: AppErrorExtras = {},
+  ) {
+    super(id ? `${text} (${id})` : text);
+    this.name = 'AppError';
+  }
+}
+
+/** The contract's error body, the same for REST and (as google.rpc.Status) for gRPC. */
+export interface ErrorBody {
+  code: number;
+  message: string;
+  details: Array<Record<string, unknown>>;
+}
+
+export function toErrorBody(error: AppError): ErrorBody {
+  const details: Array<Record<string, unknown>> = [];
+  if (error.id) details.push({ '@type': ERROR_DETAIL_TYPE, id: error.id, message: error.text });
+  const { fieldViolations, info, retryAfterMs } = error.extras;
+  if (fieldViolations?.length) details.push({ '@type': BAD_REQUEST_TYPE, fieldViolations });
+  if (info)
+    details.push({ '@type': ERROR_INFO_TYPE, reason: info.reason, domain: ERROR_DOMAIN, metadata: info.metadata });
+  if (retryAfterMs !== undefined) {
+    details.push({ '@type': RETRY_INFO_TYPE, retryDelay: `${Math.ceil(retryAfterMs / 1000)}s` });
+  }
+  return { code: error.code, message: error.message, details };
+}

@@ -1,0 +1,31 @@
+import { AppError, FieldViolation } from './app-error';
+import { GrpcStatus } from './grpc-status';
+
+/** The catalogue: every error the service raises on purpose, with its stable ID. */
+export const Errors = {
+  validation: (violations: FieldViolation[]) =>
+    new AppError(
+      GrpcStatus.INVALID_ARGUMENT,
+      'VALIDATION-1nv4l',
+      `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join('; ')}`,
+      { fieldViolations: violations },
+    ),
+  unauthenticated: () => new AppError(GrpcStatus.UNAUTHENTICATED, 'AUTH-7fs1e', 'Token is invalid'),
+  permissionDenied: () => new AppError(GrpcStatus.PERMISSION_DENIED, 'AUTH-AWfge', 'No matching permissions found'),
+  userNotFound: () => new AppError(GrpcStatus.NOT_FOUND, 'QUERY-Dfbg2', 'User could not be found'),
+  orgNotFound: () => new AppError(GrpcStatus.NOT_FOUND, 'ORG-iTUSx', 'Organisation not found'),
+  userAlreadyExists: () => new AppError(GrpcStatus.ALREADY_EXISTS, 'COMMAND-k2unb', 'User already exists'),
+  orgAlreadyExists: () => new AppError(GrpcStatus.ALREADY_EXISTS, 'ORG-lapo2m', 'Organisation already exists'),
+  userNotActive: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-3M9ds', 'User is not active'),
+  userNotInactive: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-6br8s', 'User is not inactive'),
+  userNotLocked: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-4M0ds', 'User is not locked'),
+  userAlreadyLocked: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-3NM9s', 'User is already locked'),
+  userNotMachine: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-Sdg4h', 'User is not a machine user'),
+  patExpirationInPast: () =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'COMMAND-dv3t5', 'Expiration date must be in the future'),
+  unimplemented: (what: string) => new AppError(GrpcStatus.UNIMPLEMENTED, 'API-unimpl', `${what} is not supported`),
+  internal: (correlationId: string) =>
+    new AppError(GrpcStatus.INTERNAL, 'INTERNAL', `Internal error, correlation id ${correlationId}`, {
+      info: { reason: 'INTERNAL', metadata: { correlationId } },
+    }),
+};

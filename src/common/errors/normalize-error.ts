@@ -1,0 +1,56 @@
+import { HttpException } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppError } from './app-error';
+import { Errors } from './errors';
+import { grpcStatusOfHttp } from './grpc-status';
+
+export interface ErrorLogger {
+  error(obj: object, msg: string): void;
+}
+
+const HTTP_ERROR_IDS: Record<number, [string, string]> = {
+  404: ['API-n0tfd', 'Route not found'],
+  405: ['API-n0tfd', 'Route not found'],
+  413: ['API-t00big', 'Request body is too large'],
+  415: ['API-unsup', 'Unsupported content type'],
+};
+
+/** Body-parser errors carry `type` and `status`; they reach the filter as plain errors. */
+function bodyParserError(exception: unknown): { status: number; type: string } | undefined {
+  if (exception && typeof exception === 'object' && 'type' in exception) {
+    const e = exception as { type: unknown; status?: unknown; statusCode?: unknown };
+    const status = Number(e.status ?? e.statusCode);
+    if (typeof e.type === 'string' && status >= 400 && status < 500) return { status, type: e.type };
+  }
+  return undefined;
+}
+
+/**
+ * Turns anything thrown into the one application error. Client mistakes keep their meaning;
+ * everything unexpected becomes INTERNAL with a correlation id, logged here with its stack.
+ */
+export function normalizeError(exception: unknown, logger: ErrorLogger): AppError {
+  if (exception instanceof AppError) return exception;
+
+  const parserError = bodyParserError(exception);
+  if (parserError) {
+    if (parserError.type === 'entity.parse.failed') {
+      return Errors.validation([{ field: 'body', description: 'malformed JSON' }]);
+    }
+    const [id, text] = HTTP_ERROR_IDS[parserError.status] ?? ['API-badreq', 'Bad request'];
+    return new AppError(grpcStatusOfHttp(parserError.status), id, text);
+  }
+
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status === 400) return Errors.validation([{ field: 'body', description: exception.message }]);
+    if (status < 500) {
+      const [id, text] = HTTP_ERROR_IDS[status] ?? ['API-badreq', exception.message];
+      return new AppError(grpcStatusOfHttp(status), id, text);
+    }
+  }
+
+  const correlationId = randomUUID();
+  logger.error({ err: exception, correlationId }, 'unexpected error');
+  return Errors.internal(correlationId);
+}

@@ -1,0 +1,99 @@
+import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { randomInt, randomUUID } from 'node:crypto';
+import { DataSource, LessThan } from 'typeorm';
+import { AppConfig } from '../config/app-config.module';
+import { NodeLeaseEntity } from './node-lease.entity';
+
+const EPOCH = Date.UTC(2024, 0, 1);
+const NODE_BITS = 10n;
+const SEQUENCE_BITS = 12n;
+const MAX_SEQUENCE = (1 << Number(SEQUENCE_BITS)) - 1;
+const MAX_NODE = (1 << Number(NODE_BITS)) - 1;
+const LEASE_MS = 120_000;
+const RENEW_MS = 30_000;
+
+/**
+ * 64-bit, time-ordered IDs as decimal strings: 41 bits of milliseconds since 2024, 10 bits of
+ * node id, 12 bits of sequence. The node id comes from NODE_ID, or is leased from the database
+ * so that instances sharing one database never hold the same one.
+ */
+@Injectable()
+export class IdGenerator implements OnModuleInit, OnModuleDestroy {
+  private node = -1;
+  private lastMs = 0;
+  private sequence = 0;
+  private readonly holder = randomUUID();
+  private renewTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (this.config.NODE_ID !== undefined) {
+      this.node = this.config.NODE_ID;
+      return;
+    }
+    this.node = await this.leaseNode();
+    this.renewTimer = setInterval(() => void this.renewLease(), RENEW_MS);
+    this.renewTimer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.config.NODE_ID === undefined && this.node >= 0 && this.dataSource.isInitialized) {
+      await this.dataSource.getRepository(NodeLeaseEntity).delete({ nodeId: this.node, holder: this.holder });
+    }
+  }
+
+  get nodeId(): number {
+    return this.node;
+  }
+
+  next(): string {
+    if (this.node < 0) throw new Error('IdGenerator used before its node id was assigned');
+    let now = Date.now();
+    if (now < this.lastMs) now = this.lastMs; // the clock went back: keep counting on the last millisecond
+    if (now === this.lastMs) {
+      this.sequence++;
+      if (this.sequence > MAX_SEQUENCE) {
+        now = this.lastMs + 1; // sequence exhausted within one millisecond: borrow the next one
+        this.sequence = 0;
+      }
+    } else {
+      this.sequence = 0;
+    }
+    this.lastMs = now;
+    const value =
+      (BigInt(now - EPOCH) << (NODE_BITS + SEQUENCE_BITS)) |
+      (BigInt(this.node) << SEQUENCE_BITS) |
+      BigInt(this.sequence);
+    return value.toString();
+  }
+
+  private async leaseNode(): Promise<number> {
+    const repo = this.dataSource.getRepository(NodeLeaseEntity);
+    const start = randomInt(MAX_NODE + 1);
+    for (let i = 0; i <= MAX_NODE; i++) {
+      const nodeId = (start + i) % (MAX_NODE + 1);
+      const expiresAt = new Date(Date.now() + LEASE_MS);
+      const taken = await repo.update({ nodeId, expiresAt: LessThan(new Date()) }, { holder: this.holder, expiresAt });
+      if (taken.affected) return nodeId;
+      try {
+        await repo.insert({ nodeId, holder: this.holder, expiresAt });
+        return nodeId;
+      } catch {
+        // held by another instance: try the next one
+      }
+    }
+    throw new Error('no free node id: set NODE_ID or wait for stale leases to expire');
+  }
+
+  private async renewLease(): Promise<void> {
+    await this.dataSource
+      .getRepository(NodeLeaseEntity)
+      .update({ nodeId: this.node, holder: this.holder }, { expiresAt: new Date(Date.now() + LEASE_MS) })
+      .catch(() => undefined);
+  }
+}

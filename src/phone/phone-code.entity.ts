@@ -1,0 +1,37 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { TimeColumn } from '../common/database/columns';
+
+/**
+ * The one pending phone code of a user (a new code replaces the row). Only a keyed MAC of
+ * (user id, number, code) is stored; `keyId` names the key so keys can rotate.
+ */
+@Entity({ name: 'phone_codes' })
+export class PhoneCodeEntity {
+  @PrimaryColumn({ type: 'varchar', length: 200 })
+  id: string;
+
+  @Column({ name: 'user_id', type: 'varchar', length: 200, unique: true })
+  userId: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  phone: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  mac: string;
+
+  @Column({ name: 'key_id', type: 'varchar', length: 32 })
+  keyId: string;
+
+  @TimeColumn('created_at')
+  createdAt: Date;
+
+  @TimeColumn('expires_at')
+  expiresAt: Date;
+
+  /** Raised before every comparison, so parallel guesses can never exceed the limit. */
+  @Column({ name: 'attempts', type: 'integer', default: 0 })
+  attempts: number;
+
+  @TimeColumn('consumed_at', { nullable: true })
+  consumedAt: Date | null;
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import { CountryCode, parsePhoneNumberWithError, ParseError } from 'libphonenumber-js/max';
+import { AppConfig } from '../common/config/app-config.module';
+import { PhoneErrors } from './phone.errors';
+
+export interface ParsedPhone {
+  e164: string;
+  country?: string;
+  type?: string;
+}
+
+/** Parses and checks numbers with libphonenumber's full metadata; everything is stored as E.164. */
+@Injectable()
+export class PhoneNumberParser {
+  private readonly region?: CountryCode;
+
+  constructor(config: AppConfig) {
+    this.region = config.DEFAULT_PHONE_REGION as CountryCode | undefined;
+  }
+
+  parse(input: string): ParsedPhone {
+    let text = input.trim();
+    // Without a default region, "00" is the only international prefix we can recognise.
+    if (!this.region && /^00[1-9]/.test(text.replace(/[\s().-]/g, ''))) {
+      text = `+${text.replace(/[\s().-]/g, '').slice(2)}`;
+    }
+    try {
+      const parsed = parsePhoneNumberWithError(text, this.region ? { defaultCountry: this.region } : undefined);
+      if (!parsed.isValid()) throw PhoneErrors.invalidNumber('it is not a valid number for its country');
+      return { e164: parsed.number, country: parsed.country, type: parsed.getType() };
+    } catch (error) {
+      if (error instanceof ParseError) {
+        throw PhoneErrors.invalidNumber(
+          error.message === 'INVALID_COUNTRY'
+            ? 'it must start with + and a country code (no DEFAULT_PHONE_REGION is configured)'
+            : 'it cannot be read as a phone number',
+        );
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { Controller, Delete, HttpCode, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/caller.decorator';
+import { detailsMessage } from '../common/proto/details';
+import { ProtoRequest } from '../common/validation/proto-request.decorator';
+import {
+  RemovePhoneRequestDto,
+  ResendPhoneCodeRequestDto,
+  SetPhoneRequestDto,
+  verificationOf,
+  VerifyPhoneRequestDto,
+} from './dto/phone-requests.dto';
+import { PhoneDocs } from './phone.docs';
+import { PhoneVerificationService } from './phone-verification.service';
+
+/** REST adapter of zitadel.user.v2.UserService's phone methods. */
+@ApiTags('Phone')
+@Controller('v2/users/:userId/phone')
+export class PhoneController {
+  constructor(private readonly phones: PhoneVerificationService) {}
+
+  @Post()
+  @HttpCode(200)
+  @PhoneDocs.setPhone()
+  async setPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: SetPhoneRequestDto) {
+    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
+    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+  }
+
+  @Post('resend')
+  @HttpCode(200)
+  @PhoneDocs.resendPhoneCode()
+  async resendPhoneCode(@CurrentCaller() caller: Caller, @ProtoRequest() req: ResendPhoneCodeRequestDto) {
+    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
+    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+  }
+
+  @Post('verify')
+  @HttpCode(200)
+  @PhoneDocs.verifyPhone()
+  async verifyPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: VerifyPhoneRequestDto) {
+    return { details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)) };
+  }
+
+  @Delete()
+  @PhoneDocs.removePhone()
+  async removePhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: RemovePhoneRequestDto) {
+    return { details: detailsMessage(await this.phones.removePhone(caller, req.userId)) };
+  }
+}

@@ -1,0 +1,128 @@
+import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
+import { RETRY_INFO_TYPE } from '../common/errors/app-error';
+import {
+  RemovePhoneRequestDto,
+  ResendPhoneCodeRequestDto,
+  SetPhoneRequestDto,
+  VerifyPhoneRequestDto,
+} from './dto/phone-requests.dto';
+
+const notFound: DocError = {
+  status: 404,
+  description: 'the user does not exist, was deleted, or is a machine user',
+  examples: { user: { code: 5, id: 'COMMAND-ieJ2e', text: 'Phone not found' } },
+};
+const validation = (examples: DocError['examples']): DocError => ({
+  status: 400,
+  description: 'invalid request, or a rule of the method is not met',
+  examples: {
+    validation: {
+      code: 3,
+      id: 'VALIDATION-1nv4l',
+      text: 'invalid request: verificationCode: verificationCode must be between 1 and 20 characters long',
+    },
+    ...examples,
+  },
+});
+const rateLimited = (examples: DocError['examples']): DocError => ({
+  status: 429,
+  description: 'a limit was reached; see Retry-After',
+  examples: {
+    rateLimited: {
+      code: 8,
+      id: 'PHONE-ratelimit',
+      text: 'Try again later',
+      extra: [{ '@type': RETRY_INFO_TYPE, retryDelay: '60s' }],
+    },
+    ...examples,
+  },
+});
+
+/** Swagger of the four phone routes. */
+export const PhoneDocs = {
+  setPhone: () =>
+    ApiRpc({
+      method: 'SetPhone',
+      summary: 'Set the phone number of a user',
+      description:
+        'Stores the number as E.164 and starts its verification: by default a code is sent by SMS; ' +
+        '`returnCode` returns it instead and `isVerified` skips verification (both need user.write, never for self).',
+      body: SetPhoneRequestDto,
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
+      errors: [
+        validation({
+          invalidNumber: { code: 3, id: 'PHONE-so0wa', text: 'Phone is invalid' },
+          notChanged: { code: 9, id: 'COMMAND-Uch5e', text: 'Phone not changed' },
+        }),
+        COMMON_ERRORS.unauthenticated,
+        COMMON_ERRORS.forbidden,
+        notFound,
+        rateLimited({}),
+      ],
+    }),
+  resendPhoneCode: () =>
+    ApiRpc({
+      method: 'ResendPhoneCode',
+      summary: 'Replace the pending code with a new one',
+      description: 'The old code stops working. Sends an SMS by default; `returnCode` needs user.write.',
+      body: ResendPhoneCodeRequestDto,
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
+      errors: [
+        validation({ codeEmpty: { code: 9, id: 'PHONE-5xrra88eq8', text: 'Code is empty' } }),
+        COMMON_ERRORS.unauthenticated,
+        COMMON_ERRORS.forbidden,
+        notFound,
+        rateLimited({}),
+      ],
+    }),
+  verifyPhone: () =>
+    ApiRpc({
+      method: 'VerifyPhone',
+      summary: 'Verify the phone number with the code',
+      description:
+        "Self, or user.write on the user's organization. Each code allows a limited number of attempts; " +
+        'the error says which failure it was and how many attempts remain.',
+      body: VerifyPhoneRequestDto,
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE },
+      errors: [
+        validation({
+          wrongCode: {
+            code: 3,
+            id: 'COMMAND-eis9R',
+            text: 'Code is invalid, 4 attempts left',
+            extra: [
+              {
+                '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+                reason: 'CODE_INVALID',
+                domain: 'phone-verify',
+                metadata: { attemptsRemaining: '4' },
+              },
+            ],
+          },
+          expired: { code: 3, id: 'CODE-QvUQ4P', text: 'Code is expired' },
+          noCode: { code: 9, id: 'COMMAND-2M9fs', text: 'Code not found' },
+        }),
+        COMMON_ERRORS.unauthenticated,
+        COMMON_ERRORS.forbidden,
+        notFound,
+        rateLimited({ attempts: { code: 8, id: 'PHONE-attempts', text: 'Too many attempts, request a new code' } }),
+      ],
+    }),
+  removePhone: () =>
+    ApiRpc({
+      method: 'RemovePhone',
+      summary: 'Remove the phone number of a user',
+      body: RemovePhoneRequestDto,
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE },
+      errors: [
+        validation({ noPhone: { code: 9, id: 'COMMAND-ieJ2e', text: 'Phone not found' } }),
+        COMMON_ERRORS.unauthenticated,
+        COMMON_ERRORS.forbidden,
+        notFound,
+      ],
+    }),
+};

@@ -1,0 +1,34 @@
+import { AppError } from '../common/errors/app-error';
+import { GrpcStatus } from '../common/errors/grpc-status';
+
+/** The phone-path catalogue of contract §6. */
+export const PhoneErrors = {
+  phoneNotFound: () => new AppError(GrpcStatus.NOT_FOUND, 'COMMAND-ieJ2e', 'Phone not found'),
+  noPhoneToRemove: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-ieJ2e', 'Phone not found'),
+  invalidNumber: (why: string) =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-so0wa', `Phone is invalid: ${why}`, {
+      info: { reason: 'PHONE_INVALID', metadata: { why } },
+    }),
+  notChanged: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-Uch5e', 'Phone not changed'),
+  codeEmpty: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'PHONE-5xrra88eq8', 'Code is empty'),
+  wrongCode: (attemptsLeft: number) =>
+    new AppError(
+      GrpcStatus.INVALID_ARGUMENT,
+      'COMMAND-eis9R',
+      attemptsLeft > 0
+        ? `Code is invalid, ${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left`
+        : 'Code is invalid, no attempts left: request a new code',
+      { info: { reason: 'CODE_INVALID', metadata: { attemptsRemaining: String(attemptsLeft) } } },
+    ),
+  expired: () => new AppError(GrpcStatus.INVALID_ARGUMENT, 'CODE-QvUQ4P', 'Code is expired'),
+  noCodePending: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-2M9fs', 'Code not found'),
+  attemptsExhausted: () =>
+    new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-attempts', 'Too many attempts, request a new code', {
+      info: { reason: 'ATTEMPTS_EXHAUSTED', metadata: { attemptsRemaining: '0' } },
+    }),
+  rateLimited: (retryAfterMs: number, limit: string) =>
+    new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-ratelimit', 'Try again later', {
+      retryAfterMs,
+      info: { reason: 'RATE_LIMITED', metadata: { limit, retryAfterSeconds: String(Math.ceil(retryAfterMs / 1000)) } },
+    }),
+};

@@ -1,0 +1,76 @@
+import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { PinoLogger } from 'nestjs-pino';
+import { AppConfig } from '../common/config/app-config.module';
+import { AppError } from '../common/errors/app-error';
+import { GrpcStatus } from '../common/errors/grpc-status';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { INSTANCE_SCOPE } from './entities/membership.entity';
+import { OrganizationsRepository } from './organizations.repository';
+import { OrganizationsService } from './organizations.service';
+import { UsersService } from './users.service';
+
+const ADMIN_USERNAME = 'admin';
+const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
+
+/**
+ * An empty instance gets a default organization, a machine user with IAM_OWNER and a personal
+ * access token in FIRST_INSTANCE_PAT_PATH (0600). Later starts change nothing.
+ */
+@Injectable()
+export class FirstStartService implements OnApplicationBootstrap {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly tx: TransactionRunner,
+    private readonly orgs: OrganizationsRepository,
+    private readonly organizations: OrganizationsService,
+    private readonly users: UsersService,
+    private readonly logger: PinoLogger,
+  ) {
+    logger.setContext(FirstStartService.name);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const path = resolve(this.config.FIRST_INSTANCE_PAT_PATH);
+    const token = await this.setUp(path).catch((error: unknown) => {
+      // another instance sharing the database won the race to set it up
+      if (error instanceof AppError && error.code === GrpcStatus.ALREADY_EXISTS) return undefined;
+      throw error;
+    });
+    if (token) this.logger.info({ path }, 'first start: created the instance; the admin token is in this file');
+    else this.logger.info({ path }, 'instance already set up; the admin token (from first start) is in this file');
+  }
+
+  private setUp(path: string): Promise<string | undefined> {
+    return this.tx.run(async (manager) => {
+      if ((await this.orgs.count(manager)) > 0) return undefined;
+      const { org } = await this.organizations.insertOrganization(
+        manager,
+        'SYSTEM',
+        this.config.FIRST_INSTANCE_ORG_NAME,
+      );
+      const system = {
+        userId: 'SYSTEM',
+        orgId: org.id,
+        grants: [{ scope: INSTANCE_SCOPE, role: 'IAM_OWNER' as const }],
+      };
+      const { user } = await this.users.createMachine(
+        manager,
+        system,
+        org,
+        undefined,
+        ADMIN_USERNAME,
+        'Administrator',
+        'created at first start',
+      );
+      await this.organizations.grantRoles(manager, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
+      const created = await this.users.issueToken(manager, 'SYSTEM', user, FAR_FUTURE);
+      if (existsSync(path)) throw new Error(`first start: ${path} already exists; refusing to overwrite it`);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${created.token}\n`, { mode: 0o600, flag: 'wx' });
+      chmodSync(path, 0o600);
+      return created.token;
+    });
+  }
+}

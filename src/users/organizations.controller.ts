@@ -1,0 +1,24 @@
+import { Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/caller.decorator';
+import { detailsMessage } from '../common/proto/details';
+import { ProtoRequest } from '../common/validation/proto-request.decorator';
+import { AddOrganizationDto } from './dto/add-organization.dto';
+import { OrganizationsService } from './organizations.service';
+import { UserDocs } from './users.docs';
+
+/** REST adapter of zitadel.org.v2.OrganizationService. */
+@ApiTags('Organizations')
+@Controller('v2/organizations')
+export class OrganizationsController {
+  constructor(private readonly organizations: OrganizationsService) {}
+
+  @Post()
+  @HttpCode(200)
+  @UserDocs.addOrganization()
+  async addOrganization(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddOrganizationDto) {
+    const result = await this.organizations.addOrganization(caller, req);
+    return { ...result, details: detailsMessage(result.details) };
+  }
+}

@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { Caller, hasPermission } from '../common/auth/caller';
+import { AppConfig } from '../common/config/app-config.module';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { Errors } from '../common/errors/errors';
+import { ChangeDetails, EventStore } from '../common/events/event-store';
+import { IdGenerator } from '../common/ids/id-generator';
+import { AddOrganizationDto } from './dto/add-organization.dto';
+import { INSTANCE_SCOPE, Role } from './entities/membership.entity';
+import { OrganizationEntity } from './entities/organization.entity';
+import { OrganizationsRepository } from './organizations.repository';
+import { UsersRepository } from './users.repository';
+import { UsersService } from './users.service';
+
+/** "ACME Corp." → "acme-corp.localhost" */
+function domainOf(name: string, external: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  return `${slug || 'org'}.${external}`;
+}
+
+@Injectable()
+export class OrganizationsService {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly tx: TransactionRunner,
+    private readonly orgs: OrganizationsRepository,
+    private readonly users: UsersRepository,
+    private readonly usersService: UsersService,
+    private readonly events: EventStore,
+    private readonly ids: IdGenerator,
+  ) {}
+
+  async addOrganization(caller: Caller, req: AddOrganizationDto) {
+    if (!hasPermission(caller, 'org.create')) throw Errors.permissionDenied();
+    const { result, afterCommit } = await this.tx.run(async (manager) => {
+      const { org, details } = await this.insertOrganization(
+        manager,
+        caller.userId,
+        req.name,
+        req.organizationId ?? req.orgId,
+      );
+      const createdAdmins: Array<{ userId: string; phoneCode?: string }> = [];
+      const after: Array<() => Promise<void>> = [];
+      for (const admin of req.admins ?? []) {
+        const roles = (admin.roles?.length ? admin.roles : ['ORG_OWNER']) as Role[];
+        let userId: string;
+        if (admin.human) {
+          const created = await this.usersService.createHuman(manager, caller, org, admin.human);
+          userId = created.user.id;
+          createdAdmins.push({ userId, phoneCode: created.phoneCode });
+          if (created.afterCommit) after.push(created.afterCommit);
+        } else if (admin.userId) {
+          const user = await this.users.findById(admin.userId, manager);
+          if (!user) throw Errors.userNotFound();
+          userId = user.id;
+        } else {
+          continue;
+        }
+        await this.grantRoles(manager, userId, org.id, roles);
+      }
+      return { result: { details, organizationId: org.id, createdAdmins }, afterCommit: after };
+    });
+    for (const send of afterCommit) await send();
+    return result;
+  }
+
+  /** Also used by first start. */
+  async insertOrganization(
+    manager: EntityManager,
+    creator: string,
+    name: string,
+    id?: string,
+  ): Promise<{ org: OrganizationEntity; details: ChangeDetails }> {
+    const now = new Date();
+    const org: OrganizationEntity = {
+      id: id ?? this.ids.next(),
+      name,
+      domain: domainOf(name, this.config.EXTERNAL_DOMAIN),
+      sequence: 0,
+      createdAt: now,
+      changedAt: now,
+    };
+    await this.orgs.insert(manager, org);
+    const details = await this.events.append(
+      manager,
+      { target: OrganizationEntity, type: 'org', id: org.id, resourceOwner: org.id, sequence: 0 },
+      [{ type: 'org.added', payload: { name, domain: org.domain } }],
+      creator,
+      now,
+    );
+    return { org, details };
+  }
+
+  async grantRoles(manager: EntityManager, userId: string, orgId: string | typeof INSTANCE_SCOPE, roles: Role[]) {
+    for (const role of roles) {
+      await this.orgs.grant(manager, { id: this.ids.next(), userId, scope: orgId, role, createdAt: new Date() });
+    }
+  }
+}

@@ -1,0 +1,11 @@
+import { Module } from '@nestjs/common';
+import { OrganizationsRepository } from './organizations.repository';
+import { TokensRepository } from './tokens.repository';
+import { UsersRepository } from './users.repository';
+
+/** The users' persistence, shared by the users and phone features. */
+@Module({
+  providers: [UsersRepository, OrganizationsRepository, TokensRepository],
+  exports: [UsersRepository, OrganizationsRepository, TokensRepository],
+})
+export class UsersDataModule {}

@@ -1,0 +1,80 @@
+import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/caller.decorator';
+import { detailsMessage } from '../common/proto/details';
+import { ProtoRequest } from '../common/validation/proto-request.decorator';
+import { AddHumanUserDto } from './dto/add-human-user.dto';
+import { CreateUserDto } from './dto/create-user.dto';
+import { AddPersonalAccessTokenDto, UserIdRequestDto } from './dto/user-requests.dto';
+import { UserDocs } from './users.docs';
+import { UsersService } from './users.service';
+
+/** REST adapter of zitadel.user.v2.UserService's user methods. */
+@ApiTags('Users')
+@Controller('v2/users')
+export class UsersController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post('human')
+  @HttpCode(200)
+  @UserDocs.addHumanUser()
+  async addHumanUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddHumanUserDto) {
+    const result = await this.users.addHuman(caller, req);
+    return { ...result, details: detailsMessage(result.details) };
+  }
+
+  @Post('new')
+  @HttpCode(200)
+  @UserDocs.createUser()
+  createUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: CreateUserDto) {
+    return this.users.createUser(caller, req);
+  }
+
+  @Get(':userId')
+  @UserDocs.getUserById()
+  getUserById(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return this.users.getById(caller, req.userId);
+  }
+
+  @Post(':userId/deactivate')
+  @HttpCode(200)
+  @UserDocs.stateChange('DeactivateUser', 'Deactivate a user')
+  async deactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) };
+  }
+
+  @Post(':userId/reactivate')
+  @HttpCode(200)
+  @UserDocs.stateChange('ReactivateUser', 'Reactivate a deactivated user')
+  async reactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) };
+  }
+
+  @Post(':userId/lock')
+  @HttpCode(200)
+  @UserDocs.stateChange('LockUser', 'Lock a user')
+  async lockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) };
+  }
+
+  @Post(':userId/unlock')
+  @HttpCode(200)
+  @UserDocs.stateChange('UnlockUser', 'Unlock a locked user')
+  async unlockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) };
+  }
+
+  @Delete(':userId')
+  @UserDocs.deleteUser()
+  async deleteUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return { details: detailsMessage(await this.users.delete(caller, req.userId)) };
+  }
+
+  @Post(':userId/pats')
+  @HttpCode(200)
+  @UserDocs.addPersonalAccessToken()
+  addPersonalAccessToken(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddPersonalAccessTokenDto) {
+    return this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate);
+  }
+}

@@ -1,0 +1,121 @@
+import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
+import { AddHumanUserDto } from './dto/add-human-user.dto';
+import { AddOrganizationDto } from './dto/add-organization.dto';
+import { CreateUserDto } from './dto/create-user.dto';
+import { AddPersonalAccessTokenDto } from './dto/user-requests.dto';
+
+const invalid: DocError = {
+  status: 400,
+  description: 'invalid request, or the user is not in the required state',
+  examples: {
+    validation: {
+      code: 3,
+      id: 'VALIDATION-1nv4l',
+      text: 'invalid request: profile.givenName: givenName must be between 1 and 200 characters long',
+    },
+  },
+};
+const userNotFound: DocError = {
+  status: 404,
+  description: 'no such user',
+  examples: { user: { code: 5, id: 'QUERY-Dfbg2', text: 'User could not be found' } },
+};
+const orgNotFound: DocError = {
+  status: 404,
+  description: 'no such organization',
+  examples: { org: { code: 5, id: 'ORG-iTUSx', text: 'Organisation not found' } },
+};
+const conflict: DocError = {
+  status: 409,
+  description: 'a user with this ID or username exists',
+  examples: { exists: { code: 6, id: 'COMMAND-k2unb', text: 'User already exists' } },
+};
+const std = [COMMON_ERRORS.unauthenticated, COMMON_ERRORS.forbidden];
+
+/** Swagger of the user and organization routes. */
+export const UserDocs = {
+  addHumanUser: () =>
+    ApiRpc({
+      method: 'AddHumanUser',
+      summary: 'Create a human user',
+      body: AddHumanUserDto,
+      response: { userId: '69629026806489455', details: DETAILS_EXAMPLE, phoneCode: '123456' },
+      errors: [invalid, ...std, orgNotFound, conflict],
+    }),
+  createUser: () =>
+    ApiRpc({
+      method: 'CreateUser',
+      summary: 'Create a human or machine user',
+      body: CreateUserDto,
+      response: { id: '69629026806489455', creationDate: '2024-11-22T16:27:04.996Z' },
+      errors: [invalid, ...std, orgNotFound, conflict],
+    }),
+  getUserById: () =>
+    ApiRpc({
+      method: 'GetUserByID',
+      summary: 'Read a user',
+      userIdParam: true,
+      response: {
+        details: { ...DETAILS_EXAMPLE, creationDate: '2024-11-22T16:27:04.996Z' },
+        user: {
+          userId: '69629026806489455',
+          state: 'USER_STATE_ACTIVE',
+          username: 'minnie@mouse.com',
+          loginNames: ['minnie@mouse.com@acme.localhost'],
+          preferredLoginName: 'minnie@mouse.com@acme.localhost',
+          human: {
+            profile: { givenName: 'Minnie', familyName: 'Mouse', displayName: 'Minnie Mouse' },
+            email: { email: 'minnie@mouse.com' },
+            phone: { phone: '+41791234567', isVerified: true },
+          },
+        },
+      },
+      errors: [invalid, ...std, userNotFound],
+    }),
+  stateChange: (method: string, summary: string) =>
+    ApiRpc({
+      method,
+      summary,
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE },
+      errors: [invalid, ...std, userNotFound],
+    }),
+  deleteUser: () =>
+    ApiRpc({
+      method: 'DeleteUser',
+      summary: 'Delete a user',
+      userIdParam: true,
+      response: { details: DETAILS_EXAMPLE },
+      errors: [invalid, ...std, userNotFound],
+    }),
+  addPersonalAccessToken: () =>
+    ApiRpc({
+      method: 'AddPersonalAccessToken',
+      summary: 'Create a personal access token for a machine user',
+      description: 'The token is shown once; only its SHA-256 is stored.',
+      body: AddPersonalAccessTokenDto,
+      userIdParam: true,
+      response: { creationDate: '2024-11-22T16:27:04.996Z', tokenId: '69629026806489466', token: 'Vr2b…' },
+      errors: [invalid, ...std, userNotFound],
+    }),
+  addOrganization: () =>
+    ApiRpc({
+      method: 'AddOrganization',
+      summary: 'Create an organization with its administrators (IAM_OWNER only)',
+      body: AddOrganizationDto,
+      response: {
+        details: DETAILS_EXAMPLE,
+        organizationId: '69629023906488334',
+        createdAdmins: [{ userId: '69629026806489455' }],
+      },
+      errors: [
+        invalid,
+        ...std,
+        {
+          ...conflict,
+          description: 'an organization with this name exists',
+          examples: { exists: { code: 6, id: 'ORG-lapo2m', text: 'Organisation already exists' } },
+        },
+      ],
+    }),
+};

@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { AppError } from '../common/errors/app-error';
+import { isUniqueViolation } from '../common/database/unique-violation';
+import { UserEntity, UserState } from './entities/user.entity';
+
+/** Persistence of users. Row locks and unique-violation translation live here, not in services. */
+@Injectable()
+export class UsersRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** A live (not deleted) user, or undefined. */
+  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<UserEntity | undefined> {
+    const user = await manager.findOne(UserEntity, { where: { id } });
+    return user && user.state !== UserState.DELETED ? user : undefined;
+  }
+
+  /**
+   * Loads the user for a change. On PostgreSQL the row stays locked until the transaction ends,
+   * so concurrent changes of one user run one after the other; SQLite transactions are serial.
+   */
+  async findForUpdate(manager: EntityManager, id: string): Promise<UserEntity | undefined> {
+    const query = manager.createQueryBuilder(UserEntity, 'u').where('u.id = :id', { id });
+    if (manager.connection.options.type === 'postgres') query.setLock('pessimistic_write');
+    const user = await query.getOne();
+    return user && user.state !== UserState.DELETED ? user : undefined;
+  }
+
+  async insert(manager: EntityManager, user: UserEntity, onConflict: () => AppError): Promise<void> {
+    try {
+      await manager.insert(UserEntity, user);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw onConflict();
+      throw error;
+    }
+  }
+
+  async update(manager: EntityManager, id: string, fields: Partial<UserEntity>): Promise<void> {
+    await manager.update(UserEntity, { id }, fields);
+  }
+}

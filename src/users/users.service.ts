@@ -1,0 +1,286 @@
+import { Injectable } from '@nestjs/common';
+import { PinoLogger } from 'nestjs-pino';
+import { EntityManager } from 'typeorm';
+import { Caller } from '../common/auth/caller';
+import { TransactionRunner } from '../common/database/transaction-runner';
+import { Errors } from '../common/errors/errors';
+import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
+import { IdGenerator } from '../common/ids/id-generator';
+import { PhoneVerificationService } from '../phone/phone-verification.service';
+import { verificationOf } from '../phone/dto/phone-requests.dto';
+import { assertAllowed } from './access-policy';
+import { aggregateOf } from './user-aggregate';
+import { GENDERS, OrganizationRefDto, SetHumanEmailDto, SetHumanPhoneDto, SetHumanProfileDto } from './dto/common.dto';
+import { AddHumanUserDto } from './dto/add-human-user.dto';
+import { CreateUserDto } from './dto/create-user.dto';
+import { OrganizationEntity } from './entities/organization.entity';
+import { UserEntity, UserState } from './entities/user.entity';
+import { OrganizationsRepository } from './organizations.repository';
+import { newTokenSecret, hashToken } from './token.service';
+import { TokensRepository } from './tokens.repository';
+import { userView } from './user-view';
+import { UsersRepository } from './users.repository';
+
+export interface NewHuman {
+  userId?: string;
+  username?: string;
+  profile: SetHumanProfileDto;
+  email: SetHumanEmailDto;
+  phone?: SetHumanPhoneDto;
+}
+
+export interface CreatedUser {
+  user: UserEntity;
+  details: ChangeDetails;
+  phoneCode?: string;
+  afterCommit?: () => Promise<void>;
+}
+
+const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
+
+type StateChange = 'deactivate' | 'reactivate' | 'lock' | 'unlock';
+
+const STATE_CHANGES: Record<StateChange, { from: UserState; to: UserState; event: string; wrongState: () => Error }> = {
+  deactivate: {
+    from: UserState.ACTIVE,
+    to: UserState.INACTIVE,
+    event: 'user.deactivated',
+    wrongState: Errors.userNotActive,
+  },
+  reactivate: {
+    from: UserState.INACTIVE,
+    to: UserState.ACTIVE,
+    event: 'user.reactivated',
+    wrongState: Errors.userNotInactive,
+  },
+  lock: { from: UserState.ACTIVE, to: UserState.LOCKED, event: 'user.locked', wrongState: Errors.userNotActive },
+  unlock: { from: UserState.LOCKED, to: UserState.ACTIVE, event: 'user.unlocked', wrongState: Errors.userNotLocked },
+};
+
+/** Users: creation (human and machine), reads, state changes, deletion, personal access tokens. */
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly users: UsersRepository,
+    private readonly orgs: OrganizationsRepository,
+    private readonly tokens: TokensRepository,
+    private readonly events: EventStore,
+    private readonly ids: IdGenerator,
+    private readonly phones: PhoneVerificationService,
+    private readonly logger: PinoLogger,
+  ) {
+    logger.setContext(UsersService.name);
+  }
+
+  async addHuman(caller: Caller, req: AddHumanUserDto) {
+    const created = await this.inOrgTransaction(caller, req.organization, (manager, org) =>
+      this.createHuman(manager, caller, org, req),
+    );
+    await created.afterCommit?.();
+    return { userId: created.user.id, details: created.details, phoneCode: created.phoneCode };
+  }
+
+  async createUser(caller: Caller, req: CreateUserDto) {
+    const created = await this.inOrgTransaction(caller, { orgId: req.organizationId }, (manager, org) =>
+      req.human
+        ? this.createHuman(manager, caller, org, { ...req.human, userId: req.userId, username: req.username })
+        : this.createMachine(
+            manager,
+            caller,
+            org,
+            req.userId,
+            req.username,
+            req.machine!.name,
+            req.machine!.description,
+          ),
+    );
+    await created.afterCommit?.();
+    return { id: created.user.id, creationDate: created.details.changeDate, phoneCode: created.phoneCode };
+  }
+
+  async getById(caller: Caller, userId: string) {
+    const user = await this.users.findById(userId);
+    if (!user) throw Errors.userNotFound();
+    assertAllowed(caller, 'user.read', user, true);
+    const org = await this.orgs.findById(user.orgId);
+    if (!org) throw Errors.userNotFound();
+    return userView(user, org);
+  }
+
+  async changeState(caller: Caller, userId: string, change: StateChange): Promise<ChangeDetails> {
+    const rule = STATE_CHANGES[change];
+    return this.tx.run(async (manager) => {
+      const user = await this.loadForChange(manager, userId);
+      assertAllowed(caller, 'user.write', user, false);
+      if (user.state !== rule.from) throw rule.wrongState();
+      await this.users.update(manager, user.id, { state: rule.to });
+      return this.events.append(manager, aggregateOf(user), [{ type: rule.event }], caller.userId);
+    });
+  }
+
+  async delete(caller: Caller, userId: string): Promise<ChangeDetails> {
+    return this.tx.run(async (manager) => {
+      const user = await this.loadForChange(manager, userId);
+      assertAllowed(caller, 'user.delete', user, true);
+      await this.users.update(manager, user.id, { state: UserState.DELETED, phone: null, phoneVerified: false });
+      await this.tokens.revokeAll(manager, user.id);
+      await this.orgs.revokeAll(manager, user.id);
+      await this.phones.forgetUser(manager, user.id);
+      return this.events.append(manager, aggregateOf(user), [{ type: 'user.removed' }], caller.userId);
+    });
+  }
+
+  async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string) {
+    const expiresAt = expirationDate ? new Date(expirationDate) : FAR_FUTURE;
+    return this.tx.run(async (manager) => {
+      const user = await this.loadForChange(manager, userId);
+      assertAllowed(caller, 'user.write', user, false);
+      if (user.type !== 'machine') throw Errors.userNotMachine();
+      if (expiresAt.getTime() <= Date.now()) throw Errors.patExpirationInPast();
+      const created = await this.issueToken(manager, caller.userId, user, expiresAt);
+      return { creationDate: created.details.changeDate, tokenId: created.tokenId, token: created.token };
+    });
+  }
+
+  /** Used by first start, which has no caller yet: the machine user acts for itself. */
+  async issueToken(manager: EntityManager, creator: string, user: UserEntity, expiresAt: Date) {
+    const token = newTokenSecret();
+    const tokenId = this.ids.next();
+    const now = new Date();
+    await this.tokens.insert(manager, {
+      id: tokenId,
+      userId: user.id,
+      tokenHash: hashToken(token),
+      expiresAt,
+      createdAt: now,
+    });
+    const details = await this.events.append(
+      manager,
+      aggregateOf(user),
+      [{ type: 'user.personal.access.token.added', payload: { tokenId, expiration: expiresAt.toISOString() } }],
+      creator,
+      now,
+    );
+    return { token, tokenId, details };
+  }
+
+  /** Creates a human user in `org` inside the caller's transaction; sending happens after commit. */
+  async createHuman(
+    manager: EntityManager,
+    caller: Caller,
+    org: OrganizationEntity,
+    input: NewHuman,
+  ): Promise<CreatedUser> {
+    if (input.email.returnCode || input.email.sendCode) {
+      throw Errors.unimplemented('E-mail verification codes (email.sendCode / email.returnCode)');
+    }
+    const now = new Date();
+    const user = this.newUser(org, 'human', input.userId, input.username ?? input.email.email, now);
+    Object.assign(user, {
+      givenName: input.profile.givenName,
+      familyName: input.profile.familyName,
+      nickName: input.profile.nickName ?? null,
+      displayName: input.profile.displayName ?? `${input.profile.givenName} ${input.profile.familyName}`,
+      preferredLanguage: input.profile.preferredLanguage ?? null,
+      gender: Math.max(0, GENDERS.indexOf(input.profile.gender ?? 'GENDER_UNSPECIFIED')),
+      email: input.email.email,
+      emailVerified: input.email.isVerified === true,
+    });
+    const phone = await this.phones.forNewUser(
+      manager,
+      user,
+      input.phone?.phone,
+      verificationOf(input.phone ?? {}),
+      now,
+    );
+    user.phone = phone.phone;
+    user.phoneVerified = phone.phoneVerified;
+    await this.users.insert(manager, user, Errors.userAlreadyExists);
+    const added: NewEvent = {
+      type: 'user.human.added',
+      payload: { username: user.username, email: user.email, emailVerified: user.emailVerified },
+    };
+    const details = await this.events.append(manager, aggregateOf(user), [added, ...phone.events], caller.userId, now);
+    return { user, details, phoneCode: phone.code, afterCommit: phone.afterCommit };
+  }
+
+  async createMachine(
+    manager: EntityManager,
+    caller: Caller,
+    org: OrganizationEntity,
+    userId: string | undefined,
+    username: string | undefined,
+    name: string,
+    description: string | undefined,
+  ): Promise<CreatedUser> {
+    const now = new Date();
+    const user = this.newUser(org, 'machine', userId, username ?? name, now);
+    user.machineName = name;
+    user.machineDescription = description ?? null;
+    await this.users.insert(manager, user, Errors.userAlreadyExists);
+    const details = await this.events.append(
+      manager,
+      aggregateOf(user),
+      [{ type: 'user.machine.added', payload: { username: user.username, name } }],
+      caller.userId,
+      now,
+    );
+    return { user, details };
+  }
+
+  /** Resolves the target organization (default: the caller's), checks user.write on it, runs `work`. */
+  private async inOrgTransaction(
+    caller: Caller,
+    ref: OrganizationRefDto | undefined,
+    work: (manager: EntityManager, org: OrganizationEntity) => Promise<CreatedUser>,
+  ) {
+    return this.tx.run(async (manager) => {
+      const org = ref?.orgDomain
+        ? await this.orgs.findByDomain(ref.orgDomain, manager)
+        : await this.orgs.findById(ref?.orgId ?? caller.orgId, manager);
+      if (!org) throw Errors.orgNotFound();
+      assertAllowed(caller, 'user.write', { id: '', orgId: org.id }, false);
+      return work(manager, org);
+    });
+  }
+
+  private async loadForChange(manager: EntityManager, userId: string): Promise<UserEntity> {
+    const user = await this.users.findForUpdate(manager, userId);
+    if (!user) throw Errors.userNotFound();
+    return user;
+  }
+
+  private newUser(
+    org: OrganizationEntity,
+    type: 'human' | 'machine',
+    id: string | undefined,
+    username: string,
+    now: Date,
+  ) {
+    const user = new UserEntity();
+    Object.assign(user, {
+      id: id ?? this.ids.next(),
+      orgId: org.id,
+      type,
+      state: UserState.ACTIVE,
+      username,
+      givenName: null,
+      familyName: null,
+      nickName: null,
+      displayName: null,
+      preferredLanguage: null,
+      gender: 0,
+      email: null,
+      emailVerified: false,
+      phone: null,
+      phoneVerified: false,
+      machineName: null,
+      machineDescription: null,
+      sequence: 0,
+      createdAt: now,
+      changedAt: now,
+    } satisfies UserEntity);
+    return user;
+  }
+}

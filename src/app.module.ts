@@ -1,4 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { Clock } from './common/clock';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -19,6 +20,8 @@ export interface AppOptions {
   env?: Record<string, string | undefined>;
   /** Where the JSON log goes (default stdout); tests capture it. */
   logStream?: DestinationStream;
+  /** The service's time (tests move it). */
+  clock?: Clock;
 }
 
 @Module({})
@@ -33,7 +36,7 @@ export class AppModule {
           useFactory: (config: AppConfig) => loggerParams(config.LOG_LEVEL, options.logStream),
         }),
         DatabaseModule,
-        CommonModule,
+        CommonModule.forRoot(options.clock),
         UsersModule,
         PhoneModule,
       ],

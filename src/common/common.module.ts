@@ -1,10 +1,16 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
+import { Clock } from './clock';
 import { EventStore } from './events/event-store';
 import { IdGenerator } from './ids/id-generator';
 
 @Global()
-@Module({
-  providers: [IdGenerator, EventStore],
-  exports: [IdGenerator, EventStore],
-})
-export class CommonModule {}
+@Module({})
+export class CommonModule {
+  static forRoot(clock: Clock = new Clock()): DynamicModule {
+    return {
+      module: CommonModule,
+      providers: [IdGenerator, EventStore, { provide: Clock, useValue: clock }],
+      exports: [IdGenerator, EventStore, Clock],
+    };
+  }
+}

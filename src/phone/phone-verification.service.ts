@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { PinoLogger } from 'nestjs-pino';
 import { EntityManager, MoreThan } from 'typeorm';
 import { Caller } from '../common/auth/caller';
@@ -60,6 +61,7 @@ export class PhoneVerificationService {
     private readonly numbers: PhoneNumberParser,
     private readonly sms: SmsSender,
     private readonly logger: PinoLogger,
+    private readonly clock: Clock,
   ) {
     logger.setContext(PhoneVerificationService.name);
   }
@@ -75,7 +77,7 @@ export class PhoneVerificationService {
       this.assertMaySet(caller, user, verification);
       const e164 = this.numbers.parse(phone).e164;
       if (user.phone === e164) throw PhoneErrors.notChanged();
-      const now = new Date();
+      const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: e164 } }];
       const issued = await this.issueOrVerify(manager, user, e164, verification, events, now);
       await this.users.update(manager, user.id, { phone: e164, phoneVerified: verification.kind === 'verified' });
@@ -92,7 +94,7 @@ export class PhoneVerificationService {
       this.assertMaySet(caller, user, verification);
       const pending = await this.codes.findByUser(manager, user.id);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
-      const now = new Date();
+      const now = this.clock.now();
       const events: NewEvent[] = [];
       const issued = await this.issueOrVerify(manager, user, user.phone, verification, events, now);
       const details = await this.events.append(manager, aggregateOf(user), events, caller.userId, now);
@@ -110,7 +112,7 @@ export class PhoneVerificationService {
     const outcome = await this.tx.run(async (manager): Promise<ChangeDetails | AppError> => {
       const user = await this.loadHuman(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
-      const now = new Date();
+      const now = this.clock.now();
       const fail = async (error: AppError, reason: string, extra: Record<string, unknown> = {}) => {
         await this.events.append(
           manager,

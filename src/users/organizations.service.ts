@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { EntityManager } from 'typeorm';
 import { Caller, hasPermission } from '../common/auth/caller';
 import { AppConfig } from '../common/config/app-config.module';
@@ -33,6 +34,7 @@ export class OrganizationsService {
     private readonly usersService: UsersService,
     private readonly events: EventStore,
     private readonly ids: IdGenerator,
+    private readonly clock: Clock,
   ) {}
 
   async addOrganization(caller: Caller, req: AddOrganizationDto) {
@@ -76,7 +78,7 @@ export class OrganizationsService {
     name: string,
     id?: string,
   ): Promise<{ org: OrganizationEntity; details: ChangeDetails }> {
-    const now = new Date();
+    const now = this.clock.now();
     const org: OrganizationEntity = {
       id: id ?? this.ids.next(),
       name,
@@ -98,7 +100,7 @@ export class OrganizationsService {
 
   async grantRoles(manager: EntityManager, userId: string, orgId: string | typeof INSTANCE_SCOPE, roles: Role[]) {
     for (const role of roles) {
-      await this.orgs.grant(manager, { id: this.ids.next(), userId, scope: orgId, role, createdAt: new Date() });
+      await this.orgs.grant(manager, { id: this.ids.next(), userId, scope: orgId, role, createdAt: this.clock.now() });
     }
   }
 }

@@ -1,4 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, JWTVerifyGetKey, jwtVerify } from 'jose';
@@ -33,6 +34,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
     private readonly users: UsersRepository,
     private readonly orgs: OrganizationsRepository,
     private readonly logger: PinoLogger,
+    private readonly clock: Clock,
   ) {
     super();
     logger.setContext(TokenService.name);
@@ -60,7 +62,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
 
   private async patOwner(token: string): Promise<string | undefined> {
     const pat = await this.tokens.findByHash(hashToken(token));
-    if (!pat || pat.expiresAt.getTime() <= Date.now()) return undefined;
+    if (!pat || pat.expiresAt.getTime() <= this.clock.now().getTime()) return undefined;
     return pat.userId;
   }
 

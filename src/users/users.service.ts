@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../common/clock';
 import { PinoLogger } from 'nestjs-pino';
 import { EntityManager } from 'typeorm';
 import { Caller } from '../common/auth/caller';
@@ -69,6 +70,7 @@ export class UsersService {
     private readonly ids: IdGenerator,
     private readonly phones: PhoneVerificationService,
     private readonly logger: PinoLogger,
+    private readonly clock: Clock,
   ) {
     logger.setContext(UsersService.name);
   }
@@ -137,7 +139,7 @@ export class UsersService {
       const user = await this.loadForChange(manager, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.type !== 'machine') throw Errors.userNotMachine();
-      if (expiresAt.getTime() <= Date.now()) throw Errors.patExpirationInPast();
+      if (expiresAt.getTime() <= this.clock.now().getTime()) throw Errors.patExpirationInPast();
       const created = await this.issueToken(manager, caller.userId, user, expiresAt);
       return { creationDate: created.details.changeDate, tokenId: created.tokenId, token: created.token };
     });
@@ -147,7 +149,7 @@ export class UsersService {
   async issueToken(manager: EntityManager, creator: string, user: UserEntity, expiresAt: Date) {
     const token = newTokenSecret();
     const tokenId = this.ids.next();
-    const now = new Date();
+    const now = this.clock.now();
     await this.tokens.insert(manager, {
       id: tokenId,
       userId: user.id,
@@ -175,7 +177,7 @@ export class UsersService {
     if (input.email.returnCode || input.email.sendCode) {
       throw Errors.unimplemented('E-mail verification codes (email.sendCode / email.returnCode)');
     }
-    const now = new Date();
+    const now = this.clock.now();
     const user = this.newUser(org, 'human', input.userId, input.username ?? input.email.email, now);
     Object.assign(user, {
       givenName: input.profile.givenName,
@@ -214,7 +216,7 @@ export class UsersService {
     name: string,
     description: string | undefined,
   ): Promise<CreatedUser> {
-    const now = new Date();
+    const now = this.clock.now();
     const user = this.newUser(org, 'machine', userId, username ?? name, now);
     user.machineName = name;
     user.machineDescription = description ?? null;

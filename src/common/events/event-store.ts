@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Clock } from '../clock';
 import { EntityManager, EntityTarget } from 'typeorm';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
@@ -35,14 +36,17 @@ export interface NewEvent {
  */
 @Injectable()
 export class EventStore {
-  constructor(private readonly ids: IdGenerator) {}
+  constructor(
+    private readonly ids: IdGenerator,
+    private readonly clock: Clock,
+  ) {}
 
   async append(
     manager: EntityManager,
     aggregate: Aggregate,
     events: NewEvent[],
     creator: string,
-    at: Date = new Date(),
+    at: Date = this.clock.now(),
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
     const moved = await manager.update(

@@ -6,6 +6,16 @@ const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 const toDurationMs = ({ value }: { value: unknown }) =>
   typeof value === 'string' || typeof value === 'number' ? parseDuration(value) : value;
+/** An integer setting: one message that names the variable and its range. */
+function IntRange(min: number, max: number): PropertyDecorator {
+  return (target, key) => {
+    const message = `${String(key)} must be an integer between ${min} and ${max}`;
+    Transform(toInt)(target, key);
+    IsInt({ message })(target, key);
+    Min(min, { message })(target, key);
+    Max(max, { message })(target, key);
+  };
+}
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -17,20 +27,20 @@ export class EnvironmentVariables {
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IntRange(0, 65535)
   PORT = 8080;
 
   @IsString()
   HOST = '0.0.0.0';
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(65535)
+  @IntRange(1, 65535)
   GRPC_PORT = 50051;
+
+  /** Origins allowed to call gRPC-web from a browser: "*" or a comma-separated list of origins. */
+  @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
+    message: 'GRPC_WEB_CORS_ORIGINS must be "*" or a comma-separated list of http(s) origins',
+  })
+  GRPC_WEB_CORS_ORIGINS = '*';
 
   @Matches(/^(postgres(ql)?:\/\/.+|sqlite:.+|file:.+|[^:]+)$/, {
     message: 'DATABASE_URL must be a postgres:// URL, sqlite:<path> or a file path',
@@ -45,10 +55,7 @@ export class EnvironmentVariables {
   })
   DATABASE_SCHEMA?: string = undefined;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(100)
+  @IntRange(1, 100)
   DATABASE_POOL_SIZE = 10;
 
   @IsString()
@@ -62,19 +69,13 @@ export class EnvironmentVariables {
 
   /** 0..1023; when unset, a free node id is leased from the database at start-up. */
   @IsOptional()
-  @Transform(toInt)
-  @IsInt()
-  @Min(0)
-  @Max(1023)
+  @IntRange(0, 1023)
   NODE_ID?: number = undefined;
 
   @IsString()
   EXTERNAL_DOMAIN = 'localhost';
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1024)
-  @Max(10 * 1024 * 1024)
+  @IntRange(1024, 10 * 1024 * 1024)
   REQUEST_BODY_LIMIT = 64 * 1024;
 
   @IsOptional()
@@ -110,10 +111,7 @@ export class EnvironmentVariables {
   @IsString()
   CODE_HMAC_KEY_FILE = './data/code-hmac.key';
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(6)
-  @Max(20)
+  @IntRange(6, 20)
   PHONE_CODE_LENGTH = 6;
 
   @IsIn(['digits', 'alphanumeric'])
@@ -125,16 +123,10 @@ export class EnvironmentVariables {
   @Max(86_400_000, { message: 'PHONE_CODE_TTL must be between 1m and 24h' })
   PHONE_CODE_TTL = 600_000;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(10)
+  @IntRange(1, 10)
   PHONE_CODE_MAX_ATTEMPTS = 5;
 
-  @Transform(toInt)
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IntRange(1, 1000)
   PHONE_MAX_FAILED_PER_DAY = 15;
 
   @IsOptional()
@@ -149,7 +141,8 @@ export class EnvironmentVariables {
 }
 
 function describe(errors: ValidationError[]): string[] {
-  return errors.flatMap((e) => Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`));
+  // several constraints of one variable often share a message: say it once
+  return errors.flatMap((e) => [...new Set(Object.values(e.constraints ?? {}))].map((m) => `${e.property}: ${m}`));
 }
 
 /** The validate hook of ConfigModule: returns typed, defaulted settings or throws naming every bad variable. */

@@ -18,6 +18,7 @@ describe(EnvironmentVariables.name, () => {
       PORT: 8080,
       HOST: '0.0.0.0',
       GRPC_PORT: 50051,
+      GRPC_WEB_CORS_ORIGINS: '*',
       DATABASE_URL: './data/phone-verify.sqlite',
       DATABASE_SCHEMA: undefined,
       DATABASE_POOL_SIZE: 10,

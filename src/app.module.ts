@@ -7,8 +7,10 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { CommonModule } from './common/common.module';
 import { AppConfig, AppConfigModule } from './common/config/app-config.module';
 import { DatabaseModule } from './common/database/database.module';
-import { HttpErrorFilter } from './common/errors/http-exception.filter';
+import { AppErrorFilter } from './common/errors/error.filter';
+import { DatabaseHealth } from './common/health/database-health';
 import { HealthController } from './common/health/health.controller';
+import { HealthGrpcController } from './common/health/health.grpc.controller';
 import { loggerParams } from './common/logging/logging';
 import { ProtoResponseInterceptor } from './common/proto/proto-response.interceptor';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
@@ -40,12 +42,13 @@ export class AppModule {
         UsersModule,
         PhoneModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, HealthGrpcController],
       providers: [
+        DatabaseHealth,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ProtoResponseInterceptor },
-        { provide: APP_FILTER, useClass: HttpErrorFilter },
+        { provide: APP_FILTER, useClass: AppErrorFilter },
       ],
     };
   }

@@ -5,8 +5,14 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
+import { grpcOptions } from './common/grpc/grpc-options';
+import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
 
-/** Builds the HTTP app exactly as `npm start` runs it; tests use the same function. */
+/**
+ * Builds the app exactly as `npm start` runs it (tests use the same function): HTTP with REST,
+ * gRPC-web and Swagger, plus the gRPC microservice sharing guards, pipes, filters and services.
+ * Start it with `startApp`.
+ */
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bufferLogs: true,
@@ -14,7 +20,15 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   });
   app.useLogger(app.get(Logger));
   const config = app.get(AppConfig);
+  app.use(
+    grpcWebBridge({
+      grpcPort: config.GRPC_PORT,
+      corsOrigins: config.GRPC_WEB_CORS_ORIGINS,
+      bodyLimit: config.REQUEST_BODY_LIMIT,
+    }),
+  );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
+  app.connectMicroservice(grpcOptions(config.HOST, config.GRPC_PORT), { inheritAppConfig: true });
   app.enableShutdownHooks();
   setUpSwagger(app);
   return app;
@@ -37,4 +51,11 @@ function setUpSwagger(app: INestApplication): void {
     jsonDocumentUrl: 'openapi.json',
     swaggerOptions: { persistAuthorization: true },
   });
+}
+
+/** Starts the gRPC server, then the HTTP server. */
+export async function startApp(app: NestExpressApplication): Promise<void> {
+  const config = app.get(AppConfig);
+  await app.startAllMicroservices();
+  await app.listen(config.PORT, config.HOST);
 }

@@ -1,13 +1,17 @@
 import 'reflect-metadata';
 import { Logger } from 'nestjs-pino';
-import { createApp } from './app.setup';
+import { createApp, startApp } from './app.setup';
 import { AppConfig } from './common/config/app-config.module';
 
 async function main(): Promise<void> {
   const app = await createApp();
   const config = app.get(AppConfig);
-  await app.listen(config.PORT, config.HOST);
-  app.get(Logger).log(`listening on http://${config.HOST}:${config.PORT} (docs at /docs)`);
+  await startApp(app);
+  app
+    .get(Logger)
+    .log(
+      `listening on http://${config.HOST}:${config.PORT} (REST, gRPC-web, docs at /docs) and gRPC on ${config.HOST}:${config.GRPC_PORT}`,
+    );
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { PhoneGrpcController } from './phone.grpc.controller';
 import { AppConfig } from '../common/config/app-config.module';
 import { UsersDataModule } from '../users/users-data.module';
 import { CodeMac } from './code-mac';
@@ -10,7 +11,7 @@ import { ConsoleSmsSender, NoneSmsSender, SmsSender } from './sms-sender';
 
 @Module({
   imports: [UsersDataModule],
-  controllers: [PhoneController],
+  controllers: [PhoneController, PhoneGrpcController],
   providers: [
     PhoneVerificationService,
     PhoneCodesRepository,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { UsersGrpcController } from './users.grpc.controller';
 import { CallerResolver } from '../common/auth/caller-resolver';
 import { PhoneModule } from '../phone/phone.module';
 import { FirstStartService } from './first-start.service';
@@ -11,7 +12,7 @@ import { UsersService } from './users.service';
 
 @Module({
   imports: [UsersDataModule, PhoneModule],
-  controllers: [UsersController, OrganizationsController],
+  controllers: [UsersController, OrganizationsController, UsersGrpcController],
   providers: [
     UsersService,
     OrganizationsService,

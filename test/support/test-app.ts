@@ -8,7 +8,8 @@ import { Client } from 'pg';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
-import { createApp } from '../../src/app.setup';
+import { createServer } from 'node:net';
+import { createApp, startApp as startServers } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock';
 import { TransactionRunner } from '../../src/common/database/transaction-runner';
 import { Role } from '../../src/users/entities/membership.entity';
@@ -39,6 +40,18 @@ export interface TestApp {
   logs: string[];
   env: Record<string, string>;
   close(): Promise<void>;
+}
+
+/** A port nobody listens on right now (the gRPC server needs a fixed one to be bridged to). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export async function createPgSchema(): Promise<string> {
@@ -76,8 +89,9 @@ export async function startApp(
     ...(schema ? { DATABASE_SCHEMA: schema } : {}),
     FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
     CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
+    HOST: '127.0.0.1',
     PORT: '0',
-    GRPC_PORT: '0',
+    GRPC_PORT: String(await freePort()),
     ...env,
   };
   const logs: string[] = [];
@@ -89,7 +103,7 @@ export async function startApp(
   });
   const clock = new TestClock();
   const app = await createApp({ env: fullEnv, logStream, clock });
-  await app.listen(0, '127.0.0.1');
+  await startServers(app);
   const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
   const server = app.getHttpServer();
   return {

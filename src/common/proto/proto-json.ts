@@ -36,7 +36,7 @@ export function toProtoMessage(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    if (inner === undefined || inner === null) continue;
+    if (inner === undefined || inner === null || inner === '') continue; // unset, also for proto3 `optional`
     out[key] = toProtoMessage(inner);
   }
   return out;

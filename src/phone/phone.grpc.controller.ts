@@ -1,0 +1,42 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/caller.decorator';
+import { detailsMessage } from '../common/proto/details';
+import { ProtoRequest } from '../common/validation/proto-request.decorator';
+import {
+  RemovePhoneRequestDto,
+  ResendPhoneCodeRequestDto,
+  SetPhoneRequestDto,
+  verificationOf,
+  VerifyPhoneRequestDto,
+} from './dto/phone-requests.dto';
+import { PhoneVerificationService } from './phone-verification.service';
+
+/** gRPC adapter of zitadel.user.v2.UserService's phone methods (gRPC-web is bridged here too). */
+@Controller()
+export class PhoneGrpcController {
+  constructor(private readonly phones: PhoneVerificationService) {}
+
+  @GrpcMethod('UserService', 'SetPhone')
+  async setPhone(@ProtoRequest() req: SetPhoneRequestDto, @CurrentCaller() caller: Caller) {
+    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
+    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+  }
+
+  @GrpcMethod('UserService', 'ResendPhoneCode')
+  async resendPhoneCode(@ProtoRequest() req: ResendPhoneCodeRequestDto, @CurrentCaller() caller: Caller) {
+    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
+    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+  }
+
+  @GrpcMethod('UserService', 'VerifyPhone')
+  async verifyPhone(@ProtoRequest() req: VerifyPhoneRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)) };
+  }
+
+  @GrpcMethod('UserService', 'RemovePhone')
+  async removePhone(@ProtoRequest() req: RemovePhoneRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.phones.removePhone(caller, req.userId)) };
+  }
+}

@@ -1,0 +1,73 @@
+import { Controller } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import type { Caller } from '../common/auth/caller';
+import { CurrentCaller } from '../common/auth/caller.decorator';
+import { detailsMessage } from '../common/proto/details';
+import { ProtoRequest } from '../common/validation/proto-request.decorator';
+import { AddHumanUserDto } from './dto/add-human-user.dto';
+import { AddOrganizationDto } from './dto/add-organization.dto';
+import { CreateUserDto } from './dto/create-user.dto';
+import { AddPersonalAccessTokenDto, UserIdRequestDto } from './dto/user-requests.dto';
+import { OrganizationsService } from './organizations.service';
+import { UsersService } from './users.service';
+
+/** gRPC adapter of zitadel.user.v2.UserService's user methods and zitadel.org.v2.OrganizationService. */
+@Controller()
+export class UsersGrpcController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly organizations: OrganizationsService,
+  ) {}
+
+  @GrpcMethod('UserService', 'AddHumanUser')
+  async addHumanUser(@ProtoRequest() req: AddHumanUserDto, @CurrentCaller() caller: Caller) {
+    const result = await this.users.addHuman(caller, req);
+    return { ...result, details: detailsMessage(result.details) };
+  }
+
+  @GrpcMethod('UserService', 'CreateUser')
+  createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: Caller) {
+    return this.users.createUser(caller, req);
+  }
+
+  @GrpcMethod('UserService', 'GetUserByID')
+  getUserById(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return this.users.getById(caller, req.userId);
+  }
+
+  @GrpcMethod('UserService', 'DeactivateUser')
+  async deactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) };
+  }
+
+  @GrpcMethod('UserService', 'ReactivateUser')
+  async reactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) };
+  }
+
+  @GrpcMethod('UserService', 'LockUser')
+  async lockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) };
+  }
+
+  @GrpcMethod('UserService', 'UnlockUser')
+  async unlockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) };
+  }
+
+  @GrpcMethod('UserService', 'DeleteUser')
+  async deleteUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return { details: detailsMessage(await this.users.delete(caller, req.userId)) };
+  }
+
+  @GrpcMethod('UserService', 'AddPersonalAccessToken')
+  addPersonalAccessToken(@ProtoRequest() req: AddPersonalAccessTokenDto, @CurrentCaller() caller: Caller) {
+    return this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate);
+  }
+
+  @GrpcMethod('OrganizationService', 'AddOrganization')
+  async addOrganization(@ProtoRequest() req: AddOrganizationDto, @CurrentCaller() caller: Caller) {
+    const result = await this.organizations.addOrganization(caller, req);
+    return { ...result, details: detailsMessage(result.details) };
+  }
+}

@@ -14,12 +14,13 @@ import { OrganizationsRepository } from './organizations.repository';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-/** "ACME Corp." → "acme-corp.localhost" */
+/** "ACME Corp." → "acme-corp.localhost"; the slug is one DNS label (≤ 63 characters, NFKD may lengthen the name). */
 function domainOf(name: string, external: string): string {
   const slug = name
     .normalize('NFKD')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 63)
     .replace(/^-+|-+$/g, '');
   return `${slug || 'org'}.${external}`;
 }

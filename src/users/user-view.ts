@@ -31,7 +31,8 @@ export function userView(user: UserEntity, org: OrganizationEntity) {
               nickName: user.nickName ?? '',
               displayName: user.displayName ?? '',
               preferredLanguage: user.preferredLanguage ?? '',
-              gender: GENDERS[user.gender] ?? GENDERS[0],
+              // an enum at its default (GENDER_UNSPECIFIED) is left out, like every default value
+              gender: user.gender > 0 ? GENDERS[user.gender] : undefined,
             },
             email: { email: user.email ?? '', isVerified: user.emailVerified },
             phone: { phone: user.phone ?? '', isVerified: user.phoneVerified },

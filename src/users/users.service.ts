@@ -39,6 +39,11 @@ export interface CreatedUser {
 
 const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
 
+/** "Given Family", cut to the 200 code points a display name may have (each part alone may have 200). */
+function defaultDisplayName(profile: SetHumanProfileDto): string {
+  return [...`${profile.givenName} ${profile.familyName}`].slice(0, 200).join('');
+}
+
 type StateChange = 'deactivate' | 'reactivate' | 'lock' | 'unlock';
 
 const STATE_CHANGES: Record<StateChange, { from: UserState; to: UserState; event: string; wrongState: () => Error }> = {
@@ -183,7 +188,7 @@ export class UsersService {
       givenName: input.profile.givenName,
       familyName: input.profile.familyName,
       nickName: input.profile.nickName ?? null,
-      displayName: input.profile.displayName ?? `${input.profile.givenName} ${input.profile.familyName}`,
+      displayName: input.profile.displayName ?? defaultDisplayName(input.profile),
       preferredLanguage: input.profile.preferredLanguage ?? null,
       gender: Math.max(0, GENDERS.indexOf(input.profile.gender ?? 'GENDER_UNSPECIFIED')),
       email: input.email.email,

@@ -7,7 +7,9 @@ import { camelizeKeys } from './proto-json-input';
 function violations(errors: ValidationError[], prefix = ''): FieldViolation[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
-    const own = Object.values(error.constraints ?? {}).map((description) => ({ field, description }));
+    const descriptions = Object.values(error.constraints ?? {});
+    // one entry per violated field (contract §6), however many of its rules failed
+    const own = descriptions.length ? [{ field, description: descriptions.join('; ') }] : [];
     return [...own, ...violations(error.children ?? [], field)];
   });
 }

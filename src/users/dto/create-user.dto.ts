@@ -61,7 +61,8 @@ export class CreateUserDto {
   username?: string;
 
   @ApiPropertyOptional({ type: CreateHumanDto })
-  @ValidateIf((o: CreateUserDto) => o.machine === undefined)
+  // required when machine is absent; checked (oneof included) whenever it is present
+  @ValidateIf((o: CreateUserDto) => o.machine === undefined || o.human !== undefined)
   @IsDefined({ message: 'one of human or machine must be set' })
   @IsObject()
   @ValidateNested()

@@ -18,7 +18,8 @@ import { CodeMac } from './code-mac';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneNumberParser } from './phone-number';
-import { SmsSender, smsText } from './sms-sender';
+import { SmsSender } from './sms/sms-sender';
+import { smsText } from './sms/sms-text';
 
 export const PhoneEvents = {
   changed: 'user.human.phone.changed',
@@ -234,7 +235,7 @@ export class PhoneVerificationService {
   /** After commit; a delivery problem is logged and never changes the API's answer. */
   private async deliver(message: { to: string; code: string; userId: string; orgId: string }): Promise<void> {
     try {
-      await this.sms.send({ ...message, text: smsText(message.code) });
+      await this.sms.send({ ...message, id: this.ids.next(), text: smsText({ code: message.code }) });
     } catch (error) {
       this.logger.error({ userId: message.userId, provider: this.sms.name, err: error }, 'SMS delivery failed');
     }

@@ -7,7 +7,7 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneNumberParser } from './phone-number';
 import { PhoneVerificationService } from './phone-verification.service';
 import { PhoneController } from './phone.controller';
-import { ConsoleSmsSender, NoneSmsSender, SmsSender } from './sms-sender';
+import { ConsoleSmsSender, NoneSmsSender, SmsSender } from './sms/sms-sender';
 
 @Module({
   imports: [UsersDataModule],

@@ -1,5 +1,6 @@
-/** One text message to one number. `code` is there for providers that template it themselves. */
+/** One text message to one number. `id` is stable across retries (an idempotency key for receivers). */
 export interface SmsMessage {
+  id: string;
   to: string;
   text: string;
   code: string;
@@ -7,7 +8,21 @@ export interface SmsMessage {
   orgId: string;
 }
 
-/** Delivery behind one interface; SMS_PROVIDER picks the implementation. */
+/** A failed delivery: `retryable` says whether trying again later can help. */
+export class SmsDeliveryError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'SmsDeliveryError';
+  }
+}
+
+/**
+ * Delivery behind one interface; SMS_PROVIDER picks the implementation (a list means failover).
+ * `send` resolves when the provider accepted the message and throws SmsDeliveryError otherwise.
+ */
 export abstract class SmsSender {
   abstract readonly name: string;
   abstract send(message: SmsMessage): Promise<void>;
@@ -27,8 +42,4 @@ export class NoneSmsSender extends SmsSender {
   readonly name = 'none';
 
   async send(): Promise<void> {}
-}
-
-export function smsText(code: string): string {
-  return `Your verification code is ${code}. It expires soon; do not share it.`;
 }

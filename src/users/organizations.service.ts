@@ -14,15 +14,18 @@ import { OrganizationsRepository } from './organizations.repository';
 import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
-/** "ACME Corp." → "acme-corp.localhost"; the slug is one DNS label (≤ 63 characters, NFKD may lengthen the name). */
-function domainOf(name: string, external: string): string {
+/**
+ * "ACME Corp." → "acme-corp.localhost"; the slug is one DNS label (≤ 63 characters, NFKD may lengthen the
+ * name). A name without latin letters or digits ("日本") takes the organization's id, so two of them never clash.
+ */
+function domainOf(name: string, id: string, external: string): string {
   const slug = name
     .normalize('NFKD')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, 63)
     .replace(/^-+|-+$/g, '');
-  return `${slug || 'org'}.${external}`;
+  return `${slug || id}.${external}`;
 }
 
 @Injectable()
@@ -80,10 +83,11 @@ export class OrganizationsService {
     id?: string,
   ): Promise<{ org: OrganizationEntity; details: ChangeDetails }> {
     const now = this.clock.now();
+    const orgId = id ?? this.ids.next();
     const org: OrganizationEntity = {
-      id: id ?? this.ids.next(),
+      id: orgId,
       name,
-      domain: domainOf(name, this.config.EXTERNAL_DOMAIN),
+      domain: domainOf(name, orgId, this.config.EXTERNAL_DOMAIN),
       sequence: 0,
       createdAt: now,
       changedAt: now,

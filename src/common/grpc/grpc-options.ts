@@ -1,10 +1,37 @@
-import { loadSync } from '@grpc/proto-loader';
+import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 
-/** Loaded once: served by the gRPC server, used by the gRPC-web bridge to check requests, and by reflection. */
+/** Loaded once: used by the gRPC-web bridge to check requests, and by reflection. */
 export const PACKAGE_DEFINITION = loadSync(SERVICE_PROTOS, LOADER_OPTIONS);
+
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, inner]) => inner !== null)
+      .map(([key, inner]) => [key, withoutNulls(inner)]),
+  );
+}
+
+/**
+ * What the server decodes requests with. proto3 cannot tell an omitted string from "" (Go and
+ * connect clients leave it out, protobufjs writes it), so plain scalars decode to their defaults
+ * and a request validates the same either way; unset messages (null under `defaults`) stay absent.
+ */
+function serverDefinition(): PackageDefinition {
+  const definition = loadSync(SERVICE_PROTOS, { ...LOADER_OPTIONS, defaults: true });
+  for (const service of Object.values(definition)) {
+    if ('format' in service) continue;
+    for (const method of Object.values(service)) {
+      const decode = method.requestDeserialize;
+      method.requestDeserialize = (bytes: Buffer) => withoutNulls(decode(bytes)) as object;
+    }
+  }
+  return definition;
+}
 
 /** The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman. */
 export function grpcOptions(host: string, port: number): GrpcOptions {
@@ -12,7 +39,7 @@ export function grpcOptions(host: string, port: number): GrpcOptions {
     transport: Transport.GRPC,
     options: {
       package: GRPC_PACKAGES,
-      packageDefinition: PACKAGE_DEFINITION,
+      packageDefinition: serverDefinition(),
       url: `${host}:${port}`,
       gracefulShutdown: true,
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {

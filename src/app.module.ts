@@ -4,9 +4,11 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AuthGuard } from './common/auth/auth.guard';
+import { ThrottleGuard } from './common/throttle/throttle.guard';
 import { CommonModule } from './common/common.module';
 import { AppConfig, AppConfigModule } from './common/config/app-config.module';
 import { DatabaseModule } from './common/database/database.module';
+import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
 import { DatabaseHealth } from './common/health/database-health';
 import { HealthController } from './common/health/health.controller';
@@ -39,12 +41,14 @@ export class AppModule {
         }),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
+        LimitsModule,
         UsersModule,
         PhoneModule,
       ],
       controllers: [HealthController, HealthGrpcController],
       providers: [
         DatabaseHealth,
+        { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },
         { provide: APP_INTERCEPTOR, useClass: ProtoResponseInterceptor },

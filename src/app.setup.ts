@@ -20,6 +20,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   });
   app.useLogger(app.get(Logger));
   const config = app.get(AppConfig);
+  app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
   app.use(
     grpcWebBridge({
       grpcPort: config.GRPC_PORT,

@@ -1,5 +1,5 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PinoLogger } from 'nestjs-pino';
@@ -55,6 +55,12 @@ export class CodeMac implements OnModuleInit {
     const expected = Buffer.from(mac, 'hex');
     const actual = Buffer.from(this.sign(userId, phone, code, keyId) || '00'.repeat(32), 'hex');
     return expected.length === actual.length && timingSafeEqual(expected, actual) && this.hasKey(keyId);
+  }
+
+  /** A 32-byte key for another purpose, derived (HKDF-SHA-256) from the named MAC key; undefined if unknown. */
+  deriveKey(keyId: string, purpose: string): Buffer | undefined {
+    const key = this.keys.find((k) => k.id === keyId);
+    return key ? Buffer.from(hkdfSync('sha256', key.secret, Buffer.alloc(0), purpose, 32)) : undefined;
   }
 
   private hasKey(keyId: string): boolean {

@@ -26,6 +26,10 @@ export const PhoneErrors = {
     new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-attempts', 'Too many attempts, request a new code', {
       info: { reason: 'ATTEMPTS_EXHAUSTED', metadata: { attemptsRemaining: '0' } },
     }),
+  smsRefused: (why: string) =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-n0sms', `No SMS can be sent to this number: ${why}`, {
+      info: { reason: 'SMS_REFUSED', metadata: { why } },
+    }),
   rateLimited: (retryAfterMs: number, limit: string) =>
     new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-ratelimit', 'Try again later', {
       retryAfterMs,

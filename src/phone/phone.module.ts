@@ -1,27 +1,42 @@
 import { Module } from '@nestjs/common';
 import { PhoneGrpcController } from './phone.grpc.controller';
+import { Clock } from '../common/clock';
 import { AppConfig } from '../common/config/app-config.module';
 import { UsersDataModule } from '../users/users-data.module';
 import { CodeMac } from './code-mac';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneNumberParser } from './phone-number';
+import { OutboxCipher } from './outbox/outbox-cipher';
+import { SmsDeliveryService } from './outbox/sms-delivery.service';
+import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
+import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
+import { PhoneCodeChecker } from './phone-code-checker';
+import { PhoneCodeIssuer } from './phone-code-issuer';
+import { PhoneLimits } from './phone-limits';
 import { PhoneVerificationService } from './phone-verification.service';
 import { PhoneController } from './phone.controller';
-import { ConsoleSmsSender, NoneSmsSender, SmsSender } from './sms/sms-sender';
+import { createSmsSender } from './sms/failover-sms-sender';
+import { SmsSender } from './sms/sms-sender';
 
 @Module({
   imports: [UsersDataModule],
   controllers: [PhoneController, PhoneGrpcController],
   providers: [
     PhoneVerificationService,
+    PhoneCodeIssuer,
+    PhoneCodeChecker,
+    PhoneLimits,
     PhoneCodesRepository,
+    OutboxCipher,
+    SmsOutboxRepository,
+    SmsDeliveryService,
+    SmsOutboxWorker,
     PhoneNumberParser,
     CodeMac,
     {
       provide: SmsSender,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): SmsSender =>
-        config.SMS_PROVIDER === 'console' ? new ConsoleSmsSender() : new NoneSmsSender(),
+      inject: [AppConfig, Clock],
+      useFactory: createSmsSender,
     },
   ],
   exports: [PhoneVerificationService],

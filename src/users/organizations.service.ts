@@ -51,7 +51,7 @@ export class OrganizationsService {
         req.organizationId ?? req.orgId,
       );
       const createdAdmins: Array<{ userId: string; phoneCode?: string }> = [];
-      const after: Array<() => Promise<void>> = [];
+      const after: Array<() => void> = [];
       for (const admin of req.admins ?? []) {
         const roles = (admin.roles?.length ? admin.roles : ['ORG_OWNER']) as Role[];
         let userId: string;
@@ -71,7 +71,7 @@ export class OrganizationsService {
       }
       return { result: { details, organizationId: org.id, createdAdmins }, afterCommit: after };
     });
-    for (const send of afterCommit) await send();
+    for (const wake of afterCommit) wake();
     return result;
   }
 

@@ -34,7 +34,7 @@ export interface CreatedUser {
   user: UserEntity;
   details: ChangeDetails;
   phoneCode?: string;
-  afterCommit?: () => Promise<void>;
+  afterCommit?: () => void;
 }
 
 const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
@@ -84,7 +84,7 @@ export class UsersService {
     const created = await this.inOrgTransaction(caller, req.organization, (manager, org) =>
       this.createHuman(manager, caller, org, req),
     );
-    await created.afterCommit?.();
+    created.afterCommit?.();
     return { userId: created.user.id, details: created.details, phoneCode: created.phoneCode };
   }
 
@@ -102,7 +102,7 @@ export class UsersService {
             req.machine!.description,
           ),
     );
-    await created.afterCommit?.();
+    created.afterCommit?.();
     return { id: created.user.id, creationDate: created.details.changeDate, phoneCode: created.phoneCode };
   }
 

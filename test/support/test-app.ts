@@ -85,6 +85,11 @@ export async function startApp(
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     SMS_PROVIDER: 'none',
+    // limits get their own tests; elsewhere they would only get in the way of the scenario
+    THROTTLE_LIMIT: '0',
+    SMS_RESEND_COOLDOWN: '0',
+    SMS_MAX_PER_USER_PER_HOUR: '100',
+    SMS_MAX_PER_NUMBER_PER_DAY: '1000',
     DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
     ...(schema ? { DATABASE_SCHEMA: schema } : {}),
     FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),

@@ -1,6 +1,7 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
 import { parseDuration } from './duration';
+import { parseSmsTemplates } from '../../phone/sms/sms-templates';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -14,6 +15,16 @@ function IntRange(min: number, max: number): PropertyDecorator {
     IsInt({ message })(target, key);
     Min(min, { message })(target, key);
     Max(max, { message })(target, key);
+  };
+}
+/** A duration setting ("10m", "30s", "500ms" or whole seconds), held in milliseconds. */
+function DurationRange(min: string, minMs: number, max: string, maxMs: number): PropertyDecorator {
+  return (target, key) => {
+    const message = `${String(key)} must be a duration between ${min} and ${max} (e.g. 30s, 10m)`;
+    Transform(toDurationMs)(target, key);
+    IsInt({ message })(target, key);
+    Min(minMs, { message })(target, key);
+    Max(maxMs, { message })(target, key);
   };
 }
 const emptyToUndefined = ({ value }: { value: unknown }) =>
@@ -129,6 +140,68 @@ export class EnvironmentVariables {
   @IntRange(1, 1000)
   PHONE_MAX_FAILED_PER_DAY = 15;
 
+  // ---- SMS outbox and abuse limits ---------------------------------------------------------
+  /** AES-256-GCM key (base64, 32 bytes) for codes waiting in the outbox; derived from CODE_HMAC_KEY when unset. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[A-Za-z0-9+/=_-]{43,44}$/, { message: 'SMS_OUTBOX_KEY must be 32 bytes, base64-encoded' })
+  SMS_OUTBOX_KEY?: string = undefined;
+
+  @IntRange(1, 20)
+  SMS_MAX_ATTEMPTS = 5;
+
+  @DurationRange('1m', 60_000, '24h', 86_400_000)
+  SMS_MAX_AGE = 600_000;
+
+  /** First retry delay; each retry doubles it (with jitter), up to 5 minutes. */
+  @DurationRange('100ms', 100, '1m', 60_000)
+  SMS_RETRY_BASE = 2_000;
+
+  @DurationRange('50ms', 50, '1m', 60_000)
+  SMS_POLL_INTERVAL = 1_000;
+
+  /** How long a worker owns a message it is delivering before another instance may take it over. */
+  @DurationRange('5s', 5_000, '10m', 600_000)
+  SMS_SEND_LEASE = 60_000;
+
+  @DurationRange('0s', 0, '1h', 3_600_000)
+  SMS_RESEND_COOLDOWN = 60_000;
+
+  @IntRange(1, 100)
+  SMS_MAX_PER_USER_PER_HOUR = 5;
+
+  @IntRange(1, 1000)
+  SMS_MAX_PER_NUMBER_PER_DAY = 10;
+
+  /** ISO 3166-1 alpha-2 codes, comma-separated; unset = every country. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[A-Z]{2}(\s*,\s*[A-Z]{2})*$/, {
+    message: 'SMS_ALLOWED_COUNTRIES must be comma-separated ISO 3166-1 alpha-2 codes such as CH,DE',
+  })
+  SMS_ALLOWED_COUNTRIES?: string = undefined;
+
+  /** Rate-limit counters go to Redis when set (shared by every instance), else to the database. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string = undefined;
+
+  /** Requests per client IP per THROTTLE_WINDOW on REST, gRPC and gRPC-web; 0 turns throttling off. */
+  @IntRange(0, 1_000_000)
+  THROTTLE_LIMIT = 1200;
+
+  @DurationRange('1s', 1_000, '1h', 3_600_000)
+  THROTTLE_WINDOW = 60_000;
+
+  /** Proxies whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or loopback / linklocal / uniquelocal. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[0-9a-fA-F.:/,\s]+$|^(loopback|linklocal|uniquelocal)(\s*,\s*[0-9a-zA-Z.:/]+)*$/, {
+    message: 'TRUSTED_PROXIES must be comma-separated IP addresses or CIDRs (or loopback, linklocal, uniquelocal)',
+  })
+  TRUSTED_PROXIES?: string = undefined;
+
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^[A-Z]{2}$/, {
@@ -136,13 +209,131 @@ export class EnvironmentVariables {
   })
   DEFAULT_PHONE_REGION?: string = undefined;
 
-  @IsIn(['console', 'none'])
-  SMS_PROVIDER: 'console' | 'none' = 'console';
+  /** One provider, or a comma-separated list tried in order for each message ("webhook,twilio"). */
+  @Matches(/^\s*(console|none|webhook|twilio)(\s*,\s*(console|none|webhook|twilio))*\s*$/, {
+    message: 'SMS_PROVIDER must be console, none, webhook or twilio, or a comma-separated list of them (tried in order)',
+  })
+  SMS_PROVIDER = 'console';
+
+  // ---- SMS providers -----------------------------------------------------------------------
+  /** Where the webhook provider POSTs each message as JSON. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^\s/?#@]+(\/\S*)?$/, { message: 'SMS_WEBHOOK_URL must be an http(s) URL without credentials' })
+  SMS_WEBHOOK_URL?: string = undefined;
+
+  @Transform(toDurationMs)
+  @IsInt({ message: 'SMS_WEBHOOK_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  @Min(1_000, { message: 'SMS_WEBHOOK_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  @Max(60_000, { message: 'SMS_WEBHOOK_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  SMS_WEBHOOK_TIMEOUT = 5_000;
+
+  /** HMAC-SHA-256 key for the ZITADEL-Signature header; unsigned requests when unset (not in production). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{32,512}$/, {
+    message: 'SMS_WEBHOOK_SIGNING_KEY must be 32 to 512 characters without spaces (e.g. openssl rand -hex 32)',
+  })
+  SMS_WEBHOOK_SIGNING_KEY?: string = undefined;
+
+  /** Overridable so tests can run against a local fake of the Messages endpoint. */
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, { message: 'TWILIO_BASE_URL must be an http(s) origin such as https://api.twilio.com' })
+  TWILIO_BASE_URL = 'https://api.twilio.com';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^AC[0-9a-fA-F]{32}$/, { message: 'TWILIO_ACCOUNT_SID must be "AC" followed by 32 hex digits' })
+  TWILIO_ACCOUNT_SID?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,256}$/, { message: 'TWILIO_AUTH_TOKEN must be 16 to 256 characters without spaces' })
+  TWILIO_AUTH_TOKEN?: string = undefined;
+
+  /** An E.164 number of the account, or an alphanumeric sender id (1-11 letters, digits, spaces). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\+[1-9]\d{1,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, {
+    message: 'TWILIO_FROM_NUMBER must be an E.164 number such as +41791234567 or an alphanumeric sender id of up to 11 characters',
+  })
+  TWILIO_FROM_NUMBER?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^MG[0-9a-fA-F]{32}$/, { message: 'TWILIO_MESSAGING_SERVICE_SID must be "MG" followed by 32 hex digits' })
+  TWILIO_MESSAGING_SERVICE_SID?: string = undefined;
+
+  @Transform(toDurationMs)
+  @IsInt({ message: 'TWILIO_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  @Min(1_000, { message: 'TWILIO_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  @Max(60_000, { message: 'TWILIO_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
+  TWILIO_TIMEOUT = 5_000;
+
+  /** JSON object of language tag → template with {{code}} (and optionally {{displayName}}); checked at start-up. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_TEMPLATES?: string = undefined;
+
+  /** Host name for the origin-bound one-time code line "@<domain> #<code>" (WebOTP, autofill). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, {
+    message: 'SMS_WEBOTP_DOMAIN must be a lower-case host name such as example.com (no scheme, port or path)',
+  })
+  SMS_WEBOTP_DOMAIN?: string = undefined;
 }
 
 function describe(errors: ValidationError[]): string[] {
   // several constraints of one variable often share a message: say it once
   return errors.flatMap((e) => [...new Set(Object.values(e.constraints ?? {}))].map((m) => `${e.property}: ${m}`));
+}
+
+/** SMS_PROVIDER's list, and the settings of each provider it names. */
+function smsProviderProblems(config: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  const production = config.NODE_ENV === 'production';
+  const names = config.SMS_PROVIDER.split(',').map((name) => name.trim());
+  if (!names.every((name) => ['console', 'none', 'webhook', 'twilio'].includes(name))) return problems; // reported above
+  if (new Set(names).size !== names.length) problems.push('SMS_PROVIDER: names a provider more than once');
+  if (names.includes('none') && names.length > 1) {
+    problems.push('SMS_PROVIDER: "none" drops every message and cannot be combined with other providers');
+  }
+  if (names.includes('console') && names.indexOf('console') !== names.length - 1) {
+    problems.push('SMS_PROVIDER: "console" accepts every message, so it can only be the last in the list');
+  }
+  if (production && names.includes('console')) {
+    problems.push('SMS_PROVIDER: "console" prints codes to stdout and is refused when NODE_ENV=production');
+  }
+  if (names.includes('webhook')) {
+    const url = config.SMS_WEBHOOK_URL;
+    if (!url) problems.push('SMS_WEBHOOK_URL: required when SMS_PROVIDER includes webhook');
+    else if (!URL.canParse(url)) problems.push('SMS_WEBHOOK_URL: SMS_WEBHOOK_URL must be an http(s) URL without credentials');
+    else if (production && !/^(https:|http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]?)/.test(url)) {
+      problems.push('SMS_WEBHOOK_URL: must be https:// when NODE_ENV=production (plain http only to localhost)');
+    }
+    if (production && !config.SMS_WEBHOOK_SIGNING_KEY) {
+      problems.push('SMS_WEBHOOK_SIGNING_KEY: required when NODE_ENV=production and SMS_PROVIDER includes webhook');
+    }
+  }
+  if (names.includes('twilio')) {
+    if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required when SMS_PROVIDER includes twilio');
+    if (!config.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN: required when SMS_PROVIDER includes twilio');
+    if (!config.TWILIO_FROM_NUMBER === !config.TWILIO_MESSAGING_SERVICE_SID) {
+      problems.push('TWILIO_FROM_NUMBER: set exactly one of TWILIO_FROM_NUMBER and TWILIO_MESSAGING_SERVICE_SID');
+    }
+    if (production && !config.TWILIO_BASE_URL.startsWith('https://')) {
+      problems.push('TWILIO_BASE_URL: must be https:// when NODE_ENV=production');
+    }
+  }
+  if (config.SMS_TEMPLATES !== undefined) {
+    try {
+      parseSmsTemplates(config.SMS_TEMPLATES);
+    } catch (error) {
+      problems.push(`SMS_TEMPLATES: ${(error as Error).message}`);
+    }
+  }
+  return problems;
 }
 
 /** The validate hook of ConfigModule: returns typed, defaulted settings or throws naming every bad variable. */
@@ -156,10 +347,8 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   const problems = describe(validateSync(config, { skipMissingProperties: false }));
   if (config.NODE_ENV === 'production') {
     if (!config.CODE_HMAC_KEY) problems.push('CODE_HMAC_KEY: required when NODE_ENV=production');
-    if (config.SMS_PROVIDER === 'console') {
-      problems.push('SMS_PROVIDER: "console" prints codes to stdout and is refused when NODE_ENV=production');
-    }
   }
+  problems.push(...smsProviderProblems(config));
   if (problems.length > 0) {
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }

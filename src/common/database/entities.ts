@@ -5,6 +5,8 @@ import { OrganizationEntity } from '../../users/entities/organization.entity';
 import { PersonalAccessTokenEntity } from '../../users/entities/personal-access-token.entity';
 import { UserEntity } from '../../users/entities/user.entity';
 import { PhoneCodeEntity } from '../../phone/phone-code.entity';
+import { SmsOutboxEntity } from '../../phone/outbox/sms-outbox.entity';
+import { LimitHitEntity } from '../limits/limit-hit.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -14,4 +16,6 @@ export const ENTITIES = [
   MembershipEntity,
   PersonalAccessTokenEntity,
   PhoneCodeEntity,
+  SmsOutboxEntity,
+  LimitHitEntity,
 ];

@@ -3,6 +3,7 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { PACKAGE_DEFINITION } from './grpc-options';
 import { encodeGrpcMessage, frame, FrameError, DATA_FRAME, readUnaryMessage, trailerFrame } from './grpc-web-frames';
+import { BRIDGE_SECRET, BRIDGE_SECRET_HEADER } from '../throttle/client-address';
 import { STATUS_DETAILS_KEY } from './status-details';
 
 const ALLOW_HEADERS = 'authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id';
@@ -113,6 +114,8 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
         const value = req.headers[header];
         if (typeof value === 'string') metadata.set(header, value);
       }
+      metadata.set('x-forwarded-for', req.ip ?? '');
+      metadata.set(BRIDGE_SECRET_HEADER, BRIDGE_SECRET);
       const timeout = parseTimeout(req.headers['grpc-timeout'] as string | undefined);
       client ??= new Client(`127.0.0.1:${options.grpcPort}`, credentials.createInsecure());
       let answer: Buffer | undefined;

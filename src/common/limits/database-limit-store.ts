@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager, LessThanOrEqual, MoreThan } from 'typeorm';
+import { TransactionRunner } from '../database/transaction-runner';
+import { IdGenerator } from '../ids/id-generator';
+import { LimitHitEntity } from './limit-hit.entity';
+import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
+
+type Mode = 'take' | 'check' | 'record';
+
+/**
+ * A sliding log in the `limit_hits` table. On PostgreSQL each key is serialised with a
+ * transaction-scoped advisory lock, so check-then-count is atomic across instances; SQLite
+ * transactions are serial already.
+ */
+@Injectable()
+export class DatabaseLimitStore extends LimitStore {
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly ids: IdGenerator,
+  ) {
+    super();
+  }
+
+  take(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
+    return this.apply('take', rules, now, manager);
+  }
+
+  check(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
+    return this.apply('check', rules, now, manager);
+  }
+
+  async record(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<void> {
+    await this.apply('record', rules, now, manager);
+  }
+
+  private apply(mode: Mode, rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
+    if (manager) return this.applyIn(manager, mode, rules, now);
+    return this.tx.run((m) => this.applyIn(m, mode, rules, now));
+  }
+
+  private async applyIn(manager: EntityManager, mode: Mode, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
+    if (manager.connection.options.type === 'postgres') {
+      for (const key of [...new Set(rules.map((r) => r.key))].sort()) {
+        await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+      }
+    }
+    if (mode !== 'record') {
+      for (const rule of rules) {
+        const since = new Date(now.getTime() - rule.windowMs);
+        await manager.delete(LimitHitEntity, { key: rule.key, at: LessThanOrEqual(since) });
+        const hits = await manager.find(LimitHitEntity, {
+          where: { key: rule.key, at: MoreThan(since) },
+          order: { at: 'DESC' },
+          take: rule.limit,
+          select: { id: true, at: true },
+        });
+        if (hits.length >= rule.limit) {
+          const oldestCounted = hits[rule.limit - 1].at.getTime();
+          return { ok: false, rule, retryAfterMs: Math.max(1, oldestCounted + rule.windowMs - now.getTime()) };
+        }
+      }
+    }
+    if (mode !== 'check') {
+      await manager.insert(
+        LimitHitEntity,
+        rules.map((rule) => ({ id: this.ids.next(), key: rule.key, at: now })),
+      );
+    }
+    return { ok: true };
+  }
+}

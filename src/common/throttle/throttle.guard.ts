@@ -1,0 +1,51 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Redis } from 'ioredis';
+import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { IS_PUBLIC } from '../auth/public.decorator';
+import { AppConfig } from '../config/app-config.module';
+import { AppError } from '../errors/app-error';
+import { GrpcStatus } from '../errors/grpc-status';
+import { REDIS } from '../limits/limits.module';
+import { clientAddress } from './client-address';
+
+/**
+ * Per-client throttling of REST, gRPC and gRPC-web, keyed by client address: THROTTLE_LIMIT
+ * requests per THROTTLE_WINDOW, counted in Redis when REDIS_URL is set (shared by all instances,
+ * with an in-memory fallback while Redis is unreachable), else in memory. Runs before the AuthGuard.
+ */
+@Injectable()
+export class ThrottleGuard implements CanActivate {
+  private readonly limiter?: RateLimiterAbstract;
+
+  constructor(
+    config: AppConfig,
+    private readonly reflector: Reflector,
+    @Optional() @Inject(REDIS) redis?: Redis | null,
+  ) {
+    if (config.THROTTLE_LIMIT === 0) return;
+    const options = { points: config.THROTTLE_LIMIT, duration: Math.ceil(config.THROTTLE_WINDOW / 1000) };
+    this.limiter = redis
+      ? new RateLimiterRedis({
+          ...options,
+          storeClient: redis,
+          keyPrefix: 'pv:throttle',
+          insuranceLimiter: new RateLimiterMemory(options),
+        })
+      : new RateLimiterMemory(options);
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (!this.limiter) return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    try {
+      await this.limiter.consume(clientAddress(context));
+      return true;
+    } catch (result) {
+      if (!(result instanceof RateLimiterRes)) throw result;
+      throw new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'API-thr0ttle', 'Too many requests from this client', {
+        retryAfterMs: Math.max(1000, result.msBeforeNext),
+      });
+    }
+  }
+}

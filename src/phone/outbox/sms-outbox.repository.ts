@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager, In, IsNull } from 'typeorm';
+import { TransactionRunner } from '../../common/database/transaction-runner';
+import { SmsOutboxEntity } from './sms-outbox.entity';
+
+/** The outbox's persistence. Claims are leases: a row is owned by one worker until `lockedUntil`. */
+@Injectable()
+export class SmsOutboxRepository {
+  constructor(private readonly tx: TransactionRunner) {}
+
+  async enqueue(manager: EntityManager, row: SmsOutboxEntity): Promise<void> {
+    // a newer code supersedes whatever of this user's is still waiting
+    await manager.update(
+      SmsOutboxEntity,
+      { userId: row.userId, status: 'pending' },
+      { status: 'skipped', sealedCode: null, finishedAt: row.createdAt, lastError: 'superseded' },
+    );
+    await manager.insert(SmsOutboxEntity, row);
+  }
+
+  /**
+   * Takes up to `limit` due rows and leases them; counts the attempt now, so a crash mid-send
+   * still counts. PostgreSQL skips rows other instances are claiming (FOR UPDATE SKIP LOCKED).
+   */
+  claimDue(now: Date, leaseMs: number, limit: number): Promise<SmsOutboxEntity[]> {
+    return this.tx.run(async (manager) => {
+      const due = manager
+        .createQueryBuilder(SmsOutboxEntity, 'o')
+        .select('o.id')
+        .where('o.status = :pending', { pending: 'pending' })
+        .andWhere('o.next_attempt_at <= :now', { now: now.getTime() })
+        .andWhere('(o.locked_until IS NULL OR o.locked_until <= :now)', { now: now.getTime() })
+        .orderBy('o.next_attempt_at', 'ASC')
+        .limit(limit);
+      if (this.tx.isPostgres) due.setLock('pessimistic_write').setOnLocked('skip_locked');
+      const ids = (await due.getMany()).map((row) => row.id);
+      if (ids.length === 0) return [];
+      await manager.update(
+        SmsOutboxEntity,
+        { id: In(ids), status: 'pending' },
+        { lockedUntil: new Date(now.getTime() + leaseMs), attempts: () => 'attempts + 1' },
+      );
+      return manager.find(SmsOutboxEntity, { where: { id: In(ids) } });
+    });
+  }
+
+  /** Final states erase the sealed code. Only the lease holder may finish a row. */
+  async finish(
+    manager: EntityManager,
+    row: SmsOutboxEntity,
+    status: 'delivered' | 'failed' | 'skipped',
+    at: Date,
+    details: { provider?: string; lastError?: string },
+  ): Promise<boolean> {
+    const result = await manager.update(
+      SmsOutboxEntity,
+      { id: row.id, status: 'pending', lockedUntil: row.lockedUntil ?? IsNull() },
+      {
+        status,
+        sealedCode: null,
+        finishedAt: at,
+        lockedUntil: null,
+        provider: details.provider ?? null,
+        lastError: details.lastError ?? null,
+      },
+    );
+    return Boolean(result.affected);
+  }
+
+  async retryLater(row: SmsOutboxEntity, next: Date, lastError: string): Promise<void> {
+    await this.tx.run((manager) =>
+      manager.update(
+        SmsOutboxEntity,
+        { id: row.id, status: 'pending', lockedUntil: row.lockedUntil ?? IsNull() },
+        { nextAttemptAt: next, lockedUntil: null, lastError: lastError.slice(0, 500) },
+      ),
+    );
+  }
+}

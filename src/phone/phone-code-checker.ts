@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { AppConfig } from '../common/config/app-config.module';
+import { AppError } from '../common/errors/app-error';
+import { UserEntity } from '../users/entities/user.entity';
+import { canonicalCode } from './code-generator';
+import { CodeMac } from './code-mac';
+import { PhoneCodesRepository } from './phone-codes.repository';
+import { PhoneErrors } from './phone.errors';
+import { PhoneLimits } from './phone-limits';
+
+export type CheckOutcome =
+  { ok: true } | { ok: false; error: AppError; reason: string; payload?: Record<string, unknown>; counts: boolean };
+
+/**
+ * Compares a submitted code with the pending one, in the order the security bar asks for: a
+ * pending code, the user's daily failure limit, expiry, then one attempt counted atomically
+ * BEFORE the constant-time comparison; a success consumes the code exactly once.
+ */
+@Injectable()
+export class PhoneCodeChecker {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly codes: PhoneCodesRepository,
+    private readonly mac: CodeMac,
+    private readonly limits: PhoneLimits,
+  ) {}
+
+  async check(manager: EntityManager, user: UserEntity, input: string, now: Date): Promise<CheckOutcome> {
+    const fail = (error: AppError, reason: string, payload?: Record<string, unknown>): CheckOutcome => ({
+      ok: false,
+      error,
+      reason,
+      payload,
+      counts: true,
+    });
+    const pending = await this.codes.findByUser(manager, user.id);
+    if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
+      return fail(PhoneErrors.noCodePending(), 'no_code_pending');
+    }
+    try {
+      await this.limits.assertMayCheck(manager, user.id, now);
+    } catch (error) {
+      return { ok: false, error: error as AppError, reason: 'failed_checks_per_day', counts: false };
+    }
+    if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
+
+    const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
+    const used = await this.codes.claimAttempt(manager, pending.id, max);
+    if (used === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
+
+    const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
+    if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
+      const left = max - used;
+      return fail(PhoneErrors.wrongCode(left), 'wrong_code', { attemptsRemaining: left, codeDead: left === 0 });
+    }
+    if (!(await this.codes.consume(manager, pending.id, now))) return fail(PhoneErrors.noCodePending(), 'consumed');
+    return { ok: true };
+  }
+}

@@ -1,0 +1,95 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { AppConfig } from '../common/config/app-config.module';
+import { NewEvent } from '../common/events/event-store';
+import { IdGenerator } from '../common/ids/id-generator';
+import { UserEntity } from '../users/entities/user.entity';
+import { generateCode } from './code-generator';
+import { CodeMac } from './code-mac';
+import { OutboxCipher } from './outbox/outbox-cipher';
+import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
+import { PhoneCodesRepository } from './phone-codes.repository';
+import { PhoneEvents } from './phone-events';
+import { PhoneLimits } from './phone-limits';
+import { ParsedPhone } from './phone-number';
+
+export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
+
+export interface Issued {
+  /** the code, only for return_code */
+  returned?: string;
+  /** an SMS was queued: wake the outbox worker after commit */
+  queued: boolean;
+}
+
+/**
+ * Starts a number's verification inside the caller's transaction: a new code (replacing any
+ * pending one) that is returned or queued for SMS with the send limits applied, or the number
+ * marked verified. Appends the matching events to `events`.
+ */
+@Injectable()
+export class PhoneCodeIssuer {
+  constructor(
+    private readonly config: AppConfig,
+    private readonly codes: PhoneCodesRepository,
+    private readonly mac: CodeMac,
+    private readonly ids: IdGenerator,
+    private readonly outbox: SmsOutboxRepository,
+    private readonly cipher: OutboxCipher,
+    private readonly limits: PhoneLimits,
+  ) {}
+
+  async issue(
+    manager: EntityManager,
+    user: Pick<UserEntity, 'id' | 'orgId'>,
+    phone: ParsedPhone,
+    verification: Verification,
+    events: NewEvent[],
+    now: Date,
+  ): Promise<Issued> {
+    if (verification.kind === 'verified') {
+      await this.codes.removeForUser(manager, user.id);
+      events.push({ type: PhoneEvents.verified });
+      return { queued: false };
+    }
+    if (verification.kind === 'send') await this.limits.assertMaySend(manager, user.id, phone, now);
+    const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
+    const codeId = this.ids.next();
+    const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
+    const keyId = this.mac.currentKeyId;
+    await this.codes.replace(manager, {
+      id: codeId,
+      userId: user.id,
+      phone: phone.e164,
+      mac: this.mac.sign(user.id, phone.e164, code, keyId),
+      keyId,
+      createdAt: now,
+      expiresAt,
+      attempts: 0,
+      consumedAt: null,
+    });
+    const returned = verification.kind === 'return';
+    events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
+    if (returned) return { returned: code, queued: false };
+
+    const outboxId = this.ids.next();
+    await this.outbox.enqueue(manager, {
+      id: outboxId,
+      codeId,
+      userId: user.id,
+      orgId: user.orgId,
+      recipient: phone.e164,
+      sealedCode: this.cipher.seal(outboxId, code),
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      lockedUntil: null,
+      createdAt: now,
+      giveUpAt: new Date(Math.min(now.getTime() + this.config.SMS_MAX_AGE, expiresAt.getTime())),
+      lastError: null,
+      provider: null,
+      finishedAt: null,
+    });
+    return { queued: true };
+  }
+}

@@ -1,0 +1,78 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { AppConfig } from '../common/config/app-config.module';
+import { LimitRule, LimitStore } from '../common/limits/limit-store';
+import { PhoneErrors } from './phone.errors';
+import { ParsedPhone } from './phone-number';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const NO_SMS_TYPES = new Set(['PREMIUM_RATE', 'SHARED_COST']);
+
+/** The abuse limits of the security bar: who may be sent an SMS, how often, how many failed checks. */
+@Injectable()
+export class PhoneLimits {
+  private readonly allowedCountries?: Set<string>;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly store: LimitStore,
+  ) {
+    if (config.SMS_ALLOWED_COUNTRIES) {
+      this.allowedCountries = new Set(config.SMS_ALLOWED_COUNTRIES.split(',').map((c) => c.trim()));
+    }
+  }
+
+  /** Before an SMS is queued: the number may receive one, and no send limit is reached (then the send counts). */
+  async assertMaySend(manager: EntityManager, userId: string, phone: ParsedPhone, now: Date): Promise<void> {
+    if (phone.type && NO_SMS_TYPES.has(phone.type)) {
+      throw PhoneErrors.smsRefused('premium-rate and shared-cost numbers receive no SMS');
+    }
+    if (this.allowedCountries && !this.allowedCountries.has(phone.country ?? '')) {
+      throw PhoneErrors.smsRefused(`SMS are not sent to ${phone.country ?? 'this country'}`);
+    }
+    const rules: LimitRule[] = [
+      {
+        name: 'sms_per_user_per_hour',
+        key: `sms:user:${userId}`,
+        limit: this.config.SMS_MAX_PER_USER_PER_HOUR,
+        windowMs: HOUR,
+      },
+      {
+        name: 'sms_per_number_per_day',
+        key: `sms:number:${phone.e164}`,
+        limit: this.config.SMS_MAX_PER_NUMBER_PER_DAY,
+        windowMs: DAY,
+      },
+    ];
+    if (this.config.SMS_RESEND_COOLDOWN > 0) {
+      rules.unshift({
+        name: 'sms_resend_cooldown',
+        key: `sms:cooldown:${userId}`,
+        limit: 1,
+        windowMs: this.config.SMS_RESEND_COOLDOWN,
+      });
+    }
+    const verdict = await this.store.take(rules, now, manager);
+    if (!verdict.ok) throw PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name);
+  }
+
+  /** Before a code is compared: the user's failed checks in the last 24 h are below the limit. */
+  async assertMayCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {
+    const verdict = await this.store.check([this.failures(userId)], now, manager);
+    if (!verdict.ok) throw PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name);
+  }
+
+  async recordFailedCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {
+    await this.store.record([this.failures(userId)], now, manager);
+  }
+
+  private failures(userId: string): LimitRule {
+    return {
+      name: 'failed_checks_per_day',
+      key: `verify:failed:${userId}`,
+      limit: this.config.PHONE_MAX_FAILED_PER_DAY,
+      windowMs: DAY,
+    };
+  }
+}

@@ -1,0 +1,193 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Clock } from '../../common/clock';
+import { AppConfig } from '../../common/config/app-config.module';
+import { validateEnvironment } from '../../common/config/env.schema';
+import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
+import { ConsoleSmsSender, NoneSmsSender, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import { TwilioSmsSender } from './twilio-sms-sender';
+import { WebhookSmsSender } from './webhook-sms-sender';
+
+const SID = 'AC0123456789abcdef0123456789abcdef';
+const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+
+const message: SmsMessage = {
+  id: '312345678901234567',
+  to: '+41791234567',
+  text: '482913 is your code to verify your phone number. Do not share it with anyone.',
+  code: '482913',
+  userId: '298765432109876543',
+  orgId: '298765432109876500',
+};
+
+/** A provider whose outcome a test chooses; it records what it was asked to send. */
+class StubSender extends SmsSender {
+  readonly sent: SmsMessage[] = [];
+  constructor(
+    readonly name: string,
+    private readonly outcome: 'accept' | 'retryable' | 'final' | 'bug',
+  ) {
+    super();
+  }
+
+  async send(m: SmsMessage): Promise<void> {
+    this.sent.push(m);
+    if (this.outcome === 'retryable') throw new SmsDeliveryError(`${this.name}: HTTP 503`, true);
+    if (this.outcome === 'final') throw new SmsDeliveryError(`${this.name}: HTTP 400`, false);
+    if (this.outcome === 'bug') throw new TypeError('cannot read properties of undefined');
+  }
+}
+
+async function failure(promise: Promise<unknown>): Promise<SmsDeliveryError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SmsDeliveryError);
+    return error as SmsDeliveryError;
+  }
+  throw new Error('expected the send to fail');
+}
+
+describe(FailoverSmsSender.name, () => {
+  it('is named after its providers, in order', () => {
+    expect(new FailoverSmsSender([new StubSender('webhook', 'accept'), new StubSender('twilio', 'accept')]).name).toBe(
+      'webhook,twilio',
+    );
+  });
+
+  it('stops at the first provider that accepts', async () => {
+    const first = new StubSender('webhook', 'accept');
+    const second = new StubSender('twilio', 'accept');
+    await new FailoverSmsSender([first, second]).send(message);
+    expect(first.sent).toEqual([message]);
+    expect(second.sent).toEqual([]);
+  });
+
+  it.each(['retryable', 'final', 'bug'] as const)(
+    'falls over to the next provider when the first fails (%s)',
+    async (outcome) => {
+      const first = new StubSender('webhook', outcome);
+      const second = new StubSender('twilio', 'accept');
+      await new FailoverSmsSender([first, second]).send(message);
+      expect(first.sent).toEqual([message]);
+      expect(second.sent).toEqual([message]);
+    },
+  );
+
+  it('gives up when every provider fails for good, naming each failure', async () => {
+    const error = await failure(
+      new FailoverSmsSender([new StubSender('webhook', 'final'), new StubSender('twilio', 'final')]).send(message),
+    );
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe('all SMS providers failed: webhook: HTTP 400; twilio: HTTP 400');
+  });
+
+  it.each([
+    ['retryable', 'final'],
+    ['final', 'retryable'],
+    ['bug', 'final'],
+  ] as const)('asks for a retry when any failure may pass (%s, %s)', async (a, b) => {
+    const error = await failure(
+      new FailoverSmsSender([new StubSender('webhook', a), new StubSender('twilio', b)]).send(message),
+    );
+    expect(error.retryable).toBe(true);
+  });
+});
+
+describe(createSmsSender.name, () => {
+  const config = (env: Record<string, string>) => validateEnvironment(env) as AppConfig;
+  const twilioEnv = { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_FROM_NUMBER: '+15005550006' };
+
+  it.each([
+    ['console', ConsoleSmsSender],
+    ['none', NoneSmsSender],
+  ])('builds %s alone, unwrapped', (provider, type) => {
+    expect(createSmsSender(config({ SMS_PROVIDER: provider }), new Clock())).toBeInstanceOf(type);
+  });
+
+  it('builds the webhook and Twilio providers from their settings', () => {
+    const webhook = createSmsSender(
+      config({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'http://127.0.0.1:1/sms' }),
+      new Clock(),
+    );
+    expect(webhook).toBeInstanceOf(WebhookSmsSender);
+    expect(createSmsSender(config({ SMS_PROVIDER: 'twilio', ...twilioEnv }), new Clock())).toBeInstanceOf(
+      TwilioSmsSender,
+    );
+  });
+
+  it('builds a failover chain from a list', () => {
+    const sender = createSmsSender(
+      config({ SMS_PROVIDER: 'webhook, twilio,console', SMS_WEBHOOK_URL: 'http://127.0.0.1:1/sms', ...twilioEnv }),
+      new Clock(),
+    );
+    expect(sender).toBeInstanceOf(FailoverSmsSender);
+    expect(sender.name).toBe('webhook,twilio,console');
+  });
+
+  describe('against a local webhook receiver and a local fake of Twilio', () => {
+    let webhookStatus: number;
+    const webhookCalls: string[] = [];
+    const twilioForms: Record<string, string>[] = [];
+    let servers: Server[] = [];
+
+    async function listen(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void) {
+      const server = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => handler(req, res, Buffer.concat(chunks).toString('utf8')));
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      servers.push(server);
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+
+    async function chain(): Promise<SmsSender> {
+      const webhookBase = await listen((_req, res, body) => {
+        webhookCalls.push(body);
+        res.writeHead(webhookStatus).end();
+      });
+      const twilioBase = await listen((req, res, body) => {
+        const authorized = req.headers.authorization === `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`;
+        if (!authorized || req.url !== `/2010-04-01/Accounts/${SID}/Messages.json`) return res.writeHead(401).end();
+        twilioForms.push(Object.fromEntries(new URLSearchParams(body)));
+        res.writeHead(201, { 'Content-Type': 'application/json' }).end('{"sid":"SM1","status":"queued"}');
+      });
+      return createSmsSender(
+        config({
+          SMS_PROVIDER: 'webhook,twilio',
+          SMS_WEBHOOK_URL: `${webhookBase}/sms`,
+          TWILIO_BASE_URL: twilioBase,
+          ...twilioEnv,
+        }),
+        new Clock(),
+      );
+    }
+
+    beforeEach(() => {
+      webhookCalls.length = 0;
+      twilioForms.length = 0;
+    });
+    afterEach(async () => {
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+      servers = [];
+    });
+
+    it('delivers through the webhook alone when it accepts', async () => {
+      webhookStatus = 204;
+      await (await chain()).send(message);
+      expect(webhookCalls).toHaveLength(1);
+      expect(twilioForms).toEqual([]);
+    });
+
+    it.each([503, 400])('falls over to Twilio when the webhook answers %i', async (status) => {
+      webhookStatus = status;
+      await (await chain()).send(message);
+      expect(webhookCalls).toHaveLength(1);
+      expect(twilioForms).toEqual([{ To: message.to, Body: message.text, From: '+15005550006' }]);
+    });
+  });
+});

@@ -1,0 +1,49 @@
+import { SmsDeliveryError } from './sms-sender';
+
+/** Statuses after which the same request may succeed later: timeouts, rate limits, outages. */
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/**
+ * POSTs with a deadline, without following redirects (a redirect would re-send the code to
+ * another address). Timeouts and network errors become retryable SmsDeliveryErrors.
+ */
+export async function postWithTimeout(
+  provider: string,
+  url: string,
+  init: { headers: Record<string, string>; body: string },
+  timeoutMs: number,
+): Promise<Response> {
+  try {
+    return await fetch(url, {
+      method: 'POST',
+      headers: init.headers,
+      body: init.body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw networkFailure(provider, error, timeoutMs);
+  }
+}
+
+export function networkFailure(provider: string, error: unknown, timeoutMs: number): SmsDeliveryError {
+  if (error instanceof SmsDeliveryError) return error;
+  const name = (error as { name?: string } | undefined)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') {
+    return new SmsDeliveryError(`${provider}: no answer within ${timeoutMs} ms`, true);
+  }
+  const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  const detail = cause?.code ?? cause?.message ?? (error as Error | undefined)?.message ?? 'unknown error';
+  return new SmsDeliveryError(`${provider}: request failed (${detail})`, true);
+}
+
+/** Reads and discards the body so the connection can be reused; a failure here changes nothing. */
+export async function discardBody(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // the outcome is already known from the status
+  }
+}

@@ -1,0 +1,128 @@
+import { AppConfig } from '../../common/config/app-config.module';
+import { validateEnvironment } from '../../common/config/env.schema';
+import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, smsText, SmsText } from './sms-text';
+
+const EN = '482913 is your code to verify your phone number. Do not share it with anyone.';
+const DE = '482913 ist Ihr Code zur Verifizierung Ihrer Telefonnummer. Geben Sie ihn nicht weiter.';
+
+/** GSM 03.38 default alphabet (one septet each) and its extension table (two septets each). */
+const GSM7_BASIC =
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
+const GSM7_EXTENDED = '^{}\\[~]|€\f';
+
+/** Septets needed in GSM-7, or undefined when the text needs UCS-2. */
+function gsm7Length(text: string): number | undefined {
+  let length = 0;
+  for (const char of text) {
+    if (GSM7_BASIC.includes(char)) length += 1;
+    else if (GSM7_EXTENDED.includes(char)) length += 2;
+    else return undefined;
+  }
+  return length;
+}
+
+function smsTextFor(env: Record<string, string> = {}): SmsText {
+  return new SmsText(validateEnvironment(env) as AppConfig);
+}
+
+describe(SmsText.name, () => {
+  it.each([
+    ['en', EN],
+    ['en-US', EN],
+    ['de', DE],
+    ['de-CH', DE],
+    ['DE_ch', DE],
+    ['de-Latn-AT', DE],
+    ['fr', EN],
+    ['', EN],
+    [null, EN],
+    [undefined, EN],
+    ['not a language!', EN],
+  ])('renders language %p in the best-matching built-in language', (language, expected) => {
+    expect(smsTextFor().render({ code: '482913', language })).toBe(expected);
+  });
+
+  it('appends the web-OTP line "@<domain> #<code>" as the last line when SMS_WEBOTP_DOMAIN is set', () => {
+    const text = smsTextFor({ SMS_WEBOTP_DOMAIN: 'accounts.example.com' }).render({ code: '482913', language: 'en' });
+    expect(text).toBe(`${EN}\n\n@accounts.example.com #482913`);
+    expect(text.split('\n').at(-1)).toBe('@accounts.example.com #482913');
+  });
+
+  it('takes templates from SMS_TEMPLATES over the built-ins, keeping the other built-ins', () => {
+    const texts = smsTextFor({
+      SMS_TEMPLATES: JSON.stringify({
+        fr: 'Votre code : {{code}}. Ne le partagez pas.',
+        'de-CH': 'Grüezi {{ displayName }}, Ihr Code: {{code}}',
+        EN: 'Code {{code}} for {{displayName}}.',
+      }),
+      SMS_WEBOTP_DOMAIN: 'example.com',
+    });
+    expect(texts.render({ code: '123456', language: 'fr-CA' })).toBe(
+      'Votre code : 123456. Ne le partagez pas.\n\n@example.com #123456',
+    );
+    expect(texts.render({ code: '123456', language: 'de-ch', displayName: 'Anna Muster' })).toBe(
+      'Grüezi Anna Muster, Ihr Code: 123456\n\n@example.com #123456',
+    );
+    expect(texts.render({ code: '123456', language: 'de-AT' })).toBe(
+      `${DE.replace('482913', '123456')}\n\n@example.com #123456`,
+    );
+    expect(texts.render({ code: '123456', language: 'es', displayName: 'Ana' })).toBe(
+      'Code 123456 for Ana.\n\n@example.com #123456',
+    );
+  });
+
+  it('keeps a display name on one line, bounded, and never expands placeholders inside it', () => {
+    const texts = smsTextFor({ SMS_TEMPLATES: '{"en": "Hi {{displayName}}: {{code}}"}' });
+    expect(texts.render({ code: '1', displayName: 'Eve\n@evil.example #1\u202e\u0000 {{code}}' })).toBe(
+      'Hi Eve @evil.example #1 {{code}}: 1',
+    );
+    expect(texts.render({ code: '1', displayName: 'x'.repeat(500) })).toBe(`Hi ${'x'.repeat(50)}: 1`);
+    expect(texts.render({ code: '1', displayName: null })).toBe('Hi : 1');
+  });
+
+  it.each(Object.keys(BUILT_IN_SMS_TEMPLATES))(
+    'keeps the built-in %s text in GSM-7 and within one SMS, web-OTP line and a 20-character code included',
+    (language) => {
+      const text = smsTextFor({ SMS_WEBOTP_DOMAIN: 'accounts.example-company.com' }).render({
+        code: 'ABCDEFGHJK0123456789',
+        language,
+      });
+      const length = gsm7Length(text);
+      expect(length).toBeDefined();
+      expect(length).toBeLessThanOrEqual(160);
+    },
+  );
+
+  it('refuses SMS_TEMPLATES it cannot use', () => {
+    expect(() => new SmsText({ SMS_TEMPLATES: '{"en": "no code"}' } as AppConfig)).toThrow('must contain {{code}}');
+  });
+});
+
+describe(parseSmsTemplates.name, () => {
+  it('lower-cases the language tags', () => {
+    expect(parseSmsTemplates('{"de-CH": "{{code}}", "fr": "Code {{ code }}"}')).toEqual({
+      'de-ch': '{{code}}',
+      fr: 'Code {{ code }}',
+    });
+  });
+
+  it.each([
+    ['not json', 'must be a JSON object'],
+    ['["{{code}}"]', 'must be a JSON object'],
+    ['"{{code}}"', 'must be a JSON object'],
+    ['{"en": "Your code"}', 'the template for "en" must contain {{code}}'],
+    ['{"en": 42}', 'the template for "en" must be a string'],
+    ['{"en": "{{code}} {{name}}"}', 'the template for "en" uses {{name}}; only {{code}} and {{displayName}} exist'],
+    ['{"english!": "{{code}}"}', '"english!" is not a language tag'],
+    [`{"en": "{{code}}${'x'.repeat(1600)}"}`, 'at most 1600 characters'],
+  ])('refuses %s', (raw, problem) => {
+    expect(() => parseSmsTemplates(raw)).toThrow(problem);
+  });
+});
+
+describe(smsText.name, () => {
+  it('renders the built-in templates without configuration', () => {
+    expect(smsText({ code: '482913', language: 'de' })).toBe(DE);
+    expect(smsText({ code: '482913' })).toBe(EN);
+  });
+});

@@ -1,0 +1,215 @@
+import { createServer, Server, ServerResponse } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { SmsDeliveryError, SmsMessage } from './sms-sender';
+import { isRetryableTwilioFailure, TwilioSmsSender, TwilioSmsSenderOptions } from './twilio-sms-sender';
+
+const SID = 'AC0123456789abcdef0123456789abcdef';
+const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
+const SERVICE = 'MG0123456789abcdef0123456789abcdef';
+
+interface Created {
+  form: Record<string, string>;
+}
+
+type Answer = (res: ServerResponse) => void;
+
+/**
+ * A fake of Twilio's Messages endpoint on 127.0.0.1: it checks the path, Basic auth and the form
+ * the way Twilio does and answers 201 with a Message, unless a test sets `answer`.
+ */
+async function startFakeTwilio(): Promise<{ baseUrl: string; created: Created[]; server: Server; answer?: Answer }> {
+  const state: { baseUrl: string; created: Created[]; server: Server; answer?: Answer } = {
+    baseUrl: '',
+    created: [],
+    server: createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const json = (status: number, body: object) =>
+          res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+        const fail = (status: number, code: number, message: string) =>
+          json(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
+        const expected = `Basic ${Buffer.from(`${SID}:${TOKEN}`).toString('base64')}`;
+        if (req.headers.authorization !== expected) return fail(401, 20003, 'Authenticate');
+        if (req.method !== 'POST' || req.url !== `/2010-04-01/Accounts/${SID}/Messages.json`) {
+          return fail(404, 20404, 'The requested resource was not found');
+        }
+        if (req.headers['content-type'] !== 'application/x-www-form-urlencoded') {
+          return fail(400, 21201, 'unexpected content type');
+        }
+        const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
+        if (!form.To) return fail(400, 21604, "A 'To' phone number is required.");
+        if (!form.Body) return fail(400, 21602, 'Message body is required.');
+        if (!form.From === !form.MessagingServiceSid) {
+          return fail(400, 21603, "A 'From' phone number or MessagingServiceSid is required.");
+        }
+        if (state.answer) return state.answer(res);
+        state.created.push({ form });
+        json(201, { sid: 'SM0123456789abcdef0123456789abcdef', status: 'queued', to: form.To, body: form.Body });
+      });
+    }),
+  };
+  await new Promise<void>((resolve) => state.server.listen(0, '127.0.0.1', resolve));
+  state.baseUrl = `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`;
+  return state;
+}
+
+async function stop(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function message(overrides: Partial<SmsMessage> = {}): SmsMessage {
+  return {
+    id: '312345678901234567',
+    to: '+41791234567',
+    text: '482913 is your code to verify your phone number. Do not share it with anyone.',
+    code: '482913',
+    userId: '298765432109876543',
+    orgId: '298765432109876500',
+    ...overrides,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<SmsDeliveryError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(SmsDeliveryError);
+    return error as SmsDeliveryError;
+  }
+  throw new Error('expected the send to fail');
+}
+
+describe(TwilioSmsSender.name, () => {
+  let fake: Awaited<ReturnType<typeof startFakeTwilio>>;
+  const sender = (options: Partial<TwilioSmsSenderOptions> = {}) =>
+    new TwilioSmsSender({
+      baseUrl: fake.baseUrl,
+      accountSid: SID,
+      authToken: TOKEN,
+      from: '+15005550006',
+      timeoutMs: 2000,
+      ...options,
+    });
+
+  beforeEach(async () => {
+    fake = await startFakeTwilio();
+  });
+  afterEach(async () => {
+    await stop(fake.server);
+  });
+
+  it('creates a Message with To, Body and From', async () => {
+    await sender().send(message());
+    expect(fake.created).toEqual([
+      {
+        form: {
+          To: '+41791234567',
+          Body: '482913 is your code to verify your phone number. Do not share it with anyone.',
+          From: '+15005550006',
+        },
+      },
+    ]);
+  });
+
+  it('uses the messaging service instead of From when configured, and tolerates a trailing slash', async () => {
+    await sender({ from: undefined, messagingServiceSid: SERVICE, baseUrl: `${fake.baseUrl}/` }).send(
+      message({ text: 'Zeile 1\n\n@example.com #482913 & ü' }),
+    );
+    expect(fake.created[0].form).toEqual({
+      To: '+41791234567',
+      Body: 'Zeile 1\n\n@example.com #482913 & ü',
+      MessagingServiceSid: SERVICE,
+    });
+  });
+
+  it('gives up when Twilio refuses the credentials', async () => {
+    const error = await failure(sender({ authToken: 'wrong-token-0123456789' }).send(message()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe('twilio: HTTP 401, code 20003, Authenticate, https://www.twilio.com/docs/errors/20003');
+    expect(fake.created).toEqual([]);
+  });
+
+  it('gives up with a wrong account SID', async () => {
+    const error = await failure(sender({ accountSid: 'AC00000000000000000000000000000000' }).send(message()));
+    expect(error.retryable).toBe(false);
+  });
+
+  it.each([
+    [429, 20429, true],
+    [400, 30001, true],
+    [500, 20500, true],
+    [503, 20503, true],
+    [400, 21211, false],
+    [400, 21408, false],
+    [400, 21610, false],
+    [400, 21614, false],
+    [400, 21612, false],
+    [400, 21606, false],
+    [401, 20003, false],
+    [404, 20404, false],
+    [400, 21617, false],
+    [403, 20008, false],
+    [500, 12345, true],
+    [502, 20001, true],
+  ])('maps HTTP %i with Twilio code %i to retryable=%s', async (status, code, retryable) => {
+    fake.answer = (res) =>
+      res
+        .writeHead(status, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ code, message: 'refused', more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
+    const error = await failure(sender().send(message()));
+    expect(error.retryable).toBe(retryable);
+    expect(error.message).toContain(`twilio: HTTP ${status}, code ${code}, refused`);
+  });
+
+  it.each([
+    [429, true],
+    [500, true],
+    [503, true],
+    [400, false],
+    [403, false],
+  ])('maps HTTP %i without a Twilio error document by its status (retryable=%s)', async (status, retryable) => {
+    fake.answer = (res) => res.writeHead(status, { 'Content-Type': 'text/html' }).end('<html>nope</html>');
+    const error = await failure(sender().send(message()));
+    expect(error.retryable).toBe(retryable);
+    expect(error.message).toBe(`twilio: HTTP ${status}`);
+  });
+
+  it('masks the code should Twilio echo it in an error message', async () => {
+    fake.answer = (res) =>
+      res
+        .writeHead(400, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ code: 21617, message: 'Body "482913 is your code" is too long', status: 400 }));
+    const error = await failure(sender().send(message()));
+    expect(error.message).not.toContain('482913');
+    expect(error.message).toContain('Body "*** is your code" is too long');
+  });
+
+  it('gives a retryable failure when Twilio does not answer in time', async () => {
+    fake.answer = () => undefined;
+    const error = await failure(sender({ timeoutMs: 200 }).send(message()));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe('twilio: no answer within 200 ms');
+  });
+
+  it('gives a retryable failure when nothing listens', async () => {
+    const { baseUrl } = fake;
+    await stop(fake.server);
+    fake = await startFakeTwilio(); // for afterEach
+    const error = await failure(sender({ baseUrl }).send(message()));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toBe('twilio: request failed (ECONNREFUSED)');
+  });
+
+  it('needs exactly one of From and MessagingServiceSid', () => {
+    expect(() => sender({ messagingServiceSid: SERVICE })).toThrow('exactly one of from and messagingServiceSid');
+    expect(() => sender({ from: undefined })).toThrow('exactly one of from and messagingServiceSid');
+  });
+
+  it('lets a known Twilio code decide before the HTTP status', () => {
+    expect(isRetryableTwilioFailure(400, 20429)).toBe(true);
+    expect(isRetryableTwilioFailure(500, 21211)).toBe(false);
+    expect(isRetryableTwilioFailure(408, undefined)).toBe(true);
+  });
+});

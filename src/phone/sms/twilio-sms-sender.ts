@@ -1,0 +1,108 @@
+import { discardBody, isRetryableStatus, postWithTimeout } from './http-delivery';
+import { SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+
+export interface TwilioSmsSenderOptions {
+  /** https://api.twilio.com, or a local fake in tests. */
+  baseUrl: string;
+  accountSid: string;
+  authToken: string;
+  /** Exactly one of `from` (a number or alphanumeric sender id) and `messagingServiceSid`. */
+  from?: string;
+  messagingServiceSid?: string;
+  timeoutMs: number;
+}
+
+/** Twilio error codes that say "later may work": rate limits, queue overflow, Twilio's own outages. */
+const RETRYABLE_CODES = new Set([20429, 30001, 20500, 20503]);
+/**
+ * Codes that no retry can fix: a bad or unreachable recipient (21211, 21408, 21606, 21612, 21614),
+ * an opt-out (21610), or our credentials/account (20003, 20404).
+ */
+const FINAL_CODES = new Set([21211, 21408, 21606, 21610, 21612, 21614, 20003, 20404]);
+
+/** What Twilio's REST API returns with a failed request. */
+interface TwilioError {
+  code?: number;
+  message?: string;
+  more_info?: string;
+  status?: number;
+}
+
+/** Whether a failed Messages request is worth repeating: Twilio's code first, then the HTTP status. */
+export function isRetryableTwilioFailure(httpStatus: number, code: number | undefined): boolean {
+  if (code !== undefined && RETRYABLE_CODES.has(code)) return true;
+  if (code !== undefined && FINAL_CODES.has(code)) return false;
+  return isRetryableStatus(httpStatus);
+}
+
+/**
+ * Twilio Programmable Messaging: one Messages resource per text. Twilio has no idempotency key for
+ * it, so a request that timed out after Twilio accepted it and is then retried sends twice.
+ */
+export class TwilioSmsSender extends SmsSender {
+  readonly name = 'twilio';
+  private readonly url: string;
+  private readonly authorization: string;
+
+  constructor(private readonly options: TwilioSmsSenderOptions) {
+    super();
+    if (!options.from === !options.messagingServiceSid) {
+      throw new Error('TwilioSmsSender needs exactly one of from and messagingServiceSid');
+    }
+    const base = options.baseUrl.replace(/\/+$/, '');
+    this.url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Messages.json`;
+    this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+  }
+
+  async send(message: SmsMessage): Promise<void> {
+    const form = new URLSearchParams({ To: message.to, Body: message.text });
+    if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
+    else form.set('From', this.options.from!);
+    const response = await postWithTimeout(
+      this.name,
+      this.url,
+      {
+        headers: {
+          Authorization: this.authorization,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+        },
+        body: form.toString(),
+      },
+      this.options.timeoutMs,
+    );
+    if (response.status >= 200 && response.status < 300) {
+      // accepted: a slow or broken body must not turn this into a retry (and a second text)
+      await discardBody(response);
+      return;
+    }
+    const error = await this.readError(response);
+    const retryable = isRetryableTwilioFailure(response.status, typeof error.code === 'number' ? error.code : undefined);
+    throw new SmsDeliveryError(describe(response.status, error, message.code), retryable);
+  }
+
+  /** The error document of a failed request ({} when the body is not one). */
+  private async readError(response: Response): Promise<TwilioError> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch {
+      return {};
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      return typeof parsed === 'object' && parsed !== null ? (parsed as TwilioError) : {};
+    } catch {
+      return {};
+    }
+  }
+}
+
+/** An operator-readable reason; the code is masked in case Twilio ever echoes the body back. */
+function describe(status: number, error: TwilioError, code: string): string {
+  const parts = [`twilio: HTTP ${status}`];
+  if (typeof error.code === 'number') parts.push(`code ${error.code}`);
+  if (typeof error.message === 'string') parts.push((code ? error.message.split(code).join('***') : error.message).slice(0, 200));
+  if (typeof error.more_info === 'string') parts.push(error.more_info.slice(0, 200));
+  return parts.join(', ');
+}

@@ -195,6 +195,23 @@ export function grpcErrorResult(error: ServiceError): CallResult {
   return { ok: false, code: error.code, message: error.details, details: status?.details ?? [] };
 }
 
+/**
+ * A protobuf-JSON request as proto-loader takes it: the same names and values, except that a
+ * Timestamp is {seconds, nanos} instead of RFC 3339 (empty strings stay, so protobufjs sends them).
+ */
+function forProtoLoader(schema: DescMessage, json: JsonValue): unknown {
+  if (schema.typeName === 'google.protobuf.Timestamp' && typeof json === 'string') return rfc3339ToTimestamp(json);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) return json;
+  return Object.fromEntries(
+    Object.entries(json).map(([key, value]) => {
+      const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
+      const inner = field?.message;
+      if (!inner) return [key, value];
+      return [key, Array.isArray(value) ? value.map((v) => forProtoLoader(inner, v)) : forProtoLoader(inner, value)];
+    }),
+  );
+}
+
 async function callGrpc(
   clients: GrpcClients,
   service: ServiceName,
@@ -203,13 +220,18 @@ async function callGrpc(
   token?: string,
 ): Promise<CallResult> {
   const definition = grpcMethod(service, method);
-  // the request as proto-loader takes it: protobuf JSON's field names and values work for every field we send
+  const methodDesc = serviceSchema(service).methods.find((m) => m.name === method)!;
   try {
-    const response = await grpcUnary<object>(clients, service, method, request, token);
+    const response = await grpcUnary<object>(
+      clients,
+      service,
+      method,
+      forProtoLoader(methodDesc.input, request),
+      token,
+    );
     // back to bytes and into buf's JSON mapping, so it compares with REST
-    const schema = serviceSchema(service).methods.find((m) => m.name === method)!.output;
     const bytes = definition.responseSerialize(response);
-    return { ok: true, response: toJson(schema, fromBinary(schema, bytes)) as JsonObject };
+    return { ok: true, response: toJson(methodDesc.output, fromBinary(methodDesc.output, bytes)) as JsonObject };
   } catch (error) {
     if ((error as ServiceError).metadata) return grpcErrorResult(error as ServiceError);
     throw error;

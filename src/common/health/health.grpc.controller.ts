@@ -1,7 +1,9 @@
 import { Controller } from '@nestjs/common';
-import { GrpcMethod, GrpcStreamMethod } from '@nestjs/microservices';
+import { GrpcMethod } from '@nestjs/microservices';
 import { from, Observable } from 'rxjs';
 import { Public } from '../auth/public.decorator';
+import { AppError } from '../errors/app-error';
+import { GrpcStatus } from '../errors/grpc-status';
 import { DatabaseHealth } from './database-health';
 
 const SERVICES = new Set(['', 'zitadel.user.v2.UserService', 'zitadel.org.v2.OrganizationService']);
@@ -14,13 +16,19 @@ export class HealthGrpcController {
   @Public()
   @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }) {
-    return { status: await this.statusOf(request?.service ?? '') };
+    const service = request?.service ?? '';
+    const status = await this.statusOf(service);
+    // the health protocol: Check answers an unknown service with NOT_FOUND (only Watch reports SERVICE_UNKNOWN)
+    if (status === 'SERVICE_UNKNOWN')
+      throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${service}"`);
+    return { status };
   }
 
+  /** Server streaming, so @GrpcMethod (a stream method would never be matched); one answer, then the end. */
   @Public()
-  @GrpcStreamMethod('Health', 'Watch')
-  watch(_requests: Observable<{ service?: string }>): Observable<{ status: string }> {
-    return from(this.statusOf('').then((status) => ({ status })));
+  @GrpcMethod('Health', 'Watch')
+  watch(request: { service?: string }): Observable<{ status: string }> {
+    return from(this.statusOf(request?.service ?? '').then((status) => ({ status })));
   }
 
   private async statusOf(service: string): Promise<string> {

@@ -41,6 +41,17 @@ describe(EnvironmentVariables.name, () => {
       PHONE_MAX_FAILED_PER_DAY: 15,
       DEFAULT_PHONE_REGION: undefined,
       SMS_PROVIDER: 'console',
+      SMS_WEBHOOK_URL: undefined,
+      SMS_WEBHOOK_TIMEOUT: 5_000,
+      SMS_WEBHOOK_SIGNING_KEY: undefined,
+      TWILIO_BASE_URL: 'https://api.twilio.com',
+      TWILIO_ACCOUNT_SID: undefined,
+      TWILIO_AUTH_TOKEN: undefined,
+      TWILIO_FROM_NUMBER: undefined,
+      TWILIO_MESSAGING_SERVICE_SID: undefined,
+      TWILIO_TIMEOUT: 5_000,
+      SMS_TEMPLATES: undefined,
+      SMS_WEBOTP_DOMAIN: undefined,
     });
   });
 
@@ -130,5 +141,190 @@ describe(EnvironmentVariables.name, () => {
     ['mysql://h/db', false],
   ])('DATABASE_URL=%s accepted: %s', (url, ok) => {
     expect(problemsOf({ DATABASE_URL: url }) === undefined).toBe(ok);
+  });
+});
+
+describe('EnvironmentVariables: SMS providers', () => {
+  const key = Buffer.alloc(32, 7).toString('base64');
+  const production = { NODE_ENV: 'production', CODE_HMAC_KEY: key };
+  const twilio = {
+    TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+    TWILIO_AUTH_TOKEN: 'f0e1d2c3b4a5968778695a4b3c2d1e0f',
+    TWILIO_FROM_NUMBER: '+15005550006',
+  };
+  const webhook = {
+    SMS_WEBHOOK_URL: 'https://sms.example.com/hook',
+    SMS_WEBHOOK_SIGNING_KEY: 'k'.repeat(32),
+  };
+
+  it.each(['console', 'none', 'webhook', 'twilio', 'webhook,twilio', ' twilio , webhook ', 'webhook,twilio,console'])(
+    'accepts SMS_PROVIDER=%p with its settings',
+    (provider) => {
+      expect(problemsOf({ SMS_PROVIDER: provider, ...webhook, ...twilio })).toBeUndefined();
+    },
+  );
+
+  it.each(['sms', 'webhook;twilio', 'webhook,', ',twilio', 'Twilio', ''])('refuses SMS_PROVIDER=%p', (provider) => {
+    expect(problemsOf({ SMS_PROVIDER: provider, ...webhook, ...twilio })).toBe(
+      'Invalid configuration:\n  SMS_PROVIDER: SMS_PROVIDER must be console, none, webhook or twilio, ' +
+        'or a comma-separated list of them (tried in order)',
+    );
+  });
+
+  it.each([
+    ['webhook,twilio,webhook', 'SMS_PROVIDER: names a provider more than once'],
+    ['twilio,none', 'SMS_PROVIDER: "none" drops every message and cannot be combined with other providers'],
+    ['console,twilio', 'SMS_PROVIDER: "console" accepts every message, so it can only be the last in the list'],
+  ])('refuses SMS_PROVIDER=%p', (provider, line) => {
+    expect(problemsOf({ SMS_PROVIDER: provider, ...twilio, ...webhook })).toBe(`Invalid configuration:\n  ${line}`);
+  });
+
+  it('refuses console in production also inside a list', () => {
+    expect(problemsOf({ ...production, SMS_PROVIDER: 'twilio,console', ...twilio })).toBe(
+      'Invalid configuration:\n  SMS_PROVIDER: "console" prints codes to stdout and is refused when NODE_ENV=production',
+    );
+  });
+
+  it('needs SMS_WEBHOOK_URL for the webhook provider', () => {
+    expect(problemsOf({ SMS_PROVIDER: 'webhook' })).toBe(
+      'Invalid configuration:\n  SMS_WEBHOOK_URL: required when SMS_PROVIDER includes webhook',
+    );
+  });
+
+  it.each(['ftp://example.com/hook', 'https://user:pw@example.com/hook', 'example.com/hook', 'https://exa mple.com'])(
+    'refuses SMS_WEBHOOK_URL=%p',
+    (url) => {
+      expect(problemsOf({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: url })).toContain(
+        'SMS_WEBHOOK_URL: SMS_WEBHOOK_URL must be an http(s) URL without credentials',
+      );
+    },
+  );
+
+  it('in production, needs https and a signing key for the webhook', () => {
+    expect(problemsOf({ ...production, SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: 'http://sms.example.com/hook' })).toBe(
+      'Invalid configuration:\n' +
+        '  SMS_WEBHOOK_URL: must be https:// when NODE_ENV=production (plain http only to localhost)\n' +
+        '  SMS_WEBHOOK_SIGNING_KEY: required when NODE_ENV=production and SMS_PROVIDER includes webhook',
+    );
+  });
+
+  it.each(['https://sms.example.com/hook', 'http://localhost:9000/hook', 'http://127.0.0.1/hook', 'http://[::1]:81/'])(
+    'accepts SMS_WEBHOOK_URL=%p in production',
+    (url) => {
+      expect(problemsOf({ ...production, SMS_PROVIDER: 'webhook', ...webhook, SMS_WEBHOOK_URL: url })).toBeUndefined();
+    },
+  );
+
+  it('refuses http to a host that only starts like localhost in production', () => {
+    expect(
+      problemsOf({ ...production, SMS_PROVIDER: 'webhook', ...webhook, SMS_WEBHOOK_URL: 'http://localhost.evil.com/' }),
+    ).toContain('SMS_WEBHOOK_URL: must be https://');
+  });
+
+  it('refuses a short signing key', () => {
+    expect(problemsOf({ SMS_WEBHOOK_SIGNING_KEY: 'short' })).toBe(
+      'Invalid configuration:\n  SMS_WEBHOOK_SIGNING_KEY: SMS_WEBHOOK_SIGNING_KEY must be 32 to 512 characters ' +
+        'without spaces (e.g. openssl rand -hex 32)',
+    );
+  });
+
+  it.each([
+    ['SMS_WEBHOOK_TIMEOUT', '5s', 5_000],
+    ['SMS_WEBHOOK_TIMEOUT', '1500ms', 1_500],
+    ['SMS_WEBHOOK_TIMEOUT', '60', 60_000],
+    ['TWILIO_TIMEOUT', '1s', 1_000],
+    ['TWILIO_TIMEOUT', '1m', 60_000],
+  ])('reads %s=%s as %i ms', (name, value, ms) => {
+    expect(validateEnvironment({ [name]: value })[name as 'TWILIO_TIMEOUT']).toBe(ms);
+  });
+
+  it.each([
+    ['SMS_WEBHOOK_TIMEOUT', '500ms'],
+    ['SMS_WEBHOOK_TIMEOUT', '61s'],
+    ['SMS_WEBHOOK_TIMEOUT', 'soon'],
+    ['TWILIO_TIMEOUT', '0'],
+    ['TWILIO_TIMEOUT', '2m'],
+  ])('refuses %s=%s naming the bounds', (name, value) => {
+    expect(problemsOf({ [name]: value })).toBe(
+      `Invalid configuration:\n  ${name}: ${name} must be a duration between 1s and 60s, such as 5s`,
+    );
+  });
+
+  it('needs the account SID, the auth token and a sender for Twilio', () => {
+    expect(problemsOf({ SMS_PROVIDER: 'twilio' })).toBe(
+      'Invalid configuration:\n' +
+        '  TWILIO_ACCOUNT_SID: required when SMS_PROVIDER includes twilio\n' +
+        '  TWILIO_AUTH_TOKEN: required when SMS_PROVIDER includes twilio\n' +
+        '  TWILIO_FROM_NUMBER: set exactly one of TWILIO_FROM_NUMBER and TWILIO_MESSAGING_SERVICE_SID',
+    );
+  });
+
+  it('refuses both a From number and a messaging service', () => {
+    expect(
+      problemsOf({
+        SMS_PROVIDER: 'twilio',
+        ...twilio,
+        TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
+      }),
+    ).toBe(
+      'Invalid configuration:\n  TWILIO_FROM_NUMBER: set exactly one of TWILIO_FROM_NUMBER and TWILIO_MESSAGING_SERVICE_SID',
+    );
+  });
+
+  it('accepts a messaging service instead of a From number', () => {
+    const config = validateEnvironment({
+      SMS_PROVIDER: 'twilio',
+      ...twilio,
+      TWILIO_FROM_NUMBER: '',
+      TWILIO_MESSAGING_SERVICE_SID: 'MG0123456789abcdef0123456789abcdef',
+    });
+    expect(config.TWILIO_FROM_NUMBER).toBeUndefined();
+  });
+
+  it.each([
+    ['TWILIO_ACCOUNT_SID', 'AC123', 'TWILIO_ACCOUNT_SID must be "AC" followed by 32 hex digits'],
+    [
+      'TWILIO_MESSAGING_SERVICE_SID',
+      'AC0123456789abcdef0123456789abcdef',
+      'TWILIO_MESSAGING_SERVICE_SID must be "MG" followed by 32 hex digits',
+    ],
+    ['TWILIO_AUTH_TOKEN', 'has spaces in it', 'TWILIO_AUTH_TOKEN must be 16 to 256 characters without spaces'],
+    ['TWILIO_FROM_NUMBER', '0791234567', 'TWILIO_FROM_NUMBER must be an E.164 number'],
+    ['TWILIO_FROM_NUMBER', '12345', 'TWILIO_FROM_NUMBER must be an E.164 number'],
+    ['TWILIO_FROM_NUMBER', 'TooLongSender', 'TWILIO_FROM_NUMBER must be an E.164 number'],
+    ['TWILIO_BASE_URL', 'https://api.twilio.com/2010-04-01', 'TWILIO_BASE_URL must be an http(s) origin'],
+  ])('refuses %s=%p', (name, value, problem) => {
+    expect(problemsOf({ [name]: value })).toContain(`${name}: ${problem}`);
+  });
+
+  it.each(['+41791234567', 'ACME', 'Acme Bank 1'])('accepts TWILIO_FROM_NUMBER=%p', (from) => {
+    expect(problemsOf({ TWILIO_FROM_NUMBER: from })).toBeUndefined();
+  });
+
+  it('in production, needs https for Twilio', () => {
+    expect(
+      problemsOf({ ...production, SMS_PROVIDER: 'twilio', ...twilio, TWILIO_BASE_URL: 'http://127.0.0.1:8' }),
+    ).toBe('Invalid configuration:\n  TWILIO_BASE_URL: must be https:// when NODE_ENV=production');
+  });
+
+  it('checks SMS_TEMPLATES at start-up', () => {
+    expect(problemsOf({ SMS_TEMPLATES: '{"en": "{{code}}", "fr": "Votre code"}' })).toBe(
+      'Invalid configuration:\n  SMS_TEMPLATES: the template for "fr" must contain {{code}}',
+    );
+    expect(problemsOf({ SMS_TEMPLATES: '{en: 1}' })).toContain('SMS_TEMPLATES: must be a JSON object');
+    expect(problemsOf({ SMS_TEMPLATES: '{"fr": "Votre code : {{code}}"}' })).toBeUndefined();
+  });
+
+  it.each([
+    ['example.com', true],
+    ['accounts.example-company.co.uk', true],
+    ['localhost', true],
+    ['https://example.com', false],
+    ['example.com:443', false],
+    ['example.com/path', false],
+    ['Example.com', false],
+    ['-bad.example.com', false],
+  ])('SMS_WEBOTP_DOMAIN=%p accepted: %s', (domain, ok) => {
+    expect(problemsOf({ SMS_WEBOTP_DOMAIN: domain }) === undefined).toBe(ok);
   });
 });

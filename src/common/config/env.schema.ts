@@ -211,7 +211,8 @@ export class EnvironmentVariables {
 
   /** One provider, or a comma-separated list tried in order for each message ("webhook,twilio"). */
   @Matches(/^\s*(console|none|webhook|twilio)(\s*,\s*(console|none|webhook|twilio))*\s*$/, {
-    message: 'SMS_PROVIDER must be console, none, webhook or twilio, or a comma-separated list of them (tried in order)',
+    message:
+      'SMS_PROVIDER must be console, none, webhook or twilio, or a comma-separated list of them (tried in order)',
   })
   SMS_PROVIDER = 'console';
 
@@ -237,7 +238,9 @@ export class EnvironmentVariables {
   SMS_WEBHOOK_SIGNING_KEY?: string = undefined;
 
   /** Overridable so tests can run against a local fake of the Messages endpoint. */
-  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, { message: 'TWILIO_BASE_URL must be an http(s) origin such as https://api.twilio.com' })
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, {
+    message: 'TWILIO_BASE_URL must be an http(s) origin such as https://api.twilio.com',
+  })
   TWILIO_BASE_URL = 'https://api.twilio.com';
 
   @IsOptional()
@@ -254,7 +257,8 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^(\+[1-9]\d{1,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, {
-    message: 'TWILIO_FROM_NUMBER must be an E.164 number such as +41791234567 or an alphanumeric sender id of up to 11 characters',
+    message:
+      'TWILIO_FROM_NUMBER must be an E.164 number such as +41791234567 or an alphanumeric sender id of up to 11 characters',
   })
   TWILIO_FROM_NUMBER?: string = undefined;
 
@@ -289,6 +293,11 @@ function describe(errors: ValidationError[]): string[] {
   return errors.flatMap((e) => [...new Set(Object.values(e.constraints ?? {}))].map((m) => `${e.property}: ${m}`));
 }
 
+/** The code travels in the webhook's body: TLS, unless it never leaves the machine. */
+function isHttpsOrLoopback(url: URL): boolean {
+  return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+}
+
 /** SMS_PROVIDER's list, and the settings of each provider it names. */
 function smsProviderProblems(config: EnvironmentVariables): string[] {
   const problems: string[] = [];
@@ -307,9 +316,11 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
   }
   if (names.includes('webhook')) {
     const url = config.SMS_WEBHOOK_URL;
-    if (!url) problems.push('SMS_WEBHOOK_URL: required when SMS_PROVIDER includes webhook');
-    else if (!URL.canParse(url)) problems.push('SMS_WEBHOOK_URL: SMS_WEBHOOK_URL must be an http(s) URL without credentials');
-    else if (production && !/^(https:|http:\/\/(localhost|127\.0\.0\.1|\[::1\])[:/]?)/.test(url)) {
+    if (!url) {
+      problems.push('SMS_WEBHOOK_URL: required when SMS_PROVIDER includes webhook');
+    } else if (!URL.canParse(url)) {
+      problems.push('SMS_WEBHOOK_URL: SMS_WEBHOOK_URL must be an http(s) URL without credentials');
+    } else if (production && !isHttpsOrLoopback(new URL(url))) {
       problems.push('SMS_WEBHOOK_URL: must be https:// when NODE_ENV=production (plain http only to localhost)');
     }
     if (production && !config.SMS_WEBHOOK_SIGNING_KEY) {

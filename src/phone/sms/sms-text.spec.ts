@@ -1,6 +1,6 @@
 import { AppConfig } from '../../common/config/app-config.module';
 import { validateEnvironment } from '../../common/config/env.schema';
-import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, smsText, SmsText } from './sms-text';
+import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, renderSmsText, smsText, SmsText } from './sms-text';
 
 const EN = '482913 is your code to verify your phone number. Do not share it with anyone.';
 const DE = '482913 ist Ihr Code zur Verifizierung Ihrer Telefonnummer. Geben Sie ihn nicht weiter.';
@@ -80,10 +80,16 @@ describe(SmsText.name, () => {
     expect(texts.render({ code: '1', displayName: null })).toBe('Hi : 1');
   });
 
+  it('leaves anything but {{code}} and {{displayName}} as it is', () => {
+    expect(renderSmsText({ code: '1' }, { en: '{{code}} {{constructor}} {{toString}} {{ x }}' })).toBe(
+      '1 {{constructor}} {{toString}} {{ x }}',
+    );
+  });
+
   it.each(Object.keys(BUILT_IN_SMS_TEMPLATES))(
-    'keeps the built-in %s text in GSM-7 and within one SMS, web-OTP line and a 20-character code included',
+    'keeps the built-in %s text in GSM-7 and in one SMS with a 20-character code and a 30-character web-OTP domain',
     (language) => {
-      const text = smsTextFor({ SMS_WEBOTP_DOMAIN: 'accounts.example-company.com' }).render({
+      const text = smsTextFor({ SMS_WEBOTP_DOMAIN: 'accounts.example-company.co.uk' }).render({
         code: 'ABCDEFGHJK0123456789',
         language,
       });
@@ -107,15 +113,19 @@ describe(parseSmsTemplates.name, () => {
   });
 
   it.each([
-    ['not json', 'must be a JSON object'],
-    ['["{{code}}"]', 'must be a JSON object'],
-    ['"{{code}}"', 'must be a JSON object'],
-    ['{"en": "Your code"}', 'the template for "en" must contain {{code}}'],
-    ['{"en": 42}', 'the template for "en" must be a string'],
-    ['{"en": "{{code}} {{name}}"}', 'the template for "en" uses {{name}}; only {{code}} and {{displayName}} exist'],
-    ['{"english!": "{{code}}"}', '"english!" is not a language tag'],
-    [`{"en": "{{code}}${'x'.repeat(1600)}"}`, 'at most 1600 characters'],
-  ])('refuses %s', (raw, problem) => {
+    ['text that is not JSON', 'not json', 'must be a JSON object'],
+    ['an array', '["{{code}}"]', 'must be a JSON object'],
+    ['a string', '"{{code}}"', 'must be a JSON object'],
+    ['a template without {{code}}', '{"en": "Your code"}', 'the template for "en" must contain {{code}}'],
+    ['a template that is not a string', '{"en": 42}', 'the template for "en" must be a string'],
+    [
+      'an unknown placeholder',
+      '{"en": "{{code}} {{name}}"}',
+      'the template for "en" uses {{name}}; only {{code}} and {{displayName}} exist',
+    ],
+    ['a key that is no language tag', '{"english!": "{{code}}"}', '"english!" is not a language tag'],
+    ['a template over 1600 characters', `{"en": "{{code}}${'x'.repeat(1600)}"}`, 'at most 1600 characters'],
+  ])('refuses %s', (_label, raw, problem) => {
     expect(() => parseSmsTemplates(raw)).toThrow(problem);
   });
 });

@@ -55,9 +55,9 @@ export function renderSmsText(input: SmsTextInput, templates: SmsTemplates, webO
   const template = templates[language ?? FALLBACK_LANGUAGE] ?? BUILT_IN_SMS_TEMPLATES[FALLBACK_LANGUAGE];
   const values: Record<string, string> = { code: input.code, displayName: sanitizeDisplayName(input.displayName) };
   // one pass, so a display name that contains "{{code}}" stays literal text
-  const text = template.replace(PLACEHOLDER, (match, name: string) =>
-    Object.hasOwn(values, name) ? values[name] : match,
-  ).trimEnd();
+  const text = template
+    .replace(PLACEHOLDER, (match, name: string) => (Object.hasOwn(values, name) ? values[name] : match))
+    .trimEnd();
   return webOtpDomain ? `${text}\n\n@${webOtpDomain} #${input.code}` : text;
 }
 

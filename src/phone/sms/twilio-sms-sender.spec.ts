@@ -157,7 +157,9 @@ describe(TwilioSmsSender.name, () => {
     fake.answer = (res) =>
       res
         .writeHead(status, { 'Content-Type': 'application/json' })
-        .end(JSON.stringify({ code, message: 'refused', more_info: `https://www.twilio.com/docs/errors/${code}`, status }));
+        .end(
+          JSON.stringify({ code, message: 'refused', more_info: `https://www.twilio.com/docs/errors/${code}`, status }),
+        );
     const error = await failure(sender().send(message()));
     expect(error.retryable).toBe(retryable);
     expect(error.message).toContain(`twilio: HTTP ${status}, code ${code}, refused`);
@@ -207,9 +209,21 @@ describe(TwilioSmsSender.name, () => {
     expect(() => sender({ from: undefined })).toThrow('exactly one of from and messagingServiceSid');
   });
 
-  it('lets a known Twilio code decide before the HTTP status', () => {
-    expect(isRetryableTwilioFailure(400, 20429)).toBe(true);
-    expect(isRetryableTwilioFailure(500, 21211)).toBe(false);
+  it.each([21211, 21408, 21606, 21610, 21612, 21614, 20003, 20404])(
+    'gives up on Twilio code %i even with a status that would be retried',
+    (code) => {
+      expect(isRetryableTwilioFailure(503, code)).toBe(false);
+      expect(isRetryableTwilioFailure(429, code)).toBe(false);
+    },
+  );
+
+  it.each([20429, 30001, 20500, 20503])('retries Twilio code %i even with a status that would give up', (code) => {
+    expect(isRetryableTwilioFailure(400, code)).toBe(true);
+  });
+
+  it('falls back to the HTTP status for other codes', () => {
     expect(isRetryableTwilioFailure(408, undefined)).toBe(true);
+    expect(isRetryableTwilioFailure(400, 21617)).toBe(false);
+    expect(isRetryableTwilioFailure(500, 21617)).toBe(true);
   });
 });

@@ -77,7 +77,10 @@ export class TwilioSmsSender extends SmsSender {
       return;
     }
     const error = await this.readError(response);
-    const retryable = isRetryableTwilioFailure(response.status, typeof error.code === 'number' ? error.code : undefined);
+    const retryable = isRetryableTwilioFailure(
+      response.status,
+      typeof error.code === 'number' ? error.code : undefined,
+    );
     throw new SmsDeliveryError(describe(response.status, error, message.code), retryable);
   }
 
@@ -102,7 +105,10 @@ export class TwilioSmsSender extends SmsSender {
 function describe(status: number, error: TwilioError, code: string): string {
   const parts = [`twilio: HTTP ${status}`];
   if (typeof error.code === 'number') parts.push(`code ${error.code}`);
-  if (typeof error.message === 'string') parts.push((code ? error.message.split(code).join('***') : error.message).slice(0, 200));
+  if (typeof error.message === 'string') {
+    const masked = code ? error.message.split(code).join('***') : error.message;
+    parts.push(masked.slice(0, 200));
+  }
   if (typeof error.more_info === 'string') parts.push(error.more_info.slice(0, 200));
   return parts.join(', ');
 }

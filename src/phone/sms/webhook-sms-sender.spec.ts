@@ -6,7 +6,7 @@ import { validateEnvironment } from '../../common/config/env.schema';
 import { AppConfig } from '../../common/config/app-config.module';
 import { SmsDeliveryError, SmsMessage } from './sms-sender';
 import { SmsText } from './sms-text';
-import { WebhookSmsSender } from './webhook-sms-sender';
+import { webhookSignature, WebhookSmsSender } from './webhook-sms-sender';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const NOW_SECONDS = NOW.getTime() / 1000;
@@ -134,8 +134,18 @@ describe(WebhookSmsSender.name, () => {
     expect(verifySignature(signature, rawBody.replace('482913', '482914'), KEY, NOW_SECONDS)).toBe(false);
     expect(verifySignature(signature, rawBody, `${KEY}x`, NOW_SECONDS)).toBe(false);
     expect(verifySignature(signature, rawBody, KEY, NOW_SECONDS + 301)).toBe(false);
-    expect(verifySignature(signature.replace(`t=${NOW_SECONDS}`, `t=${NOW_SECONDS + 1}`), rawBody, KEY, NOW_SECONDS)).toBe(
-      false,
+    expect(
+      verifySignature(signature.replace(`t=${NOW_SECONDS}`, `t=${NOW_SECONDS + 1}`), rawBody, KEY, NOW_SECONDS),
+    ).toBe(false);
+  });
+
+  it('signs like the example in docs/sms-providers.md', () => {
+    const body =
+      '{"id":"312345678901234567","to":"+41791234567","text":"482913 is your code to verify your phone number. ' +
+      'Do not share it with anyone.\\n\\n@accounts.example.com #482913","code":"482913",' +
+      '"userId":"298765432109876543","orgId":"298765432109876500"}';
+    expect(webhookSignature('0123456789abcdef0123456789abcdef', 1772366400, body)).toBe(
+      '53d4f045157d97e31b793057624393f22e86306a8a980af80cc84558ce820f58',
     );
   });
 

@@ -71,6 +71,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
       const { payload } = await jwtVerify(token, this.jwks!, {
         issuer: this.config.OIDC_ISSUER,
         audience: this.config.OIDC_AUDIENCE,
+        currentDate: this.clock.now(),
       });
       return typeof payload.sub === 'string' ? payload.sub : undefined;
     } catch (error) {

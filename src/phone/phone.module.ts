@@ -17,6 +17,7 @@ import { PhoneVerificationService } from './phone-verification.service';
 import { PhoneController } from './phone.controller';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
+import { SmsText } from './sms/sms-text';
 
 @Module({
   imports: [UsersDataModule],
@@ -31,6 +32,7 @@ import { SmsSender } from './sms/sms-sender';
     SmsOutboxRepository,
     SmsDeliveryService,
     SmsOutboxWorker,
+    SmsText,
     PhoneNumberParser,
     CodeMac,
     {

@@ -39,6 +39,20 @@ describe(EnvironmentVariables.name, () => {
       PHONE_CODE_TTL: 600_000,
       PHONE_CODE_MAX_ATTEMPTS: 5,
       PHONE_MAX_FAILED_PER_DAY: 15,
+      SMS_OUTBOX_KEY: undefined,
+      SMS_MAX_ATTEMPTS: 5,
+      SMS_MAX_AGE: 600_000,
+      SMS_RETRY_BASE: 2_000,
+      SMS_POLL_INTERVAL: 1_000,
+      SMS_SEND_LEASE: 60_000,
+      SMS_RESEND_COOLDOWN: 60_000,
+      SMS_MAX_PER_USER_PER_HOUR: 5,
+      SMS_MAX_PER_NUMBER_PER_DAY: 10,
+      SMS_ALLOWED_COUNTRIES: undefined,
+      REDIS_URL: undefined,
+      THROTTLE_LIMIT: 1200,
+      THROTTLE_WINDOW: 60_000,
+      TRUSTED_PROXIES: undefined,
       DEFAULT_PHONE_REGION: undefined,
       SMS_PROVIDER: 'console',
       SMS_WEBHOOK_URL: undefined,
@@ -67,6 +81,24 @@ describe(EnvironmentVariables.name, () => {
     expect(config.OIDC_ISSUER).toBeUndefined();
     expect(config.DATABASE_SCHEMA).toBeUndefined();
     expect(config.CODE_HMAC_KEY).toBeUndefined();
+  });
+
+  it.each([
+    ['SMS_RESEND_COOLDOWN', '2h', 'SMS_RESEND_COOLDOWN must be a duration between 0s and 1h'],
+    ['SMS_MAX_AGE', '30s', 'SMS_MAX_AGE must be a duration between 1m and 24h'],
+    ['SMS_RETRY_BASE', 'soon', 'SMS_RETRY_BASE must be a duration between 100ms and 1m'],
+    ['THROTTLE_LIMIT', '-1', 'THROTTLE_LIMIT must be an integer between 0 and 1000000'],
+    ['SMS_MAX_PER_USER_PER_HOUR', '0', 'SMS_MAX_PER_USER_PER_HOUR must be an integer between 1 and 100'],
+    ['SMS_ALLOWED_COUNTRIES', 'ch,de', 'SMS_ALLOWED_COUNTRIES must be comma-separated ISO 3166-1 alpha-2 codes'],
+    ['REDIS_URL', 'http://x', 'REDIS_URL must be a redis:// or rediss:// URL'],
+    ['SMS_OUTBOX_KEY', 'short', 'SMS_OUTBOX_KEY must be 32 bytes, base64-encoded'],
+  ])('refuses a bad %s and names its range', (name, value, message) => {
+    expect(() => validateEnvironment({ [name]: value })).toThrow(message);
+  });
+
+  it('reads durations of the outbox and limit settings', () => {
+    const config = validateEnvironment({ SMS_RESEND_COOLDOWN: '0', SMS_RETRY_BASE: '500ms', THROTTLE_WINDOW: '2m' });
+    expect([config.SMS_RESEND_COOLDOWN, config.SMS_RETRY_BASE, config.THROTTLE_WINDOW]).toEqual([0, 500, 120_000]);
   });
 
   it.each([

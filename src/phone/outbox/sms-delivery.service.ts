@@ -9,7 +9,7 @@ import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
 import { SmsDeliveryError, SmsSender } from '../sms/sms-sender';
-import { smsText } from '../sms/sms-text';
+import { SmsText } from '../sms/sms-text';
 import { OutboxCipher } from './outbox-cipher';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
@@ -25,6 +25,7 @@ export class SmsDeliveryService {
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
     private readonly sender: SmsSender,
+    private readonly smsText: SmsText,
     private readonly users: UsersRepository,
     private readonly codes: PhoneCodesRepository,
     private readonly events: EventStore,
@@ -51,7 +52,7 @@ export class SmsDeliveryService {
     let failure: SmsDeliveryError | undefined;
     try {
       const code = this.cipher.open(row.id, row.sealedCode!);
-      const text = smsText({ code, displayName: target.displayName, language: target.preferredLanguage });
+      const text = this.smsText.render({ code, displayName: target.displayName, language: target.preferredLanguage });
       await this.sender.send({ id: row.id, to: row.recipient, text, code, userId: row.userId, orgId: row.orgId });
     } catch (error) {
       failure =

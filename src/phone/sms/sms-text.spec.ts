@@ -1,6 +1,6 @@
 import { AppConfig } from '../../common/config/app-config.module';
 import { validateEnvironment } from '../../common/config/env.schema';
-import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, renderSmsText, smsText, SmsText } from './sms-text';
+import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, renderSmsText, SmsText } from './sms-text';
 
 const EN = '482913 is your code to verify your phone number. Do not share it with anyone.';
 const DE = '482913 ist Ihr Code zur Verifizierung Ihrer Telefonnummer. Geben Sie ihn nicht weiter.';
@@ -127,12 +127,5 @@ describe(parseSmsTemplates.name, () => {
     ['a template over 1600 characters', `{"en": "{{code}}${'x'.repeat(1600)}"}`, 'at most 1600 characters'],
   ])('refuses %s', (_label, raw, problem) => {
     expect(() => parseSmsTemplates(raw)).toThrow(problem);
-  });
-});
-
-describe(smsText.name, () => {
-  it('renders the built-in templates without configuration', () => {
-    expect(smsText({ code: '482913', language: 'de' })).toBe(DE);
-    expect(smsText({ code: '482913' })).toBe(EN);
   });
 });

@@ -77,11 +77,3 @@ export class SmsText {
     return renderSmsText(input, this.templates, this.webOtpDomain);
   }
 }
-
-/**
- * Built-in templates only, without configuration.
- * @deprecated kept for the current direct-send path; the outbox worker uses SmsText.render.
- */
-export function smsText(input: SmsTextInput): string {
-  return renderSmsText(input, BUILT_IN_SMS_TEMPLATES);
-}

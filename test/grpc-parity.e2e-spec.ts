@@ -6,6 +6,7 @@ import { Caller, CallResult, TRANSPORTS, TransportName, transportCaller } from '
 const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
 const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
 const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
+const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 const CODE_TTL_MS = 10 * 60_000;
 
@@ -106,6 +107,31 @@ const SCENARIOS: Scenario[] = [
       ]),
   },
   {
+    name: 'ResendPhoneCode within the SMS cooldown',
+    async run(t, c, orgId) {
+      const { userId } = await createHuman(t, { orgId });
+      const set = await c.call(
+        'UserService',
+        'SetPhone',
+        { userId, phone: '+41791234567', sendCode: {} },
+        t.adminToken,
+      );
+      expect(set).toMatchObject({ ok: true });
+      return c.call('UserService', 'ResendPhoneCode', { userId, sendCode: {} }, t.adminToken);
+    },
+    expected: () =>
+      failure(429, 8, 'PHONE-ratelimit', 'Try again later', [
+        {
+          '@type': ERROR_INFO,
+          reason: 'RATE_LIMITED',
+          domain: 'phone-verify',
+          metadata: { limit: 'sms_resend_cooldown', retryAfterSeconds: '60' },
+        },
+        // protobuf JSON of google.protobuf.Duration on all three (REST writes it, buf decodes the binary)
+        { '@type': RETRY_INFO, retryDelay: '60s' },
+      ]),
+  },
+  {
     name: 'SetPhone for an unknown user',
     async run(t, c) {
       const request = { userId: '999999999999999999', phone: '+41791234567', returnCode: {} };
@@ -182,7 +208,8 @@ describe.each(DATABASES)('gRPC parity: REST, gRPC and gRPC-web (%s)', (db) => {
   let callers: Record<TransportName, Caller>;
 
   beforeAll(async () => {
-    t = await startApp(db);
+    // the test harness turns the SMS cooldown off; one scenario needs it
+    t = await startApp(db, { SMS_RESEND_COOLDOWN: '1m' });
     orgId = await createOrg(t);
     callers = Object.fromEntries(TRANSPORTS.map((name) => [name, transportCaller(t, name)])) as typeof callers;
   });

@@ -1,7 +1,7 @@
-import { fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
+import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import type { JsonObject } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
-import { createClient } from '@connectrpc/connect';
+import { ConnectError, createClient } from '@connectrpc/connect';
 import { credentials, loadPackageDefinition, ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 import {
   CallResult,
   closeGrpcClients,
+  connectErrorResult,
   grpcAddress,
   grpcClients,
   GrpcClients,
@@ -20,6 +21,7 @@ import {
   grpcWebTransport,
   httpPort,
   messageSchema,
+  protoRegistry,
   requestBytes,
   rfc3339ToTimestamp,
   serviceSchema,
@@ -406,6 +408,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       ['a wrong content type', () => ({ contentType: 'text/plain', body: frame(0, valid) }), 3],
       ['no content type', () => ({ body: frame(0, valid) }), 3],
       ['GET', () => ({ method: 'GET', contentType: GRPC_WEB }), 12],
+      ['a body over REQUEST_BODY_LIMIT', () => ({ contentType: GRPC_WEB, body: frame(0, Buffer.alloc(70_000)) }), 8],
     ];
 
     it.each(cases)('%s → a clean non-OK status, and the next call works', async (_name, init, code) => {
@@ -422,6 +425,20 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       });
       expect(next.trailers['grpc-status']).toBe('0');
       expect(next.messages).toHaveLength(1);
+    });
+
+    it.each([
+      ['0S', '4'],
+      ['1n', '4'],
+      ['30S', '0'],
+      ['garbage', '0'],
+    ])('grpc-timeout %s is the deadline of the forwarded call (grpc-status %s)', async (timeout, code) => {
+      const answer = await rawGrpcWeb(t, path, {
+        contentType: GRPC_WEB,
+        body: frame(0, valid),
+        headers: { authorization: `Bearer ${t.adminToken}`, 'grpc-timeout': timeout },
+      });
+      expect(answer.trailers['grpc-status']).toBe(code);
     });
 
     it('an unknown method is UNIMPLEMENTED', async () => {
@@ -454,6 +471,32 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         'type.googleapis.com/zitadel.v1.ErrorDetail',
         'type.googleapis.com/google.rpc.ErrorInfo',
       ]);
+    });
+
+    it('a non-ASCII grpc-message is percent-encoded, and connect-es decodes it to the text of the details', async () => {
+      const health = protoRegistry().getService('grpc.health.v1.Health')!;
+      const request = create(messageSchema('grpc.health.v1.HealthCheckRequest'), { service: 'zitadel.Sérvice' });
+      const answer = await rawGrpcWeb(t, '/grpc.health.v1.Health/Check', {
+        contentType: GRPC_WEB,
+        body: frame(0, toBinary(messageSchema('grpc.health.v1.HealthCheckRequest'), request)),
+      });
+      expect(answer.trailers['grpc-status']).toBe('5');
+      expect(answer.trailers['grpc-message']).toBe('unknown service "zitadel.S%C3%A9rvice" (HEALTH-3nkwn)');
+
+      const client = createClient(health, grpcWebTransport(t)) as any;
+      const error = await client.check({ service: 'zitadel.Sérvice' }).catch((e: ConnectError) => e);
+      expect(connectErrorResult(error)).toEqual({
+        ok: false,
+        code: 5,
+        message: 'unknown service "zitadel.Sérvice" (HEALTH-3nkwn)',
+        details: [
+          {
+            '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail',
+            id: 'HEALTH-3nkwn',
+            message: 'unknown service "zitadel.Sérvice"',
+          },
+        ],
+      });
     });
 
     it('application/grpc-web-text (base64) works both ways', async () => {

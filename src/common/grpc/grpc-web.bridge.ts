@@ -125,7 +125,7 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
         (b) => b,
         message,
         metadata,
-        timeout ? { deadline: Date.now() + timeout } : {},
+        timeout === undefined ? {} : { deadline: Date.now() + timeout },
         (error: ServiceError | null, value?: Buffer) => {
           if (!error) answer = value;
         },

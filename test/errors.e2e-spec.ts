@@ -1,0 +1,160 @@
+import { createHuman, createMachineWithToken, createOrg } from './support/factories';
+import { startAppWithOwnLog } from './support/own-log';
+import { bearer, DATABASES, dataSourceOf, Db, TestApp } from './support/test-app';
+import {
+  errorBody,
+  PERMISSION_DENIED,
+  UNAUTHENTICATED,
+  USER_NOT_FOUND,
+  validationBody,
+  violatedFields,
+} from './support/wire';
+
+const ROUTE_NOT_FOUND = errorBody(5, 'API-n0tfd', 'Route not found');
+
+describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
+  let t: TestApp;
+  let orgA: string;
+  let roleless: { userId: string; token: string };
+
+  beforeAll(async () => {
+    t = await startAppWithOwnLog(db);
+    orgA = await createOrg(t);
+    roleless = await createMachineWithToken(t, orgA);
+  });
+  afterAll(() => t.close());
+
+  it.each([
+    ['GET', '/v2/nothing-here'],
+    ['POST', '/v2/users/1/explode'],
+    ['PUT', '/v2/users/1'],
+    ['PATCH', '/v2/organizations'],
+    ['GET', '/'],
+  ])('answers an unknown route %s %s with 404 code 5 and the error body, token or not', async (method, path) => {
+    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch';
+    const anonymous = await t.http()[verb](path).expect(404);
+    expect(anonymous.body).toEqual(ROUTE_NOT_FOUND);
+    const authenticated = await t.http()[verb](path).set(bearer(t.adminToken)).expect(404);
+    expect(authenticated.body).toEqual(ROUTE_NOT_FOUND);
+  });
+
+  it.each(['{"name": ', '{name: "x"}', '{"name": "x"}}', 'nul'])(
+    'answers malformed JSON (%s) with 400 code 3',
+    async (raw) => {
+      const res = await t
+        .http()
+        .post('/v2/organizations')
+        .set(bearer(t.adminToken))
+        .set('Content-Type', 'application/json')
+        .send(raw)
+        .expect(400);
+      expect(res.body).toEqual(validationBody(['body']));
+      expect(violatedFields(res.body)).toEqual(['body']);
+    },
+  );
+
+  it('answers a body over 64 KiB with 400 or 413 and the error body, and accepts one just under', async () => {
+    const big = await t
+      .http()
+      .post('/v2/organizations')
+      .set(bearer(t.adminToken))
+      .send({ name: 'x', filler: 'y'.repeat(65 * 1024) });
+    expect([400, 413]).toContain(big.status);
+    expect(big.body).toEqual(errorBody(3, 'API-t00big', 'Request body is too large'));
+
+    // unknown fields are ignored: just under the limit is an ordinary request
+    const under = await t
+      .http()
+      .post('/v2/organizations')
+      .set(bearer(t.adminToken))
+      .send({ name: `Under the limit ${db}`, filler: 'y'.repeat(63 * 1024) })
+      .expect(200);
+    expect(under.body.organizationId).toMatch(/^\d+$/);
+  });
+
+  it('answers an unexpected error with 500 code 13 and a correlation id that the log has with the stack', async () => {
+    const { userId } = await createHuman(t, { orgId: orgA });
+    const ds = dataSourceOf(t);
+    // an honest database failure, in the middle of a change
+    if (db === 'postgres') {
+      await ds.query(
+        `ALTER TABLE events ADD CONSTRAINT test_refuse_deactivation CHECK (type <> 'user.deactivated') NOT VALID`,
+      );
+    } else {
+      await ds.query(`CREATE TRIGGER test_refuse_deactivation BEFORE INSERT ON events
+                      WHEN NEW.type = 'user.deactivated' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`);
+    }
+    let res;
+    try {
+      res = await t.http().post(`/v2/users/${userId}/deactivate`).set(bearer(t.adminToken)).send({}).expect(500);
+    } finally {
+      await ds.query(
+        db === 'postgres'
+          ? 'ALTER TABLE events DROP CONSTRAINT test_refuse_deactivation'
+          : 'DROP TRIGGER test_refuse_deactivation',
+      );
+    }
+
+    const correlationId = res.body.details[1]?.metadata?.correlationId as string;
+    expect(correlationId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(res.body).toEqual({
+      code: 13,
+      message: `Internal error, correlation id ${correlationId} (INTERNAL)`,
+      details: [
+        {
+          '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail',
+          id: 'INTERNAL',
+          message: `Internal error, correlation id ${correlationId}`,
+        },
+        {
+          '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+          reason: 'INTERNAL',
+          domain: 'phone-verify',
+          metadata: { correlationId },
+        },
+      ],
+    });
+    // nothing of the internals reaches the client
+    expect(JSON.stringify(res.body)).not.toMatch(/refused|test_refuse|constraint|events|SQLITE|stack/i);
+
+    const logged = t.logs
+      .map((line) => JSON.parse(line) as { level: number; correlationId?: string; err?: { stack?: string } })
+      .filter((line) => line.correlationId === correlationId);
+    expect(logged).toHaveLength(1);
+    expect(logged[0].level).toBe(50);
+    expect(logged[0].err?.stack).toMatch(db === 'postgres' ? /test_refuse_deactivation/ : /refused by the test/);
+    expect(logged[0].err?.stack).toContain('\n    at ');
+
+    // the change was rolled back with its events
+    const read = await t.http().get(`/v2/users/${userId}`).set(bearer(t.adminToken)).expect(200);
+    expect([read.body.user.state, read.body.details.sequence]).toEqual(['USER_STATE_ACTIVE', '1']);
+  });
+
+  describe('check order of contract §7: 401 → 400 → 404 → 403', () => {
+    const endpoints: Array<[string, 'get' | 'post' | 'delete', (id: string) => string]> = [
+      ['GetUserByID', 'get', (id) => `/v2/users/${id}`],
+      ['DeactivateUser', 'post', (id) => `/v2/users/${id}/deactivate`],
+      ['ReactivateUser', 'post', (id) => `/v2/users/${id}/reactivate`],
+      ['LockUser', 'post', (id) => `/v2/users/${id}/lock`],
+      ['UnlockUser', 'post', (id) => `/v2/users/${id}/unlock`],
+      ['DeleteUser', 'delete', (id) => `/v2/users/${id}`],
+      ['AddPersonalAccessToken', 'post', (id) => `/v2/users/${id}/pats`],
+    ];
+
+    it.each(endpoints)('%s', async (_, method, path) => {
+      const other = await createMachineWithToken(t, orgA);
+      const call = (id: string, token?: string) => {
+        const req = t.http()[method](path(id));
+        if (token) req.set(bearer(token));
+        return method === 'get' ? req : req.send({});
+      };
+      // a bad token wins over a bad request
+      expect((await call('9'.repeat(201), 'not-a-token').expect(401)).body).toEqual(UNAUTHENTICATED);
+      // a bad request wins over a missing user
+      expect((await call('9'.repeat(201), roleless.token).expect(400)).body).toEqual(validationBody(['userId']));
+      // a missing user wins over a missing permission
+      expect((await call('404404', roleless.token).expect(404)).body).toEqual(USER_NOT_FOUND);
+      expect((await call(other.userId, roleless.token).expect(403)).body).toEqual(PERMISSION_DENIED);
+    });
+  });
+});

@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import { openDatabase } from '../src/common/database/database.module';
+import { dataSourceOptions } from '../src/common/database/data-source-options';
+import { MIGRATIONS } from '../src/database/migrations';
+import { createPgSchema, DATABASES, Db, dropPgSchema, PG_URL } from './support/test-app';
+
+describe.each(DATABASES)('migrations (%s)', (db: Db) => {
+  let dir: string;
+  let schema: string | undefined;
+  let dataSource: DataSource;
+
+  const options = () =>
+    dataSourceOptions({
+      DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
+      DATABASE_SCHEMA: schema,
+      DATABASE_POOL_SIZE: 2,
+    });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pv-migrations-'));
+    schema = db === 'postgres' ? await createPgSchema() : undefined;
+    dataSource = await openDatabase(options());
+  });
+  afterAll(async () => {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+    if (schema) await dropPgSchema(schema);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('applies every migration on a fresh database', async () => {
+    const applied: Array<{ name: string }> = await dataSource.query('SELECT name FROM migrations ORDER BY id');
+    expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => new m().name ?? m.name));
+  });
+
+  it('leaves nothing for the entities to change (entities and migrations agree)', async () => {
+    const { upQueries } = await dataSource.driver.createSchemaBuilder().log();
+    expect(upQueries.map((q) => q.query)).toEqual([]);
+  });
+
+  it('runs nothing on a second start', async () => {
+    const again = await openDatabase(options());
+    try {
+      expect(await again.showMigrations()).toBe(false);
+      expect(await again.runMigrations()).toEqual([]);
+    } finally {
+      await again.destroy();
+    }
+  });
+
+  it('can undo every migration and apply them again', async () => {
+    for (let i = 0; i < MIGRATIONS.length; i++) await dataSource.undoLastMigration({ transaction: 'all' });
+    expect(await dataSource.query('SELECT name FROM migrations')).toEqual([]);
+    const { upQueries } = await dataSource.driver.createSchemaBuilder().log();
+    expect(upQueries.length).toBeGreaterThan(0);
+    await dataSource.runMigrations({ transaction: 'all' });
+    expect((await dataSource.driver.createSchemaBuilder().log()).upQueries).toEqual([]);
+  });
+});

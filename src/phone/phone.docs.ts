@@ -1,3 +1,5 @@
+import { applyDecorators } from '@nestjs/common';
+import { ApiBody, OmitType } from '@nestjs/swagger';
 import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
 import { RETRY_INFO_TYPE } from '../common/errors/app-error';
 import {
@@ -6,6 +8,12 @@ import {
   SetPhoneRequestDto,
   VerifyPhoneRequestDto,
 } from './dto/phone-requests.dto';
+
+// REST bodies: the request messages without userId, which comes from the path (and wins over the body)
+class SetPhoneBody extends OmitType(SetPhoneRequestDto, ['userId'] as const) {}
+class ResendPhoneCodeBody extends OmitType(ResendPhoneCodeRequestDto, ['userId'] as const) {}
+class VerifyPhoneBody extends OmitType(VerifyPhoneRequestDto, ['userId'] as const) {}
+class RemovePhoneBody extends OmitType(RemovePhoneRequestDto, ['userId'] as const) {}
 
 const notFound: DocError = {
   status: 404,
@@ -47,7 +55,7 @@ export const PhoneDocs = {
       description:
         'Stores the number as E.164 and starts its verification: by default a code is sent by SMS; ' +
         '`returnCode` returns it instead and `isVerified` skips verification (both need user.write, never for self).',
-      body: SetPhoneRequestDto,
+      body: SetPhoneBody,
       userIdParam: true,
       response: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
       errors: [
@@ -66,7 +74,7 @@ export const PhoneDocs = {
       method: 'ResendPhoneCode',
       summary: 'Replace the pending code with a new one',
       description: 'The old code stops working. Sends an SMS by default; `returnCode` needs user.write.',
-      body: ResendPhoneCodeRequestDto,
+      body: ResendPhoneCodeBody,
       userIdParam: true,
       response: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
       errors: [
@@ -84,7 +92,7 @@ export const PhoneDocs = {
       description:
         "Self, or user.write on the user's organization. Each code allows a limited number of attempts; " +
         'the error says which failure it was and how many attempts remain.',
-      body: VerifyPhoneRequestDto,
+      body: VerifyPhoneBody,
       userIdParam: true,
       response: { details: DETAILS_EXAMPLE },
       errors: [
@@ -112,17 +120,19 @@ export const PhoneDocs = {
       ],
     }),
   removePhone: () =>
-    ApiRpc({
-      method: 'RemovePhone',
-      summary: 'Remove the phone number of a user',
-      body: RemovePhoneRequestDto,
-      userIdParam: true,
-      response: { details: DETAILS_EXAMPLE },
-      errors: [
-        validation({ noPhone: { code: 9, id: 'COMMAND-ieJ2e', text: 'Phone not found' } }),
-        COMMON_ERRORS.unauthenticated,
-        COMMON_ERRORS.forbidden,
-        notFound,
-      ],
-    }),
+    applyDecorators(
+      ApiBody({ type: RemovePhoneBody, required: false, description: 'empty, or omitted' }),
+      ApiRpc({
+        method: 'RemovePhone',
+        summary: 'Remove the phone number of a user',
+        userIdParam: true,
+        response: { details: DETAILS_EXAMPLE },
+        errors: [
+          validation({ noPhone: { code: 9, id: 'COMMAND-ieJ2e', text: 'Phone not found' } }),
+          COMMON_ERRORS.unauthenticated,
+          COMMON_ERRORS.forbidden,
+          notFound,
+        ],
+      }),
+    ),
 };

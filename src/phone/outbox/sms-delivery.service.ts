@@ -8,7 +8,7 @@ import { aggregateOf } from '../../users/user-aggregate';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
-import { SmsDeliveryError, SmsSender } from '../sms/sms-sender';
+import { SmsDeliveryError, SmsSender, withoutCode } from '../sms/sms-sender';
 import { SmsText } from '../sms/sms-text';
 import { OutboxCipher } from './outbox-cipher';
 import { SmsOutboxEntity } from './sms-outbox.entity';
@@ -50,15 +50,18 @@ export class SmsDeliveryService {
     if (!target) return;
 
     let failure: SmsDeliveryError | undefined;
+    let code: string | undefined;
     try {
-      const code = this.cipher.open(row.id, row.sealedCode!);
+      code = this.cipher.open(row.id, row.sealedCode!);
       const text = this.smsText.render({ code, displayName: target.displayName, language: target.preferredLanguage });
       await this.sender.send({ id: row.id, to: row.recipient, text, code, userId: row.userId, orgId: row.orgId });
     } catch (error) {
-      failure =
+      const delivery =
         error instanceof SmsDeliveryError
           ? error
           : new SmsDeliveryError(String((error as Error)?.message ?? error), true);
+      // the reason is logged, stored and put in an event: a provider echoing the text must not leak the code
+      failure = code ? withoutCode(delivery, code) : delivery;
     }
     const at = this.clock.now();
     if (!failure) return this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider: this.sender.name });

@@ -19,6 +19,12 @@ export class SmsDeliveryError extends Error {
   }
 }
 
+/** The same failure with every occurrence of `code` blanked out of its message. */
+export function withoutCode(error: SmsDeliveryError, code: string): SmsDeliveryError {
+  if (!code || !error.message.includes(code)) return error;
+  return new SmsDeliveryError(error.message.split(code).join('[redacted]'), error.retryable);
+}
+
 /**
  * Delivery behind one interface; SMS_PROVIDER picks the implementation (a list means failover).
  * `send` resolves when the provider accepted the message and throws SmsDeliveryError otherwise.

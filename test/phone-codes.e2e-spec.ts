@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { PhoneCodeEntity } from '../src/phone/phone-code.entity';
 import { SmsDeliveryError, SmsMessage, SmsSender } from '../src/phone/sms/sms-sender';
-import { createPgSchema, DATABASES, dataSourceOf, dropPgSchema, PG_URL, TestApp } from './support/test-app';
+import { bearer, createPgSchema, DATABASES, dataSourceOf, dropPgSchema, PG_URL, TestApp } from './support/test-app';
 import { createHuman } from './support/factories';
 import {
   eventsOf,
@@ -65,6 +65,45 @@ describe.each(DATABASES)('phone codes (%s)', (db) => {
     for (const code of [phoneCode, set.body.verificationCode, resent.body.verificationCode]) {
       expect(code).toMatch(/^\d{8}$/);
     }
+  });
+
+  it('CreateUser and AddHumanUser: phoneCode for returnCode, verified for isVerified', async () => {
+    const orgId = (await t.http().post('/v2/organizations').set(bearer(t.adminToken)).send({ name: 'Codes' })).body
+      .organizationId;
+    const human = (phone: object) => ({
+      profile: { givenName: 'Minnie', familyName: 'Mouse' },
+      email: { email: `minnie.${Math.random().toString(36).slice(2)}@example.com`, isVerified: true },
+      phone,
+    });
+    const created = await t
+      .http()
+      .post('/v2/users/new')
+      .set(bearer(t.adminToken))
+      .send({ organizationId: orgId, human: human({ phone: '+41 79 123 45 67', returnCode: {} }) })
+      .expect(200);
+    expect(created.body.phoneCode).toMatch(/^\d{8}$/);
+    expect((await api.get(created.body.id)).body.user.human.phone).toEqual({ phone: PHONE });
+    await api.verify(created.body.id, created.body.phoneCode).expect(200);
+    expect((await api.get(created.body.id)).body.user.human.phone).toEqual({ phone: PHONE, isVerified: true });
+
+    const verified = await t
+      .http()
+      .post('/v2/users/new')
+      .set(bearer(t.adminToken))
+      .send({ organizationId: orgId, human: human({ phone: '0041791234567', isVerified: true }) })
+      .expect(200);
+    expect(verified.body.phoneCode).toBeUndefined();
+    expect((await api.get(verified.body.id)).body.user.human.phone).toEqual({ phone: PHONE, isVerified: true });
+    expect(await phoneCodeRow(t, verified.body.id)).toBeNull();
+
+    const sent = await t
+      .http()
+      .post('/v2/users/human')
+      .set(bearer(t.adminToken))
+      .send({ organization: { orgId }, ...human({ phone: PHONE, sendCode: {} }) })
+      .expect(200);
+    expect(sent.body.phoneCode).toBeUndefined();
+    expect((await phoneCodeRow(t, sent.body.userId))!.attempts).toBe(0);
   });
 
   it('a resend invalidates the old code', async () => {

@@ -432,3 +432,21 @@ describe.each(DATABASES)('phone send limits (%s)', (db) => {
     await api.verify(userId, res.body.verificationCode).expect(200);
   });
 });
+
+describe.each(DATABASES)('phone numbers with DEFAULT_PHONE_REGION=US (%s)', (db) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startPhoneApp(db, { DEFAULT_PHONE_REGION: 'US' });
+  });
+  afterAll(() => t.close());
+
+  it('reads national numbers in the default region; "00" is an international prefix everywhere (contract §9)', async () => {
+    const api = phoneApi(t);
+    const { userId } = await createHuman(t, { phone: '(650) 253-0000', phoneMode: 'returnCode' });
+    expect((await api.get(userId)).body.user.human.phone).toEqual({ phone: '+16502530000' });
+    await api.set(userId, { phone: '0041 79 123 45 67', returnCode: {} }).expect(200);
+    expect((await api.get(userId)).body.user.human.phone).toEqual({ phone: '+41791234567' });
+    phoneErrors.notChanged(await api.set(userId, { phone: '011 41 79 123 45 67', returnCode: {} }));
+    phoneErrors.notChanged(await api.set(userId, { phone: '+41791234567', returnCode: {} }));
+  });
+});

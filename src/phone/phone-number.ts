@@ -20,10 +20,9 @@ export class PhoneNumberParser {
 
   parse(input: string): ParsedPhone {
     let text = input.trim();
-    // Without a default region, "00" is the only international prefix we can recognise.
-    if (!this.region && /^00[1-9]/.test(text.replace(/[\s().-]/g, ''))) {
-      text = `+${text.replace(/[\s().-]/g, '').slice(2)}`;
-    }
+    // "00" is international in every region (contract §9), also where the dialling prefix is another one (US: 011)
+    const compact = text.replace(/[\s().-]/g, '');
+    if (/^00[1-9]/.test(compact)) text = `+${compact.slice(2)}`;
     try {
       const parsed = parsePhoneNumberWithError(text, this.region ? { defaultCountry: this.region } : undefined);
       if (!parsed.isValid()) throw PhoneErrors.invalidNumber('it is not a valid number for its country');

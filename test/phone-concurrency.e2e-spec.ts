@@ -94,3 +94,22 @@ describe.each(DATABASES)('phone code concurrency (%s)', (db) => {
     await api.verify(userId, last).expect(200);
   });
 });
+
+describe.each(DATABASES)('phone daily failure limit under concurrency (%s)', (db) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startPhoneApp(db, { PHONE_CODE_MAX_ATTEMPTS: '10', PHONE_MAX_FAILED_PER_DAY: '3' });
+  });
+  afterAll(() => t.close());
+
+  it('20 parallel wrong guesses: exactly PHONE_MAX_FAILED_PER_DAY are compared, the rest are rate-limited', async () => {
+    const api = phoneApi(t);
+    const { userId, phoneCode } = await createHuman(t, { phone: '+41791234567', phoneMode: 'returnCode' });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => api.verify(userId, wrongCodeFor(phoneCode!))));
+    const ids = responses.map((r) => r.body.details[0].id as string);
+    expect(ids.filter((id) => id === 'COMMAND-eis9R')).toHaveLength(3);
+    expect(ids.filter((id) => id === 'PHONE-ratelimit')).toHaveLength(17);
+    expect((await phoneCodeRow(t, userId))!.attempts).toBe(3);
+    phoneErrors.rateLimited(await api.verify(userId, phoneCode));
+  });
+});

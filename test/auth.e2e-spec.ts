@@ -200,12 +200,14 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
     });
   });
 
-  it('never logs a token or an Authorization header', async () => {
+  it('never logs a token, an Authorization header or a code', async () => {
     const machine = await createMachineWithToken(t, orgA);
     const token = await jwt(trusted, { sub: machine.userId });
     await getUser(machine.token, machine.userId).set('x-request-id', 'log-check').expect(200);
     await getUser(token, machine.userId).expect(200);
+    const { phoneCode } = await createHuman(t, { orgId: orgA, phone: '+41791234567' });
     const log = t.logs.join('\n');
+    expect(log).not.toContain(`"${phoneCode}"`);
     expect(log).toContain('"id":"log-check"');
     for (const secret of [t.adminToken, machine.token, token, token.split('.')[2]]) {
       expect(log).not.toContain(secret);

@@ -35,6 +35,15 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
     expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => new m().name ?? m.name));
   });
 
+  it('opens SQLite in WAL mode with a busy timeout, and PostgreSQL in its own schema', async () => {
+    if (db === 'sqlite') {
+      expect(await dataSource.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
+      expect(await dataSource.query('PRAGMA busy_timeout')).toEqual([{ timeout: 5000 }]);
+    } else {
+      expect(await dataSource.query('SELECT current_schema() AS schema')).toEqual([{ schema }]);
+    }
+  });
+
   it('leaves nothing for the entities to change (entities and migrations agree)', async () => {
     const { upQueries } = await dataSource.driver.createSchemaBuilder().log();
     expect(upQueries.map((q) => q.query)).toEqual([]);

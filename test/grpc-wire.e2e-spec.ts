@@ -309,6 +309,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         const machine = responses.CreateUserMachine.id;
         name(machine, '<machine>');
         responses.GetUserByID = await ok('UserService', 'GetUserByID', { userId: responses.AddHumanUser.userId });
+        responses.GetUserByIDMachine = await ok('UserService', 'GetUserByID', { userId: machine });
         responses.SetPhone = await ok('UserService', 'SetPhone', {
           userId: human,
           phone: '+41 79 765 43 21',
@@ -368,6 +369,18 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
               email: { email: 'minnie@<tag>.example.com', isVerified: true },
               phone: { phone: '+41791234567' },
             },
+          },
+        },
+        GetUserByIDMachine: {
+          details: { ...details('1'), creationDate: '<time>' },
+          user: {
+            userId: '<machine>',
+            details: { ...details('1'), creationDate: '<time>' },
+            state: 'USER_STATE_ACTIVE',
+            username: 'robot-<tag>',
+            loginNames: ['robot-<tag>@org-<tag>.localhost'],
+            preferredLoginName: 'robot-<tag>@org-<tag>.localhost',
+            machine: { name: 'robot', description: 'does things' },
           },
         },
         SetPhone: { details: details('3'), verificationCode: '<code>' },

@@ -1,0 +1,179 @@
+import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+
+/**
+ * Everything the bench starts, so that it is stopped again on success, on an error and on
+ * Ctrl-C. Cleanups run in reverse order of registration.
+ */
+const cleanups: Array<{ name: string; run: () => Promise<void> }> = [];
+
+export function onCleanup(name: string, run: () => Promise<void>): () => void {
+  const entry = { name, run };
+  cleanups.push(entry);
+  return () => {
+    const i = cleanups.indexOf(entry);
+    if (i >= 0) cleanups.splice(i, 1);
+  };
+}
+
+export async function cleanUpAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    const entry = cleanups.pop()!;
+    try {
+      await entry.run();
+    } catch (error) {
+      process.stderr.write(`cleanup "${entry.name}" failed: ${String(error)}\n`);
+    }
+  }
+}
+
+/** A free TCP port on 127.0.0.1 (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export interface Child {
+  name: string;
+  process: ChildProcess;
+  pid: number;
+  logFile: string;
+  exited: Promise<number | null>;
+  /** SIGTERM (or the given signal), then SIGKILL after `graceMs`; resolves when it is gone. */
+  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
+}
+
+/** Starts a child whose output goes to `logFile`; it is stopped by cleanUpAll if still running. */
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  options: SpawnOptions,
+  logFile: string,
+): Child {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(command, args, { ...options, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`could not start ${name}`);
+  let running = true;
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      running = false;
+      resolve(code);
+    });
+  });
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', graceMs = 10_000) => {
+    if (!running) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+  const forget = onCleanup(name, () => stop());
+  void exited.then(forget);
+  return { name, process: child, pid: child.pid, logFile, exited, stop };
+}
+
+/** Polls `check` until it resolves true; fails early when the child exits. */
+export async function waitUntil(child: Child, what: string, check: () => Promise<boolean>, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  let exitCode: number | null | undefined;
+  void child.exited.then((code) => (exitCode = code));
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(`${child.name} exited (${exitCode}) before ${what}; its log:\n${tail(child.logFile)}`);
+    }
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${child.name}: no ${what} after ${timeoutMs / 1000} s; its log:\n${tail(child.logFile)}`);
+}
+
+export function tail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Resident memory of a process, from /proc (Linux), in bytes. */
+function readStatus(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Samples a process's RSS every 200 ms. `window()` starts a new measurement window: the peak of a
+ * window is the larger of the highest sample and the kernel's own high-water mark (VmHWM), which
+ * is reset at the start of each window through /proc/<pid>/clear_refs where the kernel allows it.
+ */
+export class RssSampler {
+  private timer?: NodeJS.Timeout;
+  private peak = 0;
+  private overall = 0;
+  private hwmReset = false;
+
+  constructor(private readonly pid: number) {}
+
+  start(): this {
+    this.window();
+    this.timer = setInterval(() => this.sample(), 200);
+    this.timer.unref();
+    return this;
+  }
+
+  window(): void {
+    this.peak = 0;
+    try {
+      writeFileSync(`/proc/${this.pid}/clear_refs`, '5');
+      this.hwmReset = true;
+    } catch {
+      this.hwmReset = false;
+    }
+    this.sample();
+  }
+
+  /** Peak RSS in bytes since the last window() (or start). */
+  windowPeak(): number {
+    this.sample();
+    const status = readStatus(this.pid);
+    const peak = Math.max(this.peak, this.hwmReset && status ? status.hwm : 0);
+    this.overall = Math.max(this.overall, peak);
+    return peak;
+  }
+
+  /** The highest RSS seen over the sampler's life. */
+  lifetimePeak(): number {
+    this.windowPeak();
+    return this.overall;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private sample(): void {
+    const status = readStatus(this.pid);
+    if (status && Number.isFinite(status.rss)) {
+      this.peak = Math.max(this.peak, status.rss);
+      this.overall = Math.max(this.overall, status.rss);
+    }
+  }
+}

@@ -1,0 +1,156 @@
+import type { Scenario, Transport } from './scenarios';
+
+export type Db = 'sqlite' | 'postgres';
+
+export interface ResultRow {
+  kind: 'ceiling' | 'scenario' | 'scaling';
+  /** Scenario key, or the ceiling's name. */
+  scenario: Scenario | 'ceiling-nest-express' | 'ceiling-grpc-js';
+  title: string;
+  transport: Transport;
+  /** The load generator: autocannon, the grpc-js loop or the node:http loop. */
+  driver: string;
+  db: Db | '-';
+  /** Users in the database during the run. */
+  users: number;
+  reqPerSec: number;
+  /** req/s of the matching ceiling (same load generator) and this row's fraction of it. */
+  ceilingReqPerSec?: number;
+  ratio?: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  ok: number;
+  errors: number;
+  errorKinds: string[];
+  /** Peak resident memory of the server process during this row's run. */
+  peakRssMB: number;
+  elapsedS: number;
+  stoppedEarly?: string;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | null;
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
+
+export function formatCount(n: number): string {
+  if (n >= 1_000_000 && n % 1_000_000 === 0) return `${n / 1_000_000}M`;
+  if (n >= 1000 && n % 1000 === 0) return `${n / 1000}k`;
+  return String(n);
+}
+
+export function formatTable(rows: ResultRow[]): string {
+  const header = [
+    'scenario',
+    'transport',
+    'db',
+    'users',
+    'req/s',
+    '× ceiling',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'peak RSS MB',
+  ];
+  const body = rows.map((r) => [
+    r.title + (r.stoppedEarly ? ' *' : ''),
+    r.transport,
+    r.db,
+    r.users ? formatCount(r.users) : '-',
+    fmt(r.reqPerSec, 0),
+    r.ratio === undefined ? '-' : fmt(r.ratio, 2),
+    fmt(r.p50Ms, 1),
+    fmt(r.p99Ms, 1),
+    String(r.errors),
+    r.kind === 'ceiling' ? '-' : fmt(r.peakRssMB, 0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const out = [
+    line(header),
+    `|${widths.map((w, i) => (i >= 3 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`,
+  ];
+  for (const row of body) out.push(line(row));
+  if (rows.some((r) => r.stoppedEarly)) out.push('* stopped before the time was up: its prepared users were used up');
+  if (rows.some((r) => r.kind === 'ceiling')) {
+    out.push('ceilings run under ts-node, so their RSS (in the JSON) is not comparable and is not shown');
+  }
+  return out.join('\n');
+}
+
+/** Issue 6, point 6: each target with what this run measured; `met: null` when this run has no data for it. */
+export function checkTargets(rows: ResultRow[], connections: number): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const find = (scenario: string, transport: string, db: string) =>
+    rows.find((r) => r.kind === 'scenario' && r.scenario === scenario && r.transport === transport && r.db === db);
+  const ratio = (target: string, row: ResultRow | undefined, min: number) => {
+    if (!row || row.ratio === undefined) return;
+    checks.push({
+      target,
+      measured: `${row.ratio.toFixed(2)} (${row.reqPerSec.toFixed(0)} of ${row.ceilingReqPerSec!.toFixed(0)} req/s)`,
+      met: row.ratio >= min,
+    });
+  };
+  ratio(
+    'REST VerifyPhone (wrong code), SQLite ≥ 0.6 × Nest+Express ceiling',
+    find('verify-wrong', 'rest', 'sqlite'),
+    0.6,
+  );
+  ratio('REST GetUserByID, SQLite ≥ 0.8 × Nest+Express ceiling', find('get-user', 'rest', 'sqlite'), 0.8);
+  ratio('gRPC VerifyPhone (wrong code), SQLite ≥ 0.6 × grpc-js ceiling', find('verify-wrong', 'grpc', 'sqlite'), 0.6);
+  ratio(
+    'REST VerifyPhone (wrong code), PostgreSQL ≥ 0.4 × Nest+Express ceiling',
+    find('verify-wrong', 'rest', 'postgres'),
+    0.4,
+  );
+
+  const app = rows.filter((r) => r.kind !== 'ceiling');
+  if (app.length > 0) {
+    const worst = app.reduce((a, b) => (b.p99Ms > a.p99Ms ? b : a));
+    const over = app.filter((r) => r.p99Ms > 50);
+    checks.push({
+      target: `p99 ≤ 50 ms at ${connections} in flight${connections === 64 ? '' : ' (the target is stated for 64)'}`,
+      measured: `worst ${worst.p99Ms.toFixed(1)} ms (${worst.title}, ${worst.transport}, ${worst.db}${worst.kind === 'scaling' ? `, ${formatCount(worst.users)} users` : ''}); ${over.length} of ${app.length} rows over 50 ms`,
+      met: over.length === 0,
+    });
+    const rss = app.reduce((a, b) => (b.peakRssMB > a.peakRssMB ? b : a));
+    checks.push({
+      target: 'server peak RSS ≤ 200 MB',
+      measured: `${rss.peakRssMB.toFixed(0)} MB (${rss.title}, ${rss.transport}, ${rss.db})`,
+      met: rss.peakRssMB <= 200,
+    });
+    const errors = app.reduce((n, r) => n + r.errors, 0);
+    const requests = app.reduce((n, r) => n + r.ok + r.errors, 0);
+    checks.push({ target: 'zero errors under load', measured: `${errors} of ${requests} answers`, met: errors === 0 });
+  }
+
+  const scaling = rows.filter((r) => r.kind === 'scaling');
+  for (const key of new Set(scaling.map((r) => `${r.scenario}|${r.transport}|${r.db}`))) {
+    const series = scaling
+      .filter((r) => `${r.scenario}|${r.transport}|${r.db}` === key)
+      .sort((a, b) => a.users - b.users);
+    if (series.length < 2) continue;
+    const small = series[0];
+    const large = series[series.length - 1];
+    const p50 = large.p50Ms / small.p50Ms;
+    const p99 = large.p99Ms / small.p99Ms;
+    checks.push({
+      target: `${small.title} (${small.transport}, ${small.db}): latency at ${formatCount(large.users)} users ≤ 1.2 × at ${formatCount(small.users)}`,
+      measured: `p50 ${p50.toFixed(2)}× (${small.p50Ms.toFixed(1)} → ${large.p50Ms.toFixed(1)} ms), p99 ${p99.toFixed(2)}× (${small.p99Ms.toFixed(1)} → ${large.p99Ms.toFixed(1)} ms)`,
+      met: p50 <= 1.2 && p99 <= 1.2,
+    });
+  }
+  return checks;
+}
+
+export function formatTargets(checks: TargetCheck[]): string {
+  return checks
+    .map((c) => `  ${c.met === null ? '  ?  ' : c.met ? ' met ' : 'MISSED'}  ${c.target}: ${c.measured}`)
+    .join('\n');
+}

@@ -1,0 +1,182 @@
+import { credentials, loadPackageDefinition, Metadata, ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { LOADER_OPTIONS, SERVICE_PROTOS } from '../../src/common/grpc/proto-files';
+import { Child, freePort, RssSampler, startChild, waitUntil } from './processes';
+
+export const ROOT = join(__dirname, '..', '..');
+
+/** The protos the service serves, loaded as the service and its tests load them. */
+export const PACKAGE_DEFINITION = loadSync(SERVICE_PROTOS, LOADER_OPTIONS);
+const LOADED = loadPackageDefinition(PACKAGE_DEFINITION) as any;
+export const UserServiceClient = LOADED.zitadel.user.v2.UserService as new (
+  address: string,
+  creds: ReturnType<typeof credentials.createInsecure>,
+) => any;
+
+/** GET /healthz answers 2xx. */
+export function httpHealthy(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = get({ host: '127.0.0.1', port, path: '/healthz', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 300);
+    });
+    req.on('error', () => resolve(false));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+export interface ServerSettings {
+  dir: string;
+  databaseUrl: string;
+  hmacKey: string;
+  logLevel: string;
+  /** Start under `node --cpu-prof`, writing the profile into this folder when stopped. */
+  cpuProfDir?: string;
+}
+
+export interface AppServer {
+  child: Child;
+  httpPort: number;
+  grpcPort: number;
+  token: string;
+  rss: RssSampler;
+  stop(): Promise<void>;
+}
+
+/** Bounds the service accepts (src/common/config/env.schema.ts), chosen so more wrong guesses fit per user. */
+export const PHONE_CODE_MAX_ATTEMPTS = 10;
+export const PHONE_MAX_FAILED_PER_DAY = 1000;
+export const PHONE_CODE_TTL_MS = 86_400_000;
+
+export function newHmacKey(): string {
+  return `bench:${randomBytes(32).toString('base64')}`;
+}
+
+let serverCount = 0;
+
+/** Starts dist/src/main.js as its own process, waits for /healthz and the admin token. */
+export async function startAppServer(settings: ServerSettings): Promise<AppServer> {
+  const httpPort = await freePort();
+  const grpcPort = await freePort();
+  const patPath = join(settings.dir, 'admin.pat');
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(httpPort),
+    GRPC_PORT: String(grpcPort),
+    DATABASE_URL: settings.databaseUrl,
+    FIRST_INSTANCE_PAT_PATH: patPath,
+    CODE_HMAC_KEY: settings.hmacKey,
+    CODE_HMAC_KEY_FILE: join(settings.dir, 'code-hmac.key'),
+    LOG_LEVEL: settings.logLevel,
+    SMS_PROVIDER: 'none',
+    PHONE_CODE_MAX_ATTEMPTS: String(PHONE_CODE_MAX_ATTEMPTS),
+    PHONE_MAX_FAILED_PER_DAY: String(PHONE_MAX_FAILED_PER_DAY),
+    PHONE_CODE_TTL: '24h',
+    // one client (the bench) sends everything: the per-client throttle (default 1200/min) would answer 429
+    THROTTLE_LIMIT: '0',
+  };
+  const main = join(ROOT, 'dist', 'src', 'main.js');
+  // under --cpu-prof the profile is written on a normal exit only, and Nest ends itself with the
+  // signal it received: SIGUSR2 (which the service does not use) makes it exit normally instead
+  const args = settings.cpuProfDir
+    ? [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        settings.cpuProfDir,
+        '-e',
+        `process.on('SIGUSR2', () => process.exit(0)); require(${JSON.stringify(main)});`,
+      ]
+    : [main];
+  const name = `server-${++serverCount}`;
+  const child = startChild(name, process.execPath, args, { cwd: ROOT, env }, join(settings.dir, `${name}.log`));
+  await waitUntil(child, 'a healthy /healthz', () => httpHealthy(httpPort));
+  const token = readFileSync(patPath, 'utf8').trim();
+  const rss = new RssSampler(child.pid).start();
+  return {
+    child,
+    httpPort,
+    grpcPort,
+    token,
+    rss,
+    stop: async () => {
+      rss.stop();
+      await child.stop(settings.cpuProfDir ? 'SIGUSR2' : 'SIGTERM', 30_000);
+    },
+  };
+}
+
+export interface CeilingServer {
+  child: Child;
+  port: number;
+  rss: RssSampler;
+  stop(): Promise<void>;
+}
+
+const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
+
+/** bench/ceiling/nest-express.ts as its own process. */
+export async function startNestCeiling(dir: string): Promise<CeilingServer> {
+  const port = await freePort();
+  const child = startChild(
+    'ceiling-nest-express',
+    process.execPath,
+    [...TS_NODE, join(ROOT, 'bench', 'ceiling', 'nest-express.ts')],
+    { cwd: ROOT, env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port) } },
+    join(dir, 'ceiling-nest-express.log'),
+  );
+  await waitUntil(child, 'a healthy /healthz', () => httpHealthy(port));
+  const rss = new RssSampler(child.pid).start();
+  return {
+    child,
+    port,
+    rss,
+    stop: async () => {
+      rss.stop();
+      await child.stop();
+    },
+  };
+}
+
+/** bench/ceiling/grpc.ts as its own process. */
+export async function startGrpcCeiling(dir: string): Promise<CeilingServer> {
+  const port = await freePort();
+  const child = startChild(
+    'ceiling-grpc',
+    process.execPath,
+    [...TS_NODE, join(ROOT, 'bench', 'ceiling', 'grpc.ts')],
+    { cwd: ROOT, env: { PATH: process.env.PATH, NODE_ENV: 'production', GRPC_PORT: String(port) } },
+    join(dir, 'ceiling-grpc.log'),
+  );
+  await waitUntil(child, 'an answering gRPC server', async () => {
+    const client = new UserServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+    try {
+      return await new Promise<boolean>((resolve) =>
+        client.VerifyPhone(
+          { userId: '1', verificationCode: '1' },
+          new Metadata(),
+          { deadline: Date.now() + 2000 },
+          (error: ServiceError | null) => resolve(!error),
+        ),
+      );
+    } finally {
+      client.close();
+    }
+  });
+  const rss = new RssSampler(child.pid).start();
+  return {
+    child,
+    port,
+    rss,
+    stop: async () => {
+      rss.stop();
+      await child.stop();
+    },
+  };
+}

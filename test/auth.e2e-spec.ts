@@ -4,8 +4,7 @@ import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
-import { startAppWithOwnLog as startApp } from './support/own-log';
-import { bearer, DATABASES, TestApp } from './support/test-app';
+import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 import { PERMISSION_DENIED, UNAUTHENTICATED } from './support/wire';
 
 const ISSUER = 'https://issuer.example.test';

@@ -1,6 +1,5 @@
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
-import { startAppWithOwnLog } from './support/own-log';
-import { bearer, DATABASES, dataSourceOf, Db, TestApp } from './support/test-app';
+import { bearer, DATABASES, dataSourceOf, Db, startApp, TestApp } from './support/test-app';
 import {
   errorBody,
   PERMISSION_DENIED,
@@ -18,7 +17,7 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
   let roleless: { userId: string; token: string };
 
   beforeAll(async () => {
-    t = await startAppWithOwnLog(db);
+    t = await startApp(db);
     orgA = await createOrg(t);
     roleless = await createMachineWithToken(t, orgA);
   });

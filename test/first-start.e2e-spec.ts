@@ -6,8 +6,17 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../src/app.setup';
 import { IdGenerator } from '../src/common/ids/id-generator';
 import { FirstStartService } from '../src/users/first-start.service';
-import { startAppWithOwnLog } from './support/own-log';
-import { bearer, createPgSchema, DATABASES, dataSourceOf, Db, dropPgSchema, PG_URL, TestApp } from './support/test-app';
+import {
+  bearer,
+  createPgSchema,
+  DATABASES,
+  dataSourceOf,
+  Db,
+  dropPgSchema,
+  PG_URL,
+  startApp,
+  TestApp,
+} from './support/test-app';
 
 interface Snapshot {
   organizations: unknown[];
@@ -38,7 +47,7 @@ describe.each(DATABASES)(`${FirstStartService.name} (%s)`, (db: Db) => {
     dir = mkdtempSync(join(tmpdir(), 'pv-first-'));
     schema = db === 'postgres' ? await createPgSchema() : undefined;
     patPath = join(dir, 'secrets', 'nested', 'admin.pat');
-    first = await startAppWithOwnLog(
+    first = await startApp(
       db,
       { FIRST_INSTANCE_PAT_PATH: patPath, FIRST_INSTANCE_ORG_NAME: 'Instance' },
       { dir, schema },
@@ -108,7 +117,7 @@ describe.each(DATABASES)(`${FirstStartService.name} (%s)`, (db: Db) => {
   it('changes nothing on a second start of the same database and folder, even while the first runs', async () => {
     const before = await snapshot(first);
     const fileBefore = statSync(patPath);
-    const second = await startAppWithOwnLog(db, { FIRST_INSTANCE_PAT_PATH: patPath }, { dir, schema });
+    const second = await startApp(db, { FIRST_INSTANCE_PAT_PATH: patPath }, { dir, schema });
     try {
       expect(second.adminToken).toBe(first.adminToken);
       expect(await snapshot(second)).toEqual(before);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
-import { DATABASES, TestApp } from './support/test-app';
+import { DATABASES, grantRoles, TestApp } from './support/test-app';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { eventsOf, jwtIssuer, phoneApi, phoneErrors, startPhoneApp } from './support/phone-api';
 
@@ -145,6 +145,19 @@ describe.each(DATABASES)('phone permissions (%s)', (db) => {
     phoneErrors.forbidden(await asA.set(b.userId, { phone: NEW_PHONE }));
     phoneErrors.forbidden(await asA.remove(b.userId));
     await asA.verify(a.userId, a.phoneCode).expect(200);
+  });
+
+  it('a user with user.write still may not have its own code returned or skip verification', async () => {
+    const self = await createHuman(t, { orgId, phone: PHONE, phoneMode: 'returnCode' });
+    await grantRoles(t, self.userId, orgId, ['ORG_USER_MANAGER']);
+    const asSelf = phoneApi(t, await issuer.sign(self.userId));
+    phoneErrors.forbidden(await asSelf.set(self.userId, { phone: NEW_PHONE, returnCode: {} }));
+    phoneErrors.forbidden(await asSelf.set(self.userId, { phone: NEW_PHONE, isVerified: true }));
+    phoneErrors.forbidden(await asSelf.resend(self.userId, { returnCode: {} }));
+    // the same role works on another user of the organization
+    const other = await createHuman(t, { orgId, phone: PHONE, phoneMode: 'returnCode' });
+    const res = await asSelf.set(other.userId, { phone: NEW_PHONE, returnCode: {} }).expect(200);
+    expect(res.body.verificationCode).toMatch(/^\d{6}$/);
   });
 
   it('a JWT with another issuer, another audience, or expired → 401', async () => {

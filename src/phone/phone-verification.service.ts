@@ -4,6 +4,7 @@ import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { AppError } from '../common/errors/app-error';
+import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
 import { assertAllowed } from '../users/access-policy';
 import { UserEntity } from '../users/entities/user.entity';
@@ -158,8 +159,11 @@ export class PhoneVerificationService {
     return user;
   }
 
-  /** send_code / default: self or user.write; return_code and is_verified: user.write, even for self. */
+  /** send_code / default: self or user.write; return_code and is_verified: user.write, and never on oneself. */
   private assertMaySet(caller: Caller, user: UserEntity, verification: Verification): void {
-    assertAllowed(caller, 'user.write', user, verification.kind === 'send');
+    if (verification.kind === 'send') return assertAllowed(caller, 'user.write', user, true);
+    // the code must reach the phone: a user may never have its own code returned or skip it
+    if (caller.userId === user.id) throw Errors.permissionDenied();
+    assertAllowed(caller, 'user.write', user, false);
   }
 }

@@ -1,30 +1,18 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { PhoneCodeEntity } from '../../src/phone/phone-code.entity';
 import { EventEntity } from '../../src/common/events/event.entity';
 import { SmsOutboxWorker } from '../../src/phone/outbox/sms-outbox.worker';
 import { bearer, dataSourceOf, Db, startApp, TestApp } from './test-app';
 
-/**
- * nestjs-pino keeps one pino-http instance per process, built by the first app: every later app
- * would log into the first app's stream (and at its level), leaving its own `t.logs` empty. The
- * reset is not exported, hence the path (jest's registry gives the same module instance).
- */
-function resetPinoRoot(): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const rootLogger = require(join(dirname(require.resolve('nestjs-pino')), 'rootLogger.js'));
-  rootLogger.resetRootLogger();
-}
-
-/** startApp, with the app's own log capture (see resetPinoRoot). */
+/** startApp, checking that the app's own log is captured (the redaction tests depend on it). */
 export async function startPhoneApp(
   db: Db,
   env: Record<string, string> = {},
   shared?: { dir: string; schema?: string },
 ): Promise<TestApp> {
-  resetPinoRoot();
   const t = await startApp(db, env, shared);
   await t.http().get('/v2/users/0').set(bearer(t.adminToken)).expect(404);
   expect(t.logs.some((line) => line.includes('"url":"/v2/users/0"'))).toBe(true);

@@ -39,9 +39,9 @@ describe('toProtoJson', () => {
 });
 
 describe('toProtoMessage', () => {
-  it('turns Timestamps into {seconds, nanos} and drops only unset fields', () => {
+  it('turns Timestamps into {seconds, nanos} and drops unset fields and empty strings (a proto3 `optional` string set to "" would be sent as present)', () => {
     expect(
       toProtoMessage({ at: new Date('2024-11-22T16:27:04.996Z'), flag: false, name: '', gone: undefined, list: [] }),
-    ).toEqual({ at: { seconds: '1732292824', nanos: 996_000_000 }, flag: false, name: '', list: [] });
+    ).toEqual({ at: { seconds: '1732292824', nanos: 996_000_000 }, flag: false, list: [] });
   });
 });

@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 export const BRIDGE_SECRET = randomBytes(16).toString('hex');
 export const BRIDGE_SECRET_HEADER = 'x-pv-bridge';
 
-/** "ipv4:1.2.3.4:5678" / "ipv6:[::1]:5678" → the address without the port. */
+/** "1.2.3.4:5678" / "[::1]:5678" (older grpc-js: "ipv4:…" / "ipv6:…") → the address without the port. */
 function peerAddress(peer: string): string {
-  const match = /^ipv[46]:\[?([^\]]+?)\]?:\d+$/.exec(peer);
+  const match = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
   return match ? match[1] : peer;
 }
 

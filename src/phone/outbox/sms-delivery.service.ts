@@ -104,8 +104,9 @@ export class SmsDeliveryService {
     details: { provider: string; lastError?: string },
   ): Promise<void> {
     await this.tx.run(async (manager) => {
-      if (!(await this.outbox.finish(manager, row, status, at, details))) return; // the lease was lost
+      // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)
       const user = await this.users.findForUpdate(manager, row.userId);
+      if (!(await this.outbox.finish(manager, row, status, at, details))) return; // the lease was lost
       if (!user) return;
       const payload =
         status === 'delivered'

@@ -9,12 +9,15 @@ export class SmsOutboxRepository {
   constructor(private readonly tx: TransactionRunner) {}
 
   async enqueue(manager: EntityManager, row: SmsOutboxEntity): Promise<void> {
-    // a newer code supersedes whatever of this user's is still waiting
-    await manager.update(
-      SmsOutboxEntity,
-      { userId: row.userId, status: 'pending' },
-      { status: 'skipped', sealedCode: null, finishedAt: row.createdAt, lastError: 'superseded' },
-    );
+    // a newer code supersedes whatever of this user's is still waiting; a message in flight is left to
+    // its worker, which records what happened to it (a retry is skipped, the code being no longer current)
+    await manager
+      .createQueryBuilder()
+      .update(SmsOutboxEntity)
+      .set({ status: 'skipped', sealedCode: null, finishedAt: row.createdAt, lastError: 'superseded' })
+      .where('user_id = :userId AND status = :pending', { userId: row.userId, pending: 'pending' })
+      .andWhere('(locked_until IS NULL OR locked_until <= :now)', { now: row.createdAt.getTime() })
+      .execute();
     await manager.insert(SmsOutboxEntity, row);
   }
 
@@ -61,7 +64,7 @@ export class SmsOutboxRepository {
         finishedAt: at,
         lockedUntil: null,
         provider: details.provider ?? null,
-        lastError: details.lastError ?? null,
+        lastError: details.lastError?.slice(0, 500) ?? null,
       },
     );
     return Boolean(result.affected);

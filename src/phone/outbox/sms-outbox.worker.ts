@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { PinoLogger } from 'nestjs-pino';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
@@ -13,7 +13,7 @@ const BATCH = 16;
  * for the deliveries in flight, so none is sent twice.
  */
 @Injectable()
-export class SmsOutboxWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private again = false;
@@ -35,7 +35,8 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnApplicationShu
     this.kick();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before any global module's destroy hook: the node-id lease and the database are still held while it waits. */
+  async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
@@ -67,7 +68,11 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnApplicationShu
   private async drain(): Promise<void> {
     while (!this.stopped) {
       const rows = await this.outbox.claimDue(this.clock.now(), this.config.SMS_SEND_LEASE, BATCH);
-      await Promise.all(rows.map((row) => this.delivery.deliver(row)));
+      // every delivery is waited for, also when another one of the batch fails
+      const results = await Promise.allSettled(rows.map((row) => this.delivery.deliver(row)));
+      for (const result of results) {
+        if (result.status === 'rejected') this.logger.error({ err: result.reason }, 'SMS delivery failed unexpectedly');
+      }
       if (rows.length < BATCH) return;
     }
   }

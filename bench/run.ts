@@ -340,7 +340,9 @@ class Ceilings {
     if (wanted.has('grpc')) this.grpc = await startGrpcCeiling(dir);
   }
 
-  async measure(when: 'before' | 'after', options: DriveOptions): Promise<void> {
+  /** Measures every started ceiling once; returns req/s by transport. */
+  async measure(when: string, options: DriveOptions): Promise<Map<Transport, number>> {
+    const measured = new Map<Transport, number>();
     const runs: Array<[Transport, CeilingServer, (o: DriveOptions) => Promise<RunMeasurement>]> = [];
     const wanted = new Set(this.settings.transports);
     const nest = this.nest;
@@ -355,7 +357,9 @@ class Ceilings {
       const r = row('ceiling', name, title, transport, '-', 0, m, server.rss.windowPeak());
       log(`${title} via ${r.driver}: ${describe(r)}`);
       this.rows.push(r);
+      measured.set(transport, r.reqPerSec);
     }
+    return measured;
   }
 
   /** req/s of each transport's ceiling: the mean of the runs so far. */
@@ -475,7 +479,7 @@ interface ProfileResult {
 
 interface Output {
   rows: ResultRow[];
-  seeding: Array<{ db: Db; users: number; rows: number; seconds: number }>;
+  seeding: Array<{ db: Db; users: number; rows: number; seconds: number; rssAfterStartMB?: number }>;
   profiles: ProfileResult[];
 }
 
@@ -494,6 +498,7 @@ async function runDefault(
   try {
     if (!settings.profile) {
       const server = await startInstance(instance, settings);
+      out.seeding[out.seeding.length - 1].rssAfterStartMB = server.rss.lifetimePeak() / 1024 / 1024;
       try {
         for (const scenario of settings.scenarios) {
           for (const transport of settings.transports) {
@@ -560,13 +565,16 @@ async function runDefault(
   }
 }
 
-async function runScaling(db: Db, dir: string, settings: Settings, out: Output) {
+async function runScaling(db: Db, dir: string, settings: Settings, out: Output, ceilings?: Ceilings) {
   const options = driveOptions(settings);
   for (const users of settings.sizes) {
     const instance = await prepareInstance(db, join(dir, `${db}-${users}`), users, settings);
     out.seeding.push({ db, users, rows: instance.seeded.rows, seconds: instance.seeded.seconds });
     try {
+      // a ceiling right before each size's runs, so that a machine that got busier or quieter in between shows
+      const ceiling = ceilings ? await ceilings.measure(`before ${db} ${formatCount(users)}`, options) : new Map();
       const server = await startInstance(instance, settings);
+      out.seeding[out.seeding.length - 1].rssAfterStartMB = server.rss.lifetimePeak() / 1024 / 1024;
       try {
         for (const scenario of settings.scenarios) {
           for (const transport of settings.transports) {
@@ -574,7 +582,7 @@ async function runScaling(db: Db, dir: string, settings: Settings, out: Output) 
             const pool = scenario === 'verify-wrong' ? strided(users, 1000) : strided(users, users);
             const workload = workloadFor(scenario, instance.seeded, pool);
             out.rows.push(
-              await runScenario('scaling', server, db, users, scenario, transport, workload, new Map(), options),
+              await runScenario('scaling', server, db, users, scenario, transport, workload, ceiling, options),
             );
           }
         }
@@ -628,14 +636,16 @@ async function main(): Promise<void> {
   const out: Output = { rows: [], seeding: [], profiles: [] };
   const loadBefore = loadavg();
   const ceilings = new Ceilings(settings);
+  if (settings.ceilings) await ceilings.start(dir);
   const measureCeilings = settings.ceilings && !settings.scaling;
-  if (measureCeilings) {
-    await ceilings.start(dir);
-    await ceilings.measure('before', options);
-  }
+  if (measureCeilings) await ceilings.measure('before', options);
   for (const db of settings.dbs) {
-    if (settings.scaling) await runScaling(db, dir, settings, out);
+    if (settings.scaling) await runScaling(db, dir, settings, out, settings.ceilings ? ceilings : undefined);
     else await runDefault(db, dir, settings, ceilings.reqPerSec(), out, stamp);
+  }
+  if (settings.scaling && settings.ceilings) {
+    await ceilings.stop();
+    out.rows.unshift(...ceilings.rows);
   }
   if (measureCeilings) {
     await ceilings.measure('after', options);
@@ -707,7 +717,13 @@ async function main(): Promise<void> {
   }
   if (out.seeding.length > 0) {
     process.stdout.write(
-      `seeding: ${out.seeding.map((s) => `${s.db} ${formatCount(s.users)} users (${s.rows} rows) in ${s.seconds.toFixed(1)} s`).join('; ')}\n`,
+      `seeding: ${out.seeding
+        .map(
+          (s) =>
+            `${s.db} ${formatCount(s.users)} users (${s.rows} rows) in ${s.seconds.toFixed(1)} s` +
+            (s.rssAfterStartMB ? `, server RSS after start ${s.rssAfterStartMB.toFixed(0)} MB` : ''),
+        )
+        .join('; ')}\n`,
     );
   }
   if (targets.length > 0) process.stdout.write(`targets (issue 6):\n${formatTargets(targets)}\n`);

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createApp } from '../src/app.setup';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 import { PERMISSION_DENIED, UNAUTHENTICATED } from './support/wire';
@@ -222,12 +224,24 @@ function getUserOn(app: TestApp, token: string, userId: string) {
 describe('TokenService configuration', () => {
   it('refuses to start with a JWKS but no OIDC_ISSUER, naming the variable', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pv-jwks-'));
+    writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [] }));
+    // built by hand rather than with startApp, so that the half-started app can be closed
+    const app = await createApp({
+      env: {
+        NODE_ENV: 'test',
+        SMS_PROVIDER: 'none',
+        HOST: '127.0.0.1',
+        DATABASE_URL: join(dir, 'db.sqlite'),
+        FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
+        CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
+        OIDC_JWKS_FILE: join(dir, 'jwks.json'),
+      },
+      logStream: new Writable({ write: (_chunk, _enc, done) => done() }),
+    });
     try {
-      writeFileSync(join(dir, 'jwks.json'), JSON.stringify({ keys: [] }));
-      await expect(startApp('sqlite', { OIDC_JWKS_FILE: join(dir, 'jwks.json') }, { dir })).rejects.toThrow(
-        'OIDC_ISSUER: required when OIDC_JWKS_URL or OIDC_JWKS_FILE is set',
-      );
+      await expect(app.init()).rejects.toThrow('OIDC_ISSUER: required when OIDC_JWKS_URL or OIDC_JWKS_FILE is set');
     } finally {
+      await app.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

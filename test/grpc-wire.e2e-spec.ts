@@ -75,7 +75,7 @@ async function rawGrpcWeb(
   const res = await fetch(`http://127.0.0.1:${httpPort(t)}${path}`, {
     method: init.method ?? 'POST',
     headers: { ...(init.contentType ? { 'content-type': init.contentType } : {}), ...init.headers },
-    body: init.body,
+    body: typeof init.body === 'string' || init.body === undefined ? init.body : Buffer.from(init.body),
   });
   let body = Buffer.from(await res.arrayBuffer());
   if (/grpc-web-text/.test(res.headers.get('content-type') ?? ''))
@@ -216,7 +216,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       expect(error?.details).toBe('Token is invalid (AUTH-7fs1e)');
       // the server's own decoder and buf's agree on the bytes
       const bin = error!.metadata.get('grpc-status-details-bin')[0] as Buffer;
-      expect(decodeStatusDetails(bin)).toEqual({ code: 16, ...UNAUTHENTICATED, ok: undefined });
+      expect(decodeStatusDetails(bin)).toEqual({ ...UNAUTHENTICATED, code: 16, ok: undefined });
       expect(statusJson(bin)).toEqual({ code: 16, message: UNAUTHENTICATED.message, details: UNAUTHENTICATED.details });
     });
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, IsNull, LessThan } from 'typeorm';
+import { EntityManager, IsNull } from 'typeorm';
+import { queryRows } from '../common/database/raw-sql';
 import { PhoneCodeEntity } from './phone-code.entity';
 
 /** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
@@ -24,14 +25,12 @@ export class PhoneCodesRepository {
    * undefined when the code is consumed or has none left (so no comparison may happen).
    */
   async claimAttempt(manager: EntityManager, codeId: string, maxAttempts: number): Promise<number | undefined> {
-    const claimed = await manager.update(
-      PhoneCodeEntity,
-      { id: codeId, attempts: LessThan(maxAttempts), consumedAt: IsNull() },
-      { attempts: () => 'attempts + 1' },
+    const [row] = await queryRows<{ attempts: number }>(
+      manager,
+      'UPDATE phone_codes SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 AND consumed_at IS NULL RETURNING attempts',
+      [codeId, maxAttempts],
     );
-    if (!claimed.affected) return undefined;
-    const row = await manager.findOne(PhoneCodeEntity, { where: { id: codeId }, select: { attempts: true, id: true } });
-    return row?.attempts;
+    return row === undefined ? undefined : Number(row.attempts);
   }
 
   /** Exactly one caller can consume a code. */

@@ -7,7 +7,18 @@ import { OrganizationEntity } from './entities/organization.entity';
 
 @Injectable()
 export class OrganizationsRepository {
+  /** Organization domains never change once created, so reads keep them. */
+  private readonly domains = new Map<string, string>();
+
   constructor(private readonly dataSource: DataSource) {}
+
+  async domainOf(orgId: string): Promise<string | undefined> {
+    const cached = this.domains.get(orgId);
+    if (cached) return cached;
+    const org = await this.findById(orgId);
+    if (org) this.domains.set(orgId, org.domain);
+    return org?.domain;
+  }
 
   findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationEntity | null> {
     return manager.findOne(OrganizationEntity, { where: { id } });
@@ -28,10 +39,6 @@ export class OrganizationsRepository {
       if (isUniqueViolation(error)) throw Errors.orgAlreadyExists();
       throw error;
     }
-  }
-
-  grantsOf(userId: string, manager: EntityManager = this.dataSource.manager): Promise<MembershipEntity[]> {
-    return manager.find(MembershipEntity, { where: { userId } });
   }
 
   async grant(manager: EntityManager, membership: MembershipEntity): Promise<void> {

@@ -7,10 +7,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { Caller } from '../common/auth/caller';
 import { CallerResolver } from '../common/auth/caller-resolver';
 import { AppConfig } from '../common/config/app-config.module';
-import { UserState } from './entities/user.entity';
-import { OrganizationsRepository } from './organizations.repository';
-import { TokensRepository } from './tokens.repository';
-import { UsersRepository } from './users.repository';
+import { CallersRepository } from './callers.repository';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -30,9 +27,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly tokens: TokensRepository,
-    private readonly users: UsersRepository,
-    private readonly orgs: OrganizationsRepository,
+    private readonly callers: CallersRepository,
     private readonly logger: PinoLogger,
     private readonly clock: Clock,
   ) {
@@ -52,18 +47,9 @@ export class TokenService extends CallerResolver implements OnModuleInit {
   }
 
   async resolve(token: string): Promise<Caller | undefined> {
-    const userId = JWT_SHAPE.test(token) && this.jwks ? await this.subjectOf(token) : await this.patOwner(token);
-    if (!userId) return undefined;
-    const user = await this.users.findById(userId);
-    if (!user || user.state !== UserState.ACTIVE) return undefined;
-    const grants = await this.orgs.grantsOf(user.id);
-    return { userId: user.id, orgId: user.orgId, grants: grants.map((g) => ({ scope: g.scope, role: g.role })) };
-  }
-
-  private async patOwner(token: string): Promise<string | undefined> {
-    const pat = await this.tokens.findByHash(hashToken(token));
-    if (!pat || pat.expiresAt.getTime() <= this.clock.now().getTime()) return undefined;
-    return pat.userId;
+    if (!(JWT_SHAPE.test(token) && this.jwks)) return this.callers.byTokenHash(hashToken(token), this.clock.now());
+    const userId = await this.subjectOf(token);
+    return userId ? this.callers.byUserId(userId) : undefined;
   }
 
   private async subjectOf(token: string): Promise<string | undefined> {

@@ -1,15 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { PersonalAccessTokenEntity } from './entities/personal-access-token.entity';
 
 @Injectable()
 export class TokensRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  findByHash(tokenHash: string): Promise<PersonalAccessTokenEntity | null> {
-    return this.dataSource.manager.findOne(PersonalAccessTokenEntity, { where: { tokenHash } });
-  }
-
   async insert(manager: EntityManager, token: PersonalAccessTokenEntity): Promise<void> {
     await manager.insert(PersonalAccessTokenEntity, token);
   }

@@ -1,6 +1,5 @@
 import { DetailsMessage } from '../common/proto/details';
 import { GENDERS } from './dto/common.dto';
-import { OrganizationEntity } from './entities/organization.entity';
 import { UserEntity, UserState } from './entities/user.entity';
 
 const STATE_NAMES: Record<UserState, string> = {
@@ -13,14 +12,14 @@ const STATE_NAMES: Record<UserState, string> = {
 };
 
 /** zitadel.user.v2.User for GetUserByID, from the stored state (contract §3, §5). */
-export function userView(user: UserEntity, org: OrganizationEntity) {
+export function userView(user: UserEntity, orgDomain: string) {
   const details: DetailsMessage = {
     sequence: String(user.sequence),
     changeDate: user.changedAt,
     resourceOwner: user.orgId,
     creationDate: user.createdAt,
   };
-  const loginName = `${user.username}@${org.domain}`;
+  const loginName = `${user.username}@${orgDomain}`;
   const type =
     user.type === 'human'
       ? {

@@ -110,9 +110,9 @@ export class UsersService {
     const user = await this.users.findById(userId);
     if (!user) throw Errors.userNotFound();
     assertAllowed(caller, 'user.read', user, true);
-    const org = await this.orgs.findById(user.orgId);
-    if (!org) throw Errors.userNotFound();
-    return userView(user, org);
+    const domain = await this.orgs.domainOf(user.orgId);
+    if (!domain) throw Errors.userNotFound();
+    return userView(user, domain);
   }
 
   async changeState(caller: Caller, userId: string, change: StateChange): Promise<ChangeDetails> {

@@ -226,7 +226,7 @@ async function callGrpc(
       clients,
       service,
       method,
-      forProtoLoader(methodDesc.input, request),
+      forProtoLoader(methodDesc.input, request) as object,
       token,
     );
     // back to bytes and into buf's JSON mapping, so it compares with REST

@@ -44,10 +44,18 @@ export class DatabaseLimitStore extends LimitStore {
         await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
       }
     }
+    if (mode !== 'check') {
+      // hits that left their window count for nothing any more: forget them when counting new ones
+      for (const rule of rules) {
+        await manager.delete(LimitHitEntity, {
+          key: rule.key,
+          at: LessThanOrEqual(new Date(now.getTime() - rule.windowMs)),
+        });
+      }
+    }
     if (mode !== 'record') {
       for (const rule of rules) {
         const since = new Date(now.getTime() - rule.windowMs);
-        await manager.delete(LimitHitEntity, { key: rule.key, at: LessThanOrEqual(since) });
         const hits = await manager.find(LimitHitEntity, {
           where: { key: rule.key, at: MoreThan(since) },
           order: { at: 'DESC' },

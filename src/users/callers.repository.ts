@@ -1,0 +1,54 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Caller } from '../common/auth/caller';
+import { queryRows } from '../common/database/raw-sql';
+import type { Role } from './entities/membership.entity';
+import { UserState } from './entities/user.entity';
+
+interface CallerRow {
+  user_id: string;
+  org_id: string;
+  state: number | string;
+  expires_at?: number | string | null;
+  scope: string | null;
+  role: Role | null;
+}
+
+const BY_TOKEN = `SELECT u.id AS user_id, u.org_id, u.state, p.expires_at, m.scope, m.role
+  FROM personal_access_tokens p
+  JOIN users u ON u.id = p.user_id
+  LEFT JOIN memberships m ON m.user_id = u.id
+  WHERE p.token_hash = $1`;
+
+const BY_USER = `SELECT u.id AS user_id, u.org_id, u.state, m.scope, m.role
+  FROM users u
+  LEFT JOIN memberships m ON m.user_id = u.id
+  WHERE u.id = $1`;
+
+/** Who a request comes from, in one query per request: the token (or user), its user and its roles. */
+@Injectable()
+export class CallersRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** The active owner of a personal access token that has not expired at `now`. */
+  async byTokenHash(tokenHash: string, now: Date): Promise<Caller | undefined> {
+    const rows = await queryRows<CallerRow>(this.dataSource.manager, BY_TOKEN, [tokenHash]);
+    if (rows.length === 0 || Number(rows[0].expires_at) <= now.getTime()) return undefined;
+    return toCaller(rows);
+  }
+
+  /** An active user (the subject of a JWT). */
+  async byUserId(userId: string): Promise<Caller | undefined> {
+    return toCaller(await queryRows<CallerRow>(this.dataSource.manager, BY_USER, [userId]));
+  }
+}
+
+function toCaller(rows: CallerRow[]): Caller | undefined {
+  const first = rows[0];
+  if (!first || Number(first.state) !== UserState.ACTIVE) return undefined;
+  return {
+    userId: first.user_id,
+    orgId: first.org_id,
+    grants: rows.filter((r) => r.scope && r.role).map((r) => ({ scope: r.scope!, role: r.role! })),
+  };
+}

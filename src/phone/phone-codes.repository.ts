@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager, IsNull } from 'typeorm';
-import { queryRows } from '../common/database/raw-sql';
+import { queryRows, selectEntities } from '../common/database/raw-sql';
 import { PhoneCodeEntity } from './phone-code.entity';
 
 /** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
 @Injectable()
 export class PhoneCodesRepository {
-  findByUser(manager: EntityManager, userId: string): Promise<PhoneCodeEntity | null> {
-    return manager.findOne(PhoneCodeEntity, { where: { userId } });
+  async findByUser(manager: EntityManager, userId: string): Promise<PhoneCodeEntity | null> {
+    const [code] = await selectEntities(manager, PhoneCodeEntity, 'user_id = $1', [userId]);
+    return code ?? null;
   }
 
   /** A new code replaces whatever the user had pending. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
+import { selectEntities } from '../common/database/raw-sql';
 import { isUniqueViolation } from '../common/database/unique-violation';
 import { UserEntity, UserState } from './entities/user.entity';
 
@@ -11,7 +12,7 @@ export class UsersRepository {
 
   /** A live (not deleted) user, or undefined. */
   async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<UserEntity | undefined> {
-    const user = await manager.findOne(UserEntity, { where: { id } });
+    const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id]);
     return user && user.state !== UserState.DELETED ? user : undefined;
   }
 
@@ -20,9 +21,8 @@ export class UsersRepository {
    * so concurrent changes of one user run one after the other; SQLite transactions are serial.
    */
   async findForUpdate(manager: EntityManager, id: string): Promise<UserEntity | undefined> {
-    const query = manager.createQueryBuilder(UserEntity, 'u').where('u.id = :id', { id });
-    if (manager.connection.options.type === 'postgres') query.setLock('pessimistic_write');
-    const user = await query.getOne();
+    const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE' : '';
+    const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id], lock);
     return user && user.state !== UserState.DELETED ? user : undefined;
   }
 

@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../clock';
 import { EntityManager, EntityTarget } from 'typeorm';
+import { queryRows } from '../database/raw-sql';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { IdGenerator } from '../ids/id-generator';
-import { EventEntity } from './event.entity';
 
 /** What a change hands back to its caller (contract §5). */
 export interface ChangeDetails {
@@ -49,27 +49,35 @@ export class EventStore {
     at: Date = this.clock.now(),
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
-    const moved = await manager.update(
-      aggregate.target,
-      { id: aggregate.id, sequence: aggregate.sequence },
-      { sequence: last, changedAt: at },
+    const table = manager.connection.getMetadata(aggregate.target).tableName;
+    const moved = await queryRows(
+      manager,
+      `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`,
+      [last, at.getTime(), aggregate.id, aggregate.sequence],
     );
-    if (!moved.affected) {
+    if (moved.length === 0) {
       throw new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
     }
-    await manager.insert(
-      EventEntity,
-      events.map((event, i) => ({
-        id: this.ids.next(),
-        aggregateType: aggregate.type,
-        aggregateId: aggregate.id,
-        sequence: aggregate.sequence + i + 1,
-        type: event.type,
-        payload: JSON.stringify(event.payload ?? {}),
+    const values: unknown[] = [];
+    const tuples = events.map((event, i) => {
+      const n = values.length;
+      values.push(
+        this.ids.next(),
+        aggregate.type,
+        aggregate.id,
+        aggregate.sequence + i + 1,
+        event.type,
+        JSON.stringify(event.payload ?? {}),
         creator,
-        resourceOwner: aggregate.resourceOwner,
-        createdAt: at,
-      })),
+        aggregate.resourceOwner,
+        at.getTime(),
+      );
+      return `(${Array.from({ length: 9 }, (_, k) => `$${n + k + 1}`).join(', ')})`;
+    });
+    await queryRows(
+      manager,
+      `INSERT INTO events (id, aggregate_type, aggregate_id, sequence, type, payload, creator, resource_owner, created_at) VALUES ${tuples.join(', ')}`,
+      values,
     );
     aggregate.sequence = last;
     return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };

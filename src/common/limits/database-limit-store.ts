@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, LessThanOrEqual, MoreThan } from 'typeorm';
+import { EntityManager, LessThanOrEqual } from 'typeorm';
+import { queryRows } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner';
 import { IdGenerator } from '../ids/id-generator';
 import { LimitHitEntity } from './limit-hit.entity';
@@ -56,23 +57,25 @@ export class DatabaseLimitStore extends LimitStore {
     if (mode !== 'record') {
       for (const rule of rules) {
         const since = new Date(now.getTime() - rule.windowMs);
-        const hits = await manager.find(LimitHitEntity, {
-          where: { key: rule.key, at: MoreThan(since) },
-          order: { at: 'DESC' },
-          take: rule.limit,
-          select: { id: true, at: true },
-        });
+        const hits = await queryRows<{ at: number | string }>(
+          manager,
+          'SELECT at FROM limit_hits WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT $3',
+          [rule.key, since.getTime(), rule.limit],
+        );
         if (hits.length >= rule.limit) {
-          const oldestCounted = hits[rule.limit - 1].at.getTime();
+          const oldestCounted = Number(hits[rule.limit - 1].at);
           return { ok: false, rule, retryAfterMs: Math.max(1, oldestCounted + rule.windowMs - now.getTime()) };
         }
       }
     }
     if (mode !== 'check') {
-      await manager.insert(
-        LimitHitEntity,
-        rules.map((rule) => ({ id: this.ids.next(), key: rule.key, at: now })),
-      );
+      for (const rule of rules) {
+        await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [
+          this.ids.next(),
+          rule.key,
+          now.getTime(),
+        ]);
+      }
     }
     return { ok: true };
   }

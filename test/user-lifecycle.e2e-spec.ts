@@ -13,6 +13,7 @@ import {
 } from './support/wire';
 
 const NOT_ACTIVE = errorBody(9, 'COMMAND-3M9ds', 'User is not active');
+const ALREADY_LOCKED = errorBody(9, 'COMMAND-3NM9s', 'User is already locked');
 const NOT_INACTIVE = errorBody(9, 'COMMAND-6br8s', 'User is not inactive');
 const NOT_LOCKED = errorBody(9, 'COMMAND-4M0ds', 'User is not locked');
 const NOT_MACHINE = errorBody(9, 'COMMAND-Sdg4h', 'User is not a machine user');
@@ -72,7 +73,7 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
       expect((await admin().post(`/v2/users/${userId}/unlock`).expect(400)).body).toEqual(NOT_LOCKED);
 
       await admin().post(`/v2/users/${userId}/lock`).expect(200);
-      expect((await admin().post(`/v2/users/${userId}/lock`).expect(400)).body).toEqual(NOT_ACTIVE);
+      expect((await admin().post(`/v2/users/${userId}/lock`).expect(400)).body).toEqual(ALREADY_LOCKED);
       expect((await admin().post(`/v2/users/${userId}/deactivate`).expect(400)).body).toEqual(NOT_ACTIVE);
       expect((await admin().post(`/v2/users/${userId}/reactivate`).expect(400)).body).toEqual(NOT_INACTIVE);
       await admin().post(`/v2/users/${userId}/unlock`).expect(200);

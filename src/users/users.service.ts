@@ -120,7 +120,9 @@ export class UsersService {
     return this.tx.run(async (manager) => {
       const user = await this.loadForChange(manager, userId);
       assertAllowed(caller, 'user.write', user, false);
-      if (user.state !== rule.from) throw rule.wrongState();
+      if (user.state !== rule.from) {
+        throw change === 'lock' && user.state === UserState.LOCKED ? Errors.userAlreadyLocked() : rule.wrongState();
+      }
       await this.users.update(manager, user.id, { state: rule.to });
       return this.events.append(manager, aggregateOf(user), [{ type: rule.event }], caller.userId);
     });

@@ -122,7 +122,12 @@ export async function startApp(
   const clock = new TestClock();
   resetPinoRoot();
   const app = await createApp({ env: fullEnv, logStream, clock });
-  await startServers(app);
+  try {
+    await startServers(app);
+  } catch (error) {
+    await app.close(); // a half-started app would keep jest from exiting
+    throw error;
+  }
   const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
   const server = app.getHttpServer();
   return {

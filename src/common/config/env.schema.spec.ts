@@ -96,6 +96,25 @@ describe(EnvironmentVariables.name, () => {
     expect(() => validateEnvironment({ [name]: value })).toThrow(message);
   });
 
+  it('refuses a send lease shorter than the providers could take together', () => {
+    const env = { SMS_PROVIDER: 'webhook,twilio', SMS_WEBHOOK_URL: 'http://127.0.0.1:9/sms' };
+    const twilio = {
+      TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'x'.repeat(32),
+      TWILIO_FROM_NUMBER: '+41791234567',
+    };
+    expect(() =>
+      validateEnvironment({
+        ...env,
+        ...twilio,
+        SMS_WEBHOOK_TIMEOUT: '30s',
+        TWILIO_TIMEOUT: '30s',
+        SMS_SEND_LEASE: '60s',
+      }),
+    ).toThrow("SMS_SEND_LEASE: must exceed the providers' timeouts together plus 5s (65s)");
+    expect(validateEnvironment({ ...env, ...twilio, SMS_SEND_LEASE: '20s' }).SMS_SEND_LEASE).toBe(20_000);
+  });
+
   it('reads durations of the outbox and limit settings', () => {
     const config = validateEnvironment({ SMS_RESEND_COOLDOWN: '0', SMS_RETRY_BASE: '500ms', THROTTLE_WINDOW: '2m' });
     expect([config.SMS_RESEND_COOLDOWN, config.SMS_RETRY_BASE, config.THROTTLE_WINDOW]).toEqual([0, 500, 120_000]);

@@ -305,6 +305,16 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
   const names = config.SMS_PROVIDER.split(',').map((name) => name.trim());
   if (!names.every((name) => ['console', 'none', 'webhook', 'twilio'].includes(name))) return problems; // reported above
   if (new Set(names).size !== names.length) problems.push('SMS_PROVIDER: names a provider more than once');
+  // a delivery must end (every provider timing out) before its lease does, or another instance resends it
+  const worstDelivery =
+    (names.includes('webhook') ? config.SMS_WEBHOOK_TIMEOUT : 0) +
+    (names.includes('twilio') ? config.TWILIO_TIMEOUT : 0);
+  if (worstDelivery + 5_000 > config.SMS_SEND_LEASE) {
+    problems.push(
+      `SMS_SEND_LEASE: must exceed the providers' timeouts together plus 5s (${(worstDelivery + 5_000) / 1000}s), ` +
+        'or a slow delivery could be taken over and sent twice',
+    );
+  }
   if (names.includes('none') && names.length > 1) {
     problems.push('SMS_PROVIDER: "none" drops every message and cannot be combined with other providers');
   }

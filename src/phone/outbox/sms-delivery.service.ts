@@ -51,10 +51,19 @@ export class SmsDeliveryService {
 
     let failure: SmsDeliveryError | undefined;
     let code: string | undefined;
+    let provider = this.sender.name;
     try {
       code = this.cipher.open(row.id, row.sealedCode!);
       const text = this.smsText.render({ code, displayName: target.displayName, language: target.preferredLanguage });
-      await this.sender.send({ id: row.id, to: row.recipient, text, code, userId: row.userId, orgId: row.orgId });
+      const accepted = await this.sender.send({
+        id: row.id,
+        to: row.recipient,
+        text,
+        code,
+        userId: row.userId,
+        orgId: row.orgId,
+      });
+      if (accepted) provider = accepted;
     } catch (error) {
       const delivery =
         error instanceof SmsDeliveryError
@@ -64,7 +73,7 @@ export class SmsDeliveryService {
       failure = code ? withoutCode(delivery, code) : delivery;
     }
     const at = this.clock.now();
-    if (!failure) return this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider: this.sender.name });
+    if (!failure) return this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider });
 
     const backoff = this.backoff(row.attempts);
     const giveUp =

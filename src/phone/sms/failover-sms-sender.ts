@@ -17,13 +17,12 @@ export class FailoverSmsSender extends SmsSender {
     this.name = senders.map((s) => s.name).join(',');
   }
 
-  async send(message: SmsMessage): Promise<void> {
+  async send(message: SmsMessage): Promise<string> {
     const failures: string[] = [];
     let retryable = false;
     for (const sender of this.senders) {
       try {
-        await sender.send(message);
-        return;
+        return (await sender.send(message)) || sender.name;
       } catch (error) {
         // anything but an SmsDeliveryError is a bug in a sender: retrying is safer than losing the code
         const delivery = error instanceof SmsDeliveryError ? error : undefined;

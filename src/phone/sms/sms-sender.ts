@@ -27,11 +27,12 @@ export function withoutCode(error: SmsDeliveryError, code: string): SmsDeliveryE
 
 /**
  * Delivery behind one interface; SMS_PROVIDER picks the implementation (a list means failover).
- * `send` resolves when the provider accepted the message and throws SmsDeliveryError otherwise.
+ * `send` resolves when the provider accepted the message (optionally with the name of the provider
+ * that took it, for chains) and throws SmsDeliveryError otherwise.
  */
 export abstract class SmsSender {
   abstract readonly name: string;
-  abstract send(message: SmsMessage): Promise<void>;
+  abstract send(message: SmsMessage): Promise<string | void>;
 }
 
 /** Development: the text goes to stdout (not to the log, which never carries codes). */

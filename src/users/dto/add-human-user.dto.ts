@@ -1,10 +1,12 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDefined, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { CodePointLength } from '../../common/validation/validators';
-import { OrganizationRefDto, SetHumanEmailDto, SetHumanPhoneDto, SetHumanProfileDto } from './common.dto';
+import { OrganizationRefDto } from './common.dto';
+import { CreateHumanDto } from './create-user.dto';
 
-export class AddHumanUserDto {
+/** AddHumanUserRequest: the human of CreateUser (profile, email, phone) plus its own ids and organization. */
+export class AddHumanUserDto extends CreateHumanDto {
   @ApiPropertyOptional({ maxLength: 200 })
   @IsOptional()
   @IsString()
@@ -23,25 +25,4 @@ export class AddHumanUserDto {
   @ValidateNested()
   @Type(() => OrganizationRefDto)
   organization?: OrganizationRefDto;
-
-  @ApiProperty({ type: SetHumanProfileDto })
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SetHumanProfileDto)
-  profile: SetHumanProfileDto;
-
-  @ApiProperty({ type: SetHumanEmailDto })
-  @IsDefined()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SetHumanEmailDto)
-  email: SetHumanEmailDto;
-
-  @ApiPropertyOptional({ type: SetHumanPhoneDto })
-  @IsOptional()
-  @IsObject()
-  @ValidateNested()
-  @Type(() => SetHumanPhoneDto)
-  phone?: SetHumanPhoneDto;
 }

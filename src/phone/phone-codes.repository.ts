@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, IsNull } from 'typeorm';
-import { queryRows, selectEntities } from '../common/database/raw-sql';
+import { EntityManager } from 'typeorm';
+import { queryRows, selectEntities, updateById } from '../common/database/raw-sql';
 import { PhoneCodeEntity } from './phone-code.entity';
 
 /** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
@@ -36,7 +36,6 @@ export class PhoneCodesRepository {
 
   /** Exactly one caller can consume a code. */
   async consume(manager: EntityManager, codeId: string, at: Date): Promise<boolean> {
-    const result = await manager.update(PhoneCodeEntity, { id: codeId, consumedAt: IsNull() }, { consumedAt: at });
-    return Boolean(result.affected);
+    return updateById(manager, PhoneCodeEntity, codeId, { consumedAt: at }, 'consumed_at IS NULL');
   }
 }

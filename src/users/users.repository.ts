@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { selectEntities } from '../common/database/raw-sql';
+import { selectEntities, updateById } from '../common/database/raw-sql';
 import { isUniqueViolation } from '../common/database/unique-violation';
 import { UserEntity, UserState } from './entities/user.entity';
 
@@ -36,6 +36,6 @@ export class UsersRepository {
   }
 
   async update(manager: EntityManager, id: string, fields: Partial<UserEntity>): Promise<void> {
-    await manager.update(UserEntity, { id }, fields);
+    await updateById(manager, UserEntity, id, fields);
   }
 }

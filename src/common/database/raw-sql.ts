@@ -41,3 +41,34 @@ export async function selectEntities<T extends object>(
     return entity as T;
   });
 }
+
+/**
+ * UPDATE one row by id with TypeORM's own value conversions (transformers, booleans), in one
+ * hand-written statement; `extraWhere` adds a condition. Returns whether a row changed.
+ */
+export async function updateById<T extends object>(
+  manager: EntityManager,
+  target: EntityTarget<T>,
+  id: string,
+  fields: Partial<T>,
+  extraWhere = '',
+): Promise<boolean> {
+  const metadata = manager.connection.getMetadata(target);
+  const driver = manager.connection.driver;
+  const sets: string[] = [];
+  const params: unknown[] = [];
+  for (const [property, value] of Object.entries(fields)) {
+    const column = metadata.findColumnWithPropertyName(property);
+    if (!column) throw new Error(`${metadata.name} has no column ${property}`);
+    params.push(driver.preparePersistentValue(value, column));
+    sets.push(`"${column.databaseName}" = $${params.length}`);
+  }
+  params.push(id);
+  const where = `id = $${params.length}${extraWhere ? ` AND ${extraWhere}` : ''}`;
+  const changed = await queryRows(
+    manager,
+    `UPDATE "${metadata.tableName}" SET ${sets.join(', ')} WHERE ${where} RETURNING id`,
+    params,
+  );
+  return changed.length > 0;
+}

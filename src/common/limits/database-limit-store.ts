@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, LessThanOrEqual } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import { queryRows } from '../database/raw-sql';
 import { TransactionRunner } from '../database/transaction-runner';
 import { IdGenerator } from '../ids/id-generator';
-import { LimitHitEntity } from './limit-hit.entity';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 type Mode = 'take' | 'check' | 'record';
@@ -48,10 +47,10 @@ export class DatabaseLimitStore extends LimitStore {
     if (mode !== 'check') {
       // hits that left their window count for nothing any more: forget them when counting new ones
       for (const rule of rules) {
-        await manager.delete(LimitHitEntity, {
-          key: rule.key,
-          at: LessThanOrEqual(new Date(now.getTime() - rule.windowMs)),
-        });
+        await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', [
+          rule.key,
+          now.getTime() - rule.windowMs,
+        ]);
       }
     }
     if (mode !== 'record') {

@@ -190,6 +190,23 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
       expect(await left('memberships')).toBe(0);
     });
 
+    it("frees the deleted user's username for a new user", async () => {
+      const email = `reused.${Date.now()}@example.com`;
+      const profile = { givenName: 'Minnie', familyName: 'Mouse' };
+      const body = {
+        organization: { orgId: orgA },
+        username: 'reused-name',
+        profile,
+        email: { email, isVerified: true },
+      };
+      const first = await admin().post('/v2/users/human').send(body).expect(200);
+      expect((await admin().post('/v2/users/human').send(body).expect(409)).body.code).toBe(6);
+      await admin().delete(`/v2/users/${first.body.userId}`).expect(200);
+      const second = await admin().post('/v2/users/human').send(body).expect(200);
+      expect(second.body.userId).not.toBe(first.body.userId);
+      expect((await admin().get(`/v2/users/${second.body.userId}`).expect(200)).body.user.username).toBe('reused-name');
+    });
+
     it('lets a user delete itself without any role', async () => {
       const machine = await createMachineWithToken(t, orgA);
       const res = await as(machine.token).delete(`/v2/users/${machine.userId}`).expect(200);

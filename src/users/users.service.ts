@@ -132,7 +132,13 @@ export class UsersService {
     return this.tx.run(async (manager) => {
       const user = await this.loadForChange(manager, userId);
       assertAllowed(caller, 'user.delete', user, true);
-      await this.users.update(manager, user.id, { state: UserState.DELETED, phone: null, phoneVerified: false });
+      // the username is freed for a new user, as in ZITADEL; the events keep the old one
+      await this.users.update(manager, user.id, {
+        state: UserState.DELETED,
+        username: `deleted:${this.ids.next()}`,
+        phone: null,
+        phoneVerified: false,
+      });
       await this.tokens.revokeAll(manager, user.id);
       await this.orgs.revokeAll(manager, user.id);
       await this.phones.forgetUser(manager, user.id);

@@ -19,7 +19,6 @@ import { PhoneLimits } from './phone-limits';
 import { PhoneErrors } from './phone.errors';
 import { PhoneNumberParser } from './phone-number';
 
-export { PhoneEvents };
 export type { Verification };
 
 export interface PhoneChangeResult {

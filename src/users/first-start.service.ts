@@ -9,10 +9,9 @@ import { TransactionRunner } from '../common/database/transaction-runner';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
-import { UsersService } from './users.service';
+import { NO_EXPIRY, UsersService } from './users.service';
 
 const ADMIN_USERNAME = 'admin';
-const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
 
 /**
  * An empty instance gets a default organization, a machine user with IAM_OWNER and a personal
@@ -65,7 +64,7 @@ export class FirstStartService implements OnApplicationBootstrap {
         'created at first start',
       );
       await this.organizations.grantRoles(manager, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
-      const created = await this.users.issueToken(manager, 'SYSTEM', user, FAR_FUTURE);
+      const created = await this.users.issueToken(manager, 'SYSTEM', user, NO_EXPIRY);
       if (existsSync(path)) throw new Error(`first start: ${path} already exists; refusing to overwrite it`);
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, `${created.token}\n`, { mode: 0o600, flag: 'wx' });

@@ -37,7 +37,8 @@ export interface CreatedUser {
   afterCommit?: () => void;
 }
 
-const FAR_FUTURE = new Date('9999-12-31T23:59:59Z');
+/** The expiry of a token issued without one (as ZITADEL: the end of year 9999). */
+export const NO_EXPIRY = new Date('9999-12-31T23:59:59Z');
 
 /** "Given Family", cut to the 200 code points a display name may have (each part alone may have 200). */
 function defaultDisplayName(profile: SetHumanProfileDto): string {
@@ -46,7 +47,10 @@ function defaultDisplayName(profile: SetHumanProfileDto): string {
 
 type StateChange = 'deactivate' | 'reactivate' | 'lock' | 'unlock';
 
-const STATE_CHANGES: Record<StateChange, { from: UserState; to: UserState; event: string; wrongState: () => Error }> = {
+const STATE_CHANGES: Record<
+  StateChange,
+  { from: UserState; to: UserState; event: string; wrongState: (current: UserState) => Error }
+> = {
   deactivate: {
     from: UserState.ACTIVE,
     to: UserState.INACTIVE,
@@ -59,7 +63,12 @@ const STATE_CHANGES: Record<StateChange, { from: UserState; to: UserState; event
     event: 'user.reactivated',
     wrongState: Errors.userNotInactive,
   },
-  lock: { from: UserState.ACTIVE, to: UserState.LOCKED, event: 'user.locked', wrongState: Errors.userNotActive },
+  lock: {
+    from: UserState.ACTIVE,
+    to: UserState.LOCKED,
+    event: 'user.locked',
+    wrongState: (current) => (current === UserState.LOCKED ? Errors.userAlreadyLocked() : Errors.userNotActive()),
+  },
   unlock: { from: UserState.LOCKED, to: UserState.ACTIVE, event: 'user.unlocked', wrongState: Errors.userNotLocked },
 };
 
@@ -121,7 +130,7 @@ export class UsersService {
       const user = await this.loadForChange(manager, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.state !== rule.from) {
-        throw change === 'lock' && user.state === UserState.LOCKED ? Errors.userAlreadyLocked() : rule.wrongState();
+        throw rule.wrongState(user.state);
       }
       await this.users.update(manager, user.id, { state: rule.to });
       return this.events.append(manager, aggregateOf(user), [{ type: rule.event }], caller.userId);
@@ -147,7 +156,7 @@ export class UsersService {
   }
 
   async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string) {
-    const expiresAt = expirationDate ? new Date(expirationDate) : FAR_FUTURE;
+    const expiresAt = expirationDate ? new Date(expirationDate) : NO_EXPIRY;
     return this.tx.run(async (manager) => {
       const user = await this.loadForChange(manager, userId);
       assertAllowed(caller, 'user.write', user, false);

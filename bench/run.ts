@@ -543,8 +543,11 @@ async function runDefault(
         } finally {
           await server.stop();
         }
-        const written = readdirSync(cpuProfDir).filter((f) => f.endsWith('.cpuprofile'));
-        if (written.length !== 1) throw new Error(`expected one .cpuprofile in ${cpuProfDir}, found ${written.length}`);
+        // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (the SQLite
+        // checkpoint worker writes one of its own)
+        const written = readdirSync(cpuProfDir).filter((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+        if (written.length !== 1)
+          throw new Error(`expected one main-thread .cpuprofile in ${cpuProfDir}, found ${written.length}`);
         const file = join(profileDir, `${stamp}-${db}-${scenario}-${transport}.cpuprofile`);
         const text = readFileSync(join(cpuProfDir, written[0]), 'utf8');
         writeFileSync(file, text);

@@ -39,6 +39,8 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
     if (db === 'sqlite') {
       expect(await dataSource.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
       expect(await dataSource.query('PRAGMA busy_timeout')).toEqual([{ timeout: 5000 }]);
+      expect(await dataSource.query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]); // NORMAL
+      expect(await dataSource.query('PRAGMA temp_store')).toEqual([{ temp_store: 2 }]); // MEMORY
     } else {
       expect(await dataSource.query('SELECT current_schema() AS schema')).toEqual([{ schema }]);
     }

@@ -49,6 +49,9 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       db.pragma('busy_timeout = 5000');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
+      // statement journals (UPDATE … RETURNING opens one) in memory, not in a temporary file
+      // created and deleted per statement: that file cost ~150 µs of every such statement
+      db.pragma('temp_store = MEMORY');
     },
   };
 }

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config.module';
 import { dataSourceOptions } from './data-source-options';
+import { SqliteCheckpointer } from './sqlite-checkpointer';
 import { TransactionRunner } from './transaction-runner';
 
 /** Key of the PostgreSQL advisory lock that keeps two starting instances from migrating at once. */
@@ -42,7 +43,7 @@ export async function openDatabase(options: DataSourceOptions): Promise<DataSour
       },
     }),
   ],
-  providers: [TransactionRunner],
+  providers: [TransactionRunner, SqliteCheckpointer],
   exports: [TransactionRunner],
 })
 export class DatabaseModule {}

@@ -23,6 +23,9 @@ export interface AppErrorExtras {
 /**
  * The one application error. Services throw it; the HTTP and gRPC filters render it.
  * `message` is the human text; the wire message is "<message> (<id>)".
+ *
+ * It is an answer to the client, not a fault: it carries no stack trace (capturing one cost more
+ * than the rest of a wrong-code check), and nothing logs one for it.
  */
 export class AppError extends Error {
   constructor(
@@ -31,7 +34,10 @@ export class AppError extends Error {
     readonly text: string,
     readonly extras: AppErrorExtras = {},
   ) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(id ? `${text} (${id})` : text);
+    Error.stackTraceLimit = limit;
     this.name = 'AppError';
   }
 }

@@ -55,15 +55,19 @@ export class DatabaseLimitStore extends LimitStore {
     }
     if (mode !== 'record') {
       for (const rule of rules) {
-        const since = new Date(now.getTime() - rule.windowMs);
-        const hits = await queryRows<{ at: number | string }>(
+        // the limit-th newest hit in the window, if there are that many: the limit is reached, and
+        // it is the hit whose leaving the window frees a place
+        const [oldestCounted] = await queryRows<{ at: number | string }>(
           manager,
-          'SELECT at FROM limit_hits WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT $3',
-          [rule.key, since.getTime(), rule.limit],
+          'SELECT at FROM limit_hits WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3',
+          [rule.key, now.getTime() - rule.windowMs, rule.limit - 1],
         );
-        if (hits.length >= rule.limit) {
-          const oldestCounted = Number(hits[rule.limit - 1].at);
-          return { ok: false, rule, retryAfterMs: Math.max(1, oldestCounted + rule.windowMs - now.getTime()) };
+        if (oldestCounted) {
+          return {
+            ok: false,
+            rule,
+            retryAfterMs: Math.max(1, Number(oldestCounted.at) + rule.windowMs - now.getTime()),
+          };
         }
       }
     }

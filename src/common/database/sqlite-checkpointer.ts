@@ -1,0 +1,103 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { DataSource } from 'typeorm';
+
+/** How often the worker copies the write-ahead log back into the database file. */
+export const CHECKPOINT_INTERVAL_MS = 250;
+
+/** What the worker reports after each checkpoint that had frames to copy. */
+export interface CheckpointReport {
+  /** frames in the log, and how many of them are in the database file now */
+  log: number;
+  checkpointed: number;
+}
+
+// Runs in the worker thread: its own connection to the same file; PASSIVE never blocks a writer.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { fileMustExist: true });
+const checkpoint = () => {
+  const [row] = db.pragma('wal_checkpoint(PASSIVE)');
+  if (row.log > 0) parentPort.postMessage({ log: row.log, checkpointed: row.checkpointed });
+};
+const timer = setInterval(() => {
+  try { checkpoint(); } catch (error) { parentPort.postMessage({ error: String(error && error.message) }); }
+}, workerData.intervalMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+parentPort.postMessage({ ready: true });
+`;
+
+interface SqliteConnection {
+  pragma(sql: string, options?: { simple: boolean }): unknown;
+}
+
+/**
+ * SQLite in WAL mode copies the log back into the database file every 1000 pages, inside
+ * whichever commit crosses that line and with an fsync: a stall of the event loop of several
+ * milliseconds every few dozen transactions, which every request in flight waits for. Here the
+ * connection's own checkpoints are turned off and a worker thread with a connection of its own
+ * checkpoints every 250 ms instead, so the fsync happens off the event loop. Should the worker
+ * stop, the connection checkpoints by itself again.
+ */
+@Injectable()
+export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SqliteCheckpointer.name);
+  private worker?: Worker;
+  private stopping = false;
+  /** The latest checkpoint the worker made (for tests and diagnostics). */
+  lastReport?: CheckpointReport;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const options = this.dataSource.options;
+    if (options.type !== 'better-sqlite3' || options.database === ':memory:') return;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver: require.resolve('better-sqlite3'),
+        file: resolve(options.database),
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+      },
+    });
+    await new Promise<void>((ready, fail) => {
+      worker.once('error', fail);
+      worker.once('message', () => {
+        worker.off('error', fail);
+        ready();
+      });
+    });
+    this.worker = worker;
+    worker.on('message', (message: CheckpointReport | { error: string }) => {
+      if ('error' in message) this.logger.warn(`SQLite checkpoint failed: ${message.error}`);
+      else this.lastReport = message;
+    });
+    worker.on('error', (error) => this.logger.error(`SQLite checkpoint worker failed: ${error.message}`));
+    worker.once('exit', () => {
+      this.worker = undefined;
+      if (!this.stopping) this.connection().pragma('wal_autocheckpoint = 1000');
+    });
+    this.connection().pragma('wal_autocheckpoint = 0');
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.stopping = true;
+    const exited = new Promise((done) => worker.once('exit', done));
+    worker.postMessage('stop');
+    await exited;
+    // the connection's last close checkpoints the rest
+    if (this.dataSource.isInitialized) this.connection().pragma('wal_autocheckpoint = 1000');
+  }
+
+  private connection(): SqliteConnection {
+    return (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+  }
+}

@@ -32,7 +32,14 @@ describe.each(DATABASES)('phone OpenAPI document (%s)', (db) => {
     const statuses = ['200', '400', '401', '403', '404', ...(route.limited ? ['429'] : []), 'default'];
     expect(Object.keys(op.responses).sort()).toEqual(statuses.sort());
     expect(op.security).toEqual([{ bearer: [] }]);
-    expect(op.parameters).toEqual([expect.objectContaining({ name: 'userId', in: 'path', required: true })]);
+    expect(op.parameters).toEqual([
+      expect.objectContaining({
+        name: 'userId',
+        in: 'path',
+        required: true,
+        schema: expect.objectContaining({ type: 'string' }),
+      }),
+    ]);
     // every error response documents the contract's body with an example "<text> (<ID>)"
     for (const status of statuses.filter((s) => s !== '200')) {
       const content = op.responses[status].content['application/json'];

@@ -89,7 +89,9 @@ export function ApiRpc(doc: RpcDoc): MethodDecorator {
     }),
   ];
   if (doc.userIdParam)
-    decorators.push(ApiParam({ name: 'userId', description: 'ID of the user', example: '69629023906488334' }));
+    decorators.push(
+      ApiParam({ name: 'userId', type: String, description: 'ID of the user', example: '69629023906488334' }),
+    );
   if (doc.body) decorators.push(ApiBody({ type: doc.body }));
   return applyDecorators(...decorators);
 }

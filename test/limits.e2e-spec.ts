@@ -219,6 +219,25 @@ describe.each(DATABASES)('SMS and verification limits (%s)', (db) => {
     await a.verify(userId, third.body.verificationCode).expect(200);
   });
 
+  it("holds a user's limits under concurrent requests (the user's row lock serialises them)", async () => {
+    const { userId } = await createHuman(t, { orgId });
+    await a.setPhone(userId, randomMobile()).expect(200);
+    t.clock.advance(61 * SECOND);
+    // eight resends at once: one passes the cooldown, seven are refused by it
+    const resends = await Promise.all(Array.from({ length: 8 }, () => a.resend(userId)));
+    expect(resends.map((r) => r.status).sort()).toEqual([200, 429, 429, 429, 429, 429, 429, 429]);
+    expect(await outboxCount(t, userId)).toBe(2);
+
+    // twenty wrong checks at once: exactly 15 are counted as failures, five are refused by the limit
+    const checks = await Promise.all(Array.from({ length: 20 }, () => a.verify(userId, 'ZZZZZZ')));
+    const refusedByLimit = checks.filter((r) => r.body.details?.[1]?.metadata?.limit === 'failed_checks_per_day');
+    expect(refusedByLimit).toHaveLength(5);
+    const hits = await dataSourceOf(t)
+      .getRepository(LimitHitEntity)
+      .count({ where: { key: `verify:failed:${userId}` } });
+    expect(hits).toBe(15);
+  });
+
   it('SMS_ALLOWED_COUNTRIES=CH refuses an SMS to a German number, but allows returnCode', async () => {
     const { userId } = await createHuman(t, { orgId });
     const german = '+49 151 23456789';

@@ -23,7 +23,11 @@ export class PhoneLimits {
     }
   }
 
-  /** Before an SMS is queued: the number may receive one, and no send limit is reached (then the send counts). */
+  /**
+   * Before an SMS is queued: the number may receive one, and no send limit is reached (then the
+   * send counts). Runs in the transaction that holds the user's row lock (or creates the user), so
+   * the per-user keys need no lock of their own; the per-number key is shared between users.
+   */
   async assertMaySend(manager: EntityManager, userId: string, phone: ParsedPhone, now: Date): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw PhoneErrors.smsRefused('premium-rate and shared-cost numbers receive no SMS');
@@ -37,6 +41,7 @@ export class PhoneLimits {
         key: `sms:user:${userId}`,
         limit: this.config.SMS_MAX_PER_USER_PER_HOUR,
         windowMs: HOUR,
+        lockedByCaller: true,
       },
       {
         name: 'sms_per_number_per_day',
@@ -51,6 +56,7 @@ export class PhoneLimits {
         key: `sms:cooldown:${userId}`,
         limit: 1,
         windowMs: this.config.SMS_RESEND_COOLDOWN,
+        lockedByCaller: true,
       });
     }
     const verdict = await this.store.take(rules, now, manager);
@@ -67,12 +73,14 @@ export class PhoneLimits {
     await this.store.record([this.failures(userId)], now, manager);
   }
 
+  /** Checked and counted only by VerifyPhone, which holds the user's row lock throughout. */
   private failures(userId: string): LimitRule {
     return {
       name: 'failed_checks_per_day',
       key: `verify:failed:${userId}`,
       limit: this.config.PHONE_MAX_FAILED_PER_DAY,
       windowMs: DAY,
+      lockedByCaller: true,
     };
   }
 }

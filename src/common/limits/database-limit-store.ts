@@ -7,10 +7,13 @@ import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 type Mode = 'take' | 'check' | 'record';
 
+const PRUNE_AND_INSERT =
+  'WITH pruned AS (DELETE FROM limit_hits WHERE key = $1 AND at <= $2) INSERT INTO limit_hits (id, key, at) VALUES ($3, $1, $4)';
+
 /**
  * A sliding log in the `limit_hits` table. On PostgreSQL each key is serialised with a
- * transaction-scoped advisory lock, so check-then-count is atomic across instances; SQLite
- * transactions are serial already.
+ * transaction-scoped advisory lock (unless the caller's own row lock does that already), so
+ * check-then-count is atomic across instances; SQLite transactions are serial already.
  */
 @Injectable()
 export class DatabaseLimitStore extends LimitStore {
@@ -39,18 +42,11 @@ export class DatabaseLimitStore extends LimitStore {
   }
 
   private async applyIn(manager: EntityManager, mode: Mode, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
-    if (manager.connection.options.type === 'postgres') {
-      for (const key of [...new Set(rules.map((r) => r.key))].sort()) {
+    const postgres = manager.connection.options.type === 'postgres';
+    if (postgres) {
+      const unlocked = rules.filter((r) => !r.lockedByCaller).map((r) => r.key);
+      for (const key of [...new Set(unlocked)].sort()) {
         await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
-      }
-    }
-    if (mode !== 'check') {
-      // hits that left their window count for nothing any more: forget them when counting new ones
-      for (const rule of rules) {
-        await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', [
-          rule.key,
-          now.getTime() - rule.windowMs,
-        ]);
       }
     }
     if (mode !== 'record') {
@@ -72,12 +68,20 @@ export class DatabaseLimitStore extends LimitStore {
       }
     }
     if (mode !== 'check') {
+      // hits that left their window count for nothing any more: forget them when counting a new one
+      // (on PostgreSQL in the same statement, one round trip)
       for (const rule of rules) {
-        await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [
-          this.ids.next(),
-          rule.key,
-          now.getTime(),
-        ]);
+        const hit = [rule.key, now.getTime() - rule.windowMs, this.ids.next(), now.getTime()];
+        if (postgres) {
+          await queryRows(manager, PRUNE_AND_INSERT, hit);
+        } else {
+          await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', hit.slice(0, 2));
+          await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [
+            hit[2],
+            hit[0],
+            hit[3],
+          ]);
+        }
       }
     }
     return { ok: true };

@@ -7,6 +7,11 @@ export interface LimitRule {
   key: string;
   limit: number;
   windowMs: number;
+  /**
+   * The caller's transaction already serialises every use of this key (it holds the lock of the
+   * one row the key belongs to, e.g. the user's): the database store then takes no lock of its own.
+   */
+  lockedByCaller?: boolean;
 }
 
 export type LimitVerdict = { ok: true } | { ok: false; rule: LimitRule; retryAfterMs: number };

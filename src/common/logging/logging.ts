@@ -34,6 +34,8 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
           method: req.method,
           url: req.url.split('?')[0],
         }),
+        // the status is what a request line needs; the response headers add nothing but cost
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
       autoLogging: true,
     },

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { queryRows, selectEntities, updateById } from '../common/database/raw-sql';
+import { insertEntity, queryRows, selectEntities, updateById } from '../common/database/raw-sql';
 import { PhoneCodeEntity } from './phone-code.entity';
 
 /** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
@@ -13,8 +13,8 @@ export class PhoneCodesRepository {
 
   /** A new code replaces whatever the user had pending. */
   async replace(manager: EntityManager, code: PhoneCodeEntity): Promise<void> {
-    await manager.delete(PhoneCodeEntity, { userId: code.userId });
-    await manager.insert(PhoneCodeEntity, code);
+    await queryRows(manager, 'DELETE FROM phone_codes WHERE user_id = $1', [code.userId]);
+    await insertEntity(manager, PhoneCodeEntity, code);
   }
 
   async removeForUser(manager: EntityManager, userId: string): Promise<void> {

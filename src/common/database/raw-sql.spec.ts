@@ -1,12 +1,28 @@
-import { DataSource, QueryFailedError } from 'typeorm';
-import { queryRows } from './raw-sql';
+import { Column, DataSource, Entity, PrimaryColumn, QueryFailedError } from 'typeorm';
+import { TimeColumn } from './columns';
+import { insertEntity, queryRows, selectEntities } from './raw-sql';
 import { isUniqueViolation } from './unique-violation';
+
+@Entity({ name: 'things' })
+class Thing {
+  @PrimaryColumn({ type: 'varchar' })
+  id: string;
+
+  @Column({ type: 'boolean' })
+  done: boolean;
+
+  @Column({ type: 'integer', default: 7 })
+  count: number;
+
+  @TimeColumn('seen_at', { nullable: true })
+  seenAt: Date | null;
+}
 
 describe('queryRows on SQLite (straight on better-sqlite3)', () => {
   let dataSource: DataSource;
 
   beforeEach(async () => {
-    dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+    dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: [Thing], synchronize: true });
     await dataSource.initialize();
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL, flag boolean NOT NULL)');
   });
@@ -42,5 +58,20 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
       }),
     ).rejects.toThrow('roll back');
     expect(await queryRows(dataSource.manager, 'SELECT id FROM t', [])).toEqual([]);
+  });
+
+  it('inserts an entity with its column conversions, leaving undefined properties to their defaults', async () => {
+    const manager = dataSource.manager;
+    const seenAt = new Date(1_764_000_000_123);
+    await insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'a', done: true, seenAt }));
+    await insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'b', done: false, count: 2, seenAt: null }));
+    expect(await queryRows(manager, 'SELECT * FROM things ORDER BY id', [])).toEqual([
+      { id: 'a', done: 1, count: 7, seen_at: 1_764_000_000_123 },
+      { id: 'b', done: 0, count: 2, seen_at: null },
+    ]);
+    const [a] = await selectEntities(manager, Thing, 'id = $1', ['a']);
+    expect(a).toEqual(Object.assign(new Thing(), { id: 'a', done: true, count: 7, seenAt }));
+    const again = insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'a', done: true }));
+    await expect(again).rejects.toBeInstanceOf(QueryFailedError);
   });
 });

@@ -106,3 +106,30 @@ export async function updateById<T extends object>(
   );
   return changed.length > 0;
 }
+
+/**
+ * INSERT one entity in one hand-written statement, with TypeORM's own value conversions; columns
+ * whose property is undefined are left out (their database default applies).
+ */
+export async function insertEntity<T extends object>(
+  manager: EntityManager,
+  target: EntityTarget<T>,
+  entity: T,
+): Promise<void> {
+  const metadata = manager.connection.getMetadata(target);
+  const driver = manager.connection.driver;
+  const names: string[] = [];
+  const params: unknown[] = [];
+  for (const column of metadata.columns) {
+    const value = (entity as Record<string, unknown>)[column.propertyName];
+    if (value === undefined) continue;
+    names.push(`"${column.databaseName}"`);
+    params.push(driver.preparePersistentValue(value, column));
+  }
+  const placeholders = params.map((_, i) => `$${i + 1}`).join(', ');
+  await queryRows(
+    manager,
+    `INSERT INTO "${metadata.tableName}" (${names.join(', ')}) VALUES (${placeholders})`,
+    params,
+  );
+}

@@ -1,4 +1,6 @@
+import { TransactionRunner } from '../src/common/database/transaction-runner';
 import { EventStore } from '../src/common/events/event-store';
+import { UserEntity } from '../src/users/entities/user.entity';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, dataSourceOf, Db, startApp, TestApp } from './support/test-app';
 
@@ -186,6 +188,31 @@ describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
 
     const locked = await t.http().post(`/v2/users/${userId}/lock`).set(bearer(manager.token)).send({}).expect(200);
     expect(locked.body.details.sequence).toBe('2');
+  });
+
+  it('refuses an append from a stale sequence with ABORTED and writes nothing; appends several events in order', async () => {
+    const { userId } = await createHuman(t, { orgId });
+    const store = t.app.get(EventStore);
+    const runner = t.app.get(TransactionRunner);
+    const aggregate = (sequence: number) => ({
+      target: UserEntity,
+      type: 'user' as const,
+      id: userId,
+      resourceOwner: orgId,
+      sequence,
+    });
+    const stale = runner.run((m) => store.append(m, aggregate(0), [{ type: 'test.stale' }], manager.userId));
+    await expect(stale).rejects.toMatchObject({ code: 10, id: 'EVENT-c0nc1' });
+    const events = [{ type: 'test.one', payload: { n: 1 } }, { type: 'test.two' }];
+    const details = await runner.run((m) => store.append(m, aggregate(1), events, manager.userId));
+    expect(details.sequence).toBe(3);
+    expect((await eventsOf(userId)).map((e) => [e.sequence, e.type, e.payload])).toEqual([
+      [1, 'user.human.added', expect.any(Object)],
+      [2, 'test.one', { n: 1 }],
+      [3, 'test.two', {}],
+    ]);
+    const read = await t.http().get(`/v2/users/${userId}`).set(bearer(manager.token)).expect(200);
+    expect(read.body.details.sequence).toBe('3');
   });
 
   it('keeps one user’s sequence gap-free when 20 lock/unlock requests race', async () => {

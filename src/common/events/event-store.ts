@@ -29,6 +29,22 @@ export interface NewEvent {
   payload?: Record<string, unknown>;
 }
 
+const INSERT_EVENTS =
+  'INSERT INTO events (id, aggregate_type, aggregate_id, sequence, type, payload, creator, resource_owner, created_at)';
+
+/**
+ * The placeholders of `count` events' nine columns, numbered after the first `offset` parameters;
+ * `typed` casts the two numeric ones (PostgreSQL cannot infer them in a SELECT list).
+ */
+function eventRows(count: number, offset: number, typed: boolean): string[] {
+  return Array.from({ length: count }, (_, i) => {
+    const p = (k: number) => `$${offset + i * 9 + k + 1}`;
+    const int = typed ? '::integer' : '';
+    const big = typed ? '::bigint' : '';
+    return [p(0), p(1), p(2), `${p(3)}${int}`, p(4), p(5), p(6), p(7), `${p(8)}${big}`].join(', ');
+  });
+}
+
 /**
  * Appends events in the caller's transaction. The aggregate's sequence moves from the loaded
  * value to the new one with a conditional update, and (aggregate, sequence) is unique, so a
@@ -50,35 +66,35 @@ export class EventStore {
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
     const table = manager.connection.getMetadata(aggregate.target).tableName;
-    const moved = await queryRows(
-      manager,
-      `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`,
-      [last, at.getTime(), aggregate.id, aggregate.sequence],
-    );
-    if (moved.length === 0) {
+    const move = `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`;
+    const moveParams = [last, at.getTime(), aggregate.id, aggregate.sequence];
+    const eventParams = events.flatMap((event, i) => [
+      this.ids.next(),
+      aggregate.type,
+      aggregate.id,
+      aggregate.sequence + i + 1,
+      event.type,
+      JSON.stringify(event.payload ?? {}),
+      creator,
+      aggregate.resourceOwner,
+      at.getTime(),
+    ]);
+    let moved: boolean;
+    if (manager.connection.options.type === 'postgres' && events.length > 0) {
+      // one round trip: the events are written only if the sequence moved
+      const rows = eventRows(events.length, moveParams.length, true).map((row) => `SELECT ${row} FROM moved`);
+      const sql = `WITH moved AS (${move}) ${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id`;
+      moved = (await queryRows(manager, sql, [...moveParams, ...eventParams])).length > 0;
+    } else {
+      moved = (await queryRows(manager, move, moveParams)).length > 0;
+      if (moved && events.length > 0) {
+        const rows = eventRows(events.length, 0, false).map((row) => `(${row})`);
+        await queryRows(manager, `${INSERT_EVENTS} VALUES ${rows.join(', ')}`, eventParams);
+      }
+    }
+    if (!moved) {
       throw new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
     }
-    const values: unknown[] = [];
-    const tuples = events.map((event, i) => {
-      const n = values.length;
-      values.push(
-        this.ids.next(),
-        aggregate.type,
-        aggregate.id,
-        aggregate.sequence + i + 1,
-        event.type,
-        JSON.stringify(event.payload ?? {}),
-        creator,
-        aggregate.resourceOwner,
-        at.getTime(),
-      );
-      return `(${Array.from({ length: 9 }, (_, k) => `$${n + k + 1}`).join(', ')})`;
-    });
-    await queryRows(
-      manager,
-      `INSERT INTO events (id, aggregate_type, aggregate_id, sequence, type, payload, creator, resource_owner, created_at) VALUES ${tuples.join(', ')}`,
-      values,
-    );
     aggregate.sequence = last;
     return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };
   }

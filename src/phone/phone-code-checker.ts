@@ -5,6 +5,7 @@ import { AppError } from '../common/errors/app-error';
 import { UserEntity } from '../users/entities/user.entity';
 import { canonicalCode } from './code-generator';
 import { CodeMac } from './code-mac';
+import { PhoneCodeEntity } from './phone-code.entity';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneLimits } from './phone-limits';
@@ -13,7 +14,7 @@ export type CheckOutcome =
   { ok: true } | { ok: false; error: AppError; reason: string; payload?: Record<string, unknown>; counts: boolean };
 
 /**
- * Compares a submitted code with the pending one, in the order the security bar asks for: a
+ * Compares a submitted code with the pending one (loaded with the user), in the order the security bar asks for: a
  * pending code, the user's daily failure limit, expiry, then one attempt counted atomically
  * BEFORE the constant-time comparison; a success consumes the code exactly once.
  */
@@ -26,7 +27,13 @@ export class PhoneCodeChecker {
     private readonly limits: PhoneLimits,
   ) {}
 
-  async check(manager: EntityManager, user: UserEntity, input: string, now: Date): Promise<CheckOutcome> {
+  async check(
+    manager: EntityManager,
+    user: UserEntity,
+    pending: PhoneCodeEntity | null,
+    input: string,
+    now: Date,
+  ): Promise<CheckOutcome> {
     const fail = (error: AppError, reason: string, payload?: Record<string, unknown>): CheckOutcome => ({
       ok: false,
       error,
@@ -34,7 +41,6 @@ export class PhoneCodeChecker {
       payload,
       counts: true,
     });
-    const pending = await this.codes.findByUser(manager, user.id);
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');
     }

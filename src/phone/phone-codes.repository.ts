@@ -1,11 +1,43 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { insertEntity, queryRows, selectEntities, updateById } from '../common/database/raw-sql';
+import {
+  aliasedColumns,
+  hydrate,
+  insertEntity,
+  queryRows,
+  selectEntities,
+  updateById,
+} from '../common/database/raw-sql';
+import { UserEntity, UserState } from '../users/entities/user.entity';
 import { PhoneCodeEntity } from './phone-code.entity';
+
+export interface UserAndCode {
+  /** undefined when there is no such user, or it is deleted */
+  user?: UserEntity;
+  pending: PhoneCodeEntity | null;
+}
 
 /** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
 @Injectable()
 export class PhoneCodesRepository {
+  private userAndCodeSql?: string;
+
+  /**
+   * The user, its row locked until the transaction ends on PostgreSQL (SQLite transactions are
+   * serial), and its pending code, in one statement: what every check and resend starts from.
+   */
+  async findUserAndCode(manager: EntityManager, userId: string): Promise<UserAndCode> {
+    this.userAndCodeSql ??=
+      `SELECT ${aliasedColumns(manager, UserEntity, 'u')}, ${aliasedColumns(manager, PhoneCodeEntity, 'c')} ` +
+      'FROM users u LEFT JOIN phone_codes c ON c.user_id = u.id WHERE u.id = $1' +
+      (manager.connection.options.type === 'postgres' ? ' FOR UPDATE OF u' : '');
+    const [row] = await queryRows<Record<string, unknown>>(manager, this.userAndCodeSql, [userId]);
+    if (!row) return { pending: null };
+    const user = hydrate(manager, UserEntity, row, 'u');
+    const pending = row['c.id'] == null ? null : hydrate(manager, PhoneCodeEntity, row, 'c');
+    return { user: user.state === UserState.DELETED ? undefined : user, pending };
+  }
+
   async findByUser(manager: EntityManager, userId: string): Promise<PhoneCodeEntity | null> {
     const [code] = await selectEntities(manager, PhoneCodeEntity, 'user_id = $1', [userId]);
     return code ?? null;

@@ -78,9 +78,8 @@ export class PhoneVerificationService {
 
   async resendCode(caller: Caller, userId: string, verification: Verification): Promise<PhoneChangeResult> {
     const { result, queued } = await this.tx.run(async (manager) => {
-      const user = await this.loadHuman(manager, userId);
+      const { user, pending } = await this.loadHumanAndCode(manager, userId);
       this.assertMaySet(caller, user, verification);
-      const pending = await this.codes.findByUser(manager, user.id);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
       const events: NewEvent[] = [];
@@ -98,10 +97,10 @@ export class PhoneVerificationService {
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
     const outcome = await this.tx.run(async (manager): Promise<ChangeDetails | AppError> => {
-      const user = await this.loadHuman(manager, userId);
+      const { user, pending } = await this.loadHumanAndCode(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
-      const checked = await this.checker.check(manager, user, input, now);
+      const checked = await this.checker.check(manager, user, pending, input, now);
       if (checked.ok) {
         await this.users.update(manager, user.id, { phoneVerified: true });
         return this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now);
@@ -156,6 +155,12 @@ export class PhoneVerificationService {
     const user = await this.users.findForUpdate(manager, userId);
     if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
     return user;
+  }
+
+  private async loadHumanAndCode(manager: EntityManager, userId: string) {
+    const { user, pending } = await this.codes.findUserAndCode(manager, userId);
+    if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
+    return { user, pending };
   }
 
   /** send_code / default: self or user.write; return_code and is_verified: user.write, and never on oneself. */

@@ -66,14 +66,35 @@ export async function selectEntities<T extends object>(
     `SELECT * FROM "${metadata.tableName}" WHERE ${where}${suffix}`,
     params,
   );
+  return rows.map((row) => hydrate(manager, target, row));
+}
+
+/** `"alias"."column" AS "alias.column"` for every column of `target`, to read it beside another table's. */
+export function aliasedColumns(manager: EntityManager, target: EntityTarget<object>, alias: string): string {
+  return manager.connection
+    .getMetadata(target)
+    .columns.map((column) => `"${alias}"."${column.databaseName}" AS "${alias}.${column.databaseName}"`)
+    .join(', ');
+}
+
+/**
+ * An entity of `target` from a raw row, through TypeORM's own column conversions (booleans,
+ * BIGINT times); with `alias`, from the columns `aliasedColumns` named.
+ */
+export function hydrate<T extends object>(
+  manager: EntityManager,
+  target: EntityTarget<T>,
+  row: Record<string, unknown>,
+  alias?: string,
+): T {
+  const metadata = manager.connection.getMetadata(target);
   const driver = manager.connection.driver;
-  return rows.map((row) => {
-    const entity = metadata.create() as Record<string, unknown>;
-    for (const column of metadata.columns) {
-      entity[column.propertyName] = driver.prepareHydratedValue(row[column.databaseName], column);
-    }
-    return entity as T;
-  });
+  const entity = metadata.create() as Record<string, unknown>;
+  for (const column of metadata.columns) {
+    const value = row[alias ? `${alias}.${column.databaseName}` : column.databaseName];
+    entity[column.propertyName] = driver.prepareHydratedValue(value, column);
+  }
+  return entity as T;
 }
 
 /**

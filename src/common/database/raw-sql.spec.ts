@@ -75,3 +75,38 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
     await expect(again).rejects.toBeInstanceOf(QueryFailedError);
   });
 });
+
+describe('queryRows on PostgreSQL (named statements in a transaction)', () => {
+  const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const schema = `raw_sql_${process.pid}_${Date.now().toString(36)}`;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    dataSource = new DataSource({ type: 'postgres', url, extra: { options: `-c search_path=${schema}` } });
+    await dataSource.initialize();
+    await dataSource.query(`CREATE SCHEMA ${schema}`);
+    await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL)');
+  });
+  afterAll(async () => {
+    await dataSource.query(`DROP SCHEMA ${schema} CASCADE`);
+    await dataSource.destroy();
+  });
+
+  it('runs the same text again on the connection, returns RETURNING rows, and reports failures as TypeORM does', async () => {
+    const failure = await dataSource
+      .transaction(async (manager) => {
+        for (const id of ['a', 'b', 'c']) await queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', [id, 1]);
+        expect(await queryRows(manager, 'UPDATE t SET n = n + $1 WHERE id = $2 RETURNING n', [5, 'b'])).toEqual([
+          { n: 6 },
+        ]);
+        await queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['a', 2]);
+      })
+      .catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(QueryFailedError);
+    expect(isUniqueViolation(failure)).toBe(true);
+    // the failed transaction left nothing; outside a transaction the statement runs through TypeORM
+    expect(await queryRows(dataSource.manager, 'SELECT id FROM t', [])).toEqual([]);
+    await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['z', 1]));
+    expect(await queryRows(dataSource.manager, 'SELECT id, n FROM t', [])).toEqual([{ id: 'z', n: 1 }]);
+  });
+});

@@ -56,9 +56,31 @@ export function newHmacKey(): string {
   return `bench:${randomBytes(32).toString('base64')}`;
 }
 
+/** The entry point `npm start` runs, relative to ROOT. */
+const MAIN = 'dist/src/main.js';
+
+/**
+ * The Node flags production starts the service with: the words between `node` and the entry point
+ * of package.json's `start` script (`node [--flag …] dist/src/main.js`), so that the bench measures
+ * the server exactly as `npm start` runs it and the flags live in one place.
+ */
+export function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const start = pkg.scripts?.start ?? '';
+  const words = start.trim().split(/\s+/);
+  const flags = words.slice(1, -1);
+  if (words[0] !== 'node' || words[words.length - 1] !== MAIN || flags.some((flag) => !flag.startsWith('--'))) {
+    throw new Error(`package.json "start" should read "node [--flag …] ${MAIN}", not "${start}"`);
+  }
+  return flags;
+}
+
 let serverCount = 0;
 
-/** Starts dist/src/main.js as its own process, waits for /healthz and the admin token. */
+/**
+ * Starts dist/src/main.js as its own process, with the Node flags of `npm start`
+ * (startScriptNodeFlags), and waits for /healthz and the admin token.
+ */
 export async function startAppServer(settings: ServerSettings): Promise<AppServer> {
   const httpPort = await freePort();
   const grpcPort = await freePort();
@@ -82,18 +104,19 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     // one client (the bench) sends everything: the per-client throttle (default 1200/min) would answer 429
     THROTTLE_LIMIT: '0',
   };
-  const main = join(ROOT, 'dist', 'src', 'main.js');
+  const main = join(ROOT, MAIN);
   // under --cpu-prof the profile is written on a normal exit only, and Nest ends itself with the
   // signal it received: SIGUSR2 (which the service does not use) makes it exit normally instead
   const args = settings.cpuProfDir
     ? [
+        ...startScriptNodeFlags(),
         '--cpu-prof',
         '--cpu-prof-dir',
         settings.cpuProfDir,
         '-e',
         `process.on('SIGUSR2', () => process.exit(0)); require(${JSON.stringify(main)});`,
       ]
-    : [main];
+    : [...startScriptNodeFlags(), main];
   const name = `server-${++serverCount}`;
   const child = startChild(name, process.execPath, args, { cwd: ROOT, env }, join(settings.dir, `${name}.log`));
   await waitUntil(child, 'a healthy /healthz', () => httpHealthy(httpPort));

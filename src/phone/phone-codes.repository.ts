@@ -8,7 +8,8 @@ import {
   selectEntities,
   updateById,
 } from '../common/database/raw-sql';
-import { UserEntity, UserState } from '../users/entities/user.entity';
+import { UserEntity } from '../users/entities/user.entity';
+import { live } from '../users/users.repository';
 import { PhoneCodeEntity } from './phone-code.entity';
 
 export interface UserAndCode {
@@ -35,7 +36,7 @@ export class PhoneCodesRepository {
     if (!row) return { pending: null };
     const user = hydrate(manager, UserEntity, row, 'u');
     const pending = row['c.id'] == null ? null : hydrate(manager, PhoneCodeEntity, row, 'c');
-    return { user: user.state === UserState.DELETED ? undefined : user, pending };
+    return { user: live(user), pending };
   }
 
   async findByUser(manager: EntityManager, userId: string): Promise<PhoneCodeEntity | null> {

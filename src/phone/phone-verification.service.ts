@@ -58,7 +58,7 @@ export class PhoneVerificationService {
     verification: Verification,
   ): Promise<PhoneChangeResult> {
     const { result, queued } = await this.tx.run(async (manager) => {
-      const user = await this.loadHuman(manager, userId);
+      const { user } = await this.loadHuman(manager, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
@@ -78,7 +78,7 @@ export class PhoneVerificationService {
 
   async resendCode(caller: Caller, userId: string, verification: Verification): Promise<PhoneChangeResult> {
     const { result, queued } = await this.tx.run(async (manager) => {
-      const { user, pending } = await this.loadHumanAndCode(manager, userId);
+      const { user, pending } = await this.loadHuman(manager, userId);
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
@@ -97,7 +97,7 @@ export class PhoneVerificationService {
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
     const outcome = await this.tx.run(async (manager): Promise<ChangeDetails | AppError> => {
-      const { user, pending } = await this.loadHumanAndCode(manager, userId);
+      const { user, pending } = await this.loadHuman(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
       const checked = await this.checker.check(manager, user, pending, input, now);
@@ -116,7 +116,7 @@ export class PhoneVerificationService {
 
   async removePhone(caller: Caller, userId: string): Promise<ChangeDetails> {
     return this.tx.run(async (manager) => {
-      const user = await this.loadHuman(manager, userId);
+      const { user } = await this.loadHuman(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
       if (!user.phone) throw PhoneErrors.noPhoneToRemove();
       await this.codes.removeForUser(manager, user.id);
@@ -151,13 +151,8 @@ export class PhoneVerificationService {
     await this.codes.removeForUser(manager, userId);
   }
 
-  private async loadHuman(manager: EntityManager, userId: string): Promise<UserEntity> {
-    const user = await this.users.findForUpdate(manager, userId);
-    if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
-    return user;
-  }
-
-  private async loadHumanAndCode(manager: EntityManager, userId: string) {
+  /** The human user (row-locked on PostgreSQL) and its pending code, in one statement. */
+  private async loadHuman(manager: EntityManager, userId: string) {
     const { user, pending } = await this.codes.findUserAndCode(manager, userId);
     if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
     return { user, pending };

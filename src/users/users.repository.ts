@@ -5,6 +5,11 @@ import { selectEntities, updateById } from '../common/database/raw-sql';
 import { isUniqueViolation } from '../common/database/unique-violation';
 import { UserEntity, UserState } from './entities/user.entity';
 
+/** A deleted user is, to every reader, no user. */
+export function live(user: UserEntity | undefined): UserEntity | undefined {
+  return user && user.state !== UserState.DELETED ? user : undefined;
+}
+
 /** Persistence of users. Row locks and unique-violation translation live here, not in services. */
 @Injectable()
 export class UsersRepository {
@@ -13,7 +18,7 @@ export class UsersRepository {
   /** A live (not deleted) user, or undefined. */
   async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<UserEntity | undefined> {
     const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id]);
-    return user && user.state !== UserState.DELETED ? user : undefined;
+    return live(user);
   }
 
   /**
@@ -23,7 +28,7 @@ export class UsersRepository {
   async findForUpdate(manager: EntityManager, id: string): Promise<UserEntity | undefined> {
     const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE' : '';
     const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id], lock);
-    return user && user.state !== UserState.DELETED ? user : undefined;
+    return live(user);
   }
 
   async insert(manager: EntityManager, user: UserEntity, onConflict: () => AppError): Promise<void> {

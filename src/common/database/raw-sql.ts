@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { QueryFailedError, type EntityManager, type EntityTarget, type QueryRunner } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget, type QueryRunner } from 'typeorm';
 
 /**
  * One hand-written statement for the hottest paths, where TypeORM's query building costs more
@@ -51,15 +51,21 @@ interface Statement {
   all(...params: unknown[]): unknown[];
   run(...params: unknown[]): unknown;
 }
-interface Database {
+export interface SqliteConnection {
   prepare(sql: string): Statement;
+  pragma(sql: string): unknown;
+}
+
+/** better-sqlite3's one connection, which TypeORM's driver holds. */
+export function sqliteConnection(dataSource: DataSource): SqliteConnection {
+  return (dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
 }
 
 /** Prepared statements per SQLite connection, by their $n text. */
-const statements = new WeakMap<Database, Map<string, Statement>>();
+const statements = new WeakMap<SqliteConnection, Map<string, Statement>>();
 
 function sqliteRows<T>(manager: EntityManager, sql: string, params: unknown[]): T[] {
-  const db = (manager.connection.driver as unknown as { databaseConnection: Database }).databaseConnection;
+  const db = sqliteConnection(manager.connection);
   let cache = statements.get(db);
   if (!cache) statements.set(db, (cache = new Map()));
   // better-sqlite3 binds neither booleans nor Dates; TypeORM's runner turns booleans into 0/1 too

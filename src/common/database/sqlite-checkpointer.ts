@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
+import { sqliteConnection } from './raw-sql';
 
 /** How often the worker copies the write-ahead log back into the database file. */
 export const CHECKPOINT_INTERVAL_MS = 250;
@@ -32,10 +33,6 @@ parentPort.on('message', () => {
 });
 parentPort.postMessage({ ready: true });
 `;
-
-interface SqliteConnection {
-  pragma(sql: string, options?: { simple: boolean }): unknown;
-}
 
 /**
  * SQLite in WAL mode copies the log back into the database file every 1000 pages, inside
@@ -97,7 +94,7 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestr
     if (this.dataSource.isInitialized) this.connection().pragma('wal_autocheckpoint = 1000');
   }
 
-  private connection(): SqliteConnection {
-    return (this.dataSource.driver as unknown as { databaseConnection: SqliteConnection }).databaseConnection;
+  private connection() {
+    return sqliteConnection(this.dataSource);
   }
 }

@@ -71,16 +71,12 @@ export class DatabaseLimitStore extends LimitStore {
       // hits that left their window count for nothing any more: forget them when counting a new one
       // (on PostgreSQL in the same statement, one round trip)
       for (const rule of rules) {
-        const hit = [rule.key, now.getTime() - rule.windowMs, this.ids.next(), now.getTime()];
+        const [since, id, at] = [now.getTime() - rule.windowMs, this.ids.next(), now.getTime()];
         if (postgres) {
-          await queryRows(manager, PRUNE_AND_INSERT, hit);
+          await queryRows(manager, PRUNE_AND_INSERT, [rule.key, since, id, at]);
         } else {
-          await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', hit.slice(0, 2));
-          await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [
-            hit[2],
-            hit[0],
-            hit[3],
-          ]);
+          await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', [rule.key, since]);
+          await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [id, rule.key, at]);
         }
       }
     }

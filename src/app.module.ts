@@ -1,19 +1,18 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Clock } from './common/clock';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
-import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AuthGuard } from './common/auth/auth.guard';
 import { ThrottleGuard } from './common/throttle/throttle.guard';
 import { CommonModule } from './common/common.module';
-import { AppConfig, AppConfigModule } from './common/config/app-config.module';
+import { AppConfigModule } from './common/config/app-config.module';
 import { DatabaseModule } from './common/database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
 import { DatabaseHealth } from './common/health/database-health';
 import { HealthController } from './common/health/health.controller';
 import { HealthGrpcController } from './common/health/health.grpc.controller';
-import { loggerParams } from './common/logging/logging';
+import { LoggingModule } from './common/logging/logging.module';
 import { ProtoResponseInterceptor } from './common/proto/proto-response.interceptor';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
@@ -35,10 +34,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(options.env),
-        LoggerModule.forRootAsync({
-          inject: [AppConfig],
-          useFactory: (config: AppConfig) => loggerParams(config.LOG_LEVEL, options.logStream),
-        }),
+        LoggingModule.forRoot(options.logStream),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,

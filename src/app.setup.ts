@@ -2,11 +2,12 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
 import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
+import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
+import { requestLog } from './common/logging/request-log';
 
 /**
  * Builds the app exactly as `npm start` runs it (tests use the same function): HTTP with REST,
@@ -18,9 +19,10 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     bufferLogs: true,
     bodyParser: false,
   });
-  app.useLogger(app.get(Logger));
+  app.useLogger(app.get(NestPinoLogger));
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
+  app.use(requestLog(app.get(ROOT_LOGGER)));
   app.use(
     grpcWebBridge({
       grpcPort: config.GRPC_PORT,

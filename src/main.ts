@@ -1,19 +1,15 @@
 import 'reflect-metadata';
-import { Logger } from 'nestjs-pino';
-import { destination } from 'pino';
 import { createApp, startApp } from './app.setup';
 import { AppConfig } from './common/config/app-config.module';
+import { NestPinoLogger } from './common/logging/app-logger';
+import { stdoutDestination } from './common/logging/logging';
 
 async function main(): Promise<void> {
-  // The log goes to stdout one synchronous write per line. pino's default stdout stream is
-  // asynchronous and hands the file at most 16 KB per event-loop turn: under load (64 requests in
-  // flight write more than that per turn) its queue of unwritten lines grows for as long as the
-  // load lasts (3 MB after 90 s of VerifyPhone). Writing each line costs no more CPU than queueing it.
-  const app = await createApp({ logStream: destination({ dest: 1, sync: true }) });
+  const app = await createApp({ logStream: stdoutDestination() });
   const config = app.get(AppConfig);
   await startApp(app);
   app
-    .get(Logger)
+    .get(NestPinoLogger)
     .log(
       `listening on http://${config.HOST}:${config.PORT} (REST, gRPC-web, docs at /docs) and gRPC on ${config.HOST}:${config.GRPC_PORT}`,
     );

@@ -85,7 +85,13 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
     }
     let res;
     try {
-      res = await t.http().post(`/v2/users/${userId}/deactivate`).set(bearer(t.adminToken)).send({}).expect(500);
+      res = await t
+        .http()
+        .post(`/v2/users/${userId}/deactivate`)
+        .set(bearer(t.adminToken))
+        .set('x-request-id', `deactivate-${db}`)
+        .send({})
+        .expect(500);
     } finally {
       await ds.query(
         db === 'postgres'
@@ -117,10 +123,18 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
     expect(JSON.stringify(res.body)).not.toMatch(/refused|test_refuse|constraint|events|SQLITE|stack/i);
 
     const logged = t.logs
-      .map((line) => JSON.parse(line) as { level: number; correlationId?: string; err?: { stack?: string } })
+      .map(
+        (line) =>
+          JSON.parse(line) as { level: number; correlationId?: string; reqId?: string; err?: { stack?: string } },
+      )
       .filter((line) => line.correlationId === correlationId);
     expect(logged).toHaveLength(1);
     expect(logged[0].level).toBe(50);
+    // the error's line names the request; the request's own line is at error level too
+    expect(logged[0].reqId).toBe(`deactivate-${db}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const requestLine = t.logs.map((line) => JSON.parse(line)).find((line) => line.req?.id === `deactivate-${db}`);
+    expect(requestLine).toMatchObject({ level: 50, msg: 'request errored', res: { statusCode: 500 } });
     expect(logged[0].err?.stack).toMatch(db === 'postgres' ? /test_refuse_deactivation/ : /refused by the test/);
     expect(logged[0].err?.stack).toContain('\n    at ');
 

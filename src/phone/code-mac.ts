@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging/app-logger';
 import { AppConfig } from '../common/config/app-config.module';
 
 interface MacKey {
@@ -31,7 +31,7 @@ export class CodeMac implements OnModuleInit {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
   ) {
     logger.setContext(CodeMac.name);
   }

@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging/app-logger';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
@@ -25,7 +25,7 @@ export class FirstStartService implements OnApplicationBootstrap {
     private readonly orgs: OrganizationsRepository,
     private readonly organizations: OrganizationsService,
     private readonly users: UsersService,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
   ) {
     logger.setContext(FirstStartService.name);
   }

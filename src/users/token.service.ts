@@ -3,7 +3,7 @@ import { Clock } from '../common/clock';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, JWTVerifyGetKey, jwtVerify } from 'jose';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging/app-logger';
 import { Caller } from '../common/auth/caller';
 import { CallerResolver } from '../common/auth/caller-resolver';
 import { AppConfig } from '../common/config/app-config.module';
@@ -28,7 +28,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
   constructor(
     private readonly config: AppConfig,
     private readonly callers: CallersRepository,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
     private readonly clock: Clock,
   ) {
     super();

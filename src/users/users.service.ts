@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../common/logging/app-logger';
 import { EntityManager } from 'typeorm';
 import { Caller } from '../common/auth/caller';
 import { TransactionRunner } from '../common/database/transaction-runner';
@@ -83,7 +83,7 @@ export class UsersService {
     private readonly events: EventStore,
     private readonly ids: IdGenerator,
     private readonly phones: PhoneVerificationService,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
     private readonly clock: Clock,
   ) {
     logger.setContext(UsersService.name);

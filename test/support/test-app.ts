@@ -2,7 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Client } from 'pg';
 import request from 'supertest';
@@ -52,19 +52,6 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/**
- * nestjs-pino keeps one pino-http instance per process, built by the first app: every later app
- * would log into the first app's stream (and at its level), leaving its own `logs` empty. The
- * reset is not exported, hence the path (jest's registry gives the same module instance).
- */
-function resetPinoRoot(): void {
-  const dir = dirname(require.resolve('nestjs-pino'));
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(join(dir, 'rootLogger.js')).resetRootLogger();
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(join(dir, 'PinoLogger.js')).__resetOutOfContextForTests();
 }
 
 export async function createPgSchema(): Promise<string> {
@@ -120,7 +107,6 @@ export async function startApp(
     },
   });
   const clock = new TestClock();
-  resetPinoRoot();
   const app = await createApp({ env: fullEnv, logStream, clock });
   try {
     await startServers(app);

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
-import { PinoLogger } from 'nestjs-pino';
+import type { Request, Response } from 'express';
+import { AppLogger } from '../logging/app-logger';
+import { idOf } from '../logging/request-log';
 import { Observable, throwError } from 'rxjs';
 import { statusMetadata } from '../grpc/status-details';
 import { AppError, toErrorBody } from './app-error';
@@ -14,13 +15,15 @@ import { normalizeError } from './normalize-error';
  */
 @Catch()
 export class AppErrorFilter implements ExceptionFilter {
-  constructor(private readonly logger: PinoLogger) {
+  constructor(private readonly logger: AppLogger) {
     logger.setContext(AppErrorFilter.name);
   }
 
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
-    const error = normalizeError(exception, this.logger);
-    if (host.getType() === 'rpc') return throwError(() => toGrpcError(error));
+    if (host.getType() === 'rpc') return throwError(() => toGrpcError(normalizeError(exception, this.logger)));
+    // an unexpected error's line carries the id of the request's own log line
+    const reqId = idOf(host.switchToHttp().getRequest<Request>());
+    const error = normalizeError(exception, { error: (obj, msg) => this.logger.error({ ...obj, reqId }, msg) });
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
     if (error.code === GrpcStatus.UNAUTHENTICATED) res.setHeader('WWW-Authenticate', 'Bearer');

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { TransactionRunner } from '../../common/database/transaction-runner';
@@ -30,7 +30,7 @@ export class SmsDeliveryService {
     private readonly codes: PhoneCodesRepository,
     private readonly events: EventStore,
     private readonly clock: Clock,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsDeliveryService.name);
   }

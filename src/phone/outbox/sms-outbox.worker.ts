@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { SmsDeliveryService } from './sms-delivery.service';
@@ -24,7 +24,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly outbox: SmsOutboxRepository,
     private readonly delivery: SmsDeliveryService,
     private readonly clock: Clock,
-    private readonly logger: PinoLogger,
+    private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsOutboxWorker.name);
   }

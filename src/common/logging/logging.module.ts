@@ -1,0 +1,33 @@
+import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { DestinationStream, Logger } from 'pino';
+import { AppConfig } from '../config/app-config.module';
+import { AppLogger, NestPinoLogger, ROOT_LOGGER } from './app-logger';
+import { createRootLogger } from './logging';
+
+/** One pino logger per app (tests run several apps, each with its own stream and level). */
+@Global()
+@Module({})
+export class LoggingModule implements OnApplicationShutdown {
+  constructor(@Inject(ROOT_LOGGER) private readonly root: Logger) {}
+
+  /** Lines still buffered (see stdoutDestination) are written before the process goes. */
+  onApplicationShutdown(): void {
+    this.root.flush();
+  }
+
+  static forRoot(destination?: DestinationStream): DynamicModule {
+    return {
+      module: LoggingModule,
+      providers: [
+        {
+          provide: ROOT_LOGGER,
+          inject: [AppConfig],
+          useFactory: (c: AppConfig) => createRootLogger(c.LOG_LEVEL, destination),
+        },
+        AppLogger,
+        NestPinoLogger,
+      ],
+      exports: [ROOT_LOGGER, AppLogger, NestPinoLogger],
+    };
+  }
+}

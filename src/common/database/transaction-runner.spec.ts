@@ -73,6 +73,21 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
     expect(transactions).toBeGreaterThan(1);
   });
 
+  it("gives the event loop a turn between groups, so one group's answers go out before the next group runs", async () => {
+    const order: string[] = [];
+    const units = Array.from({ length: MAX_GROUP_COMMIT + 3 }, (_, i) =>
+      runner.run(async (manager) => {
+        // what the first unit sets off for the event loop's next turn (a response write, say)
+        if (i === 0) setImmediate(() => order.push('next turn'));
+        await insert(manager, `item-${i}`);
+        order.push(`unit ${i}`);
+      }),
+    );
+    await Promise.all(units);
+    expect(order.indexOf('next turn')).toBe(MAX_GROUP_COMMIT);
+    expect(order).toHaveLength(MAX_GROUP_COMMIT + 4);
+  });
+
   it('rolls back a failing unit alone; the others of its group commit', async () => {
     const results = await Promise.allSettled([
       runner.run((m) => insert(m, 'first')),

@@ -62,6 +62,10 @@ export class TransactionRunner {
           if (outcome.ok) queued.resolve(outcome.value);
           else queued.reject(outcome.error);
         });
+        // Let the event loop send this group's answers before the next group runs: clients that
+        // sent a burst (a gRPC channel delivers 64 calls in one read) get the first answers while
+        // the rest are still being written, instead of all of them after the last group.
+        if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.draining = false;

@@ -76,7 +76,7 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
   });
 });
 
-describe('queryRows on PostgreSQL (named statements in a transaction)', () => {
+describe('queryRows on PostgreSQL (named statements, in a transaction or on the pool)', () => {
   const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const schema = `raw_sql_${process.pid}_${Date.now().toString(36)}`;
   let dataSource: DataSource;
@@ -104,9 +104,29 @@ describe('queryRows on PostgreSQL (named statements in a transaction)', () => {
       .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(QueryFailedError);
     expect(isUniqueViolation(failure)).toBe(true);
-    // the failed transaction left nothing; outside a transaction the statement runs through TypeORM
+    // the failed transaction left nothing; outside a transaction the statement runs on the pool
     expect(await queryRows(dataSource.manager, 'SELECT id FROM t', [])).toEqual([]);
     await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['z', 1]));
     expect(await queryRows(dataSource.manager, 'SELECT id, n FROM t', [])).toEqual([{ id: 'z', n: 1 }]);
+  });
+
+  it('outside a transaction, runs on pooled connections (the schema set), named once per connection, and reports failures', async () => {
+    await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 7]));
+    const runners = jest.spyOn(dataSource, 'createQueryRunner');
+    // more at once than one connection: several pooled connections each prepare the statement
+    const reads = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        queryRows<{ n: number }>(dataSource.manager, 'SELECT n FROM t WHERE id = $1', ['p']),
+      ),
+    );
+    expect(reads).toEqual(Array.from({ length: 12 }, () => [{ n: 7 }]));
+    // straight on node-postgres's pool: no TypeORM query runner in between
+    expect(runners).not.toHaveBeenCalled();
+    runners.mockRestore();
+    const failure = await queryRows(dataSource.manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 1]).catch(
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(QueryFailedError);
+    expect(isUniqueViolation(failure)).toBe(true);
   });
 });

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget, type QueryRunner } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 
 /**
  * One hand-written statement for the hottest paths, where TypeORM's query building costs more
  * than the query. Written with PostgreSQL's $1, $2… (in order); SQLite gets `?`. Returns the rows
- * (also of UPDATE … RETURNING, which TypeORM's pg driver wraps as [rows, count]).
+ * (also of UPDATE … RETURNING).
  *
  * On SQLite the statement runs straight on better-sqlite3's one connection (the one TypeORM's
  * transactions run on too), prepared once and kept: TypeORM's query runner adds several promise
@@ -13,33 +13,34 @@ import { QueryFailedError, type DataSource, type EntityManager, type EntityTarge
 export async function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   if (manager.connection.options.type !== 'postgres') return sqliteRows<T>(manager, sql, params);
   const runner = manager.queryRunner;
-  if (runner && !runner.isReleased) return postgresRows<T>(runner, sql, params);
-  const raw: unknown = await manager.query(sql, params);
-  if (Array.isArray(raw) && raw.length === 2 && Array.isArray(raw[0]) && typeof raw[1] === 'number') {
-    return raw[0] as T[];
-  }
-  return (Array.isArray(raw) ? raw : []) as T[];
+  // in a transaction: on its connection; else on any connection of the pool
+  const target = runner && !runner.isReleased ? ((await runner.connect()) as PgQueryable) : pgPool(manager);
+  return postgresRows<T>(target, sql, params);
 }
 
-/** The part of node-postgres's client used here. */
-interface PgClient {
+/** The part of node-postgres's client (and pool) used here. */
+interface PgQueryable {
   query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
+/** node-postgres's pool, which TypeORM's driver holds (its connections have the search_path set). */
+function pgPool(manager: EntityManager): PgQueryable {
+  return (manager.connection.driver as unknown as { master: PgQueryable }).master;
 }
 
 /** Statement names by text: a hash, so every connection gives one text the same name. */
 const statementNames = new Map<string, string>();
 
 /**
- * In a transaction on PostgreSQL, the statement runs as a named prepared statement on the
- * transaction's connection: PostgreSQL parses and plans it once per connection instead of on every
- * execution, and TypeORM's per-statement bookkeeping is skipped.
+ * On PostgreSQL a statement runs as a named prepared statement: PostgreSQL parses and plans it
+ * once per connection instead of on every execution, and TypeORM's per-statement bookkeeping
+ * (query runner, logger, subscriber broadcast) is skipped.
  */
-async function postgresRows<T>(runner: QueryRunner, sql: string, params: unknown[]): Promise<T[]> {
+async function postgresRows<T>(target: PgQueryable, sql: string, params: unknown[]): Promise<T[]> {
   let name = statementNames.get(sql);
   if (!name) statementNames.set(sql, (name = `pv_${createHash('sha256').update(sql).digest('hex').slice(0, 32)}`));
-  const client = (await runner.connect()) as PgClient;
   try {
-    return (await client.query({ name, text: sql, values: params })).rows as T[];
+    return (await target.query({ name, text: sql, values: params })).rows as T[];
   } catch (error) {
     throw new QueryFailedError(sql, params, error as Error);
   }

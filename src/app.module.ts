@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Clock } from './common/clock';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { AuthGuard } from './common/auth/auth.guard';
 import { ThrottleGuard } from './common/throttle/throttle.guard';
@@ -13,7 +13,6 @@ import { DatabaseHealth } from './common/health/database-health';
 import { HealthController } from './common/health/health.controller';
 import { HealthGrpcController } from './common/health/health.grpc.controller';
 import { LoggingModule } from './common/logging/logging.module';
-import { ProtoResponseInterceptor } from './common/proto/proto-response.interceptor';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
 import { UsersModule } from './users/users.module';
@@ -47,7 +46,6 @@ export class AppModule {
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },
-        { provide: APP_INTERCEPTOR, useClass: ProtoResponseInterceptor },
         { provide: APP_FILTER, useClass: AppErrorFilter },
       ],
     };

@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
+import { toProtoJson } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
 import {
   RemovePhoneRequestDto,
@@ -25,7 +26,7 @@ export class PhoneController {
   @PhoneDocs.setPhone()
   async setPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: SetPhoneRequestDto) {
     const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
-    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+    return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @Post('resend')
@@ -33,19 +34,21 @@ export class PhoneController {
   @PhoneDocs.resendPhoneCode()
   async resendPhoneCode(@CurrentCaller() caller: Caller, @ProtoRequest() req: ResendPhoneCodeRequestDto) {
     const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
-    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+    return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @Post('verify')
   @HttpCode(200)
   @PhoneDocs.verifyPhone()
   async verifyPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: VerifyPhoneRequestDto) {
-    return { details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)) };
+    return toProtoJson({
+      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
+    });
   }
 
   @Delete()
   @PhoneDocs.removePhone()
   async removePhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: RemovePhoneRequestDto) {
-    return { details: detailsMessage(await this.phones.removePhone(caller, req.userId)) };
+    return toProtoJson({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
   }
 }

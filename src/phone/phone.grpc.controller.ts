@@ -3,6 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
+import { toProtoMessage } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
 import {
   RemovePhoneRequestDto,
@@ -21,22 +22,24 @@ export class PhoneGrpcController {
   @GrpcMethod('UserService', 'SetPhone')
   async setPhone(@ProtoRequest() req: SetPhoneRequestDto, @CurrentCaller() caller: Caller) {
     const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
-    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+    return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @GrpcMethod('UserService', 'ResendPhoneCode')
   async resendPhoneCode(@ProtoRequest() req: ResendPhoneCodeRequestDto, @CurrentCaller() caller: Caller) {
     const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
-    return { details: detailsMessage(result.details), verificationCode: result.verificationCode };
+    return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @GrpcMethod('UserService', 'VerifyPhone')
   async verifyPhone(@ProtoRequest() req: VerifyPhoneRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)) };
+    return toProtoMessage({
+      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
+    });
   }
 
   @GrpcMethod('UserService', 'RemovePhone')
   async removePhone(@ProtoRequest() req: RemovePhoneRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.phones.removePhone(caller, req.userId)) };
+    return toProtoMessage({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
   }
 }

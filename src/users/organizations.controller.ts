@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
+import { toProtoJson } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
 import { AddOrganizationDto } from './dto/add-organization.dto';
 import { OrganizationsService } from './organizations.service';
@@ -19,6 +20,6 @@ export class OrganizationsController {
   @UserDocs.addOrganization()
   async addOrganization(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddOrganizationDto) {
     const result = await this.organizations.addOrganization(caller, req);
-    return { ...result, details: detailsMessage(result.details) };
+    return toProtoJson({ ...result, details: detailsMessage(result.details) });
   }
 }

@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
+import { toProtoJson } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
 import { AddHumanUserDto } from './dto/add-human-user.dto';
 import { CreateUserDto } from './dto/create-user.dto';
@@ -21,60 +22,60 @@ export class UsersController {
   @UserDocs.addHumanUser()
   async addHumanUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddHumanUserDto) {
     const result = await this.users.addHuman(caller, req);
-    return { ...result, details: detailsMessage(result.details) };
+    return toProtoJson({ ...result, details: detailsMessage(result.details) });
   }
 
   @Post('new')
   @HttpCode(200)
   @UserDocs.createUser()
-  createUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: CreateUserDto) {
-    return this.users.createUser(caller, req);
+  async createUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: CreateUserDto) {
+    return toProtoJson(await this.users.createUser(caller, req));
   }
 
   @Get(':userId')
   @UserDocs.getUserById()
-  getUserById(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return this.users.getById(caller, req.userId);
+  async getUserById(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+    return toProtoJson(await this.users.getById(caller, req.userId));
   }
 
   @Post(':userId/deactivate')
   @HttpCode(200)
   @UserDocs.stateChange('DeactivateUser', 'Deactivate a user')
   async deactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) };
+    return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) });
   }
 
   @Post(':userId/reactivate')
   @HttpCode(200)
   @UserDocs.stateChange('ReactivateUser', 'Reactivate a deactivated user')
   async reactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) };
+    return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) });
   }
 
   @Post(':userId/lock')
   @HttpCode(200)
   @UserDocs.stateChange('LockUser', 'Lock a user')
   async lockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) };
+    return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) });
   }
 
   @Post(':userId/unlock')
   @HttpCode(200)
   @UserDocs.stateChange('UnlockUser', 'Unlock a locked user')
   async unlockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) };
+    return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) });
   }
 
   @Delete(':userId')
   @UserDocs.deleteUser()
   async deleteUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
-    return { details: detailsMessage(await this.users.delete(caller, req.userId)) };
+    return toProtoJson({ details: detailsMessage(await this.users.delete(caller, req.userId)) });
   }
 
   @Post(':userId/pats')
   @HttpCode(200)
   @UserDocs.addPersonalAccessToken()
-  addPersonalAccessToken(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddPersonalAccessTokenDto) {
-    return this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate);
+  async addPersonalAccessToken(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddPersonalAccessTokenDto) {
+    return toProtoJson(await this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate));
   }
 }

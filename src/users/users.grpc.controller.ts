@@ -3,6 +3,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { Caller } from '../common/auth/caller';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
+import { toProtoMessage } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
 import { AddHumanUserDto } from './dto/add-human-user.dto';
 import { AddOrganizationDto } from './dto/add-organization.dto';
@@ -22,52 +23,52 @@ export class UsersGrpcController {
   @GrpcMethod('UserService', 'AddHumanUser')
   async addHumanUser(@ProtoRequest() req: AddHumanUserDto, @CurrentCaller() caller: Caller) {
     const result = await this.users.addHuman(caller, req);
-    return { ...result, details: detailsMessage(result.details) };
+    return toProtoMessage({ ...result, details: detailsMessage(result.details) });
   }
 
   @GrpcMethod('UserService', 'CreateUser')
-  createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: Caller) {
-    return this.users.createUser(caller, req);
+  async createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: Caller) {
+    return toProtoMessage(await this.users.createUser(caller, req));
   }
 
   @GrpcMethod('UserService', 'GetUserByID')
-  getUserById(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return this.users.getById(caller, req.userId);
+  async getUserById(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+    return toProtoMessage(await this.users.getById(caller, req.userId));
   }
 
   @GrpcMethod('UserService', 'DeactivateUser')
   async deactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) };
+    return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) });
   }
 
   @GrpcMethod('UserService', 'ReactivateUser')
   async reactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) };
+    return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) });
   }
 
   @GrpcMethod('UserService', 'LockUser')
   async lockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) };
+    return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) });
   }
 
   @GrpcMethod('UserService', 'UnlockUser')
   async unlockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) };
+    return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) });
   }
 
   @GrpcMethod('UserService', 'DeleteUser')
   async deleteUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
-    return { details: detailsMessage(await this.users.delete(caller, req.userId)) };
+    return toProtoMessage({ details: detailsMessage(await this.users.delete(caller, req.userId)) });
   }
 
   @GrpcMethod('UserService', 'AddPersonalAccessToken')
-  addPersonalAccessToken(@ProtoRequest() req: AddPersonalAccessTokenDto, @CurrentCaller() caller: Caller) {
-    return this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate);
+  async addPersonalAccessToken(@ProtoRequest() req: AddPersonalAccessTokenDto, @CurrentCaller() caller: Caller) {
+    return toProtoMessage(await this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate));
   }
 
   @GrpcMethod('OrganizationService', 'AddOrganization')
   async addOrganization(@ProtoRequest() req: AddOrganizationDto, @CurrentCaller() caller: Caller) {
     const result = await this.organizations.addOrganization(caller, req);
-    return { ...result, details: detailsMessage(result.details) };
+    return toProtoMessage({ ...result, details: detailsMessage(result.details) });
   }
 }

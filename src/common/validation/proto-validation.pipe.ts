@@ -6,7 +6,7 @@ const PRIMITIVES = new Set<unknown>([String, Number, Boolean, Object, Array]);
 /** Global pipe for REST bodies and gRPC messages typed with a DTO class. */
 @Injectable()
 export class ProtoValidationPipe implements PipeTransform {
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (
       (metadata.type !== 'body' && metadata.type !== 'custom') ||
       !metadata.metatype ||

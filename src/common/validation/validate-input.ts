@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validate, ValidationError } from 'class-validator';
+import { validateSync, ValidationError } from 'class-validator';
 import { FieldViolation } from '../errors/app-error';
 import { Errors } from '../errors/errors';
 import { camelizeKeys } from './proto-json-input';
@@ -18,13 +18,13 @@ function violations(errors: ValidationError[], prefix = ''): FieldViolation[] {
  * The single validation step every transport passes through: protobuf-JSON names normalised,
  * unknown fields dropped, every violated field reported in one INVALID_ARGUMENT error.
  */
-export async function validateInput<T extends object>(type: new () => T, raw: unknown): Promise<T> {
+export function validateInput<T extends object>(type: new () => T, raw: unknown): T {
   const plain = camelizeKeys(raw ?? {});
   if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
     throw Errors.validation([{ field: 'body', description: 'must be a JSON object' }]);
   }
   const instance = plainToInstance(type, plain, { excludeExtraneousValues: false });
-  const errors = await validate(instance, { whitelist: true, forbidUnknownValues: false });
+  const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) throw Errors.validation(violations(errors));
   return instance;
 }

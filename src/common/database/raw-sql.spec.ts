@@ -38,6 +38,28 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
     expect(await queryRows(manager, 'SELECT id FROM t WHERE n > $1', [100])).toEqual([]);
   });
 
+  it('names row properties exactly as the result columns, whatever characters they hold; a later duplicate wins', async () => {
+    const manager = dataSource.manager;
+    await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);
+    const rows = await queryRows(
+      manager,
+      `SELECT id AS "t.id", n AS "we""ird \\ name", 'x' AS "constructor", 'p' AS "__proto__", 1 AS dup, 2 AS dup, NULL AS "empty" FROM t`,
+      [],
+    );
+    expect(rows).toEqual([
+      { 't.id': 'a', 'we"ird \\ name': 1, constructor: 'x', ['__proto__']: 'p', dup: 2, empty: null },
+    ]);
+    expect(Object.keys(rows[0] as object)).toEqual([
+      't.id',
+      'we"ird \\ name',
+      'constructor',
+      '__proto__',
+      'dup',
+      'empty',
+    ]);
+    expect(Object.getPrototypeOf(rows[0])).toBe(Object.prototype);
+  });
+
   it('reports a failed statement as TypeORM does, so unique violations are recognised', async () => {
     const manager = dataSource.manager;
     await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);

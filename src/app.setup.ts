@@ -1,6 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
@@ -22,6 +23,11 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   app.useLogger(app.get(NestPinoLogger));
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
+  // no "X-Powered-By: Express"; no ETag: answers are per caller and never cached (as ZITADEL's),
+  // and Express would hash every response body for it
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(unconditional);
   app.use(requestLog(app.get(ROOT_LOGGER)));
   app.use(
     grpcWebBridge({
@@ -35,6 +41,19 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   app.enableShutdownHooks();
   setUpSwagger(app);
   return app;
+}
+
+/**
+ * The API has no conditional requests: without this, Express answers a GET carrying
+ * `If-None-Match: *` or an `If-Modified-Since` with an empty 304, even though it never sent an
+ * ETag or a date. The docs' static files keep theirs.
+ */
+function unconditional(req: Request, _res: Response, next: NextFunction): void {
+  if (!req.path.startsWith('/docs')) {
+    if (req.headers['if-none-match'] !== undefined) delete req.headers['if-none-match'];
+    if (req.headers['if-modified-since'] !== undefined) delete req.headers['if-modified-since'];
+  }
+  next();
 }
 
 function setUpSwagger(app: INestApplication): void {

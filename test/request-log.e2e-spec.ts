@@ -85,6 +85,17 @@ describe('request log (one line per HTTP request)', () => {
     });
   });
 
+  it('logs an answer on a connection the server closes after it (Connection: close) as completed', async () => {
+    const { port } = t.app.getHttpServer().address() as AddressInfo;
+    const socket = connect(port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('utf8')));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-request-id: closing\r\n\r\n');
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(await lineOf(t, (l) => l.req.id === 'closing')).toMatchObject({ level: 30, msg: 'request completed' });
+  });
+
   it('logs a request the client gave up on before the answer as "request aborted" (warn)', async () => {
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     const socket = connect(port, '127.0.0.1');

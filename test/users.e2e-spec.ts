@@ -128,6 +128,22 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
       });
     });
 
+    it('answers without X-Powered-By or ETag, and a conditional GET gets the whole answer again', async () => {
+      const created = await admin().post('/v2/users/human', minimalHuman(orgA)).expect(200);
+      const res = await admin().get(`/v2/users/${created.body.userId}`).expect(200);
+      expect(res.headers['x-powered-by']).toBeUndefined();
+      expect(res.headers.etag).toBeUndefined();
+      expect(created.headers.etag).toBeUndefined();
+      // Express would answer these with an empty 304, though it never sent an ETag or a date
+      const again = await admin().get(`/v2/users/${created.body.userId}`).set('If-None-Match', '*').expect(200);
+      expect(again.body).toEqual(res.body);
+      const since = await admin()
+        .get(`/v2/users/${created.body.userId}`)
+        .set('If-Modified-Since', new Date(Date.now() + 86_400_000).toUTCString())
+        .expect(200);
+      expect(since.body).toEqual(res.body);
+    });
+
     it('accepts snake_case field names', async () => {
       const address = email();
       const created = await admin()

@@ -30,6 +30,9 @@ export function requestLog(logger: Logger) {
     const started = performance.now();
     const id = requestIdOf(req);
     (req as Request & { id?: string }).id = id;
+    // an answer finished on a socket the client already closed never reached it
+    let delivered = false;
+    res.once('finish', () => (delivered = !req.socket.destroyed));
     res.once('close', () => {
       if (!logger.isLevelEnabled('info')) return;
       const line = {
@@ -37,7 +40,7 @@ export function requestLog(logger: Logger) {
         res: { statusCode: res.statusCode },
         responseTime: Math.round(performance.now() - started),
       };
-      if (!res.writableFinished) logger.warn(line, 'request aborted');
+      if (!delivered) logger.warn(line, 'request aborted');
       else if (res.statusCode >= 500) logger.error(line, 'request errored');
       else logger.info(line, 'request completed');
     });

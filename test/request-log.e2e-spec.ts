@@ -29,6 +29,19 @@ async function lineOf(t: TestApp, match: (line: RequestLine) => boolean): Promis
   throw new Error('no such request line');
 }
 
+/** A POST whose body never arrives: the client goes away while the body parser waits for it. */
+async function abandonRequest(t: TestApp, requestId: string): Promise<void> {
+  const { port } = t.app.getHttpServer().address() as AddressInfo;
+  const socket = connect(port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `POST /v2/users/1/phone/verify HTTP/1.1\r\nHost: x\r\nx-request-id: ${requestId}\r\n` +
+      'Authorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"verif',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.destroy();
+}
+
 describe('request log (one line per HTTP request)', () => {
   let t: TestApp;
 
@@ -97,16 +110,7 @@ describe('request log (one line per HTTP request)', () => {
   });
 
   it('logs a request the client gave up on before the answer as "request aborted" (warn)', async () => {
-    const { port } = t.app.getHttpServer().address() as AddressInfo;
-    const socket = connect(port, '127.0.0.1');
-    await new Promise<void>((resolve) => socket.once('connect', resolve));
-    // the body parser waits for 100 bytes that never come; the client goes away
-    socket.write(
-      'POST /v2/users/1/phone/verify HTTP/1.1\r\nHost: x\r\nx-request-id: gone-away\r\n' +
-        'Authorization: Bearer nope\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"verif',
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    socket.destroy();
+    await abandonRequest(t, 'gone-away');
     expect(await lineOf(t, (l) => l.req.id === 'gone-away')).toMatchObject({
       level: 40,
       msg: 'request aborted',
@@ -116,13 +120,15 @@ describe('request log (one line per HTTP request)', () => {
 });
 
 describe('request log at LOG_LEVEL=warn', () => {
-  it('writes no line for answered requests', async () => {
+  it('writes no line for answered requests, but one for an abandoned one', async () => {
     const t = await startApp('sqlite', { LOG_LEVEL: 'warn' });
     try {
       await t.http().get('/healthz').expect(200);
       await t.http().get('/v2/users/123').expect(401);
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(requestLines(t)).toEqual([]);
+      await abandonRequest(t, 'gone-at-warn');
+      expect(await lineOf(t, (l) => l.req.id === 'gone-at-warn')).toMatchObject({ level: 40, msg: 'request aborted' });
     } finally {
       await t.close();
     }

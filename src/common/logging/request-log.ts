@@ -32,17 +32,20 @@ export function requestLog(logger: Logger) {
     (req as Request & { id?: string }).id = id;
     // an answer finished on a socket the client already closed never reached it
     let delivered = false;
-    res.once('finish', () => (delivered = !req.socket.destroyed));
+    res.once('finish', () => (delivered = req.socket?.destroyed !== true));
     res.once('close', () => {
-      if (!logger.isLevelEnabled('info')) return;
+      const [level, msg] = !delivered
+        ? (['warn', 'request aborted'] as const)
+        : res.statusCode >= 500
+          ? (['error', 'request errored'] as const)
+          : (['info', 'request completed'] as const);
+      if (!logger.isLevelEnabled(level)) return;
       const line = {
         req: { id, method: req.method, url: (req.originalUrl ?? req.url).split('?')[0] },
         res: { statusCode: res.statusCode },
         responseTime: Math.round(performance.now() - started),
       };
-      if (!delivered) logger.warn(line, 'request aborted');
-      else if (res.statusCode >= 500) logger.error(line, 'request errored');
-      else logger.info(line, 'request completed');
+      logger[level](line, msg);
     });
     next();
   };

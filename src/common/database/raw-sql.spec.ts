@@ -132,10 +132,10 @@ describe('queryRows on PostgreSQL (named statements, in a transaction or on the 
     expect(await queryRows(dataSource.manager, 'SELECT id, n FROM t', [])).toEqual([{ id: 'z', n: 1 }]);
   });
 
-  it('outside a transaction, runs on pooled connections (the schema set), named once per connection, and reports failures', async () => {
+  it('outside a transaction, runs on pooled connections (the schema set) without a TypeORM query runner, and reports failures', async () => {
     await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 7]));
     const runners = jest.spyOn(dataSource, 'createQueryRunner');
-    // more at once than one connection: several pooled connections each prepare the statement
+    // more at once than one connection: several pooled connections prepare the statement
     const reads = await Promise.all(
       Array.from({ length: 12 }, () =>
         queryRows<{ n: number }>(dataSource.manager, 'SELECT n FROM t WHERE id = $1', ['p']),

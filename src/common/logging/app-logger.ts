@@ -1,5 +1,5 @@
 import { Inject, Injectable, LoggerService, Scope } from '@nestjs/common';
-import type { Logger } from 'pino';
+import type { Level, Logger } from 'pino';
 
 /** The injection token of the app's root pino logger (see LoggingModule). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
@@ -28,7 +28,7 @@ export class AppLogger {
   readonly warn: LogMethod = (objOrMsg, msg) => this.write('warn', objOrMsg, msg);
   readonly error: LogMethod = (objOrMsg, msg) => this.write('error', objOrMsg, msg);
 
-  private write(level: 'trace' | 'debug' | 'info' | 'warn' | 'error', objOrMsg: object | string, msg?: string) {
+  private write(level: Exclude<Level, 'fatal'>, objOrMsg: object | string, msg?: string) {
     if (typeof objOrMsg === 'string') this.logger[level](objOrMsg);
     else this.logger[level](objOrMsg, msg);
   }
@@ -61,7 +61,7 @@ export class NestPinoLogger implements LoggerService {
     this.write('fatal', message, params);
   }
 
-  private write(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal', message: unknown, params: unknown[]) {
+  private write(level: Level, message: unknown, params: unknown[]) {
     if (!this.root.isLevelEnabled(level)) return;
     const rest = [...params];
     const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? rest.pop() : undefined;

@@ -4,15 +4,18 @@ import type { Logger } from 'pino';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** A request as the request log leaves it: with the id its line carries. */
+type IdentifiedRequest = Request & { id?: string };
+
 /** The caller's `x-request-id` when it is a plain token of at most 64 characters, else a new UUID. */
-export function requestIdOf(req: Request): string {
+function requestIdOf(req: Request): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
 /** The request's id as the request log wrote it (also for the error filter's log lines). */
 export function idOf(req: Request): string | undefined {
-  return (req as Request & { id?: string }).id;
+  return (req as IdentifiedRequest).id;
 }
 
 /**
@@ -23,13 +26,14 @@ export function idOf(req: Request): string | undefined {
  *
  * Written by hand rather than with pino-http: its per-request child logger and nestjs-pino's
  * per-request AsyncLocalStorage (a hook on every promise on Node 20) were ~40 % of a GetUserByID's
- * CPU (measured: 800 → 470 µs per request).
+ * CPU (measured: ~800 µs per request with them, ~470 without any request line, ~580 with this one
+ * written a line at a time).
  */
 export function requestLog(logger: Logger) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
     const id = requestIdOf(req);
-    (req as Request & { id?: string }).id = id;
+    (req as IdentifiedRequest).id = id;
     // an answer finished on a socket the client already closed never reached it
     let delivered = false;
     res.once('finish', () => (delivered = req.socket?.destroyed !== true));

@@ -2,7 +2,7 @@ import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import type { JsonObject } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
-import { credentials, loadPackageDefinition, ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, loadPackageDefinition, Metadata, ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { dirname, join } from 'node:path';
 import { PACKAGE_DEFINITION } from '../src/common/grpc/grpc-options';
@@ -644,11 +644,50 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         await expect(check('zitadel.user.v2.UserService')).resolves.toEqual({ status: 'SERVING' });
         await expect(check('zitadel.org.v2.OrganizationService')).resolves.toEqual({ status: 'SERVING' });
         await expect(check('no.such.Service')).rejects.toMatchObject({ code: 5 });
-        const watched = await watch('');
-        expect(watched).toEqual([{ status: 'SERVING' }]);
+        await expect(watch('')).resolves.toEqual([{ status: 'SERVING' }]);
         await expect(watch('no.such.Service')).resolves.toEqual([{ status: 'SERVICE_UNKNOWN' }]);
       } finally {
         health.close();
+      }
+    });
+
+    it.each([
+      ['/zitadel.user.v2.UserService/GetUserByID', true],
+      ['/zitadel.user.v2.UserService/VerifyPhone', true],
+      ['/grpc.health.v1.Health/Check', false],
+    ])('bytes that are no protobuf message are INVALID_ARGUMENT on native gRPC too (%s)', async (path, auth) => {
+      const client = new Client(grpcAddress(t), credentials.createInsecure());
+      const call = (bytes: Buffer) =>
+        new Promise<{ code: number; details: string }>((resolve) => {
+          const metadata = new Metadata();
+          if (auth) metadata.set('authorization', `Bearer ${t.adminToken}`);
+          client.makeUnaryRequest(
+            path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            metadata,
+            (error: ServiceError | null) => resolve({ code: error?.code ?? 0, details: error?.details ?? '' }),
+          );
+        });
+      try {
+        // field 1 (a string) with a length varint that never ends
+        await expect(call(Buffer.from([0x0a, 0xff, 0xff]))).resolves.toEqual({
+          code: 3,
+          details:
+            'invalid request: body: the message is not a valid protobuf encoding of the request (VALIDATION-1nv4l)',
+        });
+        const { userId } = await createHuman(t, { orgId });
+        // and a well-formed call after it is answered as usual
+        const valid: Record<string, [Uint8Array, number]> = {
+          GetUserByID: [requestBytes('UserService', 'GetUserByID', { userId }), 0],
+          VerifyPhone: [requestBytes('UserService', 'VerifyPhone', { userId, verificationCode: '123456' }), 9],
+          Check: [new Uint8Array(0), 0],
+        };
+        const [bytes, code] = valid[path.split('/').pop()!];
+        expect((await call(Buffer.from(bytes))).code).toBe(code);
+      } finally {
+        client.close();
       }
     });
 
@@ -698,5 +737,32 @@ describe('gRPC-web CORS with GRPC_WEB_CORS_ORIGINS=http://a.test', () => {
     });
     expect(call.trailers['grpc-status']).toBe('16');
     expect(call.headers.get('access-control-allow-origin')).toBeNull();
+  });
+});
+
+describe('grpc.health.v1.Health/Watch across a shutdown', () => {
+  it('stays open after SERVING and ends with NOT_SERVING and OK when the server shuts down', async () => {
+    const t = await startApp('sqlite');
+    const pkg = loadPackageDefinition(PACKAGE_DEFINITION) as any;
+    const health = new pkg.grpc.health.v1.Health(grpcAddress(t), credentials.createInsecure());
+    try {
+      const received: unknown[] = [];
+      const stream = health.Watch({ service: 'zitadel.user.v2.UserService' });
+      const ended = new Promise<string>((resolve) => {
+        stream.on('error', (error: ServiceError) => resolve(`error ${error.code}`));
+        stream.on('status', (status: { code: number }) => resolve(`status ${status.code}`));
+      });
+      await new Promise<void>((resolve) =>
+        stream.on('data', (message: unknown) => {
+          received.push(message);
+          resolve();
+        }),
+      );
+      await t.close();
+      await expect(ended).resolves.toBe('status 0');
+      expect(received).toEqual([{ status: 'SERVING' }, { status: 'NOT_SERVING' }]);
+    } finally {
+      health.close();
+    }
   });
 });

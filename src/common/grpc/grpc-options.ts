@@ -2,6 +2,7 @@ import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
+import { undecodable } from './undecodable';
 
 /** Loaded once: used by the gRPC-web bridge to check requests, and by reflection. */
 export const PACKAGE_DEFINITION = loadSync(SERVICE_PROTOS, LOADER_OPTIONS);
@@ -20,6 +21,7 @@ function withoutNulls(value: unknown): unknown {
  * What the server decodes requests with. proto3 cannot tell an omitted string from "" (Go and
  * connect clients leave it out, protobufjs writes it), so plain scalars decode to their defaults
  * and a request validates the same either way; unset messages (null under `defaults`) stay absent.
+ * Bytes that are no encoding of the request become the `undecodable` marker (INVALID_ARGUMENT later).
  */
 function serverDefinition(): PackageDefinition {
   const definition = loadSync(SERVICE_PROTOS, { ...LOADER_OPTIONS, defaults: true });
@@ -27,7 +29,13 @@ function serverDefinition(): PackageDefinition {
     if ('format' in service) continue;
     for (const method of Object.values(service)) {
       const decode = method.requestDeserialize;
-      method.requestDeserialize = (bytes: Buffer) => withoutNulls(decode(bytes)) as object;
+      method.requestDeserialize = (bytes: Buffer) => {
+        try {
+          return withoutNulls(decode(bytes)) as object;
+        } catch {
+          return undecodable();
+        }
+      };
     }
   }
   return definition;

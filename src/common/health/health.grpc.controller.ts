@@ -1,38 +1,82 @@
-import { Controller } from '@nestjs/common';
+import { Controller, OnModuleDestroy } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import { from, Observable } from 'rxjs';
+import {
+  concat,
+  distinctUntilChanged,
+  exhaustMap,
+  map,
+  merge,
+  NEVER,
+  Observable,
+  of,
+  ReplaySubject,
+  share,
+  Subject,
+  takeUntil,
+  timer,
+} from 'rxjs';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
+import { assertDecoded } from '../grpc/undecodable';
 import { DatabaseHealth } from './database-health';
 
 const SERVICES = new Set(['', 'zitadel.user.v2.UserService', 'zitadel.org.v2.OrganizationService']);
 
-/** grpc.health.v1.Health: SERVING while the database answers. */
+/** How often the database is asked while at least one Watch is open (once for all of them). */
+export const WATCH_POLL_MS = 2_000;
+
+type Status = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
+
+/**
+ * grpc.health.v1.Health: SERVING while the database answers. Watch streams the status: the
+ * current one at once, then each change, and NOT_SERVING before the server shuts down.
+ */
 @Controller()
-export class HealthGrpcController {
-  constructor(private readonly health: DatabaseHealth) {}
+export class HealthGrpcController implements OnModuleDestroy {
+  private readonly closing = new Subject<void>();
+  private closed = false;
+  private readonly status$: Observable<Status>;
+
+  constructor(private readonly health: DatabaseHealth) {
+    this.status$ = timer(0, WATCH_POLL_MS).pipe(
+      exhaustMap(() => this.health.isUp()),
+      distinctUntilChanged(),
+      map((up): Status => (up ? 'SERVING' : 'NOT_SERVING')),
+      // one poll shared by every open Watch, stopped when the last one ends
+      share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
+    );
+  }
 
   @Public()
   @GrpcMethod('Health', 'Check')
   async check(request: { service?: string }) {
+    assertDecoded(request);
     const service = request?.service ?? '';
-    const status = await this.statusOf(service);
     // the health protocol: Check answers an unknown service with NOT_FOUND (only Watch reports SERVICE_UNKNOWN)
-    if (status === 'SERVICE_UNKNOWN')
+    if (!SERVICES.has(service))
       throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${service}"`);
-    return { status };
+    return { status: (await this.health.isUp()) ? 'SERVING' : 'NOT_SERVING' };
   }
 
-  /** Server streaming, so @GrpcMethod (a stream method would never be matched); one answer, then the end. */
+  /** Server streaming (under @GrpcMethod, since a stream method would never be matched); open until the client ends it. */
   @Public()
   @GrpcMethod('Health', 'Watch')
-  watch(request: { service?: string }): Observable<{ status: string }> {
-    return from(this.statusOf(request?.service ?? '').then((status) => ({ status })));
+  watch(request: { service?: string }): Observable<{ status: Status }> {
+    assertDecoded(request);
+    if (this.closed) return of({ status: 'NOT_SERVING' });
+    // an unknown service is reported once; the stream stays open, as the protocol asks
+    const statuses = SERVICES.has(request?.service ?? '')
+      ? this.status$
+      : concat(of('SERVICE_UNKNOWN' as const), NEVER);
+    const last = this.closing.pipe(map((): Status => 'NOT_SERVING'));
+    return merge(statuses.pipe(takeUntil(this.closing)), last).pipe(map((status) => ({ status })));
   }
 
-  private async statusOf(service: string): Promise<string> {
-    if (!SERVICES.has(service)) return 'SERVICE_UNKNOWN';
-    return (await this.health.isUp()) ? 'SERVING' : 'NOT_SERVING';
+  /** Runs before the gRPC server closes, which waits for open calls: every Watch ends here. */
+  onModuleDestroy(): void {
+    this.closed = true;
+    this.closing.next();
+    this.closing.complete();
   }
 }

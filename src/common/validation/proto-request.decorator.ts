@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+import { assertDecoded } from '../grpc/undecodable';
 
 function isTimestamp(value: object): value is { seconds?: string | number; nanos?: number } {
   const keys = Object.keys(value);
@@ -22,7 +23,11 @@ function fromGrpc(value: unknown): unknown {
  * ProtoValidationPipe validates it against the parameter's DTO type, so both get the same rules.
  */
 export const ProtoRequest = createParamDecorator((_: unknown, context: ExecutionContext) => {
-  if (context.getType() === 'rpc') return fromGrpc(context.switchToRpc().getData());
+  if (context.getType() === 'rpc') {
+    const data: unknown = context.switchToRpc().getData();
+    assertDecoded(data);
+    return fromGrpc(data);
+  }
   const req = context.switchToHttp().getRequest<Request>();
   const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
   return { ...(body as object), ...req.params };

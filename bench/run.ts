@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSummary, summarize, type CpuProfile, type ProfileSummary } from './cpuprofile-summary';
 import type { DriveOptions } from './lib/drivers';
-import { cleanUpAll, onCleanup } from './lib/processes';
+import { cleanUpAll, CpuWindow, onCleanup } from './lib/processes';
 import { checkTargets, Db, formatCount, formatTable, formatTargets, ResultRow } from './lib/report';
 import {
   drive,
@@ -320,7 +320,12 @@ function describe(r: ResultRow): string {
   const ratio = r.ratio === undefined ? '' : ` (${r.ratio.toFixed(2)} × ceiling)`;
   const errors = r.errors ? `, ${r.errors} errors: ${r.errorKinds.slice(0, 3).join(' | ')}` : '';
   const early = r.stoppedEarly ? `, ${r.stoppedEarly} after ${r.elapsedS.toFixed(1)} s` : '';
-  return `${r.reqPerSec.toFixed(0)} req/s${ratio}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, RSS ${r.peakRssMB.toFixed(0)} MB${errors}${early}`;
+  const cpu =
+    r.serverCpuUs === undefined
+      ? ''
+      : `, CPU ${r.serverCpuUs.toFixed(0)} µs/req` +
+        (r.dbCpuUs === undefined ? '' : ` + PostgreSQL ${r.dbCpuUs.toFixed(0)}`);
+  return `${r.reqPerSec.toFixed(0)} req/s${ratio}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, RSS ${r.peakRssMB.toFixed(0)} MB${cpu}${errors}${early}`;
 }
 
 /**
@@ -351,10 +356,20 @@ class Ceilings {
     if (nest && wanted.has('grpc-web')) runs.push(['grpc-web', nest, (o) => driveNestCeilingHttpLoop(nest.port, o)]);
     if (grpc) runs.push(['grpc', grpc, (o) => driveGrpcCeiling(grpc.port, o)]);
     for (const [transport, server, run] of runs) {
-      const m = await run({ ...options, onMeasureStart: () => server.rss.window() });
+      const cpu = new CpuWindow(server.child.pid, false);
+      const m = await run({
+        ...options,
+        onMeasureStart: () => {
+          server.rss.window();
+          cpu.start();
+        },
+      });
       const name = transport === 'grpc' ? 'ceiling-grpc-js' : 'ceiling-nest-express';
       const title = `${transport === 'grpc' ? 'ceiling: grpc-js unary' : 'ceiling: Nest+Express POST'} (${when})`;
-      const r = row('ceiling', name, title, transport, '-', 0, m, server.rss.windowPeak());
+      const r = {
+        ...row('ceiling', name, title, transport, '-', 0, m, server.rss.windowPeak()),
+        ...cpu.perAnswer(m.ok + m.errors),
+      };
       log(`${title} via ${r.driver}: ${describe(r)}`);
       this.rows.push(r);
       measured.set(transport, r.reqPerSec);
@@ -446,11 +461,13 @@ async function runScenario(
 ): Promise<ResultRow> {
   const wrong = scenario === 'verify-wrong';
   let fromUs = 0;
+  const cpu = new CpuWindow(server.child.pid, db === 'postgres');
   const m = await drive(transport, server, workload, wrong, {
     ...options,
     onMeasureStart: () => {
       server.rss.window();
       fromUs = Number(process.hrtime.bigint() / 1000n);
+      cpu.start();
     },
   });
   onMeasuredWindow?.(fromUs, Number(process.hrtime.bigint() / 1000n));
@@ -465,6 +482,7 @@ async function runScenario(
     server.rss.windowPeak(),
     ceilings.get(transport),
   );
+  Object.assign(r, cpu.perAnswer(m.ok + m.errors));
   log(`[${db}${kind === 'scaling' ? ` ${formatCount(users)}` : ''}] ${r.title} over ${transport}: ${describe(r)}`);
   return r;
 }

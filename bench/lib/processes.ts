@@ -1,5 +1,5 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
@@ -175,5 +175,68 @@ export class RssSampler {
       this.peak = Math.max(this.peak, status.rss);
       this.overall = Math.max(this.overall, status.rss);
     }
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on every Linux that ships). */
+const USER_HZ = 100;
+
+/** CPU time (user + system) a process has used, in µs; undefined where /proc cannot tell. */
+export function cpuTimeUs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name, which is in parentheses and may itself contain spaces
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time of every PostgreSQL server process on the machine (its backends, WAL writer…), in µs. */
+export function postgresCpuTimeUs(): number | undefined {
+  let total = 0;
+  let found = false;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() !== 'postgres') continue;
+    } catch {
+      continue;
+    }
+    const us = cpuTimeUs(Number(entry));
+    if (us === undefined) continue;
+    total += us;
+    found = true;
+  }
+  return found ? total : undefined;
+}
+
+/** CPU time per answer over a measured window: of one process and, optionally, of PostgreSQL. */
+export class CpuWindow {
+  private from?: { server?: number; db?: number };
+
+  constructor(
+    private readonly pid: number,
+    private readonly withPostgres: boolean,
+  ) {}
+
+  start(): void {
+    this.from = { server: cpuTimeUs(this.pid), db: this.withPostgres ? postgresCpuTimeUs() : undefined };
+  }
+
+  perAnswer(answers: number): { serverCpuUs?: number; dbCpuUs?: number } {
+    const per = (before: number | undefined, after: number | undefined) =>
+      before === undefined || after === undefined || answers === 0 ? undefined : (after - before) / answers;
+    return {
+      serverCpuUs: per(this.from?.server, cpuTimeUs(this.pid)),
+      ...(this.withPostgres ? { dbCpuUs: per(this.from?.db, postgresCpuTimeUs()) } : {}),
+    };
   }
 }

@@ -26,6 +26,13 @@ export interface ResultRow {
   errorKinds: string[];
   /** Peak resident memory of the server process during this row's run. */
   peakRssMB: number;
+  /**
+   * CPU time per answer (µs) during the measured window: of the server process, and on
+   * PostgreSQL of all its server processes. Unlike req/s it does not move with what else the
+   * machine runs, so it is what to compare between two versions of the code.
+   */
+  serverCpuUs?: number;
+  dbCpuUs?: number;
   elapsedS: number;
   stoppedEarly?: string;
 }
@@ -56,6 +63,7 @@ export function formatTable(rows: ResultRow[]): string {
     'p99 ms',
     'errors',
     'peak RSS MB',
+    'CPU µs/req',
   ];
   const body = rows.map((r) => [
     r.title + (r.stoppedEarly ? ' *' : ''),
@@ -68,6 +76,7 @@ export function formatTable(rows: ResultRow[]): string {
     fmt(r.p99Ms, 1),
     String(r.errors),
     r.kind === 'ceiling' ? '-' : fmt(r.peakRssMB, 0),
+    fmt(r.serverCpuUs, 0) + (r.dbCpuUs === undefined ? '' : ` + ${fmt(r.dbCpuUs, 0)}`),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>
@@ -78,6 +87,9 @@ export function formatTable(rows: ResultRow[]): string {
   ];
   for (const row of body) out.push(line(row));
   if (rows.some((r) => r.stoppedEarly)) out.push('* stopped before the time was up: its prepared users were used up');
+  if (rows.some((r) => r.dbCpuUs !== undefined)) {
+    out.push('CPU µs/req: CPU time per answer of the server process, + of all PostgreSQL processes');
+  }
   if (rows.some((r) => r.kind === 'ceiling')) {
     out.push('ceilings run under ts-node, so their RSS (in the JSON) is not comparable and is not shown');
   }

@@ -65,11 +65,10 @@ export class PhoneVerificationService {
       const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
       const issued = await this.issuer.issue(manager, user, parsed, verification, events, now);
-      await this.users.update(manager, user.id, {
-        phone: parsed.e164,
-        phoneVerified: verification.kind === 'verified',
-      });
-      const details = await this.events.append(manager, aggregateOf(user), events, caller.userId, now);
+      const [, details] = await Promise.all([
+        this.users.update(manager, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
+        this.events.append(manager, aggregateOf(user), events, caller.userId, now),
+      ]);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });
     if (queued) this.outbox.kick();
@@ -101,13 +100,20 @@ export class PhoneVerificationService {
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
       const checked = await this.checker.check(manager, user, pending, input, now);
+      // the writes that end a check are independent of each other: issued together, they share a
+      // round trip on PostgreSQL
       if (checked.ok) {
-        await this.users.update(manager, user.id, { phoneVerified: true });
-        return this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now);
+        const [, details] = await Promise.all([
+          this.users.update(manager, user.id, { phoneVerified: true }),
+          this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
+        ]);
+        return details;
       }
-      if (checked.counts) await this.limits.recordFailedCheck(manager, user.id, now);
       const failed = { type: PhoneEvents.verificationFailed, payload: { reason: checked.reason, ...checked.payload } };
-      await this.events.append(manager, aggregateOf(user), [failed], caller.userId, now);
+      await Promise.all([
+        checked.counts && this.limits.recordFailedCheck(manager, user.id, now),
+        this.events.append(manager, aggregateOf(user), [failed], caller.userId, now),
+      ]);
       return checked.error;
     });
     if (outcome instanceof AppError) throw outcome;

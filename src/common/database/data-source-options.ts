@@ -35,7 +35,10 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       url: settings.DATABASE_URL,
       schema,
       poolSize: settings.DATABASE_POOL_SIZE,
-      extra: schema ? { options: `-c search_path=${schema}` } : {},
+      // pipeline mode: a connection sends a statement without waiting for the answers to the ones
+      // before it (TransactionRunner sends BEGIN with the first statement; Promise.all shares a
+      // round trip); each statement keeps its own answer and its own error
+      extra: { pipeline: true, ...(schema ? { options: `-c search_path=${schema}` } : {}) },
     };
   }
   const file = sqlitePath(settings.DATABASE_URL);

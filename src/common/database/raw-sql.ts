@@ -16,8 +16,30 @@ export async function queryRows<T>(manager: EntityManager, sql: string, params: 
   if (manager.connection.options.type !== 'postgres') return sqliteRows<T>(manager, sql, params);
   const runner = manager.queryRunner;
   // in a transaction: on its connection; else on any connection of the pool
-  const target = runner && !runner.isReleased ? ((await runner.connect()) as PgQueryable) : pgPool(manager);
-  return postgresRows<T>(target, sql, params);
+  if (!runner || runner.isReleased) return postgresRows<T>(pgPool(manager), sql, params);
+  const client = (await runner.connect()) as PgQueryable;
+  holdWrites(client);
+  return postgresRows<T>(client, sql, params);
+}
+
+/** Connections whose writes are held until the current tick ends. */
+const held = new WeakSet<object>();
+
+/**
+ * Holds a connection's outgoing bytes until the promise reactions running now have all run, so
+ * that statements a transaction issues together (BEGIN and its first statement, a `Promise.all`)
+ * leave in one write instead of one each: every write to a TCP socket costs a system call and a
+ * wake-up of PostgreSQL. node-postgres's pipeline mode has already sent them without waiting.
+ */
+export function holdWrites(client: object): void {
+  const stream = (client as { connection?: { stream?: { cork?(): void; uncork?(): void } } }).connection?.stream;
+  if (!stream?.cork || !stream.uncork || held.has(stream)) return;
+  held.add(stream);
+  stream.cork();
+  process.nextTick(() => {
+    held.delete(stream);
+    stream.uncork!();
+  });
 }
 
 /** The part of node-postgres's client (and pool) used here. */

@@ -1,7 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
+import { dataSourceOptions } from './data-source-options';
 import { queryRows } from './raw-sql';
 import { MAX_GROUP_COMMIT, TransactionRunner } from './transaction-runner';
 
@@ -147,5 +150,106 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
       }),
     ).rejects.toThrow('nope');
     expect(await committed()).toEqual([]);
+  });
+});
+
+describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued together)', () => {
+  let schema: string;
+  let dataSource: DataSource;
+  let runner: TransactionRunner;
+  const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+  const insert = (manager: EntityManager, id: string) => queryRows(manager, 'INSERT INTO items (id) VALUES ($1)', [id]);
+  const committed = async () =>
+    ((await dataSource.query('SELECT id FROM items ORDER BY id')) as Array<{ id: string }>).map((r) => r.id);
+
+  beforeAll(async () => {
+    schema = `t_${randomBytes(6).toString('hex')}`;
+    const admin = new DataSource({ type: 'postgres', url });
+    await admin.initialize();
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+    await admin.destroy();
+    dataSource = await new DataSource(
+      dataSourceOptions({ DATABASE_URL: url, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
+    ).initialize();
+    await dataSource.query('CREATE TABLE items (id varchar PRIMARY KEY)');
+    runner = new TransactionRunner(dataSource);
+  });
+  afterAll(async () => {
+    await dataSource?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await dataSource?.destroy();
+  });
+  beforeEach(() => dataSource.query('DELETE FROM items'));
+
+  it('runs the unit in one transaction: its statements see each other, others see them only after COMMIT', async () => {
+    let seenInside: unknown[] = [];
+    let seenOutside: string[] = [];
+    await runner.run(async (manager) => {
+      await Promise.all([insert(manager, 'a'), insert(manager, 'b')]);
+      seenInside = (await queryRows<{ n: string }>(manager, 'SELECT count(*) AS n FROM items', [])).map((r) => r.n);
+      seenOutside = await committed();
+    });
+    expect([seenInside, seenOutside, await committed()]).toEqual([['2'], [], ['a', 'b']]);
+  });
+
+  it('sends BEGIN with the first statement, and statements issued together, in one write to the socket', async () => {
+    const socket = Socket.prototype as unknown as { _write: () => void; _writev: () => void };
+    const write = jest.spyOn(socket, '_write');
+    const writev = jest.spyOn(socket, '_writev');
+    try {
+      await runner.run(async (manager) => {
+        await insert(manager, 'a');
+        await Promise.all([insert(manager, 'b'), insert(manager, 'c')]);
+      });
+      // BEGIN + a, b + c, COMMIT (one write per statement would be five)
+      expect(write.mock.calls.length + writev.mock.calls.length).toBe(3);
+    } finally {
+      write.mockRestore();
+      writev.mockRestore();
+    }
+    expect(await committed()).toEqual(['a', 'b', 'c']);
+  });
+
+  it('rolls everything back when one of the statements issued together fails', async () => {
+    await insert(dataSource.manager, 'taken');
+    const outcome = runner.run(async (manager) => {
+      await insert(manager, 'first');
+      await Promise.all([insert(manager, 'second'), insert(manager, 'taken')]);
+    });
+    await expect(outcome).rejects.toThrow(/duplicate key/);
+    expect(await committed()).toEqual(['taken']);
+    // the connection went back to the pool clean: the next unit commits
+    await runner.run((manager) => insert(manager, 'after'));
+    expect(await committed()).toEqual(['after', 'taken']);
+  });
+
+  it('rolls back a unit that throws before or after its statements', async () => {
+    await expect(runner.run(() => Promise.reject(new Error('before')))).rejects.toThrow('before');
+    await expect(
+      runner.run(async (manager) => {
+        await insert(manager, 'x');
+        throw new Error('after');
+      }),
+    ).rejects.toThrow('after');
+    expect(await committed()).toEqual([]);
+  });
+
+  it("tells TypeORM's own helpers that a transaction is open, so they do not commit in the middle of it", async () => {
+    const outcome = runner.run(async (manager) => {
+      expect(manager.queryRunner?.isTransactionActive).toBe(true);
+      await manager.query('INSERT INTO items (id) VALUES ($1)', ['typeorm']);
+      throw new Error('undo');
+    });
+    await expect(outcome).rejects.toThrow('undo');
+    expect(await committed()).toEqual([]);
+  });
+
+  it('runs many units at once on a pool smaller than their number, each whole', async () => {
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        runner.run((manager) => Promise.all([insert(manager, `p${i}`), insert(manager, `q${i}`)])),
+      ),
+    );
+    expect(await committed()).toHaveLength(40);
   });
 });

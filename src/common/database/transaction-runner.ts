@@ -1,11 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { queryRows } from './raw-sql';
+import { holdWrites, queryRows } from './raw-sql';
 
 /** Most units of work one SQLite commit carries. */
 export const MAX_GROUP_COMMIT = 32;
 
 type Work = (manager: EntityManager) => Promise<unknown>;
+
+/** The part of node-postgres's client a transaction's own statements use. */
+interface PgClient {
+  query(text: string): Promise<unknown>;
+}
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface Queued {
@@ -40,7 +45,7 @@ export class TransactionRunner {
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (!this.serialize) return this.dataSource.transaction(work);
+    if (!this.serialize) return this.postgresTransaction(work);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (this.draining) return;
@@ -50,6 +55,39 @@ export class TransactionRunner {
       this.draining = true;
       setImmediate(() => void this.drain());
     });
+  }
+
+  /**
+   * A transaction on one pooled connection. The pool's connections are in node-postgres's
+   * pipeline mode (see data-source-options), so BEGIN is sent without waiting for its answer and
+   * the unit's first statement follows it on the wire: one round trip for both. Statements a unit
+   * issues together (`Promise.all`) share one too. A failed BEGIN fails every statement after it,
+   * so no statement can run outside the transaction.
+   */
+  private async postgresTransaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as PgClient;
+      holdWrites(client);
+      const begun = client.query('BEGIN');
+      // TypeORM's own helpers (save, remove) must not open a transaction of their own inside this one
+      const state = runner as { isTransactionActive: boolean };
+      state.isTransactionActive = true;
+      try {
+        const result = await work(runner.manager);
+        await begun;
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await begun.catch(() => undefined);
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        state.isTransactionActive = false;
+      }
+    } finally {
+      await runner.release();
+    }
   }
 
   private async drain(): Promise<void> {

@@ -1,11 +1,11 @@
-import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
-import type { JsonObject } from '@bufbuild/protobuf';
+import { create, fromBinary, fromJson, toBinary, toJson } from '@bufbuild/protobuf';
+import type { JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
 import { Client, credentials, loadPackageDefinition, Metadata, ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { dirname, join } from 'node:path';
-import { PACKAGE_DEFINITION } from '../src/common/grpc/grpc-options';
+import { grpcOptions, PACKAGE_DEFINITION } from '../src/common/grpc/grpc-options';
 import { decodeStatusDetails } from '../src/common/grpc/status-details';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
@@ -686,6 +686,75 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         };
         const [bytes, code] = valid[path.split('/').pop()!];
         expect((await call(Buffer.from(bytes))).code).toBe(code);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('of a oneof sent twice the last member wins, as protobuf has it, at any depth', () => {
+      const server = (grpcOptions('127.0.0.1', 0).options as any).packageDefinition['zitadel.user.v2.UserService'];
+      // two encodings one after the other are one message with both members on the wire
+      const both = (method: string, first: JsonValue, second: JsonValue) =>
+        server[method].requestDeserialize(
+          Buffer.concat([requestBytes('UserService', method, first), requestBytes('UserService', method, second)]),
+        );
+      expect(both('SetPhone', { userId: 'u', returnCode: {} }, { phone: 'p', isVerified: true })).toEqual({
+        userId: 'u',
+        phone: 'p',
+        isVerified: true,
+        verification: 'isVerified',
+      });
+      expect(both('SetPhone', { userId: 'u', isVerified: true }, { sendCode: {} })).toEqual({
+        userId: 'u',
+        phone: '',
+        sendCode: {},
+        verification: 'sendCode',
+      });
+      // inside one nested message (protobufjs keeps the last of two occurrences of a singular field)
+      const phone = (value: JsonValue) =>
+        toBinary(
+          messageSchema('zitadel.user.v2.SetHumanPhone'),
+          fromJson(messageSchema('zitadel.user.v2.SetHumanPhone'), value),
+        );
+      const nested = Buffer.concat([phone({ phone: '+41791234567', isVerified: true }), phone({ returnCode: {} })]);
+      const human = server.AddHumanUser.requestDeserialize(
+        Buffer.concat([
+          requestBytes('UserService', 'AddHumanUser', { email: { email: 'a@b.test', returnCode: {} } }),
+          Buffer.from([(10 << 3) | 2, nested.length]),
+          nested,
+        ]),
+      );
+      expect(human.phone).toEqual({ phone: '+41791234567', returnCode: {}, verification: 'returnCode' });
+      expect(human.email).toEqual({ email: 'a@b.test', returnCode: {}, verification: 'returnCode' });
+    });
+
+    it('SetPhone over gRPC with is_verified and then return_code on the wire returns a code (the last member)', async () => {
+      const { userId } = await createHuman(t, { orgId, phone: '+41791234567' });
+      const client = new Client(grpcAddress(t), credentials.createInsecure());
+      try {
+        const bytes = Buffer.concat([
+          requestBytes('UserService', 'SetPhone', { userId, phone: '+41797654321', isVerified: true }),
+          requestBytes('UserService', 'SetPhone', { returnCode: {} }),
+        ]);
+        const answer = await new Promise<Buffer>((resolve, reject) => {
+          const metadata = new Metadata();
+          metadata.set('authorization', `Bearer ${t.adminToken}`);
+          client.makeUnaryRequest(
+            '/zitadel.user.v2.UserService/SetPhone',
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            bytes,
+            metadata,
+            (error: ServiceError | null, value?: Buffer) => (error ? reject(error) : resolve(value!)),
+          );
+        });
+        const reply = toJson(
+          messageSchema('zitadel.user.v2.SetPhoneResponse'),
+          fromBinary(messageSchema('zitadel.user.v2.SetPhoneResponse'), answer),
+        ) as JsonObject;
+        expect(reply.verificationCode).toMatch(/^\d{6}$/);
+        const user = await grpcUnary(grpc, 'UserService', 'GetUserByID', { userId }, t.adminToken);
+        expect(user.user.human.phone).toEqual({ phone: '+41797654321', isVerified: false });
       } finally {
         client.close();
       }

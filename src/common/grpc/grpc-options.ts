@@ -2,6 +2,7 @@ import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
+import { lastOneofWins } from './oneof-last-wins';
 import { undecodable } from './undecodable';
 
 /** Loaded once: used by the gRPC-web bridge to check requests, and by reflection. */
@@ -21,17 +22,21 @@ function withoutNulls(value: unknown): unknown {
  * What the server decodes requests with. proto3 cannot tell an omitted string from "" (Go and
  * connect clients leave it out, protobufjs writes it), so plain scalars decode to their defaults
  * and a request validates the same either way; unset messages (null under `defaults`) stay absent.
- * Bytes that are no encoding of the request become the `undecodable` marker (INVALID_ARGUMENT later).
+ * Of a oneof set more than once the last member wins, as protobuf has it. Bytes that are no
+ * encoding of the request become the `undecodable` marker (INVALID_ARGUMENT later).
  */
 function serverDefinition(): PackageDefinition {
   const definition = loadSync(SERVICE_PROTOS, { ...LOADER_OPTIONS, defaults: true });
-  for (const service of Object.values(definition)) {
+  for (const [serviceName, service] of Object.entries(definition)) {
     if ('format' in service) continue;
-    for (const method of Object.values(service)) {
+    for (const [methodName, method] of Object.entries(service)) {
       const decode = method.requestDeserialize;
+      const fix = lastOneofWins(serviceName, methodName);
       method.requestDeserialize = (bytes: Buffer) => {
         try {
-          return withoutNulls(decode(bytes)) as object;
+          const decoded = decode(bytes) as Record<string, unknown>;
+          fix?.(decoded, bytes);
+          return withoutNulls(decoded) as object;
         } catch {
           return undecodable();
         }

@@ -6,12 +6,12 @@ import { holdWrites, queryRows } from './raw-sql';
 export const MAX_GROUP_COMMIT = 32;
 
 type Work = (manager: EntityManager) => Promise<unknown>;
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** The part of node-postgres's client a transaction's own statements use. */
 interface PgClient {
   query(text: string): Promise<unknown>;
 }
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface Queued {
   work: Work;

@@ -182,7 +182,7 @@ export class RssSampler {
 const USER_HZ = 100;
 
 /** CPU time (user + system) a process has used, in µs; undefined where /proc cannot tell. */
-export function cpuTimeUs(pid: number): number | undefined {
+function cpuTimeUs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // the fields after the command name, which is in parentheses and may itself contain spaces
@@ -194,7 +194,7 @@ export function cpuTimeUs(pid: number): number | undefined {
 }
 
 /** CPU time of every PostgreSQL server process on the machine (its backends, WAL writer…), in µs. */
-export function postgresCpuTimeUs(): number | undefined {
+function postgresCpuTimeUs(): number | undefined {
   let total = 0;
   let found = false;
   let entries: string[];

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
+import { createPgSchema, dropPgSchema, PG_URL } from '../../../test/support/test-app';
 import { queryRows } from './raw-sql';
 import { MAX_GROUP_COMMIT, TransactionRunner } from './transaction-runner';
 
@@ -157,27 +157,22 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
   let schema: string;
   let dataSource: DataSource;
   let runner: TransactionRunner;
-  const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
   const insert = (manager: EntityManager, id: string) => queryRows(manager, 'INSERT INTO items (id) VALUES ($1)', [id]);
   const committed = async () =>
     ((await dataSource.query('SELECT id FROM items ORDER BY id')) as Array<{ id: string }>).map((r) => r.id);
 
   beforeAll(async () => {
-    schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new DataSource({ type: 'postgres', url });
-    await admin.initialize();
-    await admin.query(`CREATE SCHEMA "${schema}"`);
-    await admin.destroy();
+    schema = await createPgSchema();
     dataSource = await new DataSource(
-      dataSourceOptions({ DATABASE_URL: url, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
+      dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
     ).initialize();
     await dataSource.query('CREATE TABLE items (id varchar PRIMARY KEY)');
     runner = new TransactionRunner(dataSource);
   });
   afterAll(async () => {
-    await dataSource?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await dataSource?.destroy();
+    if (schema) await dropPgSchema(schema);
   });
   beforeEach(() => dataSource.query('DELETE FROM items'));
 

@@ -28,6 +28,8 @@ export const WATCH_POLL_MS = 2_000;
 
 type Status = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
+const statusOf = (databaseUp: boolean): Status => (databaseUp ? 'SERVING' : 'NOT_SERVING');
+
 /**
  * grpc.health.v1.Health: SERVING while the database answers. Watch streams the status: the
  * current one at once, then each change, and NOT_SERVING before the server shuts down.
@@ -42,7 +44,7 @@ export class HealthGrpcController implements OnModuleDestroy {
     this.status$ = timer(0, WATCH_POLL_MS).pipe(
       exhaustMap(() => this.health.isUp()),
       distinctUntilChanged(),
-      map((up): Status => (up ? 'SERVING' : 'NOT_SERVING')),
+      map(statusOf),
       // one poll shared by every open Watch, stopped when the last one ends
       share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
     );
@@ -56,7 +58,7 @@ export class HealthGrpcController implements OnModuleDestroy {
     // the health protocol: Check answers an unknown service with NOT_FOUND (only Watch reports SERVICE_UNKNOWN)
     if (!SERVICES.has(service))
       throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${service}"`);
-    return { status: (await this.health.isUp()) ? 'SERVING' : 'NOT_SERVING' };
+    return { status: statusOf(await this.health.isUp()) };
   }
 
   /** Server streaming (under @GrpcMethod, since a stream method would never be matched); open until the client ends it. */

@@ -164,7 +164,9 @@ describe.each(DATABASES)(`${FirstStartService.name}: an existing token file (%s)
       logStream: new Writable({ write: (_chunk, _enc, done) => done() }),
     });
     try {
-      await expect(app.init()).rejects.toThrow(`first start: ${patPath} already exists; refusing to overwrite it`);
+      await expect(app.init()).rejects.toThrow(
+        `first start: ${patPath} already exists; refusing to overwrite it. Set FIRST_INSTANCE_PAT_PATH to a new file`,
+      );
       expect(readFileSync(patPath, 'utf8')).toBe('somebody else’s file\n');
       expect(statSync(patPath).mode & 0o777).toBe(0o644);
       const ds = app.get(DataSource);

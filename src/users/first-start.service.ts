@@ -65,7 +65,13 @@ export class FirstStartService implements OnApplicationBootstrap {
       );
       await this.organizations.grantRoles(manager, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
       const created = await this.users.issueToken(manager, 'SYSTEM', user, NO_EXPIRY);
-      if (existsSync(path)) throw new Error(`first start: ${path} already exists; refusing to overwrite it`);
+      if (existsSync(path)) {
+        // most often the token file of another database (the quick start's SQLite one)
+        throw new Error(
+          `first start: ${path} already exists; refusing to overwrite it. ` +
+            'Set FIRST_INSTANCE_PAT_PATH to a new file for this database, or move the old file away',
+        );
+      }
       mkdirSync(dirname(path), { recursive: true });
       writeFileSync(path, `${created.token}\n`, { mode: 0o600, flag: 'wx' });
       chmodSync(path, 0o600);

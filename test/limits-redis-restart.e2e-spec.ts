@@ -1,4 +1,7 @@
 import { Redis } from 'ioredis';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REDIS } from '../src/common/limits/limits.module';
 import { createHuman } from './support/factories';
 import { OwnRedis } from './support/own-servers';
@@ -6,6 +9,9 @@ import { expectError, phoneApi } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
 
 const SECOND = 1_000;
+
+/** A valid Swiss mobile number nobody else in this run uses. */
+const randomMobile = () => `+4179${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
 
 /** Until `probe` holds, polling; fails after `ms`. */
 async function eventually(probe: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
@@ -24,7 +30,6 @@ describe('Limits when Redis restarts empty', () => {
   let redis: OwnRedis | undefined;
   let probe: Redis | undefined;
   let t: TestApp | undefined;
-  const randomMobile = () => `+4179${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
 
   /** Redis stopped and started again, empty, and the app connected to it again. */
   const restartRedisEmpty = async () => {
@@ -90,5 +95,39 @@ describe('Limits when Redis restarts empty', () => {
     const { userId } = await createHuman(t!, { phone: randomMobile(), phoneMode: 'returnCode' });
     expect((await api.resend(userId, { sendCode: {} })).status).toBe(200);
     expectError(await api.resend(userId, { sendCode: {} }), 429, 8, 'PHONE-ratelimit', 'Try again later');
+  }, 60_000);
+});
+
+describe('Limits on a Redis with AOF persistence (as the README asks)', () => {
+  let dir: string;
+  let redis: OwnRedis | undefined;
+  let t: TestApp | undefined;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pv-aof-'));
+    redis = await OwnRedis.start(['--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir]);
+    t = await startApp('sqlite', { REDIS_URL: redis.url, PHONE_MAX_FAILED_PER_DAY: '3' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('keeps the failed checks per day across a restart of Redis', async () => {
+    const api = phoneApi(t!);
+    const { userId, phoneCode } = await createHuman(t!, { phone: randomMobile(), phoneMode: 'returnCode' });
+    const wrong = phoneCode === '000000' ? '111111' : '000000';
+    for (let i = 0; i < 3; i++) expect((await api.verify(userId, wrong)).status).toBe(400);
+    const limited = await api.verify(userId, phoneCode);
+    expectError(limited, 429, 8, 'PHONE-ratelimit', 'Try again later');
+    expect(limited.body.details[1].metadata.limit).toBe('failed_checks_per_day');
+
+    await redis!.stop();
+    await redis!.resume();
+    const appRedis = t!.app.get<Redis>(REDIS);
+    await eventually(() => appRedis.status === 'ready');
+    expectError(await api.verify(userId, phoneCode), 429, 8, 'PHONE-ratelimit', 'Try again later');
   }, 60_000);
 });

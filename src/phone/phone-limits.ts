@@ -59,7 +59,7 @@ export class PhoneLimits {
       },
     ];
     const cooldown = this.config.SMS_RESEND_COOLDOWN;
-    const cooling = lastSmsAt ? lastSmsAt.getTime() + cooldown - now.getTime() : 0;
+    const cooling = lastSmsAt ? Math.min(cooldown, lastSmsAt.getTime() + cooldown - now.getTime()) : 0;
     // before the store counts this send: a refused one must count for nothing
     if (cooldown > 0 && cooling > 0) throw PhoneErrors.rateLimited(cooling, 'sms_resend_cooldown');
     if (cooldown > 0) {

@@ -8,6 +8,7 @@ import { generateCode } from './code-generator';
 import { CodeMac } from './code-mac';
 import { OutboxCipher } from './outbox/outbox-cipher';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
+import { PhoneCodeEntity } from './phone-code.entity';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
@@ -46,13 +47,17 @@ export class PhoneCodeIssuer {
     verification: Verification,
     events: NewEvent[],
     now: Date,
+    /** the code this one replaces, if the caller loaded it */
+    previous?: PhoneCodeEntity | null,
   ): Promise<Issued> {
     if (verification.kind === 'verified') {
       await this.codes.removeForUser(manager, user.id);
       events.push({ type: PhoneEvents.verified });
       return { queued: false };
     }
-    if (verification.kind === 'send') await this.limits.assertMaySend(manager, user.id, phone, now);
+    if (verification.kind === 'send') {
+      await this.limits.assertMaySend(manager, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
+    }
     const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
     const codeId = this.ids.next();
     const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
@@ -67,6 +72,7 @@ export class PhoneCodeIssuer {
       expiresAt,
       attempts: 0,
       consumedAt: null,
+      smsQueuedAt: verification.kind === 'send' ? now : null,
     });
     const returned = verification.kind === 'return';
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });

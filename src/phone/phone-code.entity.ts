@@ -34,4 +34,8 @@ export class PhoneCodeEntity {
 
   @TimeColumn('consumed_at', { nullable: true })
   consumedAt: Date | null;
+
+  /** When it was queued for SMS (null: returned to the caller): the resend cooldown counts from here. */
+  @TimeColumn('sms_queued_at', { nullable: true })
+  smsQueuedAt: Date | null;
 }

@@ -27,8 +27,16 @@ export class PhoneLimits {
    * Before an SMS is queued: the number may receive one, and no send limit is reached (then the
    * send counts). Runs in the transaction that holds the user's row lock (or creates the user), so
    * the per-user keys need no lock of their own; the per-number key is shared between users.
+   * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
+   * limit store lost its counters (a Redis restarted without persistence).
    */
-  async assertMaySend(manager: EntityManager, userId: string, phone: ParsedPhone, now: Date): Promise<void> {
+  async assertMaySend(
+    manager: EntityManager,
+    userId: string,
+    phone: ParsedPhone,
+    now: Date,
+    lastSmsAt?: Date,
+  ): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw PhoneErrors.smsRefused('premium-rate and shared-cost numbers receive no SMS');
     }
@@ -50,12 +58,16 @@ export class PhoneLimits {
         windowMs: DAY,
       },
     ];
-    if (this.config.SMS_RESEND_COOLDOWN > 0) {
+    const cooldown = this.config.SMS_RESEND_COOLDOWN;
+    const cooling = lastSmsAt ? Math.min(cooldown, lastSmsAt.getTime() + cooldown - now.getTime()) : 0;
+    // before the store counts this send: a refused one must count for nothing
+    if (cooldown > 0 && cooling > 0) throw PhoneErrors.rateLimited(cooling, 'sms_resend_cooldown');
+    if (cooldown > 0) {
       rules.unshift({
         name: 'sms_resend_cooldown',
         key: `sms:cooldown:${userId}`,
         limit: 1,
-        windowMs: this.config.SMS_RESEND_COOLDOWN,
+        windowMs: cooldown,
         lockedByCaller: true,
       });
     }

@@ -58,13 +58,13 @@ export class PhoneVerificationService {
     verification: Verification,
   ): Promise<PhoneChangeResult> {
     const { result, queued } = await this.tx.run(async (manager) => {
-      const { user } = await this.loadHuman(manager, userId);
+      const { user, pending } = await this.loadHuman(manager, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
       const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
-      const issued = await this.issuer.issue(manager, user, parsed, verification, events, now);
+      const issued = await this.issuer.issue(manager, user, parsed, verification, events, now, pending);
       const [, details] = await Promise.all([
         this.users.update(manager, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
         this.events.append(manager, aggregateOf(user), events, caller.userId, now),
@@ -82,7 +82,8 @@ export class PhoneVerificationService {
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
       const events: NewEvent[] = [];
-      const issued = await this.issuer.issue(manager, user, this.numbers.parse(user.phone), verification, events, now);
+      const phone = this.numbers.parse(user.phone);
+      const issued = await this.issuer.issue(manager, user, phone, verification, events, now, pending);
       const details = await this.events.append(manager, aggregateOf(user), events, caller.userId, now);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });

@@ -81,6 +81,11 @@ interface Statement {
 export interface SqliteConnection {
   prepare(sql: string): Statement;
   pragma(sql: string): unknown;
+  exec(sql: string): unknown;
+  close(): unknown;
+  /** whether a transaction is open on the connection (SQLite's own view, not TypeORM's) */
+  readonly inTransaction: boolean;
+  readonly open: boolean;
 }
 
 /** better-sqlite3's one connection, which TypeORM's driver holds. */

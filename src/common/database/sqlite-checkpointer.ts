@@ -71,9 +71,17 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestr
       });
     });
     this.worker = worker;
+    // a full disk fails every checkpoint until there is room again: one line when they stop, one when they resume
+    let failing = false;
     worker.on('message', (message: CheckpointReport | { error: string }) => {
-      if ('error' in message) this.logger.warn(`SQLite checkpoint failed: ${message.error}`);
-      else this.lastReport = message;
+      if ('error' in message) {
+        if (!failing) this.logger.warn(`SQLite checkpoint failed: ${message.error}`);
+        failing = true;
+        return;
+      }
+      if (failing) this.logger.log('SQLite checkpoints resumed');
+      failing = false;
+      this.lastReport = message;
     });
     worker.on('error', (error) => this.logger.error(`SQLite checkpoint worker failed: ${error.message}`));
     worker.once('exit', () => {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { createPgSchema, dropPgSchema, PG_URL } from '../../../test/support/test-app';
-import { queryRows } from './raw-sql';
+import { queryRows, sqliteConnection } from './raw-sql';
 import { MAX_GROUP_COMMIT, TransactionRunner } from './transaction-runner';
 
 describe('TransactionRunner on SQLite (queued units, group commit)', () => {
@@ -150,6 +150,79 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
       }),
     ).rejects.toThrow('nope');
     expect(await committed()).toEqual([]);
+  });
+
+  describe('after a failed COMMIT (a full disk)', () => {
+    /** What better-sqlite3 throws, as TypeORM wraps it. */
+    const diskFull = () =>
+      new QueryFailedError('COMMIT', [], Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
+    const db = () => sqliteConnection(dataSource);
+    /** The next commits fail as SQLite's do: `rolledBack` says whether SQLite ended the transaction itself. */
+    const failCommits = (...rolledBack: boolean[]) => {
+      const queryRunner = dataSource.createQueryRunner();
+      const commit = queryRunner.commitTransaction.bind(queryRunner);
+      const errors: QueryFailedError[] = [];
+      jest.spyOn(queryRunner, 'commitTransaction').mockImplementation(async () => {
+        const rollBack = rolledBack.shift();
+        if (rollBack === undefined) return commit();
+        if (rollBack) db().exec('ROLLBACK');
+        const error = diskFull();
+        errors.push(error);
+        throw error;
+      });
+      return errors;
+    };
+    const group = (...ids: string[]) => Promise.allSettled(ids.map((id) => runner.run((m) => insert(m, id))));
+
+    it('rejects the group with the original error and leaves the connection outside any transaction, also when SQLite rolled back by itself', async () => {
+      // as on a full disk: the first COMMIT is rolled back by SQLite, the next one leaves its transaction open
+      const errors = failCommits(true, false);
+      const first = await group('a', 'b');
+      const second = await group('c');
+      expect(first.map((r) => (r as PromiseRejectedResult).reason)).toEqual([errors[0], errors[0]]);
+      expect((first[0] as PromiseRejectedResult).reason).toBe(errors[0]);
+      expect((second[0] as PromiseRejectedResult).reason).toBe(errors[1]);
+      expect(db().inTransaction).toBe(false);
+      // a later commit is a real one: another connection sees it (not a savepoint inside a transaction never ended)
+      await group('after');
+      expect(await committed()).toEqual(['after']);
+      expect(db().inTransaction).toBe(false);
+    });
+
+    it('replaces the connection when ROLLBACK cannot end the transaction', async () => {
+      const errors = failCommits(false);
+      const old = db();
+      const queryRunner = dataSource.createQueryRunner();
+      jest.spyOn(queryRunner, 'rollbackTransaction').mockRejectedValueOnce(new Error('rollback failed'));
+      const exec = old.exec.bind(old);
+      jest.spyOn(old, 'exec').mockImplementation((sql: string) => {
+        if (/ROLLBACK/i.test(sql)) throw new Error('rollback failed');
+        return exec(sql);
+      });
+      const [failed] = await group('lost');
+      expect((failed as PromiseRejectedResult).reason).toBe(errors[0]);
+      expect(db()).not.toBe(old);
+      expect(old.open).toBe(false);
+      await group('after');
+      expect(await committed()).toEqual(['after']);
+    });
+
+    it("fails the whole group with the cause when a unit's failure made SQLite roll the transaction back", async () => {
+      const cause = diskFull();
+      const results = await Promise.allSettled([
+        runner.run((m) => insert(m, 'a')),
+        runner.run(async (m) => {
+          await insert(m, 'b');
+          db().exec('ROLLBACK');
+          throw cause;
+        }),
+        runner.run((m) => insert(m, 'c')),
+      ]);
+      expect(results.map((r) => (r as PromiseRejectedResult).reason)).toEqual([cause, cause, cause]);
+      expect(db().inTransaction).toBe(false);
+      await group('after');
+      expect(await committed()).toEqual(['after']);
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { holdWrites, queryRows } from './raw-sql';
+import { holdWrites, queryRows, sqliteConnection, type SqliteConnection } from './raw-sql';
 
 /** Most units of work one SQLite commit carries. */
 export const MAX_GROUP_COMMIT = 32;
@@ -11,6 +11,20 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 /** The part of node-postgres's client a transaction's own statements use. */
 interface PgClient {
   query(text: string): Promise<unknown>;
+}
+
+/** What TypeORM's SQLite query runner keeps of the transaction it believes open. */
+interface TypeormTransactionState {
+  isTransactionActive: boolean;
+  transactionDepth: number;
+  /** statements it prepared, on the connection they were prepared on */
+  stmtCache?: Map<string, unknown>;
+}
+
+/** The part of TypeORM's better-sqlite3 driver that holds and opens its one connection. */
+interface SqliteDriver {
+  databaseConnection: SqliteConnection;
+  createDatabaseConnection(): Promise<SqliteConnection>;
 }
 
 interface Queued {
@@ -125,16 +139,53 @@ export class TransactionRunner {
             outcomes.push({ ok: true, value: await queued.work(manager) });
           } catch (error) {
             outcomes.push({ ok: false, error });
+            // SQLITE_FULL, IOERR, NOMEM may have rolled the whole transaction back: the group is lost
+            if (!this.connection().inTransaction) throw error;
             // should this fail, the whole group is rolled back (below) rather than committed half undone
-            await queryRows(manager, 'ROLLBACK TO SAVEPOINT unit', []);
+            await queryRows(manager, 'ROLLBACK TO SAVEPOINT unit', []).catch(() => Promise.reject(error));
           }
           await queryRows(manager, 'RELEASE SAVEPOINT unit', []);
         }
       });
+      // a "commit" that left a transaction open made nothing durable
+      if (this.connection().inTransaction) throw new Error('SQLite transaction still open after COMMIT');
       return outcomes;
     } catch (error) {
+      // should reopening fail too, the next failed group tries again; this one is answered either way
+      await this.recover().catch(() => undefined);
       // the commit (or the only unit) failed: nothing of the group was written
       return group.map((_, i) => (outcomes[i] && !outcomes[i].ok ? outcomes[i] : { ok: false, error }));
     }
+  }
+
+  private connection(): SqliteConnection {
+    return sqliteConnection(this.dataSource);
+  }
+
+  /**
+   * After a failed group the connection must be outside any transaction, or every later group
+   * would run inside the failed one and "commit" nothing. When COMMIT fails with SQLITE_FULL or
+   * SQLITE_IOERR, SQLite may or may not have rolled back already; TypeORM's ROLLBACK then fails
+   * and it keeps counting the transaction as open, so its next one would be a SAVEPOINT, which
+   * outside a transaction opens one that its RELEASE may never end. Should ROLLBACK not get the
+   * connection out, it is replaced: closing a connection rolls back what it had open.
+   */
+  private async recover(): Promise<void> {
+    const db = this.connection();
+    if (db.inTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // replaced below
+      }
+    }
+    const runner = this.dataSource.createQueryRunner() as unknown as TypeormTransactionState;
+    runner.isTransactionActive = false;
+    runner.transactionDepth = 0;
+    if (!db.inTransaction && db.open) return;
+    const driver = this.dataSource.driver as unknown as SqliteDriver;
+    if (db.open) db.close();
+    driver.databaseConnection = await driver.createDatabaseConnection();
+    runner.stmtCache?.clear();
   }
 }

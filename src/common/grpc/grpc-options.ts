@@ -3,9 +3,10 @@ import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 import { lastOneofWins } from './oneof-last-wins';
+import { reflectionDefinition } from './reflection';
 import { undecodable } from './undecodable';
 
-/** Loaded once: used by the gRPC-web bridge to check requests, and by reflection. */
+/** Loaded once: used by the gRPC-web bridge to check requests. */
 export const PACKAGE_DEFINITION = loadSync(SERVICE_PROTOS, LOADER_OPTIONS);
 
 function withoutNulls(value: unknown): unknown {
@@ -56,7 +57,7 @@ export function grpcOptions(host: string, port: number): GrpcOptions {
       url: `${host}:${port}`,
       gracefulShutdown: true,
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
-        new ReflectionService(PACKAGE_DEFINITION).addToServer(
+        new ReflectionService(reflectionDefinition()).addToServer(
           server as Parameters<ReflectionService['addToServer']>[0],
         );
       },

@@ -35,14 +35,15 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
     expect(applied.map((m) => m.name)).toEqual(MIGRATIONS.map((m) => new m().name ?? m.name));
   });
 
-  it('opens SQLite in WAL mode with a busy timeout, and PostgreSQL in its own schema', async () => {
+  it('opens SQLite in WAL mode with a busy timeout, and PostgreSQL in its own schema with a statement timeout', async () => {
     if (db === 'sqlite') {
       expect(await dataSource.query('PRAGMA journal_mode')).toEqual([{ journal_mode: 'wal' }]);
-      expect(await dataSource.query('PRAGMA busy_timeout')).toEqual([{ timeout: 5000 }]);
+      expect(await dataSource.query('PRAGMA busy_timeout')).toEqual([{ timeout: 1000 }]); // DATABASE_STATEMENT_TIMEOUT
       expect(await dataSource.query('PRAGMA synchronous')).toEqual([{ synchronous: 1 }]); // NORMAL
       expect(await dataSource.query('PRAGMA temp_store')).toEqual([{ temp_store: 2 }]); // MEMORY
     } else {
       expect(await dataSource.query('SELECT current_schema() AS schema')).toEqual([{ schema }]);
+      expect(await dataSource.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '1s' }]);
     }
   });
 

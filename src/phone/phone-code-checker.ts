@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
+import { failed, Outcome, succeeded } from '../common/outcome';
 import { UserEntity } from '../users/entities/user.entity';
 import { canonicalCode } from './code-generator';
 import { CodeMac } from './code-mac';
@@ -10,8 +11,15 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneLimits } from './phone-limits';
 
-export type CheckOutcome =
-  { ok: true } | { ok: false; error: AppError; reason: string; payload?: Record<string, unknown>; counts: boolean };
+/** A refused check: the error to answer and what the failure event records; `counts` = towards the daily limit. */
+export interface CheckRefusal {
+  error: AppError;
+  reason: string;
+  payload?: Record<string, unknown>;
+  counts: boolean;
+}
+
+export type CheckOutcome = Outcome<void, CheckRefusal>;
 
 /**
  * Compares a submitted code with the pending one (loaded with the user), in the order the security bar asks for: a
@@ -34,21 +42,14 @@ export class PhoneCodeChecker {
     input: string,
     now: Date,
   ): Promise<CheckOutcome> {
-    const fail = (error: AppError, reason: string, payload?: Record<string, unknown>): CheckOutcome => ({
-      ok: false,
-      error,
-      reason,
-      payload,
-      counts: true,
-    });
+    const fail = (error: AppError, reason: string, payload?: Record<string, unknown>): CheckOutcome =>
+      failed({ error, reason, payload, counts: true });
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');
     }
-    try {
-      await this.limits.assertMayCheck(manager, user.id, now);
-    } catch (error) {
-      return { ok: false, error: error as AppError, reason: 'failed_checks_per_day', counts: false };
-    }
+    // a limit store that cannot answer throws here: the check is not made, nothing is committed
+    const allowed = await this.limits.mayCheck(manager, user.id, now);
+    if (!allowed.ok) return failed({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
     if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
 
     const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
@@ -61,6 +62,6 @@ export class PhoneCodeChecker {
       return fail(PhoneErrors.wrongCode(left), 'wrong_code', { attemptsRemaining: left, codeDead: left === 0 });
     }
     if (!(await this.codes.consume(manager, pending.id, now))) return fail(PhoneErrors.noCodePending(), 'consumed');
-    return { ok: true };
+    return succeeded(undefined);
   }
 }

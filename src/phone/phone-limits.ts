@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
+import { AppError } from '../common/errors/app-error';
 import { LimitRule, LimitStore } from '../common/limits/limit-store';
+import { failed, Outcome, succeeded } from '../common/outcome';
 import { PhoneErrors } from './phone.errors';
 import { ParsedPhone } from './phone-number';
 
@@ -75,10 +77,14 @@ export class PhoneLimits {
     if (!verdict.ok) throw PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name);
   }
 
-  /** Before a code is compared: the user's failed checks in the last 24 h are below the limit. */
-  async assertMayCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {
+  /**
+   * Before a code is compared: the user's failed checks in the last 24 h are below the limit. The
+   * refusal is returned; a store that cannot answer throws (and the check fails closed).
+   */
+  async mayCheck(manager: EntityManager, userId: string, now: Date): Promise<Outcome<void, AppError>> {
     const verdict = await this.store.check([this.failures(userId)], now, manager);
-    if (!verdict.ok) throw PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name);
+    if (verdict.ok) return succeeded(undefined);
+    return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
   }
 
   async recordFailedCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {

@@ -6,6 +6,7 @@ import { TransactionRunner } from '../common/database/transaction-runner';
 import { AppError } from '../common/errors/app-error';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
+import { failed, Outcome, succeeded } from '../common/outcome';
 import { assertAllowed } from '../users/access-policy';
 import { UserEntity } from '../users/entities/user.entity';
 import { aggregateOf } from '../users/user-aggregate';
@@ -92,11 +93,12 @@ export class PhoneVerificationService {
   }
 
   /**
-   * Checks a code. Failures are committed (attempt counted, event appended) before the error is
-   * raised, which is why the transaction returns the error instead of throwing it.
+   * Checks a code. A refused check is committed (attempt counted, event appended) before its error
+   * is answered, which is why the transaction returns it as an outcome instead of throwing it;
+   * anything thrown (a dependency that cannot answer) rolls the whole check back.
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
-    const outcome = await this.tx.run(async (manager): Promise<ChangeDetails | AppError> => {
+    const outcome = await this.tx.run(async (manager): Promise<Outcome<ChangeDetails, AppError>> => {
       const { user, pending } = await this.loadHuman(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
@@ -108,17 +110,18 @@ export class PhoneVerificationService {
           this.users.update(manager, user.id, { phoneVerified: true }),
           this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
         ]);
-        return details;
+        return succeeded(details);
       }
-      const failed = { type: PhoneEvents.verificationFailed, payload: { reason: checked.reason, ...checked.payload } };
+      const refusal = checked.error;
+      const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
       await Promise.all([
-        checked.counts && this.limits.recordFailedCheck(manager, user.id, now),
-        this.events.append(manager, aggregateOf(user), [failed], caller.userId, now),
+        refusal.counts && this.limits.recordFailedCheck(manager, user.id, now),
+        this.events.append(manager, aggregateOf(user), [event], caller.userId, now),
       ]);
-      return checked.error;
+      return failed(refusal.error);
     });
-    if (outcome instanceof AppError) throw outcome;
-    return outcome;
+    if (!outcome.ok) throw outcome.error;
+    return outcome.value;
   }
 
   async removePhone(caller: Caller, userId: string): Promise<ChangeDetails> {

@@ -69,6 +69,14 @@ export class EnvironmentVariables {
   @IntRange(1, 100)
   DATABASE_POOL_SIZE = 10;
 
+  /** PostgreSQL: the longest a call waits for a pooled (or new) connection before it is answered 503. */
+  @DurationRange('100ms', 100, '1m', 60_000)
+  DATABASE_CONNECT_TIMEOUT = 1_000;
+
+  /** The longest one statement may take, lock waits included (PostgreSQL statement_timeout; SQLite busy timeout). */
+  @DurationRange('100ms', 100, '10m', 600_000)
+  DATABASE_STATEMENT_TIMEOUT = 1_000;
+
   @IsString()
   FIRST_INSTANCE_PAT_PATH = './data/admin.pat';
 
@@ -186,6 +194,10 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined)
   @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string = undefined;
+
+  /** Deadline of each Redis command and of connecting; commands are never queued while Redis is unreachable. */
+  @DurationRange('100ms', 100, '1m', 60_000)
+  REDIS_TIMEOUT = 1_000;
 
   /** Requests per client IP per THROTTLE_WINDOW on REST, gRPC and gRPC-web; 0 turns throttling off. */
   @IntRange(0, 1_000_000)

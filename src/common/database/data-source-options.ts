@@ -8,7 +8,15 @@ export interface DatabaseSettings {
   DATABASE_URL: string;
   DATABASE_SCHEMA?: string;
   DATABASE_POOL_SIZE: number;
+  /** PostgreSQL: the longest wait for a pooled connection (ms). */
+  DATABASE_CONNECT_TIMEOUT?: number;
+  /** The longest a statement may run, locks waited for included (ms); SQLite: its busy timeout. */
+  DATABASE_STATEMENT_TIMEOUT?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 1_000;
+/** The client's own deadline comes after the server's, so that the server's (which keeps the connection) fires first. */
+const CLIENT_DEADLINE_MARGIN_MS = 1_000;
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
@@ -27,6 +35,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     synchronize: false,
     logging: false,
   } as const;
+  const statementTimeout = settings.DATABASE_STATEMENT_TIMEOUT ?? DEFAULT_TIMEOUT_MS;
   if (isPostgresUrl(settings.DATABASE_URL)) {
     const schema = settings.DATABASE_SCHEMA;
     return {
@@ -35,10 +44,19 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       url: settings.DATABASE_URL,
       schema,
       poolSize: settings.DATABASE_POOL_SIZE,
+      // a pooled connection, or a new one, within this or the caller gets 503 (pg-pool's connectionTimeoutMillis)
+      connectTimeoutMS: settings.DATABASE_CONNECT_TIMEOUT ?? DEFAULT_TIMEOUT_MS,
       // pipeline mode: a connection sends a statement without waiting for the answers to the ones
       // before it (TransactionRunner sends BEGIN with the first statement; Promise.all shares a
       // round trip); each statement keeps its own answer and its own error
-      extra: { pipeline: true, ...(schema ? { options: `-c search_path=${schema}` } : {}) },
+      // Deadlines of every statement: the server cancels it (57014) after statement_timeout, lock
+      // waits included; should the server not answer at all, the client gives up a little later.
+      extra: {
+        pipeline: true,
+        statement_timeout: statementTimeout,
+        query_timeout: statementTimeout + CLIENT_DEADLINE_MARGIN_MS,
+        ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      },
     };
   }
   const file = sqlitePath(settings.DATABASE_URL);
@@ -49,7 +67,8 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     database: file,
     prepareDatabase: (db: { pragma(sql: string): unknown }) => {
       db.pragma('journal_mode = WAL');
-      db.pragma('busy_timeout = 5000');
+      // the wait for another connection's lock (the checkpointer's); it blocks the event loop, so short
+      db.pragma(`busy_timeout = ${statementTimeout}`);
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // statement journals (UPDATE … RETURNING opens one) in memory, not in a temporary file
@@ -57,4 +76,11 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       db.pragma('temp_store = MEMORY');
     },
   };
+}
+
+/** The same database without the statement deadlines: migrations may take as long as they need. */
+export function withoutStatementDeadlines(options: DataSourceOptions): DataSourceOptions {
+  if (options.type !== 'postgres') return options;
+  const { statement_timeout: _s, query_timeout: _q, ...extra } = (options.extra ?? {}) as Record<string, unknown>;
+  return { ...options, poolSize: 2, extra };
 }

@@ -1,5 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { DependencyOutages } from '../errors/dependency-outages';
 import { holdWrites, queryRows, sqliteConnection, type SqliteConnection } from './raw-sql';
 
 /** Most units of work one SQLite commit carries. */
@@ -50,7 +51,10 @@ export class TransactionRunner {
   private draining = false;
   private readonly serialize: boolean;
 
-  constructor(private readonly dataSource: DataSource) {
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() private readonly outages?: DependencyOutages,
+  ) {
     this.serialize = dataSource.options.type !== 'postgres';
   }
 
@@ -59,6 +63,12 @@ export class TransactionRunner {
   }
 
   run<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const done = this.runUnit(work);
+    // a committed unit ends a database outage, if there was one (a failed one is counted where it is answered)
+    return this.outages ? done.then((value) => (this.outages?.succeeded('database'), value)) : done;
+  }
+
+  private runUnit<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (!this.serialize) return this.postgresTransaction(work);
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });

@@ -5,6 +5,7 @@ import { idOf } from '../logging/request-log';
 import { Observable, throwError } from 'rxjs';
 import { statusMetadata } from '../grpc/status-details';
 import { AppError, toErrorBody } from './app-error';
+import { DependencyOutages } from './dependency-outages';
 import { GrpcStatus, httpStatusOf } from './grpc-status';
 import { normalizeError } from './normalize-error';
 
@@ -15,15 +16,21 @@ import { normalizeError } from './normalize-error';
  */
 @Catch()
 export class AppErrorFilter implements ExceptionFilter {
-  constructor(private readonly logger: AppLogger) {
+  constructor(
+    private readonly logger: AppLogger,
+    private readonly outages: DependencyOutages,
+  ) {
     logger.setContext(AppErrorFilter.name);
   }
 
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
-    if (host.getType() === 'rpc') return throwError(() => toGrpcError(normalizeError(exception, this.logger)));
+    if (host.getType() === 'rpc') {
+      return throwError(() => toGrpcError(normalizeError(exception, this.logger, this.outages)));
+    }
     // an unexpected error's line carries the id of the request's own log line
     const reqId = idOf(host.switchToHttp().getRequest<Request>());
-    const error = normalizeError(exception, { error: (obj, msg) => this.logger.error({ ...obj, reqId }, msg) });
+    const logger = { error: (obj: object, msg: string) => this.logger.error({ ...obj, reqId }, msg) };
+    const error = normalizeError(exception, logger, this.outages);
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
     if (error.code === GrpcStatus.UNAUTHENTICATED) res.setHeader('WWW-Authenticate', 'Bearer');

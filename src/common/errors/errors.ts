@@ -1,6 +1,9 @@
 import { AppError, FieldViolation } from './app-error';
 import { GrpcStatus } from './grpc-status';
 
+/** Retry-After of a dependency fault: outages are short or long, clients back off from here. */
+export const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
+
 /** The catalogue: every error the service raises on purpose, with its stable ID. */
 export const Errors = {
   validation: (violations: FieldViolation[]) =>
@@ -24,6 +27,11 @@ export const Errors = {
   patExpirationInPast: () =>
     new AppError(GrpcStatus.INVALID_ARGUMENT, 'COMMAND-dv3t5', 'Expiration date must be in the future'),
   unimplemented: (what: string) => new AppError(GrpcStatus.UNIMPLEMENTED, 'API-unimpl', `${what} is not supported`),
+  /** A dependency did not answer in time: nothing was done, the same call may succeed later. */
+  unavailable: () =>
+    new AppError(GrpcStatus.UNAVAILABLE, 'API-unavail', 'Service temporarily unavailable', {
+      retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
+    }),
   internal: (correlationId: string) =>
     new AppError(GrpcStatus.INTERNAL, 'INTERNAL', `Internal error, correlation id ${correlationId}`, {
       info: { reason: 'INTERNAL', metadata: { correlationId } },

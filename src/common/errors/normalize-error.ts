@@ -1,11 +1,17 @@
 import { HttpException } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppError } from './app-error';
+import { databaseFault, DependencyError } from './dependency-error';
 import { Errors } from './errors';
 import { grpcStatusOfHttp } from './grpc-status';
 
 export interface ErrorLogger {
   error(obj: object, msg: string): void;
+}
+
+/** Where dependency faults are counted (DependencyOutages): logged once per outage, not per request. */
+export interface OutageReporter {
+  failed(error: DependencyError): void;
 }
 
 const HTTP_ERROR_IDS: Record<number, [string, string]> = {
@@ -26,11 +32,20 @@ function bodyParserError(exception: unknown): { status: number; type: string } |
 }
 
 /**
- * Turns anything thrown into the one application error. Client mistakes keep their meaning;
- * everything unexpected becomes INTERNAL with a correlation id, logged here with its stack.
+ * Turns anything thrown into the one application error. Client mistakes keep their meaning; a
+ * dependency that could not answer (classified by its adapter, or the database's errors by
+ * databaseFault) is UNAVAILABLE with Retry-After; everything else is unexpected and becomes
+ * INTERNAL with a correlation id, logged here with its stack.
  */
-export function normalizeError(exception: unknown, logger: ErrorLogger): AppError {
+export function normalizeError(exception: unknown, logger: ErrorLogger, outages?: OutageReporter): AppError {
   if (exception instanceof AppError) return exception;
+
+  const fault = exception instanceof DependencyError ? exception : databaseFault(exception);
+  if (fault) {
+    if (outages) outages.failed(fault);
+    else logger.error({ dependency: fault.dependency, cause: fault.message }, 'dependency unavailable');
+    return Errors.unavailable();
+  }
 
   const parserError = bodyParserError(exception);
   if (parserError) {

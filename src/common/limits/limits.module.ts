@@ -1,7 +1,9 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Redis, RedisOptions } from 'ioredis';
 import { AppConfig } from '../config/app-config.module';
 import { TransactionRunner } from '../database/transaction-runner';
+import { DependencyError } from '../errors/dependency-error';
+import { DependencyOutages } from '../errors/dependency-outages';
 import { IdGenerator } from '../ids/id-generator';
 import { DatabaseLimitStore } from './database-limit-store';
 import { LimitStore } from './limit-store';
@@ -9,13 +11,50 @@ import { RedisLimitStore } from './redis-limit-store';
 
 export const REDIS = Symbol('redis');
 
+/**
+ * Every command has a deadline and nothing waits for a connection: while Redis is unreachable a
+ * command fails at once (no offline queue, no retry of a command whose connection broke), a
+ * frozen Redis costs a command REDIS_TIMEOUT. Reconnecting goes on in the background.
+ */
+export function redisOptions(timeoutMs: number): RedisOptions {
+  return {
+    commandTimeout: timeoutMs,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // a limit script sent again after a reconnect could count a hit twice
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (times) => Math.min(times * 100, 1_000),
+  };
+}
+
+async function connectRedis(config: AppConfig, outages: DependencyOutages): Promise<Redis> {
+  const redis = new Redis(config.REDIS_URL!, redisOptions(config.REDIS_TIMEOUT));
+  // reconnect attempts fail quietly here: an outage is logged once, by the calls that fail
+  redis.on('error', () => undefined);
+  redis.on('ready', () => outages.succeeded('redis'));
+  // start serving once connected, or after the deadline with Redis still away (calls then answer 503)
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, config.REDIS_TIMEOUT * 2);
+    function done() {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    }
+    redis.once('ready', done);
+  });
+  if (redis.status !== 'ready')
+    outages.failed(new DependencyError('redis', new Error(`not connected (${redis.status})`)));
+  return redis;
+}
+
 /** Closes the Redis connection with the app. */
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
   constructor(@Optional() @Inject(REDIS) private readonly redis?: Redis | null) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => undefined);
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
   }
 }
 
@@ -24,15 +63,15 @@ class RedisCloser implements OnApplicationShutdown {
   providers: [
     {
       provide: REDIS,
-      inject: [AppConfig],
-      useFactory: (config: AppConfig): Redis | null =>
-        config.REDIS_URL ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) : null,
+      inject: [AppConfig, DependencyOutages],
+      useFactory: (config: AppConfig, outages: DependencyOutages): Promise<Redis> | null =>
+        config.REDIS_URL ? connectRedis(config, outages) : null,
     },
     {
       provide: LimitStore,
-      inject: [REDIS, TransactionRunner, IdGenerator],
-      useFactory: (redis: Redis | null, tx: TransactionRunner, ids: IdGenerator): LimitStore =>
-        redis ? new RedisLimitStore(redis) : new DatabaseLimitStore(tx, ids),
+      inject: [REDIS, TransactionRunner, IdGenerator, DependencyOutages],
+      useFactory: (redis: Redis | null, tx: TransactionRunner, ids: IdGenerator, outages: DependencyOutages) =>
+        redis ? new RedisLimitStore(redis, outages) : new DatabaseLimitStore(tx, ids),
     },
     RedisCloser,
   ],

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { redisFault } from '../errors/dependency-error';
+import { DependencyOutages } from '../errors/dependency-outages';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 const PREFIX = 'pv:limit:';
@@ -37,7 +39,10 @@ return {0, 0}
 
 @Injectable()
 export class RedisLimitStore extends LimitStore {
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    private readonly outages?: DependencyOutages,
+  ) {
     super();
   }
 
@@ -58,12 +63,17 @@ export class RedisLimitStore extends LimitStore {
     const args: Array<string | number> = [now.getTime(), mode];
     for (const rule of rules) args.push(rule.limit, rule.windowMs);
     for (let i = 0; i < rules.length; i++) args.push(`${now.getTime()}:${randomUUID()}`);
-    const [index, retryAfterMs] = (await this.redis.eval(
-      SCRIPT,
-      rules.length,
-      ...rules.map((r) => PREFIX + r.key),
-      ...args,
-    )) as [number, number];
+    let answer: [number, number];
+    try {
+      answer = (await this.redis.eval(SCRIPT, rules.length, ...rules.map((r) => PREFIX + r.key), ...args)) as [
+        number,
+        number,
+      ];
+    } catch (error) {
+      throw redisFault(error);
+    }
+    this.outages?.succeeded('redis');
+    const [index, retryAfterMs] = answer;
     if (index === 0) return { ok: true };
     return { ok: false, rule: rules[index - 1], retryAfterMs: Math.max(1, retryAfterMs) };
   }

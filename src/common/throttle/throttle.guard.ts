@@ -6,23 +6,29 @@ import { IS_PUBLIC } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config.module';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
+import { redisFault } from '../errors/dependency-error';
+import { DependencyOutages } from '../errors/dependency-outages';
 import { REDIS } from '../limits/limits.module';
 import { clientAddress } from './client-address';
 
 /**
  * Per-client throttling of REST, gRPC and gRPC-web, keyed by client address: THROTTLE_LIMIT
- * requests per THROTTLE_WINDOW, counted in Redis when REDIS_URL is set (shared by all instances,
- * with an in-memory fallback while Redis is unreachable), else in memory. Runs before the AuthGuard.
+ * requests per THROTTLE_WINDOW, counted in Redis when REDIS_URL is set (shared by all instances),
+ * else in memory. Runs before the AuthGuard. It fails closed: while Redis does not answer (within
+ * REDIS_TIMEOUT) a request cannot be counted and is answered 503, as every check that cannot be made.
  */
 @Injectable()
 export class ThrottleGuard implements CanActivate {
   private readonly limiter?: RateLimiterAbstract;
+  private readonly redis: boolean;
 
   constructor(
     config: AppConfig,
     private readonly reflector: Reflector,
     @Optional() @Inject(REDIS) redis?: Redis | null,
+    @Optional() private readonly outages?: DependencyOutages,
   ) {
+    this.redis = Boolean(redis);
     if (config.THROTTLE_LIMIT === 0) return;
     const options = { points: config.THROTTLE_LIMIT, duration: Math.ceil(config.THROTTLE_WINDOW / 1000) };
     this.limiter = redis
@@ -30,7 +36,7 @@ export class ThrottleGuard implements CanActivate {
           ...options,
           storeClient: redis,
           keyPrefix: 'pv:throttle',
-          insuranceLimiter: new RateLimiterMemory(options),
+          rejectIfRedisNotReady: true,
         })
       : new RateLimiterMemory(options);
   }
@@ -40,9 +46,10 @@ export class ThrottleGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     try {
       await this.limiter.consume(clientAddress(context));
+      if (this.redis) this.outages?.succeeded('redis');
       return true;
     } catch (result) {
-      if (!(result instanceof RateLimiterRes)) throw result;
+      if (!(result instanceof RateLimiterRes)) throw this.redis ? redisFault(result) : result;
       throw new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'API-thr0ttle', 'Too many requests from this client', {
         retryAfterMs: Math.max(1000, result.msBeforeNext),
       });

@@ -1,6 +1,8 @@
 import { createParamDecorator, ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+import { Errors } from '../errors/errors';
 import { assertDecoded } from '../grpc/undecodable';
+import { deeperThan, MAX_JSON_DEPTH } from './json-depth';
 
 function isTimestamp(value: object): value is { seconds?: string | number; nanos?: number } {
   const keys = Object.keys(value);
@@ -29,6 +31,14 @@ export const ProtoRequest = createParamDecorator((_: unknown, context: Execution
     return fromGrpc(data);
   }
   const req = context.switchToHttp().getRequest<Request>();
-  const body = req.body && typeof req.body === 'object' && !Array.isArray(req.body) ? req.body : {};
+  const body: unknown = req.body ?? {};
+  // before anything walks it recursively
+  if (deeperThan(body, MAX_JSON_DEPTH)) {
+    throw Errors.validation([{ field: 'body', description: `must not nest deeper than ${MAX_JSON_DEPTH} levels` }]);
+  }
+  // a request message is a JSON object, never a list (nor, as body-parser ensures, a scalar)
+  if (typeof body !== 'object' || Array.isArray(body)) {
+    throw Errors.validation([{ field: 'body', description: 'must be a JSON object' }]);
+  }
   return { ...(body as object), ...req.params };
 });

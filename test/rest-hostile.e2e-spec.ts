@@ -2,7 +2,17 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { rawHttp } from './support/raw-http';
 import { bearer, DATABASES, Db, startApp, TestApp } from './support/test-app';
-import { CallResult, httpPort, TRANSPORTS, transportCaller } from './support/transports';
+import {
+  CallResult,
+  grpcClients,
+  grpcErrorResult,
+  grpcUnary,
+  httpPort,
+  TRANSPORTS,
+  transportCaller,
+} from './support/transports';
+import { closeGrpcClients } from './support/transports';
+import type { ServiceError } from '@grpc/grpc-js';
 import { errorBody, validationBody, violatedFields } from './support/wire';
 
 const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
@@ -328,6 +338,34 @@ describe.each(DATABASES)('hostile input (%s)', (db: Db) => {
         metadata: [{ key: 'k', value: 12 }],
       });
       expect(violatedFields(res.body)).toEqual(['metadata.0.value']);
+    });
+
+    it.each([
+      ['seconds past year 9999', { seconds: '253402300800', nanos: 0 }],
+      ['seconds far past what a Date holds', { seconds: '99999999999999', nanos: 0 }],
+      ['seconds before year 1', { seconds: '-62135596801', nanos: 0 }],
+      ['nanos over a second', { seconds: '4102444800', nanos: 1_000_000_000 }],
+      ['negative nanos', { seconds: '4102444800', nanos: -1 }],
+    ])('answers a gRPC Timestamp with %s with INVALID_ARGUMENT naming it', async (_, expirationDate) => {
+      const machine = await createMachineWithToken(t, orgId);
+      const clients = grpcClients(t);
+      try {
+        const error = await grpcUnary(
+          clients,
+          'UserService',
+          'AddPersonalAccessToken',
+          { userId: machine.userId, expirationDate },
+          t.adminToken,
+        ).then(
+          () => undefined,
+          (e: ServiceError) => e,
+        );
+        expect(error).toBeDefined();
+        const result = grpcErrorResult(error!);
+        expect([result.ok ? 0 : result.code, fieldsOf(result)]).toEqual([3, ['expirationDate']]);
+      } finally {
+        closeGrpcClients(clients);
+      }
     });
 
     it('reads an enum given by number as the name it stands for', async () => {

@@ -22,7 +22,12 @@ const RANGES: Record<string, [bigint, bigint, boolean]> = {
 };
 
 const TIMESTAMP = '.google.protobuf.Timestamp';
-const jsonNames = new WeakMap<Type, Map<string, Field>>();
+interface Known {
+  field: Field;
+  /** the lowerCamelCase name it comes out under */
+  name: string;
+}
+const byNames = new WeakMap<Type, Map<string, Known>>();
 
 /** protoc's json_name: underscores dropped, the letter after each one upper-cased. */
 function jsonNameOf(field: Field): string {
@@ -33,15 +38,16 @@ function jsonNameOf(field: Field): string {
 }
 
 /** A message's fields by both names a client may use (snake_case as declared, lowerCamelCase). */
-function fieldsByName(type: Type): Map<string, Field> {
-  let byName = jsonNames.get(type);
+function fieldsByName(type: Type): Map<string, Known> {
+  let byName = byNames.get(type);
   if (!byName) {
     byName = new Map();
     for (const field of type.fieldsArray) {
-      byName.set(field.name, field);
-      byName.set(jsonNameOf(field), field);
+      const known = { field, name: jsonNameOf(field) };
+      byName.set(field.name, known);
+      byName.set(known.name, known);
     }
-    jsonNames.set(type, byName);
+    byNames.set(type, byName);
   }
   return byName;
 }
@@ -58,9 +64,9 @@ class Reader {
     const out: Plain = {};
     const byName = fieldsByName(type);
     for (const [key, value] of Object.entries(json)) {
-      const field = byName.get(key);
-      if (!field) continue; // unknown fields are ignored (contract §4)
-      const name = jsonNameOf(field);
+      const known = byName.get(key);
+      if (!known) continue; // unknown fields are ignored (contract §4)
+      const { field, name } = known;
       // both spellings sent: the camelCase one wins, whatever the order
       if (key !== name && Object.prototype.hasOwnProperty.call(json, name)) continue;
       // null is a field's default: the field is unset
@@ -138,7 +144,8 @@ class Reader {
 
   private timestamp(value: unknown, path: string, name: string): Read {
     const ms = typeof value === 'string' ? rfc3339Millis(value) : undefined;
-    if (ms === undefined) return this.fail(path, name, 'must be an RFC 3339 timestamp, e.g. 2030-01-01T00:00:00Z');
+    if (ms === undefined)
+      return this.fail(path, name, 'must be a time from year 1 to 9999, in RFC 3339 (e.g. 2030-01-01T00:00:00Z)');
     return new Date(ms).toISOString();
   }
 

@@ -5,8 +5,8 @@
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
 // google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z
-const MIN_MS = -62_135_596_800_000;
-const MAX_MS = 253_402_300_799_999;
+export const TIMESTAMP_MIN_MS = -62_135_596_800_000;
+export const TIMESTAMP_MAX_MS = 253_402_300_799_999;
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const isLeap = (year: number) => year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
@@ -35,7 +35,7 @@ export function rfc3339Millis(text: string): number | undefined {
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, Number((m[7] ?? '').padEnd(3, '0').slice(0, 3)));
   const ms = date.getTime() - offsetMinutes * 60_000;
-  return ms >= MIN_MS && ms <= MAX_MS ? ms : undefined;
+  return ms >= TIMESTAMP_MIN_MS && ms <= TIMESTAMP_MAX_MS ? ms : undefined;
 }
 
 const STANDARD = /^[A-Za-z0-9+/]*$/;

@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
+import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/errors/http-client-errors';
 import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
@@ -27,8 +28,12 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   // and Express would hash every response body for it
   app.disable('x-powered-by');
   app.set('etag', false);
+  const server = app.getHttpServer();
+  answerClientErrors(server, app.get(ROOT_LOGGER));
+  countHeaderLines(server);
   app.use(unconditional);
   app.use(requestLog(app.get(ROOT_LOGGER)));
+  app.use(tooManyHeaders);
   app.use(
     grpcWebBridge({
       grpcPort: config.GRPC_PORT,

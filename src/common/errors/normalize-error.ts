@@ -14,11 +14,14 @@ export interface OutageReporter {
   failed(error: DependencyError): void;
 }
 
-const HTTP_ERROR_IDS: Record<number, [string, string]> = {
+/** The IDs and texts of what the HTTP stack refuses (here, and in http-client-errors.ts for Node's parser). */
+export const HTTP_ERROR_IDS: Record<number, [string, string]> = {
   404: ['API-n0tfd', 'Route not found'],
   405: ['API-n0tfd', 'Route not found'],
+  408: ['API-t1meout', 'Request was not received in time'],
   413: ['API-t00big', 'Request body is too large'],
   415: ['API-unsup', 'Unsupported content type'],
+  431: ['API-hdr2big', 'Request header fields are too large'],
 };
 
 /** Body-parser errors carry `type` and `status`; they reach the filter as plain errors. */

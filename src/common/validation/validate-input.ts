@@ -2,7 +2,8 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
 import { FieldViolation } from '../errors/app-error';
 import { Errors } from '../errors/errors';
-import { camelizeKeys } from './proto-json-input';
+import { readProtoJson } from './proto-json-input';
+import { protoMessageOf } from './proto-message';
 
 function violations(errors: ValidationError[], prefix = ''): FieldViolation[] {
   return errors.flatMap((error) => {
@@ -14,17 +15,27 @@ function violations(errors: ValidationError[], prefix = ''): FieldViolation[] {
   });
 }
 
+/** Whether one field path is the other or lies inside it. */
+const related = (a: string, b: string) => a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+
 /**
- * The single validation step every transport passes through: protobuf-JSON names normalised,
- * unknown fields dropped, every violated field reported in one INVALID_ARGUMENT error.
+ * The single validation step every transport passes through: the request read by its protobuf
+ * message's JSON mapping (names normalised, JSON types and the text rule checked, unknown fields
+ * dropped), then the DTO's rules on what was well-formed; every violated field reported in one
+ * INVALID_ARGUMENT error. The DTO's rules never see a malformed value (class-validator's e-mail
+ * check throws on an unpaired surrogate), and say nothing more about a field the reading refused.
  */
 export function validateInput<T extends object>(type: new () => T, raw: unknown): T {
-  const plain = camelizeKeys(raw ?? {});
-  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+  const message = protoMessageOf(type);
+  const input = raw ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
     throw Errors.validation([{ field: 'body', description: 'must be a JSON object' }]);
   }
-  const instance = plainToInstance(type, plain, { excludeExtraneousValues: false });
+  const read = readProtoJson(message, input);
+  const instance = plainToInstance(type, read.value, { excludeExtraneousValues: false });
   const errors = validateSync(instance, { whitelist: true, forbidUnknownValues: false });
-  if (errors.length > 0) throw Errors.validation(violations(errors));
+  const ruled = violations(errors).filter((v) => !read.violations.some((m) => related(m.field, v.field)));
+  const all = [...read.violations, ...ruled];
+  if (all.length > 0) throw Errors.validation(all);
   return instance;
 }

@@ -3,10 +3,12 @@ import { Equals, IsBoolean, IsObject, IsOptional, IsString } from 'class-validat
 import { EmptyMessage, UserIdField } from '../../users/dto/common.dto';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import type { Verification } from '../phone-verification.service';
+import { ProtoMessage } from '../../common/validation/proto-message';
 
 const VERIFICATION = ['sendCode', 'returnCode', 'isVerified'];
 const RESEND = ['sendCode', 'returnCode'];
 
+@ProtoMessage('zitadel.user.v2.SetPhoneRequest')
 export class SetPhoneRequestDto {
   @UserIdField()
   userId: string;
@@ -43,6 +45,7 @@ export class SetPhoneRequestDto {
   isVerified?: boolean;
 }
 
+@ProtoMessage('zitadel.user.v2.ResendPhoneCodeRequest')
 export class ResendPhoneCodeRequestDto {
   @UserIdField()
   userId: string;
@@ -60,6 +63,7 @@ export class ResendPhoneCodeRequestDto {
   returnCode?: EmptyMessage;
 }
 
+@ProtoMessage('zitadel.user.v2.VerifyPhoneRequest')
 export class VerifyPhoneRequestDto {
   @UserIdField()
   userId: string;
@@ -70,6 +74,7 @@ export class VerifyPhoneRequestDto {
   verificationCode: string;
 }
 
+@ProtoMessage('zitadel.user.v2.RemovePhoneRequest')
 export class RemovePhoneRequestDto {
   @UserIdField()
   userId: string;

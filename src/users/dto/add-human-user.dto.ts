@@ -4,8 +4,10 @@ import { IsObject, IsOptional, IsString, ValidateNested } from 'class-validator'
 import { CodePointLength } from '../../common/validation/validators';
 import { OrganizationRefDto } from './common.dto';
 import { CreateHumanDto } from './create-user.dto';
+import { ProtoMessage } from '../../common/validation/proto-message';
 
 /** AddHumanUserRequest: the human of CreateUser (profile, email, phone) plus its own ids and organization. */
+@ProtoMessage('zitadel.user.v2.AddHumanUserRequest')
 export class AddHumanUserDto extends CreateHumanDto {
   @ApiPropertyOptional({ maxLength: 200 })
   @IsOptional()

@@ -4,6 +4,7 @@ import { ArrayMaxSize, IsArray, IsIn, IsObject, IsOptional, IsString, ValidateNe
 import { ROLES } from '../entities/membership.entity';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import { AddHumanUserDto } from './add-human-user.dto';
+import { ProtoMessage } from '../../common/validation/proto-message';
 
 const ADMIN_TYPE = ['userId', 'human'];
 
@@ -31,6 +32,7 @@ export class OrganizationAdminDto {
   roles?: string[];
 }
 
+@ProtoMessage('zitadel.org.v2.AddOrganizationRequest')
 export class AddOrganizationDto {
   @ApiProperty({ minLength: 1, maxLength: 200, example: 'ACME' })
   @IsString()

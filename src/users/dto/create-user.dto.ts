@@ -3,6 +3,7 @@ import { Type } from 'class-transformer';
 import { IsDefined, IsObject, IsOptional, IsString, ValidateIf, ValidateNested } from 'class-validator';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import { SetHumanEmailDto, SetHumanPhoneDto, SetHumanProfileDto } from './common.dto';
+import { ProtoMessage } from '../../common/validation/proto-message';
 
 export class CreateHumanDto {
   @ApiProperty({ type: SetHumanProfileDto })
@@ -42,6 +43,7 @@ export class CreateMachineDto {
 
 const USER_TYPE = ['human', 'machine'];
 
+@ProtoMessage('zitadel.user.v2.CreateUserRequest')
 export class CreateUserDto {
   @ApiProperty({ minLength: 1, maxLength: 200 })
   @IsString()

@@ -1,13 +1,16 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsOptional } from 'class-validator';
 import { UserIdField } from './common.dto';
+import { ProtoMessage } from '../../common/validation/proto-message';
 
-/** GetUserByID, Deactivate/Reactivate/Lock/Unlock/DeleteUser: just the user. */
+/** GetUserByID, Deactivate/Reactivate/Lock/Unlock/DeleteUser: just the user (their messages are alike: `string user_id = 1`). */
+@ProtoMessage('zitadel.user.v2.GetUserByIDRequest')
 export class UserIdRequestDto {
   @UserIdField()
   userId: string;
 }
 
+@ProtoMessage('zitadel.user.v2.AddPersonalAccessTokenRequest')
 export class AddPersonalAccessTokenDto {
   @UserIdField()
   userId: string;

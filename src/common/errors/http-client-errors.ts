@@ -1,0 +1,79 @@
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { AppError, toErrorBody } from './app-error';
+import { GrpcStatus } from './grpc-status';
+import { HTTP_ERROR_IDS } from './normalize-error';
+
+type Answer = [status: number, code: GrpcStatus, id: string, text: string];
+
+const answer = (status: number, code: GrpcStatus): Answer => [status, code, ...HTTP_ERROR_IDS[status]];
+
+/** Node's own statuses for a request it cannot parse (as its default `clientError` handling picks them). */
+const PARSE_ANSWERS: Record<string, Answer> = {
+  HPE_HEADER_OVERFLOW: answer(431, GrpcStatus.INVALID_ARGUMENT),
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: answer(413, GrpcStatus.INVALID_ARGUMENT),
+  ERR_HTTP_REQUEST_TIMEOUT: answer(408, GrpcStatus.DEADLINE_EXCEEDED),
+};
+const MALFORMED: Answer = [400, GrpcStatus.INVALID_ARGUMENT, 'API-badreq', 'Malformed HTTP request'];
+
+/** How long a refused connection may stay half-open for the client to read the answer and close. */
+const LINGER_MS = 5_000;
+
+function rawResponse([status, code, id, text]: Answer): string {
+  const body = JSON.stringify(toErrorBody(new AppError(code, id, text)));
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    'Content-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+    'Connection: close\r\n\r\n' +
+    body
+  );
+}
+
+/**
+ * Answers what Node's HTTP parser refuses (a request line or headers over the 16 KiB limit, a
+ * malformed request, a request that took too long) with the contract's error body instead of
+ * Node's bare status line, then closes the connection. Socket faults, and a connection where a
+ * response has already begun, get nothing written: the socket is destroyed.
+ */
+export function answerClientErrors(server: Server, logger: Logger): void {
+  const answered = new WeakSet<Duplex>();
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // an errored parser reports again on each later chunk of the same connection
+    if (answered.has(socket)) return;
+    answered.add(socket);
+    const code = error.code ?? '';
+    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const refusal = PARSE_ANSWERS[code] ?? (code.startsWith('HPE_') ? MALFORMED : undefined);
+    if (!refusal || !socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    logger.info({ code, res: { statusCode: refusal[0] } }, 'malformed request refused');
+    socket.end(rawResponse(refusal));
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
+/** More header lines than this are refused; Node would silently drop those past its limit. */
+export const MAX_HEADER_LINES = 2_000;
+
+/** Lets Node keep one header line past the limit, so that `tooManyHeaders` can tell it was exceeded. */
+export function countHeaderLines(server: Server): void {
+  server.maxHeadersCount = MAX_HEADER_LINES + 1;
+}
+
+const TOO_MANY_HEADERS = toErrorBody(
+  new AppError(GrpcStatus.INVALID_ARGUMENT, 'API-hdrmany', 'Too many request header fields'),
+);
+
+/** Middleware: 431 with the error body for a request with more header lines than MAX_HEADER_LINES. */
+export function tooManyHeaders(req: Request, res: Response, next: NextFunction): void {
+  if (req.rawHeaders.length / 2 <= MAX_HEADER_LINES) return next();
+  res.setHeader('Connection', 'close');
+  res.status(431).json(TOO_MANY_HEADERS);
+}

@@ -1,5 +1,6 @@
 import { AppError, toErrorBody } from './app-error';
 import { boundText, MAX_MESSAGE_BYTES, MAX_VIOLATIONS } from './bounded-text';
+import { toGrpcError } from './error.filter';
 import { Errors } from './errors';
 import { GrpcStatus } from './grpc-status';
 
@@ -47,5 +48,14 @@ describe('AppError bounds what it echoes', () => {
     expect(kept[0].field.startsWith('f0f0')).toBe(true);
     expect(kept.every((v) => Buffer.byteLength(v.field) <= 64 && Buffer.byteLength(v.description) <= 160)).toBe(true);
     expect(Buffer.byteLength(error.message)).toBeLessThanOrEqual(MAX_MESSAGE_BYTES + 20);
+  });
+
+  it('keeps the trailers of the worst error under 16 KB (grpc-message and grpc-status-details-bin)', () => {
+    const huge = '\u{1F600}'.repeat(10_000);
+    const error = toGrpcError(
+      Errors.validation(Array.from({ length: 100 }, () => ({ field: huge, description: huge }))),
+    );
+    const details = (error.metadata.get('grpc-status-details-bin')[0] as Buffer).toString('base64');
+    expect(encodeURI(error.details).length + details.length).toBeLessThan(16_384);
   });
 });

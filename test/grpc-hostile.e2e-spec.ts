@@ -406,3 +406,32 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
     });
   });
 });
+
+describe('gRPC-web behind a trusted proxy (TRUSTED_PROXIES=loopback)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp('sqlite', { TRUSTED_PROXIES: 'loopback' });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+  }, 60_000);
+
+  it('a client address the proxy forwarded that metadata cannot hold is INVALID_ARGUMENT, and the next call works', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const health = frame(0, Buffer.alloc(0));
+      const bad = await rawGrpcWeb(agent, httpPort(t), HEALTH, health, { 'x-forwarded-for': 'caf\u00e9' });
+      expect(bad).toMatchObject({ code: 3, messages: [] });
+      expect(bad.details[1]).toEqual({
+        '@type': BAD_REQUEST,
+        fieldViolations: [
+          { field: 'x-forwarded-for', description: 'the x-forwarded-for header must be printable ASCII (0x20-0x7E)' },
+        ],
+      });
+      const next = await rawGrpcWeb(agent, httpPort(t), HEALTH, health, { 'x-forwarded-for': '203.0.113.7' });
+      expect(next).toMatchObject({ code: 0, socket: bad.socket });
+    } finally {
+      agent.destroy();
+    }
+  });
+});

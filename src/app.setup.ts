@@ -39,10 +39,11 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
       grpcPort: config.GRPC_PORT,
       corsOrigins: config.GRPC_WEB_CORS_ORIGINS,
       bodyLimit: config.REQUEST_BODY_LIMIT,
+      logger: app.get(ROOT_LOGGER),
     }),
   );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
-  app.connectMicroservice(grpcOptions(config.HOST, config.GRPC_PORT), { inheritAppConfig: true });
+  app.connectMicroservice(grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER)), { inheritAppConfig: true });
   app.enableShutdownHooks();
   setUpSwagger(app);
   return app;

@@ -7,7 +7,8 @@ import { CALLER, callerHolder } from './caller.decorator';
 import { CallerResolver } from './caller-resolver';
 import { IS_PUBLIC } from './public.decorator';
 
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** RFC 6750: "Bearer", spaces, a token of visible ASCII; as gRPC metadata can carry it, so every transport reads alike. */
+const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
 function authorizationOf(context: ExecutionContext): string | undefined {
   if (context.getType() === 'rpc') {

@@ -1,3 +1,4 @@
+import { boundText, MAX_DESCRIPTION_BYTES, MAX_FIELD_BYTES, MAX_VIOLATIONS } from './bounded-text';
 import { GrpcStatus } from './grpc-status';
 
 export const ERROR_DETAIL_TYPE = 'type.googleapis.com/zitadel.v1.ErrorDetail';
@@ -28,18 +29,35 @@ export interface AppErrorExtras {
  * than the rest of a wrong-code check), and nothing logs one for it.
  */
 export class AppError extends Error {
+  /** the human text, bounded (see bounded-text.ts): it may echo what the client sent */
+  readonly text: string;
+  readonly extras: AppErrorExtras;
+
   constructor(
     readonly code: GrpcStatus,
     readonly id: string,
-    readonly text: string,
-    readonly extras: AppErrorExtras = {},
+    text: string,
+    extras: AppErrorExtras = {},
   ) {
+    const bounded = boundText(text);
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(id ? `${text} (${id})` : text);
+    super(id ? `${bounded} (${id})` : bounded);
     Error.stackTraceLimit = limit;
     this.name = 'AppError';
+    this.text = bounded;
+    this.extras = extras.fieldViolations
+      ? { ...extras, fieldViolations: boundViolations(extras.fieldViolations) }
+      : extras;
   }
+}
+
+/** The first MAX_VIOLATIONS, each bounded; the message (built from all of them) tells the rest. */
+function boundViolations(violations: FieldViolation[]): FieldViolation[] {
+  return violations.slice(0, MAX_VIOLATIONS).map(({ field, description }) => ({
+    field: boundText(field, MAX_FIELD_BYTES),
+    description: boundText(description, MAX_DESCRIPTION_BYTES),
+  }));
 }
 
 /** The contract's error body, the same for REST and (as google.rpc.Status) for gRPC. */

@@ -1,6 +1,8 @@
 import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
+import type { Logger } from 'pino';
+import { boundUnknownMethod, libraryStatusInterceptor, routeGrpcLogs } from './library-status';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 import { lastOneofWins } from './oneof-last-wins';
 import { reflectionDefinition } from './reflection';
@@ -47,8 +49,12 @@ function serverDefinition(): PackageDefinition {
   return definition;
 }
 
-/** The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman. */
-export function grpcOptions(host: string, port: number): GrpcOptions {
+/**
+ * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
+ * grpc-js's own statuses and log lines go through library-status.ts (the logger is process-wide).
+ */
+export function grpcOptions(host: string, port: number, logger?: Logger): GrpcOptions {
+  if (logger) routeGrpcLogs(logger);
   return {
     transport: Transport.GRPC,
     options: {
@@ -56,7 +62,9 @@ export function grpcOptions(host: string, port: number): GrpcOptions {
       packageDefinition: serverDefinition(),
       url: `${host}:${port}`,
       gracefulShutdown: true,
+      channelOptions: { interceptors: [libraryStatusInterceptor] },
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
+        boundUnknownMethod(server);
         new ReflectionService(reflectionDefinition()).addToServer(
           server as Parameters<ReflectionService['addToServer']>[0],
         );

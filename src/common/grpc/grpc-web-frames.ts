@@ -1,3 +1,5 @@
+import { boundText } from '../errors/bounded-text';
+
 /** gRPC-web framing: [flags:1][length:4 big-endian][payload]; flags 0x80 marks the trailer frame. */
 export const DATA_FRAME = 0x00;
 export const TRAILER_FRAME = 0x80;
@@ -39,10 +41,13 @@ export function trailerFrame(trailers: Record<string, string>): Buffer {
   return frame(TRAILER_FRAME, Buffer.from(text, 'utf8'));
 }
 
-/** grpc-message percent-encoding (gRPC over HTTP/2): bytes outside 0x20–0x7E, and '%', become %XX. */
+/**
+ * grpc-message percent-encoding (gRPC over HTTP/2): bytes outside 0x20–0x7E, and '%', become %XX.
+ * The text is bounded first, as every message that travels in trailers (bounded-text.ts).
+ */
 export function encodeGrpcMessage(message: string): string {
   let out = '';
-  for (const byte of Buffer.from(message, 'utf8')) {
+  for (const byte of Buffer.from(boundText(message), 'utf8')) {
     out +=
       byte >= 0x20 && byte <= 0x7e && byte !== 0x25
         ? String.fromCharCode(byte)

@@ -17,6 +17,7 @@ import {
 } from 'rxjs';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
+import { boundText } from '../errors/bounded-text';
 import { GrpcStatus } from '../errors/grpc-status';
 import { assertDecoded } from '../grpc/undecodable';
 import { DatabaseHealth } from './database-health';
@@ -56,8 +57,10 @@ export class HealthGrpcController implements OnModuleDestroy {
     assertDecoded(request);
     const service = request?.service ?? '';
     // the health protocol: Check answers an unknown service with NOT_FOUND (only Watch reports SERVICE_UNKNOWN)
-    if (!SERVICES.has(service))
-      throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${service}"`);
+    if (!SERVICES.has(service)) {
+      // the name is the caller's: only its start is echoed
+      throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${boundText(service, 200)}"`);
+    }
     return { status: statusOf(await this.health.isUp()) };
   }
 

@@ -28,6 +28,7 @@ describe(EnvironmentVariables.name, () => {
       NODE_ID: undefined,
       EXTERNAL_DOMAIN: 'localhost',
       REQUEST_BODY_LIMIT: 65536,
+      SHUTDOWN_TIMEOUT: 10_000,
       OIDC_ISSUER: undefined,
       OIDC_JWKS_URL: undefined,
       OIDC_JWKS_FILE: undefined,

@@ -1,3 +1,4 @@
+import type { Server } from '@grpc/grpc-js';
 import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
@@ -46,8 +47,11 @@ function serverDefinition(): PackageDefinition {
   return definition;
 }
 
-/** The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman. */
-export function grpcOptions(host: string, port: number): GrpcOptions {
+/**
+ * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
+ * `onServer` receives grpc-js's server (Nest does not expose it; the graceful stop drains it).
+ */
+export function grpcOptions(host: string, port: number, onServer?: (server: Server) => void): GrpcOptions {
   return {
     transport: Transport.GRPC,
     options: {
@@ -59,6 +63,7 @@ export function grpcOptions(host: string, port: number): GrpcOptions {
         new ReflectionService(PACKAGE_DEFINITION).addToServer(
           server as Parameters<ReflectionService['addToServer']>[0],
         );
+        onServer?.(server as Server);
       },
     },
   };

@@ -257,7 +257,7 @@ describe('SIGTERM to the server', () => {
       // answers after the signal tell the client to close (all of them, once the server has seen it)
       const answeredAfter = rest.filter((c) => c.status !== undefined && c.endedAt! > signalledAt);
       expect(answeredAfter.some((c) => c.connection === 'close')).toBe(true);
-      expect(answeredAfter.filter((c) => c.endedAt! > signalledAt + 1_000 && c.connection !== 'close')).toEqual([]);
+      expect(answeredAfter.filter((c) => c.endedAt! > signalledAt + 2_000 && c.connection !== 'close')).toEqual([]);
 
       // gRPC: every call got an answer; what was not served was refused as UNAVAILABLE (retryable)
       expect(grpc.filter((c) => c.endedAt === undefined)).toEqual([]);

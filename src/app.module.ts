@@ -13,6 +13,7 @@ import { DatabaseHealth } from './common/health/database-health';
 import { HealthController } from './common/health/health.controller';
 import { HealthGrpcController } from './common/health/health.grpc.controller';
 import { LoggingModule } from './common/logging/logging.module';
+import { Readiness } from './common/shutdown/readiness';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
 import { UsersModule } from './users/users.module';
@@ -43,6 +44,7 @@ export class AppModule {
       controllers: [HealthController, HealthGrpcController],
       providers: [
         DatabaseHealth,
+        Readiness,
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },

@@ -1,3 +1,4 @@
+import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -10,6 +11,13 @@ import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { requestLog } from './common/logging/request-log';
+
+const grpcServers = new WeakMap<INestApplication, GrpcServer>();
+
+/** grpc-js's server of a started app (for the graceful stop). */
+export function grpcServerOf(app: INestApplication): GrpcServer | undefined {
+  return grpcServers.get(app);
+}
 
 /**
  * Builds the app exactly as `npm start` runs it (tests use the same function): HTTP with REST,
@@ -43,8 +51,11 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     }),
   );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
-  app.connectMicroservice(grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER)), { inheritAppConfig: true });
-  app.enableShutdownHooks();
+  app.connectMicroservice(
+    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server)),
+    { inheritAppConfig: true },
+  );
+  // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
   setUpSwagger(app);
   return app;
 }

@@ -32,9 +32,10 @@ const WEBOTP_DOMAIN = 'verify.example.com';
 const TEMPLATES = JSON.stringify({ fr: 'Votre code: {{code}}' });
 
 /**
- * Retries are scheduled on the service's clock with SMS_RETRY_BASE = 1 min, so a test decides
- * when the next attempt happens (by moving the clock) and can check the back-off exactly. Codes
- * are 8 upper-case alphanumerics, so a search for one in logs and rows cannot hit an id by chance.
+ * Retries are scheduled on the service's clock with SMS_RETRY_BASE = 1 min (pauses up to 5 min,
+ * at most 4 attempts), so a test decides when the next attempt happens (by moving the clock) and
+ * can check the back-off exactly. Codes are 8 upper-case alphanumerics, so a search for one in
+ * logs and rows cannot hit an id by chance.
  */
 function webhookEnv(url: string): Record<string, string> {
   return {
@@ -44,6 +45,7 @@ function webhookEnv(url: string): Record<string, string> {
     SMS_WEBHOOK_TIMEOUT: '1s',
     SMS_POLL_INTERVAL: '50ms',
     SMS_RETRY_BASE: '1m',
+    SMS_RETRY_MAX_DELAY: '5m',
     SMS_MAX_ATTEMPTS: '4',
     SMS_WEBOTP_DOMAIN: WEBOTP_DOMAIN,
     SMS_TEMPLATES: TEMPLATES,

@@ -61,16 +61,17 @@ const MAIN = 'dist/src/main.js';
 
 /**
  * The Node flags production starts the service with: the words between `node` and the entry point
- * of package.json's `start` script (`node [--flag …] dist/src/main.js`), so that the bench measures
- * the server exactly as `npm start` runs it and the flags live in one place.
+ * of package.json's `start` script (`exec node [--flag …] dist/src/main.js`), so that the bench
+ * measures the server exactly as `npm start` runs it and the flags live in one place.
  */
 export function startScriptNodeFlags(): string[] {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
   const start = pkg.scripts?.start ?? '';
   const words = start.trim().split(/\s+/);
+  if (words[0] === 'exec') words.shift();
   const flags = words.slice(1, -1);
   if (words[0] !== 'node' || words[words.length - 1] !== MAIN || flags.some((flag) => !flag.startsWith('--'))) {
-    throw new Error(`package.json "start" should read "node [--flag …] ${MAIN}", not "${start}"`);
+    throw new Error(`package.json "start" should read "exec node [--flag …] ${MAIN}", not "${start}"`);
   }
   return flags;
 }

@@ -97,6 +97,10 @@ export class EnvironmentVariables {
   @IntRange(1024, 10 * 1024 * 1024)
   REQUEST_BODY_LIMIT = 64 * 1024;
 
+  /** How long a stop (SIGTERM, SIGINT) may take: connections still open at 80 % of it are cut. */
+  @DurationRange('1s', 1_000, '10m', 600_000)
+  SHUTDOWN_TIMEOUT = 10_000;
+
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
@@ -155,15 +159,25 @@ export class EnvironmentVariables {
   @Matches(/^[A-Za-z0-9+/=_-]{43,44}$/, { message: 'SMS_OUTBOX_KEY must be 32 bytes, base64-encoded' })
   SMS_OUTBOX_KEY?: string = undefined;
 
-  @IntRange(1, 20)
-  SMS_MAX_ATTEMPTS = 5;
+  /** Optional cap on attempts per message; unset, attempts go on until the code expires or SMS_MAX_AGE passes. */
+  @IsOptional()
+  @IntRange(1, 1000)
+  SMS_MAX_ATTEMPTS?: number = undefined;
 
   @DurationRange('1m', 60_000, '24h', 86_400_000)
   SMS_MAX_AGE = 600_000;
 
-  /** First retry delay; each retry doubles it (with jitter), up to 5 minutes. */
+  /** First retry delay; each retry doubles it (with jitter), up to SMS_RETRY_MAX_DELAY. */
   @DurationRange('100ms', 100, '1m', 60_000)
   SMS_RETRY_BASE = 2_000;
+
+  /** The longest pause between two attempts: how soon after an outage ends a waiting message goes out. */
+  @DurationRange('1s', 1_000, '1h', 3_600_000)
+  SMS_RETRY_MAX_DELAY = 60_000;
+
+  /** Messages one instance sends at the same time (one slow send holds up no other). */
+  @IntRange(1, 256)
+  SMS_SEND_CONCURRENCY = 16;
 
   @DurationRange('50ms', 50, '1m', 60_000)
   SMS_POLL_INTERVAL = 1_000;

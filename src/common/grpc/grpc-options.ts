@@ -1,3 +1,4 @@
+import type { Server } from '@grpc/grpc-js';
 import { loadSync, PackageDefinition } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { GrpcOptions, Transport } from '@nestjs/microservices';
@@ -52,8 +53,14 @@ function serverDefinition(): PackageDefinition {
 /**
  * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
  * grpc-js's own statuses and log lines go through library-status.ts (the logger is process-wide).
+ * `onServer` receives grpc-js's server (Nest does not expose it; the graceful stop drains it).
  */
-export function grpcOptions(host: string, port: number, logger?: Logger): GrpcOptions {
+export function grpcOptions(
+  host: string,
+  port: number,
+  logger?: Logger,
+  onServer?: (server: Server) => void,
+): GrpcOptions {
   if (logger) routeGrpcLogs(logger);
   return {
     transport: Transport.GRPC,
@@ -68,6 +75,7 @@ export function grpcOptions(host: string, port: number, logger?: Logger): GrpcOp
         new ReflectionService(reflectionDefinition()).addToServer(
           server as Parameters<ReflectionService['addToServer']>[0],
         );
+        onServer?.(server as Server);
       },
     },
   };

@@ -3,17 +3,25 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
+import { Readiness } from '../shutdown/readiness';
 import { DatabaseHealth } from './database-health';
 
 @ApiTags('Health')
 @Controller()
 export class HealthController {
-  constructor(private readonly health: DatabaseHealth) {}
+  constructor(
+    private readonly health: DatabaseHealth,
+    private readonly readiness: Readiness,
+  ) {}
 
   @Public()
   @Get('healthz')
-  @ApiOperation({ summary: 'Liveness and database reachability (public)' })
+  @ApiOperation({
+    summary: 'Readiness: 503 while the database is unreachable or the service is shutting down (public)',
+  })
   async check(): Promise<{ status: string }> {
+    if (this.readiness.stopping)
+      throw new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-stop', 'The service is shutting down');
     if (await this.health.isUp()) return { status: 'SERVING' };
     throw new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-db', 'Database is not reachable');
   }

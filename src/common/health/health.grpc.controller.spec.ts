@@ -1,4 +1,5 @@
 import { Subscription } from 'rxjs';
+import { Readiness } from '../shutdown/readiness';
 import { DatabaseHealth } from './database-health';
 import { HealthGrpcController, WATCH_POLL_MS } from './health.grpc.controller';
 
@@ -15,12 +16,14 @@ class FakeHealth {
 describe('HealthGrpcController.watch', () => {
   let db: FakeHealth;
   let controller: HealthGrpcController;
+  let readiness: Readiness;
   const subscriptions: Subscription[] = [];
 
   beforeEach(() => {
     jest.useFakeTimers();
     db = new FakeHealth();
-    controller = new HealthGrpcController(db as unknown as DatabaseHealth);
+    readiness = new Readiness();
+    controller = new HealthGrpcController(db as unknown as DatabaseHealth, readiness);
   });
   afterEach(() => {
     subscriptions.splice(0).forEach((s) => s.unsubscribe());
@@ -91,5 +94,17 @@ describe('HealthGrpcController.watch', () => {
     const late = watch();
     await tick(0);
     expect([late.seen, late.ended()]).toEqual([['NOT_SERVING'], true]);
+  });
+
+  it('turns NOT_SERVING the moment the shutdown starts: open Watches end with it, Check answers it', async () => {
+    const known = watch();
+    await tick(0);
+    readiness.stop();
+    expect([known.seen, known.ended()]).toEqual([['SERVING', 'NOT_SERVING'], true]);
+    expect(await controller.check({ service: '' })).toEqual({ status: 'NOT_SERVING' });
+    // the database is not even asked
+    expect(db.asked).toBe(1);
+    controller.onModuleDestroy(); // later, with the app: changes nothing
+    expect(known.seen).toEqual(['SERVING', 'NOT_SERVING']);
   });
 });

@@ -20,6 +20,7 @@ import { AppError } from '../errors/app-error';
 import { boundText } from '../errors/bounded-text';
 import { GrpcStatus } from '../errors/grpc-status';
 import { assertDecoded } from '../grpc/undecodable';
+import { Readiness } from '../shutdown/readiness';
 import { DatabaseHealth } from './database-health';
 
 const SERVICES = new Set(['', 'zitadel.user.v2.UserService', 'zitadel.org.v2.OrganizationService']);
@@ -32,8 +33,9 @@ type Status = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 const statusOf = (databaseUp: boolean): Status => (databaseUp ? 'SERVING' : 'NOT_SERVING');
 
 /**
- * grpc.health.v1.Health: SERVING while the database answers. Watch streams the status: the
- * current one at once, then each change, and NOT_SERVING before the server shuts down.
+ * grpc.health.v1.Health: SERVING while the database answers and no shutdown has begun. Watch
+ * streams the status: the current one at once, then each change, and NOT_SERVING when the
+ * shutdown starts.
  */
 @Controller()
 export class HealthGrpcController implements OnModuleDestroy {
@@ -41,7 +43,10 @@ export class HealthGrpcController implements OnModuleDestroy {
   private closed = false;
   private readonly status$: Observable<Status>;
 
-  constructor(private readonly health: DatabaseHealth) {
+  constructor(
+    private readonly health: DatabaseHealth,
+    private readonly readiness: Readiness,
+  ) {
     this.status$ = timer(0, WATCH_POLL_MS).pipe(
       exhaustMap(() => this.health.isUp()),
       distinctUntilChanged(),
@@ -49,6 +54,8 @@ export class HealthGrpcController implements OnModuleDestroy {
       // one poll shared by every open Watch, stopped when the last one ends
       share({ connector: () => new ReplaySubject(1), resetOnRefCountZero: true }),
     );
+    // the gRPC server's graceful stop waits for open calls: every Watch ends when the shutdown starts
+    readiness.stopping$.subscribe(() => this.onModuleDestroy());
   }
 
   @Public()
@@ -61,6 +68,7 @@ export class HealthGrpcController implements OnModuleDestroy {
       // the name is the caller's: only its start is echoed
       throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${boundText(service, 200)}"`);
     }
+    if (this.readiness.stopping) return { status: 'NOT_SERVING' as const };
     return { status: statusOf(await this.health.isUp()) };
   }
 
@@ -78,8 +86,9 @@ export class HealthGrpcController implements OnModuleDestroy {
     return merge(statuses.pipe(takeUntil(this.closing)), last).pipe(map((status) => ({ status })));
   }
 
-  /** Runs before the gRPC server closes, which waits for open calls: every Watch ends here. */
+  /** Also runs before the gRPC server closes (app.close() without a signal, as in tests). */
   onModuleDestroy(): void {
+    if (this.closed) return;
     this.closed = true;
     this.closing.next();
     this.closing.complete();

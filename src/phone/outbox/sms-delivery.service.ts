@@ -11,16 +11,17 @@ import { PhoneEvents } from '../phone-events';
 import { SmsDeliveryError, SmsSender, withoutCode } from '../sms/sms-sender';
 import { SmsText } from '../sms/sms-text';
 import { OutboxCipher } from './outbox-cipher';
+import { nextAttemptAt, RetrySettings } from './retry-schedule';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
-
-const MAX_BACKOFF_MS = 300_000;
 
 /** Delivers one claimed outbox row: skip, send, retry later or give up, and record the outcome. */
 @Injectable()
 export class SmsDeliveryService {
+  private readonly retry: RetrySettings;
+
   constructor(
-    private readonly config: AppConfig,
+    config: AppConfig,
     private readonly tx: TransactionRunner,
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
@@ -33,6 +34,11 @@ export class SmsDeliveryService {
     private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsDeliveryService.name);
+    this.retry = {
+      baseMs: config.SMS_RETRY_BASE,
+      maxDelayMs: config.SMS_RETRY_MAX_DELAY,
+      maxAttempts: config.SMS_MAX_ATTEMPTS,
+    };
   }
 
   async deliver(row: SmsOutboxEntity): Promise<void> {
@@ -75,11 +81,10 @@ export class SmsDeliveryService {
     const at = this.clock.now();
     if (!failure) return this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider });
 
-    const backoff = this.backoff(row.attempts);
-    const giveUp =
-      !failure.retryable ||
-      row.attempts >= this.config.SMS_MAX_ATTEMPTS ||
-      at.getTime() + backoff > row.giveUpAt.getTime();
+    const next = failure.retryable
+      ? nextAttemptAt(at.getTime(), row.attempts, row.giveUpAt.getTime(), this.retry)
+      : undefined;
+    const giveUp = next === undefined;
     this.logger.warn(
       {
         outboxId: row.id,
@@ -91,17 +96,11 @@ export class SmsDeliveryService {
       },
       'SMS delivery failed',
     );
-    if (!giveUp) return this.outbox.retryLater(row, new Date(at.getTime() + backoff), failure.message);
+    if (!giveUp) return this.outbox.retryLater(row, new Date(next), failure.message);
     return this.conclude(row, 'failed', at, PhoneEvents.codeDeliveryFailed, {
       provider: this.sender.name,
       lastError: failure.message,
     });
-  }
-
-  /** Exponential back-off with jitter: base·2^(n-1), drawn uniformly from its upper half, capped. */
-  backoff(attempts: number): number {
-    const ceiling = Math.min(MAX_BACKOFF_MS, this.config.SMS_RETRY_BASE * 2 ** Math.max(0, attempts - 1));
-    return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
   }
 
   /** Final state of the row and the user's event, in one transaction. */

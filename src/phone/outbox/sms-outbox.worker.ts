@@ -3,21 +3,26 @@ import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { SmsDeliveryService } from './sms-delivery.service';
+import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
-
-const BATCH = 16;
 
 /**
  * Drains the outbox: woken right after a commit that enqueued a message, and on a timer for
- * retries and for messages other instances left behind. On shutdown it stops claiming and waits
- * for the deliveries in flight, so none is sent twice.
+ * retries and for messages other instances left behind. Up to SMS_SEND_CONCURRENCY deliveries run
+ * at once, each on its own: a slow provider answer (bounded by the provider's timeout) holds up
+ * no other message, and a slot that frees up is filled at once. Every message is claimed with a
+ * lease before it is sent, so two instances never send the same one. On shutdown it stops
+ * claiming and waits for the deliveries in flight, so none is sent twice.
  */
 @Injectable()
 export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private claiming?: Promise<void>;
   private again = false;
+  /** the last claim took as many messages as there were free slots: more may be due */
+  private backlog = false;
   private stopped = false;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly config: AppConfig,
@@ -39,20 +44,20 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
   async onModuleDestroy(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.idle();
   }
 
-  /** Look for due messages now (coalesced: one drain at a time). */
+  /** Look for due messages now (coalesced: one claim at a time). */
   kick(): void {
     if (this.stopped) return;
-    if (this.running) {
+    if (this.claiming) {
       this.again = true;
       return;
     }
-    this.running = this.drain()
+    this.claiming = this.fill()
       .catch((error: unknown) => this.logger.error({ err: error }, 'SMS outbox drain failed'))
       .finally(() => {
-        this.running = undefined;
+        this.claiming = undefined;
         if (this.again) {
           this.again = false;
           this.kick();
@@ -60,20 +65,38 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
       });
   }
 
-  /** Resolves once no drain is running (tests and shutdown). */
+  /** Resolves once nothing is being claimed or delivered (tests and shutdown). */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.claiming || this.inFlight.size > 0) await Promise.all([this.claiming, ...this.inFlight]);
   }
 
-  private async drain(): Promise<void> {
+  /** Claims due messages for the free slots and starts their deliveries without waiting for them. */
+  private async fill(): Promise<void> {
     while (!this.stopped) {
-      const rows = await this.outbox.claimDue(this.clock.now(), this.config.SMS_SEND_LEASE, BATCH);
-      // every delivery is waited for, also when another one of the batch fails
-      const results = await Promise.allSettled(rows.map((row) => this.delivery.deliver(row)));
-      for (const result of results) {
-        if (result.status === 'rejected') this.logger.error({ err: result.reason }, 'SMS delivery failed unexpectedly');
+      const free = this.config.SMS_SEND_CONCURRENCY - this.inFlight.size;
+      if (free <= 0) {
+        this.backlog = true; // a delivery that ends looks again
+        return;
       }
-      if (rows.length < BATCH) return;
+      const rows = await this.outbox.claimDue(this.clock.now(), this.config.SMS_SEND_LEASE, free);
+      for (const row of rows) this.start(row);
+      if (rows.length < free) {
+        this.backlog = false;
+        return;
+      }
     }
+  }
+
+  private start(row: SmsOutboxEntity): void {
+    const delivery: Promise<void> = this.delivery
+      .deliver(row)
+      .catch((error: unknown) =>
+        this.logger.error({ err: error, outboxId: row.id }, 'SMS delivery failed unexpectedly'),
+      )
+      .finally(() => {
+        this.inFlight.delete(delivery);
+        if (this.backlog) this.kick();
+      });
+    this.inFlight.add(delivery);
   }
 }

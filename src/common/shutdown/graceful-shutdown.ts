@@ -1,0 +1,73 @@
+import type { Server as GrpcServer } from '@grpc/grpc-js';
+import type { INestApplication } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { HttpDrain } from './http-drain';
+import { Readiness } from './readiness';
+
+/** Share of SHUTDOWN_TIMEOUT after which connections still open are cut, leaving the rest to close the app. */
+const CUT_OFF_SHARE = 0.8;
+
+export interface GracefulShutdownOptions {
+  app: INestApplication;
+  http: HttpDrain;
+  grpc?: GrpcServer;
+  readiness: Readiness;
+  logger: Logger;
+  timeoutMs: number;
+  exit?: (code: number) => void;
+}
+
+/**
+ * The stop on SIGTERM / SIGINT: not ready at once; HTTP and gRPC connections drained (answers
+ * carry `Connection: close`, gRPC sessions get GOAWAY); connections still open at 80 % of the
+ * timeout cut; then the app closes (the SMS worker finishes its sends, the database closes). The
+ * process ends within the timeout whatever the clients do: 0 when everything closed, 1 when the
+ * deadline cut the app's own closing short. One log line at the start, one at the end.
+ */
+export class GracefulShutdown {
+  private startedAt?: number;
+  private finished = false;
+  private stage = 'connections';
+
+  constructor(private readonly options: GracefulShutdownOptions) {}
+
+  listen(signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+    // a second signal changes nothing: the deadline already bounds the stop
+    for (const signal of signals) process.on(signal, () => void this.run(signal));
+  }
+
+  async run(signal: string): Promise<void> {
+    if (this.startedAt !== undefined) return;
+    this.startedAt = Date.now();
+    const { app, http, grpc, readiness, logger, timeoutMs } = this.options;
+    logger.info({ signal, timeoutMs }, 'shutdown started');
+    const deadline = setTimeout(() => this.finish(1, { deadlineHit: this.stage }), timeoutMs);
+    readiness.stop();
+
+    let cut = 0;
+    const cutOff = setTimeout(() => {
+      cut = http.cut();
+      grpc?.forceShutdown();
+    }, timeoutMs * CUT_OFF_SHARE);
+    await Promise.all([http.drain(), grpc ? new Promise<void>((done) => grpc.tryShutdown(() => done())) : undefined]);
+    clearTimeout(cutOff);
+
+    this.stage = 'app';
+    try {
+      await app.close();
+    } catch (error) {
+      clearTimeout(deadline);
+      return this.finish(1, { err: error });
+    }
+    clearTimeout(deadline);
+    this.finish(0, { connectionsCut: cut });
+  }
+
+  private finish(code: number, fields: object): void {
+    if (this.finished) return;
+    this.finished = true;
+    const durationMs = Date.now() - this.startedAt!;
+    this.options.logger[code === 0 ? 'info' : 'error']({ ...fields, durationMs, exitCode: code }, 'shutdown complete');
+    (this.options.exit ?? process.exit)(code);
+  }
+}

@@ -16,6 +16,7 @@ import {
 } from './support/phone-api';
 import { bearer, dataSourceOf, TestApp } from './support/test-app';
 import { CallResult, TransportName, TRANSPORTS, transportCaller } from './support/transports';
+import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { UserEntity } from '../src/users/entities/user.entity';
 
 /**
@@ -248,8 +249,15 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
           expectUnavailableCall(await caller.call('UserService', 'GetUserByID', { userId }, app.adminToken));
         }
       }
+      // the outbox worker's polls meet the same outage: counted in it, no stack per poll
+      const worker = app.app.get(SmsOutboxWorker);
+      for (let poll = 0; poll < 3; poll++) {
+        worker.kick();
+        await worker.idle();
+      }
       expect(linesWith(app, 'database unavailable: answering 503 until it recovers', from)).toHaveLength(1);
       expect(linesWith(app, 'unexpected error', from)).toEqual([]);
+      expect(linesWith(app, 'SMS outbox drain failed', from)).toEqual([]);
 
       await pg!.resume();
       await eventually('the pool did not recover', async () => (await phoneApi(app).get(userId)).status === 200);

@@ -373,6 +373,21 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
       await nativeStillServes();
     });
 
+    it.each([
+      ['a lone surrogate encoded (CESU-8)', [0xed, 0xa0, 0x80]],
+      ['a byte that starts no UTF-8 sequence', [0x41, 0xff, 0x42]],
+      ['a sequence cut short', [0x41, 0xe2, 0x82]],
+    ])('a string field holding %s is INVALID_ARGUMENT, as Go decoders have it', async (_name, bytes) => {
+      // GetUserByIDRequest.user_id and HealthCheckRequest.service are both field 1
+      const body = frame(0, checkRequest(Buffer.from(bytes)));
+      for (const path of [GET_USER, HEALTH]) {
+        const answer = await rawGrpc(session, path, body, bearer(t.adminToken));
+        expect(answer.code).toBe(3);
+        expect(answer.details[1]).toEqual(NOT_PROTOBUF);
+      }
+      await nativeStillServes();
+    });
+
     it('a well-formed gzip frame is still accepted', async () => {
       const message = requestBytes('UserService', 'GetUserByID', { userId });
       for (const [encoding, compress] of [

@@ -34,11 +34,13 @@ describe('Limits when Redis restarts empty', () => {
   /** Redis stopped and started again, empty, and the app connected to it again. */
   const restartRedisEmpty = async () => {
     expect((await probe!.keys('pv:limit:*')).length).toBeGreaterThan(0);
+    const appRedis = t!.app.get<Redis>(REDIS);
     await redis!.stop();
+    // the app's client must have seen the connection go, or 'ready' below is the old connection's
+    await eventually(() => appRedis.status !== 'ready');
     await redis!.resume();
     await eventually(async () => (await probe!.ping().catch(() => '')) === 'PONG');
     expect(await probe!.dbsize()).toBe(0);
-    const appRedis = t!.app.get<Redis>(REDIS);
     await eventually(() => appRedis.status === 'ready');
   };
 
@@ -124,9 +126,10 @@ describe('Limits on a Redis with AOF persistence (as the README asks)', () => {
     expectError(limited, 429, 8, 'PHONE-ratelimit', 'Try again later');
     expect(limited.body.details[1].metadata.limit).toBe('failed_checks_per_day');
 
-    await redis!.stop();
-    await redis!.resume();
     const appRedis = t!.app.get<Redis>(REDIS);
+    await redis!.stop();
+    await eventually(() => appRedis.status !== 'ready');
+    await redis!.resume();
     await eventually(() => appRedis.status === 'ready');
     expectError(await api.verify(userId, phoneCode), 429, 8, 'PHONE-ratelimit', 'Try again later');
   }, 60_000);

@@ -65,6 +65,10 @@ const PG_CLIENT_MESSAGES = new Set([
 /** SQLite result codes (primary code; extended codes add a suffix) of a database that is busy or whose disk fails. */
 const SQLITE_CODES = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_NOMEM', 'SQLITE_CANTOPEN'];
 
+function isErrorLike(error: unknown): error is Error {
+  return typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string';
+}
+
 function codeOf(error: unknown): unknown {
   return (error as { code?: unknown } | undefined)?.code;
 }
@@ -75,7 +79,8 @@ function codeOf(error: unknown): unknown {
  * Decided by codes; only node-postgres's own code-less errors are known by their fixed text.
  */
 export function databaseFault(error: unknown): DependencyError | undefined {
-  if (!(error instanceof Error)) return undefined;
+  // not `instanceof Error`: errors of Node's own modules come from another realm under jest's vm
+  if (!isErrorLike(error)) return undefined;
   // TypeORM's QueryFailedError keeps the driver's error; pg-pool's timeout keeps the socket's as cause
   const driver = (error as { driverError?: unknown }).driverError ?? error;
   for (const e of [driver, (driver as { cause?: unknown }).cause]) {
@@ -87,7 +92,7 @@ export function databaseFault(error: unknown): DependencyError | undefined {
       }
       if (SQLITE_CODES.some((c) => code === c || code.startsWith(`${c}_`))) return new DependencyError('database', e);
     }
-    if (e instanceof Error && !codeOf(e) && PG_CLIENT_MESSAGES.has(e.message)) {
+    if (isErrorLike(e) && !codeOf(e) && PG_CLIENT_MESSAGES.has(e.message)) {
       return new DependencyError('database', e);
     }
   }

@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { boundUnknownMethod, libraryStatusInterceptor, routeGrpcLogs } from './library-status';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 import { lastOneofWins } from './oneof-last-wins';
+import { requestTypeOf } from './proto-root';
+import { utf8Check } from './wire-strings';
 import { reflectionDefinition } from './reflection';
 import { undecodable } from './undecodable';
 
@@ -27,7 +29,8 @@ function withoutNulls(value: unknown): unknown {
  * connect clients leave it out, protobufjs writes it), so plain scalars decode to their defaults
  * and a request validates the same either way; unset messages (null under `defaults`) stay absent.
  * Of a oneof set more than once the last member wins, as protobuf has it. Bytes that are no
- * encoding of the request become the `undecodable` marker (INVALID_ARGUMENT later).
+ * encoding of the request, or whose strings are no UTF-8, become the `undecodable` marker
+ * (INVALID_ARGUMENT later).
  */
 function serverDefinition(): PackageDefinition {
   const definition = loadSync(SERVICE_PROTOS, { ...LOADER_OPTIONS, defaults: true });
@@ -36,8 +39,10 @@ function serverDefinition(): PackageDefinition {
     for (const [methodName, method] of Object.entries(service)) {
       const decode = method.requestDeserialize;
       const fix = lastOneofWins(serviceName, methodName);
+      const utf8 = utf8Check(requestTypeOf(serviceName, methodName));
       method.requestDeserialize = (bytes: Buffer) => {
         try {
+          if (utf8 && !utf8(bytes)) return undecodable();
           const decoded = decode(bytes) as Record<string, unknown>;
           fix?.(decoded, bytes);
           return withoutNulls(decoded) as object;

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { OneOf, Reader, Root, Type } from 'protobufjs';
-import { PROTO_ROOT, SERVICE_PROTOS } from './proto-files';
+import { OneOf, Reader, Type } from 'protobufjs';
+import { requestTypeOf } from './proto-root';
 
 type Decoded = Record<string, unknown>;
 type Fix = (decoded: Decoded, bytes: Uint8Array) => void;
@@ -9,18 +7,6 @@ interface Nested {
   type: Type;
   bytes: Uint8Array;
   value: unknown;
-}
-
-/** The served protos as protobufjs types: proto-loader, which grpc-js decodes with, keeps its own to itself. */
-function loadRoot(): Root {
-  const root = new Root();
-  root.resolvePath = (_origin, target) => {
-    const inRoot = join(PROTO_ROOT, target);
-    return existsSync(inRoot) ? inRoot : target;
-  };
-  root.loadSync(SERVICE_PROTOS, { keepCase: false });
-  root.resolveAll();
-  return root;
 }
 
 function hasOneofs(type: Type, seen = new Set<Type>()): boolean {
@@ -70,12 +56,9 @@ function fixIn(type: Type, bytes: Uint8Array, target: Decoded): void {
   }
 }
 
-let root: Root | undefined;
-
 /** The fix for a method's request type, or undefined when the type has no oneof at any depth. */
 export function lastOneofWins(service: string, method: string): Fix | undefined {
-  root ??= loadRoot();
-  const type = root.lookupService(service).methods[method]?.resolvedRequestType;
+  const type = requestTypeOf(service, method);
   if (!type || !hasOneofs(type)) return undefined;
   return (decoded, bytes) => fixIn(type, bytes, decoded);
 }

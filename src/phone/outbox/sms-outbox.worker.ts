@@ -1,4 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { databaseFault } from '../../common/errors/dependency-error';
+import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
@@ -30,6 +32,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly delivery: SmsDeliveryService,
     private readonly clock: Clock,
     private readonly logger: AppLogger,
+    private readonly outages: DependencyOutages,
   ) {
     logger.setContext(SmsOutboxWorker.name);
   }
@@ -55,7 +58,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
       return;
     }
     this.claiming = this.fill()
-      .catch((error: unknown) => this.logger.error({ err: error }, 'SMS outbox drain failed'))
+      .catch((error: unknown) => this.failed(error, {}, 'SMS outbox drain failed'))
       .finally(() => {
         this.claiming = undefined;
         if (this.again) {
@@ -87,12 +90,17 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
     }
   }
 
+  /** A database outage is logged once for all (the message stays due and is retried); anything else is a bug. */
+  private failed(error: unknown, context: object, message: string): void {
+    const fault = databaseFault(error);
+    if (fault) this.outages.failed(fault);
+    else this.logger.error({ err: error, ...context }, message);
+  }
+
   private start(row: SmsOutboxEntity): void {
     const delivery: Promise<void> = this.delivery
       .deliver(row)
-      .catch((error: unknown) =>
-        this.logger.error({ err: error, outboxId: row.id }, 'SMS delivery failed unexpectedly'),
-      )
+      .catch((error: unknown) => this.failed(error, { outboxId: row.id }, 'SMS delivery failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(delivery);
         if (this.backlog) this.kick();

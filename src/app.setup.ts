@@ -19,6 +19,9 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bufferLogs: true,
     bodyParser: false,
+    // a failed start is the caller's to handle (main.ts exits 1 with the message; a test fails
+    // and goes on), not a process.exit(1) from inside Nest
+    abortOnError: false,
   });
   app.useLogger(app.get(NestPinoLogger));
   const config = app.get(AppConfig);

@@ -52,7 +52,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
             [route.verb === 'GET' ? 'get' : route.verb === 'POST' ? 'post' : 'delete'](route.path(id, f.orgId));
           if (auth !== undefined) req = req.set('Authorization', auth);
           const res = await (route.verb === 'GET' ? req : req.set('Content-Type', contentType).send(body));
-          checkRestAnswer(res.status, res.text);
+          checkRestAnswer(res.status, res.text, t.logs);
           if (res.status === 200) collectSecrets(f, res.body);
         }),
         150,
@@ -134,7 +134,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
             if (answer.status >= 500) throw new Error(`REST answered ${answer.status} to ${verb}`);
             return;
           }
-          checkRestAnswer(answer.status, answer.body.toString('utf8'));
+          checkRestAnswer(answer.status, answer.body.toString('utf8'), t.logs);
         }),
         60,
       );

@@ -34,9 +34,14 @@ export function collectSecrets(f: Fixtures, body: unknown): void {
   }
 }
 
-/** A REST answer: 2xx, or 4xx with the documented error body; never 5xx. */
-export function checkRestAnswer(status: number, text: string): void {
-  if (status >= 500) throw new Error(`REST answered ${status}: ${show(text)}`);
+/** A REST answer: 2xx, or 4xx with the documented error body; never 5xx (named with the error the log has for it). */
+export function checkRestAnswer(status: number, text: string, logs: string[] = []): void {
+  if (status >= 500) {
+    const id = /correlation id ([0-9a-f-]{36})/.exec(text)?.[1];
+    const logged = id ? logs.find((line) => line.includes(id) && line.includes('"err"')) : undefined;
+    const cause = logged ? (JSON.parse(logged) as { err?: { message?: string } }).err?.message : undefined;
+    throw new Error(`REST answered ${status}: ${show(text)}${cause ? `, logged as ${show(cause)}` : ''}`);
+  }
   if (status < 300) return;
   if (status < 400) throw new Error(`REST answered ${status}`);
   let body: { code?: unknown; message?: unknown; details?: Array<Record<string, unknown>> };

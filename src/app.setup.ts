@@ -2,6 +2,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
@@ -43,7 +44,18 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   app.connectMicroservice(grpcOptions(config.HOST, config.GRPC_PORT), { inheritAppConfig: true });
   app.enableShutdownHooks();
   setUpSwagger(app);
+  ignoreUnknownExpectations(app);
   return app;
+}
+
+/**
+ * Node answers an `Expect` other than 100-continue with a bare 417 and no body; RFC 9110 lets a
+ * server ignore it instead, so such a request is answered like any other (with the error body if
+ * it is wrong).
+ */
+function ignoreUnknownExpectations(app: NestExpressApplication): void {
+  const server = app.getHttpServer() as Server;
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
 }
 
 /**

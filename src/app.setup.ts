@@ -2,7 +2,8 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
@@ -51,11 +52,19 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
 /**
  * Node answers an `Expect` other than 100-continue with a bare 417 and no body; RFC 9110 lets a
  * server ignore it instead, so such a request is answered like any other (with the error body if
- * it is wrong).
+ * it is wrong). A CONNECT request gets its answer (404, no such route) the same way.
  */
 function ignoreUnknownExpectations(app: NestExpressApplication): void {
   const server = app.getHttpServer() as Server;
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  // CONNECT is no route of ours, but without a listener Node drops the connection without a word
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => socket.end());
+    server.emit('request', req, res);
+  });
 }
 
 /**

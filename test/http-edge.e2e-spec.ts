@@ -1,7 +1,9 @@
 import { connect } from 'node:net';
 import { startApp, TestApp } from './support/test-app';
 import { httpPort } from './support/transports';
-import { UNAUTHENTICATED } from './support/wire';
+import { errorBody, UNAUTHENTICATED } from './support/wire';
+
+const ROUTE_NOT_FOUND = errorBody(5, 'API-n0tfd', 'Route not found');
 
 /** What a raw socket reads for one request (Connection: close). */
 function raw(port: number, request: string): Promise<string> {
@@ -15,7 +17,7 @@ function raw(port: number, request: string): Promise<string> {
   });
 }
 
-describe('an Expect header other than 100-continue (found by the fuzz suite)', () => {
+describe('requests Node would answer without a body or not at all (found by the fuzz suite)', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startApp('sqlite');
@@ -33,6 +35,12 @@ describe('an Expect header other than 100-continue (found by the fuzz suite)', (
       expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual(UNAUTHENTICATED);
     },
   );
+
+  it('CONNECT gets the 404 error body of an unknown route instead of a dropped connection', async () => {
+    const answer = await raw(httpPort(t), `CONNECT /v2/users/1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+    expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual(ROUTE_NOT_FOUND);
+  });
 
   it('Expect: 100-continue still gets its 100 Continue first', async () => {
     const answer = await raw(

@@ -67,7 +67,7 @@ describe.each(DATABASES)('fuzz: gRPC (%s)', (db) => {
             throw new Error(`OK with ${unframe(answer.data).messages.length} messages`);
           }
         }),
-        200,
+        600,
       );
     },
     FUZZ_TIMEOUT,

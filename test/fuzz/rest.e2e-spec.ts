@@ -55,7 +55,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
           checkRestAnswer(res.status, res.text, t.logs);
           if (res.status === 200) collectSecrets(f, res.body);
         }),
-        150,
+        400,
       );
     },
     FUZZ_TIMEOUT,
@@ -136,7 +136,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
           }
           checkRestAnswer(answer.status, answer.body.toString('utf8'), t.logs);
         }),
-        60,
+        150,
       );
     },
     FUZZ_TIMEOUT,

@@ -60,7 +60,7 @@ describe.each(DATABASES)('fuzz: gRPC-web (%s)', (db) => {
           );
           if (code === 0 && messages.length !== 1) throw new Error(`OK with ${messages.length} messages`);
         }),
-        400,
+        800,
       );
     },
     FUZZ_TIMEOUT,

@@ -55,7 +55,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
           checkRestAnswer(res.status, res.text, t.logs);
           if (res.status === 200) collectSecrets(f, res.body);
         }),
-        400,
+        800,
       );
     },
     FUZZ_TIMEOUT,
@@ -136,7 +136,7 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
           }
           checkRestAnswer(answer.status, answer.body.toString('utf8'), t.logs);
         }),
-        150,
+        300,
       );
     },
     FUZZ_TIMEOUT,

@@ -6,7 +6,7 @@ import { connect as netConnect } from 'node:net';
  * gRPC calls with any headers and frames. Each answer must come within ANSWER_MS, or the
  * connection counts as hung.
  */
-export const ANSWER_MS = 20_000;
+export const ANSWER_MS = 10_000;
 
 export interface HttpAnswer {
   status: number;

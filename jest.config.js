@@ -7,6 +7,11 @@ module.exports = {
     '^.+\\.ts$': 'ts-jest',
     '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2023' }, module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|jose|uid|file-type|strtok3|token-types|peek-readable|@tokenizer)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|jose|uid|file-type|strtok3|token-types|peek-readable|@tokenizer)/)',
+  ],
   testEnvironment: 'node',
+  // a test makes a few requests; on a busy 2-core machine that can take seconds. Hooks and tests
+  // that start an app or a server say so with a timeout of their own.
+  testTimeout: 30_000,
 };

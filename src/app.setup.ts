@@ -3,6 +3,8 @@ import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
+import { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
@@ -28,6 +30,9 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
     bufferLogs: true,
     bodyParser: false,
+    // a failed start is the caller's to handle (main.ts exits 1 with the message; a test fails
+    // and goes on), not a process.exit(1) from inside Nest
+    abortOnError: false,
   });
   app.useLogger(app.get(NestPinoLogger));
   const config = app.get(AppConfig);
@@ -57,7 +62,26 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   );
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
   setUpSwagger(app);
+  ignoreUnknownExpectations(app);
   return app;
+}
+
+/**
+ * Node answers an `Expect` other than 100-continue with a bare 417 and no body; RFC 9110 lets a
+ * server ignore it instead, so such a request is answered like any other (with the error body if
+ * it is wrong). A CONNECT request gets its answer (404, no such route) the same way.
+ */
+function ignoreUnknownExpectations(app: NestExpressApplication): void {
+  const server = app.getHttpServer() as Server;
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => server.emit('request', req, res));
+  // CONNECT is no route of ours, but without a listener Node drops the connection without a word
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.on('finish', () => socket.end());
+    server.emit('request', req, res);
+  });
 }
 
 /**

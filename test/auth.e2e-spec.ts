@@ -49,12 +49,12 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
 
     t = await startApp(db, { OIDC_ISSUER: ISSUER, OIDC_JWKS_FILE: join(dir, 'jwks.json'), OIDC_AUDIENCE: AUDIENCE });
     orgA = await createOrg(t);
-  });
+  }, 60_000);
   afterAll(async () => {
-    await t.close();
+    await t?.close();
     await new Promise((resolve) => jwksServer.close(resolve));
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   const getUser = (token: string, userId: string) => t.http().get(`/v2/users/${userId}`).set(bearer(token));
 
@@ -198,7 +198,7 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
       } finally {
         await byUrl.close();
       }
-    });
+    }, 60_000);
   });
 
   it('never logs a token, an Authorization header or a code', async () => {
@@ -244,17 +244,21 @@ describe('TokenService configuration', () => {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 
-  it.each(DATABASES)('does not accept JWTs when no issuer is configured (%s)', async (db) => {
-    const app = await startApp(db);
-    try {
-      const { privateKey } = await generateKeyPair('RS256');
-      const { userId } = await createHuman(app);
-      const token = await jwt({ key: privateKey, kid: 'k' }, { sub: userId });
-      expect((await getUserOn(app, token, userId).expect(401)).body).toEqual(UNAUTHENTICATED);
-    } finally {
-      await app.close();
-    }
-  });
+  it.each(DATABASES)(
+    'does not accept JWTs when no issuer is configured (%s)',
+    async (db) => {
+      const app = await startApp(db);
+      try {
+        const { privateKey } = await generateKeyPair('RS256');
+        const { userId } = await createHuman(app);
+        const token = await jwt({ key: privateKey, kid: 'k' }, { sub: userId });
+        expect((await getUserOn(app, token, userId).expect(401)).body).toEqual(UNAUTHENTICATED);
+      } finally {
+        await app.close();
+      }
+    },
+    60_000,
+  );
 });

@@ -20,8 +20,8 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
     t = await startApp(db);
     orgA = await createOrg(t);
     roleless = await createMachineWithToken(t, orgA);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it.each([
     ['GET', '/v2/nothing-here'],

@@ -65,8 +65,8 @@ describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
     t = await startApp(db);
     orgId = await createOrg(t);
     manager = await createMachineWithToken(t, orgId, [{ scope: orgId, role: 'ORG_USER_MANAGER' }]);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('AddOrganization appends org.added to the organization', async () => {
     const res = await t

@@ -52,12 +52,12 @@ describe.each(DATABASES)(`${FirstStartService.name} (%s)`, (db: Db) => {
       { FIRST_INSTANCE_PAT_PATH: patPath, FIRST_INSTANCE_ORG_NAME: 'Instance' },
       { dir, schema },
     );
-  });
+  }, 60_000);
   afterAll(async () => {
     await first?.close();
     if (schema) await dropPgSchema(schema);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('writes the admin token to FIRST_INSTANCE_PAT_PATH, creating the folders, readable by the owner only', () => {
     const stat = statSync(patPath);
@@ -141,7 +141,7 @@ describe.each(DATABASES)(`${FirstStartService.name} (%s)`, (db: Db) => {
     } finally {
       await second.close();
     }
-  });
+  }, 60_000);
 });
 
 describe.each(DATABASES)(`${FirstStartService.name}: an existing token file (%s)`, (db: Db) => {

@@ -212,11 +212,11 @@ describe.each(DATABASES)('gRPC parity: REST, gRPC and gRPC-web (%s)', (db) => {
     t = await startApp(db, { SMS_RESEND_COOLDOWN: '1m' });
     orgId = await createOrg(t);
     callers = Object.fromEntries(TRANSPORTS.map((name) => [name, transportCaller(t, name)])) as typeof callers;
-  });
+  }, 60_000);
   afterAll(async () => {
     for (const caller of Object.values(callers ?? {})) caller.close();
     await t?.close();
-  });
+  }, 60_000);
 
   it.each(SCENARIOS.map((s) => [s.name, s] as const))('%s', async (_name, scenario) => {
     const results = {} as Record<TransportName, CallResult>;

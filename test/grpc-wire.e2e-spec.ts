@@ -112,11 +112,11 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
     t = await startApp(db);
     orgId = await createOrg(t);
     grpc = grpcClients(t);
-  });
+  }, 60_000);
   afterAll(async () => {
     if (grpc) closeGrpcClients(grpc);
     await t?.close();
-  });
+  }, 60_000);
 
   describe('uint64 and Timestamp', () => {
     it('GetUserByID over gRPC carries details.sequence as the exact decimal string and proper Timestamps', async () => {
@@ -782,8 +782,8 @@ describe('gRPC-web CORS with GRPC_WEB_CORS_ORIGINS=http://a.test', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startApp('sqlite', { GRPC_WEB_CORS_ORIGINS: 'http://a.test' });
-  });
-  afterAll(() => t?.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   const preflight = (origin: string) =>
     t
@@ -836,5 +836,5 @@ describe('grpc.health.v1.Health/Watch across a shutdown', () => {
     } finally {
       health.close();
     }
-  });
+  }, 60_000);
 });

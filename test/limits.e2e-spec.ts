@@ -119,8 +119,8 @@ describe.each(DATABASES)('SMS and verification limits (%s)', (db) => {
     t = await startApp(db, LIMITS_ENV);
     a = api(t);
     orgId = await createOrg(t);
-  });
-  afterAll(() => t?.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('resend cooldown: a second send within 60 s is refused with the seconds left, and queues nothing', async () => {
     const { userId } = await createHuman(t, { orgId });
@@ -323,7 +323,7 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     first = await startApp('postgres', env, { dir, schema });
     second = await startApp('postgres', env, { dir, schema });
     redis = new Redis(REDIS_URL);
-  });
+  }, 120_000);
   afterAll(async () => {
     // only what this run created
     if (myKeys.size) await redis.del(...myKeys);
@@ -332,7 +332,7 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     await second?.close();
     await dropPgSchema(schema);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   /** Both instances' clocks move together, as real instances' would. */
   const advance = (ms: number) => {
@@ -418,11 +418,11 @@ describe.each(DATABASES)('per-client throttling (%s)', (db) => {
     beforeAll(async () => {
       t = await startApp(db, { ...THROTTLE_ENV, TRUSTED_PROXIES: '127.0.0.1' });
       grpc = grpcClients(t);
-    });
+    }, 60_000);
     afterAll(async () => {
-      closeGrpcClients(grpc);
+      if (grpc) closeGrpcClients(grpc);
       await t?.close();
-    });
+    }, 60_000);
     const get = (forwardedFor?: string) => {
       const req = t.http().get(USER_PATH).set(bearer(t.adminToken));
       return forwardedFor ? req.set('X-Forwarded-For', forwardedFor) : req;
@@ -478,8 +478,8 @@ describe.each(DATABASES)('per-client throttling (%s)', (db) => {
     let t: TestApp;
     beforeAll(async () => {
       t = await startApp(db, THROTTLE_ENV);
-    });
-    afterAll(() => t?.close());
+    }, 60_000);
+    afterAll(() => t?.close(), 60_000);
 
     it('ignores X-Forwarded-For: six "different" clients share one budget', async () => {
       const started = Date.now();

@@ -23,12 +23,12 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
     dir = mkdtempSync(join(tmpdir(), 'pv-migrations-'));
     schema = db === 'postgres' ? await createPgSchema() : undefined;
     dataSource = await openDatabase(options());
-  });
+  }, 60_000);
   afterAll(async () => {
     if (dataSource?.isInitialized) await dataSource.destroy();
     if (schema) await dropPgSchema(schema);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('applies every migration on a fresh database', async () => {
     const applied: Array<{ name: string }> = await dataSource.query('SELECT name FROM migrations ORDER BY id');

@@ -29,8 +29,8 @@ describe.each(DATABASES)('OrganizationsController: AddOrganization (%s)', (db) =
     home = await createOrg(t, 'Home');
     managerHome = await createMachineWithToken(t, home, [{ scope: home, role: 'ORG_USER_MANAGER' }]);
     roleless = await createMachineWithToken(t, home);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('creates an organization: {details, organizationId}', async () => {
     const res = await addOrganization({ name: 'ACME Corp.' }).expect(200);

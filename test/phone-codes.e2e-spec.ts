@@ -55,8 +55,8 @@ describe.each(DATABASES)('phone codes (%s)', (db) => {
   beforeAll(async () => {
     t = await startPhoneApp(db, { PHONE_CODE_LENGTH: '8' });
     api = phoneApi(t);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('codes have PHONE_CODE_LENGTH digits, from AddHumanUser, SetPhone and ResendPhoneCode', async () => {
     const { userId, phoneCode } = await createHuman(t, { phone: PHONE, phoneMode: 'returnCode' });
@@ -172,8 +172,8 @@ describe.each(DATABASES)('phone codes, alphanumeric (%s)', (db) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startPhoneApp(db, { PHONE_CODE_ALPHABET: 'alphanumeric' });
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('are upper-case alphanumerics and verify case-insensitively', async () => {
     const api = phoneApi(t);
@@ -198,11 +198,11 @@ describe.each(DATABASES)('phone code MAC keys (%s)', (db) => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pv-rotate-'));
     schema = db === 'postgres' ? await createPgSchema() : undefined;
-  });
+  }, 60_000);
   afterAll(async () => {
     if (schema) await dropPgSchema(schema);
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('the first key of CODE_HMAC_KEY signs; after a rotation, codes of the old key still verify', async () => {
     const first = await startPhoneApp(db, { CODE_HMAC_KEY: `k1:${key(1)}` }, { dir, schema });
@@ -232,7 +232,7 @@ describe.each(DATABASES)('phone code MAC keys (%s)', (db) => {
     } finally {
       await second.close();
     }
-  });
+  }, 120_000);
 });
 
 const smsLine = (to: string, code: string) =>
@@ -247,8 +247,8 @@ describe.each(DATABASES)('phone SMS delivery (%s)', (db) => {
     t = await startPhoneApp(db, { SMS_PROVIDER: 'console' });
     api = phoneApi(t);
     sender = t.app.get(SmsSender);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
   afterEach(() => jest.restoreAllMocks());
 
   /** Runs `work` with stdout captured until the outbox has delivered; returns the SMS lines printed. */

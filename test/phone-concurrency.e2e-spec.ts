@@ -12,8 +12,8 @@ describe.each(DATABASES)('phone code concurrency (%s)', (db) => {
   beforeAll(async () => {
     t = await startPhoneApp(db, { PHONE_CODE_MAX_ATTEMPTS: String(MAX_ATTEMPTS), PHONE_MAX_FAILED_PER_DAY: '1000' });
     api = phoneApi(t);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it(`30 parallel wrong guesses: exactly ${MAX_ATTEMPTS} are compared, the rest are refused`, async () => {
     const { userId, phoneCode } = await createHuman(t, { phone: '+41791234567', phoneMode: 'returnCode' });
@@ -99,8 +99,8 @@ describe.each(DATABASES)('phone daily failure limit under concurrency (%s)', (db
   let t: TestApp;
   beforeAll(async () => {
     t = await startPhoneApp(db, { PHONE_CODE_MAX_ATTEMPTS: '10', PHONE_MAX_FAILED_PER_DAY: '3' });
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('20 parallel wrong guesses: exactly PHONE_MAX_FAILED_PER_DAY are compared, the rest are rate-limited', async () => {
     const api = phoneApi(t);

@@ -33,8 +33,8 @@ describe.each(DATABASES)('phone error catalogue (%s)', (db) => {
     t = await startPhoneApp(db);
     api = phoneApi(t);
     orgId = await createOrg(t);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   describe('request validation → 400 INVALID_ARGUMENT, before the user is loaded', () => {
     it('rejects an empty, a missing and a 21-character verification code; accepts 20 characters', async () => {
@@ -304,8 +304,8 @@ describe.each(DATABASES)('phone per-user daily failure limit (%s)', (db) => {
   beforeAll(async () => {
     t = await startPhoneApp(db, { PHONE_MAX_FAILED_PER_DAY: '3', PHONE_CODE_MAX_ATTEMPTS: '10' });
     api = phoneApi(t);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   /** Retry-After: until the oldest counted failure leaves the rolling 24 h window. */
   const expectRateLimited = (res: Awaited<ReturnType<typeof api.verify>>, maxSeconds: number) => {
@@ -357,8 +357,8 @@ describe.each(DATABASES)('phone numbers with DEFAULT_PHONE_REGION=CH (%s)', (db)
   let t: TestApp;
   beforeAll(async () => {
     t = await startPhoneApp(db, { DEFAULT_PHONE_REGION: 'CH' });
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('reads national numbers in the default region, international ones as before', async () => {
     const api = phoneApi(t);
@@ -390,8 +390,8 @@ describe.each(DATABASES)('phone send limits (%s)', (db) => {
       SMS_MAX_PER_NUMBER_PER_DAY: '1000',
     });
     api = phoneApi(t);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   const expectRetryAfter = (res: Awaited<ReturnType<typeof api.resend>>, limit: string, maxSeconds: number) => {
     phoneErrors.rateLimited(res);
@@ -437,8 +437,8 @@ describe.each(DATABASES)('phone numbers with DEFAULT_PHONE_REGION=US (%s)', (db)
   let t: TestApp;
   beforeAll(async () => {
     t = await startPhoneApp(db, { DEFAULT_PHONE_REGION: 'US' });
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('reads national numbers in the default region; "00" is an international prefix everywhere (contract §9)', async () => {
     const api = phoneApi(t);

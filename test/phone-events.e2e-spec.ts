@@ -35,8 +35,8 @@ describe.each(DATABASES)('phone events and details (%s)', (db) => {
     orgId = await createOrg(t);
     const machine = await createMachineWithToken(t, orgId);
     adminId = (await eventsOf(t, machine.userId))[0].creator;
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   /**
    * Runs one call and returns the events it appended (`own`: up to details.sequence, or all for an

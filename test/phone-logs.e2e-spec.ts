@@ -15,11 +15,11 @@ describe.each(DATABASES)('phone log redaction (%s)', (db) => {
     const issuer = await jwtIssuer(dir);
     t = await startPhoneApp(db, { ...issuer.env, LOG_LEVEL: 'trace' });
     (t as TestApp & { issuer: typeof issuer }).issuer = issuer;
-  });
+  }, 60_000);
   afterAll(async () => {
-    await t.close();
+    await t?.close();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('a whole flow leaves none of its codes or tokens in the logs', async () => {
     const issuer = (t as TestApp & { issuer: Awaited<ReturnType<typeof jwtIssuer>> }).issuer;

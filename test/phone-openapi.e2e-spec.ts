@@ -18,8 +18,8 @@ describe.each(DATABASES)('phone OpenAPI document (%s)', (db) => {
     const res = await t.http().get('/openapi.json').expect(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     doc = res.body;
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   const schemaOf = (ref: { $ref?: string }) => doc.components.schemas[ref.$ref!.replace('#/components/schemas/', '')];
   const operation = (path: string, method: string) => doc.paths[path]?.[method];

@@ -102,11 +102,11 @@ describe.each(DATABASES)('phone permissions (%s)', (db) => {
     ]);
     tokens.orgViewer = await createMachineWithToken(t, orgId, [{ scope: orgId, role: 'ORG_OWNER_VIEWER' }]);
     tokens.roleless = await createMachineWithToken(t, orgId);
-  });
+  }, 60_000);
   afterAll(async () => {
-    await t.close();
+    await t?.close();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it.each(CASES)('%s by %s → allowed: %s', async (opName, callerName, allowed) => {
     const op = OPERATIONS.find((o) => o.name === opName)!;

@@ -47,8 +47,8 @@ describe('request log (one line per HTTP request)', () => {
 
   beforeAll(async () => {
     t = await startApp('sqlite');
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('has id, method, path (no query), status and time, and nothing of headers or body', async () => {
     await t
@@ -132,5 +132,5 @@ describe('request log at LOG_LEVEL=warn', () => {
     } finally {
       await t.close();
     }
-  });
+  }, 60_000);
 });

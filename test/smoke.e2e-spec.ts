@@ -5,8 +5,8 @@ describe.each(DATABASES)('smoke (%s)', (db) => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startApp(db);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it('sets a phone with returnCode and verifies it', async () => {
     const { userId, phoneCode } = await createHuman(t, { phone: '+41 79 123 45 67' });

@@ -146,11 +146,11 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
     await webhook.start();
     t = await startApp(db, webhookEnv(`${webhook.url}/sms`));
     orgId = await createOrg(t);
-  });
+  }, 60_000);
   afterAll(async () => {
     await t?.close();
     await webhook.close();
-  });
+  }, 60_000);
   beforeEach(() => {
     webhook.handler = () => ok;
   });
@@ -494,12 +494,12 @@ describe.each(DATABASES)('SMS failover from the webhook to Twilio (%s)', (db) =>
       TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
       TWILIO_FROM_NUMBER: TWILIO_FROM,
     });
-  });
+  }, 60_000);
   afterAll(async () => {
     await t?.close();
     await webhook.close();
     await twilio.close();
-  });
+  }, 60_000);
 
   it('sends through Twilio once when the webhook answers 500', async () => {
     webhook.handler = () => fail(500);
@@ -549,8 +549,8 @@ async function sharedDatabase(db: Db): Promise<{ dir: string; schema?: string; d
 
 describe.each(DATABASES)('a worker stopped mid-delivery and restarted (%s)', (db) => {
   const webhook = new FakeHttpServer();
-  beforeAll(() => webhook.start());
-  afterAll(() => webhook.close());
+  beforeAll(() => webhook.start(), 60_000);
+  afterAll(() => webhook.close(), 60_000);
 
   it('finishes the deliveries in flight before it stops; the next instance sends the rest; each once', async () => {
     const shared = await sharedDatabase(db);
@@ -621,13 +621,13 @@ describe.each(DATABASES)('a worker stopped mid-delivery and restarted (%s)', (db
       for (const app of apps) await app.close().catch(() => undefined);
       await shared.drop();
     }
-  });
+  }, 120_000);
 });
 
 describe('two instances draining one PostgreSQL outbox', () => {
   const webhook = new FakeHttpServer();
-  beforeAll(() => webhook.start());
-  afterAll(() => webhook.close());
+  beforeAll(() => webhook.start(), 60_000);
+  afterAll(() => webhook.close(), 60_000);
 
   it('delivers each of 20 queued messages exactly once', async () => {
     const shared = await sharedDatabase('postgres');
@@ -687,5 +687,5 @@ describe('two instances draining one PostgreSQL outbox', () => {
       for (const app of apps) await app.close().catch(() => undefined);
       await shared.drop();
     }
-  });
+  }, 120_000);
 });

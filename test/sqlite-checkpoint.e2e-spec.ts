@@ -20,8 +20,8 @@ describe('SQLite checkpoints off the event loop', () => {
 
   beforeAll(async () => {
     t = await startApp('sqlite', { THROTTLE_LIMIT: '0' });
-  });
-  afterAll(() => t?.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   it("turns the connection's own checkpoints off and lets the worker copy the log into the file", async () => {
     expect(await pragma('wal_autocheckpoint')).toBe(0);

@@ -73,12 +73,12 @@ describe('Swagger UI in a browser (sqlite)', () => {
       assets.set(res.url().slice(baseUrl.length), res.status());
       if (res.status() >= 400) problems.push(`asset ${res.url()} answered ${res.status()}`);
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
     await t?.close();
-  });
+  }, 60_000);
 
   const operation = (tag: string, operationId: string) => page.locator(`#operations-${tag}-${operationId}`);
 

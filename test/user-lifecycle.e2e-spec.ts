@@ -44,8 +44,8 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
     managerA = await createMachineWithToken(t, orgA, [{ scope: orgA, role: 'ORG_USER_MANAGER' }]);
     managerB = await createMachineWithToken(t, orgB, [{ scope: orgB, role: 'ORG_USER_MANAGER' }]);
     viewerA = await createMachineWithToken(t, orgA, [{ scope: orgA, role: 'ORG_OWNER_VIEWER' }]);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   describe('DeactivateUser, ReactivateUser, LockUser, UnlockUser', () => {
     it('moves a user through its states, one event each, with the details of that event', async () => {

@@ -48,8 +48,8 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
     managerA = await createMachineWithToken(t, orgA, [{ scope: orgA, role: 'ORG_USER_MANAGER' }]);
     managerB = await createMachineWithToken(t, orgB, [{ scope: orgB, role: 'ORG_USER_MANAGER' }]);
     viewerA = await createMachineWithToken(t, orgA, [{ scope: orgA, role: 'ORG_OWNER_VIEWER' }]);
-  });
-  afterAll(() => t.close());
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
 
   describe('AddHumanUser', () => {
     it('creates a human user and answers with its id and the details of the last event', async () => {

@@ -1,4 +1,5 @@
 import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,67 +72,98 @@ export async function dropPgSchema(schema: string): Promise<void> {
 }
 
 /**
- * Boots the real app (same setup as `npm start`) on a fresh SQLite file or a fresh PostgreSQL
- * schema, listening on an ephemeral port. `close()` stops it and drops what it created.
+ * Every startApp of the test file, finished or not. A hook that timed out leaves its start
+ * running; the file's last hook waits for it and closes the app, so jest can exit.
  */
-export async function startApp(
+const starts = new Set<Promise<TestApp | undefined>>();
+if (typeof afterAll === 'function') {
+  afterAll(async () => {
+    const apps = await Promise.all(starts);
+    await Promise.all(apps.map((app) => app?.close()));
+  }, 120_000);
+}
+
+/**
+ * Boots the real app (same setup as `npm start`) on a fresh SQLite file or a fresh PostgreSQL
+ * schema, listening on an ephemeral port. `close()` stops it and drops what it created; a start
+ * that fails leaves nothing behind.
+ */
+export function startApp(
   db: Db,
   env: Record<string, string> = {},
   shared?: { dir: string; schema?: string },
 ): Promise<TestApp> {
+  const start = launch(db, env, shared);
+  starts.add(start.catch(() => undefined));
+  return start;
+}
+
+async function launch(
+  db: Db,
+  env: Record<string, string>,
+  shared?: { dir: string; schema?: string },
+): Promise<TestApp> {
   const dir = shared?.dir ?? mkdtempSync(join(tmpdir(), 'pv-test-'));
-  const schema = db === 'postgres' ? (shared?.schema ?? (await createPgSchema())) : undefined;
-  const fullEnv: Record<string, string> = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'info',
-    SMS_PROVIDER: 'none',
-    // limits get their own tests; elsewhere they would only get in the way of the scenario
-    THROTTLE_LIMIT: '0',
-    SMS_RESEND_COOLDOWN: '0',
-    SMS_MAX_PER_USER_PER_HOUR: '100',
-    SMS_MAX_PER_NUMBER_PER_DAY: '1000',
-    DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
-    ...(schema ? { DATABASE_SCHEMA: schema } : {}),
-    FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
-    CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GRPC_PORT: String(await freePort()),
-    ...env,
+  let schema: string | undefined;
+  let app: NestExpressApplication | undefined;
+  const removeOwn = async () => {
+    if (shared) return;
+    if (schema) await dropPgSchema(schema);
+    rmSync(dir, { recursive: true, force: true });
   };
-  const logs: string[] = [];
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  const clock = new TestClock();
-  const app = await createApp({ env: fullEnv, logStream, clock });
   try {
+    schema = db === 'postgres' ? (shared?.schema ?? (await createPgSchema())) : undefined;
+    const fullEnv: Record<string, string> = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      SMS_PROVIDER: 'none',
+      // limits get their own tests; elsewhere they would only get in the way of the scenario
+      THROTTLE_LIMIT: '0',
+      SMS_RESEND_COOLDOWN: '0',
+      SMS_MAX_PER_USER_PER_HOUR: '100',
+      SMS_MAX_PER_NUMBER_PER_DAY: '1000',
+      DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
+      ...(schema ? { DATABASE_SCHEMA: schema } : {}),
+      FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
+      CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
+      HOST: '127.0.0.1',
+      PORT: '0',
+      GRPC_PORT: String(await freePort()),
+      ...env,
+    };
+    const logs: string[] = [];
+    const logStream = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const clock = new TestClock();
+    app = await createApp({ env: fullEnv, logStream, clock });
     await startServers(app);
+    const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
+    const server = app.getHttpServer();
+    const started = app;
+    let closing: Promise<void> | undefined;
+    return {
+      db,
+      app: started,
+      http: () => request(server),
+      adminToken,
+      clock,
+      logs,
+      env: fullEnv,
+      close() {
+        closing ??= started.close().then(removeOwn);
+        return closing;
+      },
+    };
   } catch (error) {
-    await app.close(); // a half-started app would keep jest from exiting
+    // a half-started app would keep jest from exiting
+    await app?.close().catch(() => undefined);
+    await removeOwn().catch(() => undefined);
     throw error;
   }
-  const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
-  const server = app.getHttpServer();
-  return {
-    db,
-    app,
-    http: () => request(server),
-    adminToken,
-    clock,
-    logs,
-    env: fullEnv,
-    async close() {
-      await app.close();
-      if (!shared) {
-        if (schema) await dropPgSchema(schema);
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
 }
 
 export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -25,8 +25,8 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
     dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: [Thing], synchronize: true });
     await dataSource.initialize();
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL, flag boolean NOT NULL)');
-  });
-  afterEach(() => dataSource.destroy());
+  }, 60_000);
+  afterEach(() => dataSource.destroy(), 60_000);
 
   it('binds $n parameters in order, booleans as 0/1, and returns the rows of SELECT and RETURNING', async () => {
     const manager = dataSource.manager;
@@ -108,11 +108,11 @@ describe('queryRows on PostgreSQL (named statements, in a transaction or on the 
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA ${schema}`);
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL)');
-  });
+  }, 60_000);
   afterAll(async () => {
     await dataSource.query(`DROP SCHEMA ${schema} CASCADE`);
     await dataSource.destroy();
-  });
+  }, 60_000);
 
   it('runs the same text again on the connection, returns RETURNING rows, and reports failures as TypeORM does', async () => {
     const failure = await dataSource

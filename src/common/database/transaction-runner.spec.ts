@@ -51,7 +51,7 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
     await reader.destroy();
     await dataSource.destroy();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('lets units queued in one turn of the event loop share a commit, and hands each result out only once it is committed', async () => {
     const ids = Array.from({ length: 40 }, (_, i) => `item-${String(i).padStart(2, '0')}`);
@@ -242,11 +242,11 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
     ).initialize();
     await dataSource.query('CREATE TABLE items (id varchar PRIMARY KEY)');
     runner = new TransactionRunner(dataSource);
-  });
+  }, 60_000);
   afterAll(async () => {
     await dataSource?.destroy();
     if (schema) await dropPgSchema(schema);
-  });
+  }, 60_000);
   beforeEach(() => dataSource.query('DELETE FROM items'));
 
   it('runs the unit in one transaction: its statements see each other, others see them only after COMMIT', async () => {

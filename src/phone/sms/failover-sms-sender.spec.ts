@@ -174,7 +174,7 @@ describe(createSmsSender.name, () => {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
       servers = [];
-    });
+    }, 60_000);
 
     it('delivers through the webhook alone when it accepts', async () => {
       webhookStatus = 204;

@@ -271,6 +271,48 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
     });
   });
 
+  describe('statuses gRPC makes up itself carry an ID in the documented body (found by the fuzz suite)', () => {
+    it('a deadline that passes is DEADLINE_EXCEEDED API-deadline', async () => {
+      // Watch streams until the caller goes: its deadline always ends it
+      const watch = '/grpc.health.v1.Health/Watch';
+      const answer = await rawGrpc(session, watch, frame(0, Buffer.alloc(0)), { 'grpc-timeout': '100m' });
+      expect(answer.code).toBe(4);
+      expect(answer.details[0]).toMatchObject({ '@type': ERROR_DETAIL, id: 'API-deadline' });
+      await nativeStillServes();
+    });
+
+    it('a frame whose length is over the message limit is RESOURCE_EXHAUSTED API-t00big', async () => {
+      // no frame header: the first bytes of the message read as a length of ~300 MB
+      const unframed = requestBytes('UserService', 'GetUserByID', { userId: '386285662026960896' });
+      const answer = await rawGrpc(session, GET_USER, unframed, bearer(t.adminToken));
+      expect(answer.code).toBe(8);
+      expect(answer.details[0]).toMatchObject({ '@type': ERROR_DETAIL, id: 'API-t00big' });
+      await nativeStillServes();
+    });
+
+    it('a gRPC-web content type the bridge does not serve gets a gRPC-web answer naming it', async () => {
+      const answer = await rawGrpcWeb(agent, httpPort(t), GET_USER, getUser, {
+        ...bearer(t.adminToken),
+        'content-type': 'application/grpc-web+json',
+      });
+      expect(answer.code).toBe(3);
+      expect(answer.details[1]).toMatchObject({ fieldViolations: [{ field: 'content-type' }] });
+      await webStillServes(answer.socket);
+    });
+
+    it("a gRPC-web call with headers over Node's limit gets a gRPC-web answer, not a bare 431", async () => {
+      const own = new Agent({ keepAlive: false });
+      try {
+        const answer = await rawGrpcWeb(own, httpPort(t), GET_USER, getUser, { 'x-padding': 'x'.repeat(20_000) });
+        expect(answer.code).toBe(3);
+        expect(answer.details[0]).toMatchObject({ '@type': ERROR_DETAIL, id: 'API-hdr2big' });
+      } finally {
+        own.destroy();
+      }
+      await webStillServes((await rawGrpcWeb(agent, httpPort(t), HEALTH, frame(0, Buffer.alloc(0)))).socket);
+    });
+  });
+
   it('a throw inside the bridge is INTERNAL with a correlation id, logged without header values', async () => {
     const makeUnaryRequest = jest.spyOn(Client.prototype, 'makeUnaryRequest').mockImplementationOnce(() => {
       throw new Error(`Metadata string value "Bearer ${t.adminToken}" contains illegal characters`);

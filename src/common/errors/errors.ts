@@ -5,6 +5,13 @@ import { GrpcStatus } from './grpc-status';
 export const UNAVAILABLE_RETRY_AFTER_MS = 1_000;
 
 /** The catalogue: every error the service raises on purpose, with its stable ID. */
+const LIBRARY_IDS: Partial<Record<GrpcStatus, string>> = {
+  [GrpcStatus.CANCELLED]: 'API-cancel',
+  [GrpcStatus.DEADLINE_EXCEEDED]: 'API-deadline',
+  [GrpcStatus.RESOURCE_EXHAUSTED]: 'API-t00big',
+  [GrpcStatus.UNAVAILABLE]: 'API-unavail',
+};
+
 export const Errors = {
   validation: (violations: FieldViolation[]) =>
     new AppError(
@@ -32,6 +39,8 @@ export const Errors = {
     new AppError(GrpcStatus.UNAVAILABLE, 'API-unavail', 'Service temporarily unavailable', {
       retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
     }),
+  /** A status the gRPC library made up by itself (a deadline, a message over the size limit): its text, with an ID by code. */
+  library: (code: GrpcStatus, text: string) => new AppError(code, LIBRARY_IDS[code] ?? 'API-grpc', text),
   internal: (correlationId: string) =>
     new AppError(GrpcStatus.INTERNAL, 'INTERNAL', `Internal error, correlation id ${correlationId}`, {
       info: { reason: 'INTERNAL', metadata: { correlationId } },

@@ -2,7 +2,10 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { encodeGrpcMessage, trailerFrame } from '../grpc/grpc-web-frames';
+import { STATUS_DETAILS_KEY } from '../grpc/status-details';
 import { AppError, toErrorBody } from './app-error';
+import { toGrpcError } from './error.filter';
 import { GrpcStatus } from './grpc-status';
 import { HTTP_ERROR_IDS } from './normalize-error';
 
@@ -32,6 +35,26 @@ function rawResponse([status, code, id, text]: Answer): string {
   );
 }
 
+/** A gRPC-web call (by its content type in what Node read) is answered in gRPC-web, as the bridge would. */
+const GRPC_WEB_TYPE = /^content-type:[ \t]*application\/grpc-web(-text)?/im;
+
+function grpcWebResponse([, code, id, text]: Answer, textMode: boolean): Buffer {
+  const error = toGrpcError(new AppError(code, id, text));
+  const details = error.metadata.get(STATUS_DETAILS_KEY)[0] as Buffer;
+  const frames = trailerFrame({
+    'grpc-status': String(code),
+    'grpc-message': encodeGrpcMessage(error.details),
+    [STATUS_DETAILS_KEY]: details.toString('base64'),
+  });
+  const body = textMode ? Buffer.from(frames.toString('base64')) : frames;
+  const head =
+    'HTTP/1.1 200 OK\r\n' +
+    `Content-Type: application/grpc-web${textMode ? '-text' : ''}+proto\r\n` +
+    `Content-Length: ${body.length}\r\n` +
+    'Connection: close\r\n\r\n';
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
 /**
  * Answers what Node's HTTP parser refuses (a request line or headers over the 16 KiB limit, a
  * malformed request, a request that took too long) with the contract's error body instead of
@@ -52,7 +75,8 @@ export function answerClientErrors(server: Server, logger: Logger): void {
       return;
     }
     logger.info({ code, res: { statusCode: refusal[0] } }, 'malformed request refused');
-    socket.end(rawResponse(refusal));
+    const grpcWeb = GRPC_WEB_TYPE.exec((error as { rawPacket?: Buffer }).rawPacket?.toString('latin1') ?? '');
+    socket.end(grpcWeb ? grpcWebResponse(refusal, Boolean(grpcWeb[1])) : rawResponse(refusal));
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));

@@ -18,6 +18,8 @@ const ALLOW_HEADERS = 'authorization, content-type, x-grpc-web, x-user-agent, gr
 const EXPOSE_HEADERS = 'grpc-status, grpc-message, grpc-status-details-bin';
 const FORWARDED_HEADERS = ['authorization', 'x-request-id', 'x-user-agent'];
 const CONTENT_TYPE = /^application\/grpc-web(-text)?(\+proto)?\s*(;.*)?$/i;
+/** Any gRPC-web content type, served or not (+json, say): the caller expects a gRPC-web answer. */
+const ANY_GRPC_WEB = /^application\/grpc-web/i;
 
 /** Every unary method we serve, by its HTTP path `/<package>.<Service>/<Method>`. */
 const METHODS = new Map<string, MethodDefinition<object, object>>();
@@ -94,7 +96,7 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
     const isService = SERVICE_PATH.test(req.path);
     const contentType = req.headers['content-type'] ?? '';
     const isGrpcWeb = CONTENT_TYPE.test(contentType);
-    if (!isService && !isGrpcWeb) return false;
+    if (!isService && !ANY_GRPC_WEB.test(contentType)) return false;
 
     cors(req, res);
     if (req.method === 'OPTIONS') {
@@ -212,7 +214,7 @@ function answer(res: Response, text: boolean, code: number, message: string, pay
   let details = trailers?.get(STATUS_DETAILS_KEY)[0];
   // a status not made by our server (the loopback client's own) gets the documented details too
   if (code !== Status.OK && !Buffer.isBuffer(details)) {
-    const error = toGrpcError(new AppError(code, '', message));
+    const error = toGrpcError(Errors.library(code, message));
     [message, details] = [error.details, error.metadata.get(STATUS_DETAILS_KEY)[0]];
   }
   const fields: Record<string, string> = {

@@ -37,7 +37,7 @@ function libraryError({ code, details }: CallStatus): AppError {
   if (code === Status.UNIMPLEMENTED && /^Received (no|a second) request message/.test(details)) {
     return Errors.validation([{ field: 'body', description: 'a unary call takes exactly one message' }]);
   }
-  return new AppError(code as number as GrpcStatus, '', details);
+  return Errors.library(code as number as GrpcStatus, details);
 }
 
 export const TIMEOUT_FORMAT = 'a timeout is 1 to 8 digits and a unit: H, M, S, m, u or n';

@@ -284,7 +284,7 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
     it('a frame whose length is over the message limit is RESOURCE_EXHAUSTED API-t00big', async () => {
       // no frame header: the first bytes of the message read as a length of ~300 MB
       const unframed = requestBytes('UserService', 'GetUserByID', { userId: '386285662026960896' });
-      const answer = await rawGrpc(session, GET_USER, unframed, bearer(t.adminToken));
+      const answer = await rawGrpc(session, GET_USER, Buffer.from(unframed), bearer(t.adminToken));
       expect(answer.code).toBe(8);
       expect(answer.details[0]).toMatchObject({ '@type': ERROR_DETAIL, id: 'API-t00big' });
       await nativeStillServes();

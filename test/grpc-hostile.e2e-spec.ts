@@ -430,6 +430,19 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
       await nativeStillServes();
     });
 
+    it.each([
+      ['fixed32', [0x0d, 0xff, 0xff, 0xff, 0xff]],
+      ['a varint', [0x08, 0x01]],
+      ['fixed64', [0x09, 0, 0, 0, 0, 0, 0, 0, 0]],
+    ])('a string field sent as %s is INVALID_ARGUMENT (protobufjs made garbage of it)', async (_wire, bytes) => {
+      for (const path of [GET_USER, HEALTH]) {
+        const answer = await rawGrpc(session, path, frame(0, Buffer.from(bytes)), bearer(t.adminToken));
+        expect(answer.code).toBe(3);
+        expect(answer.details[1]).toEqual(NOT_PROTOBUF);
+      }
+      await nativeStillServes();
+    });
+
     it('a well-formed gzip frame is still accepted', async () => {
       const message = requestBytes('UserService', 'GetUserByID', { userId });
       for (const [encoding, compress] of [

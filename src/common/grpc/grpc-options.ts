@@ -7,7 +7,7 @@ import { boundUnknownMethod, libraryStatusInterceptor, routeGrpcLogs } from './l
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 import { lastOneofWins } from './oneof-last-wins';
 import { requestTypeOf } from './proto-root';
-import { utf8Check } from './wire-strings';
+import { wireCheck } from './wire-check';
 import { reflectionDefinition } from './reflection';
 import { undecodable } from './undecodable';
 
@@ -39,10 +39,10 @@ function serverDefinition(): PackageDefinition {
     for (const [methodName, method] of Object.entries(service)) {
       const decode = method.requestDeserialize;
       const fix = lastOneofWins(serviceName, methodName);
-      const utf8 = utf8Check(requestTypeOf(serviceName, methodName));
+      const wellFormed = wireCheck(requestTypeOf(serviceName, methodName));
       method.requestDeserialize = (bytes: Buffer) => {
         try {
-          if (utf8 && !utf8(bytes)) return undecodable();
+          if (wellFormed && !wellFormed(bytes)) return undecodable();
           const decoded = decode(bytes) as Record<string, unknown>;
           fix?.(decoded, bytes);
           return withoutNulls(decoded) as object;

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config.module';
+import { DependencyError } from '../errors/dependency-error';
 import { IdGenerator } from './id-generator';
 
 const EPOCH = Date.UTC(2024, 0, 1);
@@ -82,5 +83,84 @@ describe(IdGenerator.name, () => {
     } finally {
       now.mockRestore();
     }
+  });
+});
+
+interface LeaseWhere {
+  nodeId: number;
+  holder?: string;
+  expiresAt?: { value: Date };
+}
+
+describe(`${IdGenerator.name} with a leased node id`, () => {
+  /** A lease table of one row in memory, whose statements can be made to fail. */
+  function leaseTable() {
+    const table = {
+      row: undefined as { nodeId: number; holder: string; expiresAt: Date } | undefined,
+      down: false,
+      update: jest.fn(async (where: { nodeId: number; holder?: string }, set: { holder?: string; expiresAt: Date }) => {
+        if (table.down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        const row = table.row;
+        if (!row || row.nodeId !== where.nodeId || (where.holder && row.holder !== where.holder))
+          return { affected: 0 };
+        Object.assign(row, set);
+        return { affected: 1 };
+      }),
+      insert: jest.fn(async (row: { nodeId: number; holder: string; expiresAt: Date }) => {
+        if (table.down) throw new Error('down');
+        if (table.row) throw new Error('duplicate key');
+        table.row = { ...row };
+      }),
+    };
+    return table;
+  }
+
+  beforeEach(() => jest.useFakeTimers({ now: Date.UTC(2026, 0, 1) }));
+  afterEach(() => jest.useRealTimers());
+
+  async function leased(table: ReturnType<typeof leaseTable>) {
+    const ids = new IdGenerator({} as AppConfig, { getRepository: () => table } as unknown as DataSource);
+    await ids.onModuleInit();
+    return ids;
+  }
+
+  it('keeps issuing while renewals succeed', async () => {
+    const table = leaseTable();
+    const ids = await leased(table);
+    for (let i = 0; i < 8; i++) await jest.advanceTimersByTimeAsync(30_000);
+    expect(nodeOf(ids.next())).toBe(table.row!.nodeId);
+    await ids.onModuleDestroy().catch(() => undefined);
+  });
+
+  it('stops issuing (503) before an unrenewed lease runs out, and goes on once a renewal succeeds', async () => {
+    const table = leaseTable();
+    const ids = await leased(table);
+    table.down = true;
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect(() => ids.next()).not.toThrow();
+    await jest.advanceTimersByTimeAsync(30_000); // 90 s unrenewed: within 30 s of the lease's end
+    expect(() => ids.next()).toThrow(DependencyError);
+    table.down = false;
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(() => ids.next()).not.toThrow();
+    table.down = true;
+    await ids.onModuleDestroy().catch(() => undefined);
+  });
+
+  it('leases another node id when its own was taken over after running out', async () => {
+    const table = leaseTable();
+    const ids = await leased(table);
+    const first = ids.nodeId;
+    // another instance holds it now; the fake table keeps one row, so a new lease replaces that row
+    table.row = { nodeId: first, holder: 'another instance', expiresAt: new Date(Date.now() + 120_000) };
+    table.insert.mockImplementation(async (row) => {
+      if (row.nodeId === first) throw new Error('duplicate key');
+      table.row = { ...row };
+    });
+    await jest.advanceTimersByTimeAsync(30_000);
+    expect(ids.nodeId).not.toBe(first);
+    expect(nodeOf(ids.next())).toBe(ids.nodeId);
+    table.down = true;
+    await ids.onModuleDestroy().catch(() => undefined);
   });
 });

@@ -2,6 +2,7 @@ import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { DataSource, LessThan } from 'typeorm';
 import { AppConfig } from '../config/app-config.module';
+import { DependencyError } from '../errors/dependency-error';
 import { NodeLeaseEntity } from './node-lease.entity';
 
 const EPOCH = Date.UTC(2024, 0, 1);
@@ -11,6 +12,8 @@ const MAX_SEQUENCE = (1 << Number(SEQUENCE_BITS)) - 1;
 const MAX_NODE = (1 << Number(NODE_BITS)) - 1;
 const LEASE_MS = 120_000;
 const RENEW_MS = 30_000;
+/** IDs stop this long before the lease runs out unrenewed: another instance may take the node id once it has. */
+const LEASE_MARGIN_MS = 30_000;
 
 /**
  * 64-bit, time-ordered IDs as decimal strings: 41 bits of milliseconds since 2024, 10 bits of
@@ -24,6 +27,8 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
   private sequence = 0;
   private readonly holder = randomUUID();
   private renewTimer?: NodeJS.Timeout;
+  /** until when the leased node id is ours for sure (Infinity with NODE_ID) */
+  private leasedUntil = Infinity;
 
   constructor(
     private readonly config: AppConfig,
@@ -53,6 +58,10 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
 
   next(): string {
     if (this.node < 0) throw new Error('IdGenerator used before its node id was assigned');
+    if (Date.now() >= this.leasedUntil - LEASE_MARGIN_MS) {
+      // renewals failed (the database was away): another instance may hold this node id by now
+      throw new DependencyError('database', new Error('the node id lease could not be renewed'));
+    }
     let now = Date.now();
     if (now < this.lastMs) now = this.lastMs; // the clock went back: keep counting on the last millisecond
     if (now === this.lastMs) {
@@ -79,10 +88,10 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
       const nodeId = (start + i) % (MAX_NODE + 1);
       const expiresAt = new Date(Date.now() + LEASE_MS);
       const taken = await repo.update({ nodeId, expiresAt: LessThan(new Date()) }, { holder: this.holder, expiresAt });
-      if (taken.affected) return nodeId;
+      if (taken.affected) return this.leased(nodeId, expiresAt);
       try {
         await repo.insert({ nodeId, holder: this.holder, expiresAt });
-        return nodeId;
+        return this.leased(nodeId, expiresAt);
       } catch {
         // held by another instance: try the next one
       }
@@ -90,10 +99,29 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
     throw new Error('no free node id: set NODE_ID or wait for stale leases to expire');
   }
 
+  private leased(nodeId: number, expiresAt: Date): number {
+    this.leasedUntil = expiresAt.getTime();
+    return nodeId;
+  }
+
+  /**
+   * A failed renewal (the database away) leaves the lease as it was: IDs stop before it runs out.
+   * A renewal that finds the lease gone (it ran out and another instance took the node id) leases
+   * another node id; none is issued until then.
+   */
   private async renewLease(): Promise<void> {
-    await this.dataSource
-      .getRepository(NodeLeaseEntity)
-      .update({ nodeId: this.node, holder: this.holder }, { expiresAt: new Date(Date.now() + LEASE_MS) })
-      .catch(() => undefined);
+    const expiresAt = new Date(Date.now() + LEASE_MS);
+    try {
+      const repo = this.dataSource.getRepository(NodeLeaseEntity);
+      const renewed = await repo.update({ nodeId: this.node, holder: this.holder }, { expiresAt });
+      if (renewed.affected) {
+        this.leasedUntil = expiresAt.getTime();
+        return;
+      }
+      this.leasedUntil = 0;
+      this.node = await this.leaseNode();
+    } catch {
+      // the database is away: try again at the next renewal
+    }
   }
 }

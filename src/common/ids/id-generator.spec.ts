@@ -98,11 +98,13 @@ describe(`${IdGenerator.name} with a leased node id`, () => {
     const table = {
       row: undefined as { nodeId: number; holder: string; expiresAt: Date } | undefined,
       down: false,
-      update: jest.fn(async (where: { nodeId: number; holder?: string }, set: { holder?: string; expiresAt: Date }) => {
+      update: jest.fn(async (where: LeaseWhere, set: { holder?: string; expiresAt: Date }) => {
         if (table.down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
         const row = table.row;
         if (!row || row.nodeId !== where.nodeId || (where.holder && row.holder !== where.holder))
           return { affected: 0 };
+        // LessThan(now): only an expired lease is taken over
+        if (where.expiresAt && !(row.expiresAt < where.expiresAt.value)) return { affected: 0 };
         Object.assign(row, set);
         return { affected: 1 };
       }),

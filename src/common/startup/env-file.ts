@@ -41,5 +41,5 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): EnvFileRead |
       applied.push(name);
     }
   }
-  return { path, applied, overridden };
+  return { path, applied: applied.sort(), overridden: overridden.sort() };
 }

@@ -114,6 +114,13 @@ describe('start-up failures', () => {
     expect(fatal.msg).toContain('PORT must be an integer between 0 and 65535');
   }, 60_000);
 
+  it('names ENV_FILE when the file it names is missing', async () => {
+    const { server, settings } = await start({}, (dir) => ({ ENV_FILE: join(dir, 'missing.env') }));
+    const { records, fatal } = await failed(server);
+    expect(records).toHaveLength(1);
+    expect(fatal).toMatchObject({ setting: 'ENV_FILE', path: join(settings.dir, 'missing.env'), code: 'ENOENT' });
+  }, 60_000);
+
   it('refuses to overwrite a token file of another database in a JSON line that names FIRST_INSTANCE_PAT_PATH', async () => {
     const settings = await serverEnv();
     dirs.push(settings.dir);

@@ -1,11 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Clock } from './common/clock';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { AuthGuard } from './common/auth/auth.guard';
 import { ThrottleGuard } from './common/throttle/throttle.guard';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './common/config/app-config.module';
+import type { EnvironmentVariables } from './common/config/env.schema';
 import { DatabaseModule } from './common/database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
@@ -25,6 +26,10 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** The service's time (tests move it). */
   clock?: Clock;
+  /** Settings validated already (createApp's; then `env` is not read). */
+  config?: EnvironmentVariables;
+  /** The root logger made before Nest started (then `logStream` is not used). */
+  rootLogger?: Logger;
 }
 
 @Module({})
@@ -33,8 +38,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(options.env),
-        LoggingModule.forRoot(options.logStream),
+        AppConfigModule.forRoot(options.env, options.config),
+        LoggingModule.forRoot(options.logStream, options.rootLogger),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,

@@ -11,7 +11,9 @@ import { AppConfig } from './common/config/app-config.module';
 import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/errors/http-client-errors';
 import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
+import { validateEnvironment } from './common/config/env.schema';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
+import { createRootLogger } from './common/logging/logging';
 import { requestLog } from './common/logging/request-log';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
@@ -27,13 +29,14 @@ export function grpcServerOf(app: INestApplication): GrpcServer | undefined {
  * Start it with `startApp`.
  */
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
-    bufferLogs: true,
-    bodyParser: false,
-    // a failed start is the caller's to handle (main.ts exits 1 with the message; a test fails
-    // and goes on), not a process.exit(1) from inside Nest
-    abortOnError: false,
-  });
+  const settings = options.config ?? validateEnvironment({ ...process.env, ...options.env });
+  const rootLogger = options.rootLogger ?? createRootLogger(settings.LOG_LEVEL, options.logStream);
+  // Nest logs through pino from its first line; a failing start is thrown to the caller (main.ts
+  // logs it once) instead of being printed by Nest and ended with process.exit
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot({ ...options, config: settings, rootLogger }),
+    { logger: new NestPinoLogger(rootLogger), abortOnError: false, bodyParser: false },
+  );
   app.useLogger(app.get(NestPinoLogger));
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);

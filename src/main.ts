@@ -1,16 +1,32 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { createApp, grpcServerOf, startApp } from './app.setup';
-import { AppConfig } from './common/config/app-config.module';
-import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
-import { stdoutDestination } from './common/logging/logging';
+import { validateEnvironment } from './common/config/env.schema';
+import { NestPinoLogger } from './common/logging/app-logger';
+import { createRootLogger, stdoutDestination } from './common/logging/logging';
 import { GracefulShutdown } from './common/shutdown/graceful-shutdown';
 import { HttpDrain } from './common/shutdown/http-drain';
 import { Readiness } from './common/shutdown/readiness';
+import { loadEnvFile } from './common/startup/env-file';
+import { logStartupFailure } from './common/startup/startup-error';
+
+const out = stdoutDestination();
+/** Every line, a failed start's too, goes through this one JSON logger once the settings are known. */
+let logger: Logger | undefined;
 
 async function main(): Promise<void> {
-  const app = await createApp({ logStream: stdoutDestination() });
-  const config = app.get(AppConfig);
+  const envFile = loadEnvFile(process.env);
+  const config = validateEnvironment(process.env);
+  logger = createRootLogger(config.LOG_LEVEL, out);
+  if (envFile) {
+    // names only: values may be secrets
+    logger.info(
+      { path: envFile.path, variables: envFile.applied, overriddenByEnvironment: envFile.overridden },
+      'settings read from the env file',
+    );
+  }
+  const app = await createApp({ config, rootLogger: logger });
   const http = new HttpDrain(app.getHttpServer());
   await startApp(app);
   new GracefulShutdown({
@@ -18,7 +34,7 @@ async function main(): Promise<void> {
     http,
     grpc: grpcServerOf(app),
     readiness: app.get(Readiness),
-    logger: app.get(ROOT_LOGGER).child({ context: 'Shutdown' }),
+    logger: logger.child({ context: 'Shutdown' }),
     timeoutMs: config.SHUTDOWN_TIMEOUT,
   }).listen();
   const { port } = app.getHttpServer().address() as AddressInfo;
@@ -30,7 +46,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  // configuration errors name the variable; print them plainly and stop
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+  // one JSON line naming the setting to fix; before the settings are known, at level info
+  logStartupFailure(logger ?? createRootLogger('info', out), error);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { AppLogger } from '../common/logging/app-logger';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
+import { StartupError } from '../common/startup/startup-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
 import { TransactionRunner } from '../common/database/transaction-runner';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
@@ -67,9 +68,10 @@ export class FirstStartService implements OnApplicationBootstrap {
       const created = await this.users.issueToken(manager, 'SYSTEM', user, NO_EXPIRY);
       if (existsSync(path)) {
         // most often the token file of another database (the quick start's SQLite one)
-        throw new Error(
+        throw new StartupError(
           `first start: ${path} already exists; refusing to overwrite it. ` +
             'Set FIRST_INSTANCE_PAT_PATH to a new file for this database, or move the old file away',
+          { setting: 'FIRST_INSTANCE_PAT_PATH', path },
         );
       }
       mkdirSync(dirname(path), { recursive: true });

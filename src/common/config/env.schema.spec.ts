@@ -14,6 +14,7 @@ describe(EnvironmentVariables.name, () => {
   it('fills in the documented defaults', () => {
     const config = validateEnvironment({});
     expect({ ...config }).toEqual({
+      ENV_FILE: '.env',
       NODE_ENV: 'development',
       PORT: 8080,
       HOST: '0.0.0.0',
@@ -24,6 +25,8 @@ describe(EnvironmentVariables.name, () => {
       DATABASE_POOL_SIZE: 10,
       DATABASE_CONNECT_TIMEOUT: 1_000,
       DATABASE_STATEMENT_TIMEOUT: 1_000,
+      DATABASE_CONNECT_RETRIES: 10,
+      DATABASE_CONNECT_RETRY_DELAY: 3_000,
       FIRST_INSTANCE_PAT_PATH: './data/admin.pat',
       FIRST_INSTANCE_ORG_NAME: 'DEFAULT',
       LOG_LEVEL: 'info',

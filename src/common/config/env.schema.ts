@@ -35,6 +35,10 @@ const emptyToUndefined = ({ value }: { value: unknown }) =>
  * a value outside its bounds stops start-up with a message naming the variable and the range.
  */
 export class EnvironmentVariables {
+  /** Read by main.ts before everything else (see env-file.ts); here so that it is documented and checked. */
+  @IsString()
+  ENV_FILE = '.env';
+
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: 'development' | 'production' | 'test' = 'development';
 
@@ -76,6 +80,14 @@ export class EnvironmentVariables {
   /** The longest one statement may take, lock waits included (PostgreSQL statement_timeout; SQLite busy timeout). */
   @DurationRange('100ms', 100, '10m', 600_000)
   DATABASE_STATEMENT_TIMEOUT = 1_000;
+
+  /** Start-up: further attempts to reach a database that refuses, is not found or does not answer; then exit 1. */
+  @IntRange(0, 1000)
+  DATABASE_CONNECT_RETRIES = 10;
+
+  /** Start-up: the pause between two of those attempts. */
+  @DurationRange('100ms', 100, '1m', 60_000)
+  DATABASE_CONNECT_RETRY_DELAY = 3_000;
 
   @IsString()
   FIRST_INSTANCE_PAT_PATH = './data/admin.pat';
@@ -396,8 +408,18 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     if (!config.CODE_HMAC_KEY) problems.push('CODE_HMAC_KEY: required when NODE_ENV=production');
   }
   problems.push(...smsProviderProblems(config));
-  if (problems.length > 0) {
-    throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Settings refused at start-up: each problem starts with the variable it is about ("PORT: …"). */
+export class ConfigError extends Error {
+  /** the variables named, once each */
+  readonly settings: string[];
+
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.settings = [...new Set(problems.map((p) => p.split(':', 1)[0]))];
+  }
 }

@@ -60,7 +60,13 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     };
   }
   const file = sqlitePath(settings.DATABASE_URL);
-  if (file !== ':memory:') mkdirSync(dirname(resolve(file)), { recursive: true });
+  if (file !== ':memory:') {
+    try {
+      mkdirSync(dirname(resolve(file)), { recursive: true });
+    } catch {
+      // opening the file fails then, and the start-up says why (database-startup.ts)
+    }
+  }
   return {
     ...common,
     type: 'better-sqlite3',

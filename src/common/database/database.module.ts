@@ -1,10 +1,19 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import type { Logger } from 'pino';
 import { AppConfig } from '../config/app-config.module';
+import { ROOT_LOGGER } from '../logging/app-logger';
+import { openAtStartup } from './database-startup';
 import { dataSourceOptions, withoutStatementDeadlines } from './data-source-options';
 import { SqliteCheckpointer } from './sqlite-checkpointer';
 import { TransactionRunner } from './transaction-runner';
+
+/** How the module's factory hands the start-up wait (with the app's config and logger) to the data source factory. */
+interface AtStartup {
+  toRetry: () => boolean;
+  atStartup: (open: () => Promise<DataSource>) => Promise<DataSource>;
+}
 
 /** Key of the PostgreSQL advisory lock that keeps two starting instances from migrating at once. */
 const MIGRATION_LOCK = 7_041_977_301;
@@ -23,7 +32,13 @@ export async function openDatabase(options: DataSourceOptions): Promise<DataSour
   }
   const dataSource = new DataSource(options);
   await dataSource.initialize();
-  if (dataSource.options.type !== 'postgres') await dataSource.runMigrations({ transaction: 'all' });
+  try {
+    if (dataSource.options.type !== 'postgres') await dataSource.runMigrations({ transaction: 'all' });
+  } catch (error) {
+    // the start-up may try again: leave no connection behind
+    await dataSource.destroy().catch(() => undefined);
+    throw error;
+  }
   return dataSource;
 }
 
@@ -43,11 +58,16 @@ async function migratePostgres(dataSource: DataSource, schema: string | undefine
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => dataSourceOptions(config),
+      inject: [AppConfig, ROOT_LOGGER],
+      useFactory: (config: AppConfig, logger: Logger): DataSourceOptions & AtStartup => ({
+        ...dataSourceOptions(config),
+        // openAtStartup waits and retries, in the app's log; TypeOrmModule's own retries print plain text
+        toRetry: () => false,
+        atStartup: (open) => openAtStartup(open, config, logger.child({ context: 'Database' })),
+      }),
       dataSourceFactory: async (options) => {
         if (!options) throw new Error('database options missing');
-        return openDatabase(options);
+        return (options as DataSourceOptions & AtStartup).atStartup(() => openDatabase(options));
       },
     }),
   ],

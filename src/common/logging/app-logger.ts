@@ -65,6 +65,9 @@ export class NestPinoLogger implements LoggerService {
     if (!this.root.isLevelEnabled(level)) return;
     const rest = [...params];
     const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' ? rest.pop() : undefined;
+    // what Nest's ExceptionHandler reports it also throws (createApp sets abortOnError: false), and
+    // whoever catches it logs it once: main.ts as "cannot start: …", with the setting to fix
+    if (context === 'ExceptionHandler') return;
     // Nest passes an error's stack as the string before the context
     const stack = level === 'error' && typeof rest[0] === 'string' ? rest.shift() : undefined;
     const fields: Record<string, unknown> = {};

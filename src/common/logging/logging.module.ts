@@ -15,15 +15,18 @@ export class LoggingModule implements OnApplicationShutdown {
     this.root.flush();
   }
 
-  static forRoot(destination?: DestinationStream): DynamicModule {
+  /** `root`: the logger createApp made before Nest started (so that Nest's own start-up lines are JSON too). */
+  static forRoot(destination?: DestinationStream, root?: Logger): DynamicModule {
     return {
       module: LoggingModule,
       providers: [
-        {
-          provide: ROOT_LOGGER,
-          inject: [AppConfig],
-          useFactory: (c: AppConfig) => createRootLogger(c.LOG_LEVEL, destination),
-        },
+        root
+          ? { provide: ROOT_LOGGER, useValue: root }
+          : {
+              provide: ROOT_LOGGER,
+              inject: [AppConfig],
+              useFactory: (c: AppConfig) => createRootLogger(c.LOG_LEVEL, destination),
+            },
         AppLogger,
         NestPinoLogger,
       ],

@@ -3,7 +3,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'examples/gen/', 'scripts/', 'eslint.config.mjs', 'jest.config.js'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', 'examples/gen/', 'test/openapi-client/', 'scripts/', 'eslint.config.mjs', 'jest.config.js'] },
   eslint.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

@@ -110,7 +110,15 @@ function setUpSwagger(app: INestApplication): void {
           'User Service v2 (REST, gRPC, gRPC-web). Authenticate with `Authorization: Bearer <token>`.',
       )
       .setVersion('2')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'personal access token or JWT access token' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'personal access token or JWT',
+        description:
+          'A personal access token (opaque) or, with OIDC_ISSUER and OIDC_JWKS_URL or OIDC_JWKS_FILE set, a JWT access token. On the first ' +
+          'start the service creates an IAM_OWNER machine user and writes its personal access token to ' +
+          '`FIRST_INSTANCE_PAT_PATH` (default `./data/admin.pat`); AddPersonalAccessToken makes more.',
+      })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, {

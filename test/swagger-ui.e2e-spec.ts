@@ -22,10 +22,10 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 const PHONE_OPERATIONS = [
-  { operationId: 'SetPhone', method: 'POST', path: '/v2/users/{userId}/phone' },
-  { operationId: 'RemovePhone', method: 'DELETE', path: '/v2/users/{userId}/phone' },
-  { operationId: 'ResendPhoneCode', method: 'POST', path: '/v2/users/{userId}/phone/resend' },
-  { operationId: 'VerifyPhone', method: 'POST', path: '/v2/users/{userId}/phone/verify' },
+  { operationId: 'UserService_SetPhone', method: 'POST', path: '/v2/users/{userId}/phone' },
+  { operationId: 'UserService_RemovePhone', method: 'DELETE', path: '/v2/users/{userId}/phone' },
+  { operationId: 'UserService_ResendPhoneCode', method: 'POST', path: '/v2/users/{userId}/phone/resend' },
+  { operationId: 'UserService_VerifyPhone', method: 'POST', path: '/v2/users/{userId}/phone/verify' },
 ];
 
 jest.setTimeout(30_000);
@@ -130,13 +130,16 @@ describe('Swagger UI in a browser (sqlite)', () => {
     ])
       expect(assets.get(`/docs/${asset}`)).toBe(200);
     await expect(
-      operation('Users', 'GetUserByID').locator('.opblock-summary-path').getAttribute('data-path'),
+      operation('Users', 'UserService_GetUserByID').locator('.opblock-summary-path').getAttribute('data-path'),
     ).resolves.toBe('/v2/users/{userId}');
     expect(problems).toEqual([]);
   });
 
   it('"Try it out" without authorizing: GetUserByID shows 401 with the error body', async () => {
-    const { response, shownStatus, shownBody, curl } = await execute(operation('Users', 'GetUserByID'), user.userId);
+    const { response, shownStatus, shownBody, curl } = await execute(
+      operation('Users', 'UserService_GetUserByID'),
+      user.userId,
+    );
     expect(response.request().headers()['authorization']).toBeUndefined();
     expect(curl).not.toContain('Authorization');
     expect(response.status()).toBe(401);
@@ -160,7 +163,10 @@ describe('Swagger UI in a browser (sqlite)', () => {
     await dialog.waitFor({ state: 'detached' });
     await expect(page.locator('.auth-wrapper button.authorize').getAttribute('class')).resolves.toContain('locked');
 
-    const { response, shownStatus, shownBody, curl } = await execute(operation('Users', 'GetUserByID'), user.userId);
+    const { response, shownStatus, shownBody, curl } = await execute(
+      operation('Users', 'UserService_GetUserByID'),
+      user.userId,
+    );
     expect(response.request().headers()['authorization']).toBe(`Bearer ${t.adminToken}`);
     expect(curl).toContain(`Authorization: Bearer ${t.adminToken}`);
     expect(response.status()).toBe(200);
@@ -175,7 +181,7 @@ describe('Swagger UI in a browser (sqlite)', () => {
   });
 
   it('VerifyPhone with a wrong code shows 400 with the documented error body, the right code 200', async () => {
-    const verify = operation('Phone', 'VerifyPhone');
+    const verify = operation('Phone', 'UserService_VerifyPhone');
     const wrong = JSON.stringify({ verificationCode: wrongCodeFor(user.phoneCode!) });
     const failed = await execute(verify, user.userId, wrong);
     expect(failed.response.status()).toBe(400);

@@ -3,6 +3,12 @@ import { ApiBody, OmitType } from '@nestjs/swagger';
 import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
 import { RETRY_INFO_TYPE } from '../common/errors/app-error';
 import {
+  RemovePhoneResponseDto,
+  ResendPhoneCodeResponseDto,
+  SetPhoneResponseDto,
+  VerifyPhoneResponseDto,
+} from './dto/phone-responses.dto';
+import {
   RemovePhoneRequestDto,
   ResendPhoneCodeRequestDto,
   SetPhoneRequestDto,
@@ -17,8 +23,9 @@ class RemovePhoneBody extends OmitType(RemovePhoneRequestDto, ['userId'] as cons
 
 const notFound: DocError = {
   status: 404,
-  description: 'the user does not exist, was deleted, or is a machine user',
-  examples: { user: { code: 5, id: 'COMMAND-ieJ2e', text: 'Phone not found' } },
+  // ZITADEL's answer (contract §6): the user's absence is told as its phone's
+  description: 'the user does not exist, was deleted, or is a machine user: answered "Phone not found" as ZITADEL does',
+  examples: { userMissing: { code: 5, id: 'COMMAND-ieJ2e', text: 'Phone not found' } },
 };
 const validation = (examples: DocError['examples']): DocError => ({
   status: 400,
@@ -50,14 +57,16 @@ const rateLimited = (examples: DocError['examples']): DocError => ({
 export const PhoneDocs = {
   setPhone: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'SetPhone',
+      response: SetPhoneResponseDto,
       summary: 'Set the phone number of a user',
       description:
         'Stores the number as E.164 and starts its verification: by default a code is sent by SMS; ' +
         '`returnCode` returns it instead and `isVerified` skips verification (both need user.write, never for self).',
       body: SetPhoneBody,
       userIdParam: true,
-      response: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
+      example: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
       errors: [
         validation({
           invalidNumber: { code: 3, id: 'PHONE-so0wa', text: 'Phone is invalid' },
@@ -71,12 +80,14 @@ export const PhoneDocs = {
     }),
   resendPhoneCode: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'ResendPhoneCode',
+      response: ResendPhoneCodeResponseDto,
       summary: 'Replace the pending code with a new one',
       description: 'The old code stops working. Sends an SMS by default; `returnCode` needs user.write.',
       body: ResendPhoneCodeBody,
       userIdParam: true,
-      response: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
+      example: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
       errors: [
         validation({ codeEmpty: { code: 9, id: 'PHONE-5xrra88eq8', text: 'Code is empty' } }),
         COMMON_ERRORS.unauthenticated,
@@ -87,14 +98,16 @@ export const PhoneDocs = {
     }),
   verifyPhone: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'VerifyPhone',
+      response: VerifyPhoneResponseDto,
       summary: 'Verify the phone number with the code',
       description:
         "Self, or user.write on the user's organization. Each code allows a limited number of attempts; " +
         'the error says which failure it was and how many attempts remain.',
       body: VerifyPhoneBody,
       userIdParam: true,
-      response: { details: DETAILS_EXAMPLE },
+      example: { details: DETAILS_EXAMPLE },
       errors: [
         validation({
           wrongCode: {
@@ -123,10 +136,12 @@ export const PhoneDocs = {
     applyDecorators(
       ApiBody({ type: RemovePhoneBody, required: false, description: 'empty, or omitted' }),
       ApiRpc({
+        service: 'UserService',
         method: 'RemovePhone',
+        response: RemovePhoneResponseDto,
         summary: 'Remove the phone number of a user',
         userIdParam: true,
-        response: { details: DETAILS_EXAMPLE },
+        example: { details: DETAILS_EXAMPLE },
         errors: [
           validation({ noPhone: { code: 9, id: 'COMMAND-ieJ2e', text: 'Phone not found' } }),
           COMMON_ERRORS.unauthenticated,

@@ -3,6 +3,25 @@ import { AddHumanUserDto } from './dto/add-human-user.dto';
 import { AddOrganizationDto } from './dto/add-organization.dto';
 import { CreateUserDto } from './dto/create-user.dto';
 import { AddPersonalAccessTokenDto } from './dto/user-requests.dto';
+import {
+  AddHumanUserResponseDto,
+  AddOrganizationResponseDto,
+  AddPersonalAccessTokenResponseDto,
+  CreateUserResponseDto,
+  DeactivateUserResponseDto,
+  DeleteUserResponseDto,
+  GetUserByIDResponseDto,
+  LockUserResponseDto,
+  ReactivateUserResponseDto,
+  UnlockUserResponseDto,
+} from './dto/user-responses.dto';
+
+const STATE_CHANGE_RESPONSES = {
+  DeactivateUser: DeactivateUserResponseDto,
+  ReactivateUser: ReactivateUserResponseDto,
+  LockUser: LockUserResponseDto,
+  UnlockUser: UnlockUserResponseDto,
+};
 
 const invalid: DocError = {
   status: 400,
@@ -36,26 +55,32 @@ const std = [COMMON_ERRORS.unauthenticated, COMMON_ERRORS.forbidden];
 export const UserDocs = {
   addHumanUser: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'AddHumanUser',
+      response: AddHumanUserResponseDto,
       summary: 'Create a human user',
       body: AddHumanUserDto,
-      response: { userId: '69629026806489455', details: DETAILS_EXAMPLE, phoneCode: '123456' },
+      example: { userId: '69629026806489455', details: DETAILS_EXAMPLE, phoneCode: '123456' },
       errors: [invalid, ...std, orgNotFound, conflict],
     }),
   createUser: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'CreateUser',
+      response: CreateUserResponseDto,
       summary: 'Create a human or machine user',
       body: CreateUserDto,
-      response: { id: '69629026806489455', creationDate: '2024-11-22T16:27:04.996Z' },
+      example: { id: '69629026806489455', creationDate: '2024-11-22T16:27:04.996Z' },
       errors: [invalid, ...std, orgNotFound, conflict],
     }),
   getUserById: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'GetUserByID',
+      response: GetUserByIDResponseDto,
       summary: 'Read a user',
       userIdParam: true,
-      response: {
+      example: {
         details: { ...DETAILS_EXAMPLE, creationDate: '2024-11-22T16:27:04.996Z' },
         user: {
           userId: '69629026806489455',
@@ -72,38 +97,46 @@ export const UserDocs = {
       },
       errors: [invalid, ...std, userNotFound],
     }),
-  stateChange: (method: string, summary: string) =>
+  stateChange: (method: keyof typeof STATE_CHANGE_RESPONSES, summary: string) =>
     ApiRpc({
+      service: 'UserService',
       method,
+      response: STATE_CHANGE_RESPONSES[method],
       summary,
       userIdParam: true,
-      response: { details: DETAILS_EXAMPLE },
+      example: { details: DETAILS_EXAMPLE },
       errors: [invalid, ...std, userNotFound],
     }),
   deleteUser: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'DeleteUser',
+      response: DeleteUserResponseDto,
       summary: 'Delete a user',
       userIdParam: true,
-      response: { details: DETAILS_EXAMPLE },
+      example: { details: DETAILS_EXAMPLE },
       errors: [invalid, ...std, userNotFound],
     }),
   addPersonalAccessToken: () =>
     ApiRpc({
+      service: 'UserService',
       method: 'AddPersonalAccessToken',
+      response: AddPersonalAccessTokenResponseDto,
       summary: 'Create a personal access token for a machine user',
       description: 'The token is shown once; only its SHA-256 is stored.',
       body: AddPersonalAccessTokenDto,
       userIdParam: true,
-      response: { creationDate: '2024-11-22T16:27:04.996Z', tokenId: '69629026806489466', token: 'Vr2b…' },
+      example: { creationDate: '2024-11-22T16:27:04.996Z', tokenId: '69629026806489466', token: 'Vr2b…' },
       errors: [invalid, ...std, userNotFound],
     }),
   addOrganization: () =>
     ApiRpc({
+      service: 'OrganizationService',
       method: 'AddOrganization',
+      response: AddOrganizationResponseDto,
       summary: 'Create an organization with its administrators (IAM_OWNER only)',
       body: AddOrganizationDto,
-      response: {
+      example: {
         details: DETAILS_EXAMPLE,
         organizationId: '69629023906488334',
         createdAdmins: [{ userId: '69629026806489455' }],

@@ -1,6 +1,19 @@
 import { applyDecorators, Type } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiDefaultResponse, ApiOperation, ApiParam, ApiResponse } from '@nestjs/swagger';
-import { ERROR_DETAIL_TYPE } from '../errors/app-error';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiDefaultResponse,
+  ApiExtraModels,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiResponseOptions,
+  getSchemaPath,
+} from '@nestjs/swagger';
+import { ERROR_DETAIL_TYPE, RETRY_INFO_TYPE } from '../errors/app-error';
+import { ErrorBody } from './error-body.dto';
+
+type HeadersObject = NonNullable<ApiResponseOptions['headers']>;
 
 export const DETAILS_EXAMPLE = {
   sequence: '2',
@@ -16,18 +29,19 @@ function errorExample(code: number, id: string, text: string, extra: object[] = 
   };
 }
 
-const ERROR_SCHEMA = {
-  type: 'object',
-  properties: {
-    code: { type: 'integer', description: 'gRPC status code' },
-    message: { type: 'string', description: '"<text> (<ID>)"' },
-    details: { type: 'array', items: { type: 'object', properties: { '@type': { type: 'string' } } } },
-  },
+const RETRY_AFTER: HeadersObject = {
+  'Retry-After': { description: 'seconds to wait before trying again', schema: { type: 'integer', example: 60 } },
+};
+/** The headers the error filter sends with a status (src/common/errors/error.filter.ts). */
+export const ERROR_HEADERS: Partial<Record<number, HeadersObject>> = {
+  401: { 'WWW-Authenticate': { description: 'RFC 6750', schema: { type: 'string', example: 'Bearer' } } },
+  429: RETRY_AFTER,
+  503: RETRY_AFTER,
 };
 
 /** An error response of the route: HTTP status, and examples keyed by name. */
 export interface DocError {
-  status: 400 | 401 | 403 | 404 | 409 | 429;
+  status: 400 | 401 | 403 | 404 | 409 | 429 | 503;
   description: string;
   examples: Record<string, { code: number; id: string; text: string; extra?: object[] }>;
 }
@@ -43,46 +57,91 @@ export const COMMON_ERRORS = {
     description: 'the caller lacks the permission',
     examples: { permission: { code: 7, id: 'AUTH-AWfge', text: 'No matching permissions found' } },
   },
+  throttled: {
+    status: 429,
+    description: 'too many requests from this client (THROTTLE_LIMIT); see Retry-After',
+    examples: {
+      throttled: {
+        code: 8,
+        id: 'API-thr0ttle',
+        text: 'Too many requests from this client',
+        extra: [{ '@type': RETRY_INFO_TYPE, retryDelay: '1s' }],
+      },
+    },
+  },
+  unavailable: {
+    status: 503,
+    description: 'a dependency (database, Redis) is unreachable; nothing was changed, try again after Retry-After',
+    examples: {
+      database: {
+        code: 14,
+        id: 'API-unavail',
+        text: 'Service temporarily unavailable',
+        extra: [{ '@type': RETRY_INFO_TYPE, retryDelay: '1s' }],
+      },
+    },
+  },
 } satisfies Record<string, DocError>;
 
+/**
+ * One error response: the shared ErrorBody schema by reference, the route's examples, and the
+ * headers the filter sends with its status (`null`: none, for a 503 that carries no Retry-After).
+ */
+export function ApiErrorResponse(error: DocError, headers?: HeadersObject | null): MethodDecorator {
+  return ApiResponse({
+    status: error.status,
+    description: error.description,
+    headers: headers === null ? undefined : (headers ?? ERROR_HEADERS[error.status]),
+    content: {
+      'application/json': {
+        schema: { $ref: getSchemaPath(ErrorBody) },
+        examples: Object.fromEntries(
+          Object.entries(error.examples).map(([name, e]) => [
+            name,
+            { value: errorExample(e.code, e.id, e.text, e.extra) },
+          ]),
+        ),
+      },
+    },
+  });
+}
+
 export interface RpcDoc {
+  /** the gRPC service; the operation id is `<service>_<method>` as in ZITADEL's own OpenAPI */
+  service: 'UserService' | 'OrganizationService';
+  method: string;
   summary: string;
   description?: string;
-  method: string;
   body?: Type<unknown>;
   userIdParam?: boolean;
-  response: object;
+  /** the documentation class of the answer, and an example of it */
+  response: Type<unknown>;
+  example: object;
   errors: DocError[];
 }
 
-/** Swagger for one REST route of the contract: operation, parameters, body, the 200 example and every error. */
+/** Every authenticated route can be throttled (ThrottleGuard) and meet an unreachable dependency. */
+function withCommonErrors(errors: DocError[]): DocError[] {
+  const own = errors.find((error) => error.status === 429);
+  const limited = own
+    ? { ...own, examples: { ...own.examples, ...COMMON_ERRORS.throttled.examples } }
+    : COMMON_ERRORS.throttled;
+  return [...errors.filter((error) => error !== own), limited, COMMON_ERRORS.unavailable];
+}
+
+/** Swagger for one REST route of the contract: operation, parameters, body, the 200 answer and every error. */
 export function ApiRpc(doc: RpcDoc): MethodDecorator {
   const decorators = [
-    ApiOperation({ summary: doc.summary, description: doc.description, operationId: doc.method }),
+    ApiExtraModels(ErrorBody),
+    ApiOperation({ summary: doc.summary, description: doc.description, operationId: `${doc.service}_${doc.method}` }),
     ApiBearerAuth(),
-    ApiResponse({ status: 200, description: 'OK', schema: { type: 'object', example: doc.response } }),
-    ...doc.errors.map((error) =>
-      ApiResponse({
-        status: error.status,
-        description: error.description,
-        content: {
-          'application/json': {
-            schema: ERROR_SCHEMA,
-            examples: Object.fromEntries(
-              Object.entries(error.examples).map(([name, e]) => [
-                name,
-                { value: errorExample(e.code, e.id, e.text, e.extra) },
-              ]),
-            ),
-          },
-        },
-      }),
-    ),
+    ApiResponse({ status: 200, description: 'OK', type: doc.response, example: doc.example }),
+    ...withCommonErrors(doc.errors).map((error) => ApiErrorResponse(error)),
     ApiDefaultResponse({
       description: 'any other error, same body',
       content: {
         'application/json': {
-          schema: ERROR_SCHEMA,
+          schema: { $ref: getSchemaPath(ErrorBody) },
           example: errorExample(13, 'INTERNAL', 'Internal error, correlation id 2f0c…'),
         },
       },

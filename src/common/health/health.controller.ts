@@ -1,10 +1,11 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { Readiness } from '../shutdown/readiness';
 import { DatabaseHealth } from './database-health';
+import { HealthDocs } from './health.docs';
 
 @ApiTags('Health')
 @Controller()
@@ -16,9 +17,7 @@ export class HealthController {
 
   @Public()
   @Get('healthz')
-  @ApiOperation({
-    summary: 'Readiness: 503 while the database is unreachable or the service is shutting down (public)',
-  })
+  @HealthDocs.check()
   async check(): Promise<{ status: string }> {
     if (this.readiness.stopping)
       throw new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-stop', 'The service is shutting down');

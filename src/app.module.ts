@@ -16,6 +16,7 @@ import { LoggingModule } from './common/logging/logging.module';
 import { Readiness } from './common/shutdown/readiness';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
+import { DISABLED, Tracing } from './common/tracing/tracing';
 import { UsersModule } from './users/users.module';
 
 export interface AppOptions {
@@ -25,6 +26,8 @@ export interface AppOptions {
   logStream?: DestinationStream;
   /** The service's time (tests move it). */
   clock?: Clock;
+  /** The app's tracing (createApp makes it from the OTEL_* settings); flushed and shut down on close. */
+  tracing?: Tracing;
 }
 
 @Module({})
@@ -45,6 +48,7 @@ export class AppModule {
       providers: [
         DatabaseHealth,
         Readiness,
+        { provide: Tracing, useValue: options.tracing ?? DISABLED },
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },

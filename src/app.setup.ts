@@ -11,6 +11,8 @@ import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { requestLog } from './common/logging/request-log';
+import { TracingInterceptor } from './common/tracing/server-spans';
+import { createTracing } from './common/tracing/tracing';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
 
@@ -25,7 +27,9 @@ export function grpcServerOf(app: INestApplication): GrpcServer | undefined {
  * Start it with `startApp`.
  */
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+  // before anything else, so that the first request is traced (off, it loads nothing)
+  const tracing = createTracing({ ...process.env, ...options.env });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ ...options, tracing }), {
     bufferLogs: true,
     bodyParser: false,
   });
@@ -40,7 +44,8 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
   app.use(unconditional);
-  app.use(requestLog(app.get(ROOT_LOGGER)));
+  app.use(requestLog(app.get(ROOT_LOGGER), tracing));
+  if (tracing.enabled) app.useGlobalInterceptors(new TracingInterceptor());
   app.use(tooManyHeaders);
   app.use(
     grpcWebBridge({
@@ -52,7 +57,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
   app.connectMicroservice(
-    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server)),
+    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server), tracing),
     { inheritAppConfig: true },
   );
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)

@@ -1,3 +1,4 @@
+import { inSpan, KIND, tracingActive } from '../tracing/tracing';
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
@@ -12,7 +13,24 @@ import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata';
  * transactions run on too), prepared once and kept: TypeORM's query runner adds several promise
  * hops, a logger and subscriber broadcast per statement, which cost more than SQLite's own work.
  */
-export async function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+export function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  if (!tracingActive()) return runRows<T>(manager, sql, params);
+  const postgres = manager.connection.options.type === 'postgres';
+  // the operation only: the text would be bounded and free of values ($1 parameters), but long
+  const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
+  return inSpan(
+    operation,
+    KIND.CLIENT,
+    {
+      'db.system': postgres ? 'postgresql' : 'sqlite',
+      'db.system.name': postgres ? 'postgresql' : 'sqlite',
+      'db.operation.name': operation,
+    },
+    () => runRows<T>(manager, sql, params),
+  );
+}
+
+async function runRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   if (manager.connection.options.type !== 'postgres') return sqliteRows<T>(manager, sql, params);
   const runner = manager.queryRunner;
   // in a transaction: on its connection; else on any connection of the pool

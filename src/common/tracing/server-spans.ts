@@ -1,0 +1,89 @@
+import type { Metadata, ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
+import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status as Status } from '@grpc/grpc-js';
+import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
+import type { Request } from 'express';
+import { TraceScope, Tracing } from './tracing';
+
+const HTTP_SCOPES = new WeakMap<Request, TraceScope>();
+const GRPC_SCOPES = new WeakMap<Metadata, TraceScope>();
+
+/** The HTTP request's span (REST, gRPC-web), made by the request log. */
+export function httpScopeOf(req: Request): TraceScope | undefined {
+  return HTTP_SCOPES.get(req);
+}
+
+/** A server span for an HTTP request: ended by the request log with the status. */
+export function startHttpSpan(tracing: Tracing, req: Request): TraceScope | undefined {
+  const scope = tracing.startServer(`${req.method}`, { 'http.request.method': req.method }, req.headers);
+  if (scope) HTTP_SCOPES.set(req, scope);
+  return scope;
+}
+
+/** Ends it with the route template (never the path: it holds user ids) and the status. */
+export function endHttpSpan(scope: TraceScope, req: Request, statusCode: number): void {
+  const template = (req as { route?: { path?: unknown } }).route?.path;
+  const route = typeof template === 'string' ? `${req.baseUrl ?? ''}${template}` : undefined;
+  if (route) scope.span?.updateName(`${req.method} ${route}`);
+  scope.end({ 'http.response.status_code': statusCode, ...(route ? { 'http.route': route } : {}) }, statusCode >= 500);
+}
+
+type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
+
+/**
+ * A server span per gRPC call, named `package.Service/Method`, ended with the status that leaves
+ * (it must come before the library-status interceptor, which renders grpc-js's own statuses, so
+ * it sees them rendered). The caller's metadata may continue a trace (`traceparent`, which the
+ * gRPC-web bridge sets too).
+ */
+export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor): ServerInterceptor {
+  return (method, call) => {
+    let scope: TraceScope | undefined;
+    const send = call.sendStatus.bind(call);
+    call.sendStatus = (status: CallStatus) => {
+      scope?.end({ 'rpc.grpc.status_code': status.code }, serverFault(status.code));
+      scope = undefined;
+      send(status);
+    };
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, onward) => {
+        const [service, rpc] = method.path.replace(/^\//, '').split('/');
+        scope = tracing.startServer(
+          `${service}/${rpc}`,
+          { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': rpc },
+          metadata.getMap(),
+        );
+        if (scope) GRPC_SCOPES.set(metadata, scope);
+        onward(metadata);
+      })
+      .build();
+    const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
+    return new ServerInterceptingCall(next(method, call), responder);
+  };
+}
+
+/** Statuses that are the server's fault (as OpenTelemetry's gRPC conventions mark a server span). */
+function serverFault(code: Status): boolean {
+  return [
+    Status.UNKNOWN,
+    Status.DEADLINE_EXCEEDED,
+    Status.UNIMPLEMENTED,
+    Status.INTERNAL,
+    Status.UNAVAILABLE,
+    Status.DATA_LOSS,
+  ].includes(code);
+}
+
+/**
+ * Runs the handler in its request's span, so the statements and Redis commands it issues become
+ * its children (installed only when tracing is on). Guards run before it, outside.
+ */
+export class TracingInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    const scope =
+      context.getType() === 'rpc'
+        ? GRPC_SCOPES.get(context.getArgByIndex<Metadata>(1))
+        : HTTP_SCOPES.get(context.switchToHttp().getRequest<Request>());
+    // Nest binds the handler to the async context its `handle()` is called in
+    return scope ? scope.run(() => next.handle()) : next.handle();
+  }
+}

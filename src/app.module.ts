@@ -16,7 +16,8 @@ import { LoggingModule } from './common/logging/logging.module';
 import { Readiness } from './common/shutdown/readiness';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
-import { DISABLED, Tracing } from './common/tracing/tracing';
+import type { Tracing } from './common/tracing/tracing';
+import { TracingModule } from './common/tracing/tracing.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppOptions {
@@ -38,6 +39,7 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(options.env),
         LoggingModule.forRoot(options.logStream),
+        TracingModule.forRoot(options.tracing),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,
@@ -48,7 +50,6 @@ export class AppModule {
       providers: [
         DatabaseHealth,
         Readiness,
-        { provide: Tracing, useValue: options.tracing ?? DISABLED },
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },

@@ -2,6 +2,9 @@ import { createServer, Server } from 'node:http';
 import { trace } from '@opentelemetry/api';
 import { Tracing } from '../src/common/tracing/tracing';
 import { createHuman, createOrg } from './support/factories';
+import { FakeHttpServer, until } from './support/fake-http';
+import { OwnRedis } from './support/own-servers';
+import { outboxIdle } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
 import { TRANSPORTS, TransportName, transportCaller } from './support/transports';
 
@@ -130,7 +133,88 @@ describe('tracing', () => {
   );
 });
 
+describe('tracing of background work and dependencies', () => {
+  const receiver = new Receiver();
+  const webhook = new FakeHttpServer();
+  let redis: OwnRedis | undefined;
+  let t: TestApp | undefined;
+
+  beforeAll(async () => {
+    await receiver.start();
+    await webhook.start();
+    redis = await OwnRedis.start();
+    t = await startApp('sqlite', {
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      REDIS_URL: redis.url,
+      SMS_PROVIDER: 'webhook',
+      // a secret in the path and the query: neither may reach a span
+      SMS_WEBHOOK_URL: `${webhook.url}/hook-secret-path?token=query-secret`,
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+    await webhook.close();
+    await receiver.stop();
+  }, 60_000);
+
+  it('traces an SMS delivery with its provider call, and the Redis limit commands of the request', async () => {
+    const app = t!;
+    const { userId } = await createHuman(app, { phone: PHONE, phoneMode: 'sendCode' });
+    const [request] = await until('the webhook request', () =>
+      webhook.requests.filter((r) => r.json.userId === userId),
+    );
+    await outboxIdle(app);
+    await app.app.get(Tracing).flush();
+    const spans = receiver.spans();
+
+    const delivery = spans.find((s) => s.name === 'SMS delivery');
+    expect(delivery).toBeDefined();
+    const post = spans.find((s) => attributes(s)['sms.provider'] === 'webhook');
+    expect(post).toMatchObject({ traceId: delivery!.traceId, kind: 3 }); // CLIENT
+    expect(attributes(post!)).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200 });
+
+    const creation = spans.find((s) => attributes(s)['http.route'] === '/v2/users/human');
+    expect(creation).toBeDefined();
+    const redisSpans = spans.filter((s) => attributes(s)['db.system'] === 'redis');
+    expect(redisSpans.some((s) => s.traceId === creation!.traceId)).toBe(true);
+
+    const payload = receiver.bodies.join('\n');
+    for (const secret of [
+      request.json.code as string,
+      PHONE,
+      PHONE.slice(1),
+      userId,
+      'hook-secret-path',
+      'query-secret',
+    ]) {
+      expect(payload).not.toContain(secret);
+    }
+  }, 60_000);
+});
+
 describe('tracing off', () => {
+  it('exports nothing with OTEL_TRACES_SAMPLER=always_off', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const t = await startApp('sqlite', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_TRACES_SAMPLER: 'always_off',
+    });
+    try {
+      await createHuman(t, { phone: PHONE });
+      await t.app.get(Tracing).flush();
+      expect(t.app.get(Tracing).enabled).toBe(true);
+      expect(receiver.bodies).toEqual([]);
+    } finally {
+      await t.close();
+      await receiver.stop();
+    }
+  }, 60_000);
+
   it('loads no provider and exports nothing when no OTLP endpoint is set', async () => {
     const receiver = new Receiver();
     await receiver.start();

@@ -42,8 +42,7 @@ export class Tracing {
   /** Starts a root span (background work: the outbox delivering an SMS). */
   inRoot<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (!this.tracer || !api || !storage) return fn();
-    const { context } = new TraceScope(this.tracer, undefined, api.ROOT_CONTEXT);
-    return storage.run({ tracer: this.tracer, context }, () => inSpan(name, api!.SpanKind.INTERNAL, {}, fn));
+    return storage.run({ tracer: this.tracer, context: api.ROOT_CONTEXT }, () => inSpan(name, api!.SpanKind.INTERNAL, {}, fn));
   }
 
   async flush(): Promise<void> {
@@ -152,8 +151,8 @@ const OTLP_TRACES = '/v1/traces';
 /**
  * Tracing as the standard OTEL_* variables say: on when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
  * OTEL_EXPORTER_OTLP_ENDPOINT is set (and OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none do not
- * turn it off). Read from the app's settings (process.env with a test's overrides); the sampler
- * and batch settings (OTEL_TRACES_SAMPLER, OTEL_BSP_*) the SDK reads from process.env itself.
+ * turn it off). Read from the app's settings (process.env with a test's overrides); the
+ * exporter reads its headers and timeout (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT) from process.env.
  */
 export function createTracing(env: Record<string, string | undefined>): Tracing {
   const endpoint = tracesEndpoint(env);
@@ -181,9 +180,32 @@ export function createTracing(env: Record<string, string | undefined>): Tracing 
       ...resourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES),
       'service.name': env.OTEL_SERVICE_NAME || 'phone-verify',
     }),
+    sampler: sampler(sdk, env.OTEL_TRACES_SAMPLER, env.OTEL_TRACES_SAMPLER_ARG),
     spanProcessors: [new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: endpoint }) })],
   });
   return new Tracing(provider.getTracer('phone-verify'), provider);
+}
+
+type Sdk = typeof import('@opentelemetry/sdk-trace');
+
+/** OTEL_TRACES_SAMPLER as the specification lists it (this SDK package no longer reads it). */
+function sampler(sdk: Sdk, name = 'parentbased_always_on', arg?: string) {
+  const ratio = arg === undefined || arg === '' ? 1 : Number(arg);
+  if (!(ratio >= 0 && ratio <= 1))
+    throw new Error(`OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 (got "${arg}")`);
+  const roots: Record<string, () => import('@opentelemetry/sdk-trace').Sampler> = {
+    always_on: () => new sdk.AlwaysOnSampler(),
+    always_off: () => new sdk.AlwaysOffSampler(),
+    traceidratio: () => new sdk.TraceIdRatioBasedSampler(ratio),
+  };
+  const parentBased = /^parentbased_(.*)$/.exec(name)?.[1];
+  const root = roots[parentBased ?? name];
+  if (!root) {
+    throw new Error(
+      `OTEL_TRACES_SAMPLER must be always_on, always_off, traceidratio or parentbased_ one of them (got "${name}")`,
+    );
+  }
+  return parentBased ? new sdk.ParentBasedSampler({ root: root() }) : root();
 }
 
 function tracesEndpoint(env: Record<string, string | undefined>): string | undefined {

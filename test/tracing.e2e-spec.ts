@@ -5,7 +5,7 @@ import { createHuman, createOrg } from './support/factories';
 import { FakeHttpServer, until } from './support/fake-http';
 import { OwnRedis } from './support/own-servers';
 import { outboxIdle } from './support/phone-api';
-import { startApp, TestApp } from './support/test-app';
+import { DATABASES, startApp, TestApp } from './support/test-app';
 import { TRANSPORTS, TransportName, transportCaller } from './support/transports';
 
 interface ExportedSpan {
@@ -55,13 +55,13 @@ function attributes(span: ExportedSpan): Record<string, unknown> {
 
 const PHONE = '+41791234567';
 
-describe('tracing', () => {
+describe.each(DATABASES)('tracing (%s)', (db) => {
   const receiver = new Receiver();
   let t: TestApp | undefined;
 
   beforeAll(async () => {
     await receiver.start();
-    t = await startApp('sqlite', {
+    t = await startApp(db, {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'phone-verify-test',
@@ -112,7 +112,10 @@ describe('tracing', () => {
           'rpc.grpc.status_code': 0,
         });
       }
-      const statements = spans.filter((s) => s.traceId === server!.traceId && attributes(s)['db.system'] === 'sqlite');
+      const statements = spans.filter(
+        (s) =>
+          s.traceId === server!.traceId && attributes(s)['db.system'] === (db === 'postgres' ? 'postgresql' : 'sqlite'),
+      );
       expect(statements.length).toBeGreaterThan(0);
       expect(statements.every((s) => typeof attributes(s)['db.operation.name'] === 'string')).toBe(true);
 

@@ -127,6 +127,11 @@ describe.each(DATABASES)('tracing (%s)', (db) => {
           .find((l) => l.req?.method === 'POST' && l.trace_id);
         expect(line?.trace_id).toBe(server!.traceId);
       }
+      if (transport === 'grpc-web') {
+        const http = spans.find((s) => attributes(s)['http.route'] === '/zitadel.user.v2.UserService/VerifyPhone');
+        expect(http).toMatchObject({ traceId: server!.traceId, spanId: server!.parentSpanId });
+        expect(attributes(http!)).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200 });
+      }
 
       for (const secret of [phoneCode!, app.adminToken, PHONE, PHONE.slice(1), userId]) {
         expect(payload).not.toContain(secret);

@@ -137,6 +137,9 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
       replyError(Errors.unimplemented(`method ${req.path}`));
       return true;
     }
+    // one of ours, so bounded: the HTTP span is named after it
+    const scope = httpScopeOf(req);
+    if (scope) scope.route = req.path;
 
     const chunks: Buffer[] = [];
     let size = 0;

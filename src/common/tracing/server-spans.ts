@@ -22,7 +22,7 @@ export function startHttpSpan(tracing: Tracing, req: Request): TraceScope | unde
 /** Ends it with the route template (never the path: it holds user ids) and the status. */
 export function endHttpSpan(scope: TraceScope, req: Request, statusCode: number): void {
   const template = (req as { route?: { path?: unknown } }).route?.path;
-  const route = typeof template === 'string' ? `${req.baseUrl ?? ''}${template}` : undefined;
+  const route = scope.route ?? (typeof template === 'string' ? `${req.baseUrl ?? ''}${template}` : undefined);
   if (route) scope.span?.updateName(`${req.method} ${route}`);
   scope.end({ 'http.response.status_code': statusCode, ...(route ? { 'http.route': route } : {}) }, statusCode >= 500);
 }

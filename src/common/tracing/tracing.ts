@@ -42,7 +42,9 @@ export class Tracing {
   /** Starts a root span (background work: the outbox delivering an SMS). */
   inRoot<T>(name: string, fn: () => Promise<T>): Promise<T> {
     if (!this.tracer || !api || !storage) return fn();
-    return storage.run({ tracer: this.tracer, context: api.ROOT_CONTEXT }, () => inSpan(name, api!.SpanKind.INTERNAL, {}, fn));
+    return storage.run({ tracer: this.tracer, context: api.ROOT_CONTEXT }, () =>
+      inSpan(name, api!.SpanKind.INTERNAL, {}, fn),
+    );
   }
 
   async flush(): Promise<void> {
@@ -63,6 +65,9 @@ export const DISABLED = new Tracing();
 
 /** A request's span and the context its children are made in. */
 export class TraceScope {
+  /** The route an adapter outside Express's router named (the gRPC-web bridge: the method's path). */
+  route?: string;
+
   constructor(
     private readonly tracer: Tracer,
     readonly span: Span | undefined,

@@ -11,7 +11,7 @@ import { grpcOptions } from './common/grpc/grpc-options';
 import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { requestLog } from './common/logging/request-log';
-import { TracingInterceptor } from './common/tracing/server-spans';
+import { continueHttpSpan } from './common/tracing/server-spans';
 import { createTracing } from './common/tracing/tracing';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
@@ -45,7 +45,6 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   countHeaderLines(server);
   app.use(unconditional);
   app.use(requestLog(app.get(ROOT_LOGGER), tracing));
-  if (tracing.enabled) app.useGlobalInterceptors(new TracingInterceptor());
   app.use(tooManyHeaders);
   app.use(
     grpcWebBridge({
@@ -56,6 +55,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     }),
   );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
+  if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice(
     grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server), tracing),
     { inheritAppConfig: true },

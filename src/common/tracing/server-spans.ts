@@ -1,11 +1,9 @@
-import type { Metadata, ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
+import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status as Status } from '@grpc/grpc-js';
-import type { CallHandler, ExecutionContext, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { TraceScope, Tracing } from './tracing';
 
 const HTTP_SCOPES = new WeakMap<Request, TraceScope>();
-const GRPC_SCOPES = new WeakMap<Metadata, TraceScope>();
 
 /** The HTTP request's span (REST, gRPC-web), made by the request log. */
 export function httpScopeOf(req: Request): TraceScope | undefined {
@@ -52,9 +50,11 @@ export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor
           { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': rpc },
           metadata.getMap(),
         );
-        if (scope) GRPC_SCOPES.set(metadata, scope);
         onward(metadata);
       })
+      // the handler (guards included) is started from these: its work becomes the span's children
+      .withOnReceiveMessage((message, onward) => (scope ? scope.run(() => onward(message)) : onward(message)))
+      .withOnReceiveHalfClose((onward) => (scope ? scope.run(onward) : onward()))
       .build();
     const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
     return new ServerInterceptingCall(next(method, call), responder);
@@ -74,16 +74,11 @@ function serverFault(code: Status): boolean {
 }
 
 /**
- * Runs the handler in its request's span, so the statements and Redis commands it issues become
- * its children (installed only when tracing is on). Guards run before it, outside.
+ * Continues the request's span after the body parser (whose callbacks run outside it), so the
+ * guards', pipes' and handler's statements and Redis commands become its children.
  */
-export class TracingInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler) {
-    const scope =
-      context.getType() === 'rpc'
-        ? GRPC_SCOPES.get(context.getArgByIndex<Metadata>(1))
-        : HTTP_SCOPES.get(context.switchToHttp().getRequest<Request>());
-    // Nest binds the handler to the async context its `handle()` is called in
-    return scope ? scope.run(() => next.handle()) : next.handle();
-  }
+export function continueHttpSpan(req: Request, _res: unknown, next: () => void): void {
+  const scope = HTTP_SCOPES.get(req);
+  if (scope) scope.run(next);
+  else next();
 }

@@ -203,6 +203,24 @@ describe('tracing of background work and dependencies', () => {
   }, 60_000);
 });
 
+describe('tracing on close', () => {
+  it('sends the spans still batched when the app closes', async () => {
+    const receiver = new Receiver();
+    await receiver.start();
+    const t = await startApp('sqlite', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    });
+    try {
+      await t.http().get('/healthz').expect(200);
+    } finally {
+      await t.close();
+      await receiver.stop();
+    }
+    expect(receiver.spans().some((s) => s.name === 'GET /healthz')).toBe(true);
+  }, 60_000);
+});
+
 describe('tracing off', () => {
   it('exports nothing with OTEL_TRACES_SAMPLER=always_off', async () => {
     const receiver = new Receiver();

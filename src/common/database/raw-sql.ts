@@ -1,4 +1,5 @@
-import { inSpan, KIND, tracingActive } from '../tracing/tracing';
+import { tracingActive } from '../tracing/tracing';
+import { statementSpan } from '../tracing/typeorm-spans';
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
@@ -16,18 +17,7 @@ import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata';
 export function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   if (!tracingActive()) return runRows<T>(manager, sql, params);
   const postgres = manager.connection.options.type === 'postgres';
-  // the operation only: the text would be bounded and free of values ($1 parameters), but long
-  const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
-  return inSpan(
-    operation,
-    KIND.CLIENT,
-    {
-      'db.system': postgres ? 'postgresql' : 'sqlite',
-      'db.system.name': postgres ? 'postgresql' : 'sqlite',
-      'db.operation.name': operation,
-    },
-    () => runRows<T>(manager, sql, params),
-  );
+  return statementSpan(postgres, sql, () => runRows<T>(manager, sql, params));
 }
 
 async function runRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {

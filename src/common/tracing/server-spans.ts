@@ -55,6 +55,11 @@ export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor
       // the handler (guards included) is started from these: its work becomes the span's children
       .withOnReceiveMessage((message, onward) => (scope ? scope.run(() => onward(message)) : onward(message)))
       .withOnReceiveHalfClose((onward) => (scope ? scope.run(onward) : onward()))
+      // the caller went away (or its deadline passed) before a status was sent
+      .withOnCancel(() => {
+        scope?.end({ 'rpc.grpc.status_code': Status.CANCELLED }, false);
+        scope = undefined;
+      })
       .build();
     const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
     return new ServerInterceptingCall(next(method, call), responder);

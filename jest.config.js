@@ -1,4 +1,5 @@
 /** Nest 12 ships ES modules only; jest on Node 20 cannot require() them, so they are compiled to CommonJS by swc. */
+/** The OTLP exporter loads node:http with import(), which jest runs only when compiled to require(). */
 module.exports = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   rootDir: '.',
@@ -8,7 +9,7 @@ module.exports = {
     '^.+\\.m?js$': ['@swc/jest', { jsc: { target: 'es2023' }, module: { type: 'commonjs' } }],
   },
   transformIgnorePatterns: [
-    '/node_modules/(?!(@nestjs|jose|uid|file-type|strtok3|token-types|peek-readable|@tokenizer)/)',
+    '/node_modules/(?!(@nestjs|@opentelemetry/otlp-exporter-base|jose|uid|file-type|strtok3|token-types|peek-readable|@tokenizer)/)',
   ],
   testEnvironment: 'node',
   // a test makes a few requests; on a busy 2-core machine that can take seconds. Hooks and tests

@@ -17,6 +17,8 @@ import { LoggingModule } from './common/logging/logging.module';
 import { Readiness } from './common/shutdown/readiness';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
+import type { Tracing } from './common/tracing/tracing';
+import { TracingModule } from './common/tracing/tracing.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppOptions {
@@ -30,6 +32,8 @@ export interface AppOptions {
   config?: EnvironmentVariables;
   /** The root logger made before Nest started (then `logStream` is not used). */
   rootLogger?: Logger;
+  /** The app's tracing (createApp makes it from the OTEL_* settings); flushed and shut down on close. */
+  tracing?: Tracing;
 }
 
 @Module({})
@@ -40,6 +44,7 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(options.env, options.config),
         LoggingModule.forRoot(options.logStream, options.rootLogger),
+        TracingModule.forRoot(options.tracing),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,

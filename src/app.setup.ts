@@ -15,6 +15,10 @@ import { validateEnvironment } from './common/config/env.schema';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { createRootLogger } from './common/logging/logging';
 import { requestLog } from './common/logging/request-log';
+import { continueHttpSpan } from './common/tracing/server-spans';
+import { createTracing } from './common/tracing/tracing';
+import { traceTypeormQueries } from './common/tracing/typeorm-spans';
+import { DataSource } from 'typeorm';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
 
@@ -31,13 +35,16 @@ export function grpcServerOf(app: INestApplication): GrpcServer | undefined {
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
   const settings = options.config ?? validateEnvironment({ ...process.env, ...options.env });
   const rootLogger = options.rootLogger ?? createRootLogger(settings.LOG_LEVEL, options.logStream);
+  // before anything else, so that the first request is traced (off, it loads nothing)
+  const tracing = createTracing({ ...process.env, ...options.env });
   // Nest logs through pino from its first line; a failing start is thrown to the caller (main.ts
   // logs it once) instead of being printed by Nest and ended with process.exit
   const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot({ ...options, config: settings, rootLogger }),
+    AppModule.forRoot({ ...options, config: settings, rootLogger, tracing }),
     { logger: new NestPinoLogger(rootLogger), abortOnError: false, bodyParser: false },
   );
   app.useLogger(app.get(NestPinoLogger));
+  if (tracing.enabled) traceTypeormQueries(app.get(DataSource));
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
   // no "X-Powered-By: Express"; no ETag: answers are per caller and never cached (as ZITADEL's),
@@ -48,7 +55,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
   app.use(unconditional);
-  app.use(requestLog(app.get(ROOT_LOGGER)));
+  app.use(requestLog(app.get(ROOT_LOGGER), tracing));
   app.use(tooManyHeaders);
   app.use(
     grpcWebBridge({
@@ -59,8 +66,9 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     }),
   );
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
+  if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice(
-    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server)),
+    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server), tracing),
     { inheritAppConfig: true },
   );
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)

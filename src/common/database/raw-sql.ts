@@ -1,3 +1,5 @@
+import { tracingActive } from '../tracing/tracing';
+import { statementSpan } from '../tracing/typeorm-spans';
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
@@ -12,7 +14,13 @@ import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata';
  * transactions run on too), prepared once and kept: TypeORM's query runner adds several promise
  * hops, a logger and subscriber broadcast per statement, which cost more than SQLite's own work.
  */
-export async function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+export function queryRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
+  if (!tracingActive()) return runRows<T>(manager, sql, params);
+  const postgres = manager.connection.options.type === 'postgres';
+  return statementSpan(postgres, sql, () => runRows<T>(manager, sql, params));
+}
+
+async function runRows<T>(manager: EntityManager, sql: string, params: unknown[]): Promise<T[]> {
   if (manager.connection.options.type !== 'postgres') return sqliteRows<T>(manager, sql, params);
   const runner = manager.queryRunner;
   // in a transaction: on its connection; else on any connection of the pool

@@ -1,6 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { DependencyOutages } from '../errors/dependency-outages';
+import { bound } from '../tracing/tracing';
 import { holdWrites, queryRows, sqliteConnection, type SqliteConnection } from './raw-sql';
 
 /** Most units of work one SQLite commit carries. */
@@ -71,7 +72,8 @@ export class TransactionRunner {
   private runUnit<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     if (!this.serialize) return this.postgresTransaction(work);
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      // the unit's statements belong to its own request's trace, not to the one whose turn runs the group
+      this.queue.push({ work: bound(work), resolve: resolve as (value: unknown) => void, reject });
       if (this.draining) return;
       // better-sqlite3 is synchronous: a unit runs start to end without giving other requests a
       // turn, so nothing would ever queue behind it. Starting after the event loop's current

@@ -5,6 +5,8 @@ import { GrpcOptions, Transport } from '@nestjs/microservices';
 import type { Logger } from 'pino';
 import { boundUnknownMethod, libraryStatusInterceptor, routeGrpcLogs } from './library-status';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
+import { grpcTracingInterceptor } from '../tracing/server-spans';
+import { DISABLED, Tracing } from '../tracing/tracing';
 import { lastOneofWins } from './oneof-last-wins';
 import { requestTypeOf } from './proto-root';
 import { wireCheck } from './wire-check';
@@ -65,6 +67,7 @@ export function grpcOptions(
   port: number,
   logger?: Logger,
   onServer?: (server: Server) => void,
+  tracing: Tracing = DISABLED,
 ): GrpcOptions {
   if (logger) routeGrpcLogs(logger);
   return {
@@ -74,7 +77,11 @@ export function grpcOptions(
       packageDefinition: serverDefinition(),
       url: `${host}:${port}`,
       gracefulShutdown: true,
-      channelOptions: { interceptors: [libraryStatusInterceptor] },
+      channelOptions: {
+        interceptors: [
+          tracing.enabled ? grpcTracingInterceptor(tracing, libraryStatusInterceptor) : libraryStatusInterceptor,
+        ],
+      },
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
         boundUnknownMethod(server);
         new ReflectionService(reflectionDefinition()).addToServer(

@@ -1,3 +1,4 @@
+import { httpScopeOf } from '../tracing/server-spans';
 import { Client, credentials, Metadata, ServiceError, status as Status, StatusObject } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -65,6 +66,9 @@ function forwardedMetadata(req: Request): Metadata | AppError {
   if (!METADATA_VALUE.test(address)) return headerError('x-forwarded-for');
   metadata.set('x-forwarded-for', address);
   metadata.set(BRIDGE_SECRET_HEADER, BRIDGE_SECRET);
+  // the gRPC call continues the HTTP request's trace (ours, made from the browser's traceparent if any)
+  const traceparent = httpScopeOf(req)?.traceparent();
+  if (traceparent) metadata.set('traceparent', traceparent);
   return metadata;
 }
 
@@ -135,6 +139,9 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
       replyError(Errors.unimplemented(`method ${req.path}`));
       return true;
     }
+    // one of ours, so bounded: the HTTP span is named after it
+    const scope = httpScopeOf(req);
+    if (scope) scope.route = req.path;
 
     const chunks: Buffer[] = [];
     let size = 0;

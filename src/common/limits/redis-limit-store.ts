@@ -3,9 +3,13 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { redisFault } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
+import { inSpan, KIND } from '../tracing/tracing';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 const PREFIX = 'pv:limit:';
+
+/** The command only: keys hold user ids and numbers. */
+const REDIS_SPAN = { 'db.system': 'redis', 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' };
 
 /**
  * The same sliding log in Redis sorted sets (score = time), checked and counted by one Lua
@@ -65,10 +69,10 @@ export class RedisLimitStore extends LimitStore {
     for (let i = 0; i < rules.length; i++) args.push(`${now.getTime()}:${randomUUID()}`);
     let answer: [number, number];
     try {
-      answer = (await this.redis.eval(SCRIPT, rules.length, ...rules.map((r) => PREFIX + r.key), ...args)) as [
-        number,
-        number,
-      ];
+      const keys = rules.map((r) => PREFIX + r.key);
+      answer = (await inSpan('EVALSHA', KIND.CLIENT, REDIS_SPAN, () =>
+        this.redis.eval(SCRIPT, rules.length, ...keys, ...args),
+      )) as [number, number];
     } catch (error) {
       throw redisFault(error);
     }

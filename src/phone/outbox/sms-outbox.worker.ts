@@ -1,4 +1,5 @@
-import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { DISABLED, Tracing } from '../../common/tracing/tracing';
 import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
@@ -33,6 +34,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly clock: Clock,
     private readonly logger: AppLogger,
     private readonly outages: DependencyOutages,
+    @Optional() private readonly tracing: Tracing = DISABLED,
   ) {
     logger.setContext(SmsOutboxWorker.name);
   }
@@ -98,8 +100,9 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   private start(row: SmsOutboxEntity): void {
-    const delivery: Promise<void> = this.delivery
-      .deliver(row)
+    // a trace of its own: the request that queued the message has long been answered
+    const delivery: Promise<void> = this.tracing
+      .inRoot('SMS delivery', () => this.delivery.deliver(row))
       .catch((error: unknown) => this.failed(error, { outboxId: row.id }, 'SMS delivery failed unexpectedly'))
       .finally(() => {
         this.inFlight.delete(delivery);

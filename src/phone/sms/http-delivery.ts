@@ -1,3 +1,4 @@
+import { inSpan, KIND } from '../../common/tracing/tracing';
 import { SmsDeliveryError } from './sms-sender';
 
 /** Statuses after which the same request may succeed later: timeouts, rate limits, outages. */
@@ -16,16 +17,31 @@ export async function postWithTimeout(
   timeoutMs: number,
 ): Promise<Response> {
   try {
-    return await fetch(url, {
-      method: 'POST',
-      headers: init.headers,
-      body: init.body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
+    return await inSpan('POST', KIND.CLIENT, spanAttributes(provider, url), async (span) => {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: init.headers,
+        body: init.body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      span?.setAttribute('http.response.status_code', response.status);
+      return response;
     });
   } catch (error) {
     throw networkFailure(provider, error, timeoutMs);
   }
+}
+
+/** Host and port only: a webhook's path or query may carry a secret, the body the code and number. */
+function spanAttributes(provider: string, url: string): Record<string, string | number> {
+  const { hostname, port, protocol } = new URL(url);
+  return {
+    'http.request.method': 'POST',
+    'server.address': hostname,
+    'server.port': Number(port) || (protocol === 'https:' ? 443 : 80),
+    'sms.provider': provider,
+  };
 }
 
 export function networkFailure(provider: string, error: unknown, timeoutMs: number): SmsDeliveryError {

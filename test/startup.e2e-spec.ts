@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from './support/test-app';
+import { freePort, PG_URL } from './support/test-app';
 import { buildIfNeeded, removeDir, serverEnv, ServerProcess } from './support/server-process';
 
 /**
@@ -69,14 +69,17 @@ describe('start-up failures', () => {
 
   it('stops at once for a database that does not exist', async () => {
     const name = `no_such_db_${randomBytes(6).toString('hex')}`;
+    // the suite's PostgreSQL (embedded unless TEST_PG_URL names one), with a database it lacks
+    const url = new URL(PG_URL);
+    url.pathname = `/${name}`;
     const { server } = await start({
-      DATABASE_URL: `postgres://postgres@127.0.0.1:5432/${name}`,
+      DATABASE_URL: url.toString(),
       DATABASE_CONNECT_RETRIES: '5',
       DATABASE_CONNECT_RETRY_DELAY: '10s',
     });
     const { records, fatal } = await failed(server);
     expect(fatal).toMatchObject({ setting: 'DATABASE_URL', reason: 'the database does not exist', code: '3D000' });
-    expect(fatal.msg).toContain(`DATABASE_URL (database "${name}" on 127.0.0.1:5432`);
+    expect(fatal.msg).toContain(`DATABASE_URL (database "${name}" on ${url.hostname}:${url.port || 5432}`);
     expect(records.filter((r) => r.level === 40 && r.context === 'Database')).toEqual([]);
   }, 120_000);
 

@@ -14,8 +14,17 @@ export class HealthController {
     private readonly readiness: Readiness,
   ) {}
 
+  /** Liveness: the process answers; no dependency is asked, so a database outage never restarts it. */
   @Public()
-  @Get('healthz')
+  @Get('livez')
+  @ApiOperation({ summary: 'Liveness: 200 while the process answers (public)' })
+  live(): { status: string } {
+    return { status: 'SERVING' };
+  }
+
+  // /readyz is the Kubernetes name, /debug/healthz and /debug/ready ZITADEL's; all share one check.
+  @Public()
+  @Get(['healthz', 'readyz', 'debug/healthz', 'debug/ready'])
   @ApiOperation({
     summary: 'Readiness: 503 while the database is unreachable or the service is shutting down (public)',
   })

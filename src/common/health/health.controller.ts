@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
@@ -14,6 +14,29 @@ export class HealthController {
     private readonly health: DatabaseHealth,
     private readonly readiness: Readiness,
   ) {}
+
+  /** Liveness: the process answers; no dependency is asked, so a database outage never restarts it. */
+  @Public()
+  @Get('livez')
+  @HealthDocs.live()
+  live(): { status: string } {
+    return { status: 'SERVING' };
+  }
+
+  /** Readiness, under the Kubernetes name; ZITADEL's /debug/healthz and /debug/ready below are the same check. */
+  @Public()
+  @Get('readyz')
+  @HealthDocs.ready()
+  ready(): Promise<{ status: string }> {
+    return this.check();
+  }
+
+  @Public()
+  @Get(['debug/healthz', 'debug/ready'])
+  @ApiExcludeEndpoint()
+  zitadelReady(): Promise<{ status: string }> {
+    return this.check();
+  }
 
   @Public()
   @Get('healthz')

@@ -111,11 +111,16 @@ describe.each(modes)('SQLite on a full disk (%s)', (mode) => {
     expect(t!.logs.join('\n')).toMatch(/SQLITE_FULL|database or disk is full/);
 
     // the connection must not be left in a transaction that later "commits" never end
+    // a small write may still fit where a failed one was rolled back (and is then durable: checked
+    // after the restart below); the rest are 503, never another answer
+    const full: number[] = [];
     for (let i = 0; i < 40; i++) {
       const res = await write('full');
-      expect(res.status).toBe(503);
-      expect(res.body).toMatchObject({ code: 14 });
+      full.push(res.status);
+      if (res.status !== 200) expect(res.body).toMatchObject({ code: 14 });
     }
+    expect(full.filter((status) => status !== 200 && status !== 503)).toEqual([]);
+    expect(full.filter((status) => status === 503).length).toBeGreaterThan(0);
     expect(sqliteConnection(dataSourceOf(t!)).inTransaction).toBe(false);
 
     // the checkpointer keeps trying every 250 ms while the disk is full, and says so once

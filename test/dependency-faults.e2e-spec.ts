@@ -1,10 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import type { Response } from 'supertest';
 import { createHuman } from './support/factories';
-import { OwnPostgres, OwnRedis } from './support/own-servers';
+import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
 import {
   ERROR_DETAIL,
   eventsOf,
@@ -192,24 +189,17 @@ describe('Redis stopped and frozen (a redis-server of its own)', () => {
 
 describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
   const schema = 'pv';
+  let own: Awaited<ReturnType<typeof appOnOwnPostgres>> | undefined;
   let pg: OwnPostgres | undefined;
   let t: TestApp | undefined;
-  let dir: string | undefined;
 
   beforeAll(async () => {
-    pg = await OwnPostgres.start();
-    dir = mkdtempSync(join(tmpdir(), 'pv-pgfault-'));
-    t = await startPhoneApp(
-      'postgres',
-      { DATABASE_URL: pg.url, DATABASE_STATEMENT_TIMEOUT: '1s', DATABASE_CONNECT_TIMEOUT: '1s' },
-      { dir, schema },
-    );
+    own = await appOnOwnPostgres(startPhoneApp, schema);
+    ({ pg, app: t } = own);
   }, 120_000);
 
   afterAll(async () => {
-    await t?.close();
-    pg?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.close();
   }, 60_000);
 
   it('answers 503 within the statement timeout when a statement waits for a lock held elsewhere', async () => {

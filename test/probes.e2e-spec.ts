@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { OwnPostgres } from './support/own-servers';
+import { appOnOwnPostgres, OwnPostgres } from './support/own-servers';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 
 describe.each(DATABASES)('liveness and readiness probes (%s)', (db) => {
@@ -27,23 +24,16 @@ describe.each(DATABASES)('liveness and readiness probes (%s)', (db) => {
 });
 
 describe('readiness when its own PostgreSQL stops', () => {
+  let own: Awaited<ReturnType<typeof appOnOwnPostgres>> | undefined;
   let pg: OwnPostgres | undefined;
   let t: TestApp | undefined;
-  let dir: string | undefined;
 
   beforeAll(async () => {
-    pg = await OwnPostgres.start();
-    dir = mkdtempSync(join(tmpdir(), 'pv-probe-'));
-    t = await startApp(
-      'postgres',
-      { DATABASE_URL: pg.url, DATABASE_CONNECT_TIMEOUT: '1s', DATABASE_STATEMENT_TIMEOUT: '1s' },
-      { dir, schema: 'public' },
-    );
+    own = await appOnOwnPostgres(startApp, 'public');
+    ({ pg, app: t } = own);
   }, 120_000);
   afterAll(async () => {
-    await t?.close();
-    pg?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await own?.close();
   }, 60_000);
 
   it('keeps /livez at 200 and answers /readyz 503 naming the database', async () => {

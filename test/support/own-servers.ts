@@ -3,7 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './test-app';
+import { freePort, type TestApp } from './test-app';
 
 /**
  * Servers a fault test owns: it may stop, freeze and restart them. The machine's shared
@@ -164,5 +164,33 @@ export class OwnPostgres {
     } finally {
       rmSync(this.dir, { recursive: true, force: true });
     }
+  }
+}
+
+/** The real app on a PostgreSQL cluster of the test's own, with 1 s database deadlines; `close()` ends both. */
+export async function appOnOwnPostgres(
+  start: (db: 'postgres', env: Record<string, string>, shared: { dir: string; schema: string }) => Promise<TestApp>,
+  schema: string,
+): Promise<{ app: TestApp; pg: OwnPostgres; close(): Promise<void> }> {
+  const pg = await OwnPostgres.start();
+  const dir = mkdtempSync(join(tmpdir(), 'pv-ownpg-'));
+  const close = async () => {
+    pg.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const env = { DATABASE_URL: pg.url, DATABASE_STATEMENT_TIMEOUT: '1s', DATABASE_CONNECT_TIMEOUT: '1s' };
+    const app = await start('postgres', env, { dir, schema });
+    return {
+      app,
+      pg,
+      async close() {
+        await app.close();
+        await close();
+      },
+    };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }

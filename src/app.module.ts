@@ -19,6 +19,7 @@ import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
 import type { Tracing } from './common/tracing/tracing';
 import { TracingModule } from './common/tracing/tracing.module';
+import { MetricsModule } from './common/metrics/metrics.module';
 import { UsersModule } from './users/users.module';
 
 export interface AppOptions {
@@ -45,6 +46,7 @@ export class AppModule {
         AppConfigModule.forRoot(options.env, options.config),
         LoggingModule.forRoot(options.logStream, options.rootLogger),
         TracingModule.forRoot(options.tracing),
+        MetricsModule.forRoot(),
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,

@@ -7,7 +7,7 @@ import { ThrottleGuard } from './common/throttle/throttle.guard';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './common/config/app-config.module';
 import type { EnvironmentVariables } from './common/config/env.schema';
-import { DatabaseModule } from './common/database/database.module';
+import { DatabaseModule } from './database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
 import { DatabaseHealth } from './common/health/database-health';

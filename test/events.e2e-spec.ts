@@ -1,4 +1,4 @@
-import { TransactionRunner } from '../src/common/database/transaction-runner';
+import { TransactionRunner } from '../src/database/transaction-runner';
 import { EventStore } from '../src/common/events/event-store';
 import { UserEntity } from '../src/users/entities/user.entity';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { openDatabase } from '../src/common/database/database.module';
-import { dataSourceOptions } from '../src/common/database/data-source-options';
+import { openDatabase } from '../src/database/database.module';
+import { dataSourceOptions } from '../src/database/data-source-options';
 import { MIGRATIONS } from '../src/database/migrations';
 import { createPgSchema, DATABASES, Db, dropPgSchema, PG_URL } from './support/test-app';
 

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/common/database/data-source-options';
-import { CHECKPOINT_INTERVAL_MS, SqliteCheckpointer } from '../src/common/database/sqlite-checkpointer';
+import { dataSourceOptions } from '../src/database/data-source-options';
+import { CHECKPOINT_INTERVAL_MS, SqliteCheckpointer } from '../src/database/sqlite-checkpointer';
 import { createHuman } from './support/factories';
 import { dataSourceOf, startApp, TestApp } from './support/test-app';
 

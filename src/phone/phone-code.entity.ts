@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { TimeColumn } from '../common/database/columns';
+import { TimeColumn } from '../database/columns';
 
 /**
  * The one pending phone code of a user (a new code replaces the row). Only a keyed MAC of

@@ -1,13 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import {
-  aliasedColumns,
-  hydrate,
-  insertEntity,
-  queryRows,
-  selectEntities,
-  updateById,
-} from '../common/database/raw-sql';
+import { aliasedColumns, hydrate, insertEntity, queryRows, selectEntities, updateById } from '../database/raw-sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { live } from '../users/users.repository';
 import { PhoneCodeEntity } from './phone-code.entity';

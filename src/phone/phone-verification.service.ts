@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
-import { TransactionRunner } from '../common/database/transaction-runner';
+import { TransactionRunner } from '../database/transaction-runner';
 import { AppError } from '../common/errors/app-error';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';

@@ -6,7 +6,7 @@ import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { StartupError } from '../common/startup/startup-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
-import { TransactionRunner } from '../common/database/transaction-runner';
+import { TransactionRunner } from '../database/transaction-runner';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';

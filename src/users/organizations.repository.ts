@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { Errors } from '../common/errors/errors';
-import { isUniqueViolation } from '../common/database/unique-violation';
+import { isUniqueViolation } from '../database/unique-violation';
 import { MembershipEntity } from './entities/membership.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 

@@ -3,7 +3,7 @@ import { Clock } from '../common/clock';
 import { EntityManager } from 'typeorm';
 import { Caller, hasPermission } from '../common/auth/caller';
 import { AppConfig } from '../common/config/app-config.module';
-import { TransactionRunner } from '../common/database/transaction-runner';
+import { TransactionRunner } from '../database/transaction-runner';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore } from '../common/events/event-store';
 import { IdGenerator } from '../common/ids/id-generator';

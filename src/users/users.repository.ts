@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { selectEntities, updateById } from '../common/database/raw-sql';
-import { isUniqueViolation } from '../common/database/unique-violation';
+import { selectEntities, updateById } from '../database/raw-sql';
+import { isUniqueViolation } from '../database/unique-violation';
 import { UserEntity, UserState } from './entities/user.entity';
 
 /** A deleted user is, to every reader, no user. */

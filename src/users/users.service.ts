@@ -3,7 +3,7 @@ import { Clock } from '../common/clock';
 import { AppLogger } from '../common/logging/app-logger';
 import { EntityManager } from 'typeorm';
 import { Caller } from '../common/auth/caller';
-import { TransactionRunner } from '../common/database/transaction-runner';
+import { TransactionRunner } from '../database/transaction-runner';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
 import { IdGenerator } from '../common/ids/id-generator';

@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { createServer } from 'node:net';
 import { createApp, startApp as startServers } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock';
-import { TransactionRunner } from '../../src/common/database/transaction-runner';
+import { TransactionRunner } from '../../src/database/transaction-runner';
 import { Role } from '../../src/users/entities/membership.entity';
 import { OrganizationsService } from '../../src/users/organizations.service';
 

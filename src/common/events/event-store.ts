@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../clock';
 import { EntityManager, EntityTarget } from 'typeorm';
-import { queryRows } from '../database/raw-sql';
+import { queryRows } from '../../database/raw-sql';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { IdGenerator } from '../ids/id-generator';

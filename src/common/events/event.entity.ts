@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { IdColumn, TimeColumn } from '../database/columns';
+import { IdColumn, TimeColumn } from '../../database/columns';
 
 @Entity({ name: 'events' })
 @Index('UQ_events_aggregate_sequence', ['aggregateType', 'aggregateId', 'sequence'], { unique: true })

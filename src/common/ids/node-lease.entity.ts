@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { TimeColumn } from '../database/columns';
+import { TimeColumn } from '../../database/columns';
 
 /** One row per running instance: the node id it holds for ID generation, until the lease expires. */
 @Entity({ name: 'node_leases' })

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { queryRows } from '../database/raw-sql';
-import { TransactionRunner } from '../database/transaction-runner';
+import { queryRows } from '../../database/raw-sql';
+import { TransactionRunner } from '../../database/transaction-runner';
 import { IdGenerator } from '../ids/id-generator';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 

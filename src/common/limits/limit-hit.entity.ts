@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { TimeColumn } from '../database/columns';
+import { TimeColumn } from '../../database/columns';
 
 /** One counted event of a rate limit (a sliding log): the limit is "at most N hits of `key` within a window". */
 @Entity({ name: 'limit_hits' })

@@ -1,7 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { AppConfig } from '../config/app-config.module';
-import { TransactionRunner } from '../database/transaction-runner';
+import { TransactionRunner } from '../../database/transaction-runner';
 import { DependencyError } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { IdGenerator } from '../ids/id-generator';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
-import { TransactionRunner } from '../../common/database/transaction-runner';
+import { TransactionRunner } from '../../database/transaction-runner';
 import { EventStore } from '../../common/events/event-store';
 import { aggregateOf } from '../../users/user-aggregate';
 import { UsersRepository } from '../../users/users.repository';

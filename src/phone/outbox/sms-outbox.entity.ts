@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { IdColumn, TimeColumn } from '../../common/database/columns';
+import { IdColumn, TimeColumn } from '../../database/columns';
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager, In, IsNull } from 'typeorm';
-import { TransactionRunner } from '../../common/database/transaction-runner';
+import { TransactionRunner } from '../../database/transaction-runner';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 
 /** The outbox's persistence. Claims are leases: a row is owned by one worker until `lockedUntil`. */

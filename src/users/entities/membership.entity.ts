@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { IdColumn, TimeColumn } from '../../common/database/columns';
+import { IdColumn, TimeColumn } from '../../database/columns';
 
 /** `scope` is an organization id, or INSTANCE_SCOPE for instance-wide roles (IAM_OWNER). */
 export const INSTANCE_SCOPE = 'instance';

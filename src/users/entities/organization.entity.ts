@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
-import { TimeColumn } from '../../common/database/columns';
+import { TimeColumn } from '../../database/columns';
 
 @Entity({ name: 'organizations' })
 export class OrganizationEntity {

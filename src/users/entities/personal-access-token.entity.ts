@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { IdColumn, TimeColumn } from '../../common/database/columns';
+import { IdColumn, TimeColumn } from '../../database/columns';
 
 /** Only the SHA-256 of a token is stored; the token itself is shown once, at creation. */
 @Entity({ name: 'personal_access_tokens' })

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { DataSource } from 'typeorm';
-import { StartupError } from '../startup/startup-error';
+import { StartupError } from '../common/startup/startup-error';
 import { databaseTarget, openAtStartup, openFailure } from './database-startup';
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { MIGRATIONS } from '../../database/migrations';
+import { MIGRATIONS } from './migrations';
 import { ENTITIES } from './entities';
 
 export interface DatabaseSettings {

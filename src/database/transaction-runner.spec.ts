@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
-import { createPgSchema, dropPgSchema, PG_URL } from '../../../test/support/test-app';
+import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
 import { queryRows, sqliteConnection } from './raw-sql';
 import { MAX_GROUP_COMMIT, TransactionRunner } from './transaction-runner';
 

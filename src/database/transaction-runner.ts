@@ -1,7 +1,7 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { DependencyOutages } from '../errors/dependency-outages';
-import { bound } from '../tracing/tracing';
+import { DependencyOutages } from '../common/errors/dependency-outages';
+import { bound } from '../common/tracing/tracing';
 import { holdWrites, queryRows, sqliteConnection, type SqliteConnection } from './raw-sql';
 
 /** Most units of work one SQLite commit carries. */

@@ -1,5 +1,5 @@
-import { tracingActive } from '../tracing/tracing';
-import { statementSpan } from '../tracing/typeorm-spans';
+import { tracingActive } from '../common/tracing/tracing';
+import { statementSpan } from '../common/tracing/typeorm-spans';
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type EntityTarget } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { StartupError } from '../startup/startup-error';
+import { StartupError } from '../common/startup/startup-error';
 import { isPostgresUrl, sqlitePath } from './data-source-options';
 
 export interface StartupSettings {

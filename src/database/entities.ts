@@ -1,0 +1,21 @@
+import { EventEntity } from '../common/events/event.entity';
+import { NodeLeaseEntity } from '../common/ids/node-lease.entity';
+import { MembershipEntity } from '../users/entities/membership.entity';
+import { OrganizationEntity } from '../users/entities/organization.entity';
+import { PersonalAccessTokenEntity } from '../users/entities/personal-access-token.entity';
+import { UserEntity } from '../users/entities/user.entity';
+import { PhoneCodeEntity } from '../phone/phone-code.entity';
+import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
+import { LimitHitEntity } from '../common/limits/limit-hit.entity';
+
+export const ENTITIES = [
+  EventEntity,
+  NodeLeaseEntity,
+  OrganizationEntity,
+  UserEntity,
+  MembershipEntity,
+  PersonalAccessTokenEntity,
+  PhoneCodeEntity,
+  SmsOutboxEntity,
+  LimitHitEntity,
+];

@@ -47,6 +47,22 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
     }
   });
 
+  // PostgreSQL only: SQLite has no fill factor
+  const onPostgres = db === 'postgres' ? it : () => undefined;
+  onPostgres(
+    'leaves room on the pages of the tables updated in place, so PostgreSQL updates their rows there (HOT)',
+    async () => {
+      const rows: Array<{ relname: string; reloptions: string[] | null }> = await dataSource.query(
+        `SELECT relname, reloptions FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relname IN ('users', 'phone_codes', 'events') ORDER BY relname`,
+      );
+      expect(rows).toEqual([
+        { relname: 'events', reloptions: null },
+        { relname: 'phone_codes', reloptions: ['fillfactor=85'] },
+        { relname: 'users', reloptions: ['fillfactor=85'] },
+      ]);
+    },
+  );
+
   it('leaves nothing for the entities to change (entities and migrations agree)', async () => {
     const { upQueries } = await dataSource.driver.createSchemaBuilder().log();
     expect(upQueries.map((q) => q.query)).toEqual([]);

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PostgresWindow } from './lib/postgres-window';
 import { formatSummary, summarize, type CpuProfile, type ProfileSummary } from './cpuprofile-summary';
 import type { DriveOptions } from './lib/drivers';
 import { cleanUpAll, CpuWindow, onCleanup } from './lib/processes';
@@ -324,7 +325,8 @@ function describe(r: ResultRow): string {
     r.serverCpuUs === undefined
       ? ''
       : `, CPU ${r.serverCpuUs.toFixed(0)} µs/req` +
-        (r.dbCpuUs === undefined ? '' : ` + PostgreSQL ${r.dbCpuUs.toFixed(0)}`);
+        (r.dbCpuUs === undefined ? '' : ` + PostgreSQL ${r.dbCpuUs.toFixed(0)}`) +
+        (r.walKBPerAnswer === undefined ? '' : `, WAL ${r.walKBPerAnswer.toFixed(1)} kB/req`);
   return `${r.reqPerSec.toFixed(0)} req/s${ratio}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, RSS ${r.peakRssMB.toFixed(0)} MB${cpu}${errors}${early}`;
 }
 
@@ -462,12 +464,14 @@ async function runScenario(
   const wrong = scenario === 'verify-wrong';
   let fromUs = 0;
   const cpu = new CpuWindow(server.child.pid, db === 'postgres');
+  const wal = db === 'postgres' ? new PostgresWindow(server.databaseUrl) : undefined;
   const m = await drive(transport, server, workload, wrong, {
     ...options,
     onMeasureStart: () => {
       server.rss.window();
       fromUs = Number(process.hrtime.bigint() / 1000n);
       cpu.start();
+      wal?.start();
     },
   });
   onMeasuredWindow?.(fromUs, Number(process.hrtime.bigint() / 1000n));
@@ -482,7 +486,7 @@ async function runScenario(
     server.rss.windowPeak(),
     ceilings.get(transport),
   );
-  Object.assign(r, cpu.perAnswer(m.ok + m.errors));
+  Object.assign(r, cpu.perAnswer(m.ok + m.errors), wal ? await wal.perAnswer(m.ok + m.errors) : {});
   log(`[${db}${kind === 'scaling' ? ` ${formatCount(users)}` : ''}] ${r.title} over ${transport}: ${describe(r)}`);
   return r;
 }

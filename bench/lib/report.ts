@@ -33,6 +33,8 @@ export interface ResultRow {
    */
   serverCpuUs?: number;
   dbCpuUs?: number;
+  /** PostgreSQL: WAL written per answer (kB) during the measured window (see bench/lib/postgres-window.ts). */
+  walKBPerAnswer?: number;
   elapsedS: number;
   stoppedEarly?: string;
 }
@@ -64,6 +66,7 @@ export function formatTable(rows: ResultRow[]): string {
     'errors',
     'peak RSS MB',
     'CPU µs/req',
+    ...(rows.some((r) => r.walKBPerAnswer !== undefined) ? ['WAL kB/req'] : []),
   ];
   const body = rows.map((r) => [
     r.title + (r.stoppedEarly ? ' *' : ''),
@@ -77,6 +80,7 @@ export function formatTable(rows: ResultRow[]): string {
     String(r.errors),
     r.kind === 'ceiling' ? '-' : fmt(r.peakRssMB, 0),
     fmt(r.serverCpuUs, 0) + (r.dbCpuUs === undefined ? '' : ` + ${fmt(r.dbCpuUs, 0)}`),
+    ...(rows.some((x) => x.walKBPerAnswer !== undefined) ? [fmt(r.walKBPerAnswer, 1)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>
@@ -89,6 +93,9 @@ export function formatTable(rows: ResultRow[]): string {
   if (rows.some((r) => r.stoppedEarly)) out.push('* stopped before the time was up: its prepared users were used up');
   if (rows.some((r) => r.dbCpuUs !== undefined)) {
     out.push('CPU µs/req: CPU time per answer of the server process, + of all PostgreSQL processes');
+  }
+  if (rows.some((r) => r.walKBPerAnswer !== undefined)) {
+    out.push("WAL kB/req: PostgreSQL's write-ahead log written per answer (the whole cluster's)");
   }
   if (rows.some((r) => r.kind === 'ceiling')) {
     out.push('ceilings run under ts-node, so their RSS (in the JSON) is not comparable and is not shown');

@@ -44,6 +44,8 @@ export interface AppServer {
   grpcPort: number;
   token: string;
   rss: RssSampler;
+  /** the DATABASE_URL it runs on */
+  databaseUrl: string;
   stop(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     grpcPort,
     token,
     rss,
+    databaseUrl: settings.databaseUrl,
     stop: async () => {
       rss.stop();
       await child.stop(settings.cpuProfDir ? 'SIGUSR2' : 'SIGTERM', 30_000);

@@ -117,6 +117,16 @@ describe('start-up failures', () => {
     expect(fatal.msg).toContain('PORT must be an integer between 0 and 65535');
   }, 60_000);
 
+  it('names SMS_TEMPLATES in one JSON line when a template cannot be used (checked as the phone module starts)', async () => {
+    const { server } = await start({ SMS_TEMPLATES: '{"en": "{{code}}", "fr": "Votre code"}' });
+    const { fatal } = await failed(server);
+    expect(fatal).toMatchObject({
+      settings: ['SMS_TEMPLATES'],
+      problems: ['SMS_TEMPLATES: the template for "fr" must contain {{code}}'],
+    });
+    expect(fatal.msg).toContain('SMS_TEMPLATES: the template for "fr" must contain {{code}}');
+  }, 60_000);
+
   it('names ENV_FILE when the file it names is missing', async () => {
     const { server, settings } = await start({}, (dir) => ({ ENV_FILE: join(dir, 'missing.env') }));
     const { records, fatal } = await failed(server);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
 import { TransactionRunner } from '../database/transaction-runner';
@@ -7,9 +8,7 @@ import { AppError } from '../common/errors/app-error';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
 import { failed, Outcome, succeeded } from '../common/outcome';
-import { assertAllowed } from '../users/access-policy';
-import { UserEntity } from '../users/entities/user.entity';
-import { aggregateOf } from '../users/user-aggregate';
+import { aggregateOf, UserEntity } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
 import { PhoneCodeChecker } from './phone-code-checker';

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Caller } from '../common/auth/caller';
+import type { Caller, Role } from '../common/auth/caller';
 import { queryRows } from '../database/raw-sql';
-import type { Role } from './entities/membership.entity';
 import { UserState } from './entities/user.entity';
 
 interface CallerRow {

@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { EntityManager } from 'typeorm';
-import { Caller, hasPermission } from '../common/auth/caller';
+import { Caller, hasPermission, Role } from '../common/auth/caller';
 import { AppConfig } from '../common/config/app-config.module';
 import { TransactionRunner } from '../database/transaction-runner';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore } from '../common/events/event-store';
 import { IdGenerator } from '../common/ids/id-generator';
 import { AddOrganizationDto } from './dto/add-organization.dto';
-import { INSTANCE_SCOPE, Role } from './entities/membership.entity';
+import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { UsersRepository } from './users.repository';

@@ -1,4 +1,4 @@
-import { Role } from '../../src/users/entities/membership.entity';
+import { Role } from '../../src/common/auth/caller';
 import { bearer, grantRoles, TestApp } from './test-app';
 
 let counter = 0;

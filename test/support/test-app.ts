@@ -13,7 +13,7 @@ import { createServer } from 'node:net';
 import { createApp, startApp as startServers } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock';
 import { TransactionRunner } from '../../src/database/transaction-runner';
-import { Role } from '../../src/users/entities/membership.entity';
+import { Role } from '../../src/common/auth/caller';
 import { OrganizationsService } from '../../src/users/organizations.service';
 
 export type Db = 'sqlite' | 'postgres';

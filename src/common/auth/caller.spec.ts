@@ -1,7 +1,6 @@
-import { assertAllowed } from '../../users/access-policy';
-import type { Role } from '../../users/entities/membership.entity';
 import { AppError } from '../errors/app-error';
-import { Caller, hasPermission, Permission } from './caller';
+import { assertAllowed } from './access-policy';
+import { Caller, hasPermission, Permission, Role } from './caller';
 
 const caller = (grants: Array<[string, Role]>): Caller => ({
   userId: 'me',

@@ -1,4 +1,6 @@
-import type { Role } from '../../users/entities/membership.entity';
+/** The roles a membership grants (the memberships table stores their names). */
+export type Role = 'IAM_OWNER' | 'ORG_OWNER' | 'ORG_USER_MANAGER' | 'ORG_OWNER_VIEWER';
+export const ROLES: readonly Role[] = ['IAM_OWNER', 'ORG_OWNER', 'ORG_USER_MANAGER', 'ORG_OWNER_VIEWER'];
 
 export type Permission = 'user.read' | 'user.write' | 'user.delete' | 'org.create';
 

@@ -367,14 +367,6 @@ describe('EnvironmentVariables: SMS providers', () => {
     ).toBe('Invalid configuration:\n  TWILIO_BASE_URL: must be https:// when NODE_ENV=production');
   });
 
-  it('checks SMS_TEMPLATES at start-up', () => {
-    expect(problemsOf({ SMS_TEMPLATES: '{"en": "{{code}}", "fr": "Votre code"}' })).toBe(
-      'Invalid configuration:\n  SMS_TEMPLATES: the template for "fr" must contain {{code}}',
-    );
-    expect(problemsOf({ SMS_TEMPLATES: '{en: 1}' })).toContain('SMS_TEMPLATES: must be a JSON object');
-    expect(problemsOf({ SMS_TEMPLATES: '{"fr": "Votre code : {{code}}"}' })).toBeUndefined();
-  });
-
   it.each([
     ['example.com', true],
     ['accounts.example-company.co.uk', true],

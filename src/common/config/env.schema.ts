@@ -1,7 +1,6 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
 import { parseDuration } from './duration';
-import { parseSmsTemplates } from '../../phone/sms/sms-templates';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -311,7 +310,10 @@ export class EnvironmentVariables {
   @Max(60_000, { message: 'TWILIO_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
   TWILIO_TIMEOUT = 5_000;
 
-  /** JSON object of language tag → template with {{code}} (and optionally {{displayName}}); checked at start-up. */
+  /**
+   * JSON object of language tag → template with {{code}} (and optionally {{displayName}}). The phone
+   * module checks it as it starts (SmsText), so that this schema needs nothing of the features.
+   */
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
@@ -383,13 +385,6 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
     }
     if (production && !config.TWILIO_BASE_URL.startsWith('https://')) {
       problems.push('TWILIO_BASE_URL: must be https:// when NODE_ENV=production');
-    }
-  }
-  if (config.SMS_TEMPLATES !== undefined) {
-    try {
-      parseSmsTemplates(config.SMS_TEMPLATES);
-    } catch (error) {
-      problems.push(`SMS_TEMPLATES: ${(error as Error).message}`);
     }
   }
   return problems;

@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Equals, IsBoolean, IsObject, IsOptional, IsString } from 'class-validator';
-import { EmptyMessage, UserIdField } from '../../users/dto/common.dto';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import type { Verification } from '../phone-verification.service';
 import { ProtoMessage } from '../../common/validation/proto-message';
+import { EmptyMessage, UserIdField } from '../../common/validation/wire-fields';
 
 const VERIFICATION = ['sendCode', 'returnCode', 'isVerified'];
 const RESEND = ['sendCode', 'returnCode'];

@@ -4,7 +4,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { TransactionRunner } from '../../database/transaction-runner';
 import { EventStore } from '../../common/events/event-store';
-import { aggregateOf } from '../../users/user-aggregate';
+import { aggregateOf } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';

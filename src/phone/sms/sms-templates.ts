@@ -10,8 +10,8 @@ const MAX_TEMPLATE_LENGTH = 1600;
 const EXAMPLE = 'must be a JSON object of language → template, such as {"en": "Your code: {{code}}"}';
 
 /**
- * Reads SMS_TEMPLATES. Throws an Error whose message lists every problem; validateEnvironment
- * reports it at start-up. (No imports here: the config schema uses it.)
+ * Reads SMS_TEMPLATES. Throws an Error whose message lists every problem; SmsText turns it into
+ * the ConfigError that stops start-up.
  */
 export function parseSmsTemplates(raw: string): SmsTemplates {
   let parsed: unknown;

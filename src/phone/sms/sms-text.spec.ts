@@ -1,5 +1,5 @@
 import { AppConfig } from '../../common/config/app-config.module';
-import { validateEnvironment } from '../../common/config/env.schema';
+import { ConfigError, validateEnvironment } from '../../common/config/env.schema';
 import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, renderSmsText, SmsText } from './sms-text';
 
 const EN = '482913 is your code to verify your phone number. Do not share it with anyone.';
@@ -101,6 +101,25 @@ describe(SmsText.name, () => {
 
   it('refuses SMS_TEMPLATES it cannot use', () => {
     expect(() => new SmsText({ SMS_TEMPLATES: '{"en": "no code"}' } as AppConfig)).toThrow('must contain {{code}}');
+  });
+
+  it('checks SMS_TEMPLATES at start-up, with the ConfigError that names the variable', () => {
+    const problemsOf = (templates: string): ConfigError | undefined => {
+      try {
+        smsTextFor({ SMS_TEMPLATES: templates });
+        return undefined;
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return error as ConfigError;
+      }
+    };
+    const missingCode = problemsOf('{"en": "{{code}}", "fr": "Votre code"}');
+    expect(missingCode?.message).toBe(
+      'Invalid configuration:\n  SMS_TEMPLATES: the template for "fr" must contain {{code}}',
+    );
+    expect(missingCode?.settings).toEqual(['SMS_TEMPLATES']);
+    expect(problemsOf('{en: 1}')?.message).toContain('SMS_TEMPLATES: must be a JSON object');
+    expect(problemsOf('{"fr": "Votre code : {{code}}"}')).toBeUndefined();
   });
 });
 

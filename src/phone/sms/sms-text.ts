@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../common/config/app-config.module';
+import { ConfigError } from '../../common/config/env.schema';
 import { LANGUAGE_TAG, parseSmsTemplates, PLACEHOLDER, SmsTemplates } from './sms-templates';
 
 export { parseSmsTemplates } from './sms-templates';
@@ -61,6 +62,20 @@ export function renderSmsText(input: SmsTextInput, templates: SmsTemplates, webO
   return webOtpDomain ? `${text}\n\n@${webOtpDomain} #${input.code}` : text;
 }
 
+/**
+ * SMS_TEMPLATES, checked here rather than in the config schema (common imports no feature): built
+ * when the phone module starts, so a template it cannot use still stops start-up with the one JSON
+ * line of a ConfigError that names the variable.
+ */
+function configuredTemplates(raw: string | undefined): SmsTemplates {
+  if (!raw) return {};
+  try {
+    return parseSmsTemplates(raw);
+  } catch (error) {
+    throw new ConfigError([`SMS_TEMPLATES: ${(error as Error).message}`]);
+  }
+}
+
 /** The message text as configured (SMS_TEMPLATES over the built-ins, SMS_WEBOTP_DOMAIN). */
 @Injectable()
 export class SmsText {
@@ -68,8 +83,7 @@ export class SmsText {
   private readonly webOtpDomain?: string;
 
   constructor(config: AppConfig) {
-    const overrides = config.SMS_TEMPLATES ? parseSmsTemplates(config.SMS_TEMPLATES) : {};
-    this.templates = { ...BUILT_IN_SMS_TEMPLATES, ...overrides };
+    this.templates = { ...BUILT_IN_SMS_TEMPLATES, ...configuredTemplates(config.SMS_TEMPLATES) };
     this.webOtpDomain = config.SMS_WEBOTP_DOMAIN;
   }
 

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsIn, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
-import { ROLES } from '../entities/membership.entity';
+import { ROLES } from '../../common/auth/caller';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import { AddHumanUserDto } from './add-human-user.dto';
 import { ProtoMessage } from '../../common/validation/proto-message';

@@ -2,23 +2,10 @@ import { Type } from 'class-transformer';
 import { Equals, IsBoolean, IsEmail, IsIn, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
+import { EmptyMessage } from '../../common/validation/wire-fields';
 
 export const GENDERS = ['GENDER_UNSPECIFIED', 'GENDER_FEMALE', 'GENDER_MALE', 'GENDER_DIVERSE'] as const;
 export type GenderName = (typeof GENDERS)[number];
-
-/** `user_id` everywhere: 1..200 code points. */
-export function UserIdField(): PropertyDecorator {
-  return (target, key) => {
-    ApiProperty({ description: 'ID of the user', minLength: 1, maxLength: 200, example: '69629023906488334' })(
-      target,
-      key,
-    );
-    IsString()(target, key);
-    CodePointLength(1, 200)(target, key);
-  };
-}
-
-export class EmptyMessage {}
 
 export class SendEmailVerificationCodeDto {
   @ApiPropertyOptional({ maxLength: 200 })

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDateString, IsOptional } from 'class-validator';
-import { UserIdField } from './common.dto';
+import { UserIdField } from '../../common/validation/wire-fields';
 import { ProtoMessage } from '../../common/validation/proto-message';
 
 /** GetUserByID, Deactivate/Reactivate/Lock/Unlock/DeleteUser: just the user (their messages are alike: `string user_id = 1`). */

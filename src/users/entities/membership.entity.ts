@@ -1,11 +1,9 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { Role } from '../../common/auth/caller';
 import { IdColumn, TimeColumn } from '../../database/columns';
 
 /** `scope` is an organization id, or INSTANCE_SCOPE for instance-wide roles (IAM_OWNER). */
 export const INSTANCE_SCOPE = 'instance';
-
-export type Role = 'IAM_OWNER' | 'ORG_OWNER' | 'ORG_USER_MANAGER' | 'ORG_OWNER_VIEWER';
-export const ROLES: readonly Role[] = ['IAM_OWNER', 'ORG_OWNER', 'ORG_USER_MANAGER', 'ORG_OWNER_VIEWER'];
 
 @Entity({ name: 'memberships' })
 @Index('UQ_memberships_user_scope_role', ['userId', 'scope', 'role'], { unique: true })

@@ -1,4 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { Aggregate } from '../../common/events/event-store';
 import { IdColumn, TimeColumn } from '../../database/columns';
 
 export enum UserState {
@@ -75,4 +76,23 @@ export class UserEntity {
 
   @TimeColumn('changed_at')
   changedAt: Date;
+}
+
+/**
+ * The user as an event aggregate: its organization owns the events; the sequence stays in step with
+ * the entity. Beside the entity, so that a feature appending a user's events needs nothing else of users.
+ */
+export function aggregateOf(user: UserEntity): Aggregate {
+  return {
+    target: UserEntity,
+    type: 'user',
+    id: user.id,
+    resourceOwner: user.orgId,
+    get sequence() {
+      return user.sequence;
+    },
+    set sequence(value: number) {
+      user.sequence = value;
+    },
+  };
 }

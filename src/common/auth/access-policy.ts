@@ -1,5 +1,5 @@
-import { Caller, hasPermission, Permission } from '../common/auth/caller';
-import { Errors } from '../common/errors/errors';
+import { Errors } from '../errors/errors';
+import { Caller, hasPermission, Permission } from './caller';
 
 export interface Target {
   id: string;

@@ -3,6 +3,7 @@ import { Histogram } from 'prom-client';
 import { Metrics } from '../src/common/metrics/metrics';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { deferred, FakeHttpServer, Received, Reply, until } from './support/fake-http';
+import { createHuman } from './support/factories';
 import { appOnOwnPostgres } from './support/own-servers';
 import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
 
@@ -272,12 +273,23 @@ describe('The outbox gauges while PostgreSQL is stopped (a cluster of its own)',
   }, 120_000);
   afterAll(() => own?.close(), 60_000);
 
-  it('answers the scrape with NaN, logs the outage once, and reads the outbox again once it is back', async () => {
+  it('answers the scrape with NaN, logs the outage once, reads the outbox again once it is back; what was rolled back counts nothing', async () => {
     const t = own!.app;
     const registry = t.app.get(Metrics).registry;
+    const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
+    const verify = () =>
+      t.http().post(`/v2/users/${userId}/phone/verify`).set(bearer(t.adminToken)).send({ verificationCode: phoneCode });
     expect(await samples(t, 'pv_sms_outbox_depth')).toEqual({ '': 0 });
     const from = t.logs.length;
     own!.pg.stop();
+    // a check and a new code that the outage rolled back are no outcome and no code
+    await verify().expect(503);
+    await t
+      .http()
+      .post(`/v2/users/${userId}/phone`)
+      .set(bearer(t.adminToken))
+      .send({ phone: randomMobile() })
+      .expect(503);
     for (let scrape = 0; scrape < 3; scrape++) {
       const text = await registry.metrics();
       expect(text).toMatch(/^pv_sms_outbox_depth Nan$/m);
@@ -299,5 +311,17 @@ describe('The outbox gauges while PostgreSQL is stopped (a cluster of its own)',
       30_000,
     );
     expect(await samples(t, 'pv_sms_outbox_oldest_due_age_seconds')).toEqual({ '': 0 });
+    expect(await samples(t, 'pv_phone_codes_issued_total')).toEqual({ 'channel=sms': 0, 'channel=returned': 1 });
+    expect(await samples(t, 'pv_sms_queued_total')).toEqual({ '': 0 });
+    expect((await samples(t, 'pv_phone_verifications_total'))['outcome=ok']).toBe(0);
+    await verify().expect(200);
+    expect(await samples(t, 'pv_phone_verifications_total')).toEqual({
+      'outcome=ok': 1,
+      'outcome=wrong': 0,
+      'outcome=expired': 0,
+      'outcome=none_pending': 0,
+      'outcome=exhausted': 0,
+      'outcome=limited': 0,
+    });
   }, 60_000);
 });

@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { Histogram } from 'prom-client';
 import { Metrics } from '../src/common/metrics/metrics';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
+import { SmsOutboxRepository } from '../src/phone/outbox/sms-outbox.repository';
 import { deferred, FakeHttpServer, Received, Reply, until } from './support/fake-http';
 import { createHuman } from './support/factories';
 import { appOnOwnPostgres } from './support/own-servers';
@@ -255,6 +256,15 @@ describe.each(DATABASES)('Verification funnel and delivery series after a full f
     });
     expect(await samples(t, 'pv_sms_outbox_depth')).toEqual({ '': 0 });
     expect(await samples(t, 'pv_sms_outbox_oldest_due_age_seconds')).toEqual({ '': 0 });
+
+    // one scrape reads the outbox once, for both gauges
+    const backlog = jest.spyOn(t.app.get(SmsOutboxRepository), 'backlog');
+    try {
+      await t.app.get(Metrics).registry.metrics();
+      expect(backlog).toHaveBeenCalledTimes(1);
+    } finally {
+      backlog.mockRestore();
+    }
 
     // no label value names a user, an organization or a number
     const values = await labelValues(t);

@@ -1,7 +1,9 @@
 import type { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
 import { validateEnvironment } from '../common/config/env.schema';
+import { LimitMetrics } from '../common/limits/limit.metrics';
 import { LimitRule, LimitStore, LimitVerdict } from '../common/limits/limit-store';
+import { Metrics } from '../common/metrics/metrics';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
 import { PhoneCodeChecker } from './phone-code-checker';
@@ -44,7 +46,7 @@ function checker(answer: () => Promise<LimitVerdict>, codeMatches = true) {
     consume: async () => (writes.push('consume'), true),
   } as unknown as PhoneCodesRepository;
   const mac = { matches: () => codeMatches } as unknown as CodeMac;
-  const limits = new PhoneLimits(config, new StubStore(answer));
+  const limits = new PhoneLimits(config, new StubStore(answer), new LimitMetrics(new Metrics()));
   return { checker: new PhoneCodeChecker(config, codes, mac, limits), writes };
 }
 

@@ -11,10 +11,14 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneLimits } from './phone-limits';
 
+/** Why a check was refused, as the failure event records it. */
+export type CheckReason =
+  'no_code_pending' | 'consumed' | 'failed_checks_per_day' | 'expired' | 'attempts_exhausted' | 'wrong_code';
+
 /** A refused check: the error to answer and what the failure event records; `counts` = towards the daily limit. */
 export interface CheckRefusal {
   error: AppError;
-  reason: string;
+  reason: CheckReason;
   payload?: Record<string, unknown>;
   counts: boolean;
 }
@@ -42,7 +46,7 @@ export class PhoneCodeChecker {
     input: string,
     now: Date,
   ): Promise<CheckOutcome> {
-    const fail = (error: AppError, reason: string, payload?: Record<string, unknown>): CheckOutcome =>
+    const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
       failed({ error, reason, payload, counts: true });
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
+import { LimitMetrics } from '../common/limits/limit.metrics';
 import { LimitRule, LimitStore } from '../common/limits/limit-store';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { PhoneErrors } from './phone.errors';
@@ -19,6 +20,7 @@ export class PhoneLimits {
   constructor(
     private readonly config: AppConfig,
     private readonly store: LimitStore,
+    private readonly metrics: LimitMetrics,
   ) {
     if (config.SMS_ALLOWED_COUNTRIES) {
       this.allowedCountries = new Set(config.SMS_ALLOWED_COUNTRIES.split(',').map((c) => c.trim()));
@@ -40,10 +42,16 @@ export class PhoneLimits {
     lastSmsAt?: Date,
   ): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
-      throw PhoneErrors.smsRefused('premium-rate and shared-cost numbers receive no SMS');
+      throw this.refused(
+        'sms_number_type',
+        PhoneErrors.smsRefused('premium-rate and shared-cost numbers receive no SMS'),
+      );
     }
     if (this.allowedCountries && !this.allowedCountries.has(phone.country ?? '')) {
-      throw PhoneErrors.smsRefused(`SMS are not sent to ${phone.country ?? 'this country'}`);
+      throw this.refused(
+        'sms_country',
+        PhoneErrors.smsRefused(`SMS are not sent to ${phone.country ?? 'this country'}`),
+      );
     }
     const rules: LimitRule[] = [
       {
@@ -63,7 +71,9 @@ export class PhoneLimits {
     const cooldown = this.config.SMS_RESEND_COOLDOWN;
     const cooling = lastSmsAt ? Math.min(cooldown, lastSmsAt.getTime() + cooldown - now.getTime()) : 0;
     // before the store counts this send: a refused one must count for nothing
-    if (cooldown > 0 && cooling > 0) throw PhoneErrors.rateLimited(cooling, 'sms_resend_cooldown');
+    if (cooldown > 0 && cooling > 0) {
+      throw this.refused('sms_resend_cooldown', PhoneErrors.rateLimited(cooling, 'sms_resend_cooldown'));
+    }
     if (cooldown > 0) {
       rules.unshift({
         name: 'sms_resend_cooldown',
@@ -74,7 +84,9 @@ export class PhoneLimits {
       });
     }
     const verdict = await this.store.take(rules, now, manager);
-    if (!verdict.ok) throw PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name);
+    if (!verdict.ok) {
+      throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
+    }
   }
 
   /**
@@ -89,6 +101,15 @@ export class PhoneLimits {
 
   async recordFailedCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {
     await this.store.record([this.failures(userId)], now, manager);
+  }
+
+  /**
+   * A refused send is counted where it is refused: the refusal is the answer, whatever becomes of
+   * the transaction it rolls back. (A refused check is counted by VerifyPhone once it committed.)
+   */
+  private refused(limit: string, error: AppError): AppError {
+    this.metrics.refused(limit);
+    return error;
   }
 
   /** Checked and counted only by VerifyPhone, which holds the user's row lock throughout. */

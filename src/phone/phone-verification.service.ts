@@ -4,19 +4,19 @@ import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
 import { TransactionRunner } from '../database/transaction-runner';
-import { AppError } from '../common/errors/app-error';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { aggregateOf, UserEntity } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
-import { PhoneCodeChecker } from './phone-code-checker';
+import { CheckRefusal, PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeIssuer, Verification } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
 import { PhoneErrors } from './phone.errors';
+import { PhoneMetrics } from './phone.metrics';
 import { PhoneNumberParser } from './phone-number';
 
 export type { Verification };
@@ -49,6 +49,7 @@ export class PhoneVerificationService {
     private readonly limits: PhoneLimits,
     private readonly outbox: SmsOutboxWorker,
     private readonly clock: Clock,
+    private readonly metrics: PhoneMetrics,
   ) {}
 
   async setPhone(
@@ -71,6 +72,7 @@ export class PhoneVerificationService {
       ]);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });
+    this.metrics.codeIssued(verification.kind);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -87,6 +89,7 @@ export class PhoneVerificationService {
       const details = await this.events.append(manager, aggregateOf(user), events, caller.userId, now);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });
+    this.metrics.codeIssued(verification.kind);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -97,7 +100,7 @@ export class PhoneVerificationService {
    * anything thrown (a dependency that cannot answer) rolls the whole check back.
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
-    const outcome = await this.tx.run(async (manager): Promise<Outcome<ChangeDetails, AppError>> => {
+    const outcome = await this.tx.run(async (manager): Promise<Outcome<ChangeDetails, CheckRefusal>> => {
       const { user, pending } = await this.loadHuman(manager, userId);
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
@@ -117,9 +120,11 @@ export class PhoneVerificationService {
         refusal.counts && this.limits.recordFailedCheck(manager, user.id, now),
         this.events.append(manager, aggregateOf(user), [event], caller.userId, now),
       ]);
-      return failed(refusal.error);
+      return failed(refusal);
     });
-    if (!outcome.ok) throw outcome.error;
+    // committed: a check rolled back by a dependency that cannot answer is no outcome
+    this.metrics.verification(outcome.ok ? 'ok' : outcome.error.reason);
+    if (!outcome.ok) throw outcome.error.error;
     return outcome.value;
   }
 
@@ -151,7 +156,10 @@ export class PhoneVerificationService {
       phoneVerified: verification.kind === 'verified',
       events,
       code: issued.returned,
-      afterCommit: issued.queued ? () => this.outbox.kick() : undefined,
+      afterCommit: () => {
+        this.metrics.codeIssued(verification.kind);
+        if (issued.queued) this.outbox.kick();
+      },
     };
   }
 

@@ -8,6 +8,7 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneNumberParser } from './phone-number';
 import { OutboxCipher } from './outbox/outbox-cipher';
 import { SmsDeliveryService } from './outbox/sms-delivery.service';
+import { SmsOutboxMetrics } from './outbox/sms-outbox.metrics';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
 import { PhoneCodeChecker } from './phone-code-checker';
@@ -15,6 +16,7 @@ import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneLimits } from './phone-limits';
 import { PhoneVerificationService } from './phone-verification.service';
 import { PhoneController } from './phone.controller';
+import { PhoneMetrics } from './phone.metrics';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
 import { SmsText } from './sms/sms-text';
@@ -35,9 +37,11 @@ import { SmsText } from './sms/sms-text';
     SmsText,
     PhoneNumberParser,
     CodeMac,
+    PhoneMetrics,
+    SmsOutboxMetrics,
     {
       provide: SmsSender,
-      inject: [AppConfig, Clock],
+      inject: [AppConfig, Clock, PhoneMetrics],
       useFactory: createSmsSender,
     },
   ],

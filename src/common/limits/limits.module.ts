@@ -7,6 +7,7 @@ import { DependencyOutages } from '../errors/dependency-outages';
 import { IdGenerator } from '../ids/id-generator';
 import { DatabaseLimitStore } from './database-limit-store';
 import { LimitStore } from './limit-store';
+import { LimitMetrics } from './limit.metrics';
 import { RedisLimitStore } from './redis-limit-store';
 
 export const REDIS = Symbol('redis');
@@ -74,7 +75,8 @@ class RedisCloser implements OnApplicationShutdown {
         redis ? new RedisLimitStore(redis, outages) : new DatabaseLimitStore(tx, ids),
     },
     RedisCloser,
+    LimitMetrics,
   ],
-  exports: [LimitStore, REDIS],
+  exports: [LimitStore, REDIS, LimitMetrics],
 })
 export class LimitsModule {}

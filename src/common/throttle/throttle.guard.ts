@@ -8,6 +8,7 @@ import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { redisFault } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
+import { LimitMetrics } from '../limits/limit.metrics';
 import { REDIS } from '../limits/limits.module';
 import { clientAddress } from './client-address';
 
@@ -27,6 +28,7 @@ export class ThrottleGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Optional() @Inject(REDIS) redis?: Redis | null,
     @Optional() private readonly outages?: DependencyOutages,
+    @Optional() private readonly limitMetrics?: LimitMetrics,
   ) {
     this.redis = Boolean(redis);
     if (config.THROTTLE_LIMIT === 0) return;
@@ -50,6 +52,7 @@ export class ThrottleGuard implements CanActivate {
       return true;
     } catch (result) {
       if (!(result instanceof RateLimiterRes)) throw this.redis ? redisFault(result) : result;
+      this.limitMetrics?.refused('throttle');
       throw new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'API-thr0ttle', 'Too many requests from this client', {
         retryAfterMs: Math.max(1000, result.msBeforeNext),
       });

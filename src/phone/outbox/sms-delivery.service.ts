@@ -8,6 +8,7 @@ import { aggregateOf } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
+import { PhoneMetrics } from '../phone.metrics';
 import { SmsDeliveryError, SmsSender, withoutCode } from '../sms/sms-sender';
 import { SmsText } from '../sms/sms-text';
 import { OutboxCipher } from './outbox-cipher';
@@ -32,6 +33,7 @@ export class SmsDeliveryService {
     private readonly events: EventStore,
     private readonly clock: Clock,
     private readonly logger: AppLogger,
+    private readonly metrics: PhoneMetrics,
   ) {
     logger.setContext(SmsDeliveryService.name);
     this.retry = {
@@ -79,7 +81,12 @@ export class SmsDeliveryService {
       failure = code ? withoutCode(delivery, code) : delivery;
     }
     const at = this.clock.now();
-    if (!failure) return this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider });
+    if (!failure) {
+      // counted once the provider took it: a text sent twice (a lease lost mid-send) is billed twice
+      this.metrics.sent(provider);
+      await this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider });
+      return;
+    }
 
     const next = failure.retryable
       ? nextAttemptAt(at.getTime(), row.attempts, row.giveUpAt.getTime(), this.retry)
@@ -96,31 +103,35 @@ export class SmsDeliveryService {
       },
       'SMS delivery failed',
     );
+    this.metrics.attemptFailed(this.sender.name, !giveUp);
     if (!giveUp) return this.outbox.retryLater(row, new Date(next), failure.message);
-    return this.conclude(row, 'failed', at, PhoneEvents.codeDeliveryFailed, {
+    const concluded = await this.conclude(row, 'failed', at, PhoneEvents.codeDeliveryFailed, {
       provider: this.sender.name,
       lastError: failure.message,
     });
+    // once it is final: a row left pending by a failed commit is tried again and may still get through
+    if (concluded) this.metrics.failed(this.sender.name, failure);
   }
 
-  /** Final state of the row and the user's event, in one transaction. */
+  /** Final state of the row and the user's event, in one transaction; false when the lease was lost. */
   private async conclude(
     row: SmsOutboxEntity,
     status: 'delivered' | 'failed',
     at: Date,
     eventType: string,
     details: { provider: string; lastError?: string },
-  ): Promise<void> {
-    await this.tx.run(async (manager) => {
+  ): Promise<boolean> {
+    return this.tx.run(async (manager) => {
       // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)
       const user = await this.users.findForUpdate(manager, row.userId);
-      if (!(await this.outbox.finish(manager, row, status, at, details))) return; // the lease was lost
-      if (!user) return;
+      if (!(await this.outbox.finish(manager, row, status, at, details))) return false; // the lease was lost
+      if (!user) return true;
       const payload =
         status === 'delivered'
           ? { provider: details.provider, attempts: row.attempts }
           : { provider: details.provider, attempts: row.attempts, reason: details.lastError };
       await this.events.append(manager, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at);
+      return true;
     });
   }
 }

@@ -32,8 +32,8 @@ class StubSender extends SmsSender {
 
   async send(m: SmsMessage): Promise<void> {
     this.sent.push(m);
-    if (this.outcome === 'retryable') throw new SmsDeliveryError(`${this.name}: HTTP 503`, true);
-    if (this.outcome === 'final') throw new SmsDeliveryError(`${this.name}: HTTP 400`, false);
+    if (this.outcome === 'retryable') throw new SmsDeliveryError(`${this.name}: HTTP 503`, true, 'http_5xx');
+    if (this.outcome === 'final') throw new SmsDeliveryError(`${this.name}: HTTP 400`, false, 'http_4xx');
     if (this.outcome === 'bug') throw new TypeError('cannot read properties of undefined');
   }
 }
@@ -91,6 +91,19 @@ describe(FailoverSmsSender.name, () => {
       new FailoverSmsSender([new StubSender('webhook', a), new StubSender('twilio', b)]).send(message),
     );
     expect(error.retryable).toBe(true);
+  });
+});
+
+describe('the error code of a chain that failed', () => {
+  it.each([
+    [['final', 'final'], 'http_4xx'],
+    [['retryable', 'final'], 'http_5xx'],
+    [['final', 'retryable'], 'http_5xx'],
+    [['retryable', 'bug'], 'other'],
+    [['bug', 'final'], 'other'],
+  ] as const)('is that of the last failure that keeps the message alive (%j → %s)', async (outcomes, code) => {
+    const chain = new FailoverSmsSender(outcomes.map((outcome, i) => new StubSender(`p${i}`, outcome)));
+    expect((await failure(chain.send(message))).code).toBe(code);
   });
 });
 

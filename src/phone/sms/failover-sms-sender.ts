@@ -1,6 +1,8 @@
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
-import { ConsoleSmsSender, NoneSmsSender, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import type { PhoneMetrics } from '../phone.metrics';
+import { MeasuredSmsSender } from './measured-sms-sender';
+import { ConsoleSmsSender, NoneSmsSender, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 import { TwilioSmsSender } from './twilio-sms-sender';
 import { WebhookSmsSender } from './webhook-sms-sender';
 
@@ -20,17 +22,21 @@ export class FailoverSmsSender extends SmsSender {
   async send(message: SmsMessage): Promise<string> {
     const failures: string[] = [];
     let retryable = false;
+    let code: SmsErrorCode = 'other';
     for (const sender of this.senders) {
       try {
         return (await sender.send(message)) || sender.name;
       } catch (error) {
         // anything but an SmsDeliveryError is a bug in a sender: retrying is safer than losing the code
         const delivery = error instanceof SmsDeliveryError ? error : undefined;
-        retryable ||= delivery?.retryable ?? true;
+        const worthRetrying = delivery?.retryable ?? true;
+        // the chain's code is that of the last failure that keeps the message alive, if any did
+        if (worthRetrying || !retryable) code = delivery?.code ?? 'other';
+        retryable ||= worthRetrying;
         failures.push(delivery?.message ?? `${sender.name}: ${(error as Error)?.message ?? String(error)}`);
       }
     }
-    throw new SmsDeliveryError(`all SMS providers failed: ${failures.join('; ')}`, retryable);
+    throw new SmsDeliveryError(`all SMS providers failed: ${failures.join('; ')}`, retryable, code);
   }
 }
 
@@ -68,8 +74,11 @@ function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
   }
 }
 
-/** The SmsSender that SMS_PROVIDER describes: one provider, or several tried in order. */
-export function createSmsSender(config: AppConfig, clock: Clock): SmsSender {
-  const senders = smsProviderNames(config.SMS_PROVIDER).map((name) => createOne(name, config, clock));
+/** The SmsSender that SMS_PROVIDER describes: one provider, or several tried in order; each one measured, given `metrics`. */
+export function createSmsSender(config: AppConfig, clock: Clock, metrics?: PhoneMetrics): SmsSender {
+  const senders = smsProviderNames(config.SMS_PROVIDER).map((name) => {
+    const sender = createOne(name, config, clock);
+    return metrics ? new MeasuredSmsSender(sender, metrics) : sender;
+  });
   return senders.length === 1 ? senders[0] : new FailoverSmsSender(senders);
 }

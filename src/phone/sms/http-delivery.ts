@@ -1,9 +1,18 @@
 import { inSpan, KIND } from '../../common/tracing/tracing';
-import { SmsDeliveryError } from './sms-sender';
+import { SmsDeliveryError, SmsErrorCode } from './sms-sender';
 
 /** Statuses after which the same request may succeed later: timeouts, rate limits, outages. */
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
+}
+
+/** The class of a failed answer's status; 429 apart, it is the provider asking us to slow down. */
+export function statusErrorCode(status: number): SmsErrorCode {
+  if (status === 429) return 'http_429';
+  if (status >= 300 && status < 400) return 'http_3xx';
+  if (status >= 400 && status < 500) return 'http_4xx';
+  if (status >= 500 && status < 600) return 'http_5xx';
+  return 'other';
 }
 
 /**
@@ -48,11 +57,11 @@ export function networkFailure(provider: string, error: unknown, timeoutMs: numb
   if (error instanceof SmsDeliveryError) return error;
   const name = (error as { name?: string } | undefined)?.name;
   if (name === 'TimeoutError' || name === 'AbortError') {
-    return new SmsDeliveryError(`${provider}: no answer within ${timeoutMs} ms`, true);
+    return new SmsDeliveryError(`${provider}: no answer within ${timeoutMs} ms`, true, 'timeout');
   }
   const cause = (error as { cause?: { code?: string; message?: string } } | undefined)?.cause;
   const detail = cause?.code ?? cause?.message ?? (error as Error | undefined)?.message ?? 'unknown error';
-  return new SmsDeliveryError(`${provider}: request failed (${detail})`, true);
+  return new SmsDeliveryError(`${provider}: request failed (${detail})`, true, 'network');
 }
 
 /** Reads and discards the body so the connection can be reused; a failure here changes nothing. */

@@ -8,11 +8,19 @@ export interface SmsMessage {
   orgId: string;
 }
 
+/**
+ * Why a provider call failed, from a bounded set (metrics label it): the transport's failure, the
+ * class of the HTTP status, or one of the provider's own codes that the sender knows by name.
+ */
+export type SmsErrorCode =
+  'timeout' | 'network' | 'http_3xx' | 'http_4xx' | 'http_429' | 'http_5xx' | `twilio_${number}` | 'other';
+
 /** A failed delivery: `retryable` says whether trying again later can help. */
 export class SmsDeliveryError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
+    readonly code: SmsErrorCode = 'other',
   ) {
     super(message);
     this.name = 'SmsDeliveryError';
@@ -22,7 +30,7 @@ export class SmsDeliveryError extends Error {
 /** The same failure with every occurrence of `code` blanked out of its message. */
 export function withoutCode(error: SmsDeliveryError, code: string): SmsDeliveryError {
   if (!code || !error.message.includes(code)) return error;
-  return new SmsDeliveryError(error.message.split(code).join('[redacted]'), error.retryable);
+  return new SmsDeliveryError(error.message.split(code).join('[redacted]'), error.retryable, error.code);
 }
 
 /**

@@ -137,46 +137,57 @@ describe(TwilioSmsSender.name, () => {
   });
 
   it.each([
-    [429, 20429, true],
-    [400, 30001, true],
-    [500, 20500, true],
-    [503, 20503, true],
-    [400, 21211, false],
-    [400, 21408, false],
-    [400, 21610, false],
-    [400, 21614, false],
-    [400, 21612, false],
-    [400, 21606, false],
-    [401, 20003, false],
-    [404, 20404, false],
-    [400, 21617, false],
-    [403, 20008, false],
-    [500, 12345, true],
-    [502, 20001, true],
-  ])('maps HTTP %i with Twilio code %i to retryable=%s', async (status, code, retryable) => {
-    fake.answer = (res) =>
-      res
-        .writeHead(status, { 'Content-Type': 'application/json' })
-        .end(
-          JSON.stringify({ code, message: 'refused', more_info: `https://www.twilio.com/docs/errors/${code}`, status }),
+    [429, 20429, true, 'twilio_20429'],
+    [400, 30001, true, 'twilio_30001'],
+    [500, 20500, true, 'twilio_20500'],
+    [503, 20503, true, 'twilio_20503'],
+    [400, 21211, false, 'twilio_21211'],
+    [400, 21408, false, 'twilio_21408'],
+    [400, 21610, false, 'twilio_21610'],
+    [400, 21614, false, 'twilio_21614'],
+    [400, 21612, false, 'twilio_21612'],
+    [400, 21606, false, 'twilio_21606'],
+    [401, 20003, false, 'twilio_20003'],
+    [404, 20404, false, 'twilio_20404'],
+    [400, 21617, false, 'http_4xx'],
+    [403, 20008, false, 'http_4xx'],
+    [500, 12345, true, 'http_5xx'],
+    [502, 20001, true, 'http_5xx'],
+  ])(
+    'maps HTTP %i with Twilio code %i to retryable=%s, metrics code %s',
+    async (status, code, retryable, metricsCode) => {
+      fake.answer = (res) =>
+        res.writeHead(status, { 'Content-Type': 'application/json' }).end(
+          JSON.stringify({
+            code,
+            message: 'refused',
+            more_info: `https://www.twilio.com/docs/errors/${code}`,
+            status,
+          }),
         );
-    const error = await failure(sender().send(message()));
-    expect(error.retryable).toBe(retryable);
-    expect(error.message).toContain(`twilio: HTTP ${status}, code ${code}, refused`);
-  });
+      const error = await failure(sender().send(message()));
+      expect(error.retryable).toBe(retryable);
+      expect(error.code).toBe(metricsCode);
+      expect(error.message).toContain(`twilio: HTTP ${status}, code ${code}, refused`);
+    },
+  );
 
   it.each([
-    [429, true],
-    [500, true],
-    [503, true],
-    [400, false],
-    [403, false],
-  ])('maps HTTP %i without a Twilio error document by its status (retryable=%s)', async (status, retryable) => {
-    fake.answer = (res) => res.writeHead(status, { 'Content-Type': 'text/html' }).end('<html>nope</html>');
-    const error = await failure(sender().send(message()));
-    expect(error.retryable).toBe(retryable);
-    expect(error.message).toBe(`twilio: HTTP ${status}`);
-  });
+    [429, true, 'http_429'],
+    [500, true, 'http_5xx'],
+    [503, true, 'http_5xx'],
+    [400, false, 'http_4xx'],
+    [403, false, 'http_4xx'],
+  ])(
+    'maps HTTP %i without a Twilio error document by its status (retryable=%s, %s)',
+    async (status, retryable, code) => {
+      fake.answer = (res) => res.writeHead(status, { 'Content-Type': 'text/html' }).end('<html>nope</html>');
+      const error = await failure(sender().send(message()));
+      expect(error.retryable).toBe(retryable);
+      expect(error.code).toBe(code);
+      expect(error.message).toBe(`twilio: HTTP ${status}`);
+    },
+  );
 
   it('masks the code should Twilio echo it in an error message', async () => {
     fake.answer = (res) =>
@@ -193,6 +204,7 @@ describe(TwilioSmsSender.name, () => {
     const error = await failure(sender({ timeoutMs: 200 }).send(message()));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('twilio: no answer within 200 ms');
+    expect(error.code).toBe('timeout');
   });
 
   it('gives a retryable failure when nothing listens', async () => {
@@ -202,6 +214,7 @@ describe(TwilioSmsSender.name, () => {
     const error = await failure(sender({ baseUrl }).send(message()));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('twilio: request failed (ECONNREFUSED)');
+    expect(error.code).toBe('network');
   });
 
   it('needs exactly one of From and MessagingServiceSid', () => {

@@ -1,5 +1,5 @@
-import { discardBody, isRetryableStatus, postWithTimeout } from './http-delivery';
-import { SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
+import { SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 
 export interface TwilioSmsSenderOptions {
   /** https://api.twilio.com, or a local fake in tests. */
@@ -19,6 +19,12 @@ const RETRYABLE_CODES = new Set([20429, 30001, 20500, 20503]);
  * an opt-out (21610), or our credentials/account (20003, 20404).
  */
 const FINAL_CODES = new Set([21211, 21408, 21606, 21610, 21612, 21614, 20003, 20404]);
+
+/** The metrics' name of a failure: Twilio's code when it is one of those above, else the status class. */
+export function twilioErrorCode(httpStatus: number, code: number | undefined): SmsErrorCode {
+  if (code !== undefined && (RETRYABLE_CODES.has(code) || FINAL_CODES.has(code))) return `twilio_${code}`;
+  return statusErrorCode(httpStatus);
+}
 
 /** What Twilio's REST API returns with a failed request. */
 interface TwilioError {
@@ -77,11 +83,13 @@ export class TwilioSmsSender extends SmsSender {
       return;
     }
     const error = await this.readError(response);
-    const retryable = isRetryableTwilioFailure(
-      response.status,
-      typeof error.code === 'number' ? error.code : undefined,
+    const code = typeof error.code === 'number' ? error.code : undefined;
+    const retryable = isRetryableTwilioFailure(response.status, code);
+    throw new SmsDeliveryError(
+      describe(response.status, error, message.code),
+      retryable,
+      twilioErrorCode(response.status, code),
     );
-    throw new SmsDeliveryError(describe(response.status, error, message.code), retryable);
   }
 
   /** The error document of a failed request ({} when the body is not one). */

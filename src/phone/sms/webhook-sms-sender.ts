@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { Clock } from '../../common/clock';
-import { discardBody, isRetryableStatus, postWithTimeout } from './http-delivery';
+import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
 import { SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 
 export interface WebhookSmsSenderOptions {
@@ -48,6 +48,10 @@ export class WebhookSmsSender extends SmsSender {
     const response = await postWithTimeout(this.name, this.options.url, { headers, body }, this.options.timeoutMs);
     await discardBody(response);
     if (response.status >= 200 && response.status < 300) return;
-    throw new SmsDeliveryError(`webhook: HTTP ${response.status}`, isRetryableStatus(response.status));
+    throw new SmsDeliveryError(
+      `webhook: HTTP ${response.status}`,
+      isRetryableStatus(response.status),
+      statusErrorCode(response.status),
+    );
   }
 }

@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { Gauge } from 'prom-client';
+import { Clock } from '../../common/clock';
+import { databaseFault } from '../../common/errors/dependency-error';
+import { DependencyOutages } from '../../common/errors/dependency-outages';
+import { AppLogger } from '../../common/logging/app-logger';
+import { Metrics } from '../../common/metrics/metrics';
+import { SmsOutboxRepository } from './sms-outbox.repository';
+
+interface Reading {
+  depth: number;
+  oldestDueAgeSeconds: number;
+}
+
+/**
+ * The outbox's gauges, read from the database when they are scraped (each instance reports the
+ * shared outbox: sum() across instances overcounts, max() does not). Both gauges of one scrape
+ * share one query. A scrape that meets a database that cannot answer still succeeds, with both
+ * gauges NaN (unknown rather than a stale value); the outage is logged once, as every outage.
+ */
+@Injectable()
+export class SmsOutboxMetrics {
+  private reading?: Promise<Reading | undefined>;
+  private broken = false;
+
+  constructor(
+    metrics: Metrics,
+    private readonly outbox: SmsOutboxRepository,
+    private readonly clock: Clock,
+    private readonly outages: DependencyOutages,
+    private readonly logger: AppLogger,
+  ) {
+    logger.setContext(SmsOutboxMetrics.name);
+    const read = () => this.read();
+    new Gauge({
+      name: 'pv_sms_outbox_depth',
+      help: 'SMS waiting in the outbox: due, in flight or waiting for a retry',
+      registers: [metrics.registry],
+      async collect() {
+        const backlog = await read();
+        this.set(backlog?.depth ?? NaN);
+      },
+    });
+    new Gauge({
+      name: 'pv_sms_outbox_oldest_due_age_seconds',
+      help: 'How long the oldest due SMS of the outbox has been due (0 when none is)',
+      registers: [metrics.registry],
+      async collect() {
+        const backlog = await read();
+        this.set(backlog?.oldestDueAgeSeconds ?? NaN);
+      },
+    });
+  }
+
+  /** One query for the gauges of one scrape: they are collected at once. */
+  private read(): Promise<Reading | undefined> {
+    this.reading ??= this.query().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async query(): Promise<Reading | undefined> {
+    const now = this.clock.now();
+    try {
+      const { depth, oldestDueAt } = await this.outbox.backlog(now);
+      this.broken = false;
+      const ageMs = oldestDueAt ? Math.max(0, now.getTime() - oldestDueAt.getTime()) : 0;
+      return { depth, oldestDueAgeSeconds: ageMs / 1000 };
+    } catch (error) {
+      // a database outage is logged by DependencyOutages, once; anything else is a bug, logged once until a scrape succeeds
+      const fault = databaseFault(error);
+      if (fault) this.outages.failed(fault);
+      else if (!this.broken) {
+        this.broken = true;
+        this.logger.error({ err: error }, 'SMS outbox gauges could not be read');
+      }
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import { AppConfig } from '../common/config/app-config.module';
+import { LimitMetrics } from '../common/limits/limit.metrics';
+import { Metrics } from '../common/metrics/metrics';
+import type { CheckReason } from './phone-code-checker';
+import type { Verification } from './phone-code-issuer';
+import { smsProviderNames } from './sms/failover-sms-sender';
+import type { SmsDeliveryError, SmsErrorCode } from './sms/sms-sender';
+
+export type VerificationOutcome = 'ok' | 'wrong' | 'expired' | 'none_pending' | 'exhausted' | 'limited';
+const OUTCOMES: VerificationOutcome[] = ['ok', 'wrong', 'expired', 'none_pending', 'exhausted', 'limited'];
+
+/** A code consumed by a concurrent check between the load and the consume finds none pending either. */
+const OUTCOME_OF: Record<CheckReason, VerificationOutcome> = {
+  no_code_pending: 'none_pending',
+  consumed: 'none_pending',
+  failed_checks_per_day: 'limited',
+  expired: 'expired',
+  attempts_exhausted: 'exhausted',
+  wrong_code: 'wrong',
+};
+
+/** How a message that was given up ended: refused for good, or retried until its life ran out on … */
+export type SmsFailureReason = 'rejected' | 'timeout' | 'unavailable' | 'other';
+
+export function failureReason(error: SmsDeliveryError): SmsFailureReason {
+  if (!error.retryable) return 'rejected';
+  if (error.code === 'timeout') return 'timeout';
+  return error.code === 'other' ? 'other' : 'unavailable';
+}
+
+/** Provider calls take tens of milliseconds to seconds; the providers' timeouts are 1–60 s. */
+const PROVIDER_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * The verification funnel and SMS delivery series (see README "Verification funnel and delivery
+ * series"). Every label value comes from a closed set: a channel, an outcome, a configured
+ * provider's name, a reason or error code of the tables here and in SmsErrorCode; never a user
+ * id, a number or a provider's text.
+ */
+@Injectable()
+export class PhoneMetrics {
+  private readonly codesIssued: Counter<'channel'>;
+  private readonly smsQueued: Counter;
+  private readonly smsSent: Counter<'provider'>;
+  private readonly smsFailed: Counter<'provider' | 'reason'>;
+  private readonly attempts: Counter<'provider' | 'result'>;
+  private readonly verifications: Counter<'outcome'>;
+  private readonly providerDuration: Histogram<'provider' | 'result'>;
+  private readonly providerErrors: Counter<'provider' | 'code'>;
+
+  constructor(
+    metrics: Metrics,
+    config: AppConfig,
+    private readonly limits: LimitMetrics,
+  ) {
+    const registers = [metrics.registry];
+    this.codesIssued = new Counter({
+      name: 'pv_phone_codes_issued_total',
+      help: 'Verification codes issued (committed), by the channel they went out on: sms or returned',
+      labelNames: ['channel'],
+      registers,
+    });
+    this.smsQueued = new Counter({
+      name: 'pv_sms_queued_total',
+      help: 'SMS written to the outbox (committed with their code)',
+      registers,
+    });
+    this.smsSent = new Counter({
+      name: 'pv_sms_sent_total',
+      help: 'SMS a provider accepted, by the provider that took it',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.smsFailed = new Counter({
+      name: 'pv_sms_failed_total',
+      help: 'SMS given up, by provider and reason: rejected (refused for good), or retried until the end of its life on timeout, unavailable or other failures',
+      labelNames: ['provider', 'reason'],
+      registers,
+    });
+    this.attempts = new Counter({
+      name: 'pv_sms_outbox_attempts_total',
+      help: 'Delivery attempts of the outbox, by provider and result: sent, retry (a later attempt is scheduled) or failed (given up)',
+      labelNames: ['provider', 'result'],
+      registers,
+    });
+    this.verifications = new Counter({
+      name: 'pv_phone_verifications_total',
+      help: 'VerifyPhone checks committed, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.providerDuration = new Histogram({
+      name: 'pv_sms_provider_request_duration_seconds',
+      help: 'Duration of one call to an SMS provider, by provider and result (ok or error)',
+      labelNames: ['provider', 'result'],
+      buckets: PROVIDER_BUCKETS,
+      registers,
+    });
+    this.providerErrors = new Counter({
+      name: 'pv_sms_provider_errors_total',
+      help: 'Failed calls to an SMS provider, by provider and error code (timeout, network, HTTP status class, known provider codes)',
+      labelNames: ['provider', 'code'],
+      registers,
+    });
+    // the series a dashboard always wants show from the start, at 0
+    for (const channel of ['sms', 'returned']) this.codesIssued.inc({ channel }, 0);
+    for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
+    for (const provider of smsProviderNames(config.SMS_PROVIDER)) this.smsSent.inc({ provider }, 0);
+  }
+
+  /** After the commit of a SetPhone, ResendPhoneCode or new user with a phone; `verified` issues no code. */
+  codeIssued(kind: Verification['kind']): void {
+    if (kind === 'verified') return;
+    this.codesIssued.inc({ channel: kind === 'send' ? 'sms' : 'returned' });
+    if (kind === 'send') this.smsQueued.inc();
+  }
+
+  /** After the commit of a VerifyPhone check; a check the daily failure limit refused is also a limit refusal. */
+  verification(result: 'ok' | CheckReason): void {
+    if (result === 'failed_checks_per_day') this.limits.refused(result);
+    this.verifications.inc({ outcome: result === 'ok' ? 'ok' : OUTCOME_OF[result] });
+  }
+
+  /** A provider accepted the message (`provider`: the one of a chain that did). */
+  sent(provider: string): void {
+    this.smsSent.inc({ provider });
+    this.attempts.inc({ provider, result: 'sent' });
+  }
+
+  /** An attempt failed; `retry`: a later one is scheduled. */
+  attemptFailed(provider: string, retry: boolean): void {
+    this.attempts.inc({ provider, result: retry ? 'retry' : 'failed' });
+  }
+
+  /** The message was given up and its row finished as failed. */
+  failed(provider: string, error: SmsDeliveryError): void {
+    this.smsFailed.inc({ provider, reason: failureReason(error) });
+  }
+
+  /** One call to one provider; `failure` when it failed. */
+  providerCall(provider: string, seconds: number, failure?: SmsErrorCode): void {
+    this.providerDuration.observe({ provider, result: failure === undefined ? 'ok' : 'error' }, seconds);
+    if (failure !== undefined) this.providerErrors.inc({ provider, code: failure });
+  }
+}

@@ -10,6 +10,7 @@ import { OutboxCipher } from './outbox/outbox-cipher';
 import { SmsDeliveryService } from './outbox/sms-delivery.service';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
+import { OutboxReadiness } from './outbox/outbox-readiness';
 import { PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneLimits } from './phone-limits';
@@ -32,6 +33,7 @@ import { SmsText } from './sms/sms-text';
     SmsOutboxRepository,
     SmsDeliveryService,
     SmsOutboxWorker,
+    OutboxReadiness,
     SmsText,
     PhoneNumberParser,
     CodeMac,

@@ -1,9 +1,25 @@
+import { credentials, loadPackageDefinition, ServiceClientConstructor, ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
 import type { Response } from 'supertest';
+import { LOADER_OPTIONS, SERVICE_PROTOS } from '../src/common/grpc/proto-files';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
 import { ERROR_DETAIL, ERROR_INFO } from './support/phone-api';
 import { management } from './support/prometheus';
 import { DATABASES, freePort, startApp, TestApp } from './support/test-app';
+
+const Health = (loadPackageDefinition(loadSync(SERVICE_PROTOS, LOADER_OPTIONS)) as any).grpc.health.v1
+  .Health as ServiceClientConstructor;
+
+/** grpc.health.v1.Health/Check on the app's gRPC port. */
+function grpcHealth(t: TestApp): Promise<string> {
+  const client = new Health(`127.0.0.1:${t.env.GRPC_PORT}`, credentials.createInsecure());
+  return new Promise<string>((resolve, reject) =>
+    client.Check({ service: '' }, (error: ServiceError | null, answer: { status: string }) =>
+      error ? reject(error) : resolve(answer.status),
+    ),
+  ).finally(() => client.close());
+}
 
 const READINESS_PATHS = ['/readyz', '/healthz', '/debug/healthz', '/debug/ready'];
 
@@ -55,6 +71,7 @@ describe.each(DATABASES)('liveness and readiness probes (%s)', (db) => {
     const checks = { database: 'up', outbox: 'down' };
     for (const path of READINESS_PATHS) expectNotReady(await t!.http().get(path), 'HEALTH-outbox', 'outbox', checks);
     expectNotReady(await management(t!).get('/readyz'), 'HEALTH-outbox', 'outbox', checks);
+    expect(await grpcHealth(t!)).toBe('NOT_SERVING');
     await t!.http().get('/livez').expect(200);
     await management(t!).get('/livez').expect(200);
   });
@@ -77,12 +94,14 @@ describe.each(DATABASES)('readiness when its own redis-server stops (%s)', (db) 
     const up = { status: 'SERVING', checks: { database: 'up', redis: 'up', outbox: 'up' } };
     expect((await t!.http().get('/readyz').expect(200)).body).toEqual(up);
     expect((await management(t!).get('/readyz').expect(200)).body).toEqual(up);
+    expect(await grpcHealth(t!)).toBe('SERVING');
 
     await redis!.stop();
     const checks = { database: 'up', redis: 'down', outbox: 'up' };
     expectNotReady(await t!.http().get('/readyz'), 'HEALTH-redis', 'redis', checks);
     expectNotReady(await t!.http().get('/debug/ready'), 'HEALTH-redis', 'redis', checks);
     expectNotReady(await management(t!).get('/readyz'), 'HEALTH-redis', 'redis', checks);
+    expect(await grpcHealth(t!)).toBe('NOT_SERVING');
     await t!.http().get('/livez').expect(200);
     await management(t!).get('/livez').expect(200);
   }, 30_000);

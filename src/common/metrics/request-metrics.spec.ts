@@ -25,7 +25,7 @@ describe(RequestMetrics.name, () => {
     expect(text).toContain('# TYPE pv_request_duration_seconds histogram');
   });
 
-  it('names a REST request by its OpenAPI operation, else by its route template, else unknown', async () => {
+  it('names a REST request by its OpenAPI operation, else by its route template, else unknown; gRPC-web by its RPC', async () => {
     const metrics = new Metrics();
     const requests = new RequestMetrics(metrics);
     requests.setRestOperations({
@@ -39,6 +39,10 @@ describe(RequestMetrics.name, () => {
     requests.observeHttp(req('GET', '/debug/ready'), res(503), 0.001);
     requests.observeHttp(req('GET'), res(404), 0.001);
     requests.observeHttp(req('POST', '/v2/users/:userId/phone/verify'), res(200), 0.001, true);
+    // gRPC-web: a call of ours, one the bridge refused (no such method), one the client left
+    requests.observeHttp(req('POST'), res(200, { grpcWebMethod: 'UserService/SetPhone', grpcWebCode: 0 }), 0.001);
+    requests.observeHttp(req('POST'), res(200, { grpcWebCode: 12 }), 0.001);
+    requests.observeHttp(req('POST'), res(200, { grpcWebMethod: 'UserService/SetPhone' }), 0.001, true);
     const text = await lines(metrics);
     expect(text).toContain(
       'pv_requests_total{transport="rest",method="UserService/VerifyPhone",code="FAILED_PRECONDITION"} 1',
@@ -47,6 +51,10 @@ describe(RequestMetrics.name, () => {
     expect(text).toContain('pv_requests_total{transport="rest",method="GET /debug/ready",code="UNAVAILABLE"} 1');
     expect(text).toContain('pv_requests_total{transport="rest",method="unknown",code="NOT_FOUND"} 1');
     expect(text).toContain('pv_requests_total{transport="rest",method="UserService/VerifyPhone",code="CANCELLED"} 1');
+    expect(text).toContain('pv_requests_total{transport="grpc_web",method="UserService/SetPhone",code="OK"} 1');
+    expect(text).toContain('pv_requests_total{transport="grpc_web",method="unknown",code="UNIMPLEMENTED"} 1');
+    expect(text).toContain('pv_requests_total{transport="grpc_web",method="UserService/SetPhone",code="CANCELLED"} 1');
+    expect(text.filter((l) => l.startsWith('pv_requests_total{'))).toHaveLength(8);
   });
 
   it('keeps two apps apart: each registry has its own counts', async () => {

@@ -102,9 +102,10 @@ export class RequestMetrics {
    */
   observeHttp(req: Request, res: Response, seconds: number, aborted = false): void {
     const locals = res.locals as Locals | undefined;
-    if (locals?.grpcWebMethod !== undefined) {
+    // a gRPC-web call: one of ours (the method is known), or one the bridge refused (answered, method unknown)
+    if (locals?.grpcWebMethod !== undefined || locals?.grpcWebCode !== undefined) {
       const code = aborted ? GrpcStatus.CANCELLED : (locals.grpcWebCode ?? GrpcStatus.UNKNOWN);
-      return this.observe('grpc_web', locals.grpcWebMethod, code, seconds);
+      return this.observe('grpc_web', locals.grpcWebMethod ?? UNKNOWN_METHOD, code, seconds);
     }
     const code = aborted
       ? GrpcStatus.CANCELLED

@@ -10,11 +10,8 @@ import type { EnvironmentVariables } from './common/config/env.schema';
 import { DatabaseModule } from './database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
-import { DatabaseHealth } from './common/health/database-health';
-import { HealthController } from './common/health/health.controller';
-import { HealthGrpcController } from './common/health/health.grpc.controller';
+import { HealthModule } from './common/health/health.module';
 import { LoggingModule } from './common/logging/logging.module';
-import { Readiness } from './common/shutdown/readiness';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
 import { PhoneModule } from './phone/phone.module';
 import type { Tracing } from './common/tracing/tracing';
@@ -50,13 +47,11 @@ export class AppModule {
         DatabaseModule,
         CommonModule.forRoot(options.clock),
         LimitsModule,
+        HealthModule,
         UsersModule,
         PhoneModule,
       ],
-      controllers: [HealthController, HealthGrpcController],
       providers: [
-        DatabaseHealth,
-        Readiness,
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },

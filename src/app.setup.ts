@@ -4,8 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { AddressInfo, Socket } from 'node:net';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
 import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/errors/http-client-errors';
@@ -19,6 +19,8 @@ import { continueHttpSpan } from './common/tracing/server-spans';
 import { createTracing } from './common/tracing/tracing';
 import { traceTypeormQueries } from './common/tracing/typeorm-spans';
 import { DataSource } from 'typeorm';
+import { ManagementServer } from './common/metrics/management-server';
+import { RequestMetrics } from './common/metrics/request-metrics';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
 
@@ -55,7 +57,8 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
   app.use(unconditional);
-  app.use(requestLog(app.get(ROOT_LOGGER), tracing));
+  const requestMetrics = app.get(RequestMetrics);
+  app.use(requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics));
   app.use(tooManyHeaders);
   app.use(
     grpcWebBridge({
@@ -68,11 +71,19 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
   if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice(
-    grpcOptions(config.HOST, config.GRPC_PORT, app.get(ROOT_LOGGER), (server) => grpcServers.set(app, server), tracing),
+    grpcOptions(
+      config.HOST,
+      config.GRPC_PORT,
+      app.get(ROOT_LOGGER),
+      (server) => grpcServers.set(app, server),
+      tracing,
+      requestMetrics,
+    ),
     { inheritAppConfig: true },
   );
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
-  setUpSwagger(app);
+  // REST requests are counted under their operation (UserService/VerifyPhone), as on gRPC
+  requestMetrics.setRestOperations(setUpSwagger(app).paths);
   ignoreUnknownExpectations(app);
   return app;
 }
@@ -108,7 +119,7 @@ function unconditional(req: Request, _res: Response, next: NextFunction): void {
   next();
 }
 
-function setUpSwagger(app: INestApplication): void {
+function setUpSwagger(app: INestApplication): OpenAPIObject {
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -133,11 +144,16 @@ function setUpSwagger(app: INestApplication): void {
     jsonDocumentUrl: 'openapi.json',
     swaggerOptions: { persistAuthorization: true },
   });
+  return document;
 }
 
-/** Starts the gRPC server, then the HTTP server. */
-export async function startApp(app: NestExpressApplication): Promise<void> {
+/**
+ * Starts the gRPC server, then the HTTP server, then the management listener (METRICS_PORT; its
+ * address is returned, undefined when it is off). It closes with the app, after the others.
+ */
+export async function startApp(app: NestExpressApplication): Promise<AddressInfo | undefined> {
   const config = app.get(AppConfig);
   await app.startAllMicroservices();
   await app.listen(config.PORT, config.HOST);
+  return app.get(ManagementServer).listen();
 }

@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   }
   const app = await createApp({ config, rootLogger: logger });
   const http = new HttpDrain(app.getHttpServer());
-  await startApp(app);
+  const management = await startApp(app);
   new GracefulShutdown({
     app,
     http,
@@ -42,6 +42,13 @@ async function main(): Promise<void> {
     .get(NestPinoLogger)
     .log(
       `listening on http://${config.HOST}:${port} (REST, gRPC-web, docs at /docs) and gRPC on ${config.HOST}:${config.GRPC_PORT}`,
+    );
+  app
+    .get(NestPinoLogger)
+    .log(
+      management
+        ? `management listener on http://${management.address}:${management.port} (/metrics, /livez, /readyz)`
+        : 'management listener off (METRICS_PORT=0)',
     );
 }
 

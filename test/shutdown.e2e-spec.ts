@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { LOADER_OPTIONS, SERVICE_PROTOS } from '../src/common/grpc/proto-files';
 import { sleep, until } from './support/fake-http';
 import { buildIfNeeded, removeDir, ROOT, serverEnv, ServerProcess } from './support/server-process';
+import { freePort } from './support/test-app';
 
 /**
  * The built server as its own process, stopped with SIGTERM while clients keep sending on
@@ -274,9 +275,16 @@ describe('SIGTERM to the server', () => {
     }
   }, 120_000);
 
-  it('cuts a client that never finishes its request and still exits 0 within SHUTDOWN_TIMEOUT', async () => {
+  it('cuts a client that never finishes its request and still exits 0 within SHUTDOWN_TIMEOUT; the management port serves until the drain is over', async () => {
     const TIMEOUT_MS = 3_000;
-    const { server, token, port } = await startServer({ SHUTDOWN_TIMEOUT: '3s' });
+    const metricsPort = await freePort();
+    const { server, token, port } = await startServer({ SHUTDOWN_TIMEOUT: '3s', METRICS_PORT: String(metricsPort) });
+    expect(
+      server
+        .records()
+        .some((r) => r.msg === `management listener on http://127.0.0.1:${metricsPort} (/metrics, /livez, /readyz)`),
+    ).toBe(true);
+    expect((await send(metricsPort, 'GET', '/readyz', '')).status).toBe(200);
     const socket: Socket = connect(port, '127.0.0.1');
     closers.push(() => socket.destroy());
     socket.on('error', () => undefined);
@@ -290,9 +298,24 @@ describe('SIGTERM to the server', () => {
 
     const signalledAt = Date.now();
     server.signal('SIGTERM');
+    // the stuck client holds the public drain until the cut: meanwhile the management port is
+    // not ready (HEALTH-stop) and still scraped
+    let ready: HttpAnswer | undefined;
+    for (let i = 0; i < 100 && (!ready || ready.status === 200); i++) {
+      ready = await send(metricsPort, 'GET', '/readyz', '');
+      if (ready.status === 200) await sleep(10);
+    }
+    expect([ready!.status, JSON.parse(ready!.body).message]).toEqual([
+      503,
+      'The service is shutting down (HEALTH-stop)',
+    ]);
+    const scraped = await send(metricsPort, 'GET', '/metrics', '');
+    expect(scraped.status).toBe(200);
+    expect(scraped.body).toMatch(/^process_cpu_user_seconds_total /m);
     const exit = await within(server.exited, TIMEOUT_MS + 10_000);
     expect(exit).toEqual({ code: 0, signal: null });
     expect(server.exitedAt! - signalledAt).toBeLessThan(TIMEOUT_MS + 2_000);
+    await expect(send(metricsPort, 'GET', '/livez', '')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     const lines = shutdownLines(server);
     expect(lines.map((r) => r.msg)).toEqual(['shutdown started', 'shutdown complete']);
     expect(lines[1]).toMatchObject({ exitCode: 0, connectionsCut: 1 });

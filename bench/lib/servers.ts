@@ -95,6 +95,8 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     HOST: '127.0.0.1',
     PORT: String(httpPort),
     GRPC_PORT: String(grpcPort),
+    // on, as in production (the request series count either way); a port of its own per server
+    METRICS_PORT: String(await freePort()),
     DATABASE_URL: settings.databaseUrl,
     FIRST_INSTANCE_PAT_PATH: patPath,
     CODE_HMAC_KEY: settings.hmacKey,

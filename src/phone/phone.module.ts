@@ -11,6 +11,7 @@ import { SmsDeliveryService } from './outbox/sms-delivery.service';
 import { SmsOutboxMetrics } from './outbox/sms-outbox.metrics';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
+import { OutboxReadiness } from './outbox/outbox-readiness';
 import { PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneLimits } from './phone-limits';
@@ -34,6 +35,7 @@ import { SmsText } from './sms/sms-text';
     SmsOutboxRepository,
     SmsDeliveryService,
     SmsOutboxWorker,
+    OutboxReadiness,
     SmsText,
     PhoneNumberParser,
     CodeMac,

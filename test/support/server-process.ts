@@ -36,6 +36,8 @@ export async function serverEnv(extra: Record<string, string> = {}): Promise<{
     CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
     SMS_PROVIDER: 'none',
     THROTTLE_LIMIT: '0',
+    // the management listener only where a test asks for it (9464 would be shared by every process)
+    METRICS_PORT: '0',
     // no .env of the checkout's: a test sets what it means to
     ENV_FILE: '',
     ...extra,

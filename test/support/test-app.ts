@@ -40,6 +40,8 @@ export interface TestApp {
   /** every JSON log line the app wrote */
   logs: string[];
   env: Record<string, string>;
+  /** the management listener's port (METRICS_PORT), undefined when it is off (the default here) */
+  managementPort?: number;
   close(): Promise<void>;
 }
 
@@ -129,6 +131,8 @@ async function launch(
       HOST: '127.0.0.1',
       PORT: '0',
       GRPC_PORT: String(await freePort()),
+      // the management listener is off unless a test asks for it (METRICS_PORT: String(await freePort()))
+      METRICS_PORT: '0',
       ...env,
     };
     const logs: string[] = [];
@@ -140,7 +144,7 @@ async function launch(
     });
     const clock = new TestClock();
     app = await createApp({ env: fullEnv, logStream, clock });
-    await startServers(app);
+    const management = await startServers(app);
     const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
     const server = app.getHttpServer();
     const started = app;
@@ -153,6 +157,7 @@ async function launch(
       clock,
       logs,
       env: fullEnv,
+      managementPort: management?.port,
       close() {
         closing ??= started.close().then(removeOwn);
         return closing;

@@ -19,6 +19,8 @@ describe(EnvironmentVariables.name, () => {
       PORT: 8080,
       HOST: '0.0.0.0',
       GRPC_PORT: 50051,
+      METRICS_PORT: 9464,
+      METRICS_HOST: undefined,
       GRPC_WEB_CORS_ORIGINS: '*',
       DATABASE_URL: './data/phone-verify.sqlite',
       DATABASE_SCHEMA: undefined,

@@ -50,6 +50,16 @@ export class EnvironmentVariables {
   @IntRange(1, 65535)
   GRPC_PORT = 50051;
 
+  /** Management listener (GET /metrics, /livez, /readyz), never the public API; 0 turns it off. */
+  @IntRange(0, 65535)
+  METRICS_PORT = 9464;
+
+  /** Its address; unset, HOST's. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  METRICS_HOST?: string = undefined;
+
   /** Origins allowed to call gRPC-web from a browser: "*" or a comma-separated list of origins. */
   @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
     message: 'GRPC_WEB_CORS_ORIGINS must be "*" or a comma-separated list of http(s) origins',

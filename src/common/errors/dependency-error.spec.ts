@@ -2,7 +2,7 @@ import { ReplyError } from 'ioredis';
 import { DatabaseError } from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { AppLogger } from '../logging/app-logger';
-import { databaseFault, DependencyError, redisFault } from './dependency-error';
+import { databaseFault, DependencyError, redisFault, statementErrorClass } from './dependency-error';
 import { DependencyOutages } from './dependency-outages';
 import { Errors } from './errors';
 import { normalizeError } from './normalize-error';
@@ -115,5 +115,25 @@ describe('a dependency fault answered', () => {
     expect(answer.code).toBe(13);
     expect(unexpected.error).toHaveBeenCalledTimes(1);
     expect(lines).toEqual([]);
+  });
+});
+
+describe(statementErrorClass.name, () => {
+  it.each([
+    ['a unique violation, through TypeORM', viaTypeorm(pgError('23505')), '23'],
+    ['the statement timeout', pgError('57014'), '57'],
+    ['a missing table', pgError('42P01'), '42'],
+    ['a refused connection', socketError('ECONNREFUSED'), 'connection'],
+    ['a cut connection (node-postgres)', new Error('Connection terminated unexpectedly'), 'connection'],
+    [
+      'an SQLite constraint, extended code',
+      viaTypeorm(new SqliteError('UNIQUE constraint failed', 'SQLITE_CONSTRAINT_UNIQUE')),
+      'SQLITE_CONSTRAINT',
+    ],
+    ['a busy SQLite database', new SqliteError('database is locked', 'SQLITE_BUSY'), 'SQLITE_BUSY'],
+    ['anything else', new Error('no such thing'), 'other'],
+    ['not even an error', 'a string', 'other'],
+  ])('classes %s as %s', (_what, error, expected) => {
+    expect(statementErrorClass(error)).toBe(expected);
   });
 });

@@ -125,3 +125,22 @@ export function redisFault(error: unknown): Error {
   if (reply && !REDIS_UNAVAILABLE_REPLIES.has(replyCode)) return error as Error;
   return new DependencyError('redis', error);
 }
+
+/**
+ * A bounded class for a failed statement's error, for the statement-error series: PostgreSQL's
+ * SQLSTATE class (`23` integrity, `40` rollback, `57` operator intervention, …), SQLite's primary
+ * result code (`SQLITE_CONSTRAINT`, `SQLITE_BUSY`, …), `connection` for a socket's or
+ * node-postgres's own connection errors, else `other`.
+ */
+export function statementErrorClass(error: unknown): string {
+  const driver = (error as { driverError?: unknown } | undefined)?.driverError ?? error;
+  const code = codeOf(driver);
+  if (typeof code === 'string') {
+    if (/^[0-9A-Z]{5}$/.test(code)) return code.slice(0, 2);
+    const sqlite = /^SQLITE_[A-Z]+/.exec(code);
+    if (sqlite) return sqlite[0];
+    if (NETWORK_CODES.has(code)) return 'connection';
+  }
+  if (isErrorLike(driver) && PG_CLIENT_MESSAGES.has(driver.message)) return 'connection';
+  return 'other';
+}

@@ -8,6 +8,7 @@ import { AppError, toErrorBody } from './app-error';
 import { DependencyOutages } from './dependency-outages';
 import { GrpcStatus, httpStatusOf } from './grpc-status';
 import { normalizeError } from './normalize-error';
+import { noteRestCode } from '../metrics/request-metrics';
 
 /**
  * The one filter for every transport: REST gets the contract's JSON error body; gRPC (and so
@@ -37,6 +38,7 @@ export class AppErrorFilter implements ExceptionFilter {
     if (error.extras.retryAfterMs !== undefined) {
       res.setHeader('Retry-After', String(Math.ceil(error.extras.retryAfterMs / 1000)));
     }
+    noteRestCode(res, error.code);
     res.status(httpStatusOf(error.code)).json(toErrorBody(error));
   }
 }

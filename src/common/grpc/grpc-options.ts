@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { boundUnknownMethod, libraryStatusInterceptor, routeGrpcLogs } from './library-status';
 import { GRPC_PACKAGES, LOADER_OPTIONS, SERVICE_PROTOS } from './proto-files';
 import { grpcTracingInterceptor } from '../tracing/server-spans';
+import { grpcMetricsInterceptor } from '../metrics/grpc-metrics';
+import type { RequestMetrics } from '../metrics/request-metrics';
 import { DISABLED, Tracing } from '../tracing/tracing';
 import { lastOneofWins } from './oneof-last-wins';
 import { requestTypeOf } from './proto-root';
@@ -61,6 +63,7 @@ function serverDefinition(): PackageDefinition {
  * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
  * grpc-js's own statuses and log lines go through library-status.ts (the logger is process-wide).
  * `onServer` receives grpc-js's server (Nest does not expose it; the graceful stop drains it).
+ * `metrics` counts every call in the request series.
  */
 export function grpcOptions(
   host: string,
@@ -68,8 +71,12 @@ export function grpcOptions(
   logger?: Logger,
   onServer?: (server: Server) => void,
   tracing: Tracing = DISABLED,
+  metrics?: RequestMetrics,
 ): GrpcOptions {
   if (logger) routeGrpcLogs(logger);
+  const rendering = tracing.enabled
+    ? grpcTracingInterceptor(tracing, libraryStatusInterceptor)
+    : libraryStatusInterceptor;
   return {
     transport: Transport.GRPC,
     options: {
@@ -78,9 +85,7 @@ export function grpcOptions(
       url: `${host}:${port}`,
       gracefulShutdown: true,
       channelOptions: {
-        interceptors: [
-          tracing.enabled ? grpcTracingInterceptor(tracing, libraryStatusInterceptor) : libraryStatusInterceptor,
-        ],
+        interceptors: [metrics ? grpcMetricsInterceptor(metrics, rendering) : rendering],
       },
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
         boundUnknownMethod(server);

@@ -13,6 +13,7 @@ import { toGrpcError } from '../errors/error.filter';
 import { Errors } from '../errors/errors';
 import { GrpcStatus } from '../errors/grpc-status';
 import { randomUUID } from 'node:crypto';
+import { noteGrpcWebCode, noteGrpcWebMethod, rpcName } from '../metrics/request-metrics';
 import type { Logger } from 'pino';
 
 const ALLOW_HEADERS = 'authorization, content-type, x-grpc-web, x-user-agent, grpc-timeout, x-request-id';
@@ -142,6 +143,7 @@ export function grpcWebBridge(options: GrpcWebBridgeOptions): RequestHandler {
     // one of ours, so bounded: the HTTP span is named after it
     const scope = httpScopeOf(req);
     if (scope) scope.route = req.path;
+    noteGrpcWebMethod(res, rpcName(req.path));
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -230,6 +232,7 @@ function answer(res: Response, text: boolean, code: number, message: string, pay
   };
   if (Buffer.isBuffer(details)) fields[STATUS_DETAILS_KEY] = details.toString('base64');
   const body = Buffer.concat([...(payload ? [frame(DATA_FRAME, payload)] : []), trailerFrame(fields)]);
+  noteGrpcWebCode(res, code);
   res.status(200);
   res.setHeader('Content-Type', text ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto');
   res.end(text ? body.toString('base64') : body);

@@ -2,18 +2,13 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiTags } from '@nestjs/swagger';
 import { Public } from '../auth/public.decorator';
 import { AppError } from '../errors/app-error';
-import { GrpcStatus } from '../errors/grpc-status';
-import { Readiness } from '../shutdown/readiness';
-import { DatabaseHealth } from './database-health';
+import { CheckStates, ReadinessChecks } from './readiness-checks';
 import { HealthDocs } from './health.docs';
 
 @ApiTags('Health')
 @Controller()
 export class HealthController {
-  constructor(
-    private readonly health: DatabaseHealth,
-    private readonly readiness: Readiness,
-  ) {}
+  constructor(private readonly checks: ReadinessChecks) {}
 
   /** Liveness: the process answers; no dependency is asked, so a database outage never restarts it. */
   @Public()
@@ -27,24 +22,25 @@ export class HealthController {
   @Public()
   @Get('readyz')
   @HealthDocs.ready()
-  ready(): Promise<{ status: string }> {
+  ready(): Promise<ReadyAnswer> {
     return this.check();
   }
 
   @Public()
   @Get(['debug/healthz', 'debug/ready'])
   @ApiExcludeEndpoint()
-  zitadelReady(): Promise<{ status: string }> {
+  zitadelReady(): Promise<ReadyAnswer> {
     return this.check();
   }
 
   @Public()
   @Get('healthz')
   @HealthDocs.check()
-  async check(): Promise<{ status: string }> {
-    if (this.readiness.stopping)
-      throw new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-stop', 'The service is shutting down');
-    if (await this.health.isUp()) return { status: 'SERVING' };
-    throw new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-db', 'Database is not reachable');
+  async check(): Promise<ReadyAnswer> {
+    const answer = await this.checks.answer();
+    if (answer instanceof AppError) throw answer;
+    return answer;
   }
 }
+
+type ReadyAnswer = { status: string; checks: CheckStates };

@@ -1,13 +1,13 @@
 import { Subscription } from 'rxjs';
 import { Readiness } from '../shutdown/readiness';
-import { DatabaseHealth } from './database-health';
+import { ReadinessChecks } from './readiness-checks';
 import { HealthGrpcController, WATCH_POLL_MS } from './health.grpc.controller';
 
-/** A database whose answers the test sets, counting how often it is asked. */
+/** Readiness checks whose answers the test sets, counting how often they are run. */
 class FakeHealth {
   up = true;
   asked = 0;
-  isUp(): Promise<boolean> {
+  isReady(): Promise<boolean> {
     this.asked++;
     return Promise.resolve(this.up);
   }
@@ -23,7 +23,7 @@ describe('HealthGrpcController.watch', () => {
     jest.useFakeTimers();
     db = new FakeHealth();
     readiness = new Readiness();
-    controller = new HealthGrpcController(db as unknown as DatabaseHealth, readiness);
+    controller = new HealthGrpcController(db as unknown as ReadinessChecks, readiness);
   });
   afterEach(() => {
     subscriptions.splice(0).forEach((s) => s.unsubscribe());

@@ -21,21 +21,21 @@ import { boundText } from '../errors/bounded-text';
 import { GrpcStatus } from '../errors/grpc-status';
 import { assertDecoded } from '../grpc/undecodable';
 import { Readiness } from '../shutdown/readiness';
-import { DatabaseHealth } from './database-health';
+import { ReadinessChecks } from './readiness-checks';
 
 const SERVICES = new Set(['', 'zitadel.user.v2.UserService', 'zitadel.org.v2.OrganizationService']);
 
-/** How often the database is asked while at least one Watch is open (once for all of them). */
+/** How often the readiness checks run while at least one Watch is open (once for all of them). */
 export const WATCH_POLL_MS = 2_000;
 
 type Status = 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
 
-const statusOf = (databaseUp: boolean): Status => (databaseUp ? 'SERVING' : 'NOT_SERVING');
+const statusOf = (ready: boolean): Status => (ready ? 'SERVING' : 'NOT_SERVING');
 
 /**
- * grpc.health.v1.Health: SERVING while the database answers and no shutdown has begun. Watch
- * streams the status: the current one at once, then each change, and NOT_SERVING when the
- * shutdown starts.
+ * grpc.health.v1.Health: SERVING while the readiness checks pass (the same as /readyz) and no
+ * shutdown has begun. Watch streams the status: the current one at once, then each change, and
+ * NOT_SERVING when the shutdown starts.
  */
 @Controller()
 export class HealthGrpcController implements OnModuleDestroy {
@@ -44,11 +44,11 @@ export class HealthGrpcController implements OnModuleDestroy {
   private readonly status$: Observable<Status>;
 
   constructor(
-    private readonly health: DatabaseHealth,
+    private readonly health: ReadinessChecks,
     private readonly readiness: Readiness,
   ) {
     this.status$ = timer(0, WATCH_POLL_MS).pipe(
-      exhaustMap(() => this.health.isUp()),
+      exhaustMap(() => this.health.isReady()),
       distinctUntilChanged(),
       map(statusOf),
       // one poll shared by every open Watch, stopped when the last one ends
@@ -69,7 +69,7 @@ export class HealthGrpcController implements OnModuleDestroy {
       throw new AppError(GrpcStatus.NOT_FOUND, 'HEALTH-3nkwn', `unknown service "${boundText(service, 200)}"`);
     }
     if (this.readiness.stopping) return { status: 'NOT_SERVING' as const };
-    return { status: statusOf(await this.health.isUp()) };
+    return { status: statusOf(await this.health.isReady()) };
   }
 
   /** Server streaming (under @GrpcMethod, since a stream method would never be matched); open until the client ends it. */

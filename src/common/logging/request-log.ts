@@ -3,6 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { endHttpSpan, startHttpSpan } from '../tracing/server-spans';
 import { DISABLED, Tracing } from '../tracing/tracing';
+import type { RequestMetrics } from '../metrics/request-metrics';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -25,14 +26,15 @@ export function idOf(req: Request): string | undefined {
  * `{"req":{"id","method","url"},"res":{"statusCode"},"responseTime":ms,"msg":"request completed"}`,
  * at error level for a 5xx, warn with "request aborted" when the client went away first. The URL's
  * query string is dropped; headers and bodies are never logged. With tracing on, the line carries
- * the request span's `trace_id` and `span_id`.
+ * the request span's `trace_id` and `span_id`. The same hook counts the request in the request
+ * series (`metrics`).
  *
  * Written by hand rather than with pino-http: its per-request child logger and nestjs-pino's
  * per-request AsyncLocalStorage (a hook on every promise on Node 20) were ~40 % of a GetUserByID's
  * CPU (measured: ~800 µs per request with them, ~470 without any request line, ~580 with this one
  * written a line at a time). Lines go to the root logger's destination at its level.
  */
-export function requestLog(root: Logger, tracing: Tracing = DISABLED) {
+export function requestLog(root: Logger, tracing: Tracing = DISABLED, metrics?: RequestMetrics) {
   // the line's fields are fixed above and hold no secret (no headers, no body, no query): it is
   // written without the root logger's redaction, whose pass over every line cost ~7 µs
   const logger = root.child({}, { redact: { paths: [], censor: '' } });
@@ -51,6 +53,7 @@ export function requestLog(root: Logger, tracing: Tracing = DISABLED) {
           ? (['error', 'request errored'] as const)
           : (['info', 'request completed'] as const);
       if (trace) endHttpSpan(trace, req, res.statusCode);
+      metrics?.observeHttp(req, res, (performance.now() - started) / 1000, !delivered);
       if (!logger.isLevelEnabled(level)) return;
       const line = {
         req: { id, method: req.method, url: (req.originalUrl ?? req.url).split('?')[0] },

@@ -1,4 +1,4 @@
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
  * The app's one Prometheus registry. Every series is declared by the module that counts it, on
@@ -8,4 +8,10 @@ import { Registry } from 'prom-client';
  */
 export class Metrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // prom-client's process and Node.js series (CPU, memory, heap, event-loop lag, GC, handles),
+    // under their usual unprefixed names; most are read when scraped
+    collectDefaultMetrics({ register: this.registry });
+  }
 }

@@ -52,6 +52,11 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
     await this.idle();
   }
 
+  /** Started and not stopped: its timer keeps looking for due messages (readiness asks this). */
+  get running(): boolean {
+    return this.timer !== undefined && !this.stopped;
+  }
+
   /** Look for due messages now (coalesced: one claim at a time). */
   kick(): void {
     if (this.stopped) return;

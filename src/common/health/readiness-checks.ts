@@ -1,0 +1,107 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { AppError } from '../errors/app-error';
+import { GrpcStatus } from '../errors/grpc-status';
+import { REDIS } from '../limits/limits.module';
+import { Readiness } from '../shutdown/readiness';
+import { DatabaseHealth } from './database-health';
+
+/** One dependency's state in a readiness answer. */
+export type CheckState = 'up' | 'down';
+
+/** A check: resolves true while its dependency can serve; it must end within its own deadline. */
+export type ReadinessCheck = () => Promise<boolean>;
+
+/** `{"database":"up","redis":"down","outbox":"up"}`, in the order the checks were registered. */
+export type CheckStates = Record<string, CheckState>;
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: CheckStates;
+}
+
+/** What each check's failure answers (the first failed one's ID; the text names them all). */
+const IDS: Record<string, string> = { database: 'HEALTH-db', redis: 'HEALTH-redis', outbox: 'HEALTH-outbox' };
+
+/**
+ * The one readiness check, behind /readyz, /healthz, /debug/healthz and /debug/ready on the public
+ * port, /readyz on the management port and gRPC Health: not shutting down, and every registered
+ * check up. The database and (when REDIS_URL is set) Redis are registered here; a feature adds
+ * its own with `register` (the phone module: its outbox worker), so that src/common needs no
+ * feature folder. The checks run side by side, each bounded by its dependency's own deadline
+ * (DATABASE_CONNECT_TIMEOUT / DATABASE_STATEMENT_TIMEOUT, REDIS_TIMEOUT).
+ */
+@Injectable()
+export class ReadinessChecks {
+  private readonly names: string[] = [];
+  private readonly checks: ReadinessCheck[] = [];
+
+  constructor(
+    private readonly readiness: Readiness,
+    database: DatabaseHealth,
+    @Optional() @Inject(REDIS) redis?: Redis | null,
+  ) {
+    this.register('database', () => database.isUp());
+    if (redis) this.register('redis', () => pingRedis(redis));
+  }
+
+  register(name: string, check: ReadinessCheck): void {
+    if (this.names.includes(name)) throw new Error(`readiness check "${name}" registered twice`);
+    this.names.push(name);
+    this.checks.push(check);
+  }
+
+  /** Whether the service takes work: false from the moment a shutdown starts, without asking anything. */
+  get stopping(): boolean {
+    return this.readiness.stopping;
+  }
+
+  async run(): Promise<ReadinessReport> {
+    const results = await Promise.all(this.checks.map((check) => check().catch(() => false)));
+    const checks: CheckStates = {};
+    results.forEach((up, i) => (checks[this.names[i]] = up ? 'up' : 'down'));
+    return { ready: results.every(Boolean), checks };
+  }
+
+  /** For gRPC Health: SERVING or not. */
+  async isReady(): Promise<boolean> {
+    return !this.stopping && (await this.run()).ready;
+  }
+
+  /**
+   * The answer of every HTTP readiness endpoint: `{"status":"SERVING","checks":{…}}`, or the
+   * error to answer 503 with: HEALTH-stop while shutting down, else the first failed check's ID,
+   * a text naming every failed check ("Not ready: redis, outbox") and each check's state in the
+   * ErrorInfo's metadata, so that an operator reads at a glance what is down.
+   */
+  async answer(): Promise<{ status: 'SERVING'; checks: CheckStates } | AppError> {
+    if (this.stopping) return stoppingError();
+    const report = await this.run();
+    // a shutdown that began while the checks ran wins
+    if (this.stopping) return stoppingError();
+    if (report.ready) return { status: 'SERVING', checks: report.checks };
+    const failed = Object.keys(report.checks).filter((name) => report.checks[name] === 'down');
+    return new AppError(
+      GrpcStatus.UNAVAILABLE,
+      IDS[failed[0]] ?? `HEALTH-${failed[0]}`,
+      `Not ready: ${failed.join(', ')}`,
+      {
+        info: { reason: 'NOT_READY', metadata: { ...report.checks } },
+      },
+    );
+  }
+}
+
+const stoppingError = () => new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-stop', 'The service is shutting down');
+
+/**
+ * PING under the client's own deadlines: REDIS_TIMEOUT as the command timeout, and an immediate
+ * failure while disconnected (no offline queue), so a dead Redis costs a probe nothing.
+ */
+async function pingRedis(redis: Redis): Promise<boolean> {
+  try {
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  }
+}

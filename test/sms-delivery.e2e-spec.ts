@@ -8,6 +8,7 @@ import { NodeLeaseEntity } from '../src/common/ids/node-lease.entity';
 import { OutboxCipher } from '../src/phone/outbox/outbox-cipher';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
+import { eventsOf, eventTypesOf } from './support/events';
 import { createHuman, createOrg } from './support/factories';
 import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
 import {
@@ -99,15 +100,7 @@ function advanceTo(t: TestApp, row: SmsOutboxEntity): void {
   t.clock.advance(Math.max(0, row.nextAttemptAt.getTime() - t.clock.now().getTime()) + 1);
 }
 
-async function eventsOf(t: TestApp, userId: string): Promise<Array<{ type: string; payload: any; creator: string }>> {
-  const events = await dataSourceOf(t)
-    .getRepository(EventEntity)
-    .find({ where: { aggregateId: userId }, order: { sequence: 'ASC' } });
-  return events.map((e) => ({ type: e.type, payload: JSON.parse(e.payload), creator: e.creator }));
-}
-
-const phoneEventTypes = async (t: TestApp, userId: string) =>
-  (await eventsOf(t, userId)).map((e) => e.type).filter((type) => type.startsWith('user.human.phone.'));
+const phoneEventTypes = (t: TestApp, userId: string) => eventTypesOf(t, userId, 'user.human.phone.');
 
 /** What a receiver does: recompute HMAC-SHA-256 over "<t>.<raw body>" and compare in constant time. */
 function verifySignature(header: unknown, rawBody: string, key: string): number | undefined {

@@ -103,6 +103,12 @@ describe(PhoneLimits.name, () => {
       expect(error.extras.retryAfterMs).toBe(50_000);
     });
 
+    it('holds to the last millisecond of the cooldown', async () => {
+      const lastSmsAt = new Date(clock.now().getTime() - MINUTE + 1);
+      const error = await thrown(send(USER, MOBILE, lastSmsAt));
+      expect(error.extras.retryAfterMs).toBe(1);
+    });
+
     it('counts nothing for a send refused by the cooldown', async () => {
       const lastSmsAt = clock.now();
       await thrown(send(USER, MOBILE, lastSmsAt));

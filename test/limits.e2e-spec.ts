@@ -8,7 +8,7 @@ import type { Response } from 'supertest';
 import { LimitHitEntity } from '../src/common/limits/limit-hit.entity';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { PhoneCodeEntity } from '../src/phone/phone-code.entity';
-import { createHuman, createOrg } from './support/factories';
+import { createHuman, createOrg, randomMobile } from './support/factories';
 import { bearer, createPgSchema, DATABASES, dataSourceOf, dropPgSchema, startApp, TestApp } from './support/test-app';
 import { closeGrpcClients, grpcClients, GrpcClients, grpcErrorResult, grpcUnary } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO, errorBody, RETRY_INFO } from './support/wire';
@@ -33,8 +33,6 @@ const LIMITS_ENV = {
 };
 
 /** A valid Swiss mobile number nobody else in this run uses (E.164). */
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
 /** A request and the service-clock interval it ran in (so a limit's expected wait can be bracketed). */
 interface Timed {
   res: Response;

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { OutboxCipher } from '../src/phone/outbox/outbox-cipher';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { eventsOf, eventTypesOf } from './support/events';
-import { createHuman, createOrg } from './support/factories';
+import { createHuman, createOrg, randomMobile } from './support/factories';
 import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
 import {
   bearer,
@@ -59,8 +59,6 @@ const englishText = (code: string) =>
   `${code} is your code to verify your phone number. Do not share it with anyone.\n\n@${WEBOTP_DOMAIN} #${code}`;
 
 /** A valid Swiss mobile number nobody else in this run uses (E.164). */
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
 const forUser = (server: FakeHttpServer, userId: string) => server.requests.filter((r) => r.json.userId === userId);
 
 async function outboxOf(t: TestApp, userId: string): Promise<SmsOutboxEntity[]> {

@@ -1,14 +1,13 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { In } from 'typeorm';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { eventTypesOf } from './support/events';
-import { createHuman, createOrg } from './support/factories';
+import { createHuman, createOrg, randomMobile } from './support/factories';
 import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
 import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
 const ok: Reply = { status: 200 };
 const fail: Reply = { status: 500, body: '{"error":"down"}' };
 

@@ -2,6 +2,7 @@ import { ManualClock } from '../../test/support/fakes/clock';
 import { unitConfig } from '../../test/support/fakes/config';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { fakeTx } from '../../test/support/fakes/transactions';
+import { rejectionOf } from '../../test/support/rejections';
 import { AppError } from '../common/errors/app-error';
 import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
@@ -12,15 +13,7 @@ const DAY = 86_400_000;
 const USER = '300000000000000001';
 const MOBILE: ParsedPhone = { e164: '+41791234567', country: 'CH', type: 'MOBILE' };
 
-async function thrown(promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected a refusal');
-}
+const thrown = (promise: Promise<unknown>) => rejectionOf(promise, AppError);
 
 describe(PhoneLimits.name, () => {
   let sut: PhoneLimits;

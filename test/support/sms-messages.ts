@@ -1,4 +1,5 @@
 import { SmsDeliveryError, SmsMessage } from '../../src/phone/sms/sms-sender';
+import { rejectionOf } from './rejections';
 
 /** A message as the outbox hands it to a provider; a test overrides what it is about. */
 export function smsMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
@@ -14,12 +15,6 @@ export function smsMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
 }
 
 /** The SmsDeliveryError a send rejects with; fails the test when it resolves or rejects with anything else. */
-export async function deliveryFailure(send: Promise<unknown>): Promise<SmsDeliveryError> {
-  try {
-    await send;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SmsDeliveryError);
-    return error as SmsDeliveryError;
-  }
-  throw new Error('expected the send to fail');
+export function deliveryFailure(send: Promise<unknown>): Promise<SmsDeliveryError> {
+  return rejectionOf(send, SmsDeliveryError);
 }

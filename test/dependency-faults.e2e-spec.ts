@@ -2,19 +2,13 @@ import { Client } from 'pg';
 import type { Response } from 'supertest';
 import { createHuman } from './support/factories';
 import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
-import {
-  ERROR_DETAIL,
-  eventsOf,
-  phoneApi,
-  phoneCodeRow,
-  RETRY_INFO,
-  startPhoneApp,
-  wrongCodeFor,
-} from './support/phone-api';
+import { eventsOf } from './support/events';
+import { phoneApi, phoneCodeRow, startPhoneApp, wrongCodeFor } from './support/phone-api';
 import { bearer, dataSourceOf, TestApp } from './support/test-app';
 import { CallResult, TransportName, TRANSPORTS, transportCaller } from './support/transports';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { UserEntity } from '../src/users/entities/user.entity';
+import { ERROR_DETAIL, RETRY_INFO } from './support/wire';
 
 /**
  * Dependencies of the test's own are stopped and frozen under the real app: every call they

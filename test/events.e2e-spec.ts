@@ -1,17 +1,9 @@
 import { TransactionRunner } from '../src/database/transaction-runner';
 import { EventStore } from '../src/common/events/event-store';
 import { UserEntity } from '../src/users/entities/user.entity';
+import { eventsOf as storedEventsOf } from './support/events';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, dataSourceOf, Db, startApp, TestApp } from './support/test-app';
-
-interface StoredEvent {
-  sequence: number;
-  type: string;
-  payload: Record<string, unknown>;
-  creator: string;
-  resourceOwner: string;
-  createdAt: string;
-}
 
 interface Details {
   sequence: string;
@@ -25,21 +17,9 @@ describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
   let manager: { userId: string; token: string };
 
   const param = () => (db === 'postgres' ? '$1' : '?');
-  const eventsOf = async (aggregateId: string): Promise<StoredEvent[]> => {
-    const rows: Array<Record<string, unknown>> = await dataSourceOf(t).query(
-      `SELECT sequence, type, payload, creator, resource_owner, created_at FROM events
-       WHERE aggregate_id = ${param()} ORDER BY sequence`,
-      [aggregateId],
-    );
-    return rows.map((row) => ({
-      sequence: Number(row.sequence),
-      type: String(row.type),
-      payload: JSON.parse(String(row.payload)) as Record<string, unknown>,
-      creator: String(row.creator),
-      resourceOwner: String(row.resource_owner),
-      createdAt: new Date(Number(row.created_at)).toISOString(),
-    }));
-  };
+  /** The aggregate's events with their time as the API writes it (RFC 3339), to compare with details. */
+  const eventsOf = async (aggregateId: string) =>
+    (await storedEventsOf(t, aggregateId)).map((e) => ({ ...e, createdAt: new Date(e.createdAt).toISOString() }));
   const userSequence = async (userId: string) =>
     Number((await dataSourceOf(t).query(`SELECT sequence FROM users WHERE id = ${param()}`, [userId]))[0].sequence);
 

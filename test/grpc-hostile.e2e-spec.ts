@@ -6,6 +6,7 @@ import { deflateSync, gzipSync } from 'node:zlib';
 import { createHuman, createOrg } from './support/factories';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 import { grpcAddress, httpPort, requestBytes, statusJson } from './support/transports';
+import { BAD_REQUEST, ERROR_DETAIL, GRPC_WEB } from './support/wire';
 
 /**
  * Hostile calls over native gRPC (hand-made HTTP/2) and gRPC-web: each gets a clean status in the
@@ -15,9 +16,6 @@ import { grpcAddress, httpPort, requestBytes, statusJson } from './support/trans
 
 const GET_USER = '/zitadel.user.v2.UserService/GetUserByID';
 const HEALTH = '/grpc.health.v1.Health/Check';
-const GRPC_WEB = 'application/grpc-web+proto';
-const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
-const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
 
 function frame(flags: number, payload: Uint8Array): Buffer {
   const header = Buffer.alloc(5);

@@ -2,12 +2,8 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import { Caller, CallResult, TRANSPORTS, TransportName, transportCaller } from './support/transports';
+import { BAD_REQUEST, ERROR_DETAIL, ERROR_INFO, RETRY_INFO, TIME, TIME_PATTERN } from './support/wire';
 
-const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
-const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
-const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
-const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
 const CODE_TTL_MS = 10 * 60_000;
 
 /** What REST must answer; gRPC and gRPC-web must answer the same, minus the HTTP status. */
@@ -26,7 +22,7 @@ const wrongCodeFor = (code: string) => (code === '000000' ? '111111' : '000000')
 function changed(sequence: string, orgId: string, extra: object = {}): Expected {
   return {
     httpStatus: 200,
-    response: { details: { sequence, changeDate: expect.stringMatching(TIME), resourceOwner: orgId }, ...extra },
+    response: { details: { sequence, changeDate: TIME, resourceOwner: orgId }, ...extra },
   };
 }
 
@@ -190,7 +186,7 @@ function comparable(result: CallResult): object {
     ...rest,
     details: details && {
       ...details,
-      changeDate: TIME.test(String(details.changeDate)) ? '<time>' : details.changeDate,
+      changeDate: TIME_PATTERN.test(String(details.changeDate)) ? '<time>' : details.changeDate,
     },
     ...(verificationCode === undefined ? {} : { verificationCode: `<${String(verificationCode).length} chars>` }),
   };

@@ -30,15 +30,16 @@ import {
   TransportName,
   transportCaller,
 } from './support/transports';
+import {
+  ERROR_DETAIL,
+  ERROR_INFO,
+  GRPC_WEB,
+  TIME_PATTERN,
+  UNAUTHENTICATED as UNAUTHENTICATED_BODY,
+} from './support/wire';
 
-const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
-const UNAUTHENTICATED = {
-  ok: false,
-  code: 16,
-  message: 'Token is invalid (AUTH-7fs1e)',
-  details: [{ '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail', id: 'AUTH-7fs1e', message: 'Token is invalid' }],
-};
-const GRPC_WEB = 'application/grpc-web+proto';
+/** An UNAUTHENTICATED answer as a gRPC client reports it. */
+const UNAUTHENTICATED = { ok: false, ...UNAUTHENTICATED_BODY };
 
 async function grpcError(promise: Promise<unknown>): Promise<CallResult> {
   try {
@@ -336,7 +337,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
           }
           if (typeof value !== 'string') return value;
           if (names.has(value)) return names.get(value);
-          if (TIME.test(value)) return '<time>';
+          if (TIME_PATTERN.test(value)) return '<time>';
           if (/^\d{6}$/.test(value)) return '<code>';
           return value.split(tag).join('<tag>');
         };
@@ -483,10 +484,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       expect(answer.trailers['grpc-status']).toBe('3');
       expect(answer.trailers['grpc-message']).toBe('Code is invalid, 4 attempts left (COMMAND-eis9R)');
       const status = statusJson(Buffer.from(answer.trailers['grpc-status-details-bin'], 'base64'));
-      expect(status.details.map((d) => d['@type'])).toEqual([
-        'type.googleapis.com/zitadel.v1.ErrorDetail',
-        'type.googleapis.com/google.rpc.ErrorInfo',
-      ]);
+      expect(status.details.map((d) => d['@type'])).toEqual([ERROR_DETAIL, ERROR_INFO]);
     });
 
     it('a non-ASCII grpc-message is percent-encoded, and connect-es decodes it to the text of the details', async () => {
@@ -507,7 +505,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         message: 'unknown service "zitadel.Sérvice" (HEALTH-3nkwn)',
         details: [
           {
-            '@type': 'type.googleapis.com/zitadel.v1.ErrorDetail',
+            '@type': ERROR_DETAIL,
             id: 'HEALTH-3nkwn',
             message: 'unknown service "zitadel.Sérvice"',
           },

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REDIS } from '../src/common/limits/limits.module';
-import { createHuman } from './support/factories';
+import { createHuman, randomMobile } from './support/factories';
 import { OwnRedis } from './support/own-servers';
 import { expectError, phoneApi } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
@@ -11,8 +11,6 @@ import { startApp, TestApp } from './support/test-app';
 const SECOND = 1_000;
 
 /** A valid Swiss mobile number nobody else in this run uses. */
-const randomMobile = () => `+4179${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
-
 /** Until `probe` holds, polling; fails after `ms`. */
 async function eventually(probe: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;

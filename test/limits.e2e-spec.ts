@@ -8,10 +8,10 @@ import type { Response } from 'supertest';
 import { LimitHitEntity } from '../src/common/limits/limit-hit.entity';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { PhoneCodeEntity } from '../src/phone/phone-code.entity';
-import { createHuman, createOrg } from './support/factories';
+import { createHuman, createOrg, randomMobile } from './support/factories';
 import { bearer, createPgSchema, DATABASES, dataSourceOf, dropPgSchema, startApp, TestApp } from './support/test-app';
 import { closeGrpcClients, grpcClients, GrpcClients, grpcErrorResult, grpcUnary } from './support/transports';
-import { errorBody } from './support/wire';
+import { ERROR_DETAIL, ERROR_INFO, errorBody, RETRY_INFO } from './support/wire';
 
 jest.setTimeout(30_000);
 
@@ -21,10 +21,6 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 // the redis-server test/support/global-setup.ts started for this run
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
-const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
-const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /** The security bar's limits, set explicitly (the harness switches them off by default). */
 const LIMITS_ENV = {
@@ -37,8 +33,6 @@ const LIMITS_ENV = {
 };
 
 /** A valid Swiss mobile number nobody else in this run uses (E.164). */
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
 /** A request and the service-clock interval it ran in (so a limit's expected wait can be bracketed). */
 interface Timed {
   res: Response;

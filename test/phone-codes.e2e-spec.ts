@@ -7,15 +7,8 @@ import { PhoneCodeEntity } from '../src/phone/phone-code.entity';
 import { SmsDeliveryError, SmsMessage, SmsSender } from '../src/phone/sms/sms-sender';
 import { bearer, createPgSchema, DATABASES, dataSourceOf, dropPgSchema, PG_URL, TestApp } from './support/test-app';
 import { createHuman } from './support/factories';
-import {
-  eventsOf,
-  outboxIdle,
-  phoneApi,
-  phoneCodeRow,
-  phoneErrors,
-  startPhoneApp,
-  wrongCodeFor,
-} from './support/phone-api';
+import { eventsOf } from './support/events';
+import { outboxIdle, phoneApi, phoneCodeRow, phoneErrors, startPhoneApp, wrongCodeFor } from './support/phone-api';
 
 const PHONE = '+41791234567';
 

@@ -1,6 +1,7 @@
 import { DATABASES, dataSourceOf, TestApp } from './support/test-app';
 import { createHuman } from './support/factories';
-import { eventsOf, phoneApi, phoneCodeRow, phoneErrors, wrongCodeFor, startPhoneApp } from './support/phone-api';
+import { eventsOf } from './support/events';
+import { phoneApi, phoneCodeRow, phoneErrors, wrongCodeFor, startPhoneApp } from './support/phone-api';
 
 const MAX_ATTEMPTS = 5;
 

@@ -1,18 +1,17 @@
 import { bearer, DATABASES, TestApp } from './support/test-app';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
+import { eventsOf } from './support/events';
 import {
   detailOf,
-  ERROR_INFO,
-  eventsOf,
   expectError,
   expectValidationError,
   phoneApi,
   phoneCodeRow,
   phoneErrors,
-  RETRY_INFO,
   wrongCodeFor,
   startPhoneApp,
 } from './support/phone-api';
+import { ERROR_INFO, RETRY_INFO } from './support/wire';
 
 const PHONE = '+41791234567';
 const TEN_MINUTES = 600_000;

@@ -1,15 +1,8 @@
 import type { Response } from 'supertest';
 import { bearer, DATABASES, TestApp } from './support/test-app';
 import { createMachineWithToken, createOrg } from './support/factories';
-import {
-  eventsOf,
-  outboxIdle,
-  phoneApi,
-  phoneErrors,
-  startPhoneApp,
-  StoredEvent,
-  wrongCodeFor,
-} from './support/phone-api';
+import { eventsOf, StoredEvent } from './support/events';
+import { outboxIdle, phoneApi, phoneErrors, startPhoneApp, wrongCodeFor } from './support/phone-api';
 
 const TTL = 600_000;
 const E = {

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { DATABASES, grantRoles, TestApp } from './support/test-app';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
-import { eventsOf, jwtIssuer, phoneApi, phoneErrors, startPhoneApp } from './support/phone-api';
+import { eventsOf } from './support/events';
+import { jwtIssuer, phoneApi, phoneErrors, startPhoneApp } from './support/phone-api';
 
 const PHONE = '+41791234567';
 const NEW_PHONE = '+41787654321';

@@ -4,7 +4,7 @@ import type { Response } from 'supertest';
 import { LOADER_OPTIONS, SERVICE_PROTOS } from '../src/common/grpc/proto-files';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
-import { ERROR_DETAIL, ERROR_INFO } from './support/phone-api';
+import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
 import { management } from './support/prometheus';
 import { DATABASES, freePort, startApp, TestApp } from './support/test-app';
 

@@ -13,9 +13,8 @@ import {
 } from './support/transports';
 import { closeGrpcClients } from './support/transports';
 import type { ServiceError } from '@grpc/grpc-js';
-import { errorBody, validationBody, violatedFields } from './support/wire';
+import { BAD_REQUEST, errorBody, validationBody, violatedFields } from './support/wire';
 
-const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
 const PHONE = '+41791234567';
 
 /** The fields a failed call names in its BadRequest, sorted. */

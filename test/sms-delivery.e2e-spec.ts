@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,8 @@ import { NodeLeaseEntity } from '../src/common/ids/node-lease.entity';
 import { OutboxCipher } from '../src/phone/outbox/outbox-cipher';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
-import { createHuman, createOrg } from './support/factories';
+import { eventsOf, eventTypesOf } from './support/events';
+import { createHuman, createOrg, randomMobile } from './support/factories';
 import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
 import {
   bearer,
@@ -58,8 +59,6 @@ const englishText = (code: string) =>
   `${code} is your code to verify your phone number. Do not share it with anyone.\n\n@${WEBOTP_DOMAIN} #${code}`;
 
 /** A valid Swiss mobile number nobody else in this run uses (E.164). */
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
 const forUser = (server: FakeHttpServer, userId: string) => server.requests.filter((r) => r.json.userId === userId);
 
 async function outboxOf(t: TestApp, userId: string): Promise<SmsOutboxEntity[]> {
@@ -99,15 +98,7 @@ function advanceTo(t: TestApp, row: SmsOutboxEntity): void {
   t.clock.advance(Math.max(0, row.nextAttemptAt.getTime() - t.clock.now().getTime()) + 1);
 }
 
-async function eventsOf(t: TestApp, userId: string): Promise<Array<{ type: string; payload: any; creator: string }>> {
-  const events = await dataSourceOf(t)
-    .getRepository(EventEntity)
-    .find({ where: { aggregateId: userId }, order: { sequence: 'ASC' } });
-  return events.map((e) => ({ type: e.type, payload: JSON.parse(e.payload), creator: e.creator }));
-}
-
-const phoneEventTypes = async (t: TestApp, userId: string) =>
-  (await eventsOf(t, userId)).map((e) => e.type).filter((type) => type.startsWith('user.human.phone.'));
+const phoneEventTypes = (t: TestApp, userId: string) => eventTypesOf(t, userId, 'user.human.phone.');
 
 /** What a receiver does: recompute HMAC-SHA-256 over "<t>.<raw body>" and compare in constant time. */
 function verifySignature(header: unknown, rawBody: string, key: string): number | undefined {
@@ -217,7 +208,7 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
       'user.human.phone.verified',
     ]);
     const sent = (await eventsOf(t, userId)).find((e) => e.type === 'user.human.phone.code.sent')!;
-    expect(sent).toEqual({
+    expect({ type: sent.type, payload: sent.payload, creator: sent.creator }).toEqual({
       type: 'user.human.phone.code.sent',
       payload: { provider: 'webhook', attempts: 1 },
       creator: 'SYSTEM',

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import { Browser, chromium, Locator, Page } from 'playwright-core';
 import { createHuman } from './support/factories';
-import { ERROR_DETAIL, ERROR_INFO, phoneApi, wrongCodeFor } from './support/phone-api';
+import { phoneApi, wrongCodeFor } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
+import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
 
 /**
  * Swagger UI at /docs in a real headless Chromium (Debian's, see .ci/run), against the real app:

@@ -1,83 +1,305 @@
-import type { EntityManager } from 'typeorm';
+import { limitMetrics } from '../../test/support/fakes/metrics';
+import { ManualClock } from '../../test/support/fakes/clock';
+import { codeMac, unitConfig } from '../../test/support/fakes/config';
+import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
+import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
+import { fakeTx } from '../../test/support/fakes/transactions';
+import { aHuman, FakeUsers } from '../../test/support/fakes/users';
 import { AppConfig } from '../common/config/app-config.module';
-import { validateEnvironment } from '../common/config/env.schema';
-import { LimitMetrics } from '../common/limits/limit.metrics';
-import { LimitRule, LimitStore, LimitVerdict } from '../common/limits/limit-store';
-import { Metrics } from '../common/metrics/metrics';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
-import { PhoneCodeChecker } from './phone-code-checker';
+import { CheckOutcome, CheckRefusal, PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeEntity } from './phone-code.entity';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
 
-/** A limit store whose answer to `check` a test chooses. */
-class StubStore extends LimitStore {
-  constructor(private readonly answer: () => Promise<LimitVerdict>) {
-    super();
-  }
-  check(): Promise<LimitVerdict> {
-    return this.answer();
-  }
-  take(): Promise<LimitVerdict> {
-    throw new Error('not used');
-  }
-  record(): Promise<void> {
-    throw new Error('not used');
-  }
+const CODE = '482913';
+const TTL = 600_000;
+
+async function refusal(outcome: Promise<CheckOutcome>): Promise<CheckRefusal> {
+  const checked = await outcome;
+  if (checked.ok) throw new Error('expected the check to be refused');
+  return checked.error;
 }
-
-const now = new Date('2026-01-01T10:00:00Z');
-const user = { id: 'u1', phone: '+41791234567', phoneVerified: false } as UserEntity;
-const pending = {
-  id: 'c1',
-  phone: user.phone,
-  mac: 'mac',
-  keyId: 'k1',
-  expiresAt: new Date(now.getTime() + 60_000),
-  consumedAt: null,
-} as PhoneCodeEntity;
-
-function checker(answer: () => Promise<LimitVerdict>, codeMatches = true) {
-  const config = validateEnvironment({}) as AppConfig;
-  const writes: string[] = [];
-  const codes = {
-    claimAttempt: async () => (writes.push('attempt'), 1),
-    consume: async () => (writes.push('consume'), true),
-  } as unknown as PhoneCodesRepository;
-  const mac = { matches: () => codeMatches } as unknown as CodeMac;
-  const limits = new PhoneLimits(config, new StubStore(answer), new LimitMetrics(new Metrics()));
-  return { checker: new PhoneCodeChecker(config, codes, mac, limits), writes };
-}
-
-const check = (c: PhoneCodeChecker) => c.check({} as EntityManager, user, pending, '123456', now);
-const rule: LimitRule = { name: 'failed_checks_per_day', key: 'k', limit: 1, windowMs: 1000 };
 
 describe(PhoneCodeChecker.name, () => {
-  it('passes the right code once the limit allows it', async () => {
-    const { checker: c, writes } = checker(async () => ({ ok: true }));
-    expect(await check(c)).toEqual({ ok: true, value: undefined });
-    expect(writes).toEqual(['attempt', 'consume']);
+  let sut: PhoneCodeChecker;
+  let config: AppConfig;
+  let codes: FakePhoneCodes;
+  let store: InMemoryLimitStore;
+  let mac: CodeMac;
+  let clock: ManualClock;
+  let user: UserEntity;
+
+  function build(env: Record<string, string> = {}) {
+    config = unitConfig(env);
+    const users = new FakeUsers();
+    codes = new FakePhoneCodes(users);
+    store = new InMemoryLimitStore();
+    mac = codeMac(config);
+    clock = new ManualClock();
+    sut = new PhoneCodeChecker(
+      config,
+      codes as unknown as PhoneCodesRepository,
+      mac,
+      new PhoneLimits(config, store, limitMetrics()),
+    );
+    user = users.add(aHuman());
+  }
+
+  /** The code the issuer would have stored for the user's number. */
+  function pending(code = CODE, overrides: Partial<PhoneCodeEntity> = {}): PhoneCodeEntity {
+    return codes.add({
+      userId: user.id,
+      phone: user.phone!,
+      mac: mac.sign(user.id, user.phone!, code),
+      keyId: mac.currentKeyId,
+      createdAt: clock.now(),
+      expiresAt: new Date(clock.now().getTime() + TTL),
+      ...overrides,
+    });
+  }
+
+  /** A check as VerifyPhone makes it: the user and the code loaded just before. */
+  const check = (input: string, loaded: PhoneCodeEntity | null = codes.get(user.id)) =>
+    sut.check(fakeTx, user, loaded, input, clock.now());
+
+  const recordFailures = async (n: number) => {
+    const limits = new PhoneLimits(config, store, limitMetrics());
+    for (let i = 0; i < n; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
+  };
+
+  beforeEach(() => build());
+
+  describe('no code pending', () => {
+    it('refuses with "Code not found" when the user has no pending code', async () => {
+      const refused = await refusal(check(CODE, null));
+      expect(refused).toMatchObject({ reason: 'no_code_pending', counts: true });
+      expect(refused.error).toMatchObject({ code: 9, id: 'COMMAND-2M9fs' });
+    });
+
+    it('refuses when the user has no number any more', async () => {
+      const code = pending();
+      user.phone = null;
+      expect(await refusal(check(CODE, code))).toMatchObject({ reason: 'no_code_pending' });
+    });
+
+    it('refuses when the number is verified already', async () => {
+      const code = pending();
+      user.phoneVerified = true;
+      expect(await refusal(check(CODE, code))).toMatchObject({ reason: 'no_code_pending' });
+    });
+
+    it('does not count a code issued for another number, even the right one', async () => {
+      pending(CODE, { phone: '+41780000000', mac: mac.sign(user.id, '+41780000000', CODE) });
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'no_code_pending' });
+      expect(codes.writes).toEqual([]);
+    });
+
+    it('refuses a code that is consumed already', async () => {
+      pending(CODE, { consumedAt: clock.now() });
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'no_code_pending' });
+    });
+
+    it('claims no attempt when nothing is pending', async () => {
+      await refusal(check(CODE, null));
+      expect(codes.writes).toEqual([]);
+    });
   });
 
-  it('refuses, without counting, when the daily failure limit is reached', async () => {
-    const { checker: c, writes } = checker(async () => ({ ok: false, rule, retryAfterMs: 5000 }));
-    const outcome = await check(c);
-    expect(outcome.ok).toBe(false);
-    if (outcome.ok) return;
-    expect(outcome.error.error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
-    expect(outcome.error.reason).toBe('failed_checks_per_day');
-    expect(outcome.error.counts).toBe(false);
-    expect(writes).toEqual([]);
+  describe('the daily failure limit', () => {
+    it('is checked before anything else about the code: an expired code is refused as rate-limited', async () => {
+      pending(CODE, { expiresAt: clock.now() });
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'failed_checks_per_day' });
+    });
+
+    it('refuses even the right code, claiming no attempt and consuming nothing', async () => {
+      pending();
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      const refused = await refusal(check(CODE));
+      expect(refused.error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
+      expect(codes.writes).toEqual([]);
+      expect(codes.get(user.id)).toMatchObject({ attempts: 0, consumedAt: null });
+    });
+
+    it('gives a refusal that does not count towards the limit again', async () => {
+      pending();
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      expect(await refusal(check(CODE))).toMatchObject({ counts: false });
+    });
+
+    it('tells when to retry: when the oldest counted failure leaves the 24 h window', async () => {
+      pending();
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      clock.advance(3_600_000);
+      const refused = await refusal(check(CODE));
+      expect(refused.error.extras.retryAfterMs).toBe(23 * 3_600_000);
+    });
+
+    it('allows the check again once the window has passed', async () => {
+      pending();
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      clock.advance(86_400_000);
+      pending();
+      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+    });
+
+    it('allows a check one failure below the limit', async () => {
+      pending();
+      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY - 1);
+      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+    });
+
+    it('throws, claiming nothing, when the limit store cannot answer (the check fails closed)', async () => {
+      pending();
+      const down = new Error('Connection is closed.');
+      store.failWith = down;
+      await expect(check(CODE)).rejects.toBe(down);
+      expect(codes.writes).toEqual([]);
+    });
   });
 
-  it.each([
-    ['a wrong code', false],
-    ['the right code', true],
-  ])('throws, and neither passes nor refuses %s, when the limit store cannot answer', async (_, right) => {
-    const down = new Error('Connection is closed.');
-    const { checker: c, writes } = checker(() => Promise.reject(down), right);
-    await expect(check(c)).rejects.toBe(down);
-    expect(writes).toEqual([]);
+  describe('expiry', () => {
+    it('refuses a code at its expiry instant', async () => {
+      pending(CODE, { expiresAt: clock.now() });
+      const refused = await refusal(check(CODE));
+      expect(refused).toMatchObject({ reason: 'expired', counts: true });
+      expect(refused.error).toMatchObject({ code: 3, id: 'CODE-QvUQ4P' });
+    });
+
+    it('accepts the right code a millisecond before expiry', async () => {
+      pending(CODE, { expiresAt: new Date(clock.now().getTime() + 1) });
+      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+    });
+
+    it('claims no attempt for an expired code', async () => {
+      pending(CODE, { expiresAt: clock.now() });
+      await refusal(check(CODE));
+      expect(codes.get(user.id)?.attempts).toBe(0);
+    });
+  });
+
+  describe('attempts', () => {
+    it('claims the attempt before comparing: the right code uses one too, then consumes the code', async () => {
+      pending();
+      await check(CODE);
+      expect(codes.writes).toEqual(['claim attempt', 'consume']);
+      expect(codes.get(user.id)?.attempts).toBe(1);
+    });
+
+    it('counts a wrong code and tells how many attempts are left', async () => {
+      pending();
+      const refused = await refusal(check('000000'));
+      expect(refused).toMatchObject({
+        reason: 'wrong_code',
+        counts: true,
+        payload: { attemptsRemaining: config.PHONE_CODE_MAX_ATTEMPTS - 1, codeDead: false },
+      });
+      expect(refused.error).toMatchObject({ code: 3, id: 'COMMAND-eis9R', text: 'Code is invalid, 4 attempts left' });
+    });
+
+    it('says the code is dead on the last wrong attempt', async () => {
+      pending(CODE, { attempts: config.PHONE_CODE_MAX_ATTEMPTS - 1 });
+      expect(await refusal(check('000000'))).toMatchObject({
+        reason: 'wrong_code',
+        payload: { attemptsRemaining: 0, codeDead: true },
+      });
+    });
+
+    it('refuses even the right code once the attempts are used up', async () => {
+      pending(CODE, { attempts: config.PHONE_CODE_MAX_ATTEMPTS });
+      const refused = await refusal(check(CODE));
+      expect(refused).toMatchObject({ reason: 'attempts_exhausted', counts: true });
+      expect(refused.error).toMatchObject({ code: 8, id: 'PHONE-attempts' });
+      expect(codes.get(user.id)?.consumedAt).toBeNull();
+    });
+
+    it('follows PHONE_CODE_MAX_ATTEMPTS', async () => {
+      build({ PHONE_CODE_MAX_ATTEMPTS: '2' });
+      pending();
+      await refusal(check('000000'));
+      await refusal(check('000000'));
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'attempts_exhausted' });
+    });
+
+    it('never lets more guesses than the limit through when they arrive together', async () => {
+      pending();
+      const loaded = codes.get(user.id);
+      const outcomes = await Promise.all(Array.from({ length: 12 }, () => check('000000', loaded)));
+      const reasons = outcomes.map((o) => (o.ok ? 'ok' : o.error.reason));
+      expect(reasons.filter((r) => r === 'wrong_code')).toHaveLength(config.PHONE_CODE_MAX_ATTEMPTS);
+      expect(reasons.filter((r) => r === 'attempts_exhausted')).toHaveLength(12 - config.PHONE_CODE_MAX_ATTEMPTS);
+    });
+  });
+
+  describe('the right code', () => {
+    it('passes', async () => {
+      pending();
+      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+    });
+
+    it('consumes the code at the time of the check', async () => {
+      pending();
+      await check(CODE);
+      expect(codes.get(user.id)?.consumedAt).toEqual(clock.now());
+    });
+
+    it('cannot be used twice', async () => {
+      pending();
+      await check(CODE);
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'no_code_pending' });
+    });
+
+    it('cannot be used twice by a check that loaded the code before the first one consumed it', async () => {
+      const loaded = pending();
+      await check(CODE, loaded);
+      const second = await check(CODE, loaded);
+      expect(second.ok).toBe(false);
+    });
+
+    it('passes exactly once when two checks of it arrive together', async () => {
+      const loaded = pending();
+      const outcomes = await Promise.all([check(CODE, loaded), check(CODE, loaded)]);
+      expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
+    });
+
+    it('is refused as "consumed" when another check consumed it between the claim and the consumption', async () => {
+      const loaded = pending();
+      const consume = codes.consume.bind(codes);
+      jest.spyOn(codes, 'consume').mockImplementationOnce(async (tx, id, at) => {
+        await consume(tx, id, at); // the other check
+        return consume(tx, id, at);
+      });
+      expect(await refusal(check(CODE, loaded))).toMatchObject({ reason: 'consumed', counts: true });
+    });
+  });
+
+  describe('what is compared', () => {
+    it('ignores white space around a digit code', async () => {
+      pending();
+      expect((await check(` ${CODE}\t`)).ok).toBe(true);
+    });
+
+    it('compares an alphanumeric code in upper case', async () => {
+      build({ PHONE_CODE_ALPHABET: 'alphanumeric' });
+      pending('K7Q2ZD');
+      expect((await check(' k7q2zd ')).ok).toBe(true);
+    });
+
+    it('verifies a code signed under an older key that is still configured', async () => {
+      pending(CODE, { keyId: 'k0', mac: mac.sign(user.id, user.phone!, CODE, 'k0') });
+      expect((await check(CODE)).ok).toBe(true);
+    });
+
+    it('refuses a code whose key is no longer configured, as a wrong code', async () => {
+      pending(CODE, { keyId: 'gone' });
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'wrong_code' });
+    });
+
+    it('refuses a code issued to another user', async () => {
+      pending(CODE, { mac: mac.sign('another-user', user.phone!, CODE) });
+      expect(await refusal(check(CODE))).toMatchObject({ reason: 'wrong_code' });
+    });
   });
 });

@@ -1,8 +1,12 @@
+import { randomInt } from 'node:crypto';
 import { Role } from '../../src/common/auth/caller';
 import { bearer, grantRoles, TestApp } from './test-app';
 
 let counter = 0;
 const unique = () => `${Date.now().toString(36)}${(counter++).toString(36)}`;
+
+/** A valid Swiss mobile number, random so that per-number limits of one run do not meet. */
+export const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
 
 export async function createOrg(t: TestApp, name = `Org ${unique()}`): Promise<string> {
   const res = await t.http().post('/v2/organizations').set(bearer(t.adminToken)).send({ name }).expect(200);

@@ -75,10 +75,14 @@ export class FakeHttpServer {
   }
 
   async close(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    if (this.server) await closeServer(this.server);
   }
+}
+
+/** Closes a server at once: its keep-alive connections too, which `close()` alone would wait for. */
+export async function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
 /** A promise with its resolve function, to hold a request until the test lets it go. */

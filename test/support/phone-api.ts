@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Response } from 'supertest';
 import { PhoneCodeEntity } from '../../src/phone/phone-code.entity';
-import { EventEntity } from '../../src/common/events/event.entity';
 import { SmsOutboxWorker } from '../../src/phone/outbox/sms-outbox.worker';
 import { bearer, dataSourceOf, Db, startApp, TestApp } from './test-app';
+import { BAD_REQUEST, ERROR_DETAIL, ERROR_INFO } from './wire';
 
 /** startApp, checking that the app's own log is captured (the redaction tests depend on it). */
 export async function startPhoneApp(
@@ -18,11 +18,6 @@ export async function startPhoneApp(
   expect(t.logs.some((line) => line.includes('"url":"/v2/users/0"'))).toBe(true);
   return t;
 }
-
-export const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
-export const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
-export const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
-export const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
 
 /** The phone routes of contract §2, called the way a REST client does. */
 export function phoneApi(t: TestApp, token: string = t.adminToken) {
@@ -103,33 +98,9 @@ export async function phoneCodeRow(t: TestApp, userId: string): Promise<PhoneCod
   return dataSourceOf(t).getRepository(PhoneCodeEntity).findOne({ where: { userId } });
 }
 
-export interface StoredEvent {
-  sequence: number;
-  type: string;
-  payload: Record<string, unknown>;
-  creator: string;
-  resourceOwner: string;
-  createdAt: number;
-}
-
 /** Waits until the SMS outbox worker has delivered what the last calls queued. */
 export async function outboxIdle(t: TestApp): Promise<void> {
   await t.app.get(SmsOutboxWorker).idle();
-}
-
-/** The user's events in sequence order, payloads parsed. */
-export async function eventsOf(t: TestApp, userId: string): Promise<StoredEvent[]> {
-  const rows = await dataSourceOf(t)
-    .getRepository(EventEntity)
-    .find({ where: { aggregateId: userId }, order: { sequence: 'ASC' } });
-  return rows.map((e) => ({
-    sequence: e.sequence,
-    type: e.type,
-    payload: JSON.parse(e.payload),
-    creator: e.creator,
-    resourceOwner: e.resourceOwner,
-    createdAt: e.createdAt.getTime(),
-  }));
 }
 
 export const OIDC = { issuer: 'https://issuer.phone-verify.test', audience: 'phone-verify-api' };

@@ -3,11 +3,19 @@
 /** A 64-bit decimal ID (contract §5). */
 export const ID = expect.stringMatching(/^[1-9]\d{0,19}$/);
 /** An RFC 3339 timestamp in UTC, as protobuf JSON writes it. */
-export const TIME = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/);
+export const TIME_PATTERN = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+export const TIME = expect.stringMatching(TIME_PATTERN);
 /** A uint64 written as a JSON string. */
 export const SEQUENCE = expect.stringMatching(/^[1-9]\d*$/);
 
-const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
+/** The `@type` of each error detail an answer may carry (contract §6). */
+export const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
+export const BAD_REQUEST = 'type.googleapis.com/google.rpc.BadRequest';
+export const ERROR_INFO = 'type.googleapis.com/google.rpc.ErrorInfo';
+export const RETRY_INFO = 'type.googleapis.com/google.rpc.RetryInfo';
+
+/** The content type of a binary gRPC-web call. */
+export const GRPC_WEB = 'application/grpc-web+proto';
 
 /** The exact error body of a catalogued error (contract §6). */
 export function errorBody(code: number, id: string, text: string) {
@@ -26,7 +34,7 @@ export function validationBody(fields: string[]) {
     details: [
       { '@type': ERROR_DETAIL, id: 'VALIDATION-1nv4l', message: expect.stringMatching(/^invalid request: /) },
       {
-        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        '@type': BAD_REQUEST,
         fieldViolations: expect.arrayContaining(
           fields.map((field) => ({ field, description: expect.any(String) })),
         ) as unknown,

@@ -1,3 +1,5 @@
+import { closeServer } from '../../../test/support/fake-http';
+import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../common/clock';
@@ -11,14 +13,7 @@ import { WebhookSmsSender } from './webhook-sms-sender';
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
 
-const message: SmsMessage = {
-  id: '312345678901234567',
-  to: '+41791234567',
-  text: '482913 is your code to verify your phone number. Do not share it with anyone.',
-  code: '482913',
-  userId: '298765432109876543',
-  orgId: '298765432109876500',
-};
+const message = smsMessage();
 
 /** A provider whose outcome a test chooses; it records what it was asked to send. */
 class StubSender extends SmsSender {
@@ -36,16 +31,6 @@ class StubSender extends SmsSender {
     if (this.outcome === 'final') throw new SmsDeliveryError(`${this.name}: HTTP 400`, false, 'http_4xx');
     if (this.outcome === 'bug') throw new TypeError('cannot read properties of undefined');
   }
-}
-
-async function failure(promise: Promise<unknown>): Promise<SmsDeliveryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SmsDeliveryError);
-    return error as SmsDeliveryError;
-  }
-  throw new Error('expected the send to fail');
 }
 
 describe(FailoverSmsSender.name, () => {
@@ -75,7 +60,7 @@ describe(FailoverSmsSender.name, () => {
   );
 
   it('gives up when every provider fails for good, naming each failure', async () => {
-    const error = await failure(
+    const error = await deliveryFailure(
       new FailoverSmsSender([new StubSender('webhook', 'final'), new StubSender('twilio', 'final')]).send(message),
     );
     expect(error.retryable).toBe(false);
@@ -87,7 +72,7 @@ describe(FailoverSmsSender.name, () => {
     ['final', 'retryable'],
     ['bug', 'final'],
   ] as const)('asks for a retry when any failure may pass (%s, %s)', async (a, b) => {
-    const error = await failure(
+    const error = await deliveryFailure(
       new FailoverSmsSender([new StubSender('webhook', a), new StubSender('twilio', b)]).send(message),
     );
     expect(error.retryable).toBe(true);
@@ -103,7 +88,7 @@ describe('the error code of a chain that failed', () => {
     [['bug', 'final'], 'other'],
   ] as const)('is that of the last failure that keeps the message alive (%j → %s)', async (outcomes, code) => {
     const chain = new FailoverSmsSender(outcomes.map((outcome, i) => new StubSender(`p${i}`, outcome)));
-    expect((await failure(chain.send(message))).code).toBe(code);
+    expect((await deliveryFailure(chain.send(message))).code).toBe(code);
   });
 });
 
@@ -182,10 +167,7 @@ describe(createSmsSender.name, () => {
       twilioForms.length = 0;
     });
     afterEach(async () => {
-      for (const server of servers) {
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-      }
+      for (const server of servers) await closeServer(server);
       servers = [];
     }, 60_000);
 

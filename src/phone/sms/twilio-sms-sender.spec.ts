@@ -1,6 +1,7 @@
+import { closeServer } from '../../../test/support/fake-http';
+import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
 import { createServer, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { SmsDeliveryError, SmsMessage } from './sms-sender';
 import { isRetryableTwilioFailure, TwilioSmsSender, TwilioSmsSenderOptions } from './twilio-sms-sender';
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
@@ -54,33 +55,6 @@ async function startFakeTwilio(): Promise<{ baseUrl: string; created: Created[];
   return state;
 }
 
-async function stop(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-function message(overrides: Partial<SmsMessage> = {}): SmsMessage {
-  return {
-    id: '312345678901234567',
-    to: '+41791234567',
-    text: '482913 is your code to verify your phone number. Do not share it with anyone.',
-    code: '482913',
-    userId: '298765432109876543',
-    orgId: '298765432109876500',
-    ...overrides,
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<SmsDeliveryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SmsDeliveryError);
-    return error as SmsDeliveryError;
-  }
-  throw new Error('expected the send to fail');
-}
-
 describe(TwilioSmsSender.name, () => {
   let fake: Awaited<ReturnType<typeof startFakeTwilio>>;
   const sender = (options: Partial<TwilioSmsSenderOptions> = {}) =>
@@ -97,11 +71,11 @@ describe(TwilioSmsSender.name, () => {
     fake = await startFakeTwilio();
   });
   afterEach(async () => {
-    await stop(fake.server);
+    await closeServer(fake.server);
   });
 
   it('creates a Message with To, Body and From', async () => {
-    await sender().send(message());
+    await sender().send(smsMessage());
     expect(fake.created).toEqual([
       {
         form: {
@@ -115,7 +89,7 @@ describe(TwilioSmsSender.name, () => {
 
   it('uses the messaging service instead of From when configured, and tolerates a trailing slash', async () => {
     await sender({ from: undefined, messagingServiceSid: SERVICE, baseUrl: `${fake.baseUrl}/` }).send(
-      message({ text: 'Zeile 1\n\n@example.com #482913 & ü' }),
+      smsMessage({ text: 'Zeile 1\n\n@example.com #482913 & ü' }),
     );
     expect(fake.created[0].form).toEqual({
       To: '+41791234567',
@@ -125,14 +99,16 @@ describe(TwilioSmsSender.name, () => {
   });
 
   it('gives up when Twilio refuses the credentials', async () => {
-    const error = await failure(sender({ authToken: 'wrong-token-0123456789' }).send(message()));
+    const error = await deliveryFailure(sender({ authToken: 'wrong-token-0123456789' }).send(smsMessage()));
     expect(error.retryable).toBe(false);
     expect(error.message).toBe('twilio: HTTP 401, code 20003, Authenticate, https://www.twilio.com/docs/errors/20003');
     expect(fake.created).toEqual([]);
   });
 
   it('gives up with a wrong account SID', async () => {
-    const error = await failure(sender({ accountSid: 'AC00000000000000000000000000000000' }).send(message()));
+    const error = await deliveryFailure(
+      sender({ accountSid: 'AC00000000000000000000000000000000' }).send(smsMessage()),
+    );
     expect(error.retryable).toBe(false);
   });
 
@@ -165,7 +141,7 @@ describe(TwilioSmsSender.name, () => {
             status,
           }),
         );
-      const error = await failure(sender().send(message()));
+      const error = await deliveryFailure(sender().send(smsMessage()));
       expect(error.retryable).toBe(retryable);
       expect(error.code).toBe(metricsCode);
       expect(error.message).toContain(`twilio: HTTP ${status}, code ${code}, refused`);
@@ -182,7 +158,7 @@ describe(TwilioSmsSender.name, () => {
     'maps HTTP %i without a Twilio error document by its status (retryable=%s, %s)',
     async (status, retryable, code) => {
       fake.answer = (res) => res.writeHead(status, { 'Content-Type': 'text/html' }).end('<html>nope</html>');
-      const error = await failure(sender().send(message()));
+      const error = await deliveryFailure(sender().send(smsMessage()));
       expect(error.retryable).toBe(retryable);
       expect(error.code).toBe(code);
       expect(error.message).toBe(`twilio: HTTP ${status}`);
@@ -194,14 +170,14 @@ describe(TwilioSmsSender.name, () => {
       res
         .writeHead(400, { 'Content-Type': 'application/json' })
         .end(JSON.stringify({ code: 21617, message: 'Body "482913 is your code" is too long', status: 400 }));
-    const error = await failure(sender().send(message()));
+    const error = await deliveryFailure(sender().send(smsMessage()));
     expect(error.message).not.toContain('482913');
     expect(error.message).toContain('Body "*** is your code" is too long');
   });
 
   it('gives a retryable failure when Twilio does not answer in time', async () => {
     fake.answer = () => undefined;
-    const error = await failure(sender({ timeoutMs: 200 }).send(message()));
+    const error = await deliveryFailure(sender({ timeoutMs: 200 }).send(smsMessage()));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('twilio: no answer within 200 ms');
     expect(error.code).toBe('timeout');
@@ -209,9 +185,9 @@ describe(TwilioSmsSender.name, () => {
 
   it('gives a retryable failure when nothing listens', async () => {
     const { baseUrl } = fake;
-    await stop(fake.server);
+    await closeServer(fake.server);
     fake = await startFakeTwilio(); // for afterEach
-    const error = await failure(sender({ baseUrl }).send(message()));
+    const error = await deliveryFailure(sender({ baseUrl }).send(smsMessage()));
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('twilio: request failed (ECONNREFUSED)');
     expect(error.code).toBe('network');

@@ -1,10 +1,11 @@
+import { closeServer } from '../../../test/support/fake-http';
+import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../common/clock';
 import { validateEnvironment } from '../../common/config/env.schema';
 import { AppConfig } from '../../common/config/app-config.module';
-import { SmsDeliveryError, SmsMessage } from './sms-sender';
 import { SmsText } from './sms-text';
 import { webhookSignature, WebhookSmsSender } from './webhook-sms-sender';
 
@@ -48,11 +49,6 @@ async function startReceiver(
   return { url: `http://127.0.0.1:${port}/sms`, received, server };
 }
 
-async function stop(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
 /**
  * What a receiver does: recompute the HMAC over "<t>.<raw body>", compare in constant time, and
  * refuse a timestamp too far from its own clock (replays).
@@ -66,32 +62,10 @@ function verifySignature(header: string | undefined, rawBody: string, key: strin
   return timingSafeEqual(expected, Buffer.from(parts.v1, 'hex'));
 }
 
-function message(overrides: Partial<SmsMessage> = {}): SmsMessage {
-  return {
-    id: '312345678901234567',
-    to: '+41791234567',
-    text: 'Your code: 482913',
-    code: '482913',
-    userId: '298765432109876543',
-    orgId: '298765432109876500',
-    ...overrides,
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<SmsDeliveryError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(SmsDeliveryError);
-    return error as SmsDeliveryError;
-  }
-  throw new Error('expected the send to fail');
-}
-
 describe(WebhookSmsSender.name, () => {
   let server: Server | undefined;
   afterEach(async () => {
-    if (server) await stop(server);
+    if (server) await closeServer(server);
     server = undefined;
   });
 
@@ -102,7 +76,7 @@ describe(WebhookSmsSender.name, () => {
     const text = new SmsText(config).render({ code: '482913', language: 'de-CH' });
     const sender = new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000, signingKey: KEY }, new FixedClock());
 
-    await sender.send(message({ text }));
+    await sender.send(smsMessage({ text }));
 
     expect(receiver.received).toHaveLength(1);
     const [request] = receiver.received;
@@ -127,7 +101,7 @@ describe(WebhookSmsSender.name, () => {
     const receiver = await startReceiver();
     server = receiver.server;
     const sender = new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000, signingKey: KEY }, new FixedClock());
-    await sender.send(message());
+    await sender.send(smsMessage());
     const { headers, rawBody } = receiver.received[0];
     const signature = headers['zitadel-signature'] as string;
 
@@ -152,7 +126,7 @@ describe(WebhookSmsSender.name, () => {
   it('sends no signature header without a signing key', async () => {
     const receiver = await startReceiver();
     server = receiver.server;
-    await new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(message());
+    await new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage());
     expect(receiver.received[0].headers['zitadel-signature']).toBeUndefined();
   });
 
@@ -160,7 +134,7 @@ describe(WebhookSmsSender.name, () => {
     const receiver = await startReceiver((_req, res) => res.writeHead(status).end());
     server = receiver.server;
     await expect(
-      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(message()),
+      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
     ).resolves.toBeUndefined();
   });
 
@@ -181,8 +155,8 @@ describe(WebhookSmsSender.name, () => {
   ])('maps HTTP %i to a failure with retryable=%s', async (status, retryable) => {
     const receiver = await startReceiver((_req, res) => res.writeHead(status).end('{"error":"482913"}'));
     server = receiver.server;
-    const error = await failure(
-      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(message()),
+    const error = await deliveryFailure(
+      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
     );
     expect(error.retryable).toBe(retryable);
     expect(error.message).toBe(`webhook: HTTP ${status}`);
@@ -193,8 +167,8 @@ describe(WebhookSmsSender.name, () => {
       req.url === '/sms' ? res.writeHead(307, { Location: '/elsewhere' }).end() : res.writeHead(204).end(),
     );
     server = receiver.server;
-    const error = await failure(
-      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(message()),
+    const error = await deliveryFailure(
+      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
     );
     expect(error.retryable).toBe(false);
     expect(receiver.received.map((r) => r.url)).toEqual(['/sms']);
@@ -204,8 +178,8 @@ describe(WebhookSmsSender.name, () => {
     const receiver = await startReceiver(() => undefined); // never answers
     server = receiver.server;
     const started = Date.now();
-    const error = await failure(
-      new WebhookSmsSender({ url: receiver.url, timeoutMs: 200 }, new FixedClock()).send(message()),
+    const error = await deliveryFailure(
+      new WebhookSmsSender({ url: receiver.url, timeoutMs: 200 }, new FixedClock()).send(smsMessage()),
     );
     expect(error.retryable).toBe(true);
     expect(error.message).toBe('webhook: no answer within 200 ms');
@@ -214,9 +188,9 @@ describe(WebhookSmsSender.name, () => {
 
   it('gives a retryable failure when nothing listens', async () => {
     const receiver = await startReceiver();
-    await stop(receiver.server);
-    const error = await failure(
-      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(message()),
+    await closeServer(receiver.server);
+    const error = await deliveryFailure(
+      new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
     );
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/^webhook: request failed \(ECONNREFUSED\)$/);

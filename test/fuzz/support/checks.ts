@@ -2,8 +2,8 @@ import type { JsonObject } from '@bufbuild/protobuf';
 import { createHuman, createMachineWithToken, createOrg } from '../../support/factories';
 import { TestApp } from '../../support/test-app';
 import { statusJson, TRANSPORTS, transportCaller } from '../../support/transports';
+import { ERROR_DETAIL } from '../../support/wire';
 
-const ERROR_DETAIL = 'type.googleapis.com/zitadel.v1.ErrorDetail';
 /** grpc-js's own answers about the transport itself (deadline, size, method), which carry no details */
 const TRANSPORT_CODES = new Set([4, 8, 12]);
 

@@ -1,0 +1,225 @@
+import { limitMetrics } from '../../test/support/fakes/metrics';
+import { ManualClock } from '../../test/support/fakes/clock';
+import { unitConfig } from '../../test/support/fakes/config';
+import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
+import { fakeTx } from '../../test/support/fakes/transactions';
+import { rejectionOf } from '../../test/support/rejections';
+import { AppError } from '../common/errors/app-error';
+import { PhoneLimits } from './phone-limits';
+import { ParsedPhone } from './phone-number';
+
+const MINUTE = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const USER = '300000000000000001';
+const MOBILE: ParsedPhone = { e164: '+41791234567', country: 'CH', type: 'MOBILE' };
+
+const thrown = (promise: Promise<unknown>) => rejectionOf(promise, AppError);
+
+describe(PhoneLimits.name, () => {
+  let sut: PhoneLimits;
+  let store: InMemoryLimitStore;
+  let clock: ManualClock;
+
+  function build(env: Record<string, string> = {}) {
+    store = new InMemoryLimitStore();
+    clock = new ManualClock();
+    sut = new PhoneLimits(unitConfig(env), store, limitMetrics());
+  }
+
+  const send = (userId = USER, phone: ParsedPhone = MOBILE, lastSmsAt?: Date) =>
+    sut.assertMaySend(fakeTx, userId, phone, clock.now(), lastSmsAt);
+  const counted = () => [...store.hits.values()].reduce((n, hits) => n + hits.length, 0);
+
+  beforeEach(() => build());
+
+  describe('which numbers receive an SMS', () => {
+    it('lets a mobile number receive one', async () => {
+      await expect(send()).resolves.toBeUndefined();
+    });
+
+    it.each(['PREMIUM_RATE', 'SHARED_COST'])('refuses a %s number', async (type) => {
+      const error = await thrown(send(USER, { e164: '+41900123456', country: 'CH', type }));
+      expect(error).toMatchObject({ code: 3, id: 'PHONE-n0sms' });
+      expect(error.extras.info).toMatchObject({ reason: 'SMS_REFUSED' });
+    });
+
+    it('counts nothing for a refused premium-rate number', async () => {
+      await thrown(send(USER, { e164: '+41900123456', country: 'CH', type: 'PREMIUM_RATE' }));
+      expect(counted()).toBe(0);
+    });
+
+    it('sends to every country when SMS_ALLOWED_COUNTRIES is unset', async () => {
+      await expect(send(USER, { e164: '+33612345678', country: 'FR', type: 'MOBILE' })).resolves.toBeUndefined();
+    });
+
+    it('refuses a country outside SMS_ALLOWED_COUNTRIES, naming it', async () => {
+      build({ SMS_ALLOWED_COUNTRIES: 'CH, DE' });
+      const error = await thrown(send(USER, { e164: '+33612345678', country: 'FR', type: 'MOBILE' }));
+      expect(error).toMatchObject({
+        id: 'PHONE-n0sms',
+        text: 'No SMS can be sent to this number: SMS are not sent to FR',
+      });
+    });
+
+    it('sends to a country in SMS_ALLOWED_COUNTRIES', async () => {
+      build({ SMS_ALLOWED_COUNTRIES: 'CH,DE' });
+      await expect(send(USER, { e164: '+4915123456789', country: 'DE', type: 'MOBILE' })).resolves.toBeUndefined();
+    });
+
+    it('refuses a number of no known country when a country list is set', async () => {
+      build({ SMS_ALLOWED_COUNTRIES: 'CH' });
+      const error = await thrown(send(USER, { e164: '+80012345678', type: 'TOLL_FREE' }));
+      expect(error.text).toBe('No SMS can be sent to this number: SMS are not sent to this country');
+    });
+  });
+
+  describe('the resend cooldown', () => {
+    it('refuses a second send within SMS_RESEND_COOLDOWN, saying when to retry', async () => {
+      await send();
+      clock.advance(20_000);
+      const error = await thrown(send());
+      expect(error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
+      expect(error.extras.retryAfterMs).toBe(40_000);
+      expect(error.extras.info?.metadata).toEqual({ limit: 'sms_resend_cooldown', retryAfterSeconds: '40' });
+    });
+
+    it('allows the next send once the cooldown has passed', async () => {
+      await send();
+      clock.advance(MINUTE);
+      await expect(send()).resolves.toBeUndefined();
+    });
+
+    it('holds from the pending code’s last SMS even when the store lost its counters', async () => {
+      const lastSmsAt = clock.now();
+      clock.advance(10_000);
+      const error = await thrown(send(USER, MOBILE, lastSmsAt));
+      expect(error.extras.retryAfterMs).toBe(50_000);
+    });
+
+    it('holds to the last millisecond of the cooldown', async () => {
+      const lastSmsAt = new Date(clock.now().getTime() - MINUTE + 1);
+      const error = await thrown(send(USER, MOBILE, lastSmsAt));
+      expect(error.extras.retryAfterMs).toBe(1);
+    });
+
+    it('counts nothing for a send refused by the cooldown', async () => {
+      const lastSmsAt = clock.now();
+      await thrown(send(USER, MOBILE, lastSmsAt));
+      expect(counted()).toBe(0);
+    });
+
+    it('never asks for a longer wait than the cooldown, even for a last SMS in the future', async () => {
+      const error = await thrown(send(USER, MOBILE, new Date(clock.now().getTime() + HOUR)));
+      expect(error.extras.retryAfterMs).toBe(MINUTE);
+    });
+
+    it('is off with SMS_RESEND_COOLDOWN=0s', async () => {
+      build({ SMS_RESEND_COOLDOWN: '0s' });
+      await send();
+      await expect(send(USER, MOBILE, clock.now())).resolves.toBeUndefined();
+    });
+
+    it('is per user: another user may be sent a code to another number at once', async () => {
+      await send();
+      await expect(send('300000000000000002', { ...MOBILE, e164: '+41797654321' })).resolves.toBeUndefined();
+    });
+  });
+
+  describe('sends per user per hour', () => {
+    beforeEach(() => build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_USER_PER_HOUR: '3' }));
+
+    it('allows SMS_MAX_PER_USER_PER_HOUR sends within an hour, then refuses', async () => {
+      for (let i = 0; i < 3; i++) await send(USER, { ...MOBILE, e164: `+4179123456${i}` });
+      const error = await thrown(send(USER, { ...MOBILE, e164: '+41791234569' }));
+      expect(error.extras.info?.metadata.limit).toBe('sms_per_user_per_hour');
+    });
+
+    it('allows a send again when the first of the hour leaves the window', async () => {
+      for (let i = 0; i < 3; i++) {
+        await send();
+        clock.advance(10 * MINUTE);
+      }
+      clock.advance(30 * MINUTE);
+      await expect(send()).resolves.toBeUndefined();
+    });
+  });
+
+  describe('sends per number per day', () => {
+    beforeEach(() => build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_NUMBER_PER_DAY: '2' }));
+
+    it('counts sends to one number across users, then refuses', async () => {
+      await send('300000000000000001');
+      await send('300000000000000002');
+      const error = await thrown(send('300000000000000003'));
+      expect(error.extras.info?.metadata.limit).toBe('sms_per_number_per_day');
+    });
+
+    it('does not count a send that another limit refused', async () => {
+      build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_NUMBER_PER_DAY: '2', SMS_MAX_PER_USER_PER_HOUR: '1' });
+      await send('300000000000000001');
+      await thrown(send('300000000000000001'));
+      await expect(send('300000000000000002')).resolves.toBeUndefined();
+    });
+
+    it('allows the number again after a day', async () => {
+      await send('300000000000000001');
+      await send('300000000000000002');
+      clock.advance(DAY);
+      await expect(send('300000000000000003')).resolves.toBeUndefined();
+    });
+  });
+
+  describe('failed checks per user per day', () => {
+    const mayCheck = (userId = USER) => sut.mayCheck(fakeTx, userId, clock.now());
+    const fail = async (n: number, userId = USER) => {
+      for (let i = 0; i < n; i++) await sut.recordFailedCheck(fakeTx, userId, clock.now());
+    };
+
+    it('allows a check below PHONE_MAX_FAILED_PER_DAY failures', async () => {
+      await fail(14);
+      expect(await mayCheck()).toEqual({ ok: true, value: undefined });
+    });
+
+    it('refuses a check at PHONE_MAX_FAILED_PER_DAY failures, as rate-limited', async () => {
+      await fail(15);
+      const outcome = await mayCheck();
+      expect(outcome.ok).toBe(false);
+      if (outcome.ok) return;
+      expect(outcome.error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
+      expect(outcome.error.extras.info?.metadata.limit).toBe('failed_checks_per_day');
+    });
+
+    it('returns the refusal rather than throwing it', async () => {
+      await fail(15);
+      await expect(mayCheck()).resolves.toMatchObject({ ok: false });
+    });
+
+    it('counts a check as nothing: only a recorded failure counts', async () => {
+      for (let i = 0; i < 20; i++) await mayCheck();
+      expect(counted()).toBe(0);
+    });
+
+    it('keeps each user’s failures apart', async () => {
+      await fail(15, '300000000000000002');
+      expect((await mayCheck()).ok).toBe(true);
+    });
+
+    it('follows PHONE_MAX_FAILED_PER_DAY', async () => {
+      build({ PHONE_MAX_FAILED_PER_DAY: '2' });
+      await fail(2);
+      expect((await mayCheck()).ok).toBe(false);
+    });
+
+    it('forgets failures older than 24 h', async () => {
+      await fail(15);
+      clock.advance(DAY);
+      expect((await mayCheck()).ok).toBe(true);
+    });
+
+    it('throws when the store cannot answer', async () => {
+      store.failWith = new Error('Connection is closed.');
+      await expect(mayCheck()).rejects.toThrow('Connection is closed.');
+    });
+  });
+});

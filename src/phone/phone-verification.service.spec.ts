@@ -1,0 +1,381 @@
+import { limitMetrics, phoneMetrics } from '../../test/support/fakes/metrics';
+import { ManualClock } from '../../test/support/fakes/clock';
+import { codeMac, unitConfig } from '../../test/support/fakes/config';
+import { FakeEventStore } from '../../test/support/fakes/events';
+import { SequentialIds } from '../../test/support/fakes/ids';
+import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
+import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
+import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
+import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
+import { aHuman, FakeUsers } from '../../test/support/fakes/users';
+import { EventStore } from '../common/events/event-store';
+import { IdGenerator } from '../common/ids/id-generator';
+import { TransactionRunner } from '../database/transaction-runner';
+import { UserEntity } from '../users/entities/user.entity';
+import { UsersRepository } from '../users/users.repository';
+import { CodeMac } from './code-mac';
+import { OutboxCipher } from './outbox/outbox-cipher';
+import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
+import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
+import { PhoneCodeChecker } from './phone-code-checker';
+import { PhoneCodeIssuer } from './phone-code-issuer';
+import { PhoneCodesRepository } from './phone-codes.repository';
+import { PhoneLimits } from './phone-limits';
+import { PhoneNumberParser } from './phone-number';
+import { PhoneVerificationService } from './phone-verification.service';
+
+type Caller = Parameters<PhoneVerificationService['verifyPhone']>[0];
+type Role = Caller['grants'][number]['role'];
+
+const ORG = '200000000000000001';
+const OTHER_ORG = '200000000000000002';
+const NUMBER = '+41791234567';
+const CODE = '482913';
+
+const PERMISSION_DENIED = { code: 7, id: 'AUTH-AWfge' };
+
+describe(PhoneVerificationService.name, () => {
+  let sut: PhoneVerificationService;
+  let tx: FakeTransactions;
+  let users: FakeUsers;
+  let codes: FakePhoneCodes;
+  let events: FakeEventStore;
+  let store: InMemoryLimitStore;
+  let outbox: FakeOutbox;
+  let worker: FakeOutboxWorker;
+  let mac: CodeMac;
+  let clock: ManualClock;
+  let user: UserEntity;
+
+  const self = (): Caller => ({ userId: user.id, orgId: user.orgId, grants: [] });
+  const granted = (role: Role, scope = ORG): Caller => ({
+    userId: '900000000000000001',
+    orgId: scope,
+    grants: [{ scope, role }],
+  });
+  const manager = () => granted('ORG_USER_MANAGER');
+
+  beforeEach(() => {
+    const config = unitConfig();
+    tx = new FakeTransactions();
+    users = new FakeUsers();
+    codes = new FakePhoneCodes(users);
+    events = new FakeEventStore();
+    store = new InMemoryLimitStore();
+    outbox = new FakeOutbox();
+    worker = new FakeOutboxWorker();
+    mac = codeMac(config);
+    clock = new ManualClock();
+    const ids = new SequentialIds() as unknown as IdGenerator;
+    const limits = new PhoneLimits(config, store, limitMetrics());
+    const repo = codes as unknown as PhoneCodesRepository;
+    sut = new PhoneVerificationService(
+      tx as unknown as TransactionRunner,
+      users as unknown as UsersRepository,
+      repo,
+      events as unknown as EventStore,
+      new PhoneNumberParser(config),
+      new PhoneCodeIssuer(
+        config,
+        repo,
+        mac,
+        ids,
+        outbox as unknown as SmsOutboxRepository,
+        new OutboxCipher(config, mac),
+        limits,
+      ),
+      new PhoneCodeChecker(config, repo, mac, limits),
+      limits,
+      worker as unknown as SmsOutboxWorker,
+      clock,
+      phoneMetrics(config),
+    );
+    user = users.add(aHuman({ orgId: ORG, phone: NUMBER }));
+  });
+
+  /** The code the user was sent for its number. */
+  const pending = () =>
+    codes.add({
+      userId: user.id,
+      phone: NUMBER,
+      mac: mac.sign(user.id, NUMBER, CODE),
+      keyId: mac.currentKeyId,
+      expiresAt: new Date(clock.now().getTime() + 600_000),
+    });
+
+  describe('setPhone', () => {
+    it('lets a user set its own number with send_code', async () => {
+      await sut.setPhone(self(), user.id, '+41 79 765 43 21', { kind: 'send' });
+      expect(users.get(user.id)).toMatchObject({ phone: '+41797654321', phoneVerified: false });
+    });
+
+    it('never returns a user its own code, even with user.write on its organization', async () => {
+      const caller = { ...self(), grants: [{ scope: ORG, role: 'ORG_OWNER' as Role }] };
+      await expect(sut.setPhone(caller, user.id, '+41797654321', { kind: 'return' })).rejects.toMatchObject(
+        PERMISSION_DENIED,
+      );
+    });
+
+    it('never lets a user mark its own number verified, even with user.write on its organization', async () => {
+      const caller = { ...self(), grants: [{ scope: ORG, role: 'ORG_OWNER' as Role }] };
+      await expect(sut.setPhone(caller, user.id, '+41797654321', { kind: 'verified' })).rejects.toMatchObject(
+        PERMISSION_DENIED,
+      );
+    });
+
+    it('refuses send_code on another user without user.write on its organization', async () => {
+      await expect(
+        sut.setPhone(granted('ORG_OWNER_VIEWER'), user.id, '+41797654321', { kind: 'send' }),
+      ).rejects.toMatchObject(PERMISSION_DENIED);
+    });
+
+    it('refuses a manager of another organization', async () => {
+      await expect(
+        sut.setPhone(granted('ORG_USER_MANAGER', OTHER_ORG), user.id, '+41797654321', { kind: 'return' }),
+      ).rejects.toMatchObject(PERMISSION_DENIED);
+    });
+
+    it('lets an instance-wide role act on any organization', async () => {
+      const result = await sut.setPhone(granted('IAM_OWNER', 'instance'), user.id, '+41797654321', { kind: 'return' });
+      expect(result.verificationCode).toMatch(/^\d{6}$/);
+    });
+
+    it('returns the code to a caller with user.write', async () => {
+      const result = await sut.setPhone(manager(), user.id, '+41797654321', { kind: 'return' });
+      expect(codes.get(user.id)?.mac).toBe(mac.sign(user.id, '+41797654321', result.verificationCode!));
+    });
+
+    it('marks the number verified for a caller with user.write', async () => {
+      await sut.setPhone(manager(), user.id, '+41797654321', { kind: 'verified' });
+      expect(users.get(user.id)).toMatchObject({ phone: '+41797654321', phoneVerified: true });
+    });
+
+    it('refuses the number the user has already', async () => {
+      await expect(sut.setPhone(manager(), user.id, '+41 79 123 45 67', { kind: 'send' })).rejects.toMatchObject({
+        id: 'COMMAND-Uch5e',
+      });
+    });
+
+    it('refuses a number that is not valid', async () => {
+      await expect(sut.setPhone(manager(), user.id, '+41 12', { kind: 'send' })).rejects.toMatchObject({
+        id: 'PHONE-so0wa',
+      });
+    });
+
+    it('answers "Phone not found" for a machine user', async () => {
+      const machine = users.add(aHuman({ type: 'machine', orgId: ORG }));
+      await expect(sut.setPhone(manager(), machine.id, '+41797654321', { kind: 'send' })).rejects.toMatchObject({
+        code: 5,
+        id: 'COMMAND-ieJ2e',
+      });
+    });
+
+    it('answers "Phone not found" for an unknown user, before any permission check', async () => {
+      await expect(sut.setPhone(self(), 'no-such-user', '+41797654321', { kind: 'verified' })).rejects.toMatchObject({
+        id: 'COMMAND-ieJ2e',
+      });
+    });
+
+    it('appends phone.changed and code.added and reports the last sequence', async () => {
+      const result = await sut.setPhone(manager(), user.id, '+41797654321', { kind: 'return' });
+      expect(events.typesOf(user.id)).toEqual(['user.human.phone.changed', 'user.human.phone.code.added']);
+      expect(result.details).toMatchObject({
+        sequence: user.sequence + 2,
+        changeDate: clock.now(),
+        resourceOwner: ORG,
+      });
+    });
+
+    it('wakes the outbox worker once when an SMS was queued', async () => {
+      await sut.setPhone(self(), user.id, '+41797654321', { kind: 'send' });
+      expect([outbox.queued.length, worker.kicks]).toEqual([1, 1]);
+    });
+
+    it.each(['return', 'verified'] as const)('does not wake the outbox worker for %s', async (kind) => {
+      await sut.setPhone(manager(), user.id, '+41797654321', { kind });
+      expect(worker.kicks).toBe(0);
+    });
+
+    it('does not wake the outbox worker when the transaction fails after queueing', async () => {
+      jest.spyOn(events, 'append').mockRejectedValueOnce(new Error('disk full'));
+      await expect(sut.setPhone(self(), user.id, '+41797654321', { kind: 'send' })).rejects.toThrow('disk full');
+      expect([tx.ends, worker.kicks]).toEqual([['rolled back'], 0]);
+    });
+  });
+
+  describe('resendCode', () => {
+    it('refuses when no code is pending', async () => {
+      await expect(sut.resendCode(self(), user.id, { kind: 'send' })).rejects.toMatchObject({ id: 'PHONE-5xrra88eq8' });
+    });
+
+    it('refuses when the pending code was used', async () => {
+      codes.add({ userId: user.id, consumedAt: clock.now() });
+      await expect(sut.resendCode(self(), user.id, { kind: 'send' })).rejects.toMatchObject({ id: 'PHONE-5xrra88eq8' });
+    });
+
+    it('sends a new code to the user’s number and wakes the worker', async () => {
+      const old = pending();
+      await sut.resendCode(self(), user.id, { kind: 'send' });
+      expect(codes.get(user.id)?.id).not.toBe(old.id);
+      expect([outbox.queued[0].recipient, worker.kicks]).toEqual([NUMBER, 1]);
+    });
+
+    it('never returns a user its own new code', async () => {
+      pending();
+      await expect(sut.resendCode(self(), user.id, { kind: 'return' })).rejects.toMatchObject(PERMISSION_DENIED);
+    });
+
+    it('returns the new code to a caller with user.write, without waking the worker', async () => {
+      pending();
+      const result = await sut.resendCode(manager(), user.id, { kind: 'return' });
+      expect([typeof result.verificationCode, worker.kicks]).toEqual(['string', 0]);
+    });
+
+    it('appends code.added only', async () => {
+      pending();
+      await sut.resendCode(manager(), user.id, { kind: 'return' });
+      expect(events.typesOf(user.id)).toEqual(['user.human.phone.code.added']);
+    });
+  });
+
+  describe('verifyPhone', () => {
+    it('marks the number verified with the right code', async () => {
+      pending();
+      await sut.verifyPhone(self(), user.id, CODE);
+      expect(users.get(user.id)?.phoneVerified).toBe(true);
+    });
+
+    it('appends phone.verified and reports its sequence', async () => {
+      pending();
+      const details = await sut.verifyPhone(self(), user.id, CODE);
+      expect([events.typesOf(user.id), details.sequence]).toEqual([['user.human.phone.verified'], user.sequence + 1]);
+    });
+
+    it('lets a caller with user.write verify another user’s number', async () => {
+      pending();
+      await expect(sut.verifyPhone(manager(), user.id, CODE)).resolves.toMatchObject({ resourceOwner: ORG });
+    });
+
+    it('refuses a caller without user.write before the code is looked at', async () => {
+      pending();
+      await expect(sut.verifyPhone(granted('ORG_OWNER_VIEWER'), user.id, CODE)).rejects.toMatchObject(
+        PERMISSION_DENIED,
+      );
+      expect([codes.writes, events.appended]).toEqual([[], []]);
+    });
+
+    it('answers a wrong code with its error, after committing the refusal', async () => {
+      pending();
+      await expect(sut.verifyPhone(self(), user.id, '000000')).rejects.toMatchObject({ id: 'COMMAND-eis9R' });
+      expect(tx.ends).toEqual(['committed']);
+    });
+
+    it('keeps the attempt a wrong code used', async () => {
+      pending();
+      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
+      expect(codes.get(user.id)?.attempts).toBe(1);
+    });
+
+    it('appends verification.failed with the reason and the attempts left', async () => {
+      pending();
+      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
+      expect(events.appended.map((e) => [e.type, e.payload])).toEqual([
+        ['user.human.phone.verification.failed', { reason: 'wrong_code', attemptsRemaining: 4, codeDead: false }],
+      ]);
+    });
+
+    it('counts a wrong code towards the daily failure limit', async () => {
+      pending();
+      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
+      expect(store.count(`verify:failed:${user.id}`)).toBe(1);
+    });
+
+    it('does not count a check refused by the daily failure limit again, but records it as an event', async () => {
+      pending();
+      const limits = new PhoneLimits(unitConfig(), store, limitMetrics());
+      for (let i = 0; i < 15; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
+      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'PHONE-ratelimit' });
+      expect(store.count(`verify:failed:${user.id}`)).toBe(15);
+      expect(events.appended[0].payload).toEqual({ reason: 'failed_checks_per_day' });
+    });
+
+    it('rolls everything back when the limit store cannot answer: the error propagates, nothing is appended', async () => {
+      pending();
+      const down = new Error('Connection is closed.');
+      store.failWith = down;
+      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toBe(down);
+      expect([tx.ends, events.appended, users.get(user.id)?.phoneVerified]).toEqual([['rolled back'], [], false]);
+    });
+
+    it('answers "Code not found" when no code is pending, and records the failed check', async () => {
+      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-2M9fs' });
+      expect(events.appended[0].payload).toEqual({ reason: 'no_code_pending' });
+    });
+
+    it('answers "Phone not found" for a user that is not human', async () => {
+      const machine = users.add(aHuman({ type: 'machine', orgId: ORG }));
+      await expect(sut.verifyPhone(manager(), machine.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-ieJ2e' });
+    });
+
+    it('cannot verify twice with one code', async () => {
+      pending();
+      await sut.verifyPhone(self(), user.id, CODE);
+      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-2M9fs' });
+    });
+  });
+
+  describe('removePhone', () => {
+    it('removes the number and the pending code', async () => {
+      pending();
+      await sut.removePhone(self(), user.id);
+      expect([users.get(user.id)?.phone, codes.get(user.id)]).toEqual([null, null]);
+    });
+
+    it('appends phone.removed', async () => {
+      await sut.removePhone(self(), user.id);
+      expect(events.typesOf(user.id)).toEqual(['user.human.phone.removed']);
+    });
+
+    it('refuses when there is no number', async () => {
+      await users.update(fakeTx, user.id, { phone: null });
+      await expect(sut.removePhone(self(), user.id)).rejects.toMatchObject({ code: 9, id: 'COMMAND-ieJ2e' });
+    });
+
+    it('refuses another user without user.write', async () => {
+      await expect(sut.removePhone(granted('ORG_OWNER_VIEWER'), user.id)).rejects.toMatchObject(PERMISSION_DENIED);
+    });
+  });
+
+  describe('forNewUser', () => {
+    const newUser = () => aHuman({ orgId: ORG, phone: null });
+
+    it('contributes nothing without a number', async () => {
+      expect(await sut.forNewUser(fakeTx, newUser(), undefined, { kind: 'send' }, clock.now())).toEqual({
+        phone: null,
+        phoneVerified: false,
+        events: [],
+      });
+    });
+
+    it('wakes the worker after commit only when an SMS was queued', async () => {
+      const sent = await sut.forNewUser(fakeTx, newUser(), NUMBER, { kind: 'send' }, clock.now());
+      expect(worker.kicks).toBe(0);
+      sent.afterCommit?.();
+      expect(worker.kicks).toBe(1);
+    });
+
+    it('has nothing to do after commit for a returned code', async () => {
+      const returned = await sut.forNewUser(fakeTx, newUser(), NUMBER, { kind: 'return' }, clock.now());
+      expect([returned.afterCommit, typeof returned.code]).toEqual([undefined, 'string']);
+    });
+
+    it('gives the number in E.164 with the events of a changed number', async () => {
+      const result = await sut.forNewUser(fakeTx, newUser(), '+41 79 123 45 67', { kind: 'verified' }, clock.now());
+      expect([result.phone, result.phoneVerified, result.events.map((e) => e.type)]).toEqual([
+        NUMBER,
+        true,
+        ['user.human.phone.changed', 'user.human.phone.verified'],
+      ]);
+    });
+  });
+});

@@ -123,10 +123,13 @@ describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
     const pool = after.filter((s) => s.name === 'pv_database_pool_connections');
     if (db === 'postgres') {
       expect(pool.map((s) => s.labels.state).sort()).toEqual(['idle', 'in_use', 'waiting']);
-      // between requests nothing is lent out, and the pool has made at least one connection
-      expect(valueOf(after, 'pv_database_pool_connections', { state: 'in_use' })).toBe(0);
+      // between requests nothing is lent out but the scrape's own outbox query (read while the
+      // pool is counted, it may hold a connection or wait for one), and the pool has made at
+      // least one connection
+      const inUse = valueOf(after, 'pv_database_pool_connections', { state: 'in_use' });
+      const waiting = valueOf(after, 'pv_database_pool_connections', { state: 'waiting' });
+      expect(inUse + waiting).toBeLessThanOrEqual(1);
       expect(valueOf(after, 'pv_database_pool_connections', { state: 'idle' })).toBeGreaterThan(0);
-      expect(valueOf(after, 'pv_database_pool_connections', { state: 'waiting' })).toBe(0);
     } else {
       // SQLite has one connection and no pool
       expect(pool).toEqual([]);

@@ -1,6 +1,6 @@
-import type { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
 import { validateEnvironment } from '../common/config/env.schema';
+import type { Tx } from '../database/sql';
 import { LimitRule, LimitStore, LimitVerdict } from '../common/limits/limit-store';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
@@ -48,7 +48,7 @@ function checker(answer: () => Promise<LimitVerdict>, codeMatches = true) {
   return { checker: new PhoneCodeChecker(config, codes, mac, limits), writes };
 }
 
-const check = (c: PhoneCodeChecker) => c.check({} as EntityManager, user, pending, '123456', now);
+const check = (c: PhoneCodeChecker) => c.check({} as Tx, user, pending, '123456', now);
 const rule: LimitRule = { name: 'failed_checks_per_day', key: 'k', limit: 1, windowMs: 1000 };
 
 describe(PhoneCodeChecker.name, () => {

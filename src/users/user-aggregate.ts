@@ -1,4 +1,4 @@
-import type { Aggregate } from '../common/events/event-store';
+import type { Aggregate } from '../common/events/events.repository';
 import { UserEntity } from './entities/user.entity';
 
 /** The user as an event aggregate: its organization owns the events; the sequence stays in step with the entity. */

@@ -1,6 +1,6 @@
 import { Column, DataSource, Entity, PrimaryColumn, QueryFailedError } from 'typeorm';
 import { TimeColumn } from './columns';
-import { insertEntity, queryRows, selectEntities } from './raw-sql';
+import { Database } from './sql';
 import { isUniqueViolation } from './unique-violation';
 
 @Entity({ name: 'things' })
@@ -18,31 +18,31 @@ class Thing {
   seenAt: Date | null;
 }
 
-describe('queryRows on SQLite (straight on better-sqlite3)', () => {
+describe('Database on SQLite (straight on better-sqlite3)', () => {
   let dataSource: DataSource;
+  let db: Database;
 
   beforeEach(async () => {
     dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: [Thing], synchronize: true });
     await dataSource.initialize();
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL, flag boolean NOT NULL)');
+    db = new Database(dataSource);
   }, 60_000);
   afterEach(() => dataSource.destroy(), 60_000);
 
   it('binds $n parameters in order, booleans as 0/1, and returns the rows of SELECT and RETURNING', async () => {
-    const manager = dataSource.manager;
-    expect(await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true])).toEqual([]);
-    await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['b', 2, false]);
-    const updated = await queryRows(manager, 'UPDATE t SET n = n + $1 WHERE id = $2 RETURNING n', [10, 'a']);
+    expect(await db.rows(undefined, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true])).toEqual([]);
+    await db.rows(undefined, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['b', 2, false]);
+    const updated = await db.rows(undefined, 'UPDATE t SET n = n + $1 WHERE id = $2 RETURNING n', [10, 'a']);
     expect(updated).toEqual([{ n: 11 }]);
-    expect(await queryRows(manager, 'SELECT id FROM t WHERE flag = $1 ORDER BY id', [false])).toEqual([{ id: 'b' }]);
-    expect(await queryRows(manager, 'SELECT id FROM t WHERE n > $1', [100])).toEqual([]);
+    expect(await db.rows(undefined, 'SELECT id FROM t WHERE flag = $1 ORDER BY id', [false])).toEqual([{ id: 'b' }]);
+    expect(await db.rows(undefined, 'SELECT id FROM t WHERE n > $1', [100])).toEqual([]);
   });
 
   it('names row properties exactly as the result columns, whatever characters they hold; a later duplicate wins', async () => {
-    const manager = dataSource.manager;
-    await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);
-    const rows = await queryRows(
-      manager,
+    await db.rows(undefined, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);
+    const rows = await db.rows(
+      undefined,
       `SELECT id AS "t.id", n AS "we""ird \\ name", 'x' AS "constructor", 'p' AS "__proto__", 1 AS dup, 2 AS dup, NULL AS "empty" FROM t`,
       [],
     );
@@ -61,53 +61,66 @@ describe('queryRows on SQLite (straight on better-sqlite3)', () => {
   });
 
   it('reports a failed statement as TypeORM does, so unique violations are recognised', async () => {
-    const manager = dataSource.manager;
-    await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);
-    const failure = await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 2, true]).catch(
-      (error: unknown) => error,
-    );
+    await db.rows(undefined, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true]);
+    const failure = await db
+      .rows(undefined, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 2, true])
+      .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(QueryFailedError);
     expect(isUniqueViolation(failure)).toBe(true);
-    await expect(queryRows(manager, 'SELECT nope FROM t', [])).rejects.toBeInstanceOf(QueryFailedError);
+    await expect(db.rows(undefined, 'SELECT nope FROM t', [])).rejects.toBeInstanceOf(QueryFailedError);
   });
 
   it('runs inside the open transaction: a rollback takes its writes back', async () => {
     await expect(
-      dataSource.transaction(async (manager) => {
-        await queryRows(manager, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['x', 1, true]);
-        expect(await queryRows(manager, 'SELECT id FROM t', [])).toEqual([{ id: 'x' }]);
+      db.transaction(async (tx) => {
+        await db.execute(tx, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['x', 1, true]);
+        expect(await db.rows(tx, 'SELECT id FROM t', [])).toEqual([{ id: 'x' }]);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
-    expect(await queryRows(dataSource.manager, 'SELECT id FROM t', [])).toEqual([]);
+    expect(await db.rows(undefined, 'SELECT id FROM t', [])).toEqual([]);
+  });
+
+  it('counts the rows a statement changed, and refuses statements on a transaction that has ended', async () => {
+    let ended: unknown;
+    await db.transaction(async (tx) => {
+      ended = tx;
+      expect(await db.execute(tx, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['a', 1, true])).toBe(1);
+      await db.execute(tx, 'INSERT INTO t (id, n, flag) VALUES ($1, $2, $3)', ['b', 1, true]);
+      expect(await db.execute(tx, 'UPDATE t SET n = n + 1 WHERE n = $1', [1])).toBe(2);
+      expect(await db.execute(tx, 'UPDATE t SET n = n + 1 WHERE id = $1 RETURNING id', ['a'])).toBe(1);
+      expect(await db.execute(tx, 'DELETE FROM t WHERE id = $1', ['nobody'])).toBe(0);
+    });
+    await expect(db.rows(ended as never, 'SELECT id FROM t', [])).rejects.toThrow('transaction that has ended');
   });
 
   it('inserts an entity with its column conversions, leaving undefined properties to their defaults', async () => {
-    const manager = dataSource.manager;
     const seenAt = new Date(1_764_000_000_123);
-    await insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'a', done: true, seenAt }));
-    await insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'b', done: false, count: 2, seenAt: null }));
-    expect(await queryRows(manager, 'SELECT * FROM things ORDER BY id', [])).toEqual([
+    await db.insert(undefined, Thing, Object.assign(new Thing(), { id: 'a', done: true, seenAt }));
+    await db.insert(undefined, Thing, Object.assign(new Thing(), { id: 'b', done: false, count: 2, seenAt: null }));
+    expect(await db.rows(undefined, 'SELECT * FROM things ORDER BY id', [])).toEqual([
       { id: 'a', done: 1, count: 7, seen_at: 1_764_000_000_123 },
       { id: 'b', done: 0, count: 2, seen_at: null },
     ]);
-    const [a] = await selectEntities(manager, Thing, 'id = $1', ['a']);
+    const [a] = await db.select(undefined, Thing, 'id = $1', ['a']);
     expect(a).toEqual(Object.assign(new Thing(), { id: 'a', done: true, count: 7, seenAt }));
-    const again = insertEntity(manager, Thing, Object.assign(new Thing(), { id: 'a', done: true }));
+    const again = db.insert(undefined, Thing, Object.assign(new Thing(), { id: 'a', done: true }));
     await expect(again).rejects.toBeInstanceOf(QueryFailedError);
   });
 });
 
-describe('queryRows on PostgreSQL (named statements, in a transaction or on the pool)', () => {
+describe('Database on PostgreSQL (named statements, in a transaction or on the pool)', () => {
   const url = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const schema = `raw_sql_${process.pid}_${Date.now().toString(36)}`;
   let dataSource: DataSource;
+  let db: Database;
 
   beforeAll(async () => {
     dataSource = new DataSource({ type: 'postgres', url, extra: { options: `-c search_path=${schema}` } });
     await dataSource.initialize();
     await dataSource.query(`CREATE SCHEMA ${schema}`);
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL)');
+    db = new Database(dataSource);
   }, 60_000);
   afterAll(async () => {
     await dataSource.query(`DROP SCHEMA ${schema} CASCADE`);
@@ -115,39 +128,36 @@ describe('queryRows on PostgreSQL (named statements, in a transaction or on the 
   }, 60_000);
 
   it('runs the same text again on the connection, returns RETURNING rows, and reports failures as TypeORM does', async () => {
-    const failure = await dataSource
-      .transaction(async (manager) => {
-        for (const id of ['a', 'b', 'c']) await queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', [id, 1]);
-        expect(await queryRows(manager, 'UPDATE t SET n = n + $1 WHERE id = $2 RETURNING n', [5, 'b'])).toEqual([
-          { n: 6 },
-        ]);
-        await queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['a', 2]);
+    const failure = await db
+      .transaction(async (tx) => {
+        for (const id of ['a', 'b', 'c']) await db.execute(tx, 'INSERT INTO t (id, n) VALUES ($1, $2)', [id, 1]);
+        expect(await db.rows(tx, 'UPDATE t SET n = n + $1 WHERE id = $2 RETURNING n', [5, 'b'])).toEqual([{ n: 6 }]);
+        expect(await db.execute(tx, 'UPDATE t SET n = n + 1 WHERE n = $1', [1])).toBe(2);
+        await db.execute(tx, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['a', 2]);
       })
       .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(QueryFailedError);
     expect(isUniqueViolation(failure)).toBe(true);
     // the failed transaction left nothing; outside a transaction the statement runs on the pool
-    expect(await queryRows(dataSource.manager, 'SELECT id FROM t', [])).toEqual([]);
-    await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['z', 1]));
-    expect(await queryRows(dataSource.manager, 'SELECT id, n FROM t', [])).toEqual([{ id: 'z', n: 1 }]);
+    expect(await db.rows(undefined, 'SELECT id FROM t', [])).toEqual([]);
+    await db.transaction((tx) => db.execute(tx, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['z', 1]));
+    expect(await db.rows(undefined, 'SELECT id, n FROM t', [])).toEqual([{ id: 'z', n: 1 }]);
   });
 
   it('outside a transaction, runs on pooled connections (the schema set) without a TypeORM query runner, and reports failures', async () => {
-    await dataSource.transaction((manager) => queryRows(manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 7]));
+    await db.transaction((tx) => db.execute(tx, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 7]));
     const runners = jest.spyOn(dataSource, 'createQueryRunner');
     // more at once than one connection: several pooled connections prepare the statement
     const reads = await Promise.all(
-      Array.from({ length: 12 }, () =>
-        queryRows<{ n: number }>(dataSource.manager, 'SELECT n FROM t WHERE id = $1', ['p']),
-      ),
+      Array.from({ length: 12 }, () => db.rows<{ n: number }>(undefined, 'SELECT n FROM t WHERE id = $1', ['p'])),
     );
     expect(reads).toEqual(Array.from({ length: 12 }, () => [{ n: 7 }]));
     // straight on node-postgres's pool: no TypeORM query runner in between
     expect(runners).not.toHaveBeenCalled();
     runners.mockRestore();
-    const failure = await queryRows(dataSource.manager, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 1]).catch(
-      (error: unknown) => error,
-    );
+    const failure = await db
+      .execute(undefined, 'INSERT INTO t (id, n) VALUES ($1, $2)', ['p', 1])
+      .catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(QueryFailedError);
     expect(isUniqueViolation(failure)).toBe(true);
   });

@@ -14,6 +14,27 @@ export default tseslint.config(
     },
   },
   {
+    // TypeORM and the drivers stay behind the database seam (src/database/sql.ts): repositories and
+    // services use the seam; TypeORM defines the schema (entities), the migrations and start-up.
+    // Specs may build the drivers' own errors and databases.
+    files: ['src/**/*.ts'],
+    ignores: ['src/database/**', 'src/**/*.entity.ts', 'src/**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(typeorm|pg|pg-pool|better-sqlite3)(/.*)?$',
+              message:
+                'Only src/database/, entities and migrations use TypeORM or a driver: go through Database (src/database/sql.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['test/**/*.ts', '**/*.spec.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },

@@ -107,6 +107,27 @@ describe('Database on SQLite (straight on better-sqlite3)', () => {
     const again = db.insert(undefined, Thing, Object.assign(new Thing(), { id: 'a', done: true }));
     await expect(again).rejects.toBeInstanceOf(QueryFailedError);
   });
+
+  it('inserts with a suffix (a conflict ignored counts 0), updates with converted values, reads an entity beside another', async () => {
+    await db.insert(undefined, Thing, Object.assign(new Thing(), { id: 'a', done: false, seenAt: null }));
+    const again = Object.assign(new Thing(), { id: 'a', done: true, seenAt: null });
+    expect(await db.insert(undefined, Thing, again, ' ON CONFLICT DO NOTHING')).toBe(0);
+    const seenAt = new Date(1_764_000_000_456);
+    expect(await db.updateById(undefined, Thing, 'a', { done: true, seenAt })).toBe(true);
+    expect(await db.updateById(undefined, Thing, 'a', { count: 1 }, 'done = 0')).toBe(false);
+    expect(db.assignments(Thing, { done: true, seenAt })).toEqual({
+      sets: ['"done" = $1', '"seen_at" = $2'],
+      params: [1, 1_764_000_000_456],
+    });
+    const [row] = await db.rows<Record<string, unknown>>(
+      undefined,
+      `SELECT ${db.columns(Thing, 'x')}, 'other' AS other FROM things x WHERE x.id = $1`,
+      ['a'],
+    );
+    expect(row.other).toBe('other');
+    expect(db.hydrate(Thing, row, 'x')).toEqual(Object.assign(new Thing(), { id: 'a', done: true, count: 7, seenAt }));
+    expect(db.table(Thing)).toBe('things');
+  });
 });
 
 describe('Database on PostgreSQL (named statements, in a transaction or on the pool)', () => {

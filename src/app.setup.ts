@@ -17,8 +17,6 @@ import { createRootLogger } from './common/logging/logging';
 import { requestLog } from './common/logging/request-log';
 import { continueHttpSpan } from './common/tracing/server-spans';
 import { createTracing } from './common/tracing/tracing';
-import { traceTypeormQueries } from './common/tracing/typeorm-spans';
-import { DataSource } from 'typeorm';
 import { ManagementServer } from './common/metrics/management-server';
 import { RequestMetrics } from './common/metrics/request-metrics';
 
@@ -46,7 +44,6 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     { logger: new NestPinoLogger(rootLogger), abortOnError: false, bodyParser: false },
   );
   app.useLogger(app.get(NestPinoLogger));
-  if (tracing.enabled) traceTypeormQueries(app.get(DataSource));
   const config = app.get(AppConfig);
   app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
   // no "X-Powered-By: Express"; no ETag: answers are per caller and never cached (as ZITADEL's),

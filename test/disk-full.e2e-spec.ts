@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sqliteConnection } from '../src/database/raw-sql';
+import { sqliteConnection } from '../src/database/sqlite.adapter';
 import { bearer, dataSourceOf, startApp, TestApp } from './support/test-app';
 
 /**

@@ -1,5 +1,5 @@
-import { TransactionRunner } from '../src/database/transaction-runner';
-import { EventStore } from '../src/common/events/event-store';
+import { Database } from '../src/database/sql';
+import { EventsRepository } from '../src/common/events/events.repository';
 import { UserEntity } from '../src/users/entities/user.entity';
 import { eventsOf as storedEventsOf } from './support/events';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
@@ -11,7 +11,7 @@ interface Details {
   resourceOwner: string;
 }
 
-describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
+describe.each(DATABASES)(`${EventsRepository.name} (%s)`, (db: Db) => {
   let t: TestApp;
   let orgId: string;
   let manager: { userId: string; token: string };
@@ -172,8 +172,8 @@ describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
 
   it('refuses an append from a stale sequence with ABORTED and writes nothing; appends several events in order', async () => {
     const { userId } = await createHuman(t, { orgId });
-    const store = t.app.get(EventStore);
-    const runner = t.app.get(TransactionRunner);
+    const store = t.app.get(EventsRepository);
+    const db = t.app.get(Database);
     const aggregate = (sequence: number) => ({
       target: UserEntity,
       type: 'user' as const,
@@ -181,10 +181,10 @@ describe.each(DATABASES)(`${EventStore.name} (%s)`, (db: Db) => {
       resourceOwner: orgId,
       sequence,
     });
-    const stale = runner.run((m) => store.append(m, aggregate(0), [{ type: 'test.stale' }], manager.userId));
+    const stale = db.transaction((tx) => store.append(tx, aggregate(0), [{ type: 'test.stale' }], manager.userId));
     await expect(stale).rejects.toMatchObject({ code: 10, id: 'EVENT-c0nc1' });
     const events = [{ type: 'test.one', payload: { n: 1 } }, { type: 'test.two' }];
-    const details = await runner.run((m) => store.append(m, aggregate(1), events, manager.userId));
+    const details = await db.transaction((tx) => store.append(tx, aggregate(1), events, manager.userId));
     expect(details.sequence).toBe(3);
     expect((await eventsOf(userId)).map((e) => [e.sequence, e.type, e.payload])).toEqual([
       [1, 'user.human.added', expect.any(Object)],

@@ -1,7 +1,8 @@
 import { ManagementServer } from '../src/common/metrics/management-server';
 import { createHuman, createOrg } from './support/factories';
 import { management, Sample, scrape, valueOf } from './support/prometheus';
-import { bearer, DATABASES, dataSourceOf, freePort, startApp, TestApp } from './support/test-app';
+import { Database } from '../src/database/sql';
+import { bearer, DATABASES, freePort, startApp, TestApp } from './support/test-app';
 import { TRANSPORTS, TransportName, transportCaller } from './support/transports';
 
 const TRANSPORT_LABEL: Record<TransportName, string> = { rest: 'rest', grpc: 'grpc', 'grpc-web': 'grpc_web' };
@@ -115,7 +116,7 @@ describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
 
   it('reports the database pool (PostgreSQL) and counts failed statements by class', async () => {
     const before = await scrape(t!);
-    await expect(dataSourceOf(t!).query('SELECT * FROM no_such_table')).rejects.toThrow();
+    await expect(t!.app.get(Database).rows(undefined, 'SELECT * FROM no_such_table')).rejects.toThrow();
     const after = await scrape(t!);
     const code = db === 'postgres' ? '42' : 'SQLITE_ERROR';
     const moved = (samples: Sample[]) => valueOf(samples, 'pv_database_statement_errors_total', { code });

@@ -1,8 +1,9 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock';
 import { DependencyOutages } from './errors/dependency-outages';
-import { EventStore } from './events/event-store';
+import { EventsRepository } from './events/events.repository';
 import { IdGenerator } from './ids/id-generator';
+import { NodeLeasesRepository } from './ids/node-leases.repository';
 
 @Global()
 @Module({})
@@ -10,8 +11,14 @@ export class CommonModule {
   static forRoot(clock: Clock = new Clock()): DynamicModule {
     return {
       module: CommonModule,
-      providers: [IdGenerator, EventStore, DependencyOutages, { provide: Clock, useValue: clock }],
-      exports: [IdGenerator, EventStore, DependencyOutages, Clock],
+      providers: [
+        IdGenerator,
+        NodeLeasesRepository,
+        EventsRepository,
+        DependencyOutages,
+        { provide: Clock, useValue: clock },
+      ],
+      exports: [IdGenerator, EventsRepository, DependencyOutages, Clock],
     };
   }
 }

@@ -47,7 +47,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       // a pooled connection, or a new one, within this or the caller gets 503 (pg-pool's connectionTimeoutMillis)
       connectTimeoutMS: settings.DATABASE_CONNECT_TIMEOUT ?? DEFAULT_TIMEOUT_MS,
       // pipeline mode: a connection sends a statement without waiting for the answers to the ones
-      // before it (TransactionRunner sends BEGIN with the first statement; Promise.all shares a
+      // before it (Database.transaction sends BEGIN with the first statement; Promise.all shares a
       // round trip); each statement keeps its own answer and its own error
       // Deadlines of every statement: the server cancels it (57014) after statement_timeout, lock
       // waits included; should the server not answer at all, the client gives up a little later.

@@ -7,7 +7,7 @@ import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { openAtStartup } from './database-startup';
 import { dataSourceOptions, withoutStatementDeadlines } from './data-source-options';
 import { SqliteCheckpointer } from './sqlite-checkpointer';
-import { TransactionRunner } from './transaction-runner';
+import { Database } from './sql';
 
 /** How the module's factory hands the start-up wait (with the app's config and logger) to the data source factory. */
 interface AtStartup {
@@ -71,7 +71,7 @@ async function migratePostgres(dataSource: DataSource, schema: string | undefine
       },
     }),
   ],
-  providers: [TransactionRunner, SqliteCheckpointer],
-  exports: [TransactionRunner],
+  providers: [Database, SqliteCheckpointer],
+  exports: [Database],
 })
 export class DatabaseModule {}

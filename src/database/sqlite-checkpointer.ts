@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
-import { sqliteConnection } from './raw-sql';
+import { sqliteConnection } from './sqlite.adapter';
 
 /** How often the worker copies the write-ahead log back into the database file. */
 export const CHECKPOINT_INTERVAL_MS = 250;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import type { Tx } from '../database/sql';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { failed, Outcome, succeeded } from '../common/outcome';
@@ -40,7 +40,7 @@ export class PhoneCodeChecker {
   ) {}
 
   async check(
-    manager: EntityManager,
+    tx: Tx,
     user: UserEntity,
     pending: PhoneCodeEntity | null,
     input: string,
@@ -52,12 +52,12 @@ export class PhoneCodeChecker {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');
     }
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
-    const allowed = await this.limits.mayCheck(manager, user.id, now);
+    const allowed = await this.limits.mayCheck(tx, user.id, now);
     if (!allowed.ok) return failed({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
     if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
 
     const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
-    const used = await this.codes.claimAttempt(manager, pending.id, max);
+    const used = await this.codes.claimAttempt(tx, pending.id, max);
     if (used === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
 
     const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
@@ -65,7 +65,7 @@ export class PhoneCodeChecker {
       const left = max - used;
       return fail(PhoneErrors.wrongCode(left), 'wrong_code', { attemptsRemaining: left, codeDead: left === 0 });
     }
-    if (!(await this.codes.consume(manager, pending.id, now))) return fail(PhoneErrors.noCodePending(), 'consumed');
+    if (!(await this.codes.consume(tx, pending.id, now))) return fail(PhoneErrors.noCodePending(), 'consumed');
     return succeeded(undefined);
   }
 }

@@ -8,7 +8,7 @@ import { FakeOutbox } from '../../test/support/fakes/sms-outbox';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
 import { AppConfig } from '../common/config/app-config.module';
-import { NewEvent } from '../common/events/event-store';
+import { NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import type { Tx } from '../database/sql';
 import { AppConfig } from '../common/config/app-config.module';
-import { NewEvent } from '../common/events/event-store';
+import { NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
 import { generateCode } from './code-generator';
@@ -41,7 +41,7 @@ export class PhoneCodeIssuer {
   ) {}
 
   async issue(
-    manager: EntityManager,
+    tx: Tx,
     user: Pick<UserEntity, 'id' | 'orgId'>,
     phone: ParsedPhone,
     verification: Verification,
@@ -51,18 +51,18 @@ export class PhoneCodeIssuer {
     previous?: PhoneCodeEntity | null,
   ): Promise<Issued> {
     if (verification.kind === 'verified') {
-      await this.codes.removeForUser(manager, user.id);
+      await this.codes.removeForUser(tx, user.id);
       events.push({ type: PhoneEvents.verified });
       return { queued: false };
     }
     if (verification.kind === 'send') {
-      await this.limits.assertMaySend(manager, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
+      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
     }
     const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
     const codeId = this.ids.next();
     const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
     const keyId = this.mac.currentKeyId;
-    await this.codes.replace(manager, {
+    await this.codes.replace(tx, {
       id: codeId,
       userId: user.id,
       phone: phone.e164,
@@ -79,7 +79,7 @@ export class PhoneCodeIssuer {
     if (returned) return { returned: code, queued: false };
 
     const outboxId = this.ids.next();
-    await this.outbox.enqueue(manager, {
+    await this.outbox.enqueue(tx, {
       id: outboxId,
       codeId,
       userId: user.id,

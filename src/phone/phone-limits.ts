@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { LimitMetrics } from '../common/limits/limit.metrics';
+import type { Tx } from '../database/sql';
 import { LimitRule, LimitStore } from '../common/limits/limit-store';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { PhoneErrors } from './phone.errors';
@@ -29,18 +29,12 @@ export class PhoneLimits {
 
   /**
    * Before an SMS is queued: the number may receive one, and no send limit is reached (then the
-   * send counts). Runs in the transaction that holds the user's row lock (or creates the user), so
-   * the per-user keys need no lock of their own; the per-number key is shared between users.
+   * send counts), in the transaction that changes the user; the per-number key is shared between
+   * users.
    * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
    * limit store lost its counters (a Redis restarted without persistence).
    */
-  async assertMaySend(
-    manager: EntityManager,
-    userId: string,
-    phone: ParsedPhone,
-    now: Date,
-    lastSmsAt?: Date,
-  ): Promise<void> {
+  async assertMaySend(tx: Tx, userId: string, phone: ParsedPhone, now: Date, lastSmsAt?: Date): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw this.refused(
         'sms_number_type',
@@ -59,7 +53,7 @@ export class PhoneLimits {
         key: `sms:user:${userId}`,
         limit: this.config.SMS_MAX_PER_USER_PER_HOUR,
         windowMs: HOUR,
-        lockedByCaller: true,
+        scope: 'user',
       },
       {
         name: 'sms_per_number_per_day',
@@ -80,10 +74,10 @@ export class PhoneLimits {
         key: `sms:cooldown:${userId}`,
         limit: 1,
         windowMs: cooldown,
-        lockedByCaller: true,
+        scope: 'user',
       });
     }
-    const verdict = await this.store.take(rules, now, manager);
+    const verdict = await this.store.take(rules, now, tx);
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
     }
@@ -93,14 +87,14 @@ export class PhoneLimits {
    * Before a code is compared: the user's failed checks in the last 24 h are below the limit. The
    * refusal is returned; a store that cannot answer throws (and the check fails closed).
    */
-  async mayCheck(manager: EntityManager, userId: string, now: Date): Promise<Outcome<void, AppError>> {
-    const verdict = await this.store.check([this.failures(userId)], now, manager);
+  async mayCheck(tx: Tx, userId: string, now: Date): Promise<Outcome<void, AppError>> {
+    const verdict = await this.store.check([this.failures(userId)], now, tx);
     if (verdict.ok) return succeeded(undefined);
     return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
   }
 
-  async recordFailedCheck(manager: EntityManager, userId: string, now: Date): Promise<void> {
-    await this.store.record([this.failures(userId)], now, manager);
+  async recordFailedCheck(tx: Tx, userId: string, now: Date): Promise<void> {
+    await this.store.record([this.failures(userId)], now, tx);
   }
 
   /**
@@ -112,14 +106,14 @@ export class PhoneLimits {
     return error;
   }
 
-  /** Checked and counted only by VerifyPhone, which holds the user's row lock throughout. */
+  /** Checked and counted only by VerifyPhone, in the transaction that changes the user. */
   private failures(userId: string): LimitRule {
     return {
       name: 'failed_checks_per_day',
       key: `verify:failed:${userId}`,
       limit: this.config.PHONE_MAX_FAILED_PER_DAY,
       windowMs: DAY,
-      lockedByCaller: true,
+      scope: 'user',
     };
   }
 }

@@ -1,16 +1,16 @@
 import { limitMetrics, phoneMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
-import { FakeEventStore } from '../../test/support/fakes/events';
+import { FakeEvents } from '../../test/support/fakes/events';
 import { SequentialIds } from '../../test/support/fakes/ids';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
 import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
-import { EventStore } from '../common/events/event-store';
+import { EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
-import { TransactionRunner } from '../database/transaction-runner';
+import { Database } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { CodeMac } from './code-mac';
@@ -39,7 +39,7 @@ describe(PhoneVerificationService.name, () => {
   let tx: FakeTransactions;
   let users: FakeUsers;
   let codes: FakePhoneCodes;
-  let events: FakeEventStore;
+  let events: FakeEvents;
   let store: InMemoryLimitStore;
   let outbox: FakeOutbox;
   let worker: FakeOutboxWorker;
@@ -60,7 +60,7 @@ describe(PhoneVerificationService.name, () => {
     tx = new FakeTransactions();
     users = new FakeUsers();
     codes = new FakePhoneCodes(users);
-    events = new FakeEventStore();
+    events = new FakeEvents();
     store = new InMemoryLimitStore();
     outbox = new FakeOutbox();
     worker = new FakeOutboxWorker();
@@ -70,10 +70,10 @@ describe(PhoneVerificationService.name, () => {
     const limits = new PhoneLimits(config, store, limitMetrics());
     const repo = codes as unknown as PhoneCodesRepository;
     sut = new PhoneVerificationService(
-      tx as unknown as TransactionRunner,
+      tx as unknown as Database,
       users as unknown as UsersRepository,
       repo,
-      events as unknown as EventStore,
+      events as unknown as EventsRepository,
       new PhoneNumberParser(config),
       new PhoneCodeIssuer(
         config,

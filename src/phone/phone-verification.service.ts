@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
-import { TransactionRunner } from '../database/transaction-runner';
+import { Database, Tx } from '../database/sql';
 import { Errors } from '../common/errors/errors';
-import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
+import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { aggregateOf, UserEntity } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
@@ -39,10 +38,10 @@ export interface NewUserPhone {
 @Injectable()
 export class PhoneVerificationService {
   constructor(
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
     private readonly users: UsersRepository,
     private readonly codes: PhoneCodesRepository,
-    private readonly events: EventStore,
+    private readonly events: EventsRepository,
     private readonly numbers: PhoneNumberParser,
     private readonly issuer: PhoneCodeIssuer,
     private readonly checker: PhoneCodeChecker,
@@ -58,17 +57,17 @@ export class PhoneVerificationService {
     phone: string,
     verification: Verification,
   ): Promise<PhoneChangeResult> {
-    const { result, queued } = await this.tx.run(async (manager) => {
-      const { user, pending } = await this.loadHuman(manager, userId);
+    const { result, queued } = await this.db.transaction(async (tx) => {
+      const { user, pending } = await this.loadHuman(tx, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
       const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
-      const issued = await this.issuer.issue(manager, user, parsed, verification, events, now, pending);
+      const issued = await this.issuer.issue(tx, user, parsed, verification, events, now, pending);
       const [, details] = await Promise.all([
-        this.users.update(manager, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
-        this.events.append(manager, aggregateOf(user), events, caller.userId, now),
+        this.users.update(tx, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
+        this.events.append(tx, aggregateOf(user), events, caller.userId, now),
       ]);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });
@@ -78,15 +77,15 @@ export class PhoneVerificationService {
   }
 
   async resendCode(caller: Caller, userId: string, verification: Verification): Promise<PhoneChangeResult> {
-    const { result, queued } = await this.tx.run(async (manager) => {
-      const { user, pending } = await this.loadHuman(manager, userId);
+    const { result, queued } = await this.db.transaction(async (tx) => {
+      const { user, pending } = await this.loadHuman(tx, userId);
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
       const events: NewEvent[] = [];
       const phone = this.numbers.parse(user.phone);
-      const issued = await this.issuer.issue(manager, user, phone, verification, events, now, pending);
-      const details = await this.events.append(manager, aggregateOf(user), events, caller.userId, now);
+      const issued = await this.issuer.issue(tx, user, phone, verification, events, now, pending);
+      const details = await this.events.append(tx, aggregateOf(user), events, caller.userId, now);
       return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
     });
     this.metrics.codeIssued(verification.kind);
@@ -100,25 +99,25 @@ export class PhoneVerificationService {
    * anything thrown (a dependency that cannot answer) rolls the whole check back.
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
-    const outcome = await this.tx.run(async (manager): Promise<Outcome<ChangeDetails, CheckRefusal>> => {
-      const { user, pending } = await this.loadHuman(manager, userId);
+    const outcome = await this.db.transaction(async (tx): Promise<Outcome<ChangeDetails, CheckRefusal>> => {
+      const { user, pending } = await this.loadHuman(tx, userId);
       assertAllowed(caller, 'user.write', user, true);
       const now = this.clock.now();
-      const checked = await this.checker.check(manager, user, pending, input, now);
+      const checked = await this.checker.check(tx, user, pending, input, now);
       // the writes that end a check are independent of each other: issued together, they share a
       // round trip on PostgreSQL
       if (checked.ok) {
         const [, details] = await Promise.all([
-          this.users.update(manager, user.id, { phoneVerified: true }),
-          this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
+          this.users.update(tx, user.id, { phoneVerified: true }),
+          this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
         ]);
         return succeeded(details);
       }
       const refusal = checked.error;
       const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
       await Promise.all([
-        refusal.counts && this.limits.recordFailedCheck(manager, user.id, now),
-        this.events.append(manager, aggregateOf(user), [event], caller.userId, now),
+        refusal.counts && this.limits.recordFailedCheck(tx, user.id, now),
+        this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
       ]);
       return failed(refusal);
     });
@@ -129,19 +128,19 @@ export class PhoneVerificationService {
   }
 
   async removePhone(caller: Caller, userId: string): Promise<ChangeDetails> {
-    return this.tx.run(async (manager) => {
-      const { user } = await this.loadHuman(manager, userId);
+    return this.db.transaction(async (tx) => {
+      const { user } = await this.loadHuman(tx, userId);
       assertAllowed(caller, 'user.write', user, true);
       if (!user.phone) throw PhoneErrors.noPhoneToRemove();
-      await this.codes.removeForUser(manager, user.id);
-      await this.users.update(manager, user.id, { phone: null, phoneVerified: false });
-      return this.events.append(manager, aggregateOf(user), [{ type: PhoneEvents.removed }], caller.userId);
+      await this.codes.removeForUser(tx, user.id);
+      await this.users.update(tx, user.id, { phone: null, phoneVerified: false });
+      return this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.removed }], caller.userId);
     });
   }
 
   /** The phone part of AddHumanUser / CreateUser, inside the transaction that creates `user`. */
   async forNewUser(
-    manager: EntityManager,
+    tx: Tx,
     user: UserEntity,
     phone: string | undefined,
     verification: Verification,
@@ -150,7 +149,7 @@ export class PhoneVerificationService {
     if (!phone) return { phone: null, phoneVerified: false, events: [] };
     const parsed = this.numbers.parse(phone);
     const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
-    const issued = await this.issuer.issue(manager, user, parsed, verification, events, now);
+    const issued = await this.issuer.issue(tx, user, parsed, verification, events, now);
     return {
       phone: parsed.e164,
       phoneVerified: verification.kind === 'verified',
@@ -164,13 +163,13 @@ export class PhoneVerificationService {
   }
 
   /** Deleting a user forgets its pending code. */
-  async forgetUser(manager: EntityManager, userId: string): Promise<void> {
-    await this.codes.removeForUser(manager, userId);
+  async forgetUser(tx: Tx, userId: string): Promise<void> {
+    await this.codes.removeForUser(tx, userId);
   }
 
   /** The human user (row-locked on PostgreSQL) and its pending code, in one statement. */
-  private async loadHuman(manager: EntityManager, userId: string) {
-    const { user, pending } = await this.codes.findUserAndCode(manager, userId);
+  private async loadHuman(tx: Tx, userId: string) {
+    const { user, pending } = await this.codes.findUserAndCode(tx, userId);
     if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
     return { user, pending };
   }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { Caller, Role } from '../common/auth/caller';
-import { queryRows } from '../database/raw-sql';
+import { SqlRepository } from '../database/sql';
 import { UserState } from './entities/user.entity';
 
 interface CallerRow {
@@ -26,19 +25,17 @@ const BY_USER = `SELECT u.id AS user_id, u.org_id, u.state, m.scope, m.role
 
 /** Who a request comes from, in one query per request: the token (or user), its user and its roles. */
 @Injectable()
-export class CallersRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
+export class CallersRepository extends SqlRepository {
   /** The active owner of a personal access token that has not expired at `now`. */
   async byTokenHash(tokenHash: string, now: Date): Promise<Caller | undefined> {
-    const rows = await queryRows<CallerRow>(this.dataSource.manager, BY_TOKEN, [tokenHash]);
+    const rows = await this.db.rows<CallerRow>(undefined, BY_TOKEN, [tokenHash]);
     if (rows.length === 0 || Number(rows[0].expires_at) <= now.getTime()) return undefined;
     return toCaller(rows);
   }
 
   /** An active user (the subject of a JWT). */
   async byUserId(userId: string): Promise<Caller | undefined> {
-    return toCaller(await queryRows<CallerRow>(this.dataSource.manager, BY_USER, [userId]));
+    return toCaller(await this.db.rows<CallerRow>(undefined, BY_USER, [userId]));
   }
 }
 

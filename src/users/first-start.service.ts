@@ -1,4 +1,5 @@
 import { Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Database } from '../database/sql';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppLogger } from '../common/logging/app-logger';
@@ -6,7 +7,6 @@ import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { StartupError } from '../common/startup/startup-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
-import { TransactionRunner } from '../database/transaction-runner';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
@@ -22,7 +22,7 @@ const ADMIN_USERNAME = 'admin';
 export class FirstStartService implements OnApplicationBootstrap {
   constructor(
     private readonly config: AppConfig,
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
     private readonly orgs: OrganizationsRepository,
     private readonly organizations: OrganizationsService,
     private readonly users: UsersService,
@@ -43,20 +43,16 @@ export class FirstStartService implements OnApplicationBootstrap {
   }
 
   private setUp(path: string): Promise<string | undefined> {
-    return this.tx.run(async (manager) => {
-      if ((await this.orgs.count(manager)) > 0) return undefined;
-      const { org } = await this.organizations.insertOrganization(
-        manager,
-        'SYSTEM',
-        this.config.FIRST_INSTANCE_ORG_NAME,
-      );
+    return this.db.transaction(async (tx) => {
+      if ((await this.orgs.count(tx)) > 0) return undefined;
+      const { org } = await this.organizations.insertOrganization(tx, 'SYSTEM', this.config.FIRST_INSTANCE_ORG_NAME);
       const system = {
         userId: 'SYSTEM',
         orgId: org.id,
         grants: [{ scope: INSTANCE_SCOPE, role: 'IAM_OWNER' as const }],
       };
       const { user } = await this.users.createMachine(
-        manager,
+        tx,
         system,
         org,
         undefined,
@@ -64,8 +60,8 @@ export class FirstStartService implements OnApplicationBootstrap {
         'Administrator',
         'created at first start',
       );
-      await this.organizations.grantRoles(manager, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
-      const created = await this.users.issueToken(manager, 'SYSTEM', user, NO_EXPIRY);
+      await this.organizations.grantRoles(tx, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
+      const created = await this.users.issueToken(tx, 'SYSTEM', user, NO_EXPIRY);
       if (existsSync(path)) {
         // most often the token file of another database (the quick start's SQLite one)
         throw new StartupError(

@@ -1,16 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
 import { Errors } from '../common/errors/errors';
+import { SqlRepository, Tx } from '../database/sql';
 import { isUniqueViolation } from '../database/unique-violation';
 import { MembershipEntity } from './entities/membership.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 
 @Injectable()
-export class OrganizationsRepository {
+export class OrganizationsRepository extends SqlRepository {
   /** Organization domains never change once created, so reads keep them. */
   private readonly domains = new Map<string, string>();
-
-  constructor(private readonly dataSource: DataSource) {}
 
   async domainOf(orgId: string): Promise<string | undefined> {
     const cached = this.domains.get(orgId);
@@ -20,32 +18,36 @@ export class OrganizationsRepository {
     return org?.domain;
   }
 
-  findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationEntity | null> {
-    return manager.findOne(OrganizationEntity, { where: { id } });
+  async findById(id: string, tx?: Tx): Promise<OrganizationEntity | null> {
+    const [org] = await this.db.select(tx, OrganizationEntity, 'id = $1', [id]);
+    return org ?? null;
   }
 
-  findByDomain(domain: string, manager: EntityManager = this.dataSource.manager): Promise<OrganizationEntity | null> {
-    return manager.findOne(OrganizationEntity, { where: { domain } });
+  async findByDomain(domain: string, tx?: Tx): Promise<OrganizationEntity | null> {
+    const [org] = await this.db.select(tx, OrganizationEntity, 'domain = $1', [domain]);
+    return org ?? null;
   }
 
-  count(manager: EntityManager = this.dataSource.manager): Promise<number> {
-    return manager.count(OrganizationEntity);
+  async count(tx?: Tx): Promise<number> {
+    const [row] = await this.db.rows<{ n: number | string }>(tx, 'SELECT COUNT(*) AS n FROM organizations');
+    return Number(row.n);
   }
 
-  async insert(manager: EntityManager, org: OrganizationEntity): Promise<void> {
+  async insert(tx: Tx, org: OrganizationEntity): Promise<void> {
     try {
-      await manager.insert(OrganizationEntity, org);
+      await this.db.insert(tx, OrganizationEntity, org);
     } catch (error) {
       if (isUniqueViolation(error)) throw Errors.orgAlreadyExists();
       throw error;
     }
   }
 
-  async grant(manager: EntityManager, membership: MembershipEntity): Promise<void> {
-    await manager.createQueryBuilder().insert().into(MembershipEntity).values(membership).orIgnore().execute();
+  /** A role the user holds already stays as it was. */
+  async grant(tx: Tx, membership: MembershipEntity): Promise<void> {
+    await this.db.insert(tx, MembershipEntity, membership, ' ON CONFLICT DO NOTHING');
   }
 
-  async revokeAll(manager: EntityManager, userId: string): Promise<void> {
-    await manager.delete(MembershipEntity, { userId });
+  async revokeAll(tx: Tx, userId: string): Promise<void> {
+    await this.db.execute(tx, 'DELETE FROM memberships WHERE user_id = $1', [userId]);
   }
 }

@@ -1,11 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
-import { EntityManager } from 'typeorm';
 import { Caller, hasPermission, Role } from '../common/auth/caller';
 import { AppConfig } from '../common/config/app-config.module';
-import { TransactionRunner } from '../database/transaction-runner';
 import { Errors } from '../common/errors/errors';
-import { ChangeDetails, EventStore } from '../common/events/event-store';
+import { ChangeDetails, EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { AddOrganizationDto } from './dto/add-organization.dto';
 import { INSTANCE_SCOPE } from './entities/membership.entity';
@@ -32,20 +31,20 @@ function domainOf(name: string, id: string, external: string): string {
 export class OrganizationsService {
   constructor(
     private readonly config: AppConfig,
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
     private readonly orgs: OrganizationsRepository,
     private readonly users: UsersRepository,
     private readonly usersService: UsersService,
-    private readonly events: EventStore,
+    private readonly events: EventsRepository,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
   ) {}
 
   async addOrganization(caller: Caller, req: AddOrganizationDto) {
     if (!hasPermission(caller, 'org.create')) throw Errors.permissionDenied();
-    const { result, afterCommit } = await this.tx.run(async (manager) => {
+    const { result, afterCommit } = await this.db.transaction(async (tx) => {
       const { org, details } = await this.insertOrganization(
-        manager,
+        tx,
         caller.userId,
         req.name,
         req.organizationId ?? req.orgId,
@@ -56,18 +55,18 @@ export class OrganizationsService {
         const roles = (admin.roles?.length ? admin.roles : ['ORG_OWNER']) as Role[];
         let userId: string;
         if (admin.human) {
-          const created = await this.usersService.createHuman(manager, caller, org, admin.human);
+          const created = await this.usersService.createHuman(tx, caller, org, admin.human);
           userId = created.user.id;
           createdAdmins.push({ userId, phoneCode: created.phoneCode });
           if (created.afterCommit) after.push(created.afterCommit);
         } else if (admin.userId) {
-          const user = await this.users.findById(admin.userId, manager);
+          const user = await this.users.findById(admin.userId, tx);
           if (!user) throw Errors.userNotFound();
           userId = user.id;
         } else {
           continue;
         }
-        await this.grantRoles(manager, userId, org.id, roles);
+        await this.grantRoles(tx, userId, org.id, roles);
       }
       return { result: { details, organizationId: org.id, createdAdmins }, afterCommit: after };
     });
@@ -77,7 +76,7 @@ export class OrganizationsService {
 
   /** Also used by first start. */
   async insertOrganization(
-    manager: EntityManager,
+    tx: Tx,
     creator: string,
     name: string,
     id?: string,
@@ -92,9 +91,9 @@ export class OrganizationsService {
       createdAt: now,
       changedAt: now,
     };
-    await this.orgs.insert(manager, org);
+    await this.orgs.insert(tx, org);
     const details = await this.events.append(
-      manager,
+      tx,
       { target: OrganizationEntity, type: 'org', id: org.id, resourceOwner: org.id, sequence: 0 },
       [{ type: 'org.added', payload: { name, domain: org.domain } }],
       creator,
@@ -103,9 +102,9 @@ export class OrganizationsService {
     return { org, details };
   }
 
-  async grantRoles(manager: EntityManager, userId: string, orgId: string | typeof INSTANCE_SCOPE, roles: Role[]) {
+  async grantRoles(tx: Tx, userId: string, orgId: string | typeof INSTANCE_SCOPE, roles: Role[]) {
     for (const role of roles) {
-      await this.orgs.grant(manager, { id: this.ids.next(), userId, scope: orgId, role, createdAt: this.clock.now() });
+      await this.orgs.grant(tx, { id: this.ids.next(), userId, scope: orgId, role, createdAt: this.clock.now() });
     }
   }
 }

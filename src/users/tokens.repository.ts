@@ -1,14 +1,14 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
+import { SqlRepository, Tx } from '../database/sql';
 import { PersonalAccessTokenEntity } from './entities/personal-access-token.entity';
 
 @Injectable()
-export class TokensRepository {
-  async insert(manager: EntityManager, token: PersonalAccessTokenEntity): Promise<void> {
-    await manager.insert(PersonalAccessTokenEntity, token);
+export class TokensRepository extends SqlRepository {
+  async insert(tx: Tx, token: PersonalAccessTokenEntity): Promise<void> {
+    await this.db.insert(tx, PersonalAccessTokenEntity, token);
   }
 
-  async revokeAll(manager: EntityManager, userId: string): Promise<void> {
-    await manager.delete(PersonalAccessTokenEntity, { userId });
+  async revokeAll(tx: Tx, userId: string): Promise<void> {
+    await this.db.execute(tx, 'DELETE FROM personal_access_tokens WHERE user_id = $1', [userId]);
   }
 }

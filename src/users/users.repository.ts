@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
 import { AppError } from '../common/errors/app-error';
-import { selectEntities, updateById } from '../database/raw-sql';
+import { SqlRepository, Tx } from '../database/sql';
 import { isUniqueViolation } from '../database/unique-violation';
 import { UserEntity, UserState } from './entities/user.entity';
 
@@ -12,12 +11,10 @@ export function live(user: UserEntity | undefined): UserEntity | undefined {
 
 /** Persistence of users. Row locks and unique-violation translation live here, not in services. */
 @Injectable()
-export class UsersRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  /** A live (not deleted) user, or undefined. */
-  async findById(id: string, manager: EntityManager = this.dataSource.manager): Promise<UserEntity | undefined> {
-    const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id]);
+export class UsersRepository extends SqlRepository {
+  /** A live (not deleted) user, or undefined; in `tx`, or outside a transaction. */
+  async findById(id: string, tx?: Tx): Promise<UserEntity | undefined> {
+    const [user] = await this.db.select(tx, UserEntity, 'id = $1', [id]);
     return live(user);
   }
 
@@ -25,22 +22,22 @@ export class UsersRepository {
    * Loads the user for a change. On PostgreSQL the row stays locked until the transaction ends,
    * so concurrent changes of one user run one after the other; SQLite transactions are serial.
    */
-  async findForUpdate(manager: EntityManager, id: string): Promise<UserEntity | undefined> {
-    const lock = manager.connection.options.type === 'postgres' ? ' FOR UPDATE' : '';
-    const [user] = await selectEntities(manager, UserEntity, 'id = $1', [id], lock);
+  async findForUpdate(tx: Tx, id: string): Promise<UserEntity | undefined> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const [user] = await this.db.select(tx, UserEntity, 'id = $1', [id], lock);
     return live(user);
   }
 
-  async insert(manager: EntityManager, user: UserEntity, onConflict: () => AppError): Promise<void> {
+  async insert(tx: Tx, user: UserEntity, onConflict: () => AppError): Promise<void> {
     try {
-      await manager.insert(UserEntity, user);
+      await this.db.insert(tx, UserEntity, user);
     } catch (error) {
       if (isUniqueViolation(error)) throw onConflict();
       throw error;
     }
   }
 
-  async update(manager: EntityManager, id: string, fields: Partial<UserEntity>): Promise<void> {
-    await updateById(manager, UserEntity, id, fields);
+  async update(tx: Tx, id: string, fields: Partial<UserEntity>): Promise<void> {
+    await this.db.updateById(tx, UserEntity, id, fields);
   }
 }

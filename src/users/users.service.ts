@@ -1,12 +1,11 @@
 import { Injectable } from '@nestjs/common';
+import { Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../common/logging/app-logger';
-import { EntityManager } from 'typeorm';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
-import { TransactionRunner } from '../database/transaction-runner';
 import { Errors } from '../common/errors/errors';
-import { ChangeDetails, EventStore, NewEvent } from '../common/events/event-store';
+import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { PhoneVerificationService } from '../phone/phone-verification.service';
 import { verificationOf } from '../phone/dto/phone-requests.dto';
@@ -75,11 +74,11 @@ const STATE_CHANGES: Record<
 @Injectable()
 export class UsersService {
   constructor(
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
     private readonly users: UsersRepository,
     private readonly orgs: OrganizationsRepository,
     private readonly tokens: TokensRepository,
-    private readonly events: EventStore,
+    private readonly events: EventsRepository,
     private readonly ids: IdGenerator,
     private readonly phones: PhoneVerificationService,
     private readonly logger: AppLogger,
@@ -89,26 +88,18 @@ export class UsersService {
   }
 
   async addHuman(caller: Caller, req: AddHumanUserDto) {
-    const created = await this.inOrgTransaction(caller, req.organization, (manager, org) =>
-      this.createHuman(manager, caller, org, req),
+    const created = await this.inOrgTransaction(caller, req.organization, (tx, org) =>
+      this.createHuman(tx, caller, org, req),
     );
     created.afterCommit?.();
     return { userId: created.user.id, details: created.details, phoneCode: created.phoneCode };
   }
 
   async createUser(caller: Caller, req: CreateUserDto) {
-    const created = await this.inOrgTransaction(caller, { orgId: req.organizationId }, (manager, org) =>
+    const created = await this.inOrgTransaction(caller, { orgId: req.organizationId }, (tx, org) =>
       req.human
-        ? this.createHuman(manager, caller, org, { ...req.human, userId: req.userId, username: req.username })
-        : this.createMachine(
-            manager,
-            caller,
-            org,
-            req.userId,
-            req.username,
-            req.machine!.name,
-            req.machine!.description,
-          ),
+        ? this.createHuman(tx, caller, org, { ...req.human, userId: req.userId, username: req.username })
+        : this.createMachine(tx, caller, org, req.userId, req.username, req.machine!.name, req.machine!.description),
     );
     created.afterCommit?.();
     return { id: created.user.id, creationDate: created.details.changeDate, phoneCode: created.phoneCode };
@@ -125,53 +116,53 @@ export class UsersService {
 
   async changeState(caller: Caller, userId: string, change: StateChange): Promise<ChangeDetails> {
     const rule = STATE_CHANGES[change];
-    return this.tx.run(async (manager) => {
-      const user = await this.loadForChange(manager, userId);
+    return this.db.transaction(async (tx) => {
+      const user = await this.loadForChange(tx, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.state !== rule.from) {
         throw rule.wrongState(user.state);
       }
-      await this.users.update(manager, user.id, { state: rule.to });
-      return this.events.append(manager, aggregateOf(user), [{ type: rule.event }], caller.userId);
+      await this.users.update(tx, user.id, { state: rule.to });
+      return this.events.append(tx, aggregateOf(user), [{ type: rule.event }], caller.userId);
     });
   }
 
   async delete(caller: Caller, userId: string): Promise<ChangeDetails> {
-    return this.tx.run(async (manager) => {
-      const user = await this.loadForChange(manager, userId);
+    return this.db.transaction(async (tx) => {
+      const user = await this.loadForChange(tx, userId);
       assertAllowed(caller, 'user.delete', user, true);
       // the username is freed for a new user, as in ZITADEL; the events keep the old one
-      await this.users.update(manager, user.id, {
+      await this.users.update(tx, user.id, {
         state: UserState.DELETED,
         username: `deleted:${this.ids.next()}`,
         phone: null,
         phoneVerified: false,
       });
-      await this.tokens.revokeAll(manager, user.id);
-      await this.orgs.revokeAll(manager, user.id);
-      await this.phones.forgetUser(manager, user.id);
-      return this.events.append(manager, aggregateOf(user), [{ type: 'user.removed' }], caller.userId);
+      await this.tokens.revokeAll(tx, user.id);
+      await this.orgs.revokeAll(tx, user.id);
+      await this.phones.forgetUser(tx, user.id);
+      return this.events.append(tx, aggregateOf(user), [{ type: 'user.removed' }], caller.userId);
     });
   }
 
   async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string) {
     const expiresAt = expirationDate ? new Date(expirationDate) : NO_EXPIRY;
-    return this.tx.run(async (manager) => {
-      const user = await this.loadForChange(manager, userId);
+    return this.db.transaction(async (tx) => {
+      const user = await this.loadForChange(tx, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.type !== 'machine') throw Errors.userNotMachine();
       if (expiresAt.getTime() <= this.clock.now().getTime()) throw Errors.patExpirationInPast();
-      const created = await this.issueToken(manager, caller.userId, user, expiresAt);
+      const created = await this.issueToken(tx, caller.userId, user, expiresAt);
       return { creationDate: created.details.changeDate, tokenId: created.tokenId, token: created.token };
     });
   }
 
   /** Used by first start, which has no caller yet: the machine user acts for itself. */
-  async issueToken(manager: EntityManager, creator: string, user: UserEntity, expiresAt: Date) {
+  async issueToken(tx: Tx, creator: string, user: UserEntity, expiresAt: Date) {
     const token = newTokenSecret();
     const tokenId = this.ids.next();
     const now = this.clock.now();
-    await this.tokens.insert(manager, {
+    await this.tokens.insert(tx, {
       id: tokenId,
       userId: user.id,
       tokenHash: hashToken(token),
@@ -179,7 +170,7 @@ export class UsersService {
       createdAt: now,
     });
     const details = await this.events.append(
-      manager,
+      tx,
       aggregateOf(user),
       [{ type: 'user.personal.access.token.added', payload: { tokenId, expiration: expiresAt.toISOString() } }],
       creator,
@@ -189,12 +180,7 @@ export class UsersService {
   }
 
   /** Creates a human user in `org` inside the caller's transaction; sending happens after commit. */
-  async createHuman(
-    manager: EntityManager,
-    caller: Caller,
-    org: OrganizationEntity,
-    input: NewHuman,
-  ): Promise<CreatedUser> {
+  async createHuman(tx: Tx, caller: Caller, org: OrganizationEntity, input: NewHuman): Promise<CreatedUser> {
     if (input.email.returnCode || input.email.sendCode) {
       throw Errors.unimplemented('E-mail verification codes (email.sendCode / email.returnCode)');
     }
@@ -210,26 +196,20 @@ export class UsersService {
       email: input.email.email,
       emailVerified: input.email.isVerified === true,
     });
-    const phone = await this.phones.forNewUser(
-      manager,
-      user,
-      input.phone?.phone,
-      verificationOf(input.phone ?? {}),
-      now,
-    );
+    const phone = await this.phones.forNewUser(tx, user, input.phone?.phone, verificationOf(input.phone ?? {}), now);
     user.phone = phone.phone;
     user.phoneVerified = phone.phoneVerified;
-    await this.users.insert(manager, user, Errors.userAlreadyExists);
+    await this.users.insert(tx, user, Errors.userAlreadyExists);
     const added: NewEvent = {
       type: 'user.human.added',
       payload: { username: user.username, email: user.email, emailVerified: user.emailVerified },
     };
-    const details = await this.events.append(manager, aggregateOf(user), [added, ...phone.events], caller.userId, now);
+    const details = await this.events.append(tx, aggregateOf(user), [added, ...phone.events], caller.userId, now);
     return { user, details, phoneCode: phone.code, afterCommit: phone.afterCommit };
   }
 
   async createMachine(
-    manager: EntityManager,
+    tx: Tx,
     caller: Caller,
     org: OrganizationEntity,
     userId: string | undefined,
@@ -241,9 +221,9 @@ export class UsersService {
     const user = this.newUser(org, 'machine', userId, username ?? name, now);
     user.machineName = name;
     user.machineDescription = description ?? null;
-    await this.users.insert(manager, user, Errors.userAlreadyExists);
+    await this.users.insert(tx, user, Errors.userAlreadyExists);
     const details = await this.events.append(
-      manager,
+      tx,
       aggregateOf(user),
       [{ type: 'user.machine.added', payload: { username: user.username, name } }],
       caller.userId,
@@ -256,20 +236,20 @@ export class UsersService {
   private async inOrgTransaction(
     caller: Caller,
     ref: OrganizationRefDto | undefined,
-    work: (manager: EntityManager, org: OrganizationEntity) => Promise<CreatedUser>,
+    work: (tx: Tx, org: OrganizationEntity) => Promise<CreatedUser>,
   ) {
-    return this.tx.run(async (manager) => {
+    return this.db.transaction(async (tx) => {
       const org = ref?.orgDomain
-        ? await this.orgs.findByDomain(ref.orgDomain, manager)
-        : await this.orgs.findById(ref?.orgId ?? caller.orgId, manager);
+        ? await this.orgs.findByDomain(ref.orgDomain, tx)
+        : await this.orgs.findById(ref?.orgId ?? caller.orgId, tx);
       if (!org) throw Errors.orgNotFound();
       assertAllowed(caller, 'user.write', { id: '', orgId: org.id }, false);
-      return work(manager, org);
+      return work(tx, org);
     });
   }
 
-  private async loadForChange(manager: EntityManager, userId: string): Promise<UserEntity> {
-    const user = await this.users.findForUpdate(manager, userId);
+  private async loadForChange(tx: Tx, userId: string): Promise<UserEntity> {
+    const user = await this.users.findForUpdate(tx, userId);
     if (!user) throw Errors.userNotFound();
     return user;
   }

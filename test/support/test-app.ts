@@ -12,7 +12,7 @@ import { DataSource } from 'typeorm';
 import { createServer } from 'node:net';
 import { createApp, startApp as startServers } from '../../src/app.setup';
 import { Clock } from '../../src/common/clock';
-import { TransactionRunner } from '../../src/database/transaction-runner';
+import { Database } from '../../src/database/sql';
 import { Role } from '../../src/common/auth/caller';
 import { OrganizationsService } from '../../src/users/organizations.service';
 
@@ -176,7 +176,7 @@ export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 /** Grants roles directly (the API has no member-management method); scope = organization id or 'instance'. */
 export async function grantRoles(t: TestApp, userId: string, scope: string, roles: Role[]): Promise<void> {
   const orgs = t.app.get(OrganizationsService);
-  await t.app.get(TransactionRunner).run((manager) => orgs.grantRoles(manager, userId, scope, roles));
+  await t.app.get(Database).transaction((tx) => orgs.grantRoles(tx, userId, scope, roles));
 }
 
 export function dataSourceOf(t: TestApp): DataSource {

@@ -1,12 +1,13 @@
-import { DataSource } from 'typeorm';
+import type { Database, Tx } from '../../database/sql';
 import { AppConfig } from '../config/app-config.module';
 import { DependencyError } from '../errors/dependency-error';
 import { IdGenerator } from './id-generator';
+import type { NodeLeasesRepository } from './node-leases.repository';
 
 const EPOCH = Date.UTC(2024, 0, 1);
 
 async function generator(nodeId: number): Promise<IdGenerator> {
-  const ids = new IdGenerator({ NODE_ID: nodeId } as AppConfig, {} as DataSource);
+  const ids = new IdGenerator({ NODE_ID: nodeId } as AppConfig, {} as Database, {} as NodeLeasesRepository);
   await ids.onModuleInit();
   return ids;
 }
@@ -16,7 +17,7 @@ const millisOf = (id: string) => Number(BigInt(id) >> 22n) + EPOCH;
 
 describe(IdGenerator.name, () => {
   it('refuses to generate before a node id is assigned', () => {
-    const ids = new IdGenerator({} as AppConfig, {} as DataSource);
+    const ids = new IdGenerator({} as AppConfig, {} as Database, {} as NodeLeasesRepository);
     expect(() => ids.next()).toThrow('IdGenerator used before its node id was assigned');
   });
 
@@ -86,33 +87,37 @@ describe(IdGenerator.name, () => {
   });
 });
 
-interface LeaseWhere {
-  nodeId: number;
-  holder?: string;
-  expiresAt?: { value: Date };
-}
+type Lease = { nodeId: number; holder: string; expiresAt: Date };
 
 describe(`${IdGenerator.name} with a leased node id`, () => {
   /** A lease table of one row in memory, whose statements can be made to fail. */
   function leaseTable() {
+    const refuseWhenDown = () => {
+      if (table.down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    };
     const table = {
-      row: undefined as { nodeId: number; holder: string; expiresAt: Date } | undefined,
+      row: undefined as Lease | undefined,
       down: false,
-      update: jest.fn(async (where: LeaseWhere, set: { holder?: string; expiresAt: Date }) => {
-        if (table.down) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-        const row = table.row;
-        if (!row || row.nodeId !== where.nodeId || (where.holder && row.holder !== where.holder))
-          return { affected: 0 };
-        // LessThan(now): only an expired lease is taken over
-        if (where.expiresAt && !(row.expiresAt < where.expiresAt.value)) return { affected: 0 };
-        Object.assign(row, set);
-        return { affected: 1 };
+      takeOver: jest.fn(async (_tx: Tx, nodeId: number, holder: string, expiresAt: Date, now: Date) => {
+        refuseWhenDown();
+        // only an expired lease is taken over
+        if (table.row?.nodeId !== nodeId || !(table.row.expiresAt < now)) return false;
+        table.row = { nodeId, holder, expiresAt };
+        return true;
       }),
-      insert: jest.fn(async (row: { nodeId: number; holder: string; expiresAt: Date }) => {
-        if (table.down) throw new Error('down');
-        if (table.row) throw new Error('duplicate key');
-        table.row = { ...row };
+      insert: jest.fn(async (_tx: Tx, nodeId: number, holder: string, expiresAt: Date) => {
+        refuseWhenDown();
+        if (table.row?.nodeId === nodeId) return false;
+        table.row = { nodeId, holder, expiresAt };
+        return true;
       }),
+      renew: jest.fn(async (_tx: Tx, nodeId: number, holder: string, expiresAt: Date) => {
+        refuseWhenDown();
+        if (table.row?.nodeId !== nodeId || table.row.holder !== holder) return false;
+        table.row.expiresAt = expiresAt;
+        return true;
+      }),
+      release: jest.fn(async () => refuseWhenDown()),
     };
     return table;
   }
@@ -121,7 +126,8 @@ describe(`${IdGenerator.name} with a leased node id`, () => {
   afterEach(() => jest.useRealTimers());
 
   async function leased(table: ReturnType<typeof leaseTable>) {
-    const ids = new IdGenerator({} as AppConfig, { getRepository: () => table } as unknown as DataSource);
+    const db = { isOpen: true, transaction: (work: (tx: Tx) => Promise<unknown>) => work({} as Tx) } as Database;
+    const ids = new IdGenerator({} as AppConfig, db, table as unknown as NodeLeasesRepository);
     await ids.onModuleInit();
     return ids;
   }
@@ -155,9 +161,10 @@ describe(`${IdGenerator.name} with a leased node id`, () => {
     const first = ids.nodeId;
     // another instance holds it now; the fake table keeps one row, so a new lease replaces that row
     table.row = { nodeId: first, holder: 'another instance', expiresAt: new Date(Date.now() + 120_000) };
-    table.insert.mockImplementation(async (row) => {
-      if (row.nodeId === first) throw new Error('duplicate key');
-      table.row = { ...row };
+    table.insert.mockImplementation(async (_tx, nodeId, holder, expiresAt) => {
+      if (nodeId === first) return false;
+      table.row = { nodeId, holder, expiresAt };
+      return true;
     });
     await jest.advanceTimersByTimeAsync(30_000);
     expect(ids.nodeId).not.toBe(first);

@@ -1,9 +1,9 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
-import { DataSource, LessThan } from 'typeorm';
+import { Database } from '../../database/sql';
 import { AppConfig } from '../config/app-config.module';
 import { DependencyError } from '../errors/dependency-error';
-import { NodeLeaseEntity } from './node-lease.entity';
+import { NodeLeasesRepository } from './node-leases.repository';
 
 const EPOCH = Date.UTC(2024, 0, 1);
 const NODE_BITS = 10n;
@@ -32,7 +32,8 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly config: AppConfig,
-    private readonly dataSource: DataSource,
+    private readonly db: Database,
+    private readonly leases: NodeLeasesRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -47,8 +48,9 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
-    if (this.config.NODE_ID === undefined && this.node >= 0 && this.dataSource.isInitialized) {
-      await this.dataSource.getRepository(NodeLeaseEntity).delete({ nodeId: this.node, holder: this.holder });
+    if (this.config.NODE_ID === undefined && this.node >= 0 && this.db.isOpen) {
+      const node = this.node;
+      await this.db.transaction((tx) => this.leases.release(tx, node, this.holder));
     }
   }
 
@@ -82,19 +84,17 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
   }
 
   private async leaseNode(): Promise<number> {
-    const repo = this.dataSource.getRepository(NodeLeaseEntity);
     const start = randomInt(MAX_NODE + 1);
     for (let i = 0; i <= MAX_NODE; i++) {
       const nodeId = (start + i) % (MAX_NODE + 1);
       const expiresAt = new Date(Date.now() + LEASE_MS);
-      const taken = await repo.update({ nodeId, expiresAt: LessThan(new Date()) }, { holder: this.holder, expiresAt });
-      if (taken.affected) return this.leased(nodeId, expiresAt);
-      try {
-        await repo.insert({ nodeId, holder: this.holder, expiresAt });
-        return this.leased(nodeId, expiresAt);
-      } catch {
-        // held by another instance: try the next one
-      }
+      // a lease that ran out is taken over, a node id nobody held is taken; else another instance holds it
+      const taken = await this.db.transaction(
+        async (tx) =>
+          (await this.leases.takeOver(tx, nodeId, this.holder, expiresAt, new Date())) ||
+          this.leases.insert(tx, nodeId, this.holder, expiresAt),
+      );
+      if (taken) return this.leased(nodeId, expiresAt);
     }
     throw new Error('no free node id: set NODE_ID or wait for stale leases to expire');
   }
@@ -112,9 +112,9 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
   private async renewLease(): Promise<void> {
     const expiresAt = new Date(Date.now() + LEASE_MS);
     try {
-      const repo = this.dataSource.getRepository(NodeLeaseEntity);
-      const renewed = await repo.update({ nodeId: this.node, holder: this.holder }, { expiresAt });
-      if (renewed.affected) {
+      const node = this.node;
+      const renewed = await this.db.transaction((tx) => this.leases.renew(tx, node, this.holder, expiresAt));
+      if (renewed) {
         this.leasedUntil = expiresAt.getTime();
         return;
       }

@@ -1,83 +1,69 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager } from 'typeorm';
-import { queryRows } from '../../database/raw-sql';
-import { TransactionRunner } from '../../database/transaction-runner';
+import { Database, Tx } from '../../database/sql';
 import { IdGenerator } from '../ids/id-generator';
+import { LimitHitsRepository } from './limit-hits.repository';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 type Mode = 'take' | 'check' | 'record';
 
-const PRUNE_AND_INSERT =
-  'WITH pruned AS (DELETE FROM limit_hits WHERE key = $1 AND at <= $2) INSERT INTO limit_hits (id, key, at) VALUES ($3, $1, $4)';
-
 /**
- * A sliding log in the `limit_hits` table. On PostgreSQL each key is serialised with a
- * transaction-scoped advisory lock (unless the caller's own row lock does that already), so
- * check-then-count is atomic across instances; SQLite transactions are serial already.
+ * A sliding log per key in the `limit_hits` table, counted in the caller's transaction. Shared
+ * keys are serialised across instances with a lock per key, so check-then-count is atomic.
+ * Per-user keys (`scope: 'user'`) take no lock of their own: every transaction that uses one
+ * changes that user and holds the user's row lock (or creates the user) until it ends, which
+ * orders them already.
  */
 @Injectable()
 export class DatabaseLimitStore extends LimitStore {
   constructor(
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
+    private readonly hits: LimitHitsRepository,
     private readonly ids: IdGenerator,
   ) {
     super();
   }
 
-  take(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
-    return this.apply('take', rules, now, manager);
+  take(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict> {
+    return this.apply('take', rules, now, tx);
   }
 
-  check(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
-    return this.apply('check', rules, now, manager);
+  check(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict> {
+    return this.apply('check', rules, now, tx);
   }
 
-  async record(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<void> {
-    await this.apply('record', rules, now, manager);
+  async record(rules: LimitRule[], now: Date, tx?: Tx): Promise<void> {
+    await this.apply('record', rules, now, tx);
   }
 
-  private apply(mode: Mode, rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict> {
-    if (manager) return this.applyIn(manager, mode, rules, now);
-    return this.tx.run((m) => this.applyIn(m, mode, rules, now));
+  private apply(mode: Mode, rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict> {
+    if (tx) return this.applyIn(tx, mode, rules, now);
+    return this.db.transaction((own) => this.applyIn(own, mode, rules, now));
   }
 
-  private async applyIn(manager: EntityManager, mode: Mode, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
-    const postgres = manager.connection.options.type === 'postgres';
-    if (postgres) {
-      const unlocked = rules.filter((r) => !r.lockedByCaller).map((r) => r.key);
-      for (const key of [...new Set(unlocked)].sort()) {
-        await manager.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
-      }
-    }
+  private async applyIn(tx: Tx, mode: Mode, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
+    await this.hits.lock(
+      tx,
+      rules.filter((rule) => rule.scope !== 'user').map((rule) => rule.key),
+    );
     if (mode !== 'record') {
       for (const rule of rules) {
         // the limit-th newest hit in the window, if there are that many: the limit is reached, and
         // it is the hit whose leaving the window frees a place
-        const [oldestCounted] = await queryRows<{ at: number | string }>(
-          manager,
-          'SELECT at FROM limit_hits WHERE key = $1 AND at > $2 ORDER BY at DESC LIMIT 1 OFFSET $3',
-          [rule.key, now.getTime() - rule.windowMs, rule.limit - 1],
+        const oldestCounted = await this.hits.nthNewestSince(
+          tx,
+          rule.key,
+          now.getTime() - rule.windowMs,
+          rule.limit - 1,
         );
-        if (oldestCounted) {
-          return {
-            ok: false,
-            rule,
-            retryAfterMs: Math.max(1, Number(oldestCounted.at) + rule.windowMs - now.getTime()),
-          };
+        if (oldestCounted !== undefined) {
+          return { ok: false, rule, retryAfterMs: Math.max(1, oldestCounted + rule.windowMs - now.getTime()) };
         }
       }
     }
     if (mode !== 'check') {
-      // hits that left their window count for nothing any more: forget them when counting a new one
-      // (on PostgreSQL in the same statement, one round trip)
+      // hits that left their window count for nothing any more: forgotten when a new one is counted
       for (const rule of rules) {
-        const [since, id, at] = [now.getTime() - rule.windowMs, this.ids.next(), now.getTime()];
-        if (postgres) {
-          await queryRows(manager, PRUNE_AND_INSERT, [rule.key, since, id, at]);
-        } else {
-          await queryRows(manager, 'DELETE FROM limit_hits WHERE key = $1 AND at <= $2', [rule.key, since]);
-          await queryRows(manager, 'INSERT INTO limit_hits (id, key, at) VALUES ($1, $2, $3)', [id, rule.key, at]);
-        }
+        await this.hits.add(tx, this.ids.next(), rule.key, now.getTime(), now.getTime() - rule.windowMs);
       }
     }
     return { ok: true };

@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { Tx } from '../../database/sql';
 
 /** At most `limit` hits of `key` within any `windowMs` (a rolling window). */
 export interface LimitRule {
@@ -8,23 +8,24 @@ export interface LimitRule {
   limit: number;
   windowMs: number;
   /**
-   * The caller's transaction already serialises every use of this key (it holds the lock of the
-   * one row the key belongs to, e.g. the user's): the database store then takes no lock of its own.
+   * `user`: the key counts one user's actions (e.g. its sends or failed checks), and is used only
+   * in transactions that change that user. Without: the key is shared (e.g. a phone number's).
    */
-  lockedByCaller?: boolean;
+  scope?: 'user';
 }
 
 export type LimitVerdict = { ok: true } | { ok: false; rule: LimitRule; retryAfterMs: number };
 
 /**
  * Where rate-limit counters live: the database by default, Redis when REDIS_URL is set, so that
- * every instance sees the same counts. `manager` is the caller's transaction (database store).
+ * every instance sees the same counts. `tx` is the caller's transaction (the database store counts in
+ * it; the Redis store ignores it).
  */
 export abstract class LimitStore {
   /** Checks every rule and, only when all allow, counts one hit for each, atomically. */
-  abstract take(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict>;
+  abstract take(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict>;
   /** Checks without counting. */
-  abstract check(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<LimitVerdict>;
+  abstract check(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict>;
   /** Counts a hit for each rule without checking (e.g. a failed verification). */
-  abstract record(rules: LimitRule[], now: Date, manager?: EntityManager): Promise<void>;
+  abstract record(rules: LimitRule[], now: Date, tx?: Tx): Promise<void>;
 }

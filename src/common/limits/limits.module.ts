@@ -1,11 +1,12 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { Redis, RedisOptions } from 'ioredis';
 import { AppConfig } from '../config/app-config.module';
-import { TransactionRunner } from '../../database/transaction-runner';
+import { Database } from '../../database/sql';
 import { DependencyError } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { IdGenerator } from '../ids/id-generator';
 import { DatabaseLimitStore } from './database-limit-store';
+import { LimitHitsRepository } from './limit-hits.repository';
 import { LimitStore } from './limit-store';
 import { LimitMetrics } from './limit.metrics';
 import { RedisLimitStore } from './redis-limit-store';
@@ -70,10 +71,16 @@ class RedisCloser implements OnApplicationShutdown {
     },
     {
       provide: LimitStore,
-      inject: [REDIS, TransactionRunner, IdGenerator, DependencyOutages],
-      useFactory: (redis: Redis | null, tx: TransactionRunner, ids: IdGenerator, outages: DependencyOutages) =>
-        redis ? new RedisLimitStore(redis, outages) : new DatabaseLimitStore(tx, ids),
+      inject: [REDIS, Database, LimitHitsRepository, IdGenerator, DependencyOutages],
+      useFactory: (
+        redis: Redis | null,
+        db: Database,
+        hits: LimitHitsRepository,
+        ids: IdGenerator,
+        outages: DependencyOutages,
+      ) => (redis ? new RedisLimitStore(redis, outages) : new DatabaseLimitStore(db, hits, ids)),
     },
+    LimitHitsRepository,
     RedisCloser,
     LimitMetrics,
   ],

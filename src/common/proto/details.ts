@@ -1,4 +1,4 @@
-import type { ChangeDetails } from '../events/event-store';
+import type { ChangeDetails } from '../events/events.repository';
 
 /** zitadel.object.v2.Details as returned by every transport (uint64 as a decimal string). */
 export interface DetailsMessage {

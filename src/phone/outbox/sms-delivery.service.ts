@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
-import { TransactionRunner } from '../../database/transaction-runner';
-import { EventStore } from '../../common/events/event-store';
+import { Database } from '../../database/sql';
+import { EventsRepository } from '../../common/events/events.repository';
 import { aggregateOf } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
@@ -23,14 +23,14 @@ export class SmsDeliveryService {
 
   constructor(
     config: AppConfig,
-    private readonly tx: TransactionRunner,
+    private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
     private readonly sender: SmsSender,
     private readonly smsText: SmsText,
     private readonly users: UsersRepository,
     private readonly codes: PhoneCodesRepository,
-    private readonly events: EventStore,
+    private readonly events: EventsRepository,
     private readonly clock: Clock,
     private readonly logger: AppLogger,
     private readonly metrics: PhoneMetrics,
@@ -45,12 +45,12 @@ export class SmsDeliveryService {
 
   async deliver(row: SmsOutboxEntity): Promise<void> {
     const now = this.clock.now();
-    const target = await this.tx.run(async (manager) => {
-      const code = await this.codes.findByUser(manager, row.userId);
-      const user = await this.users.findById(row.userId, manager);
+    const target = await this.db.transaction(async (tx) => {
+      const code = await this.codes.findByUser(tx, row.userId);
+      const user = await this.users.findById(row.userId, tx);
       const current = code && code.id === row.codeId && !code.consumedAt && code.expiresAt > now;
       if (!current || !user || user.phone !== row.recipient || !row.sealedCode) {
-        await this.outbox.finish(manager, row, 'skipped', now, { lastError: 'code superseded, consumed or expired' });
+        await this.outbox.finish(tx, row, 'skipped', now, { lastError: 'code superseded, consumed or expired' });
         return undefined;
       }
       return user;
@@ -104,7 +104,10 @@ export class SmsDeliveryService {
       'SMS delivery failed',
     );
     this.metrics.attemptFailed(this.sender.name, !giveUp);
-    if (!giveUp) return this.outbox.retryLater(row, new Date(next), failure.message);
+    if (!giveUp) {
+      const [retryAt, reason] = [new Date(next), failure.message];
+      return this.db.transaction((tx) => this.outbox.retryLater(tx, row, retryAt, reason));
+    }
     const concluded = await this.conclude(row, 'failed', at, PhoneEvents.codeDeliveryFailed, {
       provider: this.sender.name,
       lastError: failure.message,
@@ -121,16 +124,16 @@ export class SmsDeliveryService {
     eventType: string,
     details: { provider: string; lastError?: string },
   ): Promise<boolean> {
-    return this.tx.run(async (manager) => {
+    return this.db.transaction(async (tx) => {
       // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)
-      const user = await this.users.findForUpdate(manager, row.userId);
-      if (!(await this.outbox.finish(manager, row, status, at, details))) return false; // the lease was lost
+      const user = await this.users.findForUpdate(tx, row.userId);
+      if (!(await this.outbox.finish(tx, row, status, at, details))) return false; // the lease was lost
       if (!user) return true;
       const payload =
         status === 'delivered'
           ? { provider: details.provider, attempts: row.attempts }
           : { provider: details.provider, attempts: row.attempts, reason: details.lastError };
-      await this.events.append(manager, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at);
+      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at);
       return true;
     });
   }

@@ -1,100 +1,103 @@
 import { Injectable } from '@nestjs/common';
-import { EntityManager, In, IsNull } from 'typeorm';
-import { TransactionRunner } from '../../database/transaction-runner';
+import { SqlRepository, Tx } from '../../database/sql';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 
 /** The outbox's persistence. Claims are leases: a row is owned by one worker until `lockedUntil`. */
 @Injectable()
-export class SmsOutboxRepository {
-  constructor(private readonly tx: TransactionRunner) {}
-
-  async enqueue(manager: EntityManager, row: SmsOutboxEntity): Promise<void> {
+export class SmsOutboxRepository extends SqlRepository {
+  async enqueue(tx: Tx, row: SmsOutboxEntity): Promise<void> {
     // a newer code supersedes whatever of this user's is still waiting; a message in flight is left to
     // its worker, which records what happened to it (a retry is skipped, the code being no longer current)
-    await manager
-      .createQueryBuilder()
-      .update(SmsOutboxEntity)
-      .set({ status: 'skipped', sealedCode: null, finishedAt: row.createdAt, lastError: 'superseded' })
-      .where('user_id = :userId AND status = :pending', { userId: row.userId, pending: 'pending' })
-      .andWhere('(locked_until IS NULL OR locked_until <= :now)', { now: row.createdAt.getTime() })
-      .execute();
-    await manager.insert(SmsOutboxEntity, row);
+    const { sets, params } = this.db.assignments(SmsOutboxEntity, {
+      status: 'skipped',
+      sealedCode: null,
+      finishedAt: row.createdAt,
+      lastError: 'superseded',
+    });
+    const where = [
+      `user_id = $${params.push(row.userId)}`,
+      `status = $${params.push('pending')}`,
+      `(locked_until IS NULL OR locked_until <= $${params.push(row.createdAt.getTime())})`,
+    ];
+    await this.db.execute(tx, `UPDATE sms_outbox SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params);
+    await this.db.insert(tx, SmsOutboxEntity, row);
   }
 
   /**
    * Takes up to `limit` due rows and leases them; counts the attempt now, so a crash mid-send
    * still counts. PostgreSQL skips rows other instances are claiming (FOR UPDATE SKIP LOCKED).
    */
-  claimDue(now: Date, leaseMs: number, limit: number): Promise<SmsOutboxEntity[]> {
-    return this.tx.run(async (manager) => {
-      const due = manager
-        .createQueryBuilder(SmsOutboxEntity, 'o')
-        .select('o.id')
-        .where('o.status = :pending', { pending: 'pending' })
-        .andWhere('o.next_attempt_at <= :now', { now: now.getTime() })
-        .andWhere('(o.locked_until IS NULL OR o.locked_until <= :now)', { now: now.getTime() })
-        .orderBy('o.next_attempt_at', 'ASC')
-        .limit(limit);
-      if (this.tx.isPostgres) due.setLock('pessimistic_write').setOnLocked('skip_locked');
-      const ids = (await due.getMany()).map((row) => row.id);
-      if (ids.length === 0) return [];
-      await manager.update(
-        SmsOutboxEntity,
-        { id: In(ids), status: 'pending' },
-        { lockedUntil: new Date(now.getTime() + leaseMs), attempts: () => 'attempts + 1' },
-      );
-      return manager.find(SmsOutboxEntity, { where: { id: In(ids) } });
-    });
+  async claimDue(tx: Tx, now: Date, leaseMs: number, limit: number): Promise<SmsOutboxEntity[]> {
+    const due =
+      'SELECT id FROM sms_outbox WHERE status = $3 AND next_attempt_at <= $4 ' +
+      'AND (locked_until IS NULL OR locked_until <= $5) ORDER BY next_attempt_at ASC LIMIT $6';
+    const claim = 'UPDATE sms_outbox SET locked_until = $1, attempts = attempts + 1';
+    // On PostgreSQL the due rows are picked in a CTE, which runs once: as `id IN (subquery)` the
+    // planner may run the subquery again, and LIMIT would then no longer bound what is claimed
+    const sql =
+      this.db.dialect === 'postgres'
+        ? `WITH due AS (${due} FOR UPDATE SKIP LOCKED) ${claim} FROM due ` +
+          'WHERE sms_outbox.id = due.id AND sms_outbox.status = $2 RETURNING sms_outbox.*'
+        : `${claim} WHERE status = $2 AND id IN (${due}) RETURNING *`;
+    const rows = await this.db.rows<Record<string, unknown>>(tx, sql, [
+      now.getTime() + leaseMs,
+      'pending',
+      'pending',
+      now.getTime(),
+      now.getTime(),
+      limit,
+    ]);
+    return rows.map((row) => this.db.hydrate(SmsOutboxEntity, row));
   }
 
   /** Final states erase the sealed code. Only the lease holder may finish a row. */
   async finish(
-    manager: EntityManager,
+    tx: Tx,
     row: SmsOutboxEntity,
     status: 'delivered' | 'failed' | 'skipped',
     at: Date,
     details: { provider?: string; lastError?: string },
   ): Promise<boolean> {
-    const result = await manager.update(
-      SmsOutboxEntity,
-      { id: row.id, status: 'pending', lockedUntil: row.lockedUntil ?? IsNull() },
-      {
-        status,
-        sealedCode: null,
-        finishedAt: at,
-        lockedUntil: null,
-        provider: details.provider ?? null,
-        lastError: details.lastError?.slice(0, 500) ?? null,
-      },
-    );
-    return Boolean(result.affected);
+    return this.updateLeased(tx, row, {
+      status,
+      sealedCode: null,
+      finishedAt: at,
+      lockedUntil: null,
+      provider: details.provider ?? null,
+      lastError: details.lastError?.slice(0, 500) ?? null,
+    });
   }
 
   /**
    * For the metrics: messages waiting (pending, due or not, in flight included) and the earliest
-   * time one of them was due by `now`. One read of the index the claims use.
+   * time one of them was due by `now`. One read of the index the claims use, outside a transaction.
    */
-  backlog(now: Date): Promise<{ depth: number; oldestDueAt: Date | null }> {
-    return this.tx.run(async (manager) => {
-      const row = await manager
-        .createQueryBuilder(SmsOutboxEntity, 'o')
-        .select('COUNT(*)', 'depth')
-        .addSelect('MIN(CASE WHEN o.next_attempt_at <= :now THEN o.next_attempt_at END)', 'oldest')
-        .where('o.status = :pending', { pending: 'pending' })
-        .setParameter('now', now.getTime())
-        .getRawOne<{ depth: string | number; oldest: string | number | null }>();
-      const oldest = row?.oldest ?? null;
-      return { depth: Number(row?.depth ?? 0), oldestDueAt: oldest === null ? null : new Date(Number(oldest)) };
-    });
+  async backlog(now: Date): Promise<{ depth: number; oldestDueAt: Date | null }> {
+    const [row] = await this.db.rows<{ depth: string | number; oldest: string | number | null }>(
+      undefined,
+      'SELECT COUNT(*) AS depth, MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest ' +
+        'FROM sms_outbox WHERE status = $2',
+      [now.getTime(), 'pending'],
+    );
+    const oldest = row?.oldest ?? null;
+    return { depth: Number(row?.depth ?? 0), oldestDueAt: oldest === null ? null : new Date(Number(oldest)) };
   }
 
-  async retryLater(row: SmsOutboxEntity, next: Date, lastError: string): Promise<void> {
-    await this.tx.run((manager) =>
-      manager.update(
-        SmsOutboxEntity,
-        { id: row.id, status: 'pending', lockedUntil: row.lockedUntil ?? IsNull() },
-        { nextAttemptAt: next, lockedUntil: null, lastError: lastError.slice(0, 500) },
-      ),
+  async retryLater(tx: Tx, row: SmsOutboxEntity, next: Date, lastError: string): Promise<void> {
+    await this.updateLeased(tx, row, { nextAttemptAt: next, lockedUntil: null, lastError: lastError.slice(0, 500) });
+  }
+
+  /** Changes a pending row only while the lease `row` was claimed with is still its own. */
+  private async updateLeased(tx: Tx, row: SmsOutboxEntity, fields: Partial<SmsOutboxEntity>): Promise<boolean> {
+    const { sets, params } = this.db.assignments(SmsOutboxEntity, fields);
+    // (push returns the new length: the number of the parameter just added)
+    const where = [`id = $${params.push(row.id)}`, `status = $${params.push('pending')}`];
+    where.push(row.lockedUntil ? `locked_until = $${params.push(row.lockedUntil.getTime())}` : 'locked_until IS NULL');
+    const changed = await this.db.execute(
+      tx,
+      `UPDATE sms_outbox SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`,
+      params,
     );
+    return changed > 0;
   }
 }

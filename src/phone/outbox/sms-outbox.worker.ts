@@ -5,6 +5,7 @@ import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
+import { Database } from '../../database/sql';
 import { SmsDeliveryService } from './sms-delivery.service';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
@@ -29,6 +30,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
 
   constructor(
     private readonly config: AppConfig,
+    private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly delivery: SmsDeliveryService,
     private readonly clock: Clock,
@@ -88,7 +90,8 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
         this.backlog = true; // a delivery that ends looks again
         return;
       }
-      const rows = await this.outbox.claimDue(this.clock.now(), this.config.SMS_SEND_LEASE, free);
+      const now = this.clock.now();
+      const rows = await this.db.transaction((tx) => this.outbox.claimDue(tx, now, this.config.SMS_SEND_LEASE, free));
       for (const row of rows) this.start(row);
       if (rows.length < free) {
         this.backlog = false;

@@ -1,5 +1,5 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import type { Aggregate } from '../../common/events/event-store';
+import type { Aggregate } from '../../common/events/events.repository';
 import { IdColumn, TimeColumn } from '../../database/columns';
 
 export enum UserState {

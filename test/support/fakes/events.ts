@@ -1,4 +1,9 @@
-import type { Aggregate, ChangeDetails, EventStore, NewEvent } from '../../../src/common/events/event-store';
+import type {
+  Aggregate,
+  ChangeDetails,
+  EventsRepository,
+  NewEvent,
+} from '../../../src/common/events/events.repository';
 import type { Tx } from './transactions';
 
 export interface AppendedEvent extends NewEvent {
@@ -9,7 +14,7 @@ export interface AppendedEvent extends NewEvent {
 }
 
 /** The events table in memory: appends move the aggregate's sequence as the real store does. */
-export class FakeEventStore implements Pick<EventStore, 'append'> {
+export class FakeEvents implements Pick<EventsRepository, 'append'> {
   readonly appended: AppendedEvent[] = [];
 
   async append(

@@ -2,18 +2,25 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
-import { queryRows, sqliteConnection } from './raw-sql';
-import { MAX_GROUP_COMMIT, TransactionRunner } from './transaction-runner';
+import { Database, Tx } from './sql';
+import { MAX_GROUP_COMMIT, sqliteConnection } from './sqlite.adapter';
 
-describe('TransactionRunner on SQLite (queued units, group commit)', () => {
+/** What better-sqlite3 throws on a full disk. */
+const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+
+describe('Database.transaction on SQLite (queued units, group commit)', () => {
   let dir: string;
   let dataSource: DataSource;
   let reader: DataSource;
-  let runner: TransactionRunner;
+  let runner: { run<T>(work: (tx: Tx) => Promise<T>): Promise<T> };
+  let db: Database;
   let transactions: number;
+  /** What the next COMMITs do: fail as SQLite's do, `true` when SQLite ended the transaction itself. */
+  let commitFailures: boolean[];
+  let commitErrors: Error[];
 
   const open = async (file: string) => {
     const ds = new DataSource({
@@ -26,8 +33,8 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
     });
     return ds.initialize();
   };
-  const insert = (manager: EntityManager, id: string, parent: string | null = null) =>
-    queryRows(manager, 'INSERT INTO items (id, parent) VALUES ($1, $2)', [id, parent]);
+  const insert = (tx: Tx, id: string, parent: string | null = null) =>
+    db.execute(tx, 'INSERT INTO items (id, parent) VALUES ($1, $2)', [id, parent]);
   /** What another connection sees: only committed rows. */
   const committed = async () =>
     ((await reader.query('SELECT id FROM items ORDER BY id')) as Array<{ id: string }>).map((r) => r.id);
@@ -39,13 +46,30 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
       'CREATE TABLE items (id varchar PRIMARY KEY, parent varchar REFERENCES items(id) DEFERRABLE INITIALLY DEFERRED)',
     );
     reader = await open(join(dir, 'db.sqlite'));
-    runner = new TransactionRunner(dataSource);
+    db = new Database(dataSource);
+    runner = { run: (work) => db.transaction(work) };
     transactions = 0;
-    const transaction = dataSource.transaction.bind(dataSource) as (work: unknown) => Promise<unknown>;
-    jest.spyOn(dataSource, 'transaction').mockImplementation(((work: unknown) => {
-      transactions++;
-      return transaction(work);
-    }) as typeof dataSource.transaction);
+    commitFailures = [];
+    commitErrors = [];
+    // the connection's BEGIN is counted, its COMMIT can be made to fail
+    const connection = sqliteConnection(dataSource);
+    const prepare = connection.prepare.bind(connection);
+    jest.spyOn(connection, 'prepare').mockImplementation((sql: string) => {
+      const statement = prepare(sql);
+      const run = statement.run.bind(statement);
+      if (sql === 'BEGIN') statement.run = (...params: unknown[]) => (transactions++, run(...params));
+      if (sql === 'COMMIT') {
+        statement.run = (...params: unknown[]) => {
+          const rollBack = commitFailures.shift();
+          if (rollBack === undefined) return run(...params);
+          if (rollBack) connection.exec('ROLLBACK');
+          const error = diskFull();
+          commitErrors.push(error);
+          throw error;
+        };
+      }
+      return statement;
+    });
   });
   afterEach(async () => {
     await reader.destroy();
@@ -59,8 +83,8 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
     await Promise.all(
       ids.map((id) =>
         runner
-          .run(async (manager) => {
-            await insert(manager, id);
+          .run(async (tx) => {
+            await insert(tx, id);
             return id;
           })
           .then(async (value) => {
@@ -79,10 +103,10 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
   it("gives the event loop a turn between groups, so one group's answers go out before the next group runs", async () => {
     const order: string[] = [];
     const units = Array.from({ length: MAX_GROUP_COMMIT + 3 }, (_, i) =>
-      runner.run(async (manager) => {
+      runner.run(async (tx) => {
         // what the first unit sets off for the event loop's next turn (a response write, say)
         if (i === 0) setImmediate(() => order.push('next turn'));
-        await insert(manager, `item-${i}`);
+        await insert(tx, `item-${i}`);
         order.push(`unit ${i}`);
       }),
     );
@@ -102,7 +126,7 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
       runner.run((m) => insert(m, 'a')), // duplicate key: fails at its statement
       runner.run(async (m) => {
         await insert(m, 'b');
-        return (await queryRows<{ id: string }>(m, 'SELECT id FROM items ORDER BY id', [])).map((r) => r.id);
+        return (await db.rows<{ id: string }>(m, 'SELECT id FROM items ORDER BY id', [])).map((r) => r.id);
       }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
@@ -135,7 +159,7 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const second = runner.run(async (m) => {
       await insert(m, 'two');
-      return (await queryRows<{ id: string }>(m, 'SELECT id FROM items ORDER BY id', [])).map((r) => r.id);
+      return (await db.rows<{ id: string }>(m, 'SELECT id FROM items ORDER BY id', [])).map((r) => r.id);
     });
     await first;
     expect(await second).toEqual(['one', 'two']);
@@ -153,25 +177,14 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
   });
 
   describe('after a failed COMMIT (a full disk)', () => {
-    /** What better-sqlite3 throws, as TypeORM wraps it. */
-    const diskFull = () =>
-      new QueryFailedError('COMMIT', [], Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }));
-    const db = () => sqliteConnection(dataSource);
+    const connection = () => sqliteConnection(dataSource);
     /** The next commits fail as SQLite's do: `rolledBack` says whether SQLite ended the transaction itself. */
     const failCommits = (...rolledBack: boolean[]) => {
-      const queryRunner = dataSource.createQueryRunner();
-      const commit = queryRunner.commitTransaction.bind(queryRunner);
-      const errors: QueryFailedError[] = [];
-      jest.spyOn(queryRunner, 'commitTransaction').mockImplementation(async () => {
-        const rollBack = rolledBack.shift();
-        if (rollBack === undefined) return commit();
-        if (rollBack) db().exec('ROLLBACK');
-        const error = diskFull();
-        errors.push(error);
-        throw error;
-      });
-      return errors;
+      commitFailures.push(...rolledBack);
+      return commitErrors;
     };
+    /** The failure as the seam reports it: TypeORM's QueryFailedError around the driver's error. */
+    const reported = (error: Error) => expect.objectContaining({ driverError: error });
     const group = (...ids: string[]) => Promise.allSettled(ids.map((id) => runner.run((m) => insert(m, id))));
 
     it('rejects the group with the original error and leaves the connection outside any transaction, also when SQLite rolled back by itself', async () => {
@@ -179,59 +192,59 @@ describe('TransactionRunner on SQLite (queued units, group commit)', () => {
       const errors = failCommits(true, false);
       const first = await group('a', 'b');
       const second = await group('c');
-      expect(first.map((r) => (r as PromiseRejectedResult).reason)).toEqual([errors[0], errors[0]]);
-      expect((first[0] as PromiseRejectedResult).reason).toBe(errors[0]);
-      expect((second[0] as PromiseRejectedResult).reason).toBe(errors[1]);
-      expect(db().inTransaction).toBe(false);
+      const [firstA, firstB] = first.map((r) => (r as PromiseRejectedResult).reason);
+      expect(firstA).toBeInstanceOf(QueryFailedError);
+      expect(firstA).toEqual(reported(errors[0]));
+      expect(firstB).toBe(firstA);
+      expect((second[0] as PromiseRejectedResult).reason).toEqual(reported(errors[1]));
+      expect(connection().inTransaction).toBe(false);
       // a later commit is a real one: another connection sees it (not a savepoint inside a transaction never ended)
       await group('after');
       expect(await committed()).toEqual(['after']);
-      expect(db().inTransaction).toBe(false);
+      expect(connection().inTransaction).toBe(false);
     });
 
     it('replaces the connection when ROLLBACK cannot end the transaction', async () => {
       const errors = failCommits(false);
-      const old = db();
-      const queryRunner = dataSource.createQueryRunner();
-      jest.spyOn(queryRunner, 'rollbackTransaction').mockRejectedValueOnce(new Error('rollback failed'));
+      const old = connection();
       const exec = old.exec.bind(old);
       jest.spyOn(old, 'exec').mockImplementation((sql: string) => {
         if (/ROLLBACK/i.test(sql)) throw new Error('rollback failed');
         return exec(sql);
       });
       const [failed] = await group('lost');
-      expect((failed as PromiseRejectedResult).reason).toBe(errors[0]);
-      expect(db()).not.toBe(old);
+      expect((failed as PromiseRejectedResult).reason).toEqual(reported(errors[0]));
+      expect(connection()).not.toBe(old);
       expect(old.open).toBe(false);
       await group('after');
       expect(await committed()).toEqual(['after']);
     });
 
     it("fails the whole group with the cause when a unit's failure made SQLite roll the transaction back", async () => {
-      const cause = diskFull();
+      const cause = new QueryFailedError('INSERT', [], diskFull());
       const results = await Promise.allSettled([
         runner.run((m) => insert(m, 'a')),
         runner.run(async (m) => {
           await insert(m, 'b');
-          db().exec('ROLLBACK');
+          connection().exec('ROLLBACK');
           throw cause;
         }),
         runner.run((m) => insert(m, 'c')),
       ]);
       expect(results.map((r) => (r as PromiseRejectedResult).reason)).toEqual([cause, cause, cause]);
-      expect(db().inTransaction).toBe(false);
+      expect(connection().inTransaction).toBe(false);
       await group('after');
       expect(await committed()).toEqual(['after']);
     });
   });
 });
 
-describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued together)', () => {
+describe('Database.transaction on PostgreSQL (pipelined BEGIN, statements issued together)', () => {
   let schema: string;
   let dataSource: DataSource;
-  let runner: TransactionRunner;
+  let db: Database;
 
-  const insert = (manager: EntityManager, id: string) => queryRows(manager, 'INSERT INTO items (id) VALUES ($1)', [id]);
+  const insert = (tx: Tx | undefined, id: string) => db.execute(tx, 'INSERT INTO items (id) VALUES ($1)', [id]);
   const committed = async () =>
     ((await dataSource.query('SELECT id FROM items ORDER BY id')) as Array<{ id: string }>).map((r) => r.id);
 
@@ -241,7 +254,7 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
       dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
     ).initialize();
     await dataSource.query('CREATE TABLE items (id varchar PRIMARY KEY)');
-    runner = new TransactionRunner(dataSource);
+    db = new Database(dataSource);
   }, 60_000);
   afterAll(async () => {
     await dataSource?.destroy();
@@ -252,9 +265,9 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
   it('runs the unit in one transaction: its statements see each other, others see them only after COMMIT', async () => {
     let seenInside: unknown[] = [];
     let seenOutside: string[] = [];
-    await runner.run(async (manager) => {
-      await Promise.all([insert(manager, 'a'), insert(manager, 'b')]);
-      seenInside = (await queryRows<{ n: string }>(manager, 'SELECT count(*) AS n FROM items', [])).map((r) => r.n);
+    await db.transaction(async (tx) => {
+      await Promise.all([insert(tx, 'a'), insert(tx, 'b')]);
+      seenInside = (await db.rows<{ n: string }>(tx, 'SELECT count(*) AS n FROM items', [])).map((r) => r.n);
       seenOutside = await committed();
     });
     expect([seenInside, seenOutside, await committed()]).toEqual([['2'], [], ['a', 'b']]);
@@ -265,9 +278,9 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
     const write = jest.spyOn(socket, '_write');
     const writev = jest.spyOn(socket, '_writev');
     try {
-      await runner.run(async (manager) => {
-        await insert(manager, 'a');
-        await Promise.all([insert(manager, 'b'), insert(manager, 'c')]);
+      await db.transaction(async (tx) => {
+        await insert(tx, 'a');
+        await Promise.all([insert(tx, 'b'), insert(tx, 'c')]);
       });
       // BEGIN + a, b + c, COMMIT (one write per statement would be five)
       expect(write.mock.calls.length + writev.mock.calls.length).toBe(3);
@@ -279,43 +292,43 @@ describe('TransactionRunner on PostgreSQL (pipelined BEGIN, statements issued to
   });
 
   it('rolls everything back when one of the statements issued together fails', async () => {
-    await insert(dataSource.manager, 'taken');
-    const outcome = runner.run(async (manager) => {
-      await insert(manager, 'first');
-      await Promise.all([insert(manager, 'second'), insert(manager, 'taken')]);
+    await insert(undefined, 'taken');
+    const outcome = db.transaction(async (tx) => {
+      await insert(tx, 'first');
+      await Promise.all([insert(tx, 'second'), insert(tx, 'taken')]);
     });
     await expect(outcome).rejects.toThrow(/duplicate key/);
     expect(await committed()).toEqual(['taken']);
     // the connection went back to the pool clean: the next unit commits
-    await runner.run((manager) => insert(manager, 'after'));
+    await db.transaction((tx) => insert(tx, 'after'));
     expect(await committed()).toEqual(['after', 'taken']);
   });
 
   it('rolls back a unit that throws before or after its statements', async () => {
-    await expect(runner.run(() => Promise.reject(new Error('before')))).rejects.toThrow('before');
+    await expect(db.transaction(() => Promise.reject(new Error('before')))).rejects.toThrow('before');
     await expect(
-      runner.run(async (manager) => {
-        await insert(manager, 'x');
+      db.transaction(async (tx) => {
+        await insert(tx, 'x');
         throw new Error('after');
       }),
     ).rejects.toThrow('after');
     expect(await committed()).toEqual([]);
   });
 
-  it("tells TypeORM's own helpers that a transaction is open, so they do not commit in the middle of it", async () => {
-    const outcome = runner.run(async (manager) => {
-      expect(manager.queryRunner?.isTransactionActive).toBe(true);
-      await manager.query('INSERT INTO items (id) VALUES ($1)', ['typeorm']);
-      throw new Error('undo');
+  it('refuses statements on a transaction that has ended: its connection is back in the pool', async () => {
+    let ended: Tx | undefined;
+    await db.transaction(async (tx) => {
+      ended = tx;
+      await insert(tx, 'inside');
     });
-    await expect(outcome).rejects.toThrow('undo');
-    expect(await committed()).toEqual([]);
+    await expect(insert(ended, 'after the end')).rejects.toThrow('transaction that has ended');
+    expect(await committed()).toEqual(['inside']);
   });
 
   it('runs many units at once on a pool smaller than their number, each whole', async () => {
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        runner.run((manager) => Promise.all([insert(manager, `p${i}`), insert(manager, `q${i}`)])),
+        db.transaction((tx) => Promise.all([insert(tx, `p${i}`), insert(tx, `q${i}`)])),
       ),
     );
     expect(await committed()).toHaveLength(40);

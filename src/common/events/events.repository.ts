@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../clock';
-import { EntityManager, EntityTarget } from 'typeorm';
-import { queryRows } from '../../database/raw-sql';
+import { Database, EntityClass, SqlRepository, Tx } from '../../database/sql';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { IdGenerator } from '../ids/id-generator';
@@ -16,7 +15,7 @@ export interface ChangeDetails {
 
 export interface Aggregate {
   /** The table that holds the aggregate's current `sequence` (users or organizations). */
-  target: EntityTarget<{ id: string; sequence: number; changedAt: Date }>;
+  target: EntityClass<{ id: string; sequence: number; changedAt: Date }>;
   type: 'user' | 'org';
   id: string;
   resourceOwner: string;
@@ -51,21 +50,24 @@ function eventRows(count: number, offset: number, typed: boolean): string[] {
  * sequence can never have a gap or a duplicate even when requests race.
  */
 @Injectable()
-export class EventStore {
+export class EventsRepository extends SqlRepository {
   constructor(
+    db: Database,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    super(db);
+  }
 
   async append(
-    manager: EntityManager,
+    tx: Tx,
     aggregate: Aggregate,
     events: NewEvent[],
     creator: string,
     at: Date = this.clock.now(),
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
-    const table = manager.connection.getMetadata(aggregate.target).tableName;
+    const table = this.db.table(aggregate.target);
     const move = `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`;
     const moveParams = [last, at.getTime(), aggregate.id, aggregate.sequence];
     const eventParams = events.flatMap((event, i) => [
@@ -80,16 +82,16 @@ export class EventStore {
       at.getTime(),
     ]);
     let moved: boolean;
-    if (manager.connection.options.type === 'postgres' && events.length > 0) {
+    if (this.db.dialect === 'postgres' && events.length > 0) {
       // one round trip: the events are written only if the sequence moved
       const rows = eventRows(events.length, moveParams.length, true).map((row) => `SELECT ${row} FROM moved`);
       const sql = `WITH moved AS (${move}) ${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id`;
-      moved = (await queryRows(manager, sql, [...moveParams, ...eventParams])).length > 0;
+      moved = (await this.db.execute(tx, sql, [...moveParams, ...eventParams])) > 0;
     } else {
-      moved = (await queryRows(manager, move, moveParams)).length > 0;
+      moved = (await this.db.execute(tx, move, moveParams)) > 0;
       if (moved && events.length > 0) {
         const rows = eventRows(events.length, 0, false).map((row) => `(${row})`);
-        await queryRows(manager, `${INSERT_EVENTS} VALUES ${rows.join(', ')}`, eventParams);
+        await this.db.execute(tx, `${INSERT_EVENTS} VALUES ${rows.join(', ')}`, eventParams);
       }
     }
     if (!moved) {

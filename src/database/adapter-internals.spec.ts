@@ -1,0 +1,177 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'pg';
+import { DataSource } from 'typeorm';
+import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
+import { dataSourceOptions } from './data-source-options';
+import { pgPool } from './postgres.adapter';
+import { sqliteConnection, type SqliteConnection } from './sqlite.adapter';
+
+// the project has no @types/better-sqlite3: its connection class, as the adapter sees it
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const BetterSqlite3 = require('better-sqlite3') as new (file: string) => SqliteConnection;
+
+/**
+ * The internals of TypeORM, node-postgres and better-sqlite3 that the two adapters rely on, one
+ * `it` each: an upgrade that moves one fails here, by name, before anything subtler breaks.
+ */
+describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-postgres)', () => {
+  let schema: string;
+  let dataSource: DataSource;
+
+  beforeAll(async () => {
+    schema = await createPgSchema();
+    dataSource = await new DataSource(
+      dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
+    ).initialize();
+  }, 60_000);
+  afterAll(async () => {
+    await dataSource?.destroy();
+    if (schema) await dropPgSchema(schema);
+  }, 60_000);
+
+  it("TypeORM's driver keeps node-postgres's pool as `driver.master`", () => {
+    const master = (dataSource.driver as unknown as { master: unknown }).master;
+    expect(master).toBeInstanceOf(Pool);
+    expect(pgPool(dataSource)).toBe(master);
+  });
+
+  it('the pool hands out clients (promise API) that can be released, with an error event, and says when it connects', async () => {
+    const pool = pgPool(dataSource);
+    const connected = jest.fn();
+    pool.on('connect', connected);
+    // both connections at once: at least one of them is new
+    const [a, b] = await Promise.all([pool.connect(), pool.connect()]);
+    try {
+      expect(typeof a.on).toBe('function');
+      expect(typeof a.removeListener).toBe('function');
+      expect(typeof a.release).toBe('function');
+    } finally {
+      a.release();
+      b.release();
+    }
+    // the pool held one idle connection (TypeORM's, from initialize): the second is new
+    expect(connected.mock.calls.length).toBeGreaterThanOrEqual(1);
+    (pool as unknown as Pool).removeListener('connect', connected);
+  });
+
+  it("a client's socket is `client.connection.stream`, which can be corked and uncorked", async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const stream = client.connection?.stream;
+      expect(typeof stream?.cork).toBe('function');
+      expect(typeof stream?.uncork).toBe('function');
+    } finally {
+      client.release();
+    }
+  });
+
+  it("the pool's clients are in pipeline mode: statements issued together are all answered, each with its own error", async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      expect((client as unknown as { pipeline: boolean }).pipeline).toBe(true);
+      const [one, failed, two] = await Promise.allSettled([
+        client.query('SELECT 1 AS n'),
+        client.query('SELECT no_such_column'),
+        client.query('SELECT 2 AS n'),
+      ]);
+      expect(one).toMatchObject({ status: 'fulfilled', value: { rows: [{ n: 1 }] } });
+      expect(failed).toMatchObject({ status: 'rejected', reason: { code: '42703' } });
+      expect(two).toMatchObject({ status: 'fulfilled', value: { rows: [{ n: 2 }] } });
+    } finally {
+      client.release();
+    }
+  });
+
+  it('a named statement is prepared once on its connection; results carry rowCount', async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const text = 'SELECT $1::int + 1 AS n';
+      const first = await client.query({ name: 'pins_named', text, values: [1] });
+      expect(first.rows).toEqual([{ n: 2 }]);
+      expect(first.rowCount).toBe(1);
+      await client.query({ name: 'pins_named', text, values: [2] });
+      const prepared = await client.query('SELECT name FROM pg_prepared_statements');
+      expect(prepared.rows).toContainEqual({ name: 'pins_named' });
+    } finally {
+      client.release();
+    }
+  });
+});
+
+describe('what sqlite.adapter.ts relies on (TypeORM better-sqlite3 driver, better-sqlite3)', () => {
+  let dir: string;
+  let dataSource: DataSource;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pv-pins-'));
+    dataSource = await new DataSource(
+      dataSourceOptions({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATABASE_POOL_SIZE: 1 }),
+    ).initialize();
+    await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL)');
+  }, 60_000);
+  afterEach(async () => {
+    await dataSource.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("TypeORM's driver keeps its one better-sqlite3 connection as `driver.databaseConnection`", () => {
+    const connection = (dataSource.driver as unknown as { databaseConnection: unknown }).databaseConnection;
+    expect(connection).toBeInstanceOf(BetterSqlite3);
+    expect(sqliteConnection(dataSource)).toBe(connection);
+  });
+
+  it('`driver.createDatabaseConnection()` opens a new connection to the file, with the pragmas of prepareDatabase', async () => {
+    const driver = dataSource.driver as unknown as { createDatabaseConnection(): Promise<SqliteConnection> };
+    const fresh = await driver.createDatabaseConnection();
+    try {
+      expect(fresh).toBeInstanceOf(BetterSqlite3);
+      expect(fresh).not.toBe(sqliteConnection(dataSource));
+      expect(fresh.pragma('temp_store')).toEqual([{ temp_store: 2 }]); // MEMORY, set by prepareDatabase
+      expect(fresh.prepare('SELECT count(*) AS n FROM t').all()).toEqual([{ n: 0 }]);
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it("TypeORM's one query runner (`driver.queryRunner`) caches its statements in the Map `stmtCache`", async () => {
+    await dataSource.query('SELECT n FROM t');
+    const driver = dataSource.driver as unknown as { queryRunner?: { stmtCache?: unknown } };
+    expect(driver.queryRunner).toBe(dataSource.createQueryRunner());
+    expect(driver.queryRunner?.stmtCache).toBeInstanceOf(Map);
+    expect((driver.queryRunner?.stmtCache as Map<string, unknown>).size).toBeGreaterThan(0);
+  });
+
+  it('a connection says whether it is open and whether a transaction is open on it', () => {
+    const connection = sqliteConnection(dataSource);
+    expect([connection.open, connection.inTransaction]).toEqual([true, false]);
+    connection.exec('BEGIN');
+    expect(connection.inTransaction).toBe(true);
+    connection.exec('ROLLBACK');
+    expect(connection.inTransaction).toBe(false);
+  });
+
+  it('statements tell readers (RETURNING too), return rows as arrays in raw mode, name their columns, count changes', () => {
+    const connection = sqliteConnection(dataSource);
+    const insert = connection.prepare('INSERT INTO t (id, n) VALUES (?, ?)');
+    expect(insert.reader).toBe(false);
+    expect(insert.run('a', 1)).toMatchObject({ changes: 1 });
+    const update = connection.prepare('UPDATE t SET n = n + 1 WHERE id = ? RETURNING n');
+    expect(update.reader).toBe(true);
+    const select = connection.prepare('SELECT id, n AS "t.n" FROM t');
+    expect(select.reader).toBe(true);
+    expect(select.columns().map((c) => c.name)).toEqual(['id', 't.n']);
+    expect(select.raw(true)).toBe(select);
+    expect(select.all()).toEqual([['a', 1]]);
+    expect(update.raw(true).all('a')).toEqual([[2]]);
+  });
+
+  it('errors carry SQLite’s extended result code', () => {
+    const connection = sqliteConnection(dataSource);
+    connection.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('a', 1);
+    expect(() => connection.prepare('INSERT INTO t (id, n) VALUES (?, ?)').run('a', 2)).toThrow(
+      expect.objectContaining({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' }),
+    );
+  });
+});

@@ -1,0 +1,274 @@
+import { QueryFailedError, type DataSource } from 'typeorm';
+import { bound } from '../common/tracing/tracing';
+import type { SqlAdapter, Tx } from './sql';
+
+/*
+ * Every internal of TypeORM and better-sqlite3 the SQLite side relies on is here, each pinned by
+ * src/database/adapter-internals.spec.ts:
+ * - TypeORM's better-sqlite3 driver keeps its one connection as `driver.databaseConnection` and
+ *   opens a new one with `driver.createDatabaseConnection()` (with the app's pragmas);
+ * - its one query runner (`driver.queryRunner`) caches prepared statements in `stmtCache`, which
+ *   must be emptied when the connection is replaced;
+ * - better-sqlite3's statements tell a reader (`reader`), return rows as arrays (`raw`) and name
+ *   their result columns (`columns()`); a connection says whether a transaction is open
+ *   (`inTransaction`).
+ */
+
+/** Most units of work one SQLite commit carries. */
+export const MAX_GROUP_COMMIT = 32;
+
+/** The part of better-sqlite3 used here (the project has no @types/better-sqlite3). */
+interface Statement {
+  readonly reader: boolean;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+  raw(on: boolean): Statement;
+  columns(): { name: string }[];
+}
+
+export interface SqliteConnection {
+  prepare(sql: string): Statement;
+  pragma(sql: string): unknown;
+  exec(sql: string): unknown;
+  close(): unknown;
+  /** whether a transaction is open on the connection (SQLite's own view) */
+  readonly inTransaction: boolean;
+  readonly open: boolean;
+}
+
+/** The part of TypeORM's better-sqlite3 driver that holds and opens its one connection. */
+interface SqliteDriver {
+  databaseConnection: SqliteConnection;
+  createDatabaseConnection(): Promise<SqliteConnection>;
+  /** TypeORM's one query runner (the tests' and the migrations' statements) */
+  queryRunner?: { stmtCache?: Map<string, unknown> };
+}
+
+function driverOf(dataSource: DataSource): SqliteDriver {
+  return dataSource.driver as unknown as SqliteDriver;
+}
+
+/** better-sqlite3's one connection, which TypeORM's driver holds. */
+export function sqliteConnection(dataSource: DataSource): SqliteConnection {
+  return driverOf(dataSource).databaseConnection;
+}
+
+type RowFactory = (values: unknown[]) => Record<string, unknown>;
+
+/** A prepared statement; a reader returns its rows as arrays, made into objects by `toRow`. */
+interface Prepared {
+  statement: Statement;
+  toRow?: RowFactory;
+}
+
+/**
+ * `(values) => ({ "id": values[0], "org_id": values[1], … })` for a statement's result columns.
+ * better-sqlite3 builds each row object property by property in C++, through V8's slow paths
+ * (a map transition and a string lookup per column and row): for the 25-column user rows that was
+ * most of a read's time (measured, docs/performance.md). An object literal of fixed keys is built
+ * by optimised code in one go; the keys are the statement's own column names, quoted as JSON.
+ */
+function rowFactory(columns: string[]): RowFactory {
+  // a literal "__proto__": … would set the prototype; a computed key defines the property
+  const key = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
+  const fields = columns.map((name, i) => `${key(name)}: values[${i}]`).join(', ');
+  return new Function('values', `return { ${fields} };`) as RowFactory;
+}
+
+/** Prepared statements per SQLite connection, by their $n text. */
+const statements = new WeakMap<SqliteConnection, Map<string, Prepared>>();
+
+function prepare(db: SqliteConnection, sql: string): Prepared {
+  const statement = db.prepare(sql.replace(/\$\d+/g, '?'));
+  if (!statement.reader) return { statement };
+  return { statement: statement.raw(true), toRow: rowFactory(statement.columns().map((c) => c.name)) };
+}
+
+/** A unit of work's transaction (the connection is the one of the driver), until the unit ends. */
+class SqliteTx {
+  open = true;
+}
+
+function assertOpen(tx: Tx | undefined): void {
+  if (tx && !(tx as unknown as SqliteTx).open) throw new Error('statement on a transaction that has ended');
+}
+
+type Work = (tx: Tx) => Promise<unknown>;
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+interface Queued {
+  work: Work;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Statements run straight on better-sqlite3's one connection, prepared once and kept: TypeORM's
+ * query runner adds several promise hops, a logger and subscriber broadcast per statement, which
+ * cost more than SQLite's own work.
+ *
+ * SQLite has one connection and one writer: units of work are queued here and run one after the
+ * other. Units that queued up while one ran share the next commit (group commit): each runs in a
+ * savepoint of its own, so one that fails is rolled back alone, and every unit's result is handed
+ * out only after the commit that made it durable. A commit's cost is mostly writing the pages it
+ * changed to the log; units that change the same pages (the events table, an index) then write
+ * them once.
+ */
+export class SqliteAdapter implements SqlAdapter {
+  readonly dialect = 'sqlite' as const;
+  private readonly queue: Queued[] = [];
+  private draining = false;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
+    assertOpen(tx);
+    return this.run(sql, params, true) as T[];
+  }
+
+  async execute(tx: Tx | undefined, sql: string, params: unknown[]): Promise<number> {
+    assertOpen(tx);
+    return this.run(sql, params, false) as number;
+  }
+
+  onConnection(): void {
+    // one connection, opened at start-up (and reopened only by `recover`)
+  }
+
+  statementFailed?: (error: unknown) => void;
+
+  poolStats(): undefined {
+    return undefined; // one connection, no pool
+  }
+
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      // the unit's statements belong to its own request's trace, not to the one whose turn runs the group
+      this.queue.push({ work: bound(work), resolve: resolve as (value: unknown) => void, reject });
+      if (this.draining) return;
+      // better-sqlite3 is synchronous: a unit runs start to end without giving other requests a
+      // turn, so nothing would ever queue behind it. Starting after the event loop's current
+      // round lets the requests that arrived in it queue up and share the commit.
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    });
+  }
+
+  private connection(): SqliteConnection {
+    return sqliteConnection(this.dataSource);
+  }
+
+  /** Rows (`rows`) or the number of rows changed or returned. */
+  private run(sql: string, params: unknown[], rows: boolean): unknown[] | number {
+    const db = this.connection();
+    let cache = statements.get(db);
+    if (!cache) statements.set(db, (cache = new Map()));
+    // better-sqlite3 binds neither booleans nor Dates; TypeORM's runner turns booleans into 0/1 too
+    const values = params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p));
+    try {
+      let prepared = cache.get(sql);
+      if (!prepared) cache.set(sql, (prepared = prepare(db, sql)));
+      const { statement, toRow } = prepared;
+      if (toRow) {
+        const found = statement.all(...values) as unknown[][];
+        return rows ? found.map(toRow) : found.length;
+      }
+      const { changes } = statement.run(...values);
+      return rows ? [] : changes;
+    } catch (error) {
+      this.statementFailed?.(error);
+      // as TypeORM reports it: the driver's error (and its code) in `driverError`
+      throw new QueryFailedError(sql, values, error as Error);
+    }
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, MAX_GROUP_COMMIT);
+        const outcomes = await this.commitGroup(group);
+        group.forEach((queued, i) => {
+          const outcome = outcomes[i];
+          if (outcome.ok) queued.resolve(outcome.value);
+          else queued.reject(outcome.error);
+        });
+        // Let the event loop send this group's answers before the next group runs: clients that
+        // sent a burst (a gRPC channel delivers 64 calls in one read) get the first answers while
+        // the rest are still being written, instead of all of them after the last group.
+        if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async runUnit(queued: Queued): Promise<unknown> {
+    const tx = new SqliteTx();
+    try {
+      return await queued.work(tx as unknown as Tx);
+    } finally {
+      tx.open = false;
+    }
+  }
+
+  private async commitGroup(group: Queued[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    try {
+      this.run('BEGIN', [], false);
+      if (group.length === 1) {
+        // alone, a unit needs no savepoint: its failure rolls the transaction back (below)
+        outcomes.push({ ok: true, value: await this.runUnit(group[0]) });
+      } else {
+        for (const queued of group) {
+          this.run('SAVEPOINT unit', [], false);
+          try {
+            outcomes.push({ ok: true, value: await this.runUnit(queued) });
+          } catch (error) {
+            outcomes.push({ ok: false, error });
+            // SQLITE_FULL, IOERR, NOMEM may have rolled the whole transaction back: the group is lost
+            if (!this.connection().inTransaction) throw error;
+            try {
+              this.run('ROLLBACK TO SAVEPOINT unit', [], false);
+            } catch {
+              // the whole group is rolled back (below) rather than committed half undone
+              throw error;
+            }
+          }
+          this.run('RELEASE SAVEPOINT unit', [], false);
+        }
+      }
+      this.run('COMMIT', [], false);
+      // a "commit" that left a transaction open made nothing durable
+      if (this.connection().inTransaction) throw new Error('SQLite transaction still open after COMMIT');
+      return outcomes;
+    } catch (error) {
+      // should reopening fail too, the next failed group tries again; this one is answered either way
+      await this.recover().catch(() => undefined);
+      // the commit (or the only unit) failed: nothing of the group was written
+      return group.map((_, i) => (outcomes[i] && !outcomes[i].ok ? outcomes[i] : { ok: false, error }));
+    }
+  }
+
+  /**
+   * After a failed group the connection must be outside any transaction, or every later group
+   * would run inside the failed one and "commit" nothing. When COMMIT fails with SQLITE_FULL or
+   * SQLITE_IOERR, SQLite may or may not have rolled back already. Should ROLLBACK not get the
+   * connection out, it is replaced: closing a connection rolls back what it had open.
+   */
+  private async recover(): Promise<void> {
+    const db = this.connection();
+    if (db.inTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // replaced below
+      }
+    }
+    if (!db.inTransaction && db.open) return;
+    const driver = driverOf(this.dataSource);
+    if (db.open) db.close();
+    driver.databaseConnection = await driver.createDatabaseConnection();
+    // TypeORM's own statements were prepared on the closed connection
+    driver.queryRunner?.stmtCache?.clear();
+  }
+}

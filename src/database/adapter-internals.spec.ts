@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
 import { dataSourceOptions } from './data-source-options';
-import { pgPool } from './postgres.adapter';
+import { PostgresAdapter, pgPool } from './postgres.adapter';
 import { sqliteConnection, type SqliteConnection } from './sqlite.adapter';
 
 // the project has no @types/better-sqlite3: its connection class, as the adapter sees it
@@ -65,6 +65,36 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
     } finally {
       client.release();
     }
+  });
+
+  it("the pool says which client it hands out (`acquire`), also for its own query; the client's socket writes and reads", async () => {
+    const pool = pgPool(dataSource);
+    const acquired: unknown[] = [];
+    const listener = (client: unknown) => acquired.push(client);
+    pool.on('acquire', listener);
+    try {
+      const client = await pool.connect();
+      client.release();
+      await pool.query('SELECT 1');
+      expect(acquired).toHaveLength(2);
+      const stream = (acquired[0] as { connection?: { stream?: { write?: unknown; on?: unknown } } }).connection
+        ?.stream;
+      expect(typeof stream?.write).toBe('function');
+      expect(typeof stream?.on).toBe('function');
+    } finally {
+      (pool as unknown as Pool).removeListener('acquire', listener);
+    }
+  });
+
+  it('a round trip is counted per batch: statements issued together are one, each awaited one another', async () => {
+    const adapter = new PostgresAdapter(dataSource);
+    const before = adapter.roundTrips;
+    await adapter.transaction(async (tx) => {
+      // BEGIN and two statements in one batch, then one more after their answers, then COMMIT
+      await Promise.all([adapter.rows(tx, 'SELECT 1', []), adapter.rows(tx, 'SELECT 2', [])]);
+      await adapter.rows(tx, 'SELECT 3', []);
+    });
+    expect(adapter.roundTrips - before).toBe(3);
   });
 
   it("the pool's clients are in pipeline mode: statements issued together are all answered, each with its own error", async () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource } from 'typeorm';
-import type { PoolStats, SqlAdapter, Tx } from './sql';
+import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
  * Every internal of TypeORM and node-postgres the PostgreSQL side relies on is here, each pinned
@@ -13,6 +13,8 @@ import type { PoolStats, SqlAdapter, Tx } from './sql';
 interface PgResult {
   rows: unknown[];
   rowCount: number | null;
+  /** the command tag: COMMIT answers ROLLBACK when the transaction had failed */
+  command?: string;
 }
 
 /** The part of node-postgres's client and pool used here. */
@@ -24,6 +26,8 @@ interface PgQueryable {
 interface Corkable {
   cork?(): void;
   uncork?(): void;
+  write?(...args: unknown[]): boolean;
+  on?(event: 'data', listener: () => void): unknown;
 }
 
 export interface PgClient extends PgQueryable {
@@ -36,6 +40,7 @@ export interface PgClient extends PgQueryable {
 export interface PgPool extends PgQueryable {
   connect(): Promise<PgClient>;
   on(event: 'connect', listener: () => void): unknown;
+  on(event: 'acquire', listener: (client: PgClient) => void): unknown;
   readonly totalCount: number;
   readonly idleCount: number;
   readonly waitingCount: number;
@@ -78,6 +83,31 @@ export function holdWrites(client: PgClient): void {
   });
 }
 
+/** Connections whose round trips are counted. */
+const counted = new WeakSet<object>();
+
+/**
+ * Counts a connection's round trips: a write that follows an answer (or is the first) starts
+ * one; the writes sent before the next answer arrives belong to it, however many statements
+ * they carry. That is what a request waits for PostgreSQL, one after the other, and what each
+ * costs the service's CPU (a system call and the kernel's loopback or network work per write).
+ */
+function countRoundTrips(client: PgClient, onRoundTrip: () => void): void {
+  const stream = client.connection?.stream;
+  if (!stream?.write || !stream.on || counted.has(stream)) return;
+  counted.add(stream);
+  let answered = true;
+  stream.on('data', () => (answered = true));
+  const write = stream.write;
+  stream.write = function (this: unknown, ...args: unknown[]) {
+    if (answered) {
+      answered = false;
+      onRoundTrip();
+    }
+    return write.apply(this, args);
+  };
+}
+
 /** Statement names by text: a hash, so every connection gives one text the same name. */
 const statementNames = new Map<string, string>();
 
@@ -96,8 +126,13 @@ export class PostgresAdapter implements SqlAdapter {
   readonly dialect = 'postgres' as const;
   private readonly pool: PgPool;
 
+  /** Round trips made so far, by every connection of the pool (see countRoundTrips). */
+  roundTrips = 0;
+
   constructor(dataSource: DataSource) {
     this.pool = pgPool(dataSource);
+    // every checkout, also the pool's own for a statement outside a transaction
+    this.pool.on('acquire', (client) => countRoundTrips(client, () => this.roundTrips++));
   }
 
   async rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
@@ -127,7 +162,7 @@ export class PostgresAdapter implements SqlAdapter {
    * issues together (`Promise.all`) share one too. A failed BEGIN fails every statement after it,
    * so no statement can run outside the transaction.
    */
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: Work<T>): Promise<T> {
     const client = await this.pool.connect();
     // a connection that broke (or whose ROLLBACK failed) is closed, not handed to the next transaction
     let broken: Error | undefined;
@@ -138,13 +173,19 @@ export class PostgresAdapter implements SqlAdapter {
       holdWrites(client);
       const begun = client.query('BEGIN');
       try {
-        const result = await work(tx as unknown as Tx);
+        const outcome = await work(tx as unknown as Tx);
         await begun;
-        await client.query('COMMIT').catch((error: unknown) => {
-          this.statementFailed?.(error);
-          throw error;
-        });
-        return result;
+        if (!(outcome instanceof Closing)) {
+          await this.commit(client);
+          return outcome;
+        }
+        // still in the promise reactions that issued the closing writes: their bytes are held
+        // (holdWrites), and COMMIT joins them in the same write
+        holdWrites(client);
+        const [writes, committed] = await Promise.allSettled([outcome.writes, this.commit(client)]);
+        if (writes.status === 'rejected') throw writes.reason;
+        if (committed.status === 'rejected') throw committed.reason;
+        return writes.value;
       } catch (error) {
         await begun.catch(() => undefined);
         await client.query('ROLLBACK').catch((failure: Error) => void (broken ??= failure));
@@ -154,6 +195,20 @@ export class PostgresAdapter implements SqlAdapter {
       tx.open = false;
       client.removeListener('error', onError);
       client.release(broken);
+    }
+  }
+
+  /**
+   * COMMIT, which PostgreSQL answers with ROLLBACK when a statement of the transaction failed
+   * (a closing write sent with it): that is a failure too, never a commit.
+   */
+  private async commit(client: PgClient): Promise<void> {
+    const result = await client.query('COMMIT').catch((error: unknown) => {
+      this.statementFailed?.(error);
+      throw error;
+    });
+    if (result.command !== undefined && result.command !== 'COMMIT') {
+      throw new Error(`COMMIT answered ${result.command}: the transaction was rolled back`);
     }
   }
 

@@ -20,6 +20,36 @@ export interface Tx {
 
 export type Dialect = 'postgres' | 'sqlite';
 
+/**
+ * The last writes of a unit of work, issued but not awaited, with the unit's result: returned by
+ * the work (`return closing(Promise.all([…]).then(…))`), they travel to PostgreSQL together with
+ * COMMIT, one round trip for both. Should one of them fail, PostgreSQL has aborted the
+ * transaction and the COMMIT rolls it back: the transaction rejects with that statement's error.
+ * So only writes whose refusal is the statement's own failure belong here, never a write whose
+ * result is then judged in code (an UPDATE that "changed no row" commits like any other).
+ */
+export class Closing<T> {
+  constructor(readonly writes: Promise<T>) {}
+}
+
+/** See Closing. */
+export function closing<T>(writes: Promise<T>): Closing<T> {
+  return new Closing(writes);
+}
+
+/**
+ * Whether a statement failed because a guard in it found nothing to change: PostgreSQL
+ * statements that may travel with COMMIT (Closing) end in `SELECT 1 / (SELECT count(*) FROM
+ * changed)`, whose division by zero (SQLSTATE 22012) aborts the transaction.
+ */
+export function changedNothing(error: unknown): boolean {
+  const driverError = (error as { driverError?: { code?: unknown } } | undefined)?.driverError;
+  return driverError?.code === '22012';
+}
+
+/** A unit of work: its result, or its result with its closing writes. */
+export type Work<T> = (tx: Tx) => Promise<T | Closing<T>>;
+
 /** An entity class (its TypeORM metadata maps its properties to columns). */
 export type EntityClass<T extends object> = new () => T;
 
@@ -29,7 +59,8 @@ export type EntityClass<T extends object> = new () => T;
  */
 export interface SqlAdapter {
   readonly dialect: Dialect;
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Runs the unit; a Closing result is awaited before COMMIT or (PostgreSQL) sent with it. */
+  transaction<T>(work: Work<T>): Promise<T>;
   /** The rows of a SELECT or of `… RETURNING` (none for other statements). */
   rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]>;
   /** The number of rows a statement changed (or returned). */
@@ -40,6 +71,8 @@ export interface SqlAdapter {
   statementFailed?: (error: unknown) => void;
   /** PostgreSQL: the pool's connections now; SQLite has one connection and no pool. */
   poolStats(): PoolStats | undefined;
+  /** PostgreSQL: round trips to the server so far (batches of statements sent); SQLite: 0. */
+  readonly roundTrips: number;
 }
 
 /** A connection pool's connections: lent out, idle, and callers waiting for one. */
@@ -79,8 +112,10 @@ export class Database {
    * PostgreSQL runs transactions in parallel, each on a pooled connection (the repositories' row
    * locks and conditional updates order them). SQLite has one connection and one writer:
    * transactions are queued and those queued in one turn of the event loop share a commit.
+   * `work` may end with its last writes in flight (Closing): on PostgreSQL they share COMMIT's
+   * round trip.
    */
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  transaction<T>(work: Work<T>): Promise<T> {
     const done = this.adapter.transaction(work);
     // a committed transaction ends a database outage, if there was one (a failed one is counted where it is answered)
     return this.outages ? done.then((value) => (this.outages?.succeeded('database'), value)) : done;
@@ -111,6 +146,14 @@ export class Database {
   /** `listener` gets the driver's error of every statement that fails from now on. */
   onStatementError(listener: (error: unknown) => void): void {
     this.adapter.statementFailed = listener;
+  }
+
+  /**
+   * Round trips to the database server so far: batches of statements sent, each after the answer
+   * to the one before (PostgreSQL; SQLite is embedded and makes none).
+   */
+  get roundTrips(): number {
+    return this.adapter.roundTrips;
   }
 
   /** PostgreSQL: the pool's connections now; undefined on SQLite (one connection, no pool). */

@@ -1,6 +1,6 @@
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { bound } from '../common/tracing/tracing';
-import type { SqlAdapter, Tx } from './sql';
+import { Closing, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
  * Every internal of TypeORM and better-sqlite3 the SQLite side relies on is here, each pinned by
@@ -93,11 +93,11 @@ function assertOpen(tx: Tx | undefined): void {
   if (tx && !(tx as unknown as SqliteTx).open) throw new Error('statement on a transaction that has ended');
 }
 
-type Work = (tx: Tx) => Promise<unknown>;
+type UnitOfWork = Work<unknown>;
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 interface Queued {
-  work: Work;
+  work: UnitOfWork;
   resolve(value: unknown): void;
   reject(error: unknown): void;
 }
@@ -137,11 +137,14 @@ export class SqliteAdapter implements SqlAdapter {
 
   statementFailed?: (error: unknown) => void;
 
+  /** An embedded database: no round trips. */
+  readonly roundTrips = 0;
+
   poolStats(): undefined {
     return undefined; // one connection, no pool
   }
 
-  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  transaction<T>(work: Work<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       // the unit's statements belong to its own request's trace, not to the one whose turn runs the group
       this.queue.push({ work: bound(work), resolve: resolve as (value: unknown) => void, reject });
@@ -205,7 +208,9 @@ export class SqliteAdapter implements SqlAdapter {
   private async runUnit(queued: Queued): Promise<unknown> {
     const tx = new SqliteTx();
     try {
-      return await queued.work(tx as unknown as Tx);
+      // statements run at once on SQLite: the closing writes are done here, inside the unit's savepoint
+      const outcome = await queued.work(tx as unknown as Tx);
+      return outcome instanceof Closing ? await outcome.writes : outcome;
     } finally {
       tx.open = false;
     }

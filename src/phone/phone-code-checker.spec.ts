@@ -61,8 +61,12 @@ describe(PhoneCodeChecker.name, () => {
   }
 
   /** A check as VerifyPhone makes it: the user and the code loaded just before. */
-  const check = (input: string, loaded: PhoneCodeEntity | null = codes.get(user.id)) =>
-    sut.check(fakeTx, user, loaded, input, clock.now());
+  /** A check as its transaction runs it: the outcome once its closing writes are done too. */
+  const check = async (input: string, loaded: PhoneCodeEntity | null = codes.get(user.id)) => {
+    const outcome = await sut.check(fakeTx, user, loaded, input, clock.now());
+    await (outcome.ok ? outcome.value.writes : outcome.error.writes);
+    return outcome;
+  };
 
   const recordFailures = async (n: number) => {
     const limits = new PhoneLimits(config, store, limitMetrics());
@@ -93,7 +97,8 @@ describe(PhoneCodeChecker.name, () => {
     it('does not count a code issued for another number, even the right one', async () => {
       pending(CODE, { phone: '+41780000000', mac: mac.sign(user.id, '+41780000000', CODE) });
       expect(await refusal(check(CODE))).toMatchObject({ reason: 'no_code_pending' });
-      expect(codes.writes).toEqual([]);
+      // the claim, issued with the load, matched nothing: its condition names the user's number
+      expect(codes.get(user.id)).toMatchObject({ attempts: 0 });
     });
 
     it('refuses a code that is consumed already', async () => {
@@ -103,7 +108,8 @@ describe(PhoneCodeChecker.name, () => {
 
     it('claims no attempt when nothing is pending', async () => {
       await refusal(check(CODE, null));
-      expect(codes.writes).toEqual([]);
+      expect(codes.writes.filter((w) => w !== 'claim attempt')).toEqual([]);
+      expect(codes.rows.size).toBe(0);
     });
   });
 
@@ -119,7 +125,8 @@ describe(PhoneCodeChecker.name, () => {
       await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
       const refused = await refusal(check(CODE));
       expect(refused.error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
-      expect(codes.writes).toEqual([]);
+      // the attempt claimed with the load is handed back in the same transaction
+      expect(codes.writes).toEqual(['claim attempt', 'release attempt']);
       expect(codes.get(user.id)).toMatchObject({ attempts: 0, consumedAt: null });
     });
 
@@ -142,13 +149,13 @@ describe(PhoneCodeChecker.name, () => {
       await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
       clock.advance(86_400_000);
       pending();
-      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+      expect((await check(CODE)).ok).toBe(true);
     });
 
     it('allows a check one failure below the limit', async () => {
       pending();
       await recordFailures(config.PHONE_MAX_FAILED_PER_DAY - 1);
-      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+      expect((await check(CODE)).ok).toBe(true);
     });
 
     it('throws, claiming nothing, when the limit store cannot answer (the check fails closed)', async () => {
@@ -156,7 +163,8 @@ describe(PhoneCodeChecker.name, () => {
       const down = new Error('Connection is closed.');
       store.failWith = down;
       await expect(check(CODE)).rejects.toBe(down);
-      expect(codes.writes).toEqual([]);
+      // the claim issued with the load is undone by the transaction's rollback; nothing was compared
+      expect(codes.writes).toEqual(['claim attempt']);
     });
   });
 
@@ -170,7 +178,7 @@ describe(PhoneCodeChecker.name, () => {
 
     it('accepts the right code a millisecond before expiry', async () => {
       pending(CODE, { expiresAt: new Date(clock.now().getTime() + 1) });
-      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+      expect((await check(CODE)).ok).toBe(true);
     });
 
     it('claims no attempt for an expired code', async () => {
@@ -236,7 +244,7 @@ describe(PhoneCodeChecker.name, () => {
   describe('the right code', () => {
     it('passes', async () => {
       pending();
-      expect(await check(CODE)).toEqual({ ok: true, value: undefined });
+      expect((await check(CODE)).ok).toBe(true);
     });
 
     it('consumes the code at the time of the check', async () => {
@@ -260,18 +268,19 @@ describe(PhoneCodeChecker.name, () => {
 
     it('passes exactly once when two checks of it arrive together', async () => {
       const loaded = pending();
-      const outcomes = await Promise.all([check(CODE, loaded), check(CODE, loaded)]);
-      expect(outcomes.filter((o) => o.ok)).toHaveLength(1);
+      // the second one's consumption fails (its transaction rolls back) where the row lock did not order them
+      const outcomes = await Promise.allSettled([check(CODE, loaded), check(CODE, loaded)]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled' && o.value.ok)).toHaveLength(1);
     });
 
-    it('is refused as "consumed" when another check consumed it between the claim and the consumption', async () => {
+    it('fails as a whole (its transaction rolls back) when another check consumed it between the claim and the consumption', async () => {
       const loaded = pending();
       const consume = codes.consume.bind(codes);
       jest.spyOn(codes, 'consume').mockImplementationOnce(async (tx, id, at) => {
         await consume(tx, id, at); // the other check
         return consume(tx, id, at);
       });
-      expect(await refusal(check(CODE, loaded))).toMatchObject({ reason: 'consumed', counts: true });
+      await expect(check(CODE, loaded)).rejects.toThrow(/consumed already/);
     });
   });
 

@@ -7,7 +7,7 @@ import { UserEntity } from '../users/entities/user.entity';
 import { canonicalCode } from './code-generator';
 import { CodeMac } from './code-mac';
 import { PhoneCodeEntity } from './phone-code.entity';
-import { PhoneCodesRepository } from './phone-codes.repository';
+import { Claim, PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneLimits } from './phone-limits';
 
@@ -23,12 +23,29 @@ export interface CheckRefusal {
   counts: boolean;
 }
 
-export type CheckOutcome = Outcome<void, CheckRefusal>;
+/**
+ * A check's result. Either way it carries the check's last writes, issued and in flight (the
+ * consumption of a right code; an attempt handed back): the caller sends them with COMMIT.
+ */
+export type CheckOutcome = Outcome<{ writes: Promise<void> }, CheckRefusal & { writes: Promise<void> }>;
+
+/** The statements a check issues before it has loaded anything: see `start`. */
+export interface CheckInFlight {
+  allowed: Promise<Outcome<void, AppError>>;
+  claim: Promise<Claim | undefined>;
+}
 
 /**
- * Compares a submitted code with the pending one (loaded with the user), in the order the security bar asks for: a
- * pending code, the user's daily failure limit, expiry, then one attempt counted atomically
- * BEFORE the constant-time comparison; a success consumes the code exactly once.
+ * Compares a submitted code with the pending one (loaded with the user), in the order the security
+ * bar asks for: a pending code, the user's daily failure limit, expiry, then one attempt counted
+ * atomically BEFORE the constant-time comparison; a success consumes the code exactly once.
+ *
+ * The statements it needs depend only on the user's id, so `start` issues them right after the
+ * statement that loads and locks the user, before their answers are in: on PostgreSQL all of them
+ * travel in one round trip and run in that order. The attempt is claimed by a conditional update
+ * that matches only a code that may be compared (see PhoneCodesRepository.claimAttempt); a claim
+ * the rules then refuse to count (the daily limit was reached) is handed back in the same
+ * transaction, so nobody ever sees it.
  */
 @Injectable()
 export class PhoneCodeChecker {
@@ -39,33 +56,63 @@ export class PhoneCodeChecker {
     private readonly limits: PhoneLimits,
   ) {}
 
+  /** Issues the check's reads and its claim; call right after the user's load was issued. */
+  start(tx: Tx, userId: string, now: Date): CheckInFlight {
+    const allowed = this.limits.mayCheck(tx, userId, now);
+    const claim = this.codes.claimAttempt(tx, userId, this.config.PHONE_CODE_MAX_ATTEMPTS, now);
+    // awaited by check(); should the load fail first, their failures are not left unhandled
+    allowed.catch(() => undefined);
+    claim.catch(() => undefined);
+    return { allowed, claim };
+  }
+
   async check(
     tx: Tx,
     user: UserEntity,
     pending: PhoneCodeEntity | null,
     input: string,
     now: Date,
+    inFlight: CheckInFlight = this.start(tx, user.id, now),
   ): Promise<CheckOutcome> {
+    // a refusal before the comparison counts no attempt: a claim made is handed back
+    const release = async () => {
+      const claim = await inFlight.claim;
+      if (claim) await this.codes.releaseAttempt(tx, claim.codeId);
+    };
+    const refuse = (refusal: CheckRefusal): CheckOutcome => {
+      const writes = release();
+      writes.catch(() => undefined); // awaited by the transaction (as above)
+      return failed({ ...refusal, writes });
+    };
     const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
-      failed({ error, reason, payload, counts: true });
+      refuse({ error, reason, payload, counts: true });
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');
     }
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
-    const allowed = await this.limits.mayCheck(tx, user.id, now);
-    if (!allowed.ok) return failed({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
+    const allowed = await inFlight.allowed;
+    if (!allowed.ok) return refuse({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
     if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
 
-    const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
-    const used = await this.codes.claimAttempt(tx, pending.id, max);
-    if (used === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
+    const claim = await inFlight.claim;
+    if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
 
+    const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
     const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
     if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
-      const left = max - used;
-      return fail(PhoneErrors.wrongCode(left), 'wrong_code', { attemptsRemaining: left, codeDead: left === 0 });
+      const left = max - claim.attempts;
+      const payload = { attemptsRemaining: left, codeDead: left === 0 };
+      return failed({
+        error: PhoneErrors.wrongCode(left),
+        reason: 'wrong_code',
+        payload,
+        counts: true,
+        writes: Promise.resolve(),
+      });
     }
-    if (!(await this.codes.consume(tx, pending.id, now))) return fail(PhoneErrors.noCodePending(), 'consumed');
-    return succeeded(undefined);
+    const writes = this.codes.consume(tx, claim.codeId, now);
+    // the transaction awaits it (Closing); a failure never goes unobserved into the process
+    writes.catch(() => undefined);
+    return succeeded({ writes });
   }
 }

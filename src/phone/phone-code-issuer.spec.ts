@@ -60,8 +60,12 @@ describe(PhoneCodeIssuer.name, () => {
     events = [];
   }
 
-  const issue = (verification: Verification, phone = MOBILE, previous?: PhoneCodeEntity | null) =>
-    sut.issue(fakeTx, user, phone, verification, events, clock.now(), previous);
+  /** An issue as the transaction sees it: once its writes are done; what it hands back besides them. */
+  const issue = async (verification: Verification, phone = MOBILE, previous?: PhoneCodeEntity | null) => {
+    const { writes, ...issued } = await sut.issue(fakeTx, user, phone, verification, events, clock.now(), previous);
+    await writes;
+    return issued;
+  };
   const smsCounted = () => store.count(`sms:user:${user.id}`);
 
   beforeEach(() => build());

@@ -21,6 +21,18 @@ export interface Issued {
   returned?: string;
   /** an SMS was queued: wake the outbox worker after commit */
   queued: boolean;
+  /**
+   * The code's writes (the code, the outbox message), issued and in flight: the caller awaits them
+   * with its own last writes (on PostgreSQL they travel with COMMIT: see Closing).
+   */
+  writes: Promise<void>;
+}
+
+/** Writes the caller awaits; a failure never goes unobserved into the process meanwhile. */
+function inFlight(...writes: Promise<unknown>[]): Promise<void> {
+  const all = Promise.all(writes).then(() => undefined);
+  all.catch(() => undefined);
+  return all;
 }
 
 /**
@@ -51,9 +63,8 @@ export class PhoneCodeIssuer {
     previous?: PhoneCodeEntity | null,
   ): Promise<Issued> {
     if (verification.kind === 'verified') {
-      await this.codes.removeForUser(tx, user.id);
       events.push({ type: PhoneEvents.verified });
-      return { queued: false };
+      return { queued: false, writes: inFlight(this.codes.removeForUser(tx, user.id)) };
     }
     if (verification.kind === 'send') {
       await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
@@ -62,7 +73,7 @@ export class PhoneCodeIssuer {
     const codeId = this.ids.next();
     const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
     const keyId = this.mac.currentKeyId;
-    await this.codes.replace(tx, {
+    const stored = this.codes.replace(tx, {
       id: codeId,
       userId: user.id,
       phone: phone.e164,
@@ -76,10 +87,10 @@ export class PhoneCodeIssuer {
     });
     const returned = verification.kind === 'return';
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
-    if (returned) return { returned: code, queued: false };
+    if (returned) return { returned: code, queued: false, writes: inFlight(stored) };
 
     const outboxId = this.ids.next();
-    await this.outbox.enqueue(tx, {
+    const queued = this.outbox.enqueue(tx, {
       id: outboxId,
       codeId,
       userId: user.id,
@@ -96,6 +107,6 @@ export class PhoneCodeIssuer {
       provider: null,
       finishedAt: null,
     });
-    return { queued: true };
+    return { queued: true, writes: inFlight(stored, queued) };
   }
 }

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { SqlRepository, Tx } from '../database/sql';
+import { AppError } from '../common/errors/app-error';
+import { GrpcStatus } from '../common/errors/grpc-status';
+import { changedNothing, SqlRepository, Tx } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { live } from '../users/users.repository';
 import { PhoneCodeEntity } from './phone-code.entity';
@@ -36,10 +38,12 @@ export class PhoneCodesRepository extends SqlRepository {
     return code ?? null;
   }
 
-  /** A new code replaces whatever the user had pending. */
+  /** A new code replaces whatever the user had pending (both statements in one round trip, run in order). */
   async replace(tx: Tx, code: PhoneCodeEntity): Promise<void> {
-    await this.db.execute(tx, 'DELETE FROM phone_codes WHERE user_id = $1', [code.userId]);
-    await this.db.insert(tx, PhoneCodeEntity, code);
+    await Promise.all([
+      this.db.execute(tx, 'DELETE FROM phone_codes WHERE user_id = $1', [code.userId]),
+      this.db.insert(tx, PhoneCodeEntity, code),
+    ]);
   }
 
   async removeForUser(tx: Tx, userId: string): Promise<void> {
@@ -47,20 +51,58 @@ export class PhoneCodesRepository extends SqlRepository {
   }
 
   /**
-   * Counts one attempt before the comparison. Returns the attempts used including this one, or
-   * undefined when the code is consumed or has none left (so no comparison may happen).
+   * Counts one attempt of the user's pending code before the comparison, if it may be compared:
+   * not consumed, attempts left, not expired at `now`, sent to the number the user has and has not
+   * verified. Returns the code's id and the attempts used including this one, or undefined (no
+   * comparison may happen). It needs only the user's id, so it is issued with the statements that
+   * load the user and its code: one round trip on PostgreSQL, where it runs after the user's row
+   * lock (statements on one connection run in order). The checker decides from what it loaded
+   * whether the claim counts; one it must not keep is handed back with `releaseAttempt`.
    */
-  async claimAttempt(tx: Tx, codeId: string, maxAttempts: number): Promise<number | undefined> {
-    const [row] = await this.db.rows<{ attempts: number }>(
+  async claimAttempt(tx: Tx, userId: string, maxAttempts: number, now: Date): Promise<Claim | undefined> {
+    const [row] = await this.db.rows<{ id: string; attempts: number | string }>(
       tx,
-      'UPDATE phone_codes SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 AND consumed_at IS NULL RETURNING attempts',
-      [codeId, maxAttempts],
+      'UPDATE phone_codes SET attempts = attempts + 1 ' +
+        'WHERE user_id = $1 AND attempts < $2 AND consumed_at IS NULL AND expires_at > $3 ' +
+        'AND phone = (SELECT phone FROM users WHERE id = $4 AND phone_verified = $5) RETURNING id, attempts',
+      [userId, maxAttempts, now.getTime(), userId, false],
     );
-    return row === undefined ? undefined : Number(row.attempts);
+    return row === undefined ? undefined : { codeId: row.id, attempts: Number(row.attempts) };
   }
 
-  /** Exactly one caller can consume a code. */
-  async consume(tx: Tx, codeId: string, at: Date): Promise<boolean> {
-    return this.db.updateById(tx, PhoneCodeEntity, codeId, { consumedAt: at }, 'consumed_at IS NULL');
+  /** Hands back an attempt this transaction claimed but may not count (the check was refused before it). */
+  async releaseAttempt(tx: Tx, codeId: string): Promise<void> {
+    await this.db.execute(tx, 'UPDATE phone_codes SET attempts = attempts - 1 WHERE id = $1', [codeId]);
   }
+
+  /**
+   * Consumes a code whose attempt this transaction claimed (so its row is locked, and nobody else
+   * can consume it first). Should it be consumed already, the statement fails (a division by the
+   * zero rows consumed) and with it the transaction: the consumption may travel with COMMIT.
+   */
+  async consume(tx: Tx, codeId: string, at: Date): Promise<void> {
+    const params = [at.getTime(), codeId];
+    const update = 'UPDATE phone_codes SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL';
+    if (this.db.dialect === 'postgres') {
+      const sql = `WITH consumed AS (${update} RETURNING id) SELECT 1 / (SELECT count(*) FROM consumed) AS consumed`;
+      await this.db.rows(tx, sql, params).catch((error: unknown) => {
+        throw changedNothing(error) ? consumedConcurrently() : error;
+      });
+      // SQLite runs a closing write before COMMIT: a refusal thrown here rolls the unit back
+    } else if ((await this.db.execute(tx, update, params)) === 0) {
+      throw consumedConcurrently();
+    }
+  }
+}
+
+/** Cannot happen while the claim holds the code's row: the check is rolled back as a whole. */
+function consumedConcurrently(): AppError {
+  return new AppError(GrpcStatus.ABORTED, 'CODE-c0nsum', 'The code was used concurrently, try again');
+}
+
+/** An attempt counted on a pending code. */
+export interface Claim {
+  codeId: string;
+  /** attempts used, this one included */
+  attempts: number;
 }

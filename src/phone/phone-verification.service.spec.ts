@@ -256,12 +256,13 @@ describe(PhoneVerificationService.name, () => {
       await expect(sut.verifyPhone(manager(), user.id, CODE)).resolves.toMatchObject({ resourceOwner: ORG });
     });
 
-    it('refuses a caller without user.write before the code is looked at', async () => {
+    it('refuses a caller without user.write before the code is compared, rolling back the claim issued with the load', async () => {
       pending();
       await expect(sut.verifyPhone(granted('ORG_OWNER_VIEWER'), user.id, CODE)).rejects.toMatchObject(
         PERMISSION_DENIED,
       );
-      expect([codes.writes, events.appended]).toEqual([[], []]);
+      // the claim travels with the load (one round trip) and is undone by the rollback
+      expect([codes.writes, tx.ends, events.appended]).toEqual([['claim attempt'], ['rolled back'], []]);
     });
 
     it('answers a wrong code with its error, after committing the refusal', async () => {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
 import { Clock } from '../common/clock';
-import { Database, Tx } from '../database/sql';
+import { closing, Database, Tx } from '../database/sql';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { failed, Outcome, succeeded } from '../common/outcome';
@@ -65,11 +65,18 @@ export class PhoneVerificationService {
       const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
       const issued = await this.issuer.issue(tx, user, parsed, verification, events, now, pending);
-      const [, details] = await Promise.all([
+      // the last writes, issued together, travel with COMMIT on PostgreSQL
+      const writes = Promise.all([
+        issued.writes,
         this.users.update(tx, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
         this.events.append(tx, aggregateOf(user), events, caller.userId, now),
       ]);
-      return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
+      return closing(
+        writes.then(([, , details]) => ({
+          result: { details, verificationCode: issued.returned },
+          queued: issued.queued,
+        })),
+      );
     });
     this.metrics.codeIssued(verification.kind);
     if (queued) this.outbox.kick();
@@ -85,8 +92,16 @@ export class PhoneVerificationService {
       const events: NewEvent[] = [];
       const phone = this.numbers.parse(user.phone);
       const issued = await this.issuer.issue(tx, user, phone, verification, events, now, pending);
-      const details = await this.events.append(tx, aggregateOf(user), events, caller.userId, now);
-      return { result: { details, verificationCode: issued.returned }, queued: issued.queued };
+      const writes = Promise.all([
+        issued.writes,
+        this.events.append(tx, aggregateOf(user), events, caller.userId, now),
+      ]);
+      return closing(
+        writes.then(([, details]) => ({
+          result: { details, verificationCode: issued.returned },
+          queued: issued.queued,
+        })),
+      );
     });
     this.metrics.codeIssued(verification.kind);
     if (queued) this.outbox.kick();
@@ -99,27 +114,33 @@ export class PhoneVerificationService {
    * anything thrown (a dependency that cannot answer) rolls the whole check back.
    */
   async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
-    const outcome = await this.db.transaction(async (tx): Promise<Outcome<ChangeDetails, CheckRefusal>> => {
-      const { user, pending } = await this.loadHuman(tx, userId);
-      assertAllowed(caller, 'user.write', user, true);
+    const outcome = await this.db.transaction(async (tx) => {
       const now = this.clock.now();
-      const checked = await this.checker.check(tx, user, pending, input, now);
-      // the writes that end a check are independent of each other: issued together, they share a
-      // round trip on PostgreSQL
+      // the user's load and row lock, then the check's reads and its claim, issued together: one
+      // round trip on PostgreSQL, run in this order (see PhoneCodeChecker)
+      const loading = this.loadHuman(tx, userId);
+      const inFlight = this.checker.start(tx, userId, now);
+      const { user, pending } = await loading;
+      assertAllowed(caller, 'user.write', user, true);
+      const checked = await this.checker.check(tx, user, pending, input, now, inFlight);
+      // the writes that end a check are independent of each other: issued together, they travel
+      // with COMMIT on PostgreSQL
       if (checked.ok) {
-        const [, details] = await Promise.all([
+        const writes = Promise.all([
+          checked.value.writes,
           this.users.update(tx, user.id, { phoneVerified: true }),
           this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
         ]);
-        return succeeded(details);
+        return closing(writes.then(([, , details]): Outcome<ChangeDetails, CheckRefusal> => succeeded(details)));
       }
       const refusal = checked.error;
       const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
-      await Promise.all([
+      const writes = Promise.all([
+        refusal.writes,
         refusal.counts && this.limits.recordFailedCheck(tx, user.id, now),
         this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
       ]);
-      return failed(refusal);
+      return closing(writes.then((): Outcome<ChangeDetails, CheckRefusal> => failed(refusal)));
     });
     // committed: a check rolled back by a dependency that cannot answer is no outcome
     this.metrics.verification(outcome.ok ? 'ok' : outcome.error.reason);
@@ -150,6 +171,7 @@ export class PhoneVerificationService {
     const parsed = this.numbers.parse(phone);
     const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
     const issued = await this.issuer.issue(tx, user, parsed, verification, events, now);
+    await issued.writes;
     return {
       phone: parsed.e164,
       phoneVerified: verification.kind === 'verified',

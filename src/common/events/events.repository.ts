@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../clock';
-import { Database, EntityClass, SqlRepository, Tx } from '../../database/sql';
+import { changedNothing, Database, EntityClass, SqlRepository, Tx } from '../../database/sql';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { IdGenerator } from '../ids/id-generator';
@@ -81,21 +81,27 @@ export class EventsRepository extends SqlRepository {
       aggregate.resourceOwner,
       at.getTime(),
     ]);
-    let moved: boolean;
+    const concurrently = () =>
+      new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
     if (this.db.dialect === 'postgres' && events.length > 0) {
-      // one round trip: the events are written only if the sequence moved
+      // One statement: the events are written only if the sequence moved, and if it did not the
+      // statement fails (a division by the zero rows moved), which aborts the transaction. So the
+      // append may travel with COMMIT (Closing): a refused append can never leave the
+      // transaction's other writes committed.
       const rows = eventRows(events.length, moveParams.length, true).map((row) => `SELECT ${row} FROM moved`);
-      const sql = `WITH moved AS (${move}) ${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id`;
-      moved = (await this.db.execute(tx, sql, [...moveParams, ...eventParams])) > 0;
+      const sql =
+        `WITH moved AS (${move}), written AS (${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id) ` +
+        'SELECT 1 / (SELECT count(*)::integer FROM moved) AS moved, (SELECT count(*) FROM written) AS written';
+      await this.db.rows(tx, sql, [...moveParams, ...eventParams]).catch((error: unknown) => {
+        throw changedNothing(error) ? concurrently() : error;
+      });
     } else {
-      moved = (await this.db.execute(tx, move, moveParams)) > 0;
-      if (moved && events.length > 0) {
+      const moved = (await this.db.execute(tx, move, moveParams)) > 0;
+      if (!moved) throw concurrently();
+      if (events.length > 0) {
         const rows = eventRows(events.length, 0, false).map((row) => `(${row})`);
         await this.db.execute(tx, `${INSERT_EVENTS} VALUES ${rows.join(', ')}`, eventParams);
       }
-    }
-    if (!moved) {
-      throw new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
     }
     aggregate.sequence = last;
     return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };

@@ -19,8 +19,11 @@ export class SmsOutboxRepository extends SqlRepository {
       `status = $${params.push('pending')}`,
       `(locked_until IS NULL OR locked_until <= $${params.push(row.createdAt.getTime())})`,
     ];
-    await this.db.execute(tx, `UPDATE sms_outbox SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params);
-    await this.db.insert(tx, SmsOutboxEntity, row);
+    // both in one round trip, run in this order
+    await Promise.all([
+      this.db.execute(tx, `UPDATE sms_outbox SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params),
+      this.db.insert(tx, SmsOutboxEntity, row),
+    ]);
   }
 
   /**

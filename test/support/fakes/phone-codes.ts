@@ -1,10 +1,11 @@
 import { PhoneCodeEntity } from '../../../src/phone/phone-code.entity';
-import type { PhoneCodesRepository, UserAndCode } from '../../../src/phone/phone-codes.repository';
+import type { Claim, PhoneCodesRepository, UserAndCode } from '../../../src/phone/phone-codes.repository';
 import { UserState } from '../../../src/users/entities/user.entity';
 import type { Tx } from './transactions';
 import type { FakeUsers } from './users';
 
-type Used = 'findUserAndCode' | 'findByUser' | 'replace' | 'removeForUser' | 'claimAttempt' | 'consume';
+type Used =
+  'findUserAndCode' | 'findByUser' | 'replace' | 'removeForUser' | 'claimAttempt' | 'releaseAttempt' | 'consume';
 
 /**
  * The phone_codes table in memory, one row per user. Attempts and consumption are conditional
@@ -60,20 +61,30 @@ export class FakePhoneCodes implements Pick<PhoneCodesRepository, Used> {
     this.rows.delete(userId);
   }
 
-  async claimAttempt(_tx: Tx, codeId: string, maxAttempts: number): Promise<number | undefined> {
+  /** As the SQL: only a code that may be compared (pending, attempts left, not expired, the user's unverified number). */
+  async claimAttempt(_tx: Tx, userId: string, maxAttempts: number, now: Date): Promise<Claim | undefined> {
     this.writes.push('claim attempt');
-    const row = this.byId(codeId);
-    if (!row || row.attempts >= maxAttempts || row.consumedAt) return undefined;
+    const row = this.rows.get(userId);
+    const user = this.users.get(userId);
+    if (!row || row.attempts >= maxAttempts || row.consumedAt || row.expiresAt.getTime() <= now.getTime()) {
+      return undefined;
+    }
+    if (!user || user.phoneVerified || user.phone !== row.phone) return undefined;
     row.attempts += 1;
-    return row.attempts;
+    return { codeId: row.id, attempts: row.attempts };
   }
 
-  async consume(_tx: Tx, codeId: string, at: Date): Promise<boolean> {
+  async releaseAttempt(_tx: Tx, codeId: string): Promise<void> {
+    this.writes.push('release attempt');
+    const row = this.byId(codeId);
+    if (row) row.attempts -= 1;
+  }
+
+  async consume(_tx: Tx, codeId: string, at: Date): Promise<void> {
     this.writes.push('consume');
     const row = this.byId(codeId);
-    if (!row || row.consumedAt) return false;
+    if (!row || row.consumedAt) throw new Error('consumed already (the SQL fails the statement)');
     row.consumedAt = at;
-    return true;
   }
 
   private byId(codeId: string): PhoneCodeEntity | undefined {

@@ -1,4 +1,4 @@
-import type { Database, Tx } from '../../../src/database/sql';
+import { Closing, type Database, type Tx, type Work } from '../../../src/database/sql';
 
 export type { Tx };
 
@@ -9,9 +9,10 @@ export const fakeTx = {} as Tx;
 export class FakeTransactions implements Pick<Database, 'transaction'> {
   readonly ends: Array<'committed' | 'rolled back'> = [];
 
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async transaction<T>(work: Work<T>): Promise<T> {
     try {
-      const result = await work(fakeTx);
+      const outcome = await work(fakeTx);
+      const result = outcome instanceof Closing ? await outcome.writes : outcome;
       this.ends.push('committed');
       return result;
     } catch (error) {

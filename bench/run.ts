@@ -326,7 +326,8 @@ function describe(r: ResultRow): string {
       ? ''
       : `, CPU ${r.serverCpuUs.toFixed(0)} µs/req` +
         (r.dbCpuUs === undefined ? '' : ` + PostgreSQL ${r.dbCpuUs.toFixed(0)}`) +
-        (r.walKBPerAnswer === undefined ? '' : `, WAL ${r.walKBPerAnswer.toFixed(1)} kB/req`);
+        (r.walKBPerAnswer === undefined ? '' : `, WAL ${r.walKBPerAnswer.toFixed(1)} kB/req`) +
+        (r.roundTripsPerAnswer === undefined ? '' : `, ${r.roundTripsPerAnswer.toFixed(2)} round trips/req`);
   return `${r.reqPerSec.toFixed(0)} req/s${ratio}, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, RSS ${r.peakRssMB.toFixed(0)} MB${cpu}${errors}${early}`;
 }
 
@@ -464,7 +465,7 @@ async function runScenario(
   const wrong = scenario === 'verify-wrong';
   let fromUs = 0;
   const cpu = new CpuWindow(server.child.pid, db === 'postgres');
-  const wal = db === 'postgres' ? new PostgresWindow(server.databaseUrl) : undefined;
+  const wal = db === 'postgres' ? new PostgresWindow(server.databaseUrl, server.metricsPort) : undefined;
   const m = await drive(transport, server, workload, wrong, {
     ...options,
     onMeasureStart: () => {

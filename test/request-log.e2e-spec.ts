@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { closeGrpcClients, grpcClients, grpcUnary } from './support/transports';
 import { startApp, TestApp } from './support/test-app';
 
 interface RequestLine {
@@ -133,4 +134,39 @@ describe('request log at LOG_LEVEL=warn', () => {
       await t.close();
     }
   }, 60_000);
+});
+
+describe('call log (one line per native gRPC call)', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startApp('sqlite');
+  }, 60_000);
+  afterAll(() => t?.close(), 60_000);
+
+  it('writes one line per native gRPC call: method, status name and time, nothing of metadata or message', async () => {
+    const clients = grpcClients(t);
+    try {
+      await grpcUnary(clients, 'UserService', 'GetUserByID', { userId: 'no-such-user' }, t.adminToken).catch(
+        () => undefined,
+      );
+      await grpcUnary(clients, 'UserService', 'GetUserByID', { userId: 'x' }, 'not-a-token').catch(() => undefined);
+    } finally {
+      closeGrpcClients(clients);
+    }
+    const lines = t.logs
+      .map((line) => JSON.parse(line) as Record<string, any>)
+      .filter((line) => line.grpc?.method === 'UserService/GetUserByID');
+    expect(lines.map((l) => [l.msg, l.grpc.code, typeof l.responseTime])).toEqual([
+      ['call completed', 'NOT_FOUND', 'number'],
+      ['call completed', 'UNAUTHENTICATED', 'number'],
+    ]);
+    expect(
+      Object.keys(lines[0])
+        .filter((k) => !['level', 'time', 'pid', 'hostname', 'msg'].includes(k))
+        .sort(),
+    ).toEqual(['grpc', 'responseTime']);
+    const text = JSON.stringify(lines);
+    for (const secret of [t.adminToken, 'not-a-token', 'no-such-user']) expect(text).not.toContain(secret);
+  });
 });

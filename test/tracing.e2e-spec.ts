@@ -119,13 +119,16 @@ describe.each(DATABASES)('tracing (%s)', (db) => {
       expect(statements.length).toBeGreaterThan(0);
       expect(statements.every((s) => typeof attributes(s)['db.operation.name'] === 'string')).toBe(true);
 
-      // REST and gRPC-web are HTTP requests with a line of their own; gRPC-web's continues into the gRPC span
+      // REST and gRPC-web are HTTP requests with a line of their own (gRPC-web's continues into the
+      // gRPC span); a native gRPC call has its call line
+      const lines = app.logs.slice(logsBefore).map((l) => JSON.parse(l) as Record<string, any>);
       if (transport !== 'grpc') {
-        const line = app.logs
-          .slice(logsBefore)
-          .map((l) => JSON.parse(l) as Record<string, any>)
-          .find((l) => l.req?.method === 'POST' && l.trace_id);
+        const line = lines.find((l) => l.req?.method === 'POST' && l.trace_id);
         expect(line?.trace_id).toBe(server!.traceId);
+      } else {
+        const line = lines.find((l) => l.grpc?.method === 'UserService/VerifyPhone');
+        expect(line).toMatchObject({ msg: 'call completed', grpc: { code: 'OK' }, trace_id: server!.traceId });
+        expect(line?.span_id).toBe(server!.spanId);
       }
       if (transport === 'grpc-web') {
         const http = spans.find((s) => attributes(s)['http.route'] === '/zitadel.user.v2.UserService/VerifyPhone');

@@ -35,6 +35,8 @@ export interface ResultRow {
   dbCpuUs?: number;
   /** PostgreSQL: WAL written per answer (kB) during the measured window (see bench/lib/postgres-window.ts). */
   walKBPerAnswer?: number;
+  /** PostgreSQL: the service's round trips (statement batches sent) per answer. */
+  roundTripsPerAnswer?: number;
   elapsedS: number;
   stoppedEarly?: string;
 }
@@ -67,6 +69,7 @@ export function formatTable(rows: ResultRow[]): string {
     'peak RSS MB',
     'CPU µs/req',
     ...(rows.some((r) => r.walKBPerAnswer !== undefined) ? ['WAL kB/req'] : []),
+    ...(rows.some((r) => r.roundTripsPerAnswer !== undefined) ? ['DB round trips/req'] : []),
   ];
   const body = rows.map((r) => [
     r.title + (r.stoppedEarly ? ' *' : ''),
@@ -81,6 +84,7 @@ export function formatTable(rows: ResultRow[]): string {
     r.kind === 'ceiling' ? '-' : fmt(r.peakRssMB, 0),
     fmt(r.serverCpuUs, 0) + (r.dbCpuUs === undefined ? '' : ` + ${fmt(r.dbCpuUs, 0)}`),
     ...(rows.some((x) => x.walKBPerAnswer !== undefined) ? [fmt(r.walKBPerAnswer, 1)] : []),
+    ...(rows.some((x) => x.roundTripsPerAnswer !== undefined) ? [fmt(r.roundTripsPerAnswer, 2)] : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]) =>
@@ -96,6 +100,9 @@ export function formatTable(rows: ResultRow[]): string {
   }
   if (rows.some((r) => r.walKBPerAnswer !== undefined)) {
     out.push("WAL kB/req: PostgreSQL's write-ahead log written per answer (the whole cluster's)");
+  }
+  if (rows.some((r) => r.roundTripsPerAnswer !== undefined)) {
+    out.push('DB round trips/req: batches of statements the service sent to PostgreSQL per answer');
   }
   if (rows.some((r) => r.kind === 'ceiling')) {
     out.push('ceilings run under ts-node, so their RSS (in the JSON) is not comparable and is not shown');

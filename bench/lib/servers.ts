@@ -46,6 +46,8 @@ export interface AppServer {
   rss: RssSampler;
   /** the DATABASE_URL it runs on */
   databaseUrl: string;
+  /** its management listener (/metrics) */
+  metricsPort: number;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ let serverCount = 0;
 export async function startAppServer(settings: ServerSettings): Promise<AppServer> {
   const httpPort = await freePort();
   const grpcPort = await freePort();
+  const metricsPort = await freePort();
   const patPath = join(settings.dir, 'admin.pat');
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -96,7 +99,7 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     PORT: String(httpPort),
     GRPC_PORT: String(grpcPort),
     // on, as in production (the request series count either way); a port of its own per server
-    METRICS_PORT: String(await freePort()),
+    METRICS_PORT: String(metricsPort),
     DATABASE_URL: settings.databaseUrl,
     FIRST_INSTANCE_PAT_PATH: patPath,
     CODE_HMAC_KEY: settings.hmacKey,
@@ -134,6 +137,7 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     token,
     rss,
     databaseUrl: settings.databaseUrl,
+    metricsPort,
     stop: async () => {
       rss.stop();
       await child.stop(settings.cpuProfDir ? 'SIGUSR2' : 'SIGTERM', 30_000);

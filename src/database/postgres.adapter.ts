@@ -27,7 +27,7 @@ interface Corkable {
   cork?(): void;
   uncork?(): void;
   write?(...args: unknown[]): boolean;
-  on?(event: 'data', listener: () => void): unknown;
+  prependListener?(event: 'data', listener: () => void): unknown;
 }
 
 export interface PgClient extends PgQueryable {
@@ -94,10 +94,12 @@ const counted = new WeakSet<object>();
  */
 function countRoundTrips(client: PgClient, onRoundTrip: () => void): void {
   const stream = client.connection?.stream;
-  if (!stream?.write || !stream.on || counted.has(stream)) return;
+  if (!stream?.write || !stream.prependListener || counted.has(stream)) return;
   counted.add(stream);
   let answered = true;
-  stream.on('data', () => (answered = true));
+  // before node-postgres's own listener: the callbacks it runs on an answer may write at once (the
+  // pool hands the connection to a waiting caller within them), and that write is a new round trip
+  stream.prependListener('data', () => (answered = true));
   const write = stream.write;
   stream.write = function (this: unknown, ...args: unknown[]) {
     if (answered) {

@@ -63,7 +63,7 @@ function serverDefinition(): PackageDefinition {
  * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
  * grpc-js's own statuses and log lines go through library-status.ts (the logger is process-wide).
  * `onServer` receives grpc-js's server (Nest does not expose it; the graceful stop drains it).
- * `metrics` counts every call in the request series.
+ * `metrics` counts every call in the request series, and each gets a line in `logger`'s log.
  */
 export function grpcOptions(
   host: string,
@@ -85,7 +85,7 @@ export function grpcOptions(
       url: `${host}:${port}`,
       gracefulShutdown: true,
       channelOptions: {
-        interceptors: [metrics ? grpcMetricsInterceptor(metrics, rendering) : rendering],
+        interceptors: [metrics ? grpcMetricsInterceptor(metrics, rendering, logger) : rendering],
       },
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
         boundUnknownMethod(server);

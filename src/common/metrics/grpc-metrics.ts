@@ -1,18 +1,44 @@
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status as Status } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { grpcTraceOf } from '../tracing/server-spans';
 import { BRIDGE_SECRET, BRIDGE_SECRET_HEADER } from '../throttle/client-address';
 import { RequestMetrics, rpcName } from './request-metrics';
+
+/** Statuses that are the server's fault: their line is an error (as a REST 5xx's). */
+const SERVER_FAULTS = new Set<number>([
+  Status.UNKNOWN,
+  Status.INTERNAL,
+  Status.UNAVAILABLE,
+  Status.DATA_LOSS,
+  Status.UNIMPLEMENTED,
+]);
+const STATUS_NAMES = new Map<number, string>(
+  Object.entries(Status)
+    .filter(([, code]) => typeof code === 'number')
+    .map(([name, code]) => [code as number, name]),
+);
 
 type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 
 /**
- * Counts each native gRPC call in the request series, with the status that leaves (it comes
- * first, so it sees the statuses the interceptors after it render). Calls of the gRPC-web bridge
- * are left out here: the bridge's HTTP request counts them, as grpc_web, with the browser's
- * wait included. A method the server does not have is answered by grpc-js before any
- * interceptor, so `method.path` is always one of ours (a bounded label).
+ * Counts each native gRPC call in the request series and writes its line to the log, with the
+ * status that leaves (it comes first, so it sees the statuses the interceptors after it render):
+ * `{"grpc":{"method","code"},"responseTime":ms,"msg":"call completed"}` (error level for a
+ * server fault, warn with "call cancelled" when the caller went away first), with tracing on the
+ * call span's `trace_id` and `span_id`, as the HTTP request log writes for REST and gRPC-web.
+ * Metadata and messages are never logged. Calls of the gRPC-web bridge are left out here: the
+ * bridge's HTTP request counts and logs them, as grpc_web, with the browser's wait included. A
+ * method the server does not have is answered by grpc-js before any interceptor, so
+ * `method.path` is always one of ours (a bounded label).
  */
-export function grpcMetricsInterceptor(metrics: RequestMetrics, next: ServerInterceptor): ServerInterceptor {
+export function grpcMetricsInterceptor(
+  metrics: RequestMetrics,
+  next: ServerInterceptor,
+  root?: Logger,
+): ServerInterceptor {
+  // the line's fields are fixed and hold no secret: written without the root logger's redaction
+  const logger = root?.child({}, { redact: { paths: [], censor: '' } });
   const names = new Map<string, string>();
   return (method, call) => {
     const started = performance.now();
@@ -20,10 +46,24 @@ export function grpcMetricsInterceptor(metrics: RequestMetrics, next: ServerInte
     let name = names.get(method.path);
     if (name === undefined) names.set(method.path, (name = rpcName(method.path)));
     const rpc = name;
-    const count = (code: number) => {
+    const count = (code: number, cancelled = false) => {
       if (counted) return;
       counted = true;
-      metrics.observe('grpc', rpc, code, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.observe('grpc', rpc, code, seconds);
+      if (!logger) return;
+      const [level, msg] = cancelled
+        ? (['warn', 'call cancelled'] as const)
+        : SERVER_FAULTS.has(code)
+          ? (['error', 'call errored'] as const)
+          : (['info', 'call completed'] as const);
+      if (!logger.isLevelEnabled(level)) return;
+      const line = {
+        grpc: { method: rpc, code: STATUS_NAMES.get(code) ?? String(code) },
+        responseTime: Math.round(seconds * 1000),
+        ...grpcTraceOf(call),
+      };
+      logger[level](line, msg);
     };
     const send = call.sendStatus.bind(call);
     call.sendStatus = (status: CallStatus) => {
@@ -36,7 +76,7 @@ export function grpcMetricsInterceptor(metrics: RequestMetrics, next: ServerInte
         onward(metadata);
       })
       // the caller went away (or its deadline passed) before a status was sent
-      .withOnCancel(() => count(Status.CANCELLED))
+      .withOnCancel(() => count(Status.CANCELLED, true))
       .build();
     const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
     return new ServerInterceptingCall(next(method, call), responder);

@@ -33,6 +33,15 @@ type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
  * it sees them rendered). The caller's metadata may continue a trace (`traceparent`, which the
  * gRPC-web bridge sets too).
  */
+/** The span of each native gRPC call (keyed by grpc-js's call object), for its log line. */
+const GRPC_SCOPES = new WeakMap<object, TraceScope>();
+
+/** The trace and span ids of a gRPC call's server span, while it has one. */
+export function grpcTraceOf(call: object): { trace_id: string; span_id: string } | undefined {
+  const span = GRPC_SCOPES.get(call)?.span?.spanContext();
+  return span ? { trace_id: span.traceId, span_id: span.spanId } : undefined;
+}
+
 export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor): ServerInterceptor {
   return (method, call) => {
     let scope: TraceScope | undefined;
@@ -50,6 +59,7 @@ export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor
           { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': rpc },
           metadata.getMap(),
         );
+        if (scope) GRPC_SCOPES.set(call, scope);
         onward(metadata);
       })
       // the handler (guards included) is started from these: its work becomes the span's children

@@ -51,7 +51,8 @@ describe('Swagger UI in a browser (sqlite)', () => {
     user = await createHuman(t, { phone: '+41791234567', phoneMode: 'returnCode' });
     expect(user.phoneCode).toEqual(expect.any(String));
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 15_000 });
+    // a cold Chromium start on a busy 2-core machine has taken more than 15 s
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     // generous for a busy 2-core machine; a healthy run needs a fraction of it

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { statementSpan } from '../common/tracing/statement-spans';
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './sql';
 
@@ -110,6 +111,14 @@ function countRoundTrips(client: PgClient, onRoundTrip: () => void): void {
   };
 }
 
+/**
+ * BEGIN, COMMIT, ROLLBACK: each a statement span of the request's trace like every other (a
+ * transaction here belongs to one request), issued at once so that pipelining is kept.
+ */
+function control(client: PgClient, statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<PgResult> {
+  return statementSpan(true, statement, () => client.query(statement));
+}
+
 /** Statement names by text: a hash, so every connection gives one text the same name. */
 const statementNames = new Map<string, string>();
 
@@ -173,7 +182,7 @@ export class PostgresAdapter implements SqlAdapter {
     const tx = new PgTx(client);
     try {
       holdWrites(client);
-      const begun = client.query('BEGIN');
+      const begun = control(client, 'BEGIN');
       try {
         const outcome = await work(tx as unknown as Tx);
         await begun;
@@ -190,7 +199,7 @@ export class PostgresAdapter implements SqlAdapter {
         return writes.value;
       } catch (error) {
         await begun.catch(() => undefined);
-        await client.query('ROLLBACK').catch((failure: Error) => void (broken ??= failure));
+        await control(client, 'ROLLBACK').catch((failure: Error) => void (broken ??= failure));
         throw error;
       }
     } finally {
@@ -205,7 +214,7 @@ export class PostgresAdapter implements SqlAdapter {
    * (a closing write sent with it): that is a failure too, never a commit.
    */
   private async commit(client: PgClient): Promise<void> {
-    const result = await client.query('COMMIT').catch((error: unknown) => {
+    const result = await control(client, 'COMMIT').catch((error: unknown) => {
       this.statementFailed?.(error);
       throw error;
     });

@@ -38,6 +38,16 @@ export function closing<T>(writes: Promise<T>): Closing<T> {
 }
 
 /**
+ * Writes issued now and awaited later, with the unit's closing writes: one promise for all of
+ * them, whose failure never goes unobserved into the process meanwhile (the caller still gets it).
+ */
+export function inFlight(...writes: Promise<unknown>[]): Promise<void> {
+  const all = Promise.all(writes).then(() => undefined);
+  all.catch(() => undefined);
+  return all;
+}
+
+/**
  * Whether a statement failed because a guard in it found nothing to change: PostgreSQL
  * statements that may travel with COMMIT (Closing) end in `SELECT 1 / (SELECT count(*) FROM
  * changed)`, whose division by zero (SQLSTATE 22012) aborts the transaction.

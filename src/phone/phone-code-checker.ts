@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Tx } from '../database/sql';
+import { inFlight, type Tx } from '../database/sql';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { failed, Outcome, succeeded } from '../common/outcome';
@@ -72,29 +72,25 @@ export class PhoneCodeChecker {
     pending: PhoneCodeEntity | null,
     input: string,
     now: Date,
-    inFlight: CheckInFlight = this.start(tx, user.id, now),
+    started: CheckInFlight = this.start(tx, user.id, now),
   ): Promise<CheckOutcome> {
     // a refusal before the comparison counts no attempt: a claim made is handed back
     const release = async () => {
-      const claim = await inFlight.claim;
+      const claim = await started.claim;
       if (claim) await this.codes.releaseAttempt(tx, claim.codeId);
     };
-    const refuse = (refusal: CheckRefusal): CheckOutcome => {
-      const writes = release();
-      writes.catch(() => undefined); // awaited by the transaction (as above)
-      return failed({ ...refusal, writes });
-    };
+    const refuse = (refusal: CheckRefusal): CheckOutcome => failed({ ...refusal, writes: inFlight(release()) });
     const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
       refuse({ error, reason, payload, counts: true });
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return fail(PhoneErrors.noCodePending(), 'no_code_pending');
     }
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
-    const allowed = await inFlight.allowed;
+    const allowed = await started.allowed;
     if (!allowed.ok) return refuse({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
     if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
 
-    const claim = await inFlight.claim;
+    const claim = await started.claim;
     if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
 
     const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
@@ -110,9 +106,6 @@ export class PhoneCodeChecker {
         writes: Promise.resolve(),
       });
     }
-    const writes = this.codes.consume(tx, claim.codeId, now);
-    // the transaction awaits it (Closing); a failure never goes unobserved into the process
-    writes.catch(() => undefined);
-    return succeeded({ writes });
+    return succeeded({ writes: inFlight(this.codes.consume(tx, claim.codeId, now)) });
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Tx } from '../database/sql';
+import { inFlight, type Tx } from '../database/sql';
 import { AppConfig } from '../common/config/app-config.module';
 import { NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
@@ -26,13 +26,6 @@ export interface Issued {
    * with its own last writes (on PostgreSQL they travel with COMMIT: see Closing).
    */
   writes: Promise<void>;
-}
-
-/** Writes the caller awaits; a failure never goes unobserved into the process meanwhile. */
-function inFlight(...writes: Promise<unknown>[]): Promise<void> {
-  const all = Promise.all(writes).then(() => undefined);
-  all.catch(() => undefined);
-  return all;
 }
 
 /**

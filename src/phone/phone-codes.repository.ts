@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { AppError } from '../common/errors/app-error';
-import { GrpcStatus } from '../common/errors/grpc-status';
 import { changedNothing, SqlRepository, Tx } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { live } from '../users/users.repository';
 import { PhoneCodeEntity } from './phone-code.entity';
+import { PhoneErrors } from './phone.errors';
 
 export interface UserAndCode {
   /** undefined when there is no such user, or it is deleted */
@@ -86,18 +85,13 @@ export class PhoneCodesRepository extends SqlRepository {
     if (this.db.dialect === 'postgres') {
       const sql = `WITH consumed AS (${update} RETURNING id) SELECT 1 / (SELECT count(*) FROM consumed) AS consumed`;
       await this.db.rows(tx, sql, params).catch((error: unknown) => {
-        throw changedNothing(error) ? consumedConcurrently() : error;
+        throw changedNothing(error) ? PhoneErrors.consumedConcurrently() : error;
       });
       // SQLite runs a closing write before COMMIT: a refusal thrown here rolls the unit back
     } else if ((await this.db.execute(tx, update, params)) === 0) {
-      throw consumedConcurrently();
+      throw PhoneErrors.consumedConcurrently();
     }
   }
-}
-
-/** Cannot happen while the claim holds the code's row: the check is rolled back as a whole. */
-function consumedConcurrently(): AppError {
-  return new AppError(GrpcStatus.ABORTED, 'CODE-c0nsum', 'The code was used concurrently, try again');
 }
 
 /** An attempt counted on a pending code. */

@@ -119,10 +119,10 @@ export class PhoneVerificationService {
       // the user's load and row lock, then the check's reads and its claim, issued together: one
       // round trip on PostgreSQL, run in this order (see PhoneCodeChecker)
       const loading = this.loadHuman(tx, userId);
-      const inFlight = this.checker.start(tx, userId, now);
+      const started = this.checker.start(tx, userId, now);
       const { user, pending } = await loading;
       assertAllowed(caller, 'user.write', user, true);
-      const checked = await this.checker.check(tx, user, pending, input, now, inFlight);
+      const checked = await this.checker.check(tx, user, pending, input, now, started);
       // the writes that end a check are independent of each other: issued together, they travel
       // with COMMIT on PostgreSQL
       if (checked.ok) {

@@ -22,6 +22,9 @@ export const PhoneErrors = {
     ),
   expired: () => new AppError(GrpcStatus.INVALID_ARGUMENT, 'CODE-QvUQ4P', 'Code is expired'),
   noCodePending: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-2M9fs', 'Code not found'),
+  /** cannot happen while a check's claim holds the code's row; the check is then rolled back as a whole */
+  consumedConcurrently: () =>
+    new AppError(GrpcStatus.ABORTED, 'CODE-c0nsum', 'The code was used concurrently, try again'),
   attemptsExhausted: () =>
     new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-attempts', 'Too many attempts, request a new code', {
       info: { reason: 'ATTEMPTS_EXHAUSTED', metadata: { attemptsRemaining: '0' } },

@@ -19,6 +19,28 @@ export enum GrpcStatus {
   UNAUTHENTICATED = 16,
 }
 
+/** Status names by number (OK, INVALID_ARGUMENT, …), as logs and metrics show them. */
+const NAMES: string[] = [];
+for (const [name, value] of Object.entries(GrpcStatus)) if (typeof value === 'number') NAMES[value] = name;
+
+export function statusName(code: number): string {
+  return NAMES[code] ?? 'UNKNOWN';
+}
+
+/** Statuses that are the server's fault (as OpenTelemetry's gRPC conventions mark a server span). */
+const SERVER_FAULTS = new Set<number>([
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.UNIMPLEMENTED,
+  GrpcStatus.INTERNAL,
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DATA_LOSS,
+]);
+
+export function isServerFault(code: number): boolean {
+  return SERVER_FAULTS.has(code);
+}
+
 /** The one table from gRPC code to HTTP status (contract §6). */
 const HTTP_STATUS: Record<GrpcStatus, number> = {
   [GrpcStatus.OK]: 200,

@@ -1,23 +1,10 @@
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status as Status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { isServerFault, statusName } from '../errors/grpc-status';
 import { grpcTraceOf } from '../tracing/server-spans';
 import { BRIDGE_SECRET, BRIDGE_SECRET_HEADER } from '../throttle/client-address';
 import { RequestMetrics, rpcName } from './request-metrics';
-
-/** Statuses that are the server's fault: their line is an error (as a REST 5xx's). */
-const SERVER_FAULTS = new Set<number>([
-  Status.UNKNOWN,
-  Status.INTERNAL,
-  Status.UNAVAILABLE,
-  Status.DATA_LOSS,
-  Status.UNIMPLEMENTED,
-]);
-const STATUS_NAMES = new Map<number, string>(
-  Object.entries(Status)
-    .filter(([, code]) => typeof code === 'number')
-    .map(([name, code]) => [code as number, name]),
-);
 
 type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 
@@ -25,7 +12,7 @@ type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
  * Counts each native gRPC call in the request series and writes its line to the log, with the
  * status that leaves (it comes first, so it sees the statuses the interceptors after it render):
  * `{"grpc":{"method","code"},"responseTime":ms,"msg":"call completed"}` (error level for a
- * server fault, warn with "call cancelled" when the caller went away first), with tracing on the
+ * server fault (isServerFault), warn with "call cancelled" when the caller went away first), with tracing on the
  * call span's `trace_id` and `span_id`, as the HTTP request log writes for REST and gRPC-web.
  * Metadata and messages are never logged. Calls of the gRPC-web bridge are left out here: the
  * bridge's HTTP request counts and logs them, as grpc_web, with the browser's wait included. A
@@ -54,12 +41,12 @@ export function grpcMetricsInterceptor(
       if (!logger) return;
       const [level, msg] = cancelled
         ? (['warn', 'call cancelled'] as const)
-        : SERVER_FAULTS.has(code)
+        : isServerFault(code)
           ? (['error', 'call errored'] as const)
           : (['info', 'call completed'] as const);
       if (!logger.isLevelEnabled(level)) return;
       const line = {
-        grpc: { method: rpc, code: STATUS_NAMES.get(code) ?? String(code) },
+        grpc: { method: rpc, code: statusName(code) },
         responseTime: Math.round(seconds * 1000),
         ...grpcTraceOf(call),
       };

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Metric } from 'prom-client';
-import { GrpcStatus, grpcStatusOfHttp } from '../errors/grpc-status';
+import { GrpcStatus, grpcStatusOfHttp, statusName } from '../errors/grpc-status';
 import { Metrics } from './metrics';
 
 export type Transport = 'rest' | 'grpc' | 'grpc_web';
@@ -12,10 +12,6 @@ export const UNKNOWN_METHOD = 'unknown';
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 type Label = 'transport' | 'method' | 'code';
-
-/** Status names by number, as the code label shows them (OK, INVALID_ARGUMENT, …). */
-const CODE_NAMES: string[] = [];
-for (const [name, value] of Object.entries(GrpcStatus)) if (typeof value === 'number') CODE_NAMES[value] = name;
 
 /** One label combination's counts: the counter is its `count`, the histogram all of it. */
 interface Cell {
@@ -129,7 +125,7 @@ export class RequestMetrics {
     if (!byCode) byMethod.set(method, (byCode = []));
     let cell = byCode[code];
     if (!cell) {
-      const labels = { transport, method, code: CODE_NAMES[code] ?? 'UNKNOWN' };
+      const labels = { transport, method, code: statusName(code) };
       cell = byCode[code] = { labels, count: 0, sum: 0, buckets: new Float64Array(BUCKETS.length + 1) };
       this.cells.push(cell);
     }

@@ -1,3 +1,4 @@
+import { isServerFault } from '../errors/grpc-status';
 import type { ServerInterceptingCallInterface, ServerInterceptor } from '@grpc/grpc-js';
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status as Status } from '@grpc/grpc-js';
 import type { Request } from 'express';
@@ -47,7 +48,7 @@ export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor
     let scope: TraceScope | undefined;
     const send = call.sendStatus.bind(call);
     call.sendStatus = (status: CallStatus) => {
-      scope?.end({ 'rpc.grpc.status_code': status.code }, serverFault(status.code));
+      scope?.end({ 'rpc.grpc.status_code': status.code }, isServerFault(status.code));
       scope = undefined;
       send(status);
     };
@@ -74,18 +75,6 @@ export function grpcTracingInterceptor(tracing: Tracing, next: ServerInterceptor
     const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
     return new ServerInterceptingCall(next(method, call), responder);
   };
-}
-
-/** Statuses that are the server's fault (as OpenTelemetry's gRPC conventions mark a server span). */
-function serverFault(code: Status): boolean {
-  return [
-    Status.UNKNOWN,
-    Status.DEADLINE_EXCEEDED,
-    Status.UNIMPLEMENTED,
-    Status.INTERNAL,
-    Status.UNAVAILABLE,
-    Status.DATA_LOSS,
-  ].includes(code);
 }
 
 /**

@@ -10,6 +10,7 @@ export function smsMessage(overrides: Partial<SmsMessage> = {}): SmsMessage {
     code: '482913',
     userId: '298765432109876543',
     orgId: '298765432109876500',
+    expiresAt: new Date('2026-12-01T12:05:00Z'),
     ...overrides,
   };
 }

@@ -53,7 +53,7 @@ export class SmsDeliveryService {
         await this.outbox.finish(tx, row, 'skipped', now, { lastError: 'code superseded, consumed or expired' });
         return undefined;
       }
-      return user;
+      return { user, expiresAt: code.expiresAt };
     });
     if (!target) return;
 
@@ -62,7 +62,8 @@ export class SmsDeliveryService {
     let provider = this.sender.name;
     try {
       code = this.cipher.open(row.id, row.sealedCode!);
-      const text = this.smsText.render({ code, displayName: target.displayName, language: target.preferredLanguage });
+      const { user } = target;
+      const text = this.smsText.render({ code, displayName: user.displayName, language: user.preferredLanguage });
       const accepted = await this.sender.send({
         id: row.id,
         to: row.recipient,
@@ -70,8 +71,9 @@ export class SmsDeliveryService {
         code,
         userId: row.userId,
         orgId: row.orgId,
+        expiresAt: target.expiresAt,
       });
-      if (accepted) provider = accepted;
+      provider = accepted.provider;
     } catch (error) {
       const delivery =
         error instanceof SmsDeliveryError

@@ -6,7 +6,7 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { validateEnvironment } from '../../common/config/env.schema';
 import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
-import { ConsoleSmsSender, NoneSmsSender, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import { ConsoleSmsSender, NoneSmsSender, SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 import { TwilioSmsSender } from './twilio-sms-sender';
 import { WebhookSmsSender } from './webhook-sms-sender';
 
@@ -25,11 +25,12 @@ class StubSender extends SmsSender {
     super();
   }
 
-  async send(m: SmsMessage): Promise<void> {
+  async send(m: SmsMessage): Promise<SmsAccepted> {
     this.sent.push(m);
     if (this.outcome === 'retryable') throw new SmsDeliveryError(`${this.name}: HTTP 503`, true, 'http_5xx');
     if (this.outcome === 'final') throw new SmsDeliveryError(`${this.name}: HTTP 400`, false, 'http_4xx');
     if (this.outcome === 'bug') throw new TypeError('cannot read properties of undefined');
+    return { provider: this.name, providerMessageId: `${this.name}-${this.sent.length}` };
   }
 }
 
@@ -43,9 +44,23 @@ describe(FailoverSmsSender.name, () => {
   it('stops at the first provider that accepts', async () => {
     const first = new StubSender('webhook', 'accept');
     const second = new StubSender('twilio', 'accept');
-    await new FailoverSmsSender([first, second]).send(message);
+    expect(await new FailoverSmsSender([first, second]).send(message)).toEqual({
+      provider: 'webhook',
+      providerMessageId: 'webhook-1',
+    });
     expect(first.sent).toEqual([message]);
     expect(second.sent).toEqual([]);
+  });
+
+  it('skips the providers the message names and answers with the one that took it', async () => {
+    const first = new StubSender('webhook', 'accept');
+    const second = new StubSender('twilio', 'accept');
+    const skipping = { ...message, skipProviders: ['webhook'] };
+    expect(await new FailoverSmsSender([first, second]).send(skipping)).toEqual({
+      provider: 'twilio',
+      providerMessageId: 'twilio-1',
+    });
+    expect(first.sent).toEqual([]);
   });
 
   it.each(['retryable', 'final', 'bug'] as const)(

@@ -2,7 +2,15 @@ import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import type { PhoneMetrics } from '../phone.metrics';
 import { MeasuredSmsSender } from './measured-sms-sender';
-import { ConsoleSmsSender, NoneSmsSender, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
+import {
+  ConsoleSmsSender,
+  NoneSmsSender,
+  SmsAccepted,
+  SmsDeliveryError,
+  SmsErrorCode,
+  SmsMessage,
+  SmsSender,
+} from './sms-sender';
 import { TwilioSmsSender } from './twilio-sms-sender';
 import { WebhookSmsSender } from './webhook-sms-sender';
 
@@ -19,13 +27,14 @@ export class FailoverSmsSender extends SmsSender {
     this.name = senders.map((s) => s.name).join(',');
   }
 
-  async send(message: SmsMessage): Promise<string> {
+  async send(message: SmsMessage): Promise<SmsAccepted> {
     const failures: string[] = [];
     let retryable = false;
     let code: SmsErrorCode = 'other';
     for (const sender of this.senders) {
+      if (message.skipProviders?.includes(sender.name)) continue;
       try {
-        return (await sender.send(message)) || sender.name;
+        return await sender.send(message);
       } catch (error) {
         // anything but an SmsDeliveryError is a bug in a sender: retrying is safer than losing the code
         const delivery = error instanceof SmsDeliveryError ? error : undefined;

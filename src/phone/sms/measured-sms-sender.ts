@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { PhoneMetrics } from '../phone.metrics';
-import { SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 
 /** One provider with every call timed and every failure counted by its code. */
 export class MeasuredSmsSender extends SmsSender {
@@ -14,7 +14,7 @@ export class MeasuredSmsSender extends SmsSender {
     this.name = provider.name;
   }
 
-  async send(message: SmsMessage): Promise<string | void> {
+  async send(message: SmsMessage): Promise<SmsAccepted> {
     const started = performance.now();
     try {
       const accepted = await this.provider.send(message);

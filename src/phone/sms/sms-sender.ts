@@ -6,6 +6,16 @@ export interface SmsMessage {
   code: string;
   userId: string;
   orgId: string;
+  /** when the code dies: a provider that supports a validity period gets the remaining lifetime */
+  expiresAt: Date;
+  /** providers of a chain not to try (e.g. the one whose receipt said undelivered) */
+  skipProviders?: readonly string[];
+}
+
+/** A provider took the message: which one, and its id for the message (receipts name it). */
+export interface SmsAccepted {
+  provider: string;
+  providerMessageId?: string;
 }
 
 /**
@@ -35,20 +45,21 @@ export function withoutCode(error: SmsDeliveryError, code: string): SmsDeliveryE
 
 /**
  * Delivery behind one interface; SMS_PROVIDER picks the implementation (a list means failover).
- * `send` resolves when the provider accepted the message (optionally with the name of the provider
- * that took it, for chains) and throws SmsDeliveryError otherwise.
+ * `send` resolves when a provider accepted the message, naming it (chains hold several) and the
+ * provider's id for the message, and throws SmsDeliveryError otherwise.
  */
 export abstract class SmsSender {
   abstract readonly name: string;
-  abstract send(message: SmsMessage): Promise<string | void>;
+  abstract send(message: SmsMessage): Promise<SmsAccepted>;
 }
 
 /** Development: the text goes to stdout (not to the log, which never carries codes). */
 export class ConsoleSmsSender extends SmsSender {
   readonly name = 'console';
 
-  async send(message: SmsMessage): Promise<void> {
+  async send(message: SmsMessage): Promise<SmsAccepted> {
     process.stdout.write(`[sms to ${message.to}] ${message.text}\n`);
+    return { provider: this.name };
   }
 }
 
@@ -56,5 +67,7 @@ export class ConsoleSmsSender extends SmsSender {
 export class NoneSmsSender extends SmsSender {
   readonly name = 'none';
 
-  async send(): Promise<void> {}
+  async send(): Promise<SmsAccepted> {
+    return { provider: this.name };
+  }
 }

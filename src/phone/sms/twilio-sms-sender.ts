@@ -1,5 +1,5 @@
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
-import { SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
+import { SmsAccepted, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 
 export interface TwilioSmsSenderOptions {
   /** https://api.twilio.com, or a local fake in tests. */
@@ -60,7 +60,7 @@ export class TwilioSmsSender extends SmsSender {
     this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
   }
 
-  async send(message: SmsMessage): Promise<void> {
+  async send(message: SmsMessage): Promise<SmsAccepted> {
     const form = new URLSearchParams({ To: message.to, Body: message.text });
     if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
     else form.set('From', this.options.from!);
@@ -80,7 +80,7 @@ export class TwilioSmsSender extends SmsSender {
     if (response.status >= 200 && response.status < 300) {
       // accepted: a slow or broken body must not turn this into a retry (and a second text)
       await discardBody(response);
-      return;
+      return { provider: this.name };
     }
     const error = await this.readError(response);
     const code = typeof error.code === 'number' ? error.code : undefined;

@@ -135,7 +135,7 @@ describe(WebhookSmsSender.name, () => {
     server = receiver.server;
     await expect(
       new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
-    ).resolves.toBeUndefined();
+    ).resolves.toEqual({ provider: 'webhook' });
   });
 
   it.each([

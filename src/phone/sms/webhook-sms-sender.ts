@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
-import { SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
+import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 
 export interface WebhookSmsSenderOptions {
   url: string;
@@ -28,7 +28,7 @@ export class WebhookSmsSender extends SmsSender {
     super();
   }
 
-  async send(message: SmsMessage): Promise<void> {
+  async send(message: SmsMessage): Promise<SmsAccepted> {
     const body = JSON.stringify({
       id: message.id,
       to: message.to,
@@ -47,7 +47,7 @@ export class WebhookSmsSender extends SmsSender {
     }
     const response = await postWithTimeout(this.name, this.options.url, { headers, body }, this.options.timeoutMs);
     await discardBody(response);
-    if (response.status >= 200 && response.status < 300) return;
+    if (response.status >= 200 && response.status < 300) return { provider: this.name };
     throw new SmsDeliveryError(
       `webhook: HTTP ${response.status}`,
       isRetryableStatus(response.status),

@@ -144,6 +144,23 @@ const SCENARIOS: Scenario[] = [
     expected: () => failure(401, 16, 'AUTH-7fs1e', 'Token is invalid'),
   },
   {
+    // the token is looked up inside the use-case's transaction: a refusal before it still answers 401
+    name: 'VerifyPhone with an unknown token and an invalid code',
+    async run(t, c, orgId) {
+      const { userId } = await createHuman(t, { orgId, phone: '+41791234567' });
+      return c.call('UserService', 'VerifyPhone', { userId, verificationCode: '' }, 'unknown-token');
+    },
+    expected: () => failure(401, 16, 'AUTH-7fs1e', 'Token is invalid'),
+  },
+  {
+    name: 'SetPhone with an unknown token for an unknown user',
+    async run(t, c) {
+      const request = { userId: '999999999999999999', phone: '+41791234567', returnCode: {} };
+      return c.call('UserService', 'SetPhone', request, 'unknown-token');
+    },
+    expected: () => failure(401, 16, 'AUTH-7fs1e', 'Token is invalid'),
+  },
+  {
     name: "SetPhone with a roleless machine user's token",
     async run(t, c, orgId) {
       const { userId } = await createHuman(t, { orgId });

@@ -8,6 +8,8 @@ import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
 import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
+import type { Role } from '../common/auth/caller';
+import { CallerRef } from '../common/auth/caller-ref';
 import { EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { Database } from '../database/sql';
@@ -23,9 +25,6 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
 import { PhoneNumberParser } from './phone-number';
 import { PhoneVerificationService } from './phone-verification.service';
-
-type Caller = Parameters<PhoneVerificationService['verifyPhone']>[0];
-type Role = Caller['grants'][number]['role'];
 
 const ORG = '200000000000000001';
 const OTHER_ORG = '200000000000000002';
@@ -47,12 +46,12 @@ describe(PhoneVerificationService.name, () => {
   let clock: ManualClock;
   let user: UserEntity;
 
-  const self = (): Caller => ({ userId: user.id, orgId: user.orgId, grants: [] });
-  const granted = (role: Role, scope = ORG): Caller => ({
-    userId: '900000000000000001',
-    orgId: scope,
-    grants: [{ scope, role }],
-  });
+  const self = (grants: Array<{ scope: string; role: Role }> = []) =>
+    CallerRef.of({ userId: user.id, orgId: user.orgId, grants });
+  const granted = (role: Role, scope = ORG) =>
+    CallerRef.of({ userId: '900000000000000001', orgId: scope, grants: [{ scope, role }] });
+  /** A token that names no active caller (unknown, revoked, its user deactivated). */
+  const unknownToken = () => new CallerRef('revoked-token', { resolve: async () => undefined });
   const manager = () => granted('ORG_USER_MANAGER');
 
   beforeEach(() => {
@@ -104,20 +103,32 @@ describe(PhoneVerificationService.name, () => {
     });
 
   describe('setPhone', () => {
+    it('refuses an unknown token: nothing changed, nothing queued, nothing committed', async () => {
+      await expect(sut.setPhone(unknownToken(), user.id, '+41797654321', { kind: 'send' })).rejects.toMatchObject({
+        code: 16,
+      });
+      expect([users.get(user.id)?.phone, outbox.queued, worker.kicks, tx.ends]).toEqual([
+        user.phone,
+        [],
+        0,
+        ['rolled back'],
+      ]);
+    });
+
     it('lets a user set its own number with send_code', async () => {
       await sut.setPhone(self(), user.id, '+41 79 765 43 21', { kind: 'send' });
       expect(users.get(user.id)).toMatchObject({ phone: '+41797654321', phoneVerified: false });
     });
 
     it('never returns a user its own code, even with user.write on its organization', async () => {
-      const caller = { ...self(), grants: [{ scope: ORG, role: 'ORG_OWNER' as Role }] };
+      const caller = self([{ scope: ORG, role: 'ORG_OWNER' }]);
       await expect(sut.setPhone(caller, user.id, '+41797654321', { kind: 'return' })).rejects.toMatchObject(
         PERMISSION_DENIED,
       );
     });
 
     it('never lets a user mark its own number verified, even with user.write on its organization', async () => {
-      const caller = { ...self(), grants: [{ scope: ORG, role: 'ORG_OWNER' as Role }] };
+      const caller = self([{ scope: ORG, role: 'ORG_OWNER' }]);
       await expect(sut.setPhone(caller, user.id, '+41797654321', { kind: 'verified' })).rejects.toMatchObject(
         PERMISSION_DENIED,
       );
@@ -263,6 +274,17 @@ describe(PhoneVerificationService.name, () => {
       );
       // the claim travels with the load (one round trip) and is undone by the rollback
       expect([codes.writes, tx.ends, events.appended]).toEqual([['claim attempt'], ['rolled back'], []]);
+    });
+
+    it('refuses an unknown token before anything commits: its lookup travels with the load and the claim', async () => {
+      pending();
+      await expect(sut.verifyPhone(unknownToken(), user.id, CODE)).rejects.toMatchObject({ code: 16 });
+      expect([codes.writes, tx.ends, events.appended, users.get(user.id)?.phoneVerified]).toEqual([
+        ['claim attempt'],
+        ['rolled back'],
+        [],
+        false,
+      ]);
     });
 
     it('answers a wrong code with its error, after committing the refusal', async () => {

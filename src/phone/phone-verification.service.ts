@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
+import { CallerRef } from '../common/auth/caller-ref';
 import { Clock } from '../common/clock';
 import { closing, Database, Tx } from '../database/sql';
 import { Errors } from '../common/errors/errors';
@@ -52,13 +53,13 @@ export class PhoneVerificationService {
   ) {}
 
   async setPhone(
-    caller: Caller,
+    ref: CallerRef,
     userId: string,
     phone: string,
     verification: Verification,
   ): Promise<PhoneChangeResult> {
     const { result, queued } = await this.db.transaction(async (tx) => {
-      const { user, pending } = await this.loadHuman(tx, userId);
+      const { caller, user, pending } = await this.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
@@ -83,9 +84,9 @@ export class PhoneVerificationService {
     return result;
   }
 
-  async resendCode(caller: Caller, userId: string, verification: Verification): Promise<PhoneChangeResult> {
+  async resendCode(ref: CallerRef, userId: string, verification: Verification): Promise<PhoneChangeResult> {
     const { result, queued } = await this.db.transaction(async (tx) => {
-      const { user, pending } = await this.loadHuman(tx, userId);
+      const { caller, user, pending } = await this.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
@@ -113,14 +114,14 @@ export class PhoneVerificationService {
    * is answered, which is why the transaction returns it as an outcome instead of throwing it;
    * anything thrown (a dependency that cannot answer) rolls the whole check back.
    */
-  async verifyPhone(caller: Caller, userId: string, input: string): Promise<ChangeDetails> {
+  async verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {
     const outcome = await this.db.transaction(async (tx) => {
       const now = this.clock.now();
-      // the user's load and row lock, then the check's reads and its claim, issued together: one
-      // round trip on PostgreSQL, run in this order (see PhoneCodeChecker)
-      const loading = this.loadHuman(tx, userId);
+      // the caller's token, the user's load and row lock, then the check's reads and its claim,
+      // issued together: one round trip on PostgreSQL, run in this order (see PhoneCodeChecker)
+      const loading = this.loadHuman(tx, ref, userId);
       const started = this.checker.start(tx, userId, now);
-      const { user, pending } = await loading;
+      const { caller, user, pending } = await loading;
       assertAllowed(caller, 'user.write', user, true);
       const checked = await this.checker.check(tx, user, pending, input, now, started);
       // the writes that end a check are independent of each other: issued together, they travel
@@ -148,9 +149,9 @@ export class PhoneVerificationService {
     return outcome.value;
   }
 
-  async removePhone(caller: Caller, userId: string): Promise<ChangeDetails> {
+  async removePhone(ref: CallerRef, userId: string): Promise<ChangeDetails> {
     return this.db.transaction(async (tx) => {
-      const { user } = await this.loadHuman(tx, userId);
+      const { caller, user } = await this.loadHuman(tx, ref, userId);
       assertAllowed(caller, 'user.write', user, true);
       if (!user.phone) throw PhoneErrors.noPhoneToRemove();
       await this.codes.removeForUser(tx, user.id);
@@ -189,11 +190,14 @@ export class PhoneVerificationService {
     await this.codes.removeForUser(tx, userId);
   }
 
-  /** The human user (row-locked on PostgreSQL) and its pending code, in one statement. */
-  private async loadHuman(tx: Tx, userId: string) {
-    const { user, pending } = await this.codes.findUserAndCode(tx, userId);
+  /**
+   * The caller, then the human user (row-locked on PostgreSQL) and its pending code in one
+   * statement: issued together, answered in that order, so an unknown token is refused first.
+   */
+  private async loadHuman(tx: Tx, ref: CallerRef, userId: string) {
+    const [caller, { user, pending }] = await Promise.all([ref.within(tx), this.codes.findUserAndCode(tx, userId)]);
     if (!user || user.type !== 'human') throw PhoneErrors.phoneNotFound();
-    return { user, pending };
+    return { caller, user, pending };
   }
 
   /** send_code / default: self or user.write; return_code and is_verified: user.write, and never on oneself. */

@@ -1,6 +1,6 @@
 import { Controller, Delete, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoJson } from '../common/proto/proto-json';
@@ -24,7 +24,7 @@ export class PhoneController {
   @Post()
   @HttpCode(200)
   @PhoneDocs.setPhone()
-  async setPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: SetPhoneRequestDto) {
+  async setPhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: SetPhoneRequestDto) {
     const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
     return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
@@ -32,7 +32,7 @@ export class PhoneController {
   @Post('resend')
   @HttpCode(200)
   @PhoneDocs.resendPhoneCode()
-  async resendPhoneCode(@CurrentCaller() caller: Caller, @ProtoRequest() req: ResendPhoneCodeRequestDto) {
+  async resendPhoneCode(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: ResendPhoneCodeRequestDto) {
     const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
     return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
@@ -40,7 +40,7 @@ export class PhoneController {
   @Post('verify')
   @HttpCode(200)
   @PhoneDocs.verifyPhone()
-  async verifyPhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: VerifyPhoneRequestDto) {
+  async verifyPhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: VerifyPhoneRequestDto) {
     return toProtoJson({
       details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
     });
@@ -48,7 +48,7 @@ export class PhoneController {
 
   @Delete()
   @PhoneDocs.removePhone()
-  async removePhone(@CurrentCaller() caller: Caller, @ProtoRequest() req: RemovePhoneRequestDto) {
+  async removePhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: RemovePhoneRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
   }
 }

@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import type { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoMessage } from '../common/proto/proto-json';
@@ -20,26 +20,26 @@ export class PhoneGrpcController {
   constructor(private readonly phones: PhoneVerificationService) {}
 
   @GrpcMethod('UserService', 'SetPhone')
-  async setPhone(@ProtoRequest() req: SetPhoneRequestDto, @CurrentCaller() caller: Caller) {
+  async setPhone(@ProtoRequest() req: SetPhoneRequestDto, @CurrentCaller() caller: CallerRef) {
     const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
     return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @GrpcMethod('UserService', 'ResendPhoneCode')
-  async resendPhoneCode(@ProtoRequest() req: ResendPhoneCodeRequestDto, @CurrentCaller() caller: Caller) {
+  async resendPhoneCode(@ProtoRequest() req: ResendPhoneCodeRequestDto, @CurrentCaller() caller: CallerRef) {
     const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
     return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @GrpcMethod('UserService', 'VerifyPhone')
-  async verifyPhone(@ProtoRequest() req: VerifyPhoneRequestDto, @CurrentCaller() caller: Caller) {
+  async verifyPhone(@ProtoRequest() req: VerifyPhoneRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({
       details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
     });
   }
 
   @GrpcMethod('UserService', 'RemovePhone')
-  async removePhone(@ProtoRequest() req: RemovePhoneRequestDto, @CurrentCaller() caller: Caller) {
+  async removePhone(@ProtoRequest() req: RemovePhoneRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
   }
 }

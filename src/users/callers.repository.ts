@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Caller, Role } from '../common/auth/caller';
-import { SqlRepository } from '../database/sql';
+import { SqlRepository, type Tx } from '../database/sql';
 import { UserState } from './entities/user.entity';
 
 interface CallerRow {
@@ -23,19 +23,19 @@ const BY_USER = `SELECT u.id AS user_id, u.org_id, u.state, m.scope, m.role
   LEFT JOIN memberships m ON m.user_id = u.id
   WHERE u.id = $1`;
 
-/** Who a request comes from, in one query per request: the token (or user), its user and its roles. */
+/** Who a request comes from, in one query per request (inside its transaction where it has one): the token (or user), its user and its roles. */
 @Injectable()
 export class CallersRepository extends SqlRepository {
   /** The active owner of a personal access token that has not expired at `now`. */
-  async byTokenHash(tokenHash: string, now: Date): Promise<Caller | undefined> {
-    const rows = await this.db.rows<CallerRow>(undefined, BY_TOKEN, [tokenHash]);
+  async byTokenHash(tokenHash: string, now: Date, tx?: Tx): Promise<Caller | undefined> {
+    const rows = await this.db.rows<CallerRow>(tx, BY_TOKEN, [tokenHash]);
     if (rows.length === 0 || Number(rows[0].expires_at) <= now.getTime()) return undefined;
     return toCaller(rows);
   }
 
   /** An active user (the subject of a JWT). */
-  async byUserId(userId: string): Promise<Caller | undefined> {
-    return toCaller(await this.db.rows<CallerRow>(undefined, BY_USER, [userId]));
+  async byUserId(userId: string, tx?: Tx): Promise<Caller | undefined> {
+    return toCaller(await this.db.rows<CallerRow>(tx, BY_USER, [userId]));
   }
 }
 

@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoJson } from '../common/proto/proto-json';
@@ -18,7 +18,7 @@ export class OrganizationsController {
   @Post()
   @HttpCode(200)
   @UserDocs.addOrganization()
-  async addOrganization(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddOrganizationDto) {
+  async addOrganization(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: AddOrganizationDto) {
     const result = await this.organizations.addOrganization(caller, req);
     return toProtoJson({ ...result, details: detailsMessage(result.details) });
   }

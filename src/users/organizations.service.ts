@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
-import { Caller, hasPermission, Role } from '../common/auth/caller';
+import { hasPermission, Role } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { AppConfig } from '../common/config/app-config.module';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository } from '../common/events/events.repository';
@@ -40,9 +41,10 @@ export class OrganizationsService {
     private readonly clock: Clock,
   ) {}
 
-  async addOrganization(caller: Caller, req: AddOrganizationDto) {
-    if (!hasPermission(caller, 'org.create')) throw Errors.permissionDenied();
+  async addOrganization(ref: CallerRef, req: AddOrganizationDto) {
     const { result, afterCommit } = await this.db.transaction(async (tx) => {
+      const caller = await ref.within(tx);
+      if (!hasPermission(caller, 'org.create')) throw Errors.permissionDenied();
       const { org, details } = await this.insertOrganization(
         tx,
         caller.userId,

@@ -7,6 +7,7 @@ import { AppLogger } from '../common/logging/app-logger';
 import { Caller } from '../common/auth/caller';
 import { CallerResolver } from '../common/auth/caller-resolver';
 import { AppConfig } from '../common/config/app-config.module';
+import type { Tx } from '../database/sql';
 import { CallersRepository } from './callers.repository';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
@@ -46,10 +47,10 @@ export class TokenService extends CallerResolver implements OnModuleInit {
     }
   }
 
-  async resolve(token: string): Promise<Caller | undefined> {
-    if (!(JWT_SHAPE.test(token) && this.jwks)) return this.callers.byTokenHash(hashToken(token), this.clock.now());
+  async resolve(token: string, tx?: Tx): Promise<Caller | undefined> {
+    if (!(JWT_SHAPE.test(token) && this.jwks)) return this.callers.byTokenHash(hashToken(token), this.clock.now(), tx);
     const userId = await this.subjectOf(token);
-    return userId ? this.callers.byUserId(userId) : undefined;
+    return userId ? this.callers.byUserId(userId, tx) : undefined;
   }
 
   private async subjectOf(token: string): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import type { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoJson } from '../common/proto/proto-json';
@@ -20,7 +20,7 @@ export class UsersController {
   @Post('human')
   @HttpCode(200)
   @UserDocs.addHumanUser()
-  async addHumanUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddHumanUserDto) {
+  async addHumanUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: AddHumanUserDto) {
     const result = await this.users.addHuman(caller, req);
     return toProtoJson({ ...result, details: detailsMessage(result.details) });
   }
@@ -28,54 +28,54 @@ export class UsersController {
   @Post('new')
   @HttpCode(200)
   @UserDocs.createUser()
-  async createUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: CreateUserDto) {
+  async createUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: CreateUserDto) {
     return toProtoJson(await this.users.createUser(caller, req));
   }
 
   @Get(':userId')
   @UserDocs.getUserById()
-  async getUserById(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async getUserById(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson(await this.users.getById(caller, req.userId));
   }
 
   @Post(':userId/deactivate')
   @HttpCode(200)
   @UserDocs.stateChange('DeactivateUser', 'Deactivate a user')
-  async deactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async deactivateUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) });
   }
 
   @Post(':userId/reactivate')
   @HttpCode(200)
   @UserDocs.stateChange('ReactivateUser', 'Reactivate a deactivated user')
-  async reactivateUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async reactivateUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) });
   }
 
   @Post(':userId/lock')
   @HttpCode(200)
   @UserDocs.stateChange('LockUser', 'Lock a user')
-  async lockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async lockUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) });
   }
 
   @Post(':userId/unlock')
   @HttpCode(200)
   @UserDocs.stateChange('UnlockUser', 'Unlock a locked user')
-  async unlockUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async unlockUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) });
   }
 
   @Delete(':userId')
   @UserDocs.deleteUser()
-  async deleteUser(@CurrentCaller() caller: Caller, @ProtoRequest() req: UserIdRequestDto) {
+  async deleteUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: UserIdRequestDto) {
     return toProtoJson({ details: detailsMessage(await this.users.delete(caller, req.userId)) });
   }
 
   @Post(':userId/pats')
   @HttpCode(200)
   @UserDocs.addPersonalAccessToken()
-  async addPersonalAccessToken(@CurrentCaller() caller: Caller, @ProtoRequest() req: AddPersonalAccessTokenDto) {
+  async addPersonalAccessToken(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: AddPersonalAccessTokenDto) {
     return toProtoJson(await this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate));
   }
 }

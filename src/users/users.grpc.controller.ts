@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
-import type { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoMessage } from '../common/proto/proto-json';
@@ -21,53 +21,53 @@ export class UsersGrpcController {
   ) {}
 
   @GrpcMethod('UserService', 'AddHumanUser')
-  async addHumanUser(@ProtoRequest() req: AddHumanUserDto, @CurrentCaller() caller: Caller) {
+  async addHumanUser(@ProtoRequest() req: AddHumanUserDto, @CurrentCaller() caller: CallerRef) {
     const result = await this.users.addHuman(caller, req);
     return toProtoMessage({ ...result, details: detailsMessage(result.details) });
   }
 
   @GrpcMethod('UserService', 'CreateUser')
-  async createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: Caller) {
+  async createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage(await this.users.createUser(caller, req));
   }
 
   @GrpcMethod('UserService', 'GetUserByID')
-  async getUserById(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async getUserById(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage(await this.users.getById(caller, req.userId));
   }
 
   @GrpcMethod('UserService', 'DeactivateUser')
-  async deactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async deactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'deactivate')) });
   }
 
   @GrpcMethod('UserService', 'ReactivateUser')
-  async reactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async reactivateUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'reactivate')) });
   }
 
   @GrpcMethod('UserService', 'LockUser')
-  async lockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async lockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'lock')) });
   }
 
   @GrpcMethod('UserService', 'UnlockUser')
-  async unlockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async unlockUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.users.changeState(caller, req.userId, 'unlock')) });
   }
 
   @GrpcMethod('UserService', 'DeleteUser')
-  async deleteUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: Caller) {
+  async deleteUser(@ProtoRequest() req: UserIdRequestDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage({ details: detailsMessage(await this.users.delete(caller, req.userId)) });
   }
 
   @GrpcMethod('UserService', 'AddPersonalAccessToken')
-  async addPersonalAccessToken(@ProtoRequest() req: AddPersonalAccessTokenDto, @CurrentCaller() caller: Caller) {
+  async addPersonalAccessToken(@ProtoRequest() req: AddPersonalAccessTokenDto, @CurrentCaller() caller: CallerRef) {
     return toProtoMessage(await this.users.addPersonalAccessToken(caller, req.userId, req.expirationDate));
   }
 
   @GrpcMethod('OrganizationService', 'AddOrganization')
-  async addOrganization(@ProtoRequest() req: AddOrganizationDto, @CurrentCaller() caller: Caller) {
+  async addOrganization(@ProtoRequest() req: AddOrganizationDto, @CurrentCaller() caller: CallerRef) {
     const result = await this.organizations.addOrganization(caller, req);
     return toProtoMessage({ ...result, details: detailsMessage(result.details) });
   }

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { Database, Tx } from '../database/sql';
+import { closing, Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../common/logging/app-logger';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
+import type { CallerRef } from '../common/auth/caller-ref';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
@@ -87,16 +88,16 @@ export class UsersService {
     logger.setContext(UsersService.name);
   }
 
-  async addHuman(caller: Caller, req: AddHumanUserDto) {
-    const created = await this.inOrgTransaction(caller, req.organization, (tx, org) =>
+  async addHuman(ref: CallerRef, req: AddHumanUserDto) {
+    const created = await this.inOrgTransaction(ref, req.organization, (tx, org, caller) =>
       this.createHuman(tx, caller, org, req),
     );
     created.afterCommit?.();
     return { userId: created.user.id, details: created.details, phoneCode: created.phoneCode };
   }
 
-  async createUser(caller: Caller, req: CreateUserDto) {
-    const created = await this.inOrgTransaction(caller, { orgId: req.organizationId }, (tx, org) =>
+  async createUser(ref: CallerRef, req: CreateUserDto) {
+    const created = await this.inOrgTransaction(ref, { orgId: req.organizationId }, (tx, org, caller) =>
       req.human
         ? this.createHuman(tx, caller, org, { ...req.human, userId: req.userId, username: req.username })
         : this.createMachine(tx, caller, org, req.userId, req.username, req.machine!.name, req.machine!.description),
@@ -105,8 +106,9 @@ export class UsersService {
     return { id: created.user.id, creationDate: created.details.changeDate, phoneCode: created.phoneCode };
   }
 
-  async getById(caller: Caller, userId: string) {
-    const user = await this.users.findById(userId);
+  async getById(ref: CallerRef, userId: string) {
+    // looked up side by side; the caller is checked first
+    const [caller, user] = await Promise.all([ref.resolve(), this.users.findById(userId)]);
     if (!user) throw Errors.userNotFound();
     assertAllowed(caller, 'user.read', user, true);
     const domain = await this.orgs.domainOf(user.orgId);
@@ -114,41 +116,48 @@ export class UsersService {
     return userView(user, domain);
   }
 
-  async changeState(caller: Caller, userId: string, change: StateChange): Promise<ChangeDetails> {
+  async changeState(ref: CallerRef, userId: string, change: StateChange): Promise<ChangeDetails> {
     const rule = STATE_CHANGES[change];
     return this.db.transaction(async (tx) => {
-      const user = await this.loadForChange(tx, userId);
+      const { caller, user } = await this.loadForChange(tx, ref, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.state !== rule.from) {
         throw rule.wrongState(user.state);
       }
-      await this.users.update(tx, user.id, { state: rule.to });
-      return this.events.append(tx, aggregateOf(user), [{ type: rule.event }], caller.userId);
+      // the writes travel with COMMIT on PostgreSQL (see Closing)
+      const writes = Promise.all([
+        this.users.update(tx, user.id, { state: rule.to }),
+        this.events.append(tx, aggregateOf(user), [{ type: rule.event }], caller.userId),
+      ]);
+      return closing(writes.then(([, details]) => details));
     });
   }
 
-  async delete(caller: Caller, userId: string): Promise<ChangeDetails> {
+  async delete(ref: CallerRef, userId: string): Promise<ChangeDetails> {
     return this.db.transaction(async (tx) => {
-      const user = await this.loadForChange(tx, userId);
+      const { caller, user } = await this.loadForChange(tx, ref, userId);
       assertAllowed(caller, 'user.delete', user, true);
       // the username is freed for a new user, as in ZITADEL; the events keep the old one
-      await this.users.update(tx, user.id, {
-        state: UserState.DELETED,
-        username: `deleted:${this.ids.next()}`,
-        phone: null,
-        phoneVerified: false,
-      });
-      await this.tokens.revokeAll(tx, user.id);
-      await this.orgs.revokeAll(tx, user.id);
-      await this.phones.forgetUser(tx, user.id);
-      return this.events.append(tx, aggregateOf(user), [{ type: 'user.removed' }], caller.userId);
+      const writes = Promise.all([
+        this.users.update(tx, user.id, {
+          state: UserState.DELETED,
+          username: `deleted:${this.ids.next()}`,
+          phone: null,
+          phoneVerified: false,
+        }),
+        this.tokens.revokeAll(tx, user.id),
+        this.orgs.revokeAll(tx, user.id),
+        this.phones.forgetUser(tx, user.id),
+        this.events.append(tx, aggregateOf(user), [{ type: 'user.removed' }], caller.userId),
+      ]);
+      return closing(writes.then(([, , , , details]) => details));
     });
   }
 
-  async addPersonalAccessToken(caller: Caller, userId: string, expirationDate?: string) {
+  async addPersonalAccessToken(ref: CallerRef, userId: string, expirationDate?: string) {
     const expiresAt = expirationDate ? new Date(expirationDate) : NO_EXPIRY;
     return this.db.transaction(async (tx) => {
-      const user = await this.loadForChange(tx, userId);
+      const { caller, user } = await this.loadForChange(tx, ref, userId);
       assertAllowed(caller, 'user.write', user, false);
       if (user.type !== 'machine') throw Errors.userNotMachine();
       if (expiresAt.getTime() <= this.clock.now().getTime()) throw Errors.patExpirationInPast();
@@ -232,26 +241,35 @@ export class UsersService {
     return { user, details };
   }
 
-  /** Resolves the target organization (default: the caller's), checks user.write on it, runs `work`. */
+  /**
+   * Resolves the caller and the target organization (default: the caller's; a named one is looked
+   * up together with the caller), checks user.write on it, runs `work`.
+   */
   private async inOrgTransaction(
-    caller: Caller,
-    ref: OrganizationRefDto | undefined,
-    work: (tx: Tx, org: OrganizationEntity) => Promise<CreatedUser>,
+    ref: CallerRef,
+    target: OrganizationRefDto | undefined,
+    work: (tx: Tx, org: OrganizationEntity, caller: Caller) => Promise<CreatedUser>,
   ) {
     return this.db.transaction(async (tx) => {
-      const org = ref?.orgDomain
-        ? await this.orgs.findByDomain(ref.orgDomain, tx)
-        : await this.orgs.findById(ref?.orgId ?? caller.orgId, tx);
+      const who = ref.within(tx);
+      const named = target?.orgDomain
+        ? this.orgs.findByDomain(target.orgDomain, tx)
+        : target?.orgId
+          ? this.orgs.findById(target.orgId, tx)
+          : undefined;
+      const [caller, found] = await Promise.all([who, named]);
+      const org = named ? found : await this.orgs.findById(caller.orgId, tx);
       if (!org) throw Errors.orgNotFound();
       assertAllowed(caller, 'user.write', { id: '', orgId: org.id }, false);
-      return work(tx, org);
+      return work(tx, org, caller);
     });
   }
 
-  private async loadForChange(tx: Tx, userId: string): Promise<UserEntity> {
-    const user = await this.users.findForUpdate(tx, userId);
+  /** The caller and the user to change (row-locked on PostgreSQL), issued together. */
+  private async loadForChange(tx: Tx, ref: CallerRef, userId: string) {
+    const [caller, user] = await Promise.all([ref.within(tx), this.users.findForUpdate(tx, userId)]);
     if (!user) throw Errors.userNotFound();
-    return user;
+    return { caller, user };
   }
 
   private newUser(

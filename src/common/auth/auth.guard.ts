@@ -4,6 +4,7 @@ import type { Metadata } from '@grpc/grpc-js';
 import type { Request } from 'express';
 import { Errors } from '../errors/errors';
 import { CALLER, callerHolder } from './caller.decorator';
+import { CallerRef } from './caller-ref';
 import { CallerResolver } from './caller-resolver';
 import { IS_PUBLIC } from './public.decorator';
 
@@ -19,7 +20,11 @@ function authorizationOf(context: ExecutionContext): string | undefined {
   return context.switchToHttp().getRequest<Request>().headers.authorization;
 }
 
-/** The one guard for every transport: deny by default, resolve the caller once, attach it. */
+/**
+ * The one guard for every transport: deny by default; a request without a bearer token is refused
+ * here, one with a token gets a CallerRef that its use-case looks up (inside its transaction where
+ * it has one) and the error filter looks up for an error answered before (401 keeps precedence).
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   constructor(
@@ -27,14 +32,12 @@ export class AuthGuard implements CanActivate {
     private readonly resolver: CallerResolver,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean {
     const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const token = BEARER.exec(authorizationOf(context) ?? '')?.[1];
     if (!token) throw Errors.unauthenticated();
-    const caller = await this.resolver.resolve(token);
-    if (!caller) throw Errors.unauthenticated();
-    callerHolder(context)[CALLER] = caller;
+    callerHolder(context)[CALLER] = new CallerRef(token, this.resolver);
     return true;
   }
 }

@@ -2,7 +2,9 @@ import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppLogger } from '../logging/app-logger';
 import { idOf } from '../logging/request-log';
-import { Observable, throwError } from 'rxjs';
+import { from, mergeMap, Observable, throwError } from 'rxjs';
+import { CALLER, callerHolder } from '../auth/caller.decorator';
+import { Errors } from './errors';
 import { statusMetadata } from '../grpc/status-details';
 import { AppError, toErrorBody } from './app-error';
 import { DependencyOutages } from './dependency-outages';
@@ -25,6 +27,22 @@ export class AppErrorFilter implements ExceptionFilter {
   }
 
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    const ref = callerHolder(host)[CALLER];
+    if (!ref || (exception instanceof AppError && exception.code === GrpcStatus.UNAUTHENTICATED)) {
+      return this.answer(exception, host);
+    }
+    // an error answered before the caller was known (a request that failed validation, say): an
+    // unknown token is answered 401 first, as if the guard had looked it up; a lookup that cannot
+    // be made is the answer itself (503)
+    const settled = ref.authenticates().then(
+      (known) => (known === false ? Errors.unauthenticated() : exception),
+      (fault: unknown) => fault,
+    );
+    if (host.getType() === 'rpc') return from(settled).pipe(mergeMap((error) => this.answer(error, host)!));
+    void settled.then((error) => this.answer(error, host));
+  }
+
+  private answer(exception: unknown, host: ArgumentsHost): void | Observable<never> {
     if (host.getType() === 'rpc') {
       return throwError(() => toGrpcError(normalizeError(exception, this.logger, this.outages)));
     }

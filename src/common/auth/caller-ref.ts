@@ -1,0 +1,59 @@
+import type { Tx } from '../../database/sql';
+import { Errors } from '../errors/errors';
+import type { Caller } from './caller';
+import type { CallerResolver } from './caller-resolver';
+
+/**
+ * The caller of one request, looked up when its use-case first needs it and never remembered past
+ * the request. A use-case that opens a transaction looks it up as that transaction's first
+ * statement (`within`): on PostgreSQL it travels with BEGIN and the use-case's first reads, so a
+ * token costs no round trip of its own; one that does not, looks it up on its own (`resolve`).
+ * Both reject with UNAUTHENTICATED when the token names no active caller, and a use-case needs the
+ * resolved caller for its permission check, so nothing commits for an unknown token.
+ */
+export class CallerRef {
+  private lookup?: Promise<Caller | undefined>;
+
+  constructor(
+    private readonly token: string,
+    private readonly resolver: CallerResolver,
+  ) {}
+
+  /** A caller already known (first start, specs). */
+  static of(caller: Caller): CallerRef {
+    const ref = new CallerRef('', { resolve: () => Promise.resolve(caller) });
+    ref.lookup = Promise.resolve(caller);
+    return ref;
+  }
+
+  /** The caller, looked up on its own. */
+  resolve(): Promise<Caller> {
+    return authenticated((this.lookup ??= this.resolver.resolve(this.token)));
+  }
+
+  /** The caller, looked up as `tx`'s next statement: call it before the transaction's first read. */
+  within(tx: Tx): Promise<Caller> {
+    return authenticated((this.lookup ??= this.resolver.resolve(this.token, tx)));
+  }
+
+  /**
+   * For an error answered before or while the caller was looked up: false when the token names no
+   * caller (then the answer is 401, whatever else was wrong), true when it does, undefined when the
+   * lookup inside a transaction failed with it (the transaction's own error is the answer). A
+   * lookup that never started is made now; its dependency error is thrown.
+   */
+  async authenticates(): Promise<boolean | undefined> {
+    if (!this.lookup) return (await (this.lookup = this.resolver.resolve(this.token))) !== undefined;
+    try {
+      return (await this.lookup) !== undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+async function authenticated(lookup: Promise<Caller | undefined>): Promise<Caller> {
+  const caller = await lookup;
+  if (!caller) throw Errors.unauthenticated();
+  return caller;
+}

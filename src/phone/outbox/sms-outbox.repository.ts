@@ -90,19 +90,17 @@ export class SmsOutboxRepository extends SqlRepository {
     await this.db.insert(tx, SmsReceiptEntity, receipt, ' ON CONFLICT DO NOTHING');
   }
 
-  /** The receipts waiting for the provider's message, and their removal. */
-  async receiptsFor(tx: Tx, provider: string, providerMessageId: string): Promise<SmsReceiptEntity[]> {
-    return this.db.select(tx, SmsReceiptEntity, 'provider = $1 AND provider_message_id = $2', [
-      provider,
-      providerMessageId,
-    ]);
-  }
-
-  async dropReceipts(tx: Tx, provider: string, providerMessageId: string): Promise<void> {
-    await this.db.execute(tx, 'DELETE FROM sms_receipts WHERE provider = $1 AND provider_message_id = $2', [
-      provider,
-      providerMessageId,
-    ]);
+  /**
+   * Takes the receipts waiting for the provider's message: deleted and returned in one statement,
+   * so a receipt written meanwhile is either among them or left for the next look.
+   */
+  async takeReceipts(tx: Tx, provider: string, providerMessageId: string): Promise<SmsReceiptEntity[]> {
+    const rows = await this.db.rows<Record<string, unknown>>(
+      tx,
+      'DELETE FROM sms_receipts WHERE provider = $1 AND provider_message_id = $2 RETURNING *',
+      [provider, providerMessageId],
+    );
+    return rows.map((row) => this.db.hydrate(SmsReceiptEntity, row));
   }
 
   /** The row a provider's message id names (the index on provider and provider_message_id). */

@@ -67,9 +67,8 @@ export class SmsReceiptApplier {
       const row = await this.outbox.findForUpdate(tx, found.id);
       // the row moved on (queued again, or another provider took it) since it was found
       if (!row || row.provider !== provider || row.providerMessageId !== providerMessageId) return undefined;
-      const receipts = await this.outbox.receiptsFor(tx, provider, providerMessageId);
+      const receipts = await this.outbox.takeReceipts(tx, provider, providerMessageId);
       if (receipts.length === 0) return undefined;
-      await this.outbox.dropReceipts(tx, provider, providerMessageId);
 
       let status = row.deliveryStatus ?? null;
       let errorCode = row.deliveryError ?? null;

@@ -400,6 +400,19 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     }
   });
 
+  it('an undelivered receipt with under a second of the code left retries nothing (the text would come dead)', async () => {
+    const { userId, message } = await sentThroughTwilio();
+    t.clock.advance(10 * 60_000 - 500);
+    try {
+      await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
+      expect(await outboxOf(t, userId)).toMatchObject({ status: 'failed', sealedCode: null });
+      await sleep(150);
+      expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
+    } finally {
+      t.clock.advance(-(10 * 60_000 - 500));
+    }
+  });
+
   it('erases the sealed code a message kept for a retry once its code is verified, replaced or expired', async () => {
     const verified = await sentThroughTwilio();
     const replaced = await sentThroughTwilio();

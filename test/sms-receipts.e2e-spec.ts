@@ -413,6 +413,26 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     }
   });
 
+  it('the sweep applies a receipt left waiting although its message is known (an apply cut short)', async () => {
+    const { userId, message } = await sentThroughTwilio();
+    const now = t.clock.now();
+    await dataSourceOf(t).getRepository(SmsReceiptEntity).insert({
+      provider: 'twilio',
+      providerMessageId: message.sid,
+      status: 'delivered',
+      errorCode: null,
+      statusAt: now,
+      receivedAt: now,
+    });
+    await t.app.get(SmsReceiptsService).sweep();
+    expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: 'delivered', sealedCode: null });
+    expect(
+      await dataSourceOf(t)
+        .getRepository(SmsReceiptEntity)
+        .count({ where: { providerMessageId: message.sid } }),
+    ).toBe(0);
+  });
+
   it('erases the sealed code a message kept for a retry once its code is verified, replaced or expired', async () => {
     const verified = await sentThroughTwilio();
     const replaced = await sentThroughTwilio();

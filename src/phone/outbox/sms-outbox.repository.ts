@@ -103,6 +103,17 @@ export class SmsOutboxRepository extends SqlRepository {
     return rows.map((row) => this.db.hydrate(SmsReceiptEntity, row));
   }
 
+  /** Messages with receipts waiting although their row names them (an apply that failed midway): a few of them. */
+  async messagesWithWaitingReceipts(limit: number): Promise<Array<{ provider: string; providerMessageId: string }>> {
+    const rows = await this.db.rows<{ provider: string; provider_message_id: string }>(
+      undefined,
+      'SELECT DISTINCT r.provider, r.provider_message_id FROM sms_receipts r JOIN sms_outbox o ' +
+        'ON o.provider = r.provider AND o.provider_message_id = r.provider_message_id LIMIT $1',
+      [limit],
+    );
+    return rows.map((row) => ({ provider: row.provider, providerMessageId: row.provider_message_id }));
+  }
+
   /** The row a provider's message id names (the index on provider and provider_message_id). */
   async findByProviderMessage(
     tx: Tx | undefined,

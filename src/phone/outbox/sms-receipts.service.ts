@@ -22,6 +22,8 @@ import { SmsReceiptApplier } from './sms-receipt-applier';
 
 /** How often sealed codes that no retry can need any more are erased. */
 export const SWEEP_INTERVAL_MS = 60_000;
+/** Messages whose waiting receipts one sweep applies. */
+const SWEEP_BATCH = 100;
 /** How long a receipt waits for a message that never comes. */
 export const RECEIPT_WAIT_MS = 24 * 3600_000;
 
@@ -72,13 +74,21 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
   }
 
   /**
-   * Erases the sealed codes accepted messages kept for a retry once their code was verified,
-   * replaced or expired, and drops receipts that waited a day for their message; every minute.
+   * Every minute: erases the sealed codes accepted messages kept for a retry once their code was
+   * verified, replaced or expired, drops receipts that waited a day for their message, and applies
+   * receipts left waiting although their message is known (an apply cut short by an outage).
+   * Returns the codes erased.
    */
   async sweep(): Promise<number> {
     const now = this.clock.now();
     try {
-      return await this.outbox.eraseDeadCodes(now, new Date(now.getTime() - RECEIPT_WAIT_MS));
+      const erased = await this.outbox.eraseDeadCodes(now, new Date(now.getTime() - RECEIPT_WAIT_MS));
+      let retry = false;
+      for (const { provider, providerMessageId } of await this.outbox.messagesWithWaitingReceipts(SWEEP_BATCH)) {
+        retry = (await this.applier.apply(provider, providerMessageId)) === 'retry' || retry;
+      }
+      if (retry) this.worker.kick();
+      return erased;
     } catch (error) {
       const fault = databaseFault(error);
       if (fault) this.outages.failed(fault);

@@ -142,16 +142,18 @@ export class SmsOutboxRepository extends SqlRepository {
   /**
    * Erases the sealed codes that accepted messages kept for a retry once no retry can happen:
    * the code was verified, replaced or removed, or it (or the message's life) ran out. Drops the
-   * receipts that waited a day for a message that never came. Returns the codes erased.
+   * receipts that waited a day for a message that never came. Returns the codes erased. Only rows
+   * last due after `dueSince` are looked at (a range of the due index: the outbox is never
+   * emptied, so a scan of all its delivered rows would grow without end).
    */
-  async eraseDeadCodes(now: Date, receiptsBefore: Date): Promise<number> {
+  async eraseDeadCodes(now: Date, dueSince: Date, receiptsBefore: Date): Promise<number> {
     const [erased] = await Promise.all([
       this.db.execute(
         undefined,
-        'UPDATE sms_outbox SET sealed_code = NULL WHERE status = $1 AND sealed_code IS NOT NULL AND ' +
-          '(give_up_at <= $2 OR NOT EXISTS (SELECT 1 FROM phone_codes c WHERE c.id = sms_outbox.code_id ' +
-          'AND c.consumed_at IS NULL AND c.expires_at > $3))',
-        ['delivered', now.getTime(), now.getTime()],
+        'UPDATE sms_outbox SET sealed_code = NULL WHERE status = $1 AND next_attempt_at > $2 AND ' +
+          'sealed_code IS NOT NULL AND (give_up_at <= $3 OR NOT EXISTS (SELECT 1 FROM phone_codes c ' +
+          'WHERE c.id = sms_outbox.code_id AND c.consumed_at IS NULL AND c.expires_at > $4))',
+        ['delivered', dueSince.getTime(), now.getTime(), now.getTime()],
       ),
       this.db.execute(undefined, 'DELETE FROM sms_receipts WHERE received_at < $1', [receiptsBefore.getTime()]),
     ]);

@@ -22,6 +22,8 @@ import { SmsReceiptApplier } from './sms-receipt-applier';
 
 /** How often sealed codes that no retry can need any more are erased. */
 export const SWEEP_INTERVAL_MS = 60_000;
+/** How far back (by when they were last due) a sweep looks for kept codes. */
+const SWEEP_WINDOW_MS = 2 * 24 * 3600_000;
 /** Messages whose waiting receipts one sweep applies. */
 const SWEEP_BATCH = 100;
 /** How long a receipt waits for a message that never comes. */
@@ -45,6 +47,7 @@ export interface IncomingReceipt {
 export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly parsers = new Map<string, ReceiptParser>();
   private timer?: NodeJS.Timeout;
+  private swept = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -82,7 +85,11 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
   async sweep(): Promise<number> {
     const now = this.clock.now();
     try {
-      const erased = await this.outbox.eraseDeadCodes(now, new Date(now.getTime() - RECEIPT_WAIT_MS));
+      // a kept code dies by its message's give_up_at, at most SMS_MAX_AGE (24 h) after it was first
+      // due: two days back covers it with a margin; the first sweep of an instance looks at all
+      const dueSince = this.swept ? new Date(now.getTime() - SWEEP_WINDOW_MS) : new Date(0);
+      const erased = await this.outbox.eraseDeadCodes(now, dueSince, new Date(now.getTime() - RECEIPT_WAIT_MS));
+      this.swept = true;
       let retry = false;
       for (const { provider, providerMessageId } of await this.outbox.messagesWithWaitingReceipts(SWEEP_BATCH)) {
         retry = (await this.applier.apply(provider, providerMessageId)) === 'retry' || retry;

@@ -2,7 +2,7 @@ import type { Server as GrpcServer } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
+import { raw, type NextFunction, type Request, type Response } from 'express';
 import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
@@ -19,6 +19,9 @@ import { continueHttpSpan } from './common/tracing/server-spans';
 import { createTracing } from './common/tracing/tracing';
 import { ManagementServer } from './common/metrics/management-server';
 import { RequestMetrics } from './common/metrics/request-metrics';
+
+/** The route of SmsReceiptsController, whose bodies are kept raw for the providers' signatures. */
+const RECEIPTS_PATH = '/v2/sms/receipts';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
 
@@ -65,6 +68,8 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
       logger: app.get(ROOT_LOGGER),
     }),
   );
+  // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
+  app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT }));
   app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
   if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice(

@@ -514,7 +514,11 @@ describe.each(DATABASES)('SMS failover from the webhook to Twilio (%s)', (db) =>
     );
     expect(request.headers['content-type']).toBe('application/x-www-form-urlencoded');
     const code = forUser(webhook, userId)[0].json.code as string;
-    expect(Object.fromEntries(request.form)).toEqual({ To: phone, Body: englishText(code), From: TWILIO_FROM });
+    // the code's remaining life (PHONE_CODE_TTL 10 min, less the moments since it was issued) as ValidityPeriod
+    const { ValidityPeriod, ...form } = Object.fromEntries(request.form);
+    expect(form).toEqual({ To: phone, Body: englishText(code), From: TWILIO_FROM });
+    expect(Number(ValidityPeriod)).toBeGreaterThan(590);
+    expect(Number(ValidityPeriod)).toBeLessThanOrEqual(600);
     await t
       .http()
       .post(`/v2/users/${userId}/phone/verify`)

@@ -6,6 +6,7 @@ import { PersonalAccessTokenEntity } from '../users/entities/personal-access-tok
 import { UserEntity } from '../users/entities/user.entity';
 import { PhoneCodeEntity } from '../phone/phone-code.entity';
 import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
+import { SmsReceiptEntity } from '../phone/outbox/sms-receipt.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
 
 export const ENTITIES = [
@@ -17,5 +18,6 @@ export const ENTITIES = [
   PersonalAccessTokenEntity,
   PhoneCodeEntity,
   SmsOutboxEntity,
+  SmsReceiptEntity,
   LimitHitEntity,
 ];

@@ -1,9 +1,14 @@
-/** The phone events of contract §8 (plus the outbox's delivery failure). */
+/**
+ * The phone events of contract §8, plus the outbox's: `codeDeliveryFailed` when a message is
+ * given up (the send failed, or receipts said undelivered / failed with no provider left) and
+ * `codeDelivered` when a provider's receipt says it reached the handset.
+ */
 export const PhoneEvents = {
   changed: 'user.human.phone.changed',
   codeAdded: 'user.human.phone.code.added',
   codeSent: 'user.human.phone.code.sent',
   codeDeliveryFailed: 'user.human.phone.code.delivery.failed',
+  codeDelivered: 'user.human.phone.code.delivered',
   verified: 'user.human.phone.verified',
   verificationFailed: 'user.human.phone.verification.failed',
   removed: 'user.human.phone.removed',

@@ -38,4 +38,19 @@ export const PhoneErrors = {
       retryAfterMs,
       info: { reason: 'RATE_LIMITED', metadata: { limit, retryAfterSeconds: String(Math.ceil(retryAfterMs / 1000)) } },
     }),
+  /** A delivery receipt for a provider that has none here (not configured, or receipts are off). */
+  receiptsOff: (provider: string) =>
+    new AppError(GrpcStatus.NOT_FOUND, 'PHONE-rcpt0ff', `No delivery receipts are taken for provider "${provider}"`, {
+      info: { reason: 'RECEIPTS_OFF', metadata: { provider } },
+    }),
+  /** A delivery receipt whose signature (or timestamp) does not hold. */
+  receiptNotAuthentic: (why: string) =>
+    new AppError(GrpcStatus.UNAUTHENTICATED, 'PHONE-rcpts1g', `Delivery receipt refused: ${why}`, {
+      info: { reason: 'RECEIPT_SIGNATURE', metadata: { why } },
+    }),
+  /** An authentic delivery receipt whose body cannot be read. */
+  receiptMalformed: (why: string) =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-rcptbad', `Delivery receipt malformed: ${why}`, {
+      info: { reason: 'RECEIPT_MALFORMED', metadata: { why } },
+    }),
 };

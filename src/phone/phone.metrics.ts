@@ -21,8 +21,14 @@ const OUTCOME_OF: Record<CheckReason, VerificationOutcome> = {
   wrong_code: 'wrong',
 };
 
-/** How a message that was given up ended: refused for good, or retried until its life ran out on … */
-export type SmsFailureReason = 'rejected' | 'timeout' | 'unavailable' | 'other';
+/**
+ * How a message that was given up ended: refused for good, retried until its life ran out on …,
+ * or accepted and then reported undelivered / failed by every provider that could take it.
+ */
+export type SmsFailureReason = 'rejected' | 'timeout' | 'unavailable' | 'other' | 'undelivered';
+
+/** Why a receipt request was refused (the provider label is `unknown` for a provider without receipts). */
+export type ReceiptRejection = 'receipts_off' | 'signature' | 'malformed';
 
 export function failureReason(error: SmsDeliveryError): SmsFailureReason {
   if (!error.retryable) return 'rejected';
@@ -49,6 +55,10 @@ export class PhoneMetrics {
   private readonly verifications: Counter<'outcome'>;
   private readonly providerDuration: Histogram<'provider' | 'result'>;
   private readonly providerErrors: Counter<'provider' | 'code'>;
+  private readonly receipts: Counter<'provider' | 'status'>;
+  private readonly receiptErrors: Counter<'provider' | 'code'>;
+  private readonly receiptsRejected: Counter<'provider' | 'reason'>;
+  private readonly smsDelivered: Counter<'provider'>;
 
   constructor(
     metrics: Metrics,
@@ -104,6 +114,30 @@ export class PhoneMetrics {
       labelNames: ['provider', 'code'],
       registers,
     });
+    this.receipts = new Counter({
+      name: 'pv_sms_receipts_total',
+      help: 'Delivery receipts taken (authentic and readable; duplicates included), by provider and status',
+      labelNames: ['provider', 'status'],
+      registers,
+    });
+    this.receiptErrors = new Counter({
+      name: 'pv_sms_receipt_errors_total',
+      help: "Undelivered and failed receipts by provider and the provider's error code (its known codes; any other is other)",
+      labelNames: ['provider', 'code'],
+      registers,
+    });
+    this.receiptsRejected = new Counter({
+      name: 'pv_sms_receipts_rejected_total',
+      help: 'Receipt requests refused, by provider (unknown: none with receipts here) and reason: receipts_off, signature or malformed',
+      labelNames: ['provider', 'reason'],
+      registers,
+    });
+    this.smsDelivered = new Counter({
+      name: 'pv_sms_delivered_total',
+      help: "SMS a provider's receipt said reached the handset (each message once), by provider",
+      labelNames: ['provider'],
+      registers,
+    });
     // the series a dashboard always wants show from the start, at 0
     for (const channel of ['sms', 'returned']) this.codesIssued.inc({ channel }, 0);
     for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
@@ -137,6 +171,34 @@ export class PhoneMetrics {
   /** The message was given up and its row finished as failed. */
   failed(provider: string, error: SmsDeliveryError): void {
     this.smsFailed.inc({ provider, reason: failureReason(error) });
+  }
+
+  /** Providers that take receipts: their receipt and delivered series show from the start, at 0. */
+  receiptProviders(providers: readonly string[], statuses: readonly string[]): void {
+    for (const provider of providers) {
+      this.smsDelivered.inc({ provider }, 0);
+      for (const status of statuses) this.receipts.inc({ provider, status }, 0);
+    }
+  }
+
+  /** One receipt taken; `errorLabel`: its error code's label (closed set) with an undelivered / failed one. */
+  receipt(provider: string, status: string, errorLabel?: string): void {
+    this.receipts.inc({ provider, status });
+    if (errorLabel !== undefined) this.receiptErrors.inc({ provider, code: errorLabel });
+  }
+
+  receiptRejected(provider: string, reason: ReceiptRejection): void {
+    this.receiptsRejected.inc({ provider, reason });
+  }
+
+  /** A message's first delivered receipt. */
+  delivered(provider: string): void {
+    this.smsDelivered.inc({ provider });
+  }
+
+  /** A message accepted, then reported undelivered by every provider that could take it. */
+  undelivered(provider: string): void {
+    this.smsFailed.inc({ provider, reason: 'undelivered' });
   }
 
   /** One call to one provider; `failure` when it failed. */

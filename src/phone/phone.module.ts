@@ -20,11 +20,16 @@ import { PhoneController } from './phone.controller';
 import { PhoneMetrics } from './phone.metrics';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
+import { RECEIPT_PARSERS } from './sms/delivery-receipt';
+import { createReceiptParsers } from './sms/receipt-parsers';
+import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
+import { SmsReceiptsController } from './outbox/sms-receipts.controller';
+import { SmsReceiptsService } from './outbox/sms-receipts.service';
 import { SmsText } from './sms/sms-text';
 
 @Module({
   imports: [UsersDataModule],
-  controllers: [PhoneController, PhoneGrpcController],
+  controllers: [PhoneController, PhoneGrpcController, SmsReceiptsController],
   providers: [
     PhoneVerificationService,
     PhoneCodeIssuer,
@@ -41,6 +46,9 @@ import { SmsText } from './sms/sms-text';
     CodeMac,
     PhoneMetrics,
     SmsOutboxMetrics,
+    SmsReceiptApplier,
+    SmsReceiptsService,
+    { provide: RECEIPT_PARSERS, inject: [AppConfig, Clock], useFactory: createReceiptParsers },
     {
       provide: SmsSender,
       inject: [AppConfig, Clock, PhoneMetrics],

@@ -69,6 +69,7 @@ describe(EnvironmentVariables.name, () => {
       SMS_WEBHOOK_URL: undefined,
       SMS_WEBHOOK_TIMEOUT: 5_000,
       SMS_WEBHOOK_SIGNING_KEY: undefined,
+      SMS_RECEIPTS_BASE_URL: undefined,
       TWILIO_BASE_URL: 'https://api.twilio.com',
       TWILIO_ACCOUNT_SID: undefined,
       TWILIO_AUTH_TOKEN: undefined,
@@ -281,6 +282,33 @@ describe('EnvironmentVariables: SMS providers', () => {
     expect(
       problemsOf({ ...production, SMS_PROVIDER: 'webhook', ...webhook, SMS_WEBHOOK_URL: 'http://localhost.evil.com/' }),
     ).toContain('SMS_WEBHOOK_URL: must be https://');
+  });
+
+  it.each(['https://verify.example.com', 'https://example.com/pv/', 'http://127.0.0.1:3000'])(
+    'accepts SMS_RECEIPTS_BASE_URL=%p',
+    (url) => {
+      expect(validateEnvironment({ SMS_RECEIPTS_BASE_URL: url }).SMS_RECEIPTS_BASE_URL).toBe(url);
+    },
+  );
+
+  it.each([
+    'verify.example.com',
+    'https://u:p@example.com',
+    'https://example.com/?x=1',
+    'https://example.com/#f',
+    'ftp://x',
+  ])('refuses SMS_RECEIPTS_BASE_URL=%p', (url) => {
+    expect(problemsOf({ SMS_RECEIPTS_BASE_URL: url })).toContain(
+      'SMS_RECEIPTS_BASE_URL: SMS_RECEIPTS_BASE_URL must be an http(s) URL without credentials, query or fragment',
+    );
+  });
+
+  it('in production, needs https for SMS_RECEIPTS_BASE_URL', () => {
+    const env = { ...production, SMS_PROVIDER: 'twilio', ...twilio };
+    expect(problemsOf({ ...env, SMS_RECEIPTS_BASE_URL: 'http://verify.example.com' })).toContain(
+      'SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production',
+    );
+    expect(problemsOf({ ...env, SMS_RECEIPTS_BASE_URL: 'https://verify.example.com' })).toBeUndefined();
   });
 
   it('refuses a short signing key', () => {

@@ -284,6 +284,18 @@ export class EnvironmentVariables {
   })
   SMS_WEBHOOK_SIGNING_KEY?: string = undefined;
 
+  /**
+   * The externally visible base URL of this service (https://verify.example.com, or with a path
+   * prefix a proxy strips). Set, providers are asked for delivery receipts at
+   * <base>/v2/sms/receipts/<provider>; unset, no receipts are requested and the endpoint refuses all.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, {
+    message: 'SMS_RECEIPTS_BASE_URL must be an http(s) URL without credentials, query or fragment',
+  })
+  SMS_RECEIPTS_BASE_URL?: string = undefined;
+
   /** Overridable so tests can run against a local fake of the Messages endpoint. */
   @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, {
     message: 'TWILIO_BASE_URL must be an http(s) origin such as https://api.twilio.com',
@@ -386,6 +398,9 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
     if (production && !config.SMS_WEBHOOK_SIGNING_KEY) {
       problems.push('SMS_WEBHOOK_SIGNING_KEY: required when NODE_ENV=production and SMS_PROVIDER includes webhook');
     }
+  }
+  if (production && config.SMS_RECEIPTS_BASE_URL && !config.SMS_RECEIPTS_BASE_URL.startsWith('https://')) {
+    problems.push('SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production');
   }
   if (names.includes('twilio')) {
     if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required when SMS_PROVIDER includes twilio');

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
@@ -9,17 +9,21 @@ import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
 import { PhoneMetrics } from '../phone.metrics';
-import { SmsDeliveryError, SmsSender, withoutCode } from '../sms/sms-sender';
+import { RECEIPT_PARSERS, ReceiptParser } from '../sms/delivery-receipt';
+import { SmsAccepted, SmsDeliveryError, SmsSender, withoutCode } from '../sms/sms-sender';
 import { SmsText } from '../sms/sms-text';
 import { OutboxCipher } from './outbox-cipher';
 import { nextAttemptAt, RetrySettings } from './retry-schedule';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
+import { failedProvidersOf, MIN_CODE_LIFE_MS, SmsReceiptApplier } from './sms-receipt-applier';
 
 /** Delivers one claimed outbox row: skip, send, retry later or give up, and record the outcome. */
 @Injectable()
 export class SmsDeliveryService {
   private readonly retry: RetrySettings;
+  /** the providers whose receipts are taken */
+  private readonly receipts: Set<string>;
 
   constructor(
     config: AppConfig,
@@ -34,8 +38,11 @@ export class SmsDeliveryService {
     private readonly clock: Clock,
     private readonly logger: AppLogger,
     private readonly metrics: PhoneMetrics,
+    private readonly applier: SmsReceiptApplier,
+    @Inject(RECEIPT_PARSERS) parsers: ReceiptParser[],
   ) {
     logger.setContext(SmsDeliveryService.name);
+    this.receipts = new Set(parsers.map((parser) => parser.provider));
     this.retry = {
       baseMs: config.SMS_RETRY_BASE,
       maxDelayMs: config.SMS_RETRY_MAX_DELAY,
@@ -48,7 +55,12 @@ export class SmsDeliveryService {
     const target = await this.db.transaction(async (tx) => {
       const code = await this.codes.findByUser(tx, row.userId);
       const user = await this.users.findById(row.userId, tx);
-      const current = code && code.id === row.codeId && !code.consumedAt && code.expiresAt > now;
+      // a code about to die is not sent: the text would arrive with a dead code
+      const current =
+        code &&
+        code.id === row.codeId &&
+        !code.consumedAt &&
+        code.expiresAt.getTime() - now.getTime() >= MIN_CODE_LIFE_MS;
       if (!current || !user || user.phone !== row.recipient || !row.sealedCode) {
         await this.outbox.finish(tx, row, 'skipped', now, { lastError: 'code superseded, consumed or expired' });
         return undefined;
@@ -59,12 +71,13 @@ export class SmsDeliveryService {
 
     let failure: SmsDeliveryError | undefined;
     let code: string | undefined;
-    let provider = this.sender.name;
+    let accepted: SmsAccepted = { provider: this.sender.name };
+    const failedBefore = failedProvidersOf(row);
     try {
       code = this.cipher.open(row.id, row.sealedCode!);
       const { user } = target;
       const text = this.smsText.render({ code, displayName: user.displayName, language: user.preferredLanguage });
-      const accepted = await this.sender.send({
+      accepted = await this.sender.send({
         id: row.id,
         to: row.recipient,
         text,
@@ -72,8 +85,8 @@ export class SmsDeliveryService {
         userId: row.userId,
         orgId: row.orgId,
         expiresAt: target.expiresAt,
+        ...(failedBefore.length > 0 ? { skipProviders: failedBefore } : {}),
       });
-      provider = accepted.provider;
     } catch (error) {
       const delivery =
         error instanceof SmsDeliveryError
@@ -85,8 +98,22 @@ export class SmsDeliveryService {
     const at = this.clock.now();
     if (!failure) {
       // counted once the provider took it: a text sent twice (a lease lost mid-send) is billed twice
+      const { provider, providerMessageId } = accepted;
       this.metrics.sent(provider);
-      await this.conclude(row, 'delivered', at, PhoneEvents.codeSent, { provider });
+      // with receipts, the code stays sealed while an undelivered receipt may still need another provider
+      const keepSealed =
+        providerMessageId !== undefined &&
+        this.receipts.has(provider) &&
+        this.applier.mayRetryAfter(provider, failedBefore);
+      const concluded = await this.conclude(row, 'delivered', at, PhoneEvents.codeSent, {
+        provider,
+        providerMessageId,
+        keepSealed,
+      });
+      // receipts that came before this answer was stored wait for it
+      if (concluded && providerMessageId !== undefined && this.receipts.has(provider)) {
+        await this.applier.apply(provider, providerMessageId);
+      }
       return;
     }
 
@@ -124,7 +151,7 @@ export class SmsDeliveryService {
     status: 'delivered' | 'failed',
     at: Date,
     eventType: string,
-    details: { provider: string; lastError?: string },
+    details: { provider: string; lastError?: string; providerMessageId?: string; keepSealed?: boolean },
   ): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)

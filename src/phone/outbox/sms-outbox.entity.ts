@@ -1,14 +1,20 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { IdColumn, TimeColumn } from '../../database/columns';
+import type { DeliveryStatus } from '../sms/delivery-receipt';
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 
 /**
  * One SMS to deliver, written in the same transaction as its code. The code travels encrypted
- * (`sealedCode`) and is erased once the message is delivered, given up or skipped.
+ * (`sealedCode`) and is erased once the message is delivered, given up or skipped; with delivery
+ * receipts, a message a provider accepted keeps it while an `undelivered` receipt could still
+ * send it through another provider (see docs/sms-providers.md, Delivery receipts).
+ * `status` is the outbox's own: `delivered` = a provider accepted it; `deliveryStatus` is what
+ * that provider's receipts said since.
  */
 @Entity({ name: 'sms_outbox' })
 @Index('IDX_sms_outbox_due', ['status', 'nextAttemptAt'])
+@Index('IDX_sms_outbox_provider_message', ['provider', 'providerMessageId'])
 export class SmsOutboxEntity {
   @PrimaryColumn({ type: 'varchar', length: 200 })
   id: string;
@@ -54,4 +60,24 @@ export class SmsOutboxEntity {
 
   @TimeColumn('finished_at', { nullable: true })
   finishedAt: Date | null;
+
+  /** the accepting provider's id for the message (receipts name it) */
+  @Column({ name: 'provider_message_id', type: 'varchar', length: 200, nullable: true })
+  providerMessageId?: string | null;
+
+  /** the latest status of the provider's receipts (never lowered: see STATUS_RANK) */
+  @Column({ name: 'delivery_status', type: 'varchar', length: 16, nullable: true })
+  deliveryStatus?: DeliveryStatus | null;
+
+  /** the provider's error code with an undelivered or failed receipt */
+  @Column({ name: 'delivery_error', type: 'varchar', length: 64, nullable: true })
+  deliveryError?: string | null;
+
+  /** when the provider says `deliveryStatus` was reached (else when its receipt came) */
+  @TimeColumn('delivery_status_at', { nullable: true })
+  deliveryStatusAt?: Date | null;
+
+  /** the providers whose receipts said undelivered or failed, comma-separated: a retry skips them */
+  @Column({ name: 'failed_providers', type: 'varchar', length: 500, nullable: true })
+  failedProviders?: string | null;
 }

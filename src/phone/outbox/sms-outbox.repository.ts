@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { SqlRepository, Tx } from '../../database/sql';
 import { SmsOutboxEntity } from './sms-outbox.entity';
+import { SmsReceiptEntity } from './sms-receipt.entity';
 
 /** The outbox's persistence. Claims are leases: a row is owned by one worker until `lockedUntil`. */
 @Injectable()
@@ -53,22 +54,110 @@ export class SmsOutboxRepository extends SqlRepository {
     return rows.map((row) => this.db.hydrate(SmsOutboxEntity, row));
   }
 
-  /** Final states erase the sealed code. Only the lease holder may finish a row. */
+  /**
+   * Final states erase the sealed code, unless `keepSealed` (accepted, and a receipt may still
+   * send it through another provider). Only the lease holder may finish a row. An accepted
+   * message starts its receipt history afresh, under the id its provider gave it.
+   */
   async finish(
     tx: Tx,
     row: SmsOutboxEntity,
     status: 'delivered' | 'failed' | 'skipped',
     at: Date,
-    details: { provider?: string; lastError?: string },
+    details: { provider?: string; lastError?: string; providerMessageId?: string; keepSealed?: boolean },
   ): Promise<boolean> {
-    return this.updateLeased(tx, row, {
+    const fields: Partial<SmsOutboxEntity> = {
       status,
-      sealedCode: null,
       finishedAt: at,
       lockedUntil: null,
       provider: details.provider ?? null,
       lastError: details.lastError?.slice(0, 500) ?? null,
-    });
+    };
+    if (!details.keepSealed) fields.sealedCode = null;
+    if (status === 'delivered') {
+      Object.assign(fields, {
+        providerMessageId: details.providerMessageId ?? null,
+        deliveryStatus: null,
+        deliveryError: null,
+        deliveryStatusAt: null,
+      });
+    }
+    return this.updateLeased(tx, row, fields);
+  }
+
+  /** Keeps a receipt until it is applied; a duplicate (same provider, message and status) adds nothing. */
+  async recordReceipt(tx: Tx, receipt: SmsReceiptEntity): Promise<void> {
+    await this.db.insert(tx, SmsReceiptEntity, receipt, ' ON CONFLICT DO NOTHING');
+  }
+
+  /**
+   * Takes the receipts waiting for the provider's message: deleted and returned in one statement,
+   * so a receipt written meanwhile is either among them or left for the next look.
+   */
+  async takeReceipts(tx: Tx, provider: string, providerMessageId: string): Promise<SmsReceiptEntity[]> {
+    const rows = await this.db.rows<Record<string, unknown>>(
+      tx,
+      'DELETE FROM sms_receipts WHERE provider = $1 AND provider_message_id = $2 RETURNING *',
+      [provider, providerMessageId],
+    );
+    return rows.map((row) => this.db.hydrate(SmsReceiptEntity, row));
+  }
+
+  /** Messages with receipts waiting although their row names them (an apply that failed midway): a few of them. */
+  async messagesWithWaitingReceipts(limit: number): Promise<Array<{ provider: string; providerMessageId: string }>> {
+    const rows = await this.db.rows<{ provider: string; provider_message_id: string }>(
+      undefined,
+      'SELECT DISTINCT r.provider, r.provider_message_id FROM sms_receipts r JOIN sms_outbox o ' +
+        'ON o.provider = r.provider AND o.provider_message_id = r.provider_message_id LIMIT $1',
+      [limit],
+    );
+    return rows.map((row) => ({ provider: row.provider, providerMessageId: row.provider_message_id }));
+  }
+
+  /** The row a provider's message id names (the index on provider and provider_message_id). */
+  async findByProviderMessage(
+    tx: Tx | undefined,
+    provider: string,
+    providerMessageId: string,
+  ): Promise<SmsOutboxEntity | undefined> {
+    const [row] = await this.db.select(tx, SmsOutboxEntity, 'provider = $1 AND provider_message_id = $2', [
+      provider,
+      providerMessageId,
+    ]);
+    return row;
+  }
+
+  /** The row, locked until the transaction ends on PostgreSQL (SQLite transactions are serial). */
+  async findForUpdate(tx: Tx, id: string): Promise<SmsOutboxEntity | undefined> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const [row] = await this.db.select(tx, SmsOutboxEntity, 'id = $1', [id], lock);
+    return row;
+  }
+
+  /** A receipt's outcome on a row the caller locked. */
+  async update(tx: Tx, id: string, fields: Partial<SmsOutboxEntity>): Promise<void> {
+    await this.db.updateById(tx, SmsOutboxEntity, id, fields);
+  }
+
+  /**
+   * Erases the sealed codes that accepted messages kept for a retry once no retry can happen:
+   * the code was verified, replaced or removed, or it (or the message's life) ran out. Drops the
+   * receipts that waited a day for a message that never came. Returns the codes erased. Only rows
+   * last due after `dueSince` are looked at (a range of the due index: the outbox is never
+   * emptied, so a scan of all its delivered rows would grow without end).
+   */
+  async eraseDeadCodes(now: Date, dueSince: Date, receiptsBefore: Date): Promise<number> {
+    const [erased] = await Promise.all([
+      this.db.execute(
+        undefined,
+        'UPDATE sms_outbox SET sealed_code = NULL WHERE status = $1 AND next_attempt_at > $2 AND ' +
+          'sealed_code IS NOT NULL AND (give_up_at <= $3 OR NOT EXISTS (SELECT 1 FROM phone_codes c ' +
+          'WHERE c.id = sms_outbox.code_id AND c.consumed_at IS NULL AND c.expires_at > $4))',
+        ['delivered', dueSince.getTime(), now.getTime(), now.getTime()],
+      ),
+      this.db.execute(undefined, 'DELETE FROM sms_receipts WHERE received_at < $1', [receiptsBefore.getTime()]),
+    ]);
+    return erased;
   }
 
   /**

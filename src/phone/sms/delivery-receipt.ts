@@ -1,6 +1,31 @@
 /** Where a message stands according to its provider's receipts (the states every provider maps to). */
 export type DeliveryStatus = 'queued' | 'sent' | 'delivered' | 'undelivered' | 'failed';
 
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['queued', 'sent', 'delivered', 'undelivered', 'failed'];
+
+/**
+ * How far a status is along: a receipt changes a message's status only to one of a higher rank,
+ * so a duplicate or a late `sent` changes nothing. `undelivered` and `failed` rank alike (the first
+ * one stays); `delivered` outranks them: the handset has the text, whatever an earlier receipt said.
+ */
+export const STATUS_RANK: Readonly<Record<DeliveryStatus, number>> = {
+  queued: 0,
+  sent: 1,
+  undelivered: 2,
+  failed: 2,
+  delivered: 3,
+};
+
+/** Whether a message at `current` (none yet: undefined) moves on to `next`. */
+export function advances(current: DeliveryStatus | null | undefined, next: DeliveryStatus): boolean {
+  return current == null || STATUS_RANK[next] > STATUS_RANK[current];
+}
+
+/** The statuses after which the message will not reach the handset through this provider. */
+export function isFailure(status: DeliveryStatus): boolean {
+  return status === 'undelivered' || status === 'failed';
+}
+
 /** One status report about one message, as a provider's receipt endpoint received it. */
 export interface DeliveryReceipt {
   /** the provider's name as SMS_PROVIDER spells it (`twilio`, `webhook`, …) */
@@ -29,7 +54,19 @@ export interface ReceiptRequest {
 export abstract class ReceiptParser {
   abstract readonly provider: string;
   abstract parse(request: ReceiptRequest): DeliveryReceipt[];
+
+  /**
+   * The metrics' label of one of the provider's error codes: a closed set, so a parser that knows
+   * its provider's codes names them, and every other code is `other` (the default for all).
+   */
+  errorLabel(code: string): string {
+    void code;
+    return 'other';
+  }
 }
+
+/** The receipt parsers of the configured providers, one per provider (a Nest multi-provider list). */
+export const RECEIPT_PARSERS = Symbol('RECEIPT_PARSERS');
 
 /** A receipt request that is refused: `status` is the HTTP status to answer with (401 or 400). */
 export class ReceiptRejected extends Error {
@@ -40,4 +77,9 @@ export class ReceiptRejected extends Error {
     super(message);
     this.name = 'ReceiptRejected';
   }
+}
+
+/** Where a provider posts its receipts, given SMS_RECEIPTS_BASE_URL. */
+export function receiptUrl(baseUrl: string, provider: string): string {
+  return `${baseUrl.replace(/\/+$/, '')}/v2/sms/receipts/${provider}`;
 }

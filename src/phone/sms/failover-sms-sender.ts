@@ -1,6 +1,7 @@
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import type { PhoneMetrics } from '../phone.metrics';
+import { receiptUrl } from './delivery-receipt';
 import { MeasuredSmsSender } from './measured-sms-sender';
 import {
   ConsoleSmsSender,
@@ -70,14 +71,18 @@ function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
         clock,
       );
     case 'twilio':
-      return new TwilioSmsSender({
-        baseUrl: config.TWILIO_BASE_URL,
-        accountSid: config.TWILIO_ACCOUNT_SID!,
-        authToken: config.TWILIO_AUTH_TOKEN!,
-        from: config.TWILIO_FROM_NUMBER,
-        messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
-        timeoutMs: config.TWILIO_TIMEOUT,
-      });
+      return new TwilioSmsSender(
+        {
+          baseUrl: config.TWILIO_BASE_URL,
+          accountSid: config.TWILIO_ACCOUNT_SID!,
+          authToken: config.TWILIO_AUTH_TOKEN!,
+          from: config.TWILIO_FROM_NUMBER,
+          messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
+          timeoutMs: config.TWILIO_TIMEOUT,
+          statusCallbackUrl: config.SMS_RECEIPTS_BASE_URL && receiptUrl(config.SMS_RECEIPTS_BASE_URL, name),
+        },
+        clock,
+      );
     default:
       throw new Error(`SMS_PROVIDER: unknown provider "${name}"`);
   }

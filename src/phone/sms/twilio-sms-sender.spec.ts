@@ -2,7 +2,8 @@ import { closeServer } from '../../../test/support/fake-http';
 import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
 import { createServer, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { isRetryableTwilioFailure, TwilioSmsSender, TwilioSmsSenderOptions } from './twilio-sms-sender';
+import { ManualClock } from '../../../test/support/fakes/clock';
+import { isRetryableTwilioFailure, TwilioSmsSender, TwilioSmsSenderOptions, validityPeriod } from './twilio-sms-sender';
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';
@@ -85,6 +86,57 @@ describe(TwilioSmsSender.name, () => {
         },
       },
     ]);
+  });
+
+  it("answers with the Message's sid as the provider's id for it", async () => {
+    await expect(sender().send(smsMessage())).resolves.toEqual({
+      provider: 'twilio',
+      providerMessageId: 'SM0123456789abcdef0123456789abcdef',
+    });
+  });
+
+  it.each([
+    ['a body that is not JSON', 'created'],
+    ['a Message without a sid', JSON.stringify({ status: 'queued' })],
+    ['a sid that is not a Message SID', JSON.stringify({ sid: 'XX12' })],
+  ])('counts a 2xx with %s as accepted, without an id (no retry, no second text)', async (_what, body) => {
+    fake.answer = (res) => res.writeHead(201, { 'Content-Type': 'application/json' }).end(body);
+    await expect(sender().send(smsMessage())).resolves.toEqual({ provider: 'twilio' });
+  });
+
+  it('counts a 2xx whose body never ends within the timeout as accepted, without an id', async () => {
+    fake.answer = (res) => res.writeHead(201, { 'Content-Type': 'application/json' }).write('{"sid": "SM');
+    await expect(sender({ timeoutMs: 300 }).send(smsMessage())).resolves.toEqual({ provider: 'twilio' });
+  });
+
+  it("asks for status callbacks at the receipts URL and passes the code's remaining life as ValidityPeriod", async () => {
+    const clock = new ManualClock('2026-12-01T12:00:00Z');
+    const callback = 'https://verify.example.com/v2/sms/receipts/twilio';
+    await new TwilioSmsSender(
+      {
+        baseUrl: fake.baseUrl,
+        accountSid: SID,
+        authToken: TOKEN,
+        from: '+15005550006',
+        timeoutMs: 2000,
+        statusCallbackUrl: callback,
+      },
+      clock,
+    ).send(smsMessage({ expiresAt: new Date('2026-12-01T12:04:59.900Z') }));
+    expect(fake.created[0].form).toMatchObject({ ValidityPeriod: '299', StatusCallback: callback });
+  });
+
+  it.each([
+    [300_000, 300],
+    [1_000, 1],
+    [1_999, 1],
+    [999, undefined],
+    [-5_000, undefined],
+    [36_000_000, 36_000],
+    [86_400_000, 36_000],
+  ])('ValidityPeriod of a code with %i ms left: %s (whole seconds, 1..36000)', (left, seconds) => {
+    const now = new Date('2026-12-01T12:00:00Z');
+    expect(validityPeriod(new Date(now.getTime() + left), now)).toBe(seconds);
   });
 
   it('uses the messaging service instead of From when configured, and tolerates a trailing slash', async () => {

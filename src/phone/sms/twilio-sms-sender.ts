@@ -1,3 +1,4 @@
+import { Clock } from '../../common/clock';
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
 import { SmsAccepted, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 
@@ -10,7 +11,25 @@ export interface TwilioSmsSenderOptions {
   from?: string;
   messagingServiceSid?: string;
   timeoutMs: number;
+  /** Where Twilio posts the message's status changes (StatusCallback); none requested when unset. */
+  statusCallbackUrl?: string;
 }
+
+/** Twilio's bounds of ValidityPeriod, in seconds. */
+export const TWILIO_MAX_VALIDITY = 36_000;
+
+/**
+ * The ValidityPeriod of a message whose code dies at `expiresAt`: its remaining life in whole
+ * seconds, at most Twilio's 36,000; undefined when under a second is left (the outbox sends no
+ * such message, so this only happens in a test).
+ */
+export function validityPeriod(expiresAt: Date, now: Date): number | undefined {
+  const seconds = Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
+  return seconds < 1 ? undefined : Math.min(seconds, TWILIO_MAX_VALIDITY);
+}
+
+/** A Message resource's id: "SM" or "MM" and 32 hex digits. */
+const MESSAGE_SID = /^[SM]M[0-9a-fA-F]{32}$/;
 
 /** Twilio error codes that say "later may work": rate limits, queue overflow, Twilio's own outages. */
 const RETRYABLE_CODES = new Set([20429, 30001, 20500, 20503]);
@@ -50,7 +69,10 @@ export class TwilioSmsSender extends SmsSender {
   private readonly url: string;
   private readonly authorization: string;
 
-  constructor(private readonly options: TwilioSmsSenderOptions) {
+  constructor(
+    private readonly options: TwilioSmsSenderOptions,
+    private readonly clock: Clock = new Clock(),
+  ) {
     super();
     if (!options.from === !options.messagingServiceSid) {
       throw new Error('TwilioSmsSender needs exactly one of from and messagingServiceSid');
@@ -64,6 +86,9 @@ export class TwilioSmsSender extends SmsSender {
     const form = new URLSearchParams({ To: message.to, Body: message.text });
     if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
     else form.set('From', this.options.from!);
+    const validity = validityPeriod(message.expiresAt, this.clock.now());
+    if (validity !== undefined) form.set('ValidityPeriod', String(validity));
+    if (this.options.statusCallbackUrl) form.set('StatusCallback', this.options.statusCallbackUrl);
     const response = await postWithTimeout(
       this.name,
       this.url,
@@ -78,9 +103,10 @@ export class TwilioSmsSender extends SmsSender {
       this.options.timeoutMs,
     );
     if (response.status >= 200 && response.status < 300) {
-      // accepted: a slow or broken body must not turn this into a retry (and a second text)
-      await discardBody(response);
-      return { provider: this.name };
+      // accepted: a slow or broken body must not turn this into a retry (and a second text), so a
+      // body that cannot be read within the timeout only costs the message id (and its receipts)
+      const sid = await this.readSid(response);
+      return sid ? { provider: this.name, providerMessageId: sid } : { provider: this.name };
     }
     const error = await this.readError(response);
     const code = typeof error.code === 'number' ? error.code : undefined;
@@ -90,6 +116,21 @@ export class TwilioSmsSender extends SmsSender {
       retryable,
       twilioErrorCode(response.status, code),
     );
+  }
+
+  /**
+   * The `sid` of an accepted Message, or undefined when the body is not a Message: reading it
+   * stays under the request's deadline (its abort signal covers the body too).
+   */
+  private async readSid(response: Response): Promise<string | undefined> {
+    try {
+      const parsed: unknown = JSON.parse(await response.text());
+      const sid = (parsed as { sid?: unknown } | null)?.sid;
+      return typeof sid === 'string' && MESSAGE_SID.test(sid) ? sid : undefined;
+    } catch {
+      await discardBody(response);
+      return undefined;
+    }
   }
 
   /** The error document of a failed request ({} when the body is not one). */

@@ -130,12 +130,12 @@ describe(WebhookSmsSender.name, () => {
     expect(receiver.received[0].headers['zitadel-signature']).toBeUndefined();
   });
 
-  it.each([200, 201, 202, 204])('treats HTTP %i as delivered', async (status) => {
+  it.each([200, 201, 202, 204])('treats HTTP %i as delivered, the message id naming it in receipts', async (status) => {
     const receiver = await startReceiver((_req, res) => res.writeHead(status).end());
     server = receiver.server;
     await expect(
       new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000 }, new FixedClock()).send(smsMessage()),
-    ).resolves.toEqual({ provider: 'webhook' });
+    ).resolves.toEqual({ provider: 'webhook', providerMessageId: smsMessage().id });
   });
 
   it.each([

@@ -47,7 +47,8 @@ export class WebhookSmsSender extends SmsSender {
     }
     const response = await postWithTimeout(this.name, this.options.url, { headers, body }, this.options.timeoutMs);
     await discardBody(response);
-    if (response.status >= 200 && response.status < 300) return { provider: this.name };
+    // the receiver's receipts name the message by its id (see docs/sms-providers.md, Delivery receipts)
+    if (response.status >= 200 && response.status < 300) return { provider: this.name, providerMessageId: message.id };
     throw new SmsDeliveryError(
       `webhook: HTTP ${response.status}`,
       isRetryableStatus(response.status),

@@ -1,0 +1,154 @@
+import { Injectable } from '@nestjs/common';
+import { Clock } from '../../common/clock';
+import { AppConfig } from '../../common/config/app-config.module';
+import { EventsRepository } from '../../common/events/events.repository';
+import { AppLogger } from '../../common/logging/app-logger';
+import { Database } from '../../database/sql';
+import { aggregateOf } from '../../users/entities/user.entity';
+import { UsersRepository } from '../../users/users.repository';
+import { PhoneCodesRepository } from '../phone-codes.repository';
+import { PhoneEvents } from '../phone-events';
+import { PhoneMetrics } from '../phone.metrics';
+import { advances, DeliveryStatus, isFailure, STATUS_RANK } from '../sms/delivery-receipt';
+import { smsProviderNames } from '../sms/failover-sms-sender';
+import { SmsOutboxEntity } from './sms-outbox.entity';
+import { SmsOutboxRepository } from './sms-outbox.repository';
+
+/** What applying a message's waiting receipts did. */
+export type ReceiptOutcome = 'none' | 'waiting' | 'updated' | 'delivered' | 'retry' | 'failed';
+
+/** A code this close to its end is not sent any more: the text would arrive dead. */
+export const MIN_CODE_LIFE_MS = 1_000;
+
+/** The providers a message failed through, as its row keeps them. */
+export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>): string[] {
+  return row.failedProviders ? row.failedProviders.split(',') : [];
+}
+
+/**
+ * Applies the receipts waiting for one provider's message to its outbox row, in one transaction
+ * (the user row locked before the outbox row, as everywhere): the row's receipt status moves up
+ * only (STATUS_RANK), `delivered` erases the sealed code and appends `code.delivered`; an
+ * `undelivered` or `failed` one while the code is still current queues the message again for the
+ * providers of the chain that have not failed it, and with none left ends it as failed
+ * (`code.delivery.failed`). Every receipt is written down before it is applied and the send's
+ * answer is stored before its receipts are looked for, so a receipt that came first is applied
+ * by whichever of the two runs last; running twice changes nothing.
+ */
+@Injectable()
+export class SmsReceiptApplier {
+  private readonly chain: string[];
+
+  constructor(
+    config: AppConfig,
+    private readonly db: Database,
+    private readonly outbox: SmsOutboxRepository,
+    private readonly users: UsersRepository,
+    private readonly codes: PhoneCodesRepository,
+    private readonly events: EventsRepository,
+    private readonly clock: Clock,
+    private readonly metrics: PhoneMetrics,
+    private readonly logger: AppLogger,
+  ) {
+    logger.setContext(SmsReceiptApplier.name);
+    this.chain = smsProviderNames(config.SMS_PROVIDER);
+  }
+
+  /** Whether a message accepted by `provider` may still need another provider (so keeps its sealed code). */
+  mayRetryAfter(provider: string, failedBefore: readonly string[]): boolean {
+    return this.chain.some((name) => name !== provider && name !== 'none' && !failedBefore.includes(name));
+  }
+
+  async apply(provider: string, providerMessageId: string): Promise<ReceiptOutcome> {
+    const found = await this.outbox.findByProviderMessage(undefined, provider, providerMessageId);
+    if (!found) return 'waiting';
+    const result = await this.db.transaction(async (tx) => {
+      const user = await this.users.findForUpdate(tx, found.userId);
+      const row = await this.outbox.findForUpdate(tx, found.id);
+      // the row moved on (queued again, or another provider took it) since it was found
+      if (!row || row.provider !== provider || row.providerMessageId !== providerMessageId) return undefined;
+      const receipts = await this.outbox.takeReceipts(tx, provider, providerMessageId);
+      if (receipts.length === 0) return undefined;
+
+      let status = row.deliveryStatus ?? null;
+      let errorCode = row.deliveryError ?? null;
+      let at = row.deliveryStatusAt ?? null;
+      const ordered = [...receipts].sort(
+        (a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status] || a.statusAt.getTime() - b.statusAt.getTime(),
+      );
+      for (const receipt of ordered) {
+        if (!advances(status, receipt.status)) continue;
+        [status, errorCode, at] = [receipt.status, receipt.errorCode, receipt.statusAt];
+      }
+      if (status === row.deliveryStatus || status === null) return { outcome: 'none' as const, row };
+
+      const now = this.clock.now();
+      const fields: Partial<SmsOutboxEntity> = {
+        deliveryStatus: status,
+        deliveryError: errorCode,
+        deliveryStatusAt: at,
+      };
+      let outcome: ReceiptOutcome = 'updated';
+      let event: { type: string; payload: Record<string, unknown> } | undefined;
+      const failedProviders = failedProvidersOf(row);
+      if (status === 'delivered') {
+        // believed over an earlier undelivered / failed receipt: the handset has the text
+        Object.assign(fields, { sealedCode: null, status: 'delivered', lastError: null });
+        outcome = 'delivered';
+        event = { type: PhoneEvents.codeDelivered, payload: { provider, status } };
+      } else if (isFailure(status) && row.status === 'delivered') {
+        failedProviders.push(provider);
+        const reason = `${provider}: ${status}${errorCode ? ` (${errorCode})` : ''}`;
+        const code = await this.codes.findByUser(tx, row.userId);
+        const current =
+          code !== null &&
+          code.id === row.codeId &&
+          !code.consumedAt &&
+          code.expiresAt.getTime() - now.getTime() >= MIN_CODE_LIFE_MS &&
+          row.giveUpAt > now &&
+          user?.phone === row.recipient &&
+          row.sealedCode !== null;
+        Object.assign(fields, { failedProviders: failedProviders.join(','), lastError: reason });
+        if (current && this.mayRetryAfter(provider, failedProviders)) {
+          // through the providers that have not failed it (SmsMessage.skipProviders), now
+          Object.assign(fields, {
+            status: 'pending',
+            nextAttemptAt: now,
+            lockedUntil: null,
+            finishedAt: null,
+            providerMessageId: null,
+          });
+          outcome = 'retry';
+        } else {
+          Object.assign(fields, { status: 'failed', sealedCode: null, finishedAt: now });
+          outcome = 'failed';
+          event = {
+            type: PhoneEvents.codeDeliveryFailed,
+            payload: { provider, status, errorCode: errorCode ?? undefined, attempts: row.attempts },
+          };
+        }
+      }
+      await this.outbox.update(tx, row.id, fields);
+      if (event && user) await this.events.append(tx, aggregateOf(user), [event], 'SYSTEM', now);
+      return { outcome, row, status, errorCode };
+    });
+    if (!result) return 'none';
+    const { outcome, row } = result;
+    if (outcome === 'delivered') this.metrics.delivered(provider);
+    if (outcome === 'failed') this.metrics.undelivered(provider);
+    if (outcome === 'retry' || outcome === 'failed') {
+      this.logger.warn(
+        {
+          outboxId: row.id,
+          userId: row.userId,
+          provider,
+          status: result.status as DeliveryStatus,
+          errorCode: result.errorCode ?? undefined,
+          retry: outcome === 'retry',
+        },
+        outcome === 'retry' ? 'SMS undelivered, sending it through the next provider' : 'SMS undelivered',
+      );
+    }
+    return outcome;
+  }
+}

@@ -2,6 +2,7 @@ import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
 import { SequentialIds } from '../../test/support/fakes/ids';
+import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox } from '../../test/support/fakes/sms-outbox';
@@ -54,7 +55,7 @@ describe(PhoneCodeIssuer.name, () => {
       new SequentialIds() as unknown as IdGenerator,
       outbox as unknown as SmsOutboxRepository,
       cipher,
-      new PhoneLimits(config, store, limitMetrics()),
+      new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore()),
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));
     events = [];

@@ -216,6 +216,20 @@ export class EnvironmentVariables {
   @IntRange(1, 1000)
   SMS_MAX_PER_NUMBER_PER_DAY = 10;
 
+  /**
+   * Progressive back-off per destination number: after SMS_BACKOFF_FREE_SENDS sends to a number
+   * without a verification of it, each further send waits twice as long as the one before it,
+   * from SMS_BACKOFF_BASE up to SMS_BACKOFF_MAX (less up to 20 % jitter). 0s turns it off.
+   */
+  @DurationRange('0s', 0, '1h', 3_600_000)
+  SMS_BACKOFF_BASE = 60_000;
+
+  @IntRange(1, 100)
+  SMS_BACKOFF_FREE_SENDS = 3;
+
+  @DurationRange('1m', 60_000, '24h', 86_400_000)
+  SMS_BACKOFF_MAX = 3_600_000;
+
   /** ISO 3166-1 alpha-2 codes, comma-separated; unset = every country. */
   @IsOptional()
   @Transform(emptyToUndefined)
@@ -411,6 +425,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   const problems = describe(validateSync(config, { skipMissingProperties: false }));
   if (config.NODE_ENV === 'production') {
     if (!config.CODE_HMAC_KEY) problems.push('CODE_HMAC_KEY: required when NODE_ENV=production');
+  }
+  if (config.SMS_BACKOFF_BASE > config.SMS_BACKOFF_MAX) {
+    problems.push('SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)');
   }
   problems.push(...smsProviderProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);

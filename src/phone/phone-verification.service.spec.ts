@@ -23,6 +23,7 @@ import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
 import { PhoneNumberParser } from './phone-number';
+import { TestNumbers } from './test-numbers';
 import { PhoneVerificationService } from './phone-verification.service';
 
 type Caller = Parameters<PhoneVerificationService['verifyPhone']>[0];
@@ -86,6 +87,7 @@ describe(PhoneVerificationService.name, () => {
         outbox as unknown as SmsOutboxRepository,
         new OutboxCipher(config, mac),
         limits,
+        new TestNumbers(config),
       ),
       new PhoneCodeChecker(config, repo, mac, limits),
       limits,

@@ -21,6 +21,7 @@ import { PhoneMetrics } from './phone.metrics';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
 import { SmsText } from './sms/sms-text';
+import { TestNumbers } from './test-numbers';
 
 @Module({
   imports: [UsersDataModule],
@@ -37,6 +38,7 @@ import { SmsText } from './sms/sms-text';
     SmsOutboxWorker,
     OutboxReadiness,
     SmsText,
+    TestNumbers,
     PhoneNumberParser,
     CodeMac,
     PhoneMetrics,

@@ -61,6 +61,8 @@ describe(EnvironmentVariables.name, () => {
       SMS_BACKOFF_BASE: 60_000,
       SMS_BACKOFF_FREE_SENDS: 3,
       SMS_BACKOFF_MAX: 3_600_000,
+      SMS_TEST_NUMBERS: undefined,
+      SMS_TEST_NUMBERS_IN_PRODUCTION: false,
       SMS_ALLOWED_COUNTRIES: undefined,
       REDIS_URL: undefined,
       REDIS_TIMEOUT: 1_000,

@@ -1,5 +1,16 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
 import { parseDuration } from './duration';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -26,6 +37,8 @@ function DurationRange(min: string, minMs: number, max: string, maxMs: number): 
     Max(maxMs, { message })(target, key);
   };
 }
+const toBoolean = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^(true|false)$/i.test(value.trim()) ? value.trim().toLowerCase() === 'true' : value;
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -229,6 +242,21 @@ export class EnvironmentVariables {
 
   @DurationRange('1m', 60_000, '24h', 86_400_000)
   SMS_BACKOFF_MAX = 3_600_000;
+
+  /**
+   * Test numbers, each with a fixed code: "+41790000001=123456;+4175999*=000000". Never sent an
+   * SMS and exempt from the send limits. The phone module checks the list as it starts
+   * (TestNumbers), as it does SMS_TEMPLATES.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_TEST_NUMBERS?: string = undefined;
+
+  /** SMS_TEST_NUMBERS are refused when NODE_ENV=production unless this is true. */
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'SMS_TEST_NUMBERS_IN_PRODUCTION must be true or false' })
+  SMS_TEST_NUMBERS_IN_PRODUCTION = false;
 
   /** ISO 3166-1 alpha-2 codes, comma-separated; unset = every country. */
   @IsOptional()

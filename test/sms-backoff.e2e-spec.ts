@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { LimitBackoffEntity } from '../src/common/limits/limit-backoff.entity';
+import { Database } from '../src/database/sql';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { scrape, valueOf } from './support/prometheus';
@@ -206,6 +207,34 @@ describe.each(DATABASES)('progressive back-off per number (%s)', (db: Db) => {
     expect(sum(after) - sum(before)).toBeLessThanOrEqual(60);
     await phone.verifyWithReturnedCode(userId);
     expect(await rows.findOneBy({ key: `sms:backoff:${number}` })).toBeNull();
+  });
+});
+
+describe('progressive back-off per number: VerifyPhone’s round trips (postgres)', () => {
+  /** The round trips to PostgreSQL of one successful VerifyPhone (the outbox worker asleep meanwhile). */
+  async function verifyRoundTrips(env: Record<string, string>): Promise<number> {
+    const t = await startApp('postgres', { ...BACKOFF_ENV, SMS_POLL_INTERVAL: '1m', ...env });
+    try {
+      const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
+      const db = t.app.get(Database);
+      const before = db.roundTrips;
+      await t
+        .http()
+        .post(`/v2/users/${userId}/phone/verify`)
+        .set(bearer(t.adminToken))
+        .send({ verificationCode: phoneCode })
+        .expect(200);
+      return db.roundTrips - before;
+    } finally {
+      await t.close();
+    }
+  }
+
+  it('are as many with the back-off as without it: the reset travels with the closing writes', async () => {
+    const without = await verifyRoundTrips({ SMS_BACKOFF_BASE: '0s' });
+    const withBackoff = await verifyRoundTrips({});
+    expect(without).toBeGreaterThan(0);
+    expect(withBackoff).toBe(without);
   });
 });
 

@@ -5,7 +5,8 @@ import { eventsOf, eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { FakeHttpServer, until } from './support/fake-http';
 import { outboxIdle, phoneApi } from './support/phone-api';
-import { DATABASES, dataSourceOf, Db, startApp, TestApp } from './support/test-app';
+import { scrape, valueOf } from './support/prometheus';
+import { DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './support/test-app';
 
 jest.setTimeout(60_000);
 
@@ -41,7 +42,7 @@ describe.each(DATABASES)('test numbers (SMS_TEST_NUMBERS, %s)', (db: Db) => {
 
   beforeAll(async () => {
     await webhook.start();
-    t = await startApp(db, limitedEnv(`${webhook.url}/sms`));
+    t = await startApp(db, { ...limitedEnv(`${webhook.url}/sms`), METRICS_PORT: String(await freePort()) });
     api = phoneApi(t);
     orgId = await createOrg(t);
   }, 60_000);
@@ -61,6 +62,7 @@ describe.each(DATABASES)('test numbers (SMS_TEST_NUMBERS, %s)', (db: Db) => {
   it('is never sent: no outbox row, no provider call, however often; the fixed code verifies', async () => {
     const { userId } = await createHuman(t, { orgId });
     const before = webhook.requests.length;
+    const metricsBefore = await scrape(t);
     await api.set(userId, { phone: TEST_NUMBER, sendCode: {} }).expect(200);
     // far beyond the cooldown, the hourly and daily counts and the back-off, all at once
     for (let i = 0; i < 12; i++) {
@@ -71,6 +73,12 @@ describe.each(DATABASES)('test numbers (SMS_TEST_NUMBERS, %s)', (db: Db) => {
     await outboxIdle(t);
     expect(await outboxCount(t, userId)).toBe(0);
     expect(webhook.requests.length).toBe(before);
+    const metricsAfter = await scrape(t);
+    const grown = (name: string, labels: Record<string, string> = {}) =>
+      valueOf(metricsAfter, name, labels) - valueOf(metricsBefore, name, labels);
+    expect(grown('pv_sms_queued_total')).toBe(0);
+    expect(grown('pv_phone_codes_issued_total', { channel: 'test_number' })).toBe(13);
+    expect(grown('pv_phone_codes_issued_total', { channel: 'sms' })).toBe(0);
 
     await api.verify(userId, '123456').expect(200);
     expect((await api.get(userId).expect(200)).body.user.human.phone).toEqual({

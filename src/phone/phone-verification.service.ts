@@ -78,7 +78,7 @@ export class PhoneVerificationService {
         })),
       );
     });
-    this.metrics.codeIssued(verification.kind);
+    this.metrics.codeIssued(verification.kind, queued);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -103,7 +103,7 @@ export class PhoneVerificationService {
         })),
       );
     });
-    this.metrics.codeIssued(verification.kind);
+    this.metrics.codeIssued(verification.kind, queued);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -179,7 +179,7 @@ export class PhoneVerificationService {
       events,
       code: issued.returned,
       afterCommit: () => {
-        this.metrics.codeIssued(verification.kind);
+        this.metrics.codeIssued(verification.kind, issued.queued);
         if (issued.queued) this.outbox.kick();
       },
     };

@@ -183,6 +183,22 @@ describe.each(DATABASES)('progressive back-off per number (%s)', (db: Db) => {
     }
   });
 
+  it('holds under concurrent sends to one number by different users: one passes, the others wait', async () => {
+    const phone = restPhone(t);
+    const number = randomMobile();
+    const users = await Promise.all(Array.from({ length: 6 }, async () => (await createHuman(t, { orgId })).userId));
+    expect(await phone.set(users[0], number)).toEqual({ ok: true });
+    expect(await phone.set(users[1], number)).toEqual({ ok: true });
+    // the third send is the last free one, and makes the next wait
+    const results = await Promise.all(users.slice(2).map((userId) => phone.set(userId, number)));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    for (const refused of results.filter((r) => !r.ok)) expectWait((refused as { seconds: number }).seconds, 60);
+    const row = await dataSourceOf(t)
+      .getRepository(LimitBackoffEntity)
+      .findOneBy({ key: `sms:backoff:${number}` });
+    expect(row?.sends).toBe(3);
+  });
+
   it('keeps one row per number in the database, deleted by the verification; counts refusals and waits', async () => {
     const before = await scrape(t);
     const phone = restPhone(t);

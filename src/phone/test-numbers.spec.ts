@@ -21,6 +21,8 @@ describe(parseTestNumbers.name, () => {
     ['0790000001=123456', '"0790000001" is not an E.164 number'],
     ['+41*79=123456', '"+41*79" is not an E.164 number'],
     ['+4179000000123456=123456', 'is not an E.164 number'],
+    ['+15550100001=123456', '"+15550100001" is not a valid number for its country'],
+    ['+410790000001=123456', '"+410790000001" must be written in E.164 form: +41790000001'],
     ['+41790000001=12345', 'the code of "+41790000001" must be 6 digits (PHONE_CODE_LENGTH, PHONE_CODE_ALPHABET)'],
     ['+41790000001=12345a', 'must be 6 digits'],
     ['+41790000001=123456;+41 790000001=111111', '"+41 790000001" is listed twice'],
@@ -41,11 +43,13 @@ describe(TestNumbers.name, () => {
   });
 
   it('gives the fixed code of a listed number, the exact entry over a prefix, the longest prefix first', () => {
-    const sut = numbers({ SMS_TEST_NUMBERS: '+4179*=111111;+417900*=222222;+41790000001=333333' });
+    const sut = numbers({ SMS_TEST_NUMBERS: '+4179*=111111;+417900*=222222;+41790000001=333333;+1555*=444444' });
     expect(sut.codeFor('+41790000001')).toBe('333333');
     expect(sut.codeFor('+41790000002')).toBe('222222');
     expect(sut.codeFor('+41791234567')).toBe('111111');
     expect(sut.codeFor('+41781234567')).toBeUndefined();
+    // a prefix is not checked against the numbering plan (it may cover valid numbers)
+    expect(sut.codeFor('+15550100001')).toBe('444444');
   });
 
   it('stops start-up with a ConfigError naming SMS_TEST_NUMBERS when the list cannot be used', () => {

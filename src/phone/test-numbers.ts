@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { AppConfig } from '../common/config/app-config.module';
 import { ConfigError } from '../common/config/env.schema';
 import { canonicalCode, CodeAlphabet } from './code-generator';
@@ -20,7 +21,8 @@ const CODE_CHARS: Record<CodeAlphabet, RegExp> = { digits: /^[0-9]+$/, alphanume
  * SMS_TEST_NUMBERS: `;`-separated `<number>=<code>` entries, a number in E.164 (`+41790000001`) or
  * a prefix of one followed by `*` (`+4175999*`: every number that starts so). Each code is a code
  * the service could have generated: PHONE_CODE_LENGTH characters of PHONE_CODE_ALPHABET
- * (alphanumeric codes are taken in upper case). Throws the first problem found, in words.
+ * (alphanumeric codes are taken in upper case). An exact number must be a valid one, in its E.164
+ * form (the form requests are matched in). Throws the first problem found, in words.
  */
 export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlphabet): TestNumber[] {
   const entries: TestNumber[] = [];
@@ -44,6 +46,12 @@ export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlph
       );
     }
     const [, number, star] = match;
+    if (!star) {
+      // an exact number is compared with the E.164 form of what a request names: it must be that form
+      const parsed = parsePhoneNumberFromString(number);
+      if (!parsed?.isValid()) throw new Error(`"${entry}" is not a valid number for its country`);
+      if (parsed.number !== number) throw new Error(`"${entry}" must be written in E.164 form: ${parsed.number}`);
+    }
     const key = `${number}${star}`;
     if (seen.has(key)) throw new Error(`"${entry}" is listed twice`);
     seen.add(key);

@@ -3,6 +3,7 @@ import { LimitBackoffEntity } from '../src/common/limits/limit-backoff.entity';
 import { Database } from '../src/database/sql';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { createHuman, createOrg, randomMobile } from './support/factories';
+import { OwnRedis } from './support/own-servers';
 import { scrape, valueOf } from './support/prometheus';
 import { bearer, DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './support/test-app';
 import { CallResult, transportCaller } from './support/transports';
@@ -304,5 +305,45 @@ describe('progressive back-off per number, in Redis (REDIS_URL)', () => {
     } finally {
       phone.close();
     }
+  });
+});
+
+describe('progressive back-off per number, Redis stopped (a redis-server of its own)', () => {
+  let redis: OwnRedis | undefined;
+  let t: TestApp | undefined;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.start();
+    t = await startApp('sqlite', { ...BACKOFF_ENV, REDIS_URL: redis.url, REDIS_TIMEOUT: '1s' });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await redis?.stop();
+  }, 60_000);
+
+  it('answers a send and VerifyPhone 503 while Redis is away, and commits nothing', async () => {
+    const app = t!;
+    const post = (path: string, body: object) => app.http().post(path).set(bearer(app.adminToken)).send(body);
+    const number = randomMobile();
+    const { userId } = await createHuman(app);
+    await post(`/v2/users/${userId}/phone`, { phone: number, sendCode: {} }).expect(200);
+    await post(`/v2/users/${userId}/phone/resend`, { sendCode: {} }).expect(200);
+    await post(`/v2/users/${userId}/phone/resend`, { sendCode: {} }).expect(200);
+
+    await redis!.stop();
+    const refused = await post(`/v2/users/${userId}/phone/resend`, { sendCode: {} });
+    expect([refused.status, refused.body.code]).toEqual([503, 14]);
+    expect(await outboxCount(app, userId)).toBe(3);
+
+    // nor can VerifyPhone check (its limits are in Redis too), so nothing is committed
+    const returned = await post(`/v2/users/${userId}/phone/resend`, { returnCode: {} }).expect(200);
+    const verify = await post(`/v2/users/${userId}/phone/verify`, {
+      verificationCode: returned.body.verificationCode,
+    });
+    expect([verify.status, verify.body.code]).toEqual([503, 14]);
+    expect((await app.http().get(`/v2/users/${userId}`).set(bearer(app.adminToken))).body.user.human.phone).toEqual({
+      phone: number,
+    });
+    await redis!.resume();
   });
 });

@@ -3,6 +3,7 @@ import { LimitBackoffEntity } from '../src/common/limits/limit-backoff.entity';
 import { Database } from '../src/database/sql';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { createHuman, createOrg, randomMobile } from './support/factories';
+import { until } from './support/fake-http';
 import { OwnRedis } from './support/own-servers';
 import { scrape, valueOf } from './support/prometheus';
 import { bearer, DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './support/test-app';
@@ -344,6 +345,13 @@ describe('progressive back-off per number, Redis stopped (a redis-server of its 
     expect((await app.http().get(`/v2/users/${userId}`).set(bearer(app.adminToken))).body.user.human.phone).toEqual({
       phone: number,
     });
+    // once Redis is back, the record written before the outage is gone with it (no persistence
+    // here) and sends go again: the app recovered
     await redis!.resume();
+    await until(
+      'Redis to be back',
+      async () => (await post(`/v2/users/${userId}/phone/resend`, { sendCode: {} })).status === 200 || undefined,
+      30_000,
+    );
   });
 });

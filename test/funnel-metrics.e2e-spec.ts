@@ -252,6 +252,7 @@ describe.each(DATABASES)('Verification funnel and delivery series after a full f
       'limit=sms_per_user_per_hour': 0,
       'limit=sms_per_number_per_day': 0,
       'limit=sms_resend_cooldown': 1,
+      'limit=sms_backoff': 0,
       'limit=failed_checks_per_day': 1,
       'limit=sms_number_type': 0,
       'limit=sms_country': 1,

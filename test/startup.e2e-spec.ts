@@ -127,6 +127,29 @@ describe('start-up failures', () => {
     expect(fatal.msg).toContain('SMS_TEMPLATES: the template for "fr" must contain {{code}}');
   }, 60_000);
 
+  it('refuses SMS_TEST_NUMBERS in production in one JSON line naming it, unless SMS_TEST_NUMBERS_IN_PRODUCTION=true', async () => {
+    const production = {
+      NODE_ENV: 'production',
+      CODE_HMAC_KEY: randomBytes(32).toString('base64'),
+      SMS_TEST_NUMBERS: '+41790000001=123456',
+    };
+    const { server } = await start(production);
+    const { fatal } = await failed(server);
+    expect(fatal).toMatchObject({
+      settings: ['SMS_TEST_NUMBERS'],
+      problems: [
+        'SMS_TEST_NUMBERS: test numbers are refused when NODE_ENV=production; ' +
+          'set SMS_TEST_NUMBERS_IN_PRODUCTION=true to allow them there (e.g. for app-store review)',
+      ],
+    });
+    expect(fatal.msg).toContain('SMS_TEST_NUMBERS_IN_PRODUCTION=true');
+
+    const allowed = await start({ ...production, SMS_TEST_NUMBERS_IN_PRODUCTION: 'true' });
+    await allowed.server.record('the line that the service listens', (r) => /listening/i.test(String(r.msg)), 60_000);
+    allowed.server.signal('SIGTERM');
+    expect((await allowed.server.exited).code).toBe(0);
+  }, 120_000);
+
   it('names ENV_FILE when the file it names is missing', async () => {
     const { server, settings } = await start({}, (dir) => ({ ENV_FILE: join(dir, 'missing.env') }));
     const { records, fatal } = await failed(server);

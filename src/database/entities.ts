@@ -8,6 +8,7 @@ import { PhoneCodeEntity } from '../phone/phone-code.entity';
 import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../phone/outbox/sms-receipt.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
+import { LimitBackoffEntity } from '../common/limits/limit-backoff.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -20,4 +21,5 @@ export const ENTITIES = [
   SmsOutboxEntity,
   SmsReceiptEntity,
   LimitHitEntity,
+  LimitBackoffEntity,
 ];

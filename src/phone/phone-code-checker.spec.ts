@@ -1,6 +1,7 @@
 import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
+import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { fakeTx } from '../../test/support/fakes/transactions';
@@ -42,7 +43,7 @@ describe(PhoneCodeChecker.name, () => {
       config,
       codes as unknown as PhoneCodesRepository,
       mac,
-      new PhoneLimits(config, store, limitMetrics()),
+      new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore()),
     );
     user = users.add(aHuman());
   }
@@ -69,7 +70,7 @@ describe(PhoneCodeChecker.name, () => {
   };
 
   const recordFailures = async (n: number) => {
-    const limits = new PhoneLimits(config, store, limitMetrics());
+    const limits = new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore());
     for (let i = 0; i < n; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
   };
 

@@ -2,6 +2,7 @@ import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
 import { SequentialIds } from '../../test/support/fakes/ids';
+import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox } from '../../test/support/fakes/sms-outbox';
@@ -19,6 +20,7 @@ import { PhoneCodeIssuer, Verification } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
+import { TestNumbers } from './test-numbers';
 
 const MOBILE: ParsedPhone = { e164: '+41791234567', country: 'CH', type: 'MOBILE' };
 const PREMIUM: ParsedPhone = { e164: '+41900123456', country: 'CH', type: 'PREMIUM_RATE' };
@@ -32,6 +34,7 @@ describe(PhoneCodeIssuer.name, () => {
   let codes: FakePhoneCodes;
   let outbox: FakeOutbox;
   let store: InMemoryLimitStore;
+  let backoff: InMemoryBackoffStore;
   let mac: CodeMac;
   let cipher: OutboxCipher;
   let clock: ManualClock;
@@ -44,6 +47,7 @@ describe(PhoneCodeIssuer.name, () => {
     codes = new FakePhoneCodes(users);
     outbox = new FakeOutbox();
     store = new InMemoryLimitStore();
+    backoff = new InMemoryBackoffStore();
     mac = codeMac(config);
     cipher = new OutboxCipher(config, mac);
     clock = new ManualClock();
@@ -54,7 +58,8 @@ describe(PhoneCodeIssuer.name, () => {
       new SequentialIds() as unknown as IdGenerator,
       outbox as unknown as SmsOutboxRepository,
       cipher,
-      new PhoneLimits(config, store, limitMetrics()),
+      new PhoneLimits(config, store, limitMetrics(), backoff),
+      new TestNumbers(config),
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));
     events = [];
@@ -210,6 +215,68 @@ describe(PhoneCodeIssuer.name, () => {
     it('refuses a send to a country outside SMS_ALLOWED_COUNTRIES', async () => {
       build({ SMS_ALLOWED_COUNTRIES: 'DE' });
       await expect(issue(SEND)).rejects.toMatchObject({ id: 'PHONE-n0sms' });
+    });
+  });
+
+  describe('a test number (SMS_TEST_NUMBERS)', () => {
+    const TEST_ENV = { SMS_TEST_NUMBERS: '+41790000001=123456; +4179000*=654321' };
+    const TEST: ParsedPhone = { e164: '+41790000001', country: 'CH', type: 'MOBILE' };
+    const IN_RANGE: ParsedPhone = { e164: '+41790000777', country: 'CH', type: 'MOBILE' };
+    beforeEach(() => build(TEST_ENV));
+
+    it('is never queued, and its code is the fixed one, stored as a MAC like any other', async () => {
+      expect(await issue(SEND, TEST)).toEqual({ queued: false });
+      expect(outbox.queued).toEqual([]);
+      const row = codes.get(user.id)!;
+      expect(JSON.stringify(row)).not.toContain('123456');
+      expect(mac.matches(row.mac, row.keyId, user.id, TEST.e164, '123456')).toBe(true);
+      expect(row).toMatchObject({ attempts: 0, consumedAt: null, smsQueuedAt: null, phone: TEST.e164 });
+    });
+
+    it('matches a prefix with *, the exact entry first', async () => {
+      await issue(SEND, IN_RANGE);
+      expect(mac.matches(codes.get(user.id)!.mac, 'k1', user.id, IN_RANGE.e164, '654321')).toBe(true);
+      await issue(SEND, TEST);
+      expect(mac.matches(codes.get(user.id)!.mac, 'k1', user.id, TEST.e164, '123456')).toBe(true);
+    });
+
+    it('returns the fixed code for return_code, as any code is returned', async () => {
+      expect(await issue(RETURN, TEST)).toEqual({ returned: '123456', queued: false });
+    });
+
+    it('appends code.added and code.test_number', async () => {
+      await issue(SEND, TEST);
+      await issue(RETURN, TEST);
+      const expiry = new Date(clock.now().getTime() + 600_000).toISOString();
+      expect(events).toEqual([
+        { type: 'user.human.phone.code.added', payload: { expiry, codeReturned: false } },
+        { type: 'user.human.phone.code.test_number', payload: { delivery: 'send_code' } },
+        { type: 'user.human.phone.code.added', payload: { expiry, codeReturned: true } },
+        { type: 'user.human.phone.code.test_number', payload: { delivery: 'return_code' } },
+      ]);
+    });
+
+    it('is exempt from every send limit: cooldown, per-user and per-number counts, back-off', async () => {
+      build({ ...TEST_ENV, SMS_MAX_PER_USER_PER_HOUR: '1', SMS_MAX_PER_NUMBER_PER_DAY: '1' });
+      for (let i = 0; i < 20; i++) await issue(SEND, TEST, codes.get(user.id));
+      expect(store.hits.size).toBe(0);
+      expect(backoff.records.size).toBe(0);
+      expect(outbox.queued).toEqual([]);
+    });
+
+    it('is exempt from the SMS destination rules too (a number the list names is the operator’s choice)', async () => {
+      build({ ...TEST_ENV, SMS_ALLOWED_COUNTRIES: 'DE' });
+      await expect(issue(SEND, TEST)).resolves.toEqual({ queued: false });
+    });
+
+    it('leaves other numbers to the usual path', async () => {
+      expect(await issue(SEND, MOBILE)).toEqual({ queued: true });
+      expect(outbox.queued).toHaveLength(1);
+    });
+
+    it('leaves is_verified as it is', async () => {
+      await issue(VERIFIED, TEST);
+      expect(events).toEqual([{ type: 'user.human.phone.verified' }]);
     });
   });
 

@@ -13,6 +13,7 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
+import { TestNumbers } from './test-numbers';
 
 export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
 
@@ -43,6 +44,7 @@ export class PhoneCodeIssuer {
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
     private readonly limits: PhoneLimits,
+    private readonly testNumbers: TestNumbers,
   ) {}
 
   async issue(
@@ -59,6 +61,9 @@ export class PhoneCodeIssuer {
       events.push({ type: PhoneEvents.verified });
       return { queued: false, writes: inFlight(this.codes.removeForUser(tx, user.id)) };
     }
+    // a number of SMS_TEST_NUMBERS: before any send limit or guard, none of which applies to it
+    const fixed = this.testNumbers.codeFor(phone.e164);
+    if (fixed !== undefined) return this.issueTestCode(tx, user, phone, verification, events, now, fixed);
     if (verification.kind === 'send') {
       await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
     }
@@ -101,5 +106,41 @@ export class PhoneCodeIssuer {
       finishedAt: null,
     });
     return { queued: true, writes: inFlight(stored, queued) };
+  }
+
+  /**
+   * A test number's code: the fixed one, stored like any other (so VerifyPhone and its attempt
+   * limits work unchanged), never queued; returned for return_code, as any code is. The use is
+   * an event of its own.
+   */
+  private issueTestCode(
+    tx: Tx,
+    user: Pick<UserEntity, 'id' | 'orgId'>,
+    phone: ParsedPhone,
+    verification: Verification,
+    events: NewEvent[],
+    now: Date,
+    code: string,
+  ): Issued {
+    const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
+    const keyId = this.mac.currentKeyId;
+    const stored = this.codes.replace(tx, {
+      id: this.ids.next(),
+      userId: user.id,
+      phone: phone.e164,
+      mac: this.mac.sign(user.id, phone.e164, code, keyId),
+      keyId,
+      createdAt: now,
+      expiresAt,
+      attempts: 0,
+      consumedAt: null,
+      smsQueuedAt: null,
+    });
+    const returned = verification.kind === 'return';
+    events.push(
+      { type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } },
+      { type: PhoneEvents.codeTestNumber, payload: { delivery: returned ? 'return_code' : 'send_code' } },
+    );
+    return { returned: returned ? code : undefined, queued: false, writes: inFlight(stored) };
   }
 }

@@ -1,12 +1,15 @@
 /**
  * The phone events of contract §8, plus the outbox's: `codeDeliveryFailed` when a message is
  * given up (the send failed, or receipts said undelivered / failed with no provider left) and
- * `codeDelivered` when a provider's receipt says it reached the handset.
+ * `codeDelivered` when a provider's receipt says it reached the handset; `codeTestNumber` for a code
+ * of SMS_TEST_NUMBERS (fixed, never sent).
  */
 export const PhoneEvents = {
   changed: 'user.human.phone.changed',
   codeAdded: 'user.human.phone.code.added',
   codeSent: 'user.human.phone.code.sent',
+  /** a code for a number of SMS_TEST_NUMBERS: its fixed code, never sent */
+  codeTestNumber: 'user.human.phone.code.test_number',
   codeDeliveryFailed: 'user.human.phone.code.delivery.failed',
   codeDelivered: 'user.human.phone.code.delivered',
   verified: 'user.human.phone.verified',

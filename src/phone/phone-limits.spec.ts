@@ -1,6 +1,8 @@
-import { limitMetrics } from '../../test/support/fakes/metrics';
+import { LimitMetrics } from '../common/limits/limit.metrics';
+import { Metrics } from '../common/metrics/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { unitConfig } from '../../test/support/fakes/config';
+import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { rejectionOf } from '../../test/support/rejections';
@@ -19,12 +21,19 @@ const thrown = (promise: Promise<unknown>) => rejectionOf(promise, AppError);
 describe(PhoneLimits.name, () => {
   let sut: PhoneLimits;
   let store: InMemoryLimitStore;
+  let backoff: InMemoryBackoffStore;
   let clock: ManualClock;
+  let metrics: Metrics;
+  /** the jitter's draws, in [0, 1): 0 = the full wait */
+  let random: number;
 
   function build(env: Record<string, string> = {}) {
     store = new InMemoryLimitStore();
+    backoff = new InMemoryBackoffStore();
     clock = new ManualClock();
-    sut = new PhoneLimits(unitConfig(env), store, limitMetrics());
+    metrics = new Metrics();
+    random = 0;
+    sut = new PhoneLimits(unitConfig(env), store, new LimitMetrics(metrics), backoff, () => random);
   }
 
   const send = (userId = USER, phone: ParsedPhone = MOBILE, lastSmsAt?: Date) =>
@@ -167,6 +176,129 @@ describe(PhoneLimits.name, () => {
       await send('300000000000000002');
       clock.advance(DAY);
       await expect(send('300000000000000003')).resolves.toBeUndefined();
+    });
+  });
+
+  describe('the back-off per number', () => {
+    const SECOND = 1_000;
+    // the cooldown and the other limits out of the way: only the back-off refuses here
+    const ENV = { SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_USER_PER_HOUR: '100', SMS_MAX_PER_NUMBER_PER_DAY: '1000' };
+    beforeEach(() => build(ENV));
+    const waitAsked = async (userId = USER) => (await thrown(send(userId))).extras.retryAfterMs!;
+    const backoffMetric = async () =>
+      (await metrics.registry.getSingleMetric('pv_sms_backoff_wait_seconds')!.get()).values as Array<{
+        metricName?: string;
+        value: number;
+      }>;
+    const refusals = async () =>
+      (await metrics.registry.getSingleMetric('pv_limit_refusals_total')!.get()).values.find(
+        (v) => v.labels.limit === 'sms_backoff',
+      )?.value;
+
+    it('lets SMS_BACKOFF_FREE_SENDS sends go at once, then asks the next to wait SMS_BACKOFF_BASE', async () => {
+      for (let i = 0; i < 3; i++) await send();
+      const error = await thrown(send());
+      expect(error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
+      expect(error.extras.retryAfterMs).toBe(60 * SECOND);
+      expect(error.extras.info?.metadata).toEqual({ limit: 'sms_backoff', retryAfterSeconds: '60' });
+    });
+
+    it('doubles each further wait, up to SMS_BACKOFF_MAX', async () => {
+      build({ ...ENV, SMS_BACKOFF_MAX: '10m' });
+      for (let i = 0; i < 3; i++) await send();
+      const waits: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const wait = await waitAsked();
+        waits.push(wait / SECOND);
+        clock.advance(wait);
+        await send();
+      }
+      expect(waits).toEqual([60, 120, 240, 480, 600, 600]);
+    });
+
+    it('takes up to 20 % off a wait as jitter', async () => {
+      for (let i = 0; i < 3; i++) {
+        random = 0.999999;
+        await send();
+      }
+      expect(await waitAsked()).toBe(48_000);
+      random = 0.5;
+      clock.advance(48_000);
+      await send();
+      expect(await waitAsked()).toBe(108_000);
+    });
+
+    it('is per number and shared between users', async () => {
+      for (let i = 0; i < 3; i++) await send(`30000000000000000${i}`);
+      expect(await waitAsked('300000000000000009')).toBe(60 * SECOND);
+      await expect(send(USER, { ...MOBILE, e164: '+41797654321' })).resolves.toBeUndefined();
+    });
+
+    it('counts nothing for a refused send: neither the back-off nor the other limits', async () => {
+      for (let i = 0; i < 3; i++) await send();
+      const before = counted();
+      clock.advance(30 * SECOND);
+      expect(await waitAsked()).toBe(30 * SECOND);
+      expect(await waitAsked()).toBe(30 * SECOND);
+      expect(counted()).toBe(before);
+      expect(backoff.records.get(`sms:backoff:${MOBILE.e164}`)?.sends).toBe(3);
+      clock.advance(30 * SECOND);
+      await send();
+      expect(await waitAsked()).toBe(120 * SECOND);
+    });
+
+    it('does not count a send another limit refused', async () => {
+      build({ ...ENV, SMS_MAX_PER_USER_PER_HOUR: '2' });
+      await send();
+      await send();
+      expect((await thrown(send())).extras.info?.metadata.limit).toBe('sms_per_user_per_hour');
+      expect(backoff.records.get(`sms:backoff:${MOBILE.e164}`)?.sends).toBe(2);
+    });
+
+    it('starts over once the number was verified', async () => {
+      for (let i = 0; i < 5; i++) {
+        clock.advance(HOUR);
+        await send();
+      }
+      expect(await waitAsked()).toBe(240 * SECOND);
+      await sut.resetBackoff(fakeTx, MOBILE.e164);
+      for (let i = 0; i < 3; i++) await send();
+      expect(await waitAsked()).toBe(60 * SECOND);
+    });
+
+    it('starts over after 24 h without a send beyond the last wait', async () => {
+      for (let i = 0; i < 4; i++) {
+        clock.advance(HOUR);
+        await send();
+      }
+      clock.advance(120 * SECOND + DAY);
+      for (let i = 0; i < 3; i++) await send();
+      expect(await waitAsked()).toBe(60 * SECOND);
+    });
+
+    it('counts refusals as sms_backoff and observes each wait imposed', async () => {
+      for (let i = 0; i < 4; i++) {
+        clock.advance(HOUR);
+        await send();
+      }
+      await waitAsked();
+      expect(await refusals()).toBe(1);
+      const values = await backoffMetric();
+      expect(values.find((v) => v.metricName === 'pv_sms_backoff_wait_seconds_count')?.value).toBe(2);
+      expect(values.find((v) => v.metricName === 'pv_sms_backoff_wait_seconds_sum')?.value).toBe(180);
+    });
+
+    it('is off with SMS_BACKOFF_BASE=0s: nothing is stored, and a verification writes nothing', async () => {
+      build({ ...ENV, SMS_BACKOFF_BASE: '0s' });
+      for (let i = 0; i < 10; i++) await send();
+      expect(backoff.records.size).toBe(0);
+      expect(sut.resetBackoff(fakeTx, MOBILE.e164)).toBeUndefined();
+    });
+
+    it('fails closed when the store cannot answer', async () => {
+      backoff.failWith = new Error('Connection is closed.');
+      await expect(send()).rejects.toThrow('Connection is closed.');
+      expect(counted()).toBe(0);
     });
   });
 

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { LimitMetrics } from '../common/limits/limit.metrics';
 import type { Tx } from '../database/sql';
 import { LimitRule, LimitStore } from '../common/limits/limit-store';
+import { BackoffPolicy, BackoffStore, backoffWaitMs } from '../common/limits/backoff-store';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { PhoneErrors } from './phone.errors';
 import { ParsedPhone } from './phone-number';
@@ -12,18 +13,32 @@ const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const NO_SMS_TYPES = new Set(['PREMIUM_RATE', 'SHARED_COST']);
 
+/** A source of numbers in [0, 1) for the back-off's jitter (Math.random unless a test injects one). */
+export const BACKOFF_RANDOM = Symbol('backoff-random');
+
 /** The abuse limits of the security bar: who may be sent an SMS, how often, how many failed checks. */
 @Injectable()
 export class PhoneLimits {
   private readonly allowedCountries?: Set<string>;
+  /** SMS_BACKOFF_*; unset with SMS_BACKOFF_BASE=0s */
+  private readonly backoffPolicy?: BackoffPolicy;
 
   constructor(
     private readonly config: AppConfig,
     private readonly store: LimitStore,
     private readonly metrics: LimitMetrics,
+    private readonly backoff: BackoffStore,
+    @Optional() @Inject(BACKOFF_RANDOM) private readonly random: () => number = Math.random,
   ) {
     if (config.SMS_ALLOWED_COUNTRIES) {
       this.allowedCountries = new Set(config.SMS_ALLOWED_COUNTRIES.split(',').map((c) => c.trim()));
+    }
+    if (config.SMS_BACKOFF_BASE > 0) {
+      this.backoffPolicy = {
+        freeSends: config.SMS_BACKOFF_FREE_SENDS,
+        baseMs: config.SMS_BACKOFF_BASE,
+        maxMs: config.SMS_BACKOFF_MAX,
+      };
     }
   }
 
@@ -33,6 +48,8 @@ export class PhoneLimits {
    * users.
    * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
    * limit store lost its counters (a Redis restarted without persistence).
+   * The number's back-off (shared between users too) is checked before anything is counted, and
+   * counts the send only once every limit let it through.
    */
   async assertMaySend(tx: Tx, userId: string, phone: ParsedPhone, now: Date, lastSmsAt?: Date): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
@@ -77,10 +94,31 @@ export class PhoneLimits {
         scope: 'user',
       });
     }
+    const backoffKey = `sms:backoff:${phone.e164}`;
+    let sends = 0;
+    if (this.backoffPolicy) {
+      const waiting = await this.backoff.check(backoffKey, now, tx);
+      if (!waiting.ok) throw this.refused('sms_backoff', PhoneErrors.rateLimited(waiting.retryAfterMs, 'sms_backoff'));
+      sends = waiting.sends + 1;
+    }
     const verdict = await this.store.take(rules, now, tx);
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
     }
+    if (this.backoffPolicy) {
+      const waitMs = backoffWaitMs(sends, this.backoffPolicy, this.random());
+      await this.backoff.record(backoffKey, sends, waitMs, now, tx);
+      if (waitMs > 0) this.metrics.backoffImposed(waitMs);
+    }
+  }
+
+  /**
+   * A verification of `e164` ends its back-off: a write for the closing writes of VerifyPhone's
+   * transaction (issued with them, not awaited on its own). Nothing with the back-off off.
+   */
+  resetBackoff(tx: Tx, e164: string): Promise<void> | undefined {
+    if (!this.backoffPolicy) return undefined;
+    return this.backoff.reset(`sms:backoff:${e164}`, tx);
   }
 
   /**

@@ -3,6 +3,7 @@ import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
 import { FakeEvents } from '../../test/support/fakes/events';
 import { SequentialIds } from '../../test/support/fakes/ids';
+import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
@@ -12,7 +13,7 @@ import type { Role } from '../common/auth/caller';
 import { CallerRef } from '../common/auth/caller-ref';
 import { EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
-import { Database } from '../database/sql';
+import { Closing, Database } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { CodeMac } from './code-mac';
@@ -24,6 +25,7 @@ import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
 import { PhoneNumberParser } from './phone-number';
+import { TestNumbers } from './test-numbers';
 import { PhoneVerificationService } from './phone-verification.service';
 
 const ORG = '200000000000000001';
@@ -40,6 +42,7 @@ describe(PhoneVerificationService.name, () => {
   let codes: FakePhoneCodes;
   let events: FakeEvents;
   let store: InMemoryLimitStore;
+  let backoff: InMemoryBackoffStore;
   let outbox: FakeOutbox;
   let worker: FakeOutboxWorker;
   let mac: CodeMac;
@@ -66,7 +69,8 @@ describe(PhoneVerificationService.name, () => {
     mac = codeMac(config);
     clock = new ManualClock();
     const ids = new SequentialIds() as unknown as IdGenerator;
-    const limits = new PhoneLimits(config, store, limitMetrics());
+    backoff = new InMemoryBackoffStore();
+    const limits = new PhoneLimits(config, store, limitMetrics(), backoff);
     const repo = codes as unknown as PhoneCodesRepository;
     sut = new PhoneVerificationService(
       tx as unknown as Database,
@@ -82,6 +86,7 @@ describe(PhoneVerificationService.name, () => {
         outbox as unknown as SmsOutboxRepository,
         new OutboxCipher(config, mac),
         limits,
+        new TestNumbers(config),
       ),
       new PhoneCodeChecker(config, repo, mac, limits),
       limits,
@@ -256,6 +261,43 @@ describe(PhoneVerificationService.name, () => {
       expect(users.get(user.id)?.phoneVerified).toBe(true);
     });
 
+    it('ends the number’s SMS back-off, in the closing writes (no round trip of its own)', async () => {
+      pending();
+      backoff.records.set(`sms:backoff:${NUMBER}`, { sends: 7, nextAt: clock.now().getTime() + 600_000 });
+      // the reset is held back: had the work awaited it on its own, no Closing could be handed back
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const reset = jest.spyOn(backoff, 'reset').mockImplementation(async (key) => {
+        await held;
+        backoff.records.delete(key);
+      });
+      const run = tx.transaction.bind(tx);
+      let closingReturned = false;
+      jest.spyOn(tx, 'transaction').mockImplementation((work) =>
+        run(async (handle) => {
+          const outcome = await work(handle);
+          closingReturned = outcome instanceof Closing;
+          return outcome;
+        }),
+      );
+      const verifying = sut.verifyPhone(self(), user.id, CODE);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(closingReturned).toBe(true);
+      expect(reset).toHaveBeenCalledWith(`sms:backoff:${NUMBER}`, expect.anything());
+      expect(tx.ends).toEqual([]);
+      release();
+      await verifying;
+      expect(tx.ends).toEqual(['committed']);
+      expect(backoff.records.size).toBe(0);
+    });
+
+    it('keeps the back-off when the check fails', async () => {
+      pending();
+      backoff.records.set(`sms:backoff:${NUMBER}`, { sends: 7, nextAt: clock.now().getTime() + 600_000 });
+      await expect(sut.verifyPhone(self(), user.id, '000000')).rejects.toMatchObject({ id: 'COMMAND-eis9R' });
+      expect(backoff.records.size).toBe(1);
+    });
+
     it('appends phone.verified and reports its sequence', async () => {
       pending();
       const details = await sut.verifyPhone(self(), user.id, CODE);
@@ -315,7 +357,7 @@ describe(PhoneVerificationService.name, () => {
 
     it('does not count a check refused by the daily failure limit again, but records it as an event', async () => {
       pending();
-      const limits = new PhoneLimits(unitConfig(), store, limitMetrics());
+      const limits = new PhoneLimits(unitConfig(), store, limitMetrics(), new InMemoryBackoffStore());
       for (let i = 0; i < 15; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
       await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'PHONE-ratelimit' });
       expect(store.count(`verify:failed:${user.id}`)).toBe(15);

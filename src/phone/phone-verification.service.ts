@@ -79,7 +79,7 @@ export class PhoneVerificationService {
         })),
       );
     });
-    this.metrics.codeIssued(verification.kind);
+    this.metrics.codeIssued(verification.kind, queued);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -104,7 +104,7 @@ export class PhoneVerificationService {
         })),
       );
     });
-    this.metrics.codeIssued(verification.kind);
+    this.metrics.codeIssued(verification.kind, queued);
     if (queued) this.outbox.kick();
     return result;
   }
@@ -131,6 +131,7 @@ export class PhoneVerificationService {
           checked.value.writes,
           this.users.update(tx, user.id, { phoneVerified: true }),
           this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
+          this.limits.resetBackoff(tx, user.phone!),
         ]);
         return closing(writes.then(([, , details]): Outcome<ChangeDetails, CheckRefusal> => succeeded(details)));
       }
@@ -179,7 +180,7 @@ export class PhoneVerificationService {
       events,
       code: issued.returned,
       afterCommit: () => {
-        this.metrics.codeIssued(verification.kind);
+        this.metrics.codeIssued(verification.kind, issued.queued);
         if (issued.queued) this.outbox.kick();
       },
     };

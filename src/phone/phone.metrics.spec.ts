@@ -1,6 +1,7 @@
 import { LimitMetrics } from '../common/limits/limit.metrics';
 import { Metrics } from '../common/metrics/metrics';
-import { failureReason } from './phone.metrics';
+import { unitConfig } from '../../test/support/fakes/config';
+import { failureReason, PhoneMetrics } from './phone.metrics';
 import { SmsDeliveryError, SmsErrorCode } from './sms/sms-sender';
 
 describe(failureReason.name, () => {
@@ -29,5 +30,31 @@ describe(LimitMetrics.name, () => {
     expect(text).toContain('pv_limit_refusals_total{limit="other"} 1');
     expect(text).toContain('pv_limit_refusals_total{limit="throttle"} 1');
     expect(text).not.toContain('2987654321');
+  });
+});
+
+describe(PhoneMetrics.name, () => {
+  const build = (env: Record<string, string> = {}) => {
+    const metrics = new Metrics();
+    return { metrics, sut: new PhoneMetrics(metrics, unitConfig(env), new LimitMetrics(metrics)) };
+  };
+  const text = (metrics: Metrics, name: string) => metrics.registry.getSingleMetricAsString(name);
+
+  it('counts a send to a test number as channel test_number, and no SMS queued', async () => {
+    const { metrics, sut } = build({ SMS_TEST_NUMBERS: '+41790000001=123456' });
+    sut.codeIssued('send', false);
+    sut.codeIssued('send');
+    sut.codeIssued('return', false);
+    const issued = await text(metrics, 'pv_phone_codes_issued_total');
+    expect(issued).toContain('pv_phone_codes_issued_total{channel="test_number"} 1');
+    expect(issued).toContain('pv_phone_codes_issued_total{channel="sms"} 1');
+    expect(issued).toContain('pv_phone_codes_issued_total{channel="returned"} 1');
+    expect(await text(metrics, 'pv_sms_queued_total')).toContain('pv_sms_queued_total 1');
+  });
+
+  it('shows channel test_number from the start only when SMS_TEST_NUMBERS is set', async () => {
+    expect(await text(build().metrics, 'pv_phone_codes_issued_total')).not.toContain('test_number');
+    const withList = build({ SMS_TEST_NUMBERS: '+41790000001=123456' }).metrics;
+    expect(await text(withList, 'pv_phone_codes_issued_total')).toContain('{channel="test_number"} 0');
   });
 });

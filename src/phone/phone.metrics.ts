@@ -139,16 +139,20 @@ export class PhoneMetrics {
       registers,
     });
     // the series a dashboard always wants show from the start, at 0
-    for (const channel of ['sms', 'returned']) this.codesIssued.inc({ channel }, 0);
+    const channels = config.SMS_TEST_NUMBERS ? ['sms', 'returned', 'test_number'] : ['sms', 'returned'];
+    for (const channel of channels) this.codesIssued.inc({ channel }, 0);
     for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
     for (const provider of smsProviderNames(config.SMS_PROVIDER)) this.smsSent.inc({ provider }, 0);
   }
 
-  /** After the commit of a SetPhone, ResendPhoneCode or new user with a phone; `verified` issues no code. */
-  codeIssued(kind: Verification['kind']): void {
+  /**
+   * After the commit of a SetPhone, ResendPhoneCode or new user with a phone; `verified` issues no
+   * code. `queued`: an SMS was queued (a send to a test number queues none: channel `test_number`).
+   */
+  codeIssued(kind: Verification['kind'], queued = kind === 'send'): void {
     if (kind === 'verified') return;
-    this.codesIssued.inc({ channel: kind === 'send' ? 'sms' : 'returned' });
-    if (kind === 'send') this.smsQueued.inc();
+    this.codesIssued.inc({ channel: kind === 'return' ? 'returned' : queued ? 'sms' : 'test_number' });
+    if (queued) this.smsQueued.inc();
   }
 
   /** After the commit of a VerifyPhone check; a check the daily failure limit refused is also a limit refusal. */

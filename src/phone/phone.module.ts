@@ -26,6 +26,7 @@ import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
 import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
 import { SmsText } from './sms/sms-text';
+import { TestNumbers } from './test-numbers';
 
 @Module({
   imports: [UsersDataModule],
@@ -42,6 +43,7 @@ import { SmsText } from './sms/sms-text';
     SmsOutboxWorker,
     OutboxReadiness,
     SmsText,
+    TestNumbers,
     PhoneNumberParser,
     CodeMac,
     PhoneMetrics,

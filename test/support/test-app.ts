@@ -122,6 +122,7 @@ async function launch(
       // limits get their own tests; elsewhere they would only get in the way of the scenario
       THROTTLE_LIMIT: '0',
       SMS_RESEND_COOLDOWN: '0',
+      SMS_BACKOFF_BASE: '0s',
       SMS_MAX_PER_USER_PER_HOUR: '100',
       SMS_MAX_PER_NUMBER_PER_DAY: '1000',
       DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),

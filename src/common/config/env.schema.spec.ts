@@ -58,6 +58,11 @@ describe(EnvironmentVariables.name, () => {
       SMS_RESEND_COOLDOWN: 60_000,
       SMS_MAX_PER_USER_PER_HOUR: 5,
       SMS_MAX_PER_NUMBER_PER_DAY: 10,
+      SMS_BACKOFF_BASE: 60_000,
+      SMS_BACKOFF_FREE_SENDS: 3,
+      SMS_BACKOFF_MAX: 3_600_000,
+      SMS_TEST_NUMBERS: undefined,
+      SMS_TEST_NUMBERS_IN_PRODUCTION: false,
       SMS_ALLOWED_COUNTRIES: undefined,
       REDIS_URL: undefined,
       REDIS_TIMEOUT: 1_000,
@@ -97,6 +102,9 @@ describe(EnvironmentVariables.name, () => {
 
   it.each([
     ['SMS_RESEND_COOLDOWN', '2h', 'SMS_RESEND_COOLDOWN must be a duration between 0s and 1h'],
+    ['SMS_BACKOFF_BASE', '2h', 'SMS_BACKOFF_BASE must be a duration between 0s and 1h (e.g. 30s, 10m)'],
+    ['SMS_BACKOFF_FREE_SENDS', '0', 'SMS_BACKOFF_FREE_SENDS must be an integer between 1 and 100'],
+    ['SMS_BACKOFF_MAX', '30s', 'SMS_BACKOFF_MAX must be a duration between 1m and 24h (e.g. 30s, 10m)'],
     ['SMS_MAX_AGE', '30s', 'SMS_MAX_AGE must be a duration between 1m and 24h'],
     ['SMS_RETRY_BASE', 'soon', 'SMS_RETRY_BASE must be a duration between 100ms and 1m'],
     ['THROTTLE_LIMIT', '-1', 'THROTTLE_LIMIT must be an integer between 0 and 1000000'],
@@ -106,6 +114,13 @@ describe(EnvironmentVariables.name, () => {
     ['SMS_OUTBOX_KEY', 'short', 'SMS_OUTBOX_KEY must be 32 bytes, base64-encoded'],
   ])('refuses a bad %s and names its range', (name, value, message) => {
     expect(() => validateEnvironment({ [name]: value })).toThrow(message);
+  });
+
+  it('refuses an SMS_BACKOFF_MAX below SMS_BACKOFF_BASE, but not with the back-off off', () => {
+    expect(() => validateEnvironment({ SMS_BACKOFF_BASE: '10m', SMS_BACKOFF_MAX: '5m' })).toThrow(
+      'SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)',
+    );
+    expect(validateEnvironment({ SMS_BACKOFF_BASE: '0s', SMS_BACKOFF_MAX: '1m' }).SMS_BACKOFF_BASE).toBe(0);
   });
 
   it('refuses a send lease shorter than the providers could take together', () => {

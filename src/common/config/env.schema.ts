@@ -1,5 +1,16 @@
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync, ValidationError } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidationError,
+} from 'class-validator';
 import { parseDuration } from './duration';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -26,6 +37,8 @@ function DurationRange(min: string, minMs: number, max: string, maxMs: number): 
     Max(maxMs, { message })(target, key);
   };
 }
+const toBoolean = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^(true|false)$/i.test(value.trim()) ? value.trim().toLowerCase() === 'true' : value;
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -215,6 +228,35 @@ export class EnvironmentVariables {
 
   @IntRange(1, 1000)
   SMS_MAX_PER_NUMBER_PER_DAY = 10;
+
+  /**
+   * Progressive back-off per destination number: after SMS_BACKOFF_FREE_SENDS sends to a number
+   * without a verification of it, each further send waits twice as long as the one before it,
+   * from SMS_BACKOFF_BASE up to SMS_BACKOFF_MAX (less up to 20 % jitter). 0s turns it off.
+   */
+  @DurationRange('0s', 0, '1h', 3_600_000)
+  SMS_BACKOFF_BASE = 60_000;
+
+  @IntRange(1, 100)
+  SMS_BACKOFF_FREE_SENDS = 3;
+
+  @DurationRange('1m', 60_000, '24h', 86_400_000)
+  SMS_BACKOFF_MAX = 3_600_000;
+
+  /**
+   * Test numbers, each with a fixed code: "+41790000001=123456;+4175999*=000000". Never sent an
+   * SMS and exempt from the send limits. The phone module checks the list as it starts
+   * (TestNumbers), as it does SMS_TEMPLATES.
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_TEST_NUMBERS?: string = undefined;
+
+  /** SMS_TEST_NUMBERS are refused when NODE_ENV=production unless this is true. */
+  @Transform(toBoolean)
+  @IsBoolean({ message: 'SMS_TEST_NUMBERS_IN_PRODUCTION must be true or false' })
+  SMS_TEST_NUMBERS_IN_PRODUCTION = false;
 
   /** ISO 3166-1 alpha-2 codes, comma-separated; unset = every country. */
   @IsOptional()
@@ -426,6 +468,9 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   const problems = describe(validateSync(config, { skipMissingProperties: false }));
   if (config.NODE_ENV === 'production') {
     if (!config.CODE_HMAC_KEY) problems.push('CODE_HMAC_KEY: required when NODE_ENV=production');
+  }
+  if (config.SMS_BACKOFF_BASE > config.SMS_BACKOFF_MAX) {
+    problems.push('SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)');
   }
   problems.push(...smsProviderProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);

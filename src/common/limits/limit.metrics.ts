@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter } from 'prom-client';
+import { Counter, Histogram } from 'prom-client';
 import { Metrics } from '../metrics/metrics';
 
 /**
@@ -11,6 +11,7 @@ export const LIMIT_NAMES = [
   'sms_per_user_per_hour',
   'sms_per_number_per_day',
   'sms_resend_cooldown',
+  'sms_backoff',
   'failed_checks_per_day',
   'sms_number_type',
   'sms_country',
@@ -21,10 +22,17 @@ export type LimitName = (typeof LIMIT_NAMES)[number];
 
 const KNOWN = new Set<string>(LIMIT_NAMES);
 
-/** `pv_limit_refusals_total{limit}`: one per request answered with a limit's refusal. */
+/** From one SMS_BACKOFF_BASE's default doubling up to a day: the waits SMS_BACKOFF_* can impose. */
+const BACKOFF_BUCKETS = [30, 60, 120, 240, 480, 960, 1920, 3600, 7200, 14400, 28800, 86400];
+
+/**
+ * `pv_limit_refusals_total{limit}`: one per request answered with a limit's refusal.
+ * `pv_sms_backoff_wait_seconds`: each wait the per-number back-off imposed on a number's next send.
+ */
 @Injectable()
 export class LimitMetrics {
   private readonly refusals: Counter<'limit'>;
+  private readonly backoffWaits: Histogram;
 
   constructor(metrics: Metrics) {
     this.refusals = new Counter({
@@ -35,6 +43,17 @@ export class LimitMetrics {
     });
     // every rule shows from the start, at 0, so that rate() and absent() work before the first refusal
     for (const limit of LIMIT_NAMES) this.refusals.inc({ limit }, 0);
+    this.backoffWaits = new Histogram({
+      name: 'pv_sms_backoff_wait_seconds',
+      help: 'Waits the per-number SMS back-off imposed on the next send to a number (SMS_BACKOFF_*)',
+      buckets: BACKOFF_BUCKETS,
+      registers: [metrics.registry],
+    });
+  }
+
+  /** A send that left its number waiting `waitMs` before the next one. */
+  backoffImposed(waitMs: number): void {
+    this.backoffWaits.observe(waitMs / 1000);
   }
 
   /** `limit` is a rule's name; one this table does not know counts as `other`. */

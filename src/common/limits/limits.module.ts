@@ -5,10 +5,14 @@ import { Database } from '../../database/sql';
 import { DependencyError } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { IdGenerator } from '../ids/id-generator';
+import { BackoffStore } from './backoff-store';
+import { DatabaseBackoffStore } from './database-backoff-store';
 import { DatabaseLimitStore } from './database-limit-store';
+import { LimitBackoffsRepository } from './limit-backoffs.repository';
 import { LimitHitsRepository } from './limit-hits.repository';
 import { LimitStore } from './limit-store';
 import { LimitMetrics } from './limit.metrics';
+import { RedisBackoffStore } from './redis-backoff-store';
 import { RedisLimitStore } from './redis-limit-store';
 
 export const REDIS = Symbol('redis');
@@ -80,10 +84,17 @@ class RedisCloser implements OnApplicationShutdown {
         outages: DependencyOutages,
       ) => (redis ? new RedisLimitStore(redis, outages) : new DatabaseLimitStore(db, hits, ids)),
     },
+    {
+      provide: BackoffStore,
+      inject: [REDIS, Database, LimitBackoffsRepository, DependencyOutages],
+      useFactory: (redis: Redis | null, db: Database, backoffs: LimitBackoffsRepository, outages: DependencyOutages) =>
+        redis ? new RedisBackoffStore(redis, outages) : new DatabaseBackoffStore(db, backoffs),
+    },
     LimitHitsRepository,
+    LimitBackoffsRepository,
     RedisCloser,
     LimitMetrics,
   ],
-  exports: [LimitStore, REDIS, LimitMetrics],
+  exports: [LimitStore, BackoffStore, REDIS, LimitMetrics],
 })
 export class LimitsModule {}

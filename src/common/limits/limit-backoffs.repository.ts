@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { SqlRepository, Tx } from '../../database/sql';
+
+const UPSERT =
+  'INSERT INTO limit_backoffs (key, sends, next_at, expires_at) VALUES ($1, $2, $3, $4) ' +
+  'ON CONFLICT (key) DO UPDATE SET sends = excluded.sends, next_at = excluded.next_at, expires_at = excluded.expires_at';
+
+/** The back-off records of the database limit store: one row per key. */
+@Injectable()
+export class LimitBackoffsRepository extends SqlRepository {
+  /**
+   * The key's record if it still counts, read after the key's lock is taken (PostgreSQL: a
+   * transaction-scoped advisory lock; both statements issued together, one round trip; SQLite
+   * transactions are serial).
+   */
+  async lockAndFind(tx: Tx, key: string, now: number): Promise<{ sends: number; nextAt: number } | undefined> {
+    const lock =
+      this.db.dialect === 'postgres' ? this.db.rows(tx, 'SELECT pg_advisory_xact_lock(hashtext($1))', [key]) : null;
+    const found = this.db.rows<{ sends: number | string; next_at: number | string }>(
+      tx,
+      'SELECT sends, next_at FROM limit_backoffs WHERE key = $1 AND expires_at > $2',
+      [key, now],
+    );
+    const [, [row]] = await Promise.all([lock, found]);
+    return row ? { sends: Number(row.sends), nextAt: Number(row.next_at) } : undefined;
+  }
+
+  async save(tx: Tx, key: string, sends: number, nextAt: number, expiresAt: number): Promise<void> {
+    await this.db.execute(tx, UPSERT, [key, sends, nextAt, expiresAt]);
+  }
+
+  async remove(tx: Tx, key: string): Promise<void> {
+    await this.db.execute(tx, 'DELETE FROM limit_backoffs WHERE key = $1', [key]);
+  }
+}

@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { redisFault } from '../errors/dependency-error';
+import { DependencyOutages } from '../errors/dependency-outages';
+import { inSpan, KIND } from '../tracing/tracing';
+import { BACKOFF_QUIET_MS, BackoffStore, BackoffVerdict } from './backoff-store';
+
+const PREFIX = 'pv:backoff:';
+
+/** The command only: keys hold numbers. */
+const span = (operation: string) => ({
+  'db.system': 'redis',
+  'db.system.name': 'redis',
+  'db.operation.name': operation,
+});
+
+/**
+ * A hash per key (s = sends, n = next send's earliest time), expiring BACKOFF_QUIET_MS after n.
+ * Recording never moves a record backwards (two instances that both let a send through at the
+ * same moment each count it, and the later wait wins). ARGV: sends, next, expire-at.
+ */
+const RECORD = `
+local s = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+local n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+local sends = math.max(s, tonumber(ARGV[1]))
+local next = math.max(n, tonumber(ARGV[2]))
+redis.call('HSET', KEYS[1], 's', sends, 'n', next)
+redis.call('PEXPIREAT', KEYS[1], next + tonumber(ARGV[3]))
+return sends
+`;
+
+/**
+ * The back-off in Redis, shared by every instance. Check and record are two commands: two sends
+ * to one number at the same instant through different instances may both pass the check (each is
+ * still counted, and the per-number daily limit, checked atomically, still holds).
+ */
+@Injectable()
+export class RedisBackoffStore extends BackoffStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly outages?: DependencyOutages,
+  ) {
+    super();
+  }
+
+  async check(key: string, now: Date): Promise<BackoffVerdict> {
+    const [sends, next] = await this.call('HMGET', () => this.redis.hmget(PREFIX + key, 's', 'n'));
+    if (sends === null || next === null) return { ok: true, sends: 0 };
+    const wait = Number(next) - now.getTime();
+    if (wait > 0) return { ok: false, retryAfterMs: wait };
+    return { ok: true, sends: Number(sends) };
+  }
+
+  async record(key: string, sends: number, waitMs: number, now: Date): Promise<void> {
+    const next = now.getTime() + waitMs;
+    await this.call('EVALSHA', () => this.redis.eval(RECORD, 1, PREFIX + key, sends, next, BACKOFF_QUIET_MS));
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.call('DEL', () => this.redis.del(PREFIX + key));
+  }
+
+  private async call<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await inSpan(operation, KIND.CLIENT, span(operation), command);
+    } catch (error) {
+      throw redisFault(error);
+    }
+    this.outages?.succeeded('redis');
+    return result;
+  }
+}

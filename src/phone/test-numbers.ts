@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { AppConfig } from '../common/config/app-config.module';
+import { ConfigError } from '../common/config/env.schema';
+import { canonicalCode, CodeAlphabet } from './code-generator';
+
+/** One entry of SMS_TEST_NUMBERS: an E.164 number, or a prefix of one ending in `*`, and its fixed code. */
+export interface TestNumber {
+  /** as written: `+41790000001` or `+4175999*` */
+  entry: string;
+  /** the digits with their `+`, without the `*` */
+  number: string;
+  prefix: boolean;
+  code: string;
+}
+
+const ENTRY = /^(\+[1-9]\d{0,14})(\*?)$/;
+const CODE_CHARS: Record<CodeAlphabet, RegExp> = { digits: /^[0-9]+$/, alphanumeric: /^[A-Z0-9]+$/ };
+
+/**
+ * SMS_TEST_NUMBERS: `;`-separated `<number>=<code>` entries, a number in E.164 (`+41790000001`) or
+ * a prefix of one followed by `*` (`+4175999*`: every number that starts so). Each code is a code
+ * the service could have generated: PHONE_CODE_LENGTH characters of PHONE_CODE_ALPHABET
+ * (alphanumeric codes are taken in upper case). An exact number must be a valid one, in its E.164
+ * form (the form requests are matched in). Throws the first problem found, in words.
+ */
+export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlphabet): TestNumber[] {
+  const entries: TestNumber[] = [];
+  const seen = new Set<string>();
+  for (const part of raw.split(';')) {
+    if (part.trim() === '') continue;
+    const at = part.indexOf('=');
+    const entry = (at < 0 ? part : part.slice(0, at)).trim();
+    if (at < 0) throw new Error(`"${entry}" has no code: write <number>=<code>, e.g. +41790000001=123456`);
+    const match = ENTRY.exec(entry.replace(/[\s-]/g, ''));
+    if (!match) {
+      throw new Error(
+        `"${entry}" is not an E.164 number (+ and up to 15 digits) or such a prefix followed by * (e.g. +4175999*)`,
+      );
+    }
+    const code = canonicalCode(part.slice(at + 1), alphabet);
+    if (code.length !== length || !CODE_CHARS[alphabet].test(code)) {
+      throw new Error(
+        `the code of "${entry}" must be ${length} ${alphabet === 'digits' ? 'digits' : 'letters or digits'} ` +
+          '(PHONE_CODE_LENGTH, PHONE_CODE_ALPHABET)',
+      );
+    }
+    const [, number, star] = match;
+    if (!star) {
+      // an exact number is compared with the E.164 form of what a request names: it must be that form
+      const parsed = parsePhoneNumberFromString(number);
+      if (!parsed?.isValid()) throw new Error(`"${entry}" is not a valid number for its country`);
+      if (parsed.number !== number) throw new Error(`"${entry}" must be written in E.164 form: ${parsed.number}`);
+    }
+    const key = `${number}${star}`;
+    if (seen.has(key)) throw new Error(`"${entry}" is listed twice`);
+    seen.add(key);
+    entries.push({ entry, number, prefix: star === '*', code });
+  }
+  if (entries.length === 0) throw new Error('lists no number: write <number>=<code>;…');
+  return entries;
+}
+
+/**
+ * The test numbers of SMS_TEST_NUMBERS (app-store review, monitoring, load tests): they are never
+ * sent an SMS, no send limit applies to them, and their code is the fixed one configured. Checked
+ * as the phone module starts, like SMS_TEMPLATES: a list it cannot use, or one set in production
+ * without SMS_TEST_NUMBERS_IN_PRODUCTION=true, stops start-up with the one JSON line of a
+ * ConfigError that names SMS_TEST_NUMBERS.
+ */
+@Injectable()
+export class TestNumbers {
+  private readonly exact = new Map<string, string>();
+  /** longest prefix first */
+  private readonly prefixes: TestNumber[] = [];
+
+  constructor(config: AppConfig) {
+    if (!config.SMS_TEST_NUMBERS) return;
+    let entries: TestNumber[];
+    try {
+      entries = parseTestNumbers(config.SMS_TEST_NUMBERS, config.PHONE_CODE_LENGTH, config.PHONE_CODE_ALPHABET);
+    } catch (error) {
+      throw new ConfigError([`SMS_TEST_NUMBERS: ${(error as Error).message}`]);
+    }
+    if (config.NODE_ENV === 'production' && !config.SMS_TEST_NUMBERS_IN_PRODUCTION) {
+      throw new ConfigError([
+        'SMS_TEST_NUMBERS: test numbers are refused when NODE_ENV=production; ' +
+          'set SMS_TEST_NUMBERS_IN_PRODUCTION=true to allow them there (e.g. for app-store review)',
+      ]);
+    }
+    for (const entry of entries) {
+      if (entry.prefix) this.prefixes.push(entry);
+      else this.exact.set(entry.number, entry.code);
+    }
+    this.prefixes.sort((a, b) => b.number.length - a.number.length);
+  }
+
+  /** The fixed code of a test number (E.164); undefined for every other number. */
+  codeFor(e164: string): string | undefined {
+    return this.exact.get(e164) ?? this.prefixes.find((entry) => e164.startsWith(entry.number))?.code;
+  }
+}

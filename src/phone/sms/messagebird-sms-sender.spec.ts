@@ -122,6 +122,11 @@ describe(MessageBirdSmsSender.name, () => {
     });
   });
 
+  it('sends a number as originator without its +', async () => {
+    await sender({ originator: '+41791110000' }).send(smsMessage());
+    expect(fake.received[0].json.originator).toBe('41791110000');
+  });
+
   it('sends a text outside GSM-7 as unicode and never a validity below one second', async () => {
     await sender({}, '2026-12-01T12:04:59.500Z').send(smsMessage({ text: '482913 — код' }));
     expect(fake.received[0].json).toMatchObject({ datacoding: 'unicode', validity: 1 });

@@ -68,7 +68,8 @@ export class MessageBirdSmsSender extends SmsSender {
   async send(message: SmsMessage): Promise<SmsAccepted> {
     const validity = Math.max(1, Math.floor((message.expiresAt.getTime() - this.clock.now().getTime()) / 1000));
     const body: Record<string, unknown> = {
-      originator: message.senderId ?? this.options.originator,
+      // a number goes, like the recipient, without its +
+      originator: (message.senderId ?? this.options.originator).replace(/^\+/, ''),
       recipients: [message.to.replace(/^\+/, '')],
       body: message.text,
       validity,

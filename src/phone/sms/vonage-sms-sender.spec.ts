@@ -128,6 +128,11 @@ describe(VonageSmsSender.name, () => {
     });
   });
 
+  it('sends a number as sender without its +', async () => {
+    await sender({ from: '+41791110000' }).send(smsMessage());
+    expect(fake.received[0].from).toBe('41791110000');
+  });
+
   it('sends a text outside GSM-7 as unicode', async () => {
     await sender().send(smsMessage({ text: '482913 是您的验证码' }));
     expect(fake.received[0]).toMatchObject({ type: 'unicode', text: '482913 是您的验证码' });

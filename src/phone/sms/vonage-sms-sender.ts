@@ -115,7 +115,8 @@ export class VonageSmsSender extends SmsSender {
     const ttl = Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, message.expiresAt.getTime() - now));
     const params: Record<string, string> = {
       api_key: this.options.apiKey,
-      from: message.senderId ?? this.options.from,
+      // a number goes, like `to`, without its +
+      from: (message.senderId ?? this.options.from).replace(/^\+/, ''),
       to: message.to.replace(/^\+/, ''),
       text: message.text,
       ttl: String(ttl),

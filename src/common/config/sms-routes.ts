@@ -61,3 +61,8 @@ export function effectiveRoutes(config: { SMS_PROVIDER: string; SMS_ROUTES?: str
   if (!routes.has(DEFAULT_ROUTE)) routes.set(DEFAULT_ROUTE, providerList(config.SMS_PROVIDER));
   return routes;
 }
+
+/** Every provider SMS_PROVIDER (as the default route) and SMS_ROUTES name, once each, in order of appearance. */
+export function configuredProviders(config: { SMS_PROVIDER: string; SMS_ROUTES?: string }): string[] {
+  return [...new Set([...effectiveRoutes(config).values()].flat())];
+}

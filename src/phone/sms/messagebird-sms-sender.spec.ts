@@ -337,6 +337,18 @@ describe(MessageBirdReceiptParser.name, () => {
     expect(rejection({ ...good, headers: { 'messagebird-signature-jwt': none } }).status).toBe(401);
   });
 
+  it('labels error codes of one byte by number and every other as other', () => {
+    expect(['34', '0', '255', '256', '1000', '-1', 'x'].map((c) => parser.errorLabel(c))).toEqual([
+      'messagebird_34',
+      'messagebird_0',
+      'messagebird_255',
+      'other',
+      'other',
+      'other',
+      'other',
+    ]);
+  });
+
   it('refuses a signed report without id or with an unknown status (400)', async () => {
     const params = new URLSearchParams(query);
     params.set('status', 'teleported');

@@ -164,6 +164,14 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 export class MessageBirdReceiptParser extends ReceiptParser {
   readonly provider = 'messagebird';
 
+  /**
+   * The metrics' label of a report's statusErrorCode: MessageBird passes on the network's GSM
+   * error (one byte), so `messagebird_<0-255>`, else `other`.
+   */
+  errorLabel(code: string): string {
+    return /^\d{1,3}$/.test(code) && Number(code) <= 255 ? `messagebird_${Number(code)}` : 'other';
+  }
+
   constructor(
     private readonly options: MessageBirdReceiptOptions,
     private readonly clock: Clock,

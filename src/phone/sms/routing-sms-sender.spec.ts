@@ -8,7 +8,7 @@ import { Metrics } from '../../common/metrics/metrics';
 import { PhoneMetrics } from '../phone.metrics';
 import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
 import { MessageBirdReceiptParser } from './messagebird-sms-sender';
-import { receiptParsers } from './receipt-parsers';
+import { receiptParsers } from './provider-receipt-parsers';
 import { countryOf, routeOf, RoutingSmsSender } from './routing-sms-sender';
 import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 import { VonageReceiptParser } from './vonage-sms-sender';
@@ -222,8 +222,10 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       VONAGE_FROM: 'MyApp',
       MESSAGEBIRD_ACCESS_KEY: 'live_0123456789abcdef',
       MESSAGEBIRD_ORIGINATOR: 'MyApp',
+      SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
     }) as AppConfig;
     expect(receiptParsers(both, clock).map((p) => p.provider)).toEqual(['vonage', 'messagebird']);
+    expect(receiptParsers({ ...both, SMS_RECEIPTS_BASE_URL: undefined } as AppConfig, clock)).toEqual([]);
     expect(receiptParsers(both, clock)[1]).toBeInstanceOf(MessageBirdReceiptParser);
     const none = validateEnvironment({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${webhook.url}/sms` }) as AppConfig;
     expect(receiptParsers(none, clock)).toEqual([]);

@@ -399,6 +399,20 @@ describe(VonageReceiptParser.name, () => {
     expect(rejection(get(receipt({ status: 'teleported' }))).status).toBe(400);
   });
 
+  it('labels the documented DLR error codes by name and every other as other', () => {
+    expect(['1', '6', '16', '50', '99', '17', '0', '4242', 'x'].map((c) => parser().errorLabel(c))).toEqual([
+      'vonage_1',
+      'vonage_6',
+      'vonage_16',
+      'vonage_50',
+      'vonage_99',
+      'other',
+      'other',
+      'other',
+      'other',
+    ]);
+  });
+
   it('refuses a body that is no JSON object (400)', () => {
     const request = { url: URL_BASE, headers: { 'content-type': 'application/json' }, rawBody: Buffer.from('[1]') };
     expect(rejection(request).status).toBe(400);

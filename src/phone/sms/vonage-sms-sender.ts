@@ -196,6 +196,14 @@ export interface VonageReceiptOptions {
   toleranceMs?: number;
 }
 
+/**
+ * Vonage's DLR error codes: 1 unknown, 2/3 absent subscriber (temporary, permanent), 4 barred by
+ * the user, 5 portability, 6 anti-spam, 7 busy, 8 network, 9 illegal number, 10 illegal message,
+ * 11 unroutable, 12 unreachable, 13 age restriction, 14 blocked by the carrier, 15 pre-paid
+ * funds, 16 gateway quota, 50-54 entity, header, content, consent filters and regulation, 99 general.
+ */
+const VONAGE_DLR_CODES = new Set([...Array(17).keys(), 50, 51, 52, 53, 54, 99].filter((code) => code > 0).map(String));
+
 const VONAGE_STATUS: Record<string, DeliveryStatus> = {
   accepted: 'sent',
   buffered: 'sent',
@@ -213,6 +221,11 @@ const VONAGE_STATUS: Record<string, DeliveryStatus> = {
  */
 export class VonageReceiptParser extends ReceiptParser {
   readonly provider = 'vonage';
+
+  /** The metrics' label of a receipt's err-code: `vonage_<code>` for Vonage's documented DLR codes, else `other`. */
+  errorLabel(code: string): string {
+    return VONAGE_DLR_CODES.has(code) ? `vonage_${code}` : 'other';
+  }
 
   constructor(
     private readonly options: VonageReceiptOptions,

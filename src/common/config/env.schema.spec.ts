@@ -85,6 +85,12 @@ describe(EnvironmentVariables.name, () => {
       VONAGE_SIGNATURE_METHOD: 'sha256',
       VONAGE_FROM: undefined,
       VONAGE_TIMEOUT: 5_000,
+      SNS_REGION: undefined,
+      SNS_ENDPOINT: undefined,
+      SNS_ACCESS_KEY_ID: undefined,
+      SNS_SECRET_ACCESS_KEY: undefined,
+      SNS_SENDER_ID: undefined,
+      SNS_TIMEOUT: 5_000,
       MESSAGEBIRD_BASE_URL: 'https://rest.messagebird.com',
       MESSAGEBIRD_ACCESS_KEY: undefined,
       MESSAGEBIRD_SIGNING_KEY: undefined,
@@ -243,7 +249,7 @@ describe('EnvironmentVariables: SMS providers', () => {
 
   it.each(['sms', 'webhook;twilio', 'webhook,', ',twilio', 'Twilio', ''])('refuses SMS_PROVIDER=%p', (provider) => {
     expect(problemsOf({ SMS_PROVIDER: provider, ...webhook, ...twilio })).toBe(
-      'Invalid configuration:\n  SMS_PROVIDER: SMS_PROVIDER must be console, none, webhook, twilio, vonage or messagebird, ' +
+      'Invalid configuration:\n  SMS_PROVIDER: SMS_PROVIDER must be console, none, webhook, twilio, vonage, sns or messagebird, ' +
         'or a comma-separated list of them (tried in order)',
     );
   });
@@ -439,7 +445,7 @@ describe('SMS_ROUTES, SMS_SENDER_IDS and the Vonage and MessageBird settings', (
 
   it('names an unknown provider of a route', () => {
     expect(problemsOf({ SMS_ROUTES: 'CH=vonage,sms77', ...vonage })).toBe(
-      'Invalid configuration:\n  SMS_ROUTES: CH: unknown provider "sms77" (known: console, none, webhook, twilio, vonage, messagebird)',
+      'Invalid configuration:\n  SMS_ROUTES: CH: unknown provider "sms77" (known: console, none, webhook, twilio, vonage, sns, messagebird)',
     );
   });
 
@@ -512,13 +518,46 @@ describe('SMS_ROUTES, SMS_SENDER_IDS and the Vonage and MessageBird settings', (
     expect(problemsOf({ [name]: value })).toContain(`${name}: ${problem}`);
   });
 
-  it('in production, needs https for Vonage, MessageBird and the receipts URL', () => {
+  it('needs a region for SNS, and both or neither of its keys', () => {
+    expect(problemsOf({ SMS_ROUTES: 'US=sns;*=none', SNS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE' })).toBe(
+      'Invalid configuration:\n' +
+        '  SNS_REGION: required when SMS_ROUTES includes sns\n' +
+        '  SNS_ACCESS_KEY_ID: set both SNS_ACCESS_KEY_ID and SNS_SECRET_ACCESS_KEY, or neither (the default chain)',
+    );
+    expect(problemsOf({ SMS_PROVIDER: 'sns', SNS_REGION: 'eu-central-1' })).toBeUndefined();
+    expect(problemsOf({ SMS_PROVIDER: 'sns' })).toBe(
+      'Invalid configuration:\n  SNS_REGION: required when SMS_PROVIDER includes sns',
+    );
+  });
+
+  it.each([
+    ['SNS_REGION', 'Frankfurt', 'SNS_REGION must be an AWS region'],
+    ['SNS_SENDER_ID', 'My App', 'SNS_SENDER_ID must be 1 to 11 letters and digits'],
+    ['SNS_ENDPOINT', 'sns.local', 'SNS_ENDPOINT must be an http(s) origin'],
+    ['SNS_TIMEOUT', '0', 'SNS_TIMEOUT must be a duration between 1s and 60s'],
+  ])('refuses %s=%p', (name, value, problem) => {
+    expect(problemsOf({ [name]: value })).toContain(`${name}: ${problem}`);
+  });
+
+  it('refuses a sender id with a space for a country that goes to SNS', () => {
+    const env = { SNS_REGION: 'us-east-1', ...vonage };
+    expect(problemsOf({ ...env, SMS_ROUTES: 'US=sns;*=vonage', SMS_SENDER_IDS: 'US=My App;CH=My App' })).toBe(
+      'Invalid configuration:\n  SMS_SENDER_IDS: US: "My App" has a space, which SNS does not allow in a sender id',
+    );
+    expect(problemsOf({ ...env, SMS_ROUTES: 'CH=vonage;*=sns', SMS_SENDER_IDS: 'DE=My App;CH=My App' })).toBe(
+      'Invalid configuration:\n  SMS_SENDER_IDS: DE: "My App" has a space, which SNS does not allow in a sender id',
+    );
+  });
+
+  it('in production, needs https for Vonage, SNS, MessageBird and the receipts URL', () => {
     expect(
       problemsOf({
         ...production,
-        SMS_ROUTES: 'CH=vonage;*=messagebird',
+        SMS_ROUTES: 'CH=vonage;US=sns;*=messagebird',
         ...vonage,
         ...messagebird,
+        SNS_REGION: 'us-east-1',
+        SNS_ENDPOINT: 'http://127.0.0.1:7',
         VONAGE_BASE_URL: 'http://127.0.0.1:8',
         MESSAGEBIRD_BASE_URL: 'http://127.0.0.1:9',
         SMS_RECEIPTS_BASE_URL: 'http://verify.example.com',
@@ -526,6 +565,7 @@ describe('SMS_ROUTES, SMS_SENDER_IDS and the Vonage and MessageBird settings', (
     ).toBe(
       'Invalid configuration:\n' +
         '  VONAGE_BASE_URL: must be https:// when NODE_ENV=production\n' +
+        '  SNS_ENDPOINT: must be https:// when NODE_ENV=production\n' +
         '  MESSAGEBIRD_BASE_URL: must be https:// when NODE_ENV=production\n' +
         '  SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production',
     );

@@ -393,6 +393,42 @@ export class EnvironmentVariables {
   @ProviderTimeout()
   VONAGE_TIMEOUT = 5_000;
 
+  /** The AWS region SNS sends from, such as eu-central-1. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { message: 'SNS_REGION must be an AWS region such as eu-central-1' })
+  SNS_REGION?: string = undefined;
+
+  /** Another endpoint for SNS's API (a VPC endpoint, or a local fake in tests); unset, the region's. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, { message: 'SNS_ENDPOINT must be an http(s) origin' })
+  SNS_ENDPOINT?: string = undefined;
+
+  /** With SNS_SECRET_ACCESS_KEY; both unset, the SDK's default chain (environment, files, instance or task role). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[A-Z0-9]{16,128}$/, {
+    message: 'SNS_ACCESS_KEY_ID must be an AWS access key id (16 to 128 upper-case letters and digits)',
+  })
+  SNS_ACCESS_KEY_ID?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,128}$/, { message: 'SNS_SECRET_ACCESS_KEY must be 16 to 128 characters without spaces' })
+  SNS_SECRET_ACCESS_KEY?: string = undefined;
+
+  /** AWS.SNS.SMS.SenderID: 1-11 letters and digits with a letter, no spaces; SMS_SENDER_IDS wins per country. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{1,11}$/, {
+    message: 'SNS_SENDER_ID must be 1 to 11 letters and digits with at least one letter (no spaces)',
+  })
+  SNS_SENDER_ID?: string = undefined;
+
+  @ProviderTimeout()
+  SNS_TIMEOUT = 5_000;
+
   /** Overridable so tests can run against a local fake of the REST API. */
   @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, {
     message: 'MESSAGEBIRD_BASE_URL must be an http(s) origin such as https://rest.messagebird.com',
@@ -472,6 +508,7 @@ function providerTimeout(config: EnvironmentVariables, name: string): number {
     webhook: config.SMS_WEBHOOK_TIMEOUT,
     twilio: config.TWILIO_TIMEOUT,
     vonage: config.VONAGE_TIMEOUT,
+    sns: config.SNS_TIMEOUT,
     messagebird: config.MESSAGEBIRD_TIMEOUT,
   };
   return timeouts[name] ?? 0;
@@ -562,6 +599,25 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
     if (!config.VONAGE_FROM) problems.push(`VONAGE_FROM: required when ${by('vonage')}`);
     if (production && !config.VONAGE_BASE_URL.startsWith('https://')) {
       problems.push('VONAGE_BASE_URL: must be https:// when NODE_ENV=production');
+    }
+  }
+  if (used('sns')) {
+    if (!config.SNS_REGION) problems.push(`SNS_REGION: required when ${by('sns')}`);
+    if (!config.SNS_ACCESS_KEY_ID !== !config.SNS_SECRET_ACCESS_KEY) {
+      problems.push(
+        'SNS_ACCESS_KEY_ID: set both SNS_ACCESS_KEY_ID and SNS_SECRET_ACCESS_KEY, or neither (the default chain)',
+      );
+    }
+    if (production && config.SNS_ENDPOINT && !config.SNS_ENDPOINT.startsWith('https://')) {
+      problems.push('SNS_ENDPOINT: must be https:// when NODE_ENV=production');
+    }
+    // SNS takes no spaces in a sender id: a country routed to SNS needs one without
+    const ids = config.SMS_SENDER_IDS ? parseSenderIds(config.SMS_SENDER_IDS) : undefined;
+    for (const [country, id] of typeof ids === 'string' || !ids ? [] : ids) {
+      const chain = routes?.get(country) ?? routes?.get(DEFAULT_ROUTE) ?? names;
+      if (chain.includes('sns') && id.includes(' ')) {
+        problems.push(`SMS_SENDER_IDS: ${country}: "${id}" has a space, which SNS does not allow in a sender id`);
+      }
     }
   }
   if (used('messagebird')) {

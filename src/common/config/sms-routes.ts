@@ -1,5 +1,5 @@
 /** Every SMS provider a setting may name. */
-export const SMS_PROVIDERS = ['console', 'none', 'webhook', 'twilio', 'vonage', 'messagebird'] as const;
+export const SMS_PROVIDERS = ['console', 'none', 'webhook', 'twilio', 'vonage', 'sns', 'messagebird'] as const;
 export type SmsProviderName = (typeof SMS_PROVIDERS)[number];
 
 /** The route of every country without its own entry. */

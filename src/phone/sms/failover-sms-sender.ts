@@ -5,6 +5,7 @@ import type { PhoneMetrics } from '../phone.metrics';
 import { MeasuredSmsSender } from './measured-sms-sender';
 import { MESSAGEBIRD_RECEIPTS_PATH, MessageBirdSmsSender } from './messagebird-sms-sender';
 import { RoutingSmsSender } from './routing-sms-sender';
+import { SnsSmsSender } from './sns-sms-sender';
 import {
   ConsoleSmsSender,
   NoneSmsSender,
@@ -101,6 +102,15 @@ function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
         },
         clock,
       );
+    case 'sns':
+      return new SnsSmsSender({
+        region: config.SNS_REGION!,
+        endpoint: config.SNS_ENDPOINT,
+        accessKeyId: config.SNS_ACCESS_KEY_ID,
+        secretAccessKey: config.SNS_SECRET_ACCESS_KEY,
+        senderId: config.SNS_SENDER_ID,
+        timeoutMs: config.SNS_TIMEOUT,
+      });
     case 'messagebird':
       return new MessageBirdSmsSender(
         {

@@ -213,6 +213,45 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
     expect(await sender.send(smsMessage({ to: SWISS }))).toEqual({ provider: 'webhook' });
   });
 
+  it('sends a US number through SNS (a local fake of its Query API) with the US sender id', async () => {
+    const sns = await new FakeHttpServer().start();
+    try {
+      sns.handler = () => ({
+        status: 200,
+        contentType: 'text/xml',
+        body:
+          '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId>' +
+          '</PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>',
+      });
+      const routed = validateEnvironment({
+        SMS_ROUTES: 'US=sns;*=webhook',
+        SMS_SENDER_IDS: 'US=MyAppUS',
+        SMS_WEBHOOK_URL: `${webhook.url}/sms`,
+        SNS_REGION: 'us-east-1',
+        SNS_ENDPOINT: sns.url,
+        SNS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+        SNS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      }) as AppConfig;
+      const sender = createSmsSender(routed, clock, phoneMetrics);
+      expect(await sender.send(smsMessage({ to: US }))).toEqual({ provider: 'sns', providerMessageId: 'm-1' });
+      expect(await sender.send(smsMessage({ to: SWISS }))).toEqual({ provider: 'webhook' });
+      expect(sns.requests).toHaveLength(1);
+      expect(Object.fromEntries(sns.requests[0].form)).toMatchObject({
+        Action: 'Publish',
+        PhoneNumber: US,
+        'MessageAttributes.entry.1.Name': 'AWS.SNS.SMS.SMSType',
+        'MessageAttributes.entry.1.Value.StringValue': 'Transactional',
+        'MessageAttributes.entry.2.Name': 'AWS.SNS.SMS.SenderID',
+        'MessageAttributes.entry.2.Value.StringValue': 'MyAppUS',
+      });
+      expect(sns.requests[0].headers.authorization).toMatch(
+        /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\/\d{8}\/us-east-1\/sns\//,
+      );
+    } finally {
+      await sns.close();
+    }
+  });
+
   it('builds the receipt parsers of the configured providers that send receipts', () => {
     expect(receiptParsers(config, clock).map((p) => p.constructor)).toEqual([VonageReceiptParser]);
     const both = validateEnvironment({

@@ -277,7 +277,7 @@ export class EnvironmentVariables {
   })
   SMS_PROVIDER = 'console';
 
-  /** Provider lists per destination country: "CH=twilio,vonage;US=messagebird;*=webhook"; unset, SMS_PROVIDER for all. */
+  /** Provider lists per destination country: "CH=twilio,vonage;US=sns;*=webhook"; unset, SMS_PROVIDER for all. */
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
@@ -520,7 +520,7 @@ function routeProblems(config: EnvironmentVariables, problems: string[]): Map<st
   const routes = parseSmsRoutes(config.SMS_ROUTES);
   if (typeof routes === 'string') {
     problems.push(
-      `SMS_ROUTES: ${routes}; write entries such as CH=twilio,vonage;US=messagebird;*=webhook (an ISO country code or *, then providers tried in order)`,
+      `SMS_ROUTES: ${routes}; write entries such as CH=twilio,vonage;US=sns;*=webhook (an ISO country code or *, then providers tried in order)`,
     );
     return undefined;
   }

@@ -12,6 +12,13 @@ const VONAGE_SECRET = 'Zx9Yw8Vu7Ts6Rq5P';
 
 /** A valid New York number nobody else in this run uses (E.164). */
 const randomUsNumber = () => `+1212736${String(randomInt(10_000)).padStart(4, '0')}`;
+/** A valid German mobile number nobody else in this run uses (E.164). */
+const randomGermanNumber = () => `+49151${String(randomInt(100_000_000)).padStart(8, '0')}`;
+
+const publishAnswer = (id: string) =>
+  '<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult>' +
+  `<MessageId>${id}</MessageId></PublishResult><ResponseMetadata><RequestId>r-${id}</RequestId>` +
+  '</ResponseMetadata></PublishResponse>';
 
 async function settledRow(t: TestApp, userId: string): Promise<SmsOutboxEntity> {
   return until(`the SMS of ${userId} to be delivered`, async () => {
@@ -31,17 +38,29 @@ async function sends(t: TestApp): Promise<Record<string, number>> {
 }
 
 /**
- * The real app with SMS_ROUTES=CH=vonage;*=webhook: a local fake of Vonage's SMS API (POST
- * /sms/json, api_key and api_secret, answer with messages[0].status "0") and a local webhook.
+ * The real app with SMS_ROUTES=CH=vonage;US=sns;*=webhook: a local fake of Vonage's SMS API (POST
+ * /sms/json, api_key and api_secret, answer with messages[0].status "0"), one of SNS's Query API
+ * (a SigV4-signed form POST with Action=Publish, answered with a PublishResponse) and a local webhook.
  */
 describe.each(DATABASES)('SMS routed by country (%s)', (db) => {
   const vonage = new FakeHttpServer();
   const webhook = new FakeHttpServer();
+  const sns = new FakeHttpServer();
   let t: TestApp;
 
   beforeAll(async () => {
     await vonage.start();
     await webhook.start();
+    await sns.start();
+    sns.handler = (r) =>
+      r.form.get('Action') === 'Publish' &&
+      /^AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE\//.test(String(r.headers.authorization))
+        ? { status: 200, contentType: 'text/xml', body: publishAnswer(`m-${randomInt(1e9)}`) }
+        : {
+            status: 403,
+            contentType: 'text/xml',
+            body: '<ErrorResponse><Error><Code>InvalidClientTokenId</Code></Error></ErrorResponse>',
+          };
     vonage.handler = (r) => {
       if (
         r.path !== '/sms/json' ||
@@ -60,8 +79,13 @@ describe.each(DATABASES)('SMS routed by country (%s)', (db) => {
     };
     webhook.handler = () => ({ status: 204 });
     t = await startApp(db, {
-      SMS_ROUTES: 'CH=vonage;*=webhook',
-      SMS_SENDER_IDS: 'CH=MyApp CH;US=MyApp US',
+      SMS_ROUTES: 'CH=vonage;US=sns;*=webhook',
+      SMS_SENDER_IDS: 'CH=MyApp CH;US=MyAppUS',
+      SNS_REGION: 'us-east-1',
+      SNS_ENDPOINT: sns.url,
+      SNS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      SNS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      SNS_TIMEOUT: '1s',
       SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
       SMS_WEBHOOK_URL: `${webhook.url}/sms`,
       SMS_WEBHOOK_TIMEOUT: '1s',
@@ -79,16 +103,18 @@ describe.each(DATABASES)('SMS routed by country (%s)', (db) => {
     await t?.close();
     await vonage.close();
     await webhook.close();
+    await sns.close();
   }, 60_000);
 
-  it('sends a Swiss number through Vonage and a US number through the webhook; both codes verify', async () => {
+  it('sends a Swiss number through Vonage, a US one through SNS, a German one through the webhook; each code verifies', async () => {
     const swiss = randomMobile();
     const american = randomUsNumber();
+    const german = randomGermanNumber();
     const ch = await createHuman(t, { phone: swiss, phoneMode: 'sendCode' });
     const us = await createHuman(t, { phone: american, phoneMode: 'sendCode' });
-    const [chRow, usRow] = [await settledRow(t, ch.userId), await settledRow(t, us.userId)];
-    expect(chRow.provider).toBe('vonage');
-    expect(usRow.provider).toBe('webhook');
+    const de = await createHuman(t, { phone: german, phoneMode: 'sendCode' });
+    const rows = [await settledRow(t, ch.userId), await settledRow(t, us.userId), await settledRow(t, de.userId)];
+    expect(rows.map((row) => row.provider)).toEqual(['vonage', 'sns', 'webhook']);
 
     const toVonage = vonage.requests.filter((r) => r.form.get('to') === swiss.slice(1));
     expect(toVonage).toHaveLength(1);
@@ -96,22 +122,35 @@ describe.each(DATABASES)('SMS routed by country (%s)', (db) => {
     expect(form).toMatchObject({
       from: 'MyApp CH',
       callback: 'https://verify.example.com/v2/sms/receipts/vonage',
-      'client-ref': chRow.id,
+      'client-ref': rows[0].id,
     });
     // the code's remaining life (PHONE_CODE_TTL 10 min), sent within moments of its issue
     expect(Number(form.ttl)).toBeGreaterThan(590_000);
     expect(Number(form.ttl)).toBeLessThanOrEqual(600_000);
-    expect(webhook.requests.some((r) => r.json.to === swiss)).toBe(false);
 
-    const toWebhook = webhook.requests.filter((r) => r.json.to === american);
+    const toSns = sns.requests.filter((r) => r.form.get('PhoneNumber') === american);
+    expect(toSns).toHaveLength(1);
+    const published = Object.fromEntries(toSns[0].form);
+    expect(published).toMatchObject({
+      Action: 'Publish',
+      'MessageAttributes.entry.1.Name': 'AWS.SNS.SMS.SMSType',
+      'MessageAttributes.entry.1.Value.StringValue': 'Transactional',
+      'MessageAttributes.entry.2.Name': 'AWS.SNS.SMS.SenderID',
+      'MessageAttributes.entry.2.Value.StringValue': 'MyAppUS',
+    });
+
+    const toWebhook = webhook.requests.filter((r) => r.json.to === german);
     expect(toWebhook).toHaveLength(1);
-    expect(vonage.requests.some((r) => r.form.get('to') === american.slice(1))).toBe(false);
+    // each number went to its route's provider only
+    expect(webhook.requests.some((r) => r.json.to === swiss || r.json.to === american)).toBe(false);
+    expect(vonage.requests.some((r) => r.form.get('to') !== swiss.slice(1))).toBe(false);
+    expect(sns.requests.some((r) => r.form.get('PhoneNumber') !== american)).toBe(false);
 
-    const chCode = /^([A-Z0-9]{8}) is your code/.exec(form.text)![1];
-    const usCode = toWebhook[0].json.code as string;
+    const codeIn = (text: string) => /^([A-Z0-9]{8}) is your code/.exec(text)![1];
     for (const [userId, code] of [
-      [ch.userId, chCode],
-      [us.userId, usCode],
+      [ch.userId, codeIn(form.text)],
+      [us.userId, codeIn(published.Message)],
+      [de.userId, toWebhook[0].json.code as string],
     ]) {
       await t
         .http()
@@ -122,10 +161,14 @@ describe.each(DATABASES)('SMS routed by country (%s)', (db) => {
     }
 
     const counted = await sends(t);
-    expect(counted['vonage/CH/accepted']).toBeGreaterThanOrEqual(1);
-    expect(counted['webhook/*/accepted']).toBeGreaterThanOrEqual(1);
+    expect(counted['vonage/CH/accepted']).toBe(1);
+    expect(counted['sns/US/accepted']).toBe(1);
+    expect(counted['webhook/*/accepted']).toBe(1);
     expect(counted['vonage/CH/rejected']).toBe(0);
-    expect(Object.keys(counted).every((key) => /^(vonage|webhook)\/(CH|\*)\//.test(key))).toBe(true);
+    expect(Object.keys(counted).every((key) => /^(vonage\/CH|sns\/US|webhook\/\*)\//.test(key))).toBe(true);
+    for (const number of [swiss, american, german]) {
+      expect(t.logs.filter((line) => line.includes(number.slice(1)))).toEqual([]);
+    }
   });
 
   it('counts a Vonage refusal as rejected on route CH and gives the message up', async () => {

@@ -9,7 +9,7 @@ import { PhoneMetrics } from '../phone.metrics';
 import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
 import { MessageBirdReceiptParser } from './messagebird-sms-sender';
 import { receiptParsers } from './provider-receipt-parsers';
-import { countryOf, routeOf, RoutingSmsSender } from './routing-sms-sender';
+import { countryOf, providerChainOf, routeOf, RoutingSmsSender } from './routing-sms-sender';
 import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 import { VonageReceiptParser } from './vonage-sms-sender';
 import { WebhookSmsSender } from './webhook-sms-sender';
@@ -55,6 +55,17 @@ describe(routeOf.name, () => {
     expect(routeOf('CH', routes)).toBe('CH');
     expect(routeOf('DE', routes)).toBe('*');
     expect(routeOf(undefined, routes)).toBe('*');
+  });
+});
+
+describe(providerChainOf.name, () => {
+  it("is the chain of the number's route, or SMS_PROVIDER's without routes", () => {
+    const routes = { SMS_PROVIDER: 'webhook', SMS_ROUTES: 'CH=twilio,vonage;US=sns' };
+    expect(providerChainOf(routes, SWISS)).toEqual(['twilio', 'vonage']);
+    expect(providerChainOf(routes, US)).toEqual(['sns']);
+    expect(providerChainOf(routes, GERMAN)).toEqual(['webhook']);
+    expect(providerChainOf({ ...routes, SMS_ROUTES: 'CH=vonage;*=messagebird' }, GERMAN)).toEqual(['messagebird']);
+    expect(providerChainOf({ SMS_PROVIDER: 'webhook, twilio' }, SWISS)).toEqual(['webhook', 'twilio']);
   });
 });
 

@@ -86,8 +86,8 @@ describe(RoutingSmsSender.name, () => {
     const r = router();
     expect(await r.sender.send(smsMessage({ to: SWISS }))).toEqual({ provider: 'twilio' });
     expect(await r.sender.send(smsMessage({ to: US }))).toEqual({ provider: 'messagebird' });
-    expect(await r.sender.send(smsMessage({ to: GERMAN }))).toEqual({ provider: 'webhook' });
-    expect(await r.sender.send(smsMessage({ to: CANADIAN }))).toEqual({ provider: 'webhook' }); // +1, but not US
+    expect(await r.sender.send(smsMessage({ to: GERMAN }))).toMatchObject({ provider: 'webhook' });
+    expect(await r.sender.send(smsMessage({ to: CANADIAN }))).toMatchObject({ provider: 'webhook' }); // +1, but not US
     expect([r.twilio, r.messagebird, r.webhook, r.vonage].map((s) => s.sent.length)).toEqual([1, 1, 2, 0]);
   });
 
@@ -162,7 +162,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       provider: 'vonage',
       providerMessageId: '0A00000001',
     });
-    expect(await sender.send(smsMessage({ to: GERMAN }))).toEqual({ provider: 'webhook' });
+    expect(await sender.send(smsMessage({ to: GERMAN }))).toMatchObject({ provider: 'webhook' });
     expect(vonage.requests).toHaveLength(1);
     expect(Object.fromEntries(vonage.requests[0].form)).toMatchObject({
       to: '41791234567',
@@ -178,7 +178,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       status: 200,
       body: JSON.stringify({ 'message-count': '1', messages: [{ status: '1', 'error-text': 'Throttled' }] }),
     });
-    expect(await createSmsSender(config, clock).send(smsMessage({ to: SWISS }))).toEqual({ provider: 'webhook' });
+    expect(await createSmsSender(config, clock).send(smsMessage({ to: SWISS }))).toMatchObject({ provider: 'webhook' });
     expect(vonage.requests).toHaveLength(1);
     expect(webhook.requests).toHaveLength(1);
   });
@@ -221,7 +221,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
     }) as AppConfig;
     const sender = createSmsSender(ids, clock);
     expect(sender).toBeInstanceOf(RoutingSmsSender);
-    expect(await sender.send(smsMessage({ to: SWISS }))).toEqual({ provider: 'webhook' });
+    expect(await sender.send(smsMessage({ to: SWISS }))).toMatchObject({ provider: 'webhook' });
   });
 
   it('sends a US number through SNS (a local fake of its Query API) with the US sender id', async () => {
@@ -245,7 +245,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       }) as AppConfig;
       const sender = createSmsSender(routed, clock, phoneMetrics);
       expect(await sender.send(smsMessage({ to: US }))).toEqual({ provider: 'sns', providerMessageId: 'm-1' });
-      expect(await sender.send(smsMessage({ to: SWISS }))).toEqual({ provider: 'webhook' });
+      expect(await sender.send(smsMessage({ to: SWISS }))).toMatchObject({ provider: 'webhook' });
       expect(sns.requests).toHaveLength(1);
       expect(Object.fromEntries(sns.requests[0].form)).toMatchObject({
         Action: 'Publish',

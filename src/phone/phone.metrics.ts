@@ -5,7 +5,7 @@ import { LimitMetrics } from '../common/limits/limit.metrics';
 import { Metrics } from '../common/metrics/metrics';
 import type { CheckReason } from './phone-code-checker';
 import type { Verification } from './phone-code-issuer';
-import { smsProviderNames } from './sms/failover-sms-sender';
+import { effectiveRoutes } from '../common/config/sms-routes';
 import type { SmsDeliveryError, SmsErrorCode } from './sms/sms-sender';
 
 export type VerificationOutcome = 'ok' | 'wrong' | 'expired' | 'none_pending' | 'exhausted' | 'limited';
@@ -36,6 +36,10 @@ export function failureReason(error: SmsDeliveryError): SmsFailureReason {
   return error.code === 'other' ? 'other' : 'unavailable';
 }
 
+/** What became of one message offered to one provider. */
+export type ProviderSendResult = 'accepted' | 'retryable' | 'rejected';
+const SEND_RESULTS: ProviderSendResult[] = ['accepted', 'retryable', 'rejected'];
+
 /** Provider calls take tens of milliseconds to seconds; the providers' timeouts are 1–60 s. */
 const PROVIDER_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
@@ -59,6 +63,7 @@ export class PhoneMetrics {
   private readonly receiptErrors: Counter<'provider' | 'code'>;
   private readonly receiptsRejected: Counter<'provider' | 'reason'>;
   private readonly smsDelivered: Counter<'provider'>;
+  private readonly providerSends: Counter<'provider' | 'route' | 'result'>;
 
   constructor(
     metrics: Metrics,
@@ -138,11 +143,22 @@ export class PhoneMetrics {
       labelNames: ['provider'],
       registers,
     });
+    this.providerSends = new Counter({
+      name: 'pv_sms_sends_total',
+      help: 'Messages offered to an SMS provider, by provider, route (a country of SMS_ROUTES, or * for all others) and result: accepted, retryable (failed, may pass later) or rejected (failed for good)',
+      labelNames: ['provider', 'route', 'result'],
+      registers,
+    });
     // the series a dashboard always wants show from the start, at 0
     const channels = config.SMS_TEST_NUMBERS ? ['sms', 'returned', 'test_number'] : ['sms', 'returned'];
     for (const channel of channels) this.codesIssued.inc({ channel }, 0);
     for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
-    for (const provider of smsProviderNames(config.SMS_PROVIDER)) this.smsSent.inc({ provider }, 0);
+    for (const [route, providers] of effectiveRoutes(config)) {
+      for (const provider of providers) {
+        this.smsSent.inc({ provider }, 0);
+        for (const result of SEND_RESULTS) this.providerSends.inc({ provider, route, result }, 0);
+      }
+    }
   }
 
   /**
@@ -203,6 +219,11 @@ export class PhoneMetrics {
   /** A message accepted, then reported undelivered by every provider that could take it. */
   undelivered(provider: string): void {
     this.smsFailed.inc({ provider, reason: 'undelivered' });
+  }
+
+  /** One message offered to one provider on one route (a configured route key, never a number). */
+  providerSend(provider: string, route: string, result: ProviderSendResult): void {
+    this.providerSends.inc({ provider, route, result });
   }
 
   /** One call to one provider; `failure` when it failed. */

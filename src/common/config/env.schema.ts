@@ -12,6 +12,7 @@ import {
   ValidationError,
 } from 'class-validator';
 import { parseDuration } from './duration';
+import { DEFAULT_ROUTE, parseSenderIds, parseSmsRoutes, SMS_PROVIDERS } from './sms-routes';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -41,6 +42,20 @@ const toBoolean = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^(true|false)$/i.test(value.trim()) ? value.trim().toLowerCase() === 'true' : value;
 const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const PROVIDER_ALTERNATIVES = SMS_PROVIDERS.join('|');
+const PROVIDER_LIST = new RegExp(`^\\s*(${PROVIDER_ALTERNATIVES})(\\s*,\\s*(${PROVIDER_ALTERNATIVES}))*\\s*$`);
+const PROVIDER_NAMES = `${SMS_PROVIDERS.slice(0, -1).join(', ')} or ${SMS_PROVIDERS[SMS_PROVIDERS.length - 1]}`;
+/** A provider's request timeout: 1s to 60s. */
+function ProviderTimeout(): PropertyDecorator {
+  return (target, key) => {
+    const message = `${String(key)} must be a duration between 1s and 60s, such as 5s`;
+    Transform(toDurationMs)(target, key);
+    IsInt({ message })(target, key);
+    Min(1_000, { message })(target, key);
+    Max(60_000, { message })(target, key);
+  };
+}
 
 /**
  * Every setting the service reads. Each one is documented in the README's configuration table;
@@ -299,11 +314,22 @@ export class EnvironmentVariables {
   DEFAULT_PHONE_REGION?: string = undefined;
 
   /** One provider, or a comma-separated list tried in order for each message ("webhook,twilio"). */
-  @Matches(/^\s*(console|none|webhook|twilio)(\s*,\s*(console|none|webhook|twilio))*\s*$/, {
-    message:
-      'SMS_PROVIDER must be console, none, webhook or twilio, or a comma-separated list of them (tried in order)',
+  @Matches(PROVIDER_LIST, {
+    message: `SMS_PROVIDER must be ${PROVIDER_NAMES}, or a comma-separated list of them (tried in order)`,
   })
   SMS_PROVIDER = 'console';
+
+  /** Provider lists per destination country: "CH=twilio,vonage;US=sns;*=webhook"; unset, SMS_PROVIDER for all. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_ROUTES?: string = undefined;
+
+  /** Sender id per destination country ("CH=MyApp;DE=MyApp"), used where the provider allows one. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_SENDER_IDS?: string = undefined;
 
   // ---- SMS providers -----------------------------------------------------------------------
   /** Where the webhook provider POSTs each message as JSON. */
@@ -374,6 +400,110 @@ export class EnvironmentVariables {
   @Max(60_000, { message: 'TWILIO_TIMEOUT must be a duration between 1s and 60s, such as 5s' })
   TWILIO_TIMEOUT = 5_000;
 
+  /** Overridable so tests can run against a local fake of the SMS API. */
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, {
+    message: 'VONAGE_BASE_URL must be an http(s) origin such as https://rest.nexmo.com',
+  })
+  VONAGE_BASE_URL = 'https://rest.nexmo.com';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[0-9a-zA-Z]{6,32}$/, { message: 'VONAGE_API_KEY must be 6 to 32 letters and digits' })
+  VONAGE_API_KEY?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{8,256}$/, { message: 'VONAGE_API_SECRET must be 8 to 256 characters without spaces' })
+  VONAGE_API_SECRET?: string = undefined;
+
+  /** Signs requests (instead of VONAGE_API_SECRET) and verifies delivery receipts, which are refused without it. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,256}$/, { message: 'VONAGE_SIGNATURE_SECRET must be 16 to 256 characters without spaces' })
+  VONAGE_SIGNATURE_SECRET?: string = undefined;
+
+  @IsIn(['md5hash', 'md5', 'sha1', 'sha256', 'sha512'], {
+    message: 'VONAGE_SIGNATURE_METHOD must be md5hash, md5, sha1, sha256 or sha512 (as set in the Vonage dashboard)',
+  })
+  VONAGE_SIGNATURE_METHOD: 'md5hash' | 'md5' | 'sha1' | 'sha256' | 'sha512' = 'sha256';
+
+  /** A number of the account (E.164) or an alphanumeric sender id; SMS_SENDER_IDS wins per country. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\+[1-9]\d{1,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, {
+    message:
+      'VONAGE_FROM must be an E.164 number such as +41791234567 or an alphanumeric sender id of up to 11 characters',
+  })
+  VONAGE_FROM?: string = undefined;
+
+  @ProviderTimeout()
+  VONAGE_TIMEOUT = 5_000;
+
+  /** The AWS region SNS sends from, such as eu-central-1. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { message: 'SNS_REGION must be an AWS region such as eu-central-1' })
+  SNS_REGION?: string = undefined;
+
+  /** Another endpoint for SNS's API (a VPC endpoint, or a local fake in tests); unset, the region's. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, { message: 'SNS_ENDPOINT must be an http(s) origin' })
+  SNS_ENDPOINT?: string = undefined;
+
+  /** With SNS_SECRET_ACCESS_KEY; both unset, the SDK's default chain (environment, files, instance or task role). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[A-Z0-9]{16,128}$/, {
+    message: 'SNS_ACCESS_KEY_ID must be an AWS access key id (16 to 128 upper-case letters and digits)',
+  })
+  SNS_ACCESS_KEY_ID?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,128}$/, { message: 'SNS_SECRET_ACCESS_KEY must be 16 to 128 characters without spaces' })
+  SNS_SECRET_ACCESS_KEY?: string = undefined;
+
+  /** AWS.SNS.SMS.SenderID: 1-11 letters and digits with a letter, no spaces; SMS_SENDER_IDS wins per country. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{1,11}$/, {
+    message: 'SNS_SENDER_ID must be 1 to 11 letters and digits with at least one letter (no spaces)',
+  })
+  SNS_SENDER_ID?: string = undefined;
+
+  @ProviderTimeout()
+  SNS_TIMEOUT = 5_000;
+
+  /** Overridable so tests can run against a local fake of the REST API. */
+  @Matches(/^https?:\/\/[^\s/?#@]+\/?$/, {
+    message: 'MESSAGEBIRD_BASE_URL must be an http(s) origin such as https://rest.messagebird.com',
+  })
+  MESSAGEBIRD_BASE_URL = 'https://rest.messagebird.com';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,256}$/, { message: 'MESSAGEBIRD_ACCESS_KEY must be 16 to 256 characters without spaces' })
+  MESSAGEBIRD_ACCESS_KEY?: string = undefined;
+
+  /** Verifies the MessageBird-Signature-JWT of status reports, which are refused without it. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\S{16,256}$/, { message: 'MESSAGEBIRD_SIGNING_KEY must be 16 to 256 characters without spaces' })
+  MESSAGEBIRD_SIGNING_KEY?: string = undefined;
+
+  /** A number (E.164) or an alphanumeric sender id; SMS_SENDER_IDS wins per country. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\+[1-9]\d{1,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$/, {
+    message:
+      'MESSAGEBIRD_ORIGINATOR must be an E.164 number such as +41791234567 or an alphanumeric sender id of up to 11 characters',
+  })
+  MESSAGEBIRD_ORIGINATOR?: string = undefined;
+
+  @ProviderTimeout()
+  MESSAGEBIRD_TIMEOUT = 5_000;
+
   /**
    * JSON object of language tag → template with {{code}} (and optionally {{displayName}}). The phone
    * module checks it as it starts (SmsText), so that this schema needs nothing of the features.
@@ -402,57 +532,149 @@ function isHttpsOrLoopback(url: URL): boolean {
   return url.protocol === 'https:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
 }
 
-/** SMS_PROVIDER's list, and the settings of each provider it names. */
+/** The rules of one provider list (SMS_PROVIDER's, or one route's of SMS_ROUTES); `where` names it in the messages. */
+function chainProblems(where: string, names: string[], production: boolean): string[] {
+  const problems: string[] = [];
+  if (new Set(names).size !== names.length) problems.push(`${where}: names a provider more than once`);
+  if (names.includes('none') && names.length > 1) {
+    problems.push(`${where}: "none" drops every message and cannot be combined with other providers`);
+  }
+  if (names.includes('console') && names.indexOf('console') !== names.length - 1) {
+    problems.push(`${where}: "console" accepts every message, so it can only be the last in the list`);
+  }
+  if (production && names.includes('console')) {
+    problems.push(`${where}: "console" prints codes to stdout and is refused when NODE_ENV=production`);
+  }
+  return problems;
+}
+
+/** Each provider's request timeout, for the lease check. */
+function providerTimeout(config: EnvironmentVariables, name: string): number {
+  const timeouts: Record<string, number> = {
+    webhook: config.SMS_WEBHOOK_TIMEOUT,
+    twilio: config.TWILIO_TIMEOUT,
+    vonage: config.VONAGE_TIMEOUT,
+    sns: config.SNS_TIMEOUT,
+    messagebird: config.MESSAGEBIRD_TIMEOUT,
+  };
+  return timeouts[name] ?? 0;
+}
+
+/** SMS_ROUTES as a list of problems, or the routes when it reads (undefined when unset). */
+function routeProblems(config: EnvironmentVariables, problems: string[]): Map<string, string[]> | undefined {
+  if (!config.SMS_ROUTES) return undefined;
+  const routes = parseSmsRoutes(config.SMS_ROUTES);
+  if (typeof routes === 'string') {
+    problems.push(
+      `SMS_ROUTES: ${routes}; write entries such as CH=twilio,vonage;US=sns;*=webhook (an ISO country code or *, then providers tried in order)`,
+    );
+    return undefined;
+  }
+  for (const [country, names] of routes) {
+    const unknown = names.filter((name) => !(SMS_PROVIDERS as readonly string[]).includes(name));
+    if (unknown.length > 0) {
+      problems.push(`SMS_ROUTES: ${country}: unknown provider "${unknown[0]}" (known: ${SMS_PROVIDERS.join(', ')})`);
+    }
+  }
+  return problems.length > 0 ? undefined : routes;
+}
+
+/** SMS_PROVIDER's list and SMS_ROUTES' lists, and the settings of each provider they name. */
 function smsProviderProblems(config: EnvironmentVariables): string[] {
   const problems: string[] = [];
   const production = config.NODE_ENV === 'production';
   const names = config.SMS_PROVIDER.split(',').map((name) => name.trim());
-  if (!names.every((name) => ['console', 'none', 'webhook', 'twilio'].includes(name))) return problems; // reported above
-  if (new Set(names).size !== names.length) problems.push('SMS_PROVIDER: names a provider more than once');
-  // a delivery must end (every provider timing out) before its lease does, or another instance resends it
-  const worstDelivery =
-    (names.includes('webhook') ? config.SMS_WEBHOOK_TIMEOUT : 0) +
-    (names.includes('twilio') ? config.TWILIO_TIMEOUT : 0);
+  if (!names.every((name) => (SMS_PROVIDERS as readonly string[]).includes(name))) return problems; // reported above
+  const routes = routeProblems(config, problems);
+  if (problems.length > 0) return problems;
+  if (config.SMS_SENDER_IDS) {
+    const ids = parseSenderIds(config.SMS_SENDER_IDS);
+    if (typeof ids === 'string') problems.push(`SMS_SENDER_IDS: ${ids}`);
+  }
+  // the chains in use: SMS_PROVIDER's unless SMS_ROUTES has its own default
+  const chains: { where: string; names: string[] }[] = [];
+  if (!routes?.has(DEFAULT_ROUTE)) chains.push({ where: 'SMS_PROVIDER', names });
+  for (const [country, list] of routes ?? []) chains.push({ where: `SMS_ROUTES: ${country}`, names: list });
+  for (const chain of chains) problems.push(...chainProblems(chain.where, chain.names, production));
+
+  // a delivery must end (every provider of its chain timing out) before its lease does, or another instance resends it
+  const worstDelivery = Math.max(
+    ...chains.map((chain) => chain.names.reduce((sum, name) => sum + providerTimeout(config, name), 0)),
+  );
   if (worstDelivery + 5_000 > config.SMS_SEND_LEASE) {
     problems.push(
       `SMS_SEND_LEASE: must exceed the providers' timeouts together plus 5s (${(worstDelivery + 5_000) / 1000}s), ` +
         'or a slow delivery could be taken over and sent twice',
     );
   }
-  if (names.includes('none') && names.length > 1) {
-    problems.push('SMS_PROVIDER: "none" drops every message and cannot be combined with other providers');
-  }
-  if (names.includes('console') && names.indexOf('console') !== names.length - 1) {
-    problems.push('SMS_PROVIDER: "console" accepts every message, so it can only be the last in the list');
-  }
-  if (production && names.includes('console')) {
-    problems.push('SMS_PROVIDER: "console" prints codes to stdout and is refused when NODE_ENV=production');
-  }
-  if (names.includes('webhook')) {
+  /** Which setting brings a provider in: SMS_PROVIDER when its chain is in use and names it, else SMS_ROUTES. */
+  const used = (name: string) => chains.some((chain) => chain.names.includes(name));
+  const by = (name: string) =>
+    chains.some((chain) => chain.where === 'SMS_PROVIDER' && chain.names.includes(name))
+      ? `SMS_PROVIDER includes ${name}`
+      : `SMS_ROUTES includes ${name}`;
+
+  if (used('webhook')) {
     const url = config.SMS_WEBHOOK_URL;
     if (!url) {
-      problems.push('SMS_WEBHOOK_URL: required when SMS_PROVIDER includes webhook');
+      problems.push(`SMS_WEBHOOK_URL: required when ${by('webhook')}`);
     } else if (!URL.canParse(url)) {
       problems.push('SMS_WEBHOOK_URL: SMS_WEBHOOK_URL must be an http(s) URL without credentials');
     } else if (production && !isHttpsOrLoopback(new URL(url))) {
       problems.push('SMS_WEBHOOK_URL: must be https:// when NODE_ENV=production (plain http only to localhost)');
     }
     if (production && !config.SMS_WEBHOOK_SIGNING_KEY) {
-      problems.push('SMS_WEBHOOK_SIGNING_KEY: required when NODE_ENV=production and SMS_PROVIDER includes webhook');
+      problems.push(`SMS_WEBHOOK_SIGNING_KEY: required when NODE_ENV=production and ${by('webhook')}`);
     }
   }
-  if (production && config.SMS_RECEIPTS_BASE_URL && !config.SMS_RECEIPTS_BASE_URL.startsWith('https://')) {
-    problems.push('SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production');
-  }
-  if (names.includes('twilio')) {
-    if (!config.TWILIO_ACCOUNT_SID) problems.push('TWILIO_ACCOUNT_SID: required when SMS_PROVIDER includes twilio');
-    if (!config.TWILIO_AUTH_TOKEN) problems.push('TWILIO_AUTH_TOKEN: required when SMS_PROVIDER includes twilio');
+  if (used('twilio')) {
+    if (!config.TWILIO_ACCOUNT_SID) problems.push(`TWILIO_ACCOUNT_SID: required when ${by('twilio')}`);
+    if (!config.TWILIO_AUTH_TOKEN) problems.push(`TWILIO_AUTH_TOKEN: required when ${by('twilio')}`);
     if (!config.TWILIO_FROM_NUMBER === !config.TWILIO_MESSAGING_SERVICE_SID) {
       problems.push('TWILIO_FROM_NUMBER: set exactly one of TWILIO_FROM_NUMBER and TWILIO_MESSAGING_SERVICE_SID');
     }
     if (production && !config.TWILIO_BASE_URL.startsWith('https://')) {
       problems.push('TWILIO_BASE_URL: must be https:// when NODE_ENV=production');
     }
+  }
+  if (used('vonage')) {
+    if (!config.VONAGE_API_KEY) problems.push(`VONAGE_API_KEY: required when ${by('vonage')}`);
+    if (!config.VONAGE_API_SECRET && !config.VONAGE_SIGNATURE_SECRET) {
+      problems.push(`VONAGE_API_SECRET: VONAGE_API_SECRET or VONAGE_SIGNATURE_SECRET is required when ${by('vonage')}`);
+    }
+    if (!config.VONAGE_FROM) problems.push(`VONAGE_FROM: required when ${by('vonage')}`);
+    if (production && !config.VONAGE_BASE_URL.startsWith('https://')) {
+      problems.push('VONAGE_BASE_URL: must be https:// when NODE_ENV=production');
+    }
+  }
+  if (used('sns')) {
+    if (!config.SNS_REGION) problems.push(`SNS_REGION: required when ${by('sns')}`);
+    if (!config.SNS_ACCESS_KEY_ID !== !config.SNS_SECRET_ACCESS_KEY) {
+      problems.push(
+        'SNS_ACCESS_KEY_ID: set both SNS_ACCESS_KEY_ID and SNS_SECRET_ACCESS_KEY, or neither (the default chain)',
+      );
+    }
+    if (production && config.SNS_ENDPOINT && !config.SNS_ENDPOINT.startsWith('https://')) {
+      problems.push('SNS_ENDPOINT: must be https:// when NODE_ENV=production');
+    }
+    // SNS takes no spaces in a sender id: a country routed to SNS needs one without
+    const ids = config.SMS_SENDER_IDS ? parseSenderIds(config.SMS_SENDER_IDS) : undefined;
+    for (const [country, id] of typeof ids === 'string' || !ids ? [] : ids) {
+      const chain = routes?.get(country) ?? routes?.get(DEFAULT_ROUTE) ?? names;
+      if (chain.includes('sns') && id.includes(' ')) {
+        problems.push(`SMS_SENDER_IDS: ${country}: "${id}" has a space, which SNS does not allow in a sender id`);
+      }
+    }
+  }
+  if (used('messagebird')) {
+    if (!config.MESSAGEBIRD_ACCESS_KEY) problems.push(`MESSAGEBIRD_ACCESS_KEY: required when ${by('messagebird')}`);
+    if (!config.MESSAGEBIRD_ORIGINATOR) problems.push(`MESSAGEBIRD_ORIGINATOR: required when ${by('messagebird')}`);
+    if (production && !config.MESSAGEBIRD_BASE_URL.startsWith('https://')) {
+      problems.push('MESSAGEBIRD_BASE_URL: must be https:// when NODE_ENV=production');
+    }
+  }
+  if (production && config.SMS_RECEIPTS_BASE_URL && !config.SMS_RECEIPTS_BASE_URL.startsWith('https://')) {
+    problems.push('SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production');
   }
   return problems;
 }

@@ -104,7 +104,7 @@ export class SmsDeliveryService {
       const keepSealed =
         providerMessageId !== undefined &&
         this.receipts.has(provider) &&
-        this.applier.mayRetryAfter(provider, failedBefore);
+        this.applier.mayRetryAfter(provider, failedBefore, row.recipient);
       const concluded = await this.conclude(row, 'delivered', at, PhoneEvents.codeSent, {
         provider,
         providerMessageId,

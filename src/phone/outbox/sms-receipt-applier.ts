@@ -10,7 +10,7 @@ import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
 import { PhoneMetrics } from '../phone.metrics';
 import { advances, DeliveryStatus, isFailure, STATUS_RANK } from '../sms/delivery-receipt';
-import { smsProviderNames } from '../sms/failover-sms-sender';
+import { providerChainOf } from '../sms/routing-sms-sender';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 
@@ -37,10 +37,8 @@ export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>)
  */
 @Injectable()
 export class SmsReceiptApplier {
-  private readonly chain: string[];
-
   constructor(
-    config: AppConfig,
+    private readonly config: AppConfig,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly users: UsersRepository,
@@ -51,12 +49,14 @@ export class SmsReceiptApplier {
     private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsReceiptApplier.name);
-    this.chain = smsProviderNames(config.SMS_PROVIDER);
   }
 
   /** Whether a message accepted by `provider` may still need another provider (so keeps its sealed code). */
-  mayRetryAfter(provider: string, failedBefore: readonly string[]): boolean {
-    return this.chain.some((name) => name !== provider && name !== 'none' && !failedBefore.includes(name));
+  mayRetryAfter(provider: string, failedBefore: readonly string[], recipient: string): boolean {
+    // the providers of the recipient's route (SMS_ROUTES), or SMS_PROVIDER's
+    return providerChainOf(this.config, recipient).some(
+      (name) => name !== provider && name !== 'none' && !failedBefore.includes(name),
+    );
   }
 
   async apply(provider: string, providerMessageId: string): Promise<ReceiptOutcome> {
@@ -109,7 +109,7 @@ export class SmsReceiptApplier {
           user?.phone === row.recipient &&
           row.sealedCode !== null;
         Object.assign(fields, { failedProviders: failedProviders.join(','), lastError: reason });
-        if (current && this.mayRetryAfter(provider, failedProviders)) {
+        if (current && this.mayRetryAfter(provider, failedProviders, row.recipient)) {
           // through the providers that have not failed it (SmsMessage.skipProviders), now
           Object.assign(fields, {
             status: 'pending',

@@ -1,4 +1,4 @@
-import { Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Public } from '../../common/auth/public.decorator';
@@ -13,6 +13,14 @@ import { SmsReceiptsService } from './sms-receipts.service';
 @Controller('v2/sms/receipts')
 export class SmsReceiptsController {
   constructor(private readonly receipts: SmsReceiptsService) {}
+
+  /** Vonage's receipts and MessageBird's status reports come as GET (fields in the query) by default. */
+  @Public()
+  @Get(':provider')
+  @HttpCode(200)
+  receiveGet(@Param('provider') provider: string, @Req() req: Request): Promise<object> {
+    return this.receive(provider, req);
+  }
 
   @Public()
   @Post(':provider')

@@ -1,7 +1,8 @@
 import { Clock } from '../../common/clock';
 import { AppConfig } from '../../common/config/app-config.module';
 import { ReceiptParser } from './delivery-receipt';
-import { smsProviderNames } from './failover-sms-sender';
+import { configuredProviders } from '../../common/config/sms-routes';
+import { providerReceiptParser } from './provider-receipt-parsers';
 import { TwilioReceiptParser } from './twilio-receipts';
 import { WebhookReceiptParser } from './webhook-receipts';
 
@@ -16,17 +17,18 @@ function parserOf(name: string, config: AppConfig, clock: Clock): ReceiptParser 
         ? new WebhookReceiptParser(config.SMS_WEBHOOK_SIGNING_KEY, clock)
         : undefined;
     default:
-      return undefined;
+      // vonage, messagebird (undefined for the others)
+      return providerReceiptParser(name, config, clock);
   }
 }
 
 /**
- * The receipt parsers of the providers SMS_PROVIDER names, when SMS_RECEIPTS_BASE_URL is set
+ * The receipt parsers of the providers SMS_PROVIDER and SMS_ROUTES name, when SMS_RECEIPTS_BASE_URL is set
  * (else none: no receipts are requested, and none are taken). A new provider joins by a case above.
  */
 export function createReceiptParsers(config: AppConfig, clock: Clock): ReceiptParser[] {
   if (!config.SMS_RECEIPTS_BASE_URL) return [];
-  return smsProviderNames(config.SMS_PROVIDER)
+  return configuredProviders(config)
     .map((name) => parserOf(name, config, clock))
     .filter((parser): parser is ReceiptParser => parser !== undefined);
 }

@@ -10,6 +10,8 @@ export interface SmsMessage {
   expiresAt: Date;
   /** providers of a chain not to try (e.g. the one whose receipt said undelivered) */
   skipProviders?: readonly string[];
+  /** the sender id for the destination's country (SMS_SENDER_IDS), set by the router; unset, each provider's own */
+  senderId?: string;
 }
 
 /** A provider took the message: which one, and its id for the message (receipts name it). */
@@ -23,7 +25,17 @@ export interface SmsAccepted {
  * class of the HTTP status, or one of the provider's own codes that the sender knows by name.
  */
 export type SmsErrorCode =
-  'timeout' | 'network' | 'http_3xx' | 'http_4xx' | 'http_429' | 'http_5xx' | `twilio_${number}` | 'other';
+  | 'timeout'
+  | 'network'
+  | 'http_3xx'
+  | 'http_4xx'
+  | 'http_429'
+  | 'http_5xx'
+  | `twilio_${number}`
+  | `vonage_${number}`
+  | `messagebird_${number}`
+  | `sns_${string}`
+  | 'other';
 
 /** A failed delivery: `retryable` says whether trying again later can help. */
 export class SmsDeliveryError extends Error {

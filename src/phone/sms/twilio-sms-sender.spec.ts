@@ -42,7 +42,7 @@ async function startFakeTwilio(): Promise<{ baseUrl: string; created: Created[];
         const form = Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
         if (!form.To) return fail(400, 21604, "A 'To' phone number is required.");
         if (!form.Body) return fail(400, 21602, 'Message body is required.');
-        if (!form.From === !form.MessagingServiceSid) {
+        if (!form.From && !form.MessagingServiceSid) {
           return fail(400, 21603, "A 'From' phone number or MessagingServiceSid is required.");
         }
         if (state.answer) return state.answer(res);
@@ -148,6 +148,15 @@ describe(TwilioSmsSender.name, () => {
       Body: 'Zeile 1\n\n@example.com #482913 & ü',
       MessagingServiceSid: SERVICE,
     });
+  });
+
+  it("sends the message's sender id as From, also next to a messaging service", async () => {
+    await sender().send(smsMessage({ senderId: 'MyApp CH' }));
+    await sender({ from: undefined, messagingServiceSid: SERVICE }).send(smsMessage({ senderId: 'MyApp CH' }));
+    expect(fake.created.map((c) => [c.form.From, c.form.MessagingServiceSid])).toEqual([
+      ['MyApp CH', undefined],
+      ['MyApp CH', SERVICE],
+    ]);
   });
 
   it('gives up when Twilio refuses the credentials', async () => {

@@ -85,7 +85,9 @@ export class TwilioSmsSender extends SmsSender {
   async send(message: SmsMessage): Promise<SmsAccepted> {
     const form = new URLSearchParams({ To: message.to, Body: message.text });
     if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
-    else form.set('From', this.options.from!);
+    // the country's sender id (SMS_SENDER_IDS) wins; with a messaging service it must be one of the service's senders
+    const from = message.senderId ?? this.options.from;
+    if (from) form.set('From', from);
     const validity = validityPeriod(message.expiresAt, this.clock.now());
     if (validity !== undefined) form.set('ValidityPeriod', String(validity));
     if (this.options.statusCallbackUrl) form.set('StatusCallback', this.options.statusCallbackUrl);

@@ -7,6 +7,7 @@ import { UserEntity } from '../users/entities/user.entity';
 import { PhoneCodeEntity } from '../phone/phone-code.entity';
 import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
+import { SmsFraudCountEntity, SmsVerifiedNumberEntity } from '../phone/fraud/sms-fraud-count.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -18,4 +19,6 @@ export const ENTITIES = [
   PhoneCodeEntity,
   SmsOutboxEntity,
   LimitHitEntity,
+  SmsFraudCountEntity,
+  SmsVerifiedNumberEntity,
 ];

@@ -13,6 +13,8 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
+import type { RequestOrigin } from '../common/throttle/client-address';
+import { FraudAdmission, FraudBlock, SmsFraudGuard } from './fraud/sms-fraud-guard';
 
 export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
 
@@ -26,6 +28,11 @@ export interface Issued {
    * with its own last writes (on PostgreSQL they travel with COMMIT: see Closing).
    */
   writes: Promise<void>;
+  /**
+   * The pumping guard refused the send (SMS_FRAUD_MODE=enforce): nothing was written or counted;
+   * the caller commits the block's event (not the others) and then answers its error.
+   */
+  blocked?: FraudBlock;
 }
 
 /**
@@ -43,6 +50,7 @@ export class PhoneCodeIssuer {
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
     private readonly limits: PhoneLimits,
+    private readonly guard: SmsFraudGuard,
   ) {}
 
   async issue(
@@ -54,14 +62,25 @@ export class PhoneCodeIssuer {
     now: Date,
     /** the code this one replaces, if the caller loaded it */
     previous?: PhoneCodeEntity | null,
+    /** where the request came from: the pumping guard counts sends by client address */
+    origin?: RequestOrigin,
   ): Promise<Issued> {
     if (verification.kind === 'verified') {
       events.push({ type: PhoneEvents.verified });
       return { queued: false, writes: inFlight(this.codes.removeForUser(tx, user.id)) };
     }
+    let admission: FraudAdmission | undefined;
     if (verification.kind === 'send') {
-      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
+      // the one place the pumping guard is asked (a test number would skip it here)
+      const admit = async () => {
+        admission = await this.guard.admit(tx, phone, origin, now);
+        return !admission.blocked;
+      };
+      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined, admit);
+      const refused = (admission as FraudAdmission | undefined)?.blocked;
+      if (refused) return { queued: false, writes: Promise.resolve(), blocked: refused };
     }
+    const admitted = admission as Exclude<FraudAdmission, { blocked: FraudBlock }> | undefined;
     const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
     const codeId = this.ids.next();
     const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
@@ -77,6 +96,8 @@ export class PhoneCodeIssuer {
       attempts: 0,
       consumedAt: null,
       smsQueuedAt: verification.kind === 'send' ? now : null,
+      sentFrom: admitted?.sentFrom ?? null,
+      sentCountry: admitted?.country ?? null,
     });
     const returned = verification.kind === 'return';
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
@@ -100,6 +121,7 @@ export class PhoneCodeIssuer {
       provider: null,
       finishedAt: null,
     });
-    return { queued: true, writes: inFlight(stored, queued) };
+    const counted = admitted?.count?.();
+    return { queued: true, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
   }
 }

@@ -33,8 +33,18 @@ export class PhoneLimits {
    * users.
    * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
    * limit store lost its counters (a Redis restarted without persistence).
+   * `gate` (the pumping guard) is asked once the send could go out but before it is counted, so
+   * that a send it blocks counts for nothing here either.
    */
-  async assertMaySend(tx: Tx, userId: string, phone: ParsedPhone, now: Date, lastSmsAt?: Date): Promise<void> {
+  async assertMaySend(
+    tx: Tx,
+    userId: string,
+    phone: ParsedPhone,
+    now: Date,
+    lastSmsAt?: Date,
+    /** judged after the refusals above and before the store counts the send; false: stop, count nothing */
+    gate?: () => Promise<boolean>,
+  ): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw this.refused(
         'sms_number_type',
@@ -77,6 +87,7 @@ export class PhoneLimits {
         scope: 'user',
       });
     }
+    if (gate && !(await gate())) return;
     const verdict = await this.store.take(rules, now, tx);
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));

@@ -1,3 +1,4 @@
+import { fraudGuard } from '../../test/support/fakes/sms-fraud';
 import { limitMetrics, phoneMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
@@ -83,8 +84,9 @@ describe(PhoneVerificationService.name, () => {
         outbox as unknown as SmsOutboxRepository,
         new OutboxCipher(config, mac),
         limits,
+        fraudGuard(config),
       ),
-      new PhoneCodeChecker(config, repo, mac, limits),
+      new PhoneCodeChecker(config, repo, mac, limits, fraudGuard(config)),
       limits,
       worker as unknown as SmsOutboxWorker,
       clock,

@@ -38,4 +38,12 @@ export const PhoneErrors = {
       retryAfterMs,
       info: { reason: 'RATE_LIMITED', metadata: { limit, retryAfterSeconds: String(Math.ceil(retryAfterMs / 1000)) } },
     }),
+  /** The pumping guard (SMS_FRAUD_MODE=enforce) refused the send; `rule` names the rule that was broken. */
+  smsPumping: (rule: string) =>
+    new AppError(
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      'PHONE-pump1ng',
+      'Too many codes sent to this destination were not verified, try again later',
+      { info: { reason: `SMS_PUMPING_${rule.toUpperCase()}`, metadata: { rule } } },
+    ),
 };

@@ -51,13 +51,14 @@ export class DatabaseSmsFraudStore extends SmsFraudStore {
       this.counts.rows(tx, plain, keys.addressCountries, since),
       this.counts.isVerified(tx, subject.numberHash, rememberSince.getTime()),
     ]);
-    const of = (key: string | undefined): Bucket[] => rows.filter((r) => r.key === key);
+    const bucket = ({ hour, sent, verified }: CountRow): Bucket => ({ hour, sent, verified });
+    const of = (key: string | undefined): Bucket[] => rows.filter((r) => r.key === key).map(bucket);
     const addressCountries = new Map<string, Bucket[]>();
     if (keys.addressCountries) {
       for (const row of rows) {
         if (!row.key.startsWith(keys.addressCountries)) continue;
         const country = row.key.slice(keys.addressCountries.length);
-        addressCountries.set(country, [...(addressCountries.get(country) ?? []), row as CountRow]);
+        addressCountries.set(country, [...(addressCountries.get(country) ?? []), bucket(row)]);
       }
     }
     return {

@@ -73,15 +73,17 @@ export class RedisSmsFraudStore extends SmsFraudStore {
     const keys = counterKeys(subject);
     const since = hourOf(now) - HISTORY_DAYS * DAY;
     const hashes = [keys.country, keys.prefix, keys.address, keys.addressCountries];
-    const answers = await this.call('HGETALL', async () => {
+    const results = await this.call('HGETALL', async () => {
       const pipeline = this.redis.pipeline();
       for (const key of hashes) if (key) pipeline.hgetall(PREFIX + key);
       pipeline.exists(PREFIX + numberKey(subject));
-      return pipeline.exec();
-    });
-    const results = (answers ?? []).map(([error, value]) => {
-      if (error) throw redisFault(error);
-      return value;
+      const answers = await pipeline.exec();
+      // a pipeline resolves with each command's error: one failed (or missing) answer fails the read
+      if (!answers || answers.length !== pipeline.length) throw new Error('incomplete pipeline answer');
+      return answers.map(([error, value]) => {
+        if (error) throw error;
+        return value;
+      });
     });
     const numberVerified = Number(results.pop()) === 1;
     const hashesRead = results as Array<Record<string, string>>;

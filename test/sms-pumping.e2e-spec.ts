@@ -187,6 +187,24 @@ describe.each([...DATABASES.map((db) => ({ db, redis: false })), { db: 'sqlite' 
         await post(t, `/v2/users/${other}/phone`, PUMP_ADDRESS, { phone: another, sendCode: {} }).expect(429);
       });
 
+      it('blocks ResendPhoneCode to the prefix, and a new user whose code would go there (not created)', async () => {
+        const admitted = run.pumped[0];
+        const resend = await post(t, `/v2/users/${admitted.userId}/phone/resend`, PUMP_ADDRESS, { sendCode: {} });
+        expect([resend.status, resend.body.details[0].id]).toEqual([429, 'PHONE-pump1ng']);
+        const body = {
+          username: 'pumped.signup',
+          profile: { givenName: 'P', familyName: 'Q' },
+          email: { email: 'pumped.signup@example.com', isVerified: true },
+          phone: { phone: '+41795557777', sendCode: {} },
+        };
+        const created = await post(t, '/v2/users/human', PUMP_ADDRESS, body);
+        expect([created.status, created.body.details[0].id]).toEqual([429, 'PHONE-pump1ng']);
+        await post(t, '/v2/users/human', PUMP_ADDRESS, {
+          ...body,
+          phone: { phone: '+41795557777', returnCode: {} },
+        }).expect(200);
+      });
+
       it('refuses over gRPC with RESOURCE_EXHAUSTED and the same ErrorInfo', async () => {
         const { userId } = await createHuman(t);
         const clients = grpcClients(t);

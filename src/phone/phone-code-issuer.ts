@@ -69,18 +69,17 @@ export class PhoneCodeIssuer {
       events.push({ type: PhoneEvents.verified });
       return { queued: false, writes: inFlight(this.codes.removeForUser(tx, user.id)) };
     }
-    let admission: FraudAdmission | undefined;
+    const judged: { admission?: FraudAdmission } = {};
     if (verification.kind === 'send') {
       // the one place the pumping guard is asked (a test number would skip it here)
       const admit = async () => {
-        admission = await this.guard.admit(tx, phone, origin, now);
-        return !admission.blocked;
+        judged.admission = await this.guard.admit(tx, phone, origin, now);
+        return !judged.admission.blocked;
       };
       await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined, admit);
-      const refused = (admission as FraudAdmission | undefined)?.blocked;
-      if (refused) return { queued: false, writes: Promise.resolve(), blocked: refused };
     }
-    const admitted = admission as Exclude<FraudAdmission, { blocked: FraudBlock }> | undefined;
+    const admitted = judged.admission;
+    if (admitted?.blocked) return { queued: false, writes: Promise.resolve(), blocked: admitted.blocked };
     const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
     const codeId = this.ids.next();
     const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);

@@ -117,6 +117,23 @@ describe('start-up failures', () => {
     expect(fatal.msg).toContain('PORT must be an integer between 0 and 65535');
   }, 60_000);
 
+  it('names the pumping guard settings it refuses: an unknown mode, a negative floor, a bad CIDR', async () => {
+    const { server } = await start({
+      SMS_FRAUD_MODE: 'block',
+      SMS_FRAUD_PREFIX_FLOOR: '-5',
+      SMS_FRAUD_ALLOWED_ADDRESSES: '10.0.0.0/8,10.0.0.0/40',
+    });
+    const { fatal } = await failed(server);
+    expect(fatal).toMatchObject({
+      settings: ['SMS_FRAUD_MODE', 'SMS_FRAUD_PREFIX_FLOOR', 'SMS_FRAUD_ALLOWED_ADDRESSES'],
+      problems: [
+        'SMS_FRAUD_MODE: SMS_FRAUD_MODE must be off, record or enforce',
+        'SMS_FRAUD_PREFIX_FLOOR: SMS_FRAUD_PREFIX_FLOOR must be an integer between 1 and 1000000',
+        'SMS_FRAUD_ALLOWED_ADDRESSES: not an IP address or CIDR: "10.0.0.0/40"',
+      ],
+    });
+  }, 60_000);
+
   it('names SMS_TEMPLATES in one JSON line when a template cannot be used (checked as the phone module starts)', async () => {
     const { server } = await start({ SMS_TEMPLATES: '{"en": "{{code}}", "fr": "Votre code"}' });
     const { fatal } = await failed(server);

@@ -9,6 +9,7 @@ import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../phone/outbox/sms-receipt.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
 import { LimitBackoffEntity } from '../common/limits/limit-backoff.entity';
+import { SmsFraudCountEntity, SmsVerifiedNumberEntity } from '../phone/fraud/sms-fraud-count.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -22,4 +23,6 @@ export const ENTITIES = [
   SmsReceiptEntity,
   LimitHitEntity,
   LimitBackoffEntity,
+  SmsFraudCountEntity,
+  SmsVerifiedNumberEntity,
 ];

@@ -1,3 +1,4 @@
+import { fraudGuard } from '../../test/support/fakes/sms-fraud';
 import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
@@ -44,6 +45,7 @@ describe(PhoneCodeChecker.name, () => {
       codes as unknown as PhoneCodesRepository,
       mac,
       new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore()),
+      fraudGuard(config),
     );
     user = users.add(aHuman());
   }

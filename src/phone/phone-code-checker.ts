@@ -10,6 +10,7 @@ import { PhoneCodeEntity } from './phone-code.entity';
 import { Claim, PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
 import { PhoneLimits } from './phone-limits';
+import { SmsFraudGuard } from './fraud/sms-fraud-guard';
 
 /** Why a check was refused, as the failure event records it. */
 export type CheckReason =
@@ -54,6 +55,7 @@ export class PhoneCodeChecker {
     private readonly codes: PhoneCodesRepository,
     private readonly mac: CodeMac,
     private readonly limits: PhoneLimits,
+    private readonly fraud: SmsFraudGuard,
   ) {}
 
   /** Issues the check's reads and its claim; call right after the user's load was issued. */
@@ -106,6 +108,9 @@ export class PhoneCodeChecker {
         writes: Promise.resolve(),
       });
     }
-    return succeeded({ writes: inFlight(this.codes.consume(tx, claim.codeId, now)) });
+    // with the consumption, the pumping guard counts the verification where it counted the send
+    const consumed = this.codes.consume(tx, claim.codeId, now);
+    const counted = this.fraud.verified(tx, pending, now);
+    return succeeded({ writes: counted ? inFlight(consumed, counted) : inFlight(consumed) });
   }
 }

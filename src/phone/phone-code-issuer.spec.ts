@@ -1,3 +1,4 @@
+import { fraudGuard } from '../../test/support/fakes/sms-fraud';
 import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
@@ -60,6 +61,7 @@ describe(PhoneCodeIssuer.name, () => {
       cipher,
       new PhoneLimits(config, store, limitMetrics(), backoff),
       new TestNumbers(config),
+      fraudGuard(config),
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));
     events = [];

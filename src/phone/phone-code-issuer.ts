@@ -14,6 +14,8 @@ import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
 import { TestNumbers } from './test-numbers';
+import type { RequestOrigin } from '../common/throttle/client-address';
+import { FraudAdmission, FraudBlock, SmsFraudGuard } from './fraud/sms-fraud-guard';
 
 export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
 
@@ -27,6 +29,11 @@ export interface Issued {
    * with its own last writes (on PostgreSQL they travel with COMMIT: see Closing).
    */
   writes: Promise<void>;
+  /**
+   * The pumping guard refused the send (SMS_FRAUD_MODE=enforce): nothing was written or counted;
+   * the caller commits the block's event (not the others) and then answers its error.
+   */
+  blocked?: FraudBlock;
 }
 
 /**
@@ -45,6 +52,7 @@ export class PhoneCodeIssuer {
     private readonly cipher: OutboxCipher,
     private readonly limits: PhoneLimits,
     private readonly testNumbers: TestNumbers,
+    private readonly guard: SmsFraudGuard,
   ) {}
 
   async issue(
@@ -56,6 +64,8 @@ export class PhoneCodeIssuer {
     now: Date,
     /** the code this one replaces, if the caller loaded it */
     previous?: PhoneCodeEntity | null,
+    /** where the request came from: the pumping guard counts sends by client address */
+    origin?: RequestOrigin,
   ): Promise<Issued> {
     if (verification.kind === 'verified') {
       events.push({ type: PhoneEvents.verified });
@@ -64,25 +74,25 @@ export class PhoneCodeIssuer {
     // a number of SMS_TEST_NUMBERS: before any send limit or guard, none of which applies to it
     const fixed = this.testNumbers.codeFor(phone.e164);
     if (fixed !== undefined) return this.issueTestCode(tx, user, phone, verification, events, now, fixed);
+    const judged: { admission?: FraudAdmission } = {};
     if (verification.kind === 'send') {
-      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined);
+      // the one place the pumping guard is asked (a test number returned above, before it)
+      const admit = async () => {
+        judged.admission = await this.guard.admit(tx, phone, origin, now);
+        return !judged.admission.blocked;
+      };
+      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined, admit);
     }
+    const admitted = judged.admission;
+    if (admitted?.blocked) return { queued: false, writes: Promise.resolve(), blocked: admitted.blocked };
     const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
-    const codeId = this.ids.next();
-    const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
-    const keyId = this.mac.currentKeyId;
-    const stored = this.codes.replace(tx, {
-      id: codeId,
-      userId: user.id,
-      phone: phone.e164,
-      mac: this.mac.sign(user.id, phone.e164, code, keyId),
-      keyId,
-      createdAt: now,
-      expiresAt,
-      attempts: 0,
-      consumedAt: null,
+    const row = this.codeRow(user.id, phone, code, now, {
       smsQueuedAt: verification.kind === 'send' ? now : null,
+      sentFrom: admitted?.sentFrom ?? null,
+      sentCountry: admitted?.country ?? null,
     });
+    const { id: codeId, expiresAt } = row;
+    const stored = this.codes.replace(tx, row);
     const returned = verification.kind === 'return';
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
     if (returned) return { returned: code, queued: false, writes: inFlight(stored) };
@@ -105,7 +115,8 @@ export class PhoneCodeIssuer {
       provider: null,
       finishedAt: null,
     });
-    return { queued: true, writes: inFlight(stored, queued) };
+    const counted = admitted?.count?.();
+    return { queued: true, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
   }
 
   /**
@@ -122,25 +133,37 @@ export class PhoneCodeIssuer {
     now: Date,
     code: string,
   ): Issued {
-    const expiresAt = new Date(now.getTime() + this.config.PHONE_CODE_TTL);
-    const keyId = this.mac.currentKeyId;
-    const stored = this.codes.replace(tx, {
-      id: this.ids.next(),
-      userId: user.id,
-      phone: phone.e164,
-      mac: this.mac.sign(user.id, phone.e164, code, keyId),
-      keyId,
-      createdAt: now,
-      expiresAt,
-      attempts: 0,
-      consumedAt: null,
-      smsQueuedAt: null,
-    });
+    const row = this.codeRow(user.id, phone, code, now, { smsQueuedAt: null, sentFrom: null, sentCountry: null });
+    const { expiresAt } = row;
+    const stored = this.codes.replace(tx, row);
     const returned = verification.kind === 'return';
     events.push(
       { type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } },
       { type: PhoneEvents.codeTestNumber, payload: { delivery: returned ? 'return_code' : 'send_code' } },
     );
     return { returned: returned ? code : undefined, queued: false, writes: inFlight(stored) };
+  }
+
+  /** A new code's row: its MAC under the current key, its expiry, no attempt used. */
+  private codeRow(
+    userId: string,
+    phone: ParsedPhone,
+    code: string,
+    now: Date,
+    sending: Pick<PhoneCodeEntity, 'smsQueuedAt' | 'sentFrom' | 'sentCountry'>,
+  ): PhoneCodeEntity {
+    const keyId = this.mac.currentKeyId;
+    return {
+      id: this.ids.next(),
+      userId,
+      phone: phone.e164,
+      mac: this.mac.sign(userId, phone.e164, code, keyId),
+      keyId,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.config.PHONE_CODE_TTL),
+      attempts: 0,
+      consumedAt: null,
+      ...sending,
+    };
   }
 }

@@ -38,4 +38,15 @@ export class PhoneCodeEntity {
   /** When it was queued for SMS (null: returned to the caller): the resend cooldown counts from here. */
   @TimeColumn('sms_queued_at', { nullable: true })
   smsQueuedAt: Date | null;
+
+  /**
+   * The client address the SMS was requested from ("unknown" when none was reported), and the
+   * destination country: the pumping guard counts the code's verification where it counted the
+   * send. Null when the guard was off.
+   */
+  @Column({ name: 'sent_from', type: 'varchar', length: 64, nullable: true })
+  sentFrom: string | null;
+
+  @Column({ name: 'sent_country', type: 'varchar', length: 8, nullable: true })
+  sentCountry: string | null;
 }

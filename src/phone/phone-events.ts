@@ -2,7 +2,7 @@
  * The phone events of contract §8, plus the outbox's: `codeDeliveryFailed` when a message is
  * given up (the send failed, or receipts said undelivered / failed with no provider left) and
  * `codeDelivered` when a provider's receipt says it reached the handset; `codeTestNumber` for a code
- * of SMS_TEST_NUMBERS (fixed, never sent).
+ * of SMS_TEST_NUMBERS (fixed, never sent); `codeSendBlocked` when the pumping guard refused a send.
  */
 export const PhoneEvents = {
   changed: 'user.human.phone.changed',
@@ -10,6 +10,8 @@ export const PhoneEvents = {
   codeSent: 'user.human.phone.code.sent',
   /** a code for a number of SMS_TEST_NUMBERS: its fixed code, never sent */
   codeTestNumber: 'user.human.phone.code.test_number',
+  /** the pumping guard refused the send (rule, country, prefix; never the number) */
+  codeSendBlocked: 'user.human.phone.code.send.blocked',
   codeDeliveryFailed: 'user.human.phone.code.delivery.failed',
   codeDelivered: 'user.human.phone.code.delivered',
   verified: 'user.human.phone.verified',

@@ -50,8 +50,18 @@ export class PhoneLimits {
    * limit store lost its counters (a Redis restarted without persistence).
    * The number's back-off (shared between users too) is checked before anything is counted, and
    * counts the send only once every limit let it through.
+   * `gate` (the pumping guard) is asked once the send could go out but before it is counted, so
+   * that a send it blocks counts for nothing here either.
    */
-  async assertMaySend(tx: Tx, userId: string, phone: ParsedPhone, now: Date, lastSmsAt?: Date): Promise<void> {
+  async assertMaySend(
+    tx: Tx,
+    userId: string,
+    phone: ParsedPhone,
+    now: Date,
+    lastSmsAt?: Date,
+    /** judged after the refusals above and before the store counts the send; false: stop, count nothing */
+    gate?: () => Promise<boolean>,
+  ): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw this.refused(
         'sms_number_type',
@@ -101,6 +111,7 @@ export class PhoneLimits {
       if (!waiting.ok) throw this.refused('sms_backoff', PhoneErrors.rateLimited(waiting.retryAfterMs, 'sms_backoff'));
       sends = waiting.sends + 1;
     }
+    if (gate && !(await gate())) return;
     const verdict = await this.store.take(rules, now, tx);
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));

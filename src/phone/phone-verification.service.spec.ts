@@ -1,3 +1,4 @@
+import { fraudGuard, InMemorySmsFraudStore } from '../../test/support/fakes/sms-fraud';
 import { limitMetrics, phoneMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
@@ -57,8 +58,11 @@ describe(PhoneVerificationService.name, () => {
   const unknownToken = () => new CallerRef('revoked-token', { resolve: async () => undefined });
   const manager = () => granted('ORG_USER_MANAGER');
 
-  beforeEach(() => {
-    const config = unitConfig();
+  let fraud: InMemorySmsFraudStore;
+
+  function build(env: Record<string, string> = {}) {
+    const config = unitConfig(env);
+    fraud = new InMemorySmsFraudStore();
     tx = new FakeTransactions();
     users = new FakeUsers();
     codes = new FakePhoneCodes(users);
@@ -87,15 +91,17 @@ describe(PhoneVerificationService.name, () => {
         new OutboxCipher(config, mac),
         limits,
         new TestNumbers(config),
+        fraudGuard(config, fraud, mac),
       ),
-      new PhoneCodeChecker(config, repo, mac, limits),
+      new PhoneCodeChecker(config, repo, mac, limits, fraudGuard(config, fraud, mac)),
       limits,
       worker as unknown as SmsOutboxWorker,
       clock,
       phoneMetrics(config),
     );
     user = users.add(aHuman({ orgId: ORG, phone: NUMBER }));
-  });
+  }
+  beforeEach(() => build());
 
   /** The code the user was sent for its number. */
   const pending = () =>
@@ -443,6 +449,66 @@ describe(PhoneVerificationService.name, () => {
         true,
         ['user.human.phone.changed', 'user.human.phone.verified'],
       ]);
+    });
+  });
+
+  describe('pumping guard (SMS_FRAUD_MODE=enforce)', () => {
+    const PUMP = { SMS_FRAUD_MODE: 'enforce', SMS_FRAUD_COUNTRY_HOURLY_FLOOR: '1', SMS_FRAUD_COUNTRY_FLOOR: '1' };
+    const origin = { clientAddress: '198.51.100.23' };
+
+    beforeEach(() => {
+      build(PUMP);
+      // two unverified sends to CH this hour: above the floor of 1
+      fraud.seed('c:CH', clock.now(), 2);
+    });
+
+    it('commits only the block event, changes nothing, queues nothing, then answers the error', async () => {
+      await expect(sut.setPhone(manager(), user.id, '+41797654321', { kind: 'send' }, origin)).rejects.toMatchObject({
+        id: 'PHONE-pump1ng',
+      });
+      expect(tx.ends).toEqual(['committed']);
+      expect(events.appended.map((e) => [e.type, e.payload])).toEqual([
+        ['user.human.phone.code.send.blocked', { rule: 'country_hourly', country: 'CH', prefix: '+4179765' }],
+      ]);
+      expect(users.get(user.id)).toMatchObject({ phone: NUMBER });
+      expect(outbox.queued).toEqual([]);
+      expect(worker.kicks).toBe(0);
+      expect(store.count(`sms:user:${user.id}`)).toBe(0);
+    });
+
+    it('blocks a resend the same way', async () => {
+      pending();
+      await expect(sut.resendCode(manager(), user.id, { kind: 'send' }, origin)).rejects.toMatchObject({
+        id: 'PHONE-pump1ng',
+      });
+      expect(tx.ends).toEqual(['committed']);
+      expect(events.typesOf(user.id)).toEqual(['user.human.phone.code.send.blocked']);
+    });
+
+    it('refuses a new user as a whole (there is no user yet to record the block on)', async () => {
+      const created = aHuman({ orgId: ORG, phone: null });
+      await expect(
+        sut.forNewUser(fakeTx, created, '+41797654321', { kind: 'send' }, clock.now(), origin),
+      ).rejects.toMatchObject({ id: 'PHONE-pump1ng' });
+      expect(outbox.queued).toEqual([]);
+    });
+
+    it('never judges a returned code', async () => {
+      const result = await sut.setPhone(manager(), user.id, '+41797654321', { kind: 'return' }, origin);
+      expect(result.verificationCode).toBeDefined();
+    });
+
+    it("counts a successful verification in the send's buckets, with the check's closing writes", async () => {
+      build({ SMS_FRAUD_MODE: 'record' });
+      await sut.setPhone(manager(), user.id, '+41797654321', { kind: 'send' }, origin);
+      const code = codes.get(user.id)!;
+      expect(code).toMatchObject({ sentFrom: '198.51.100.23', sentCountry: 'CH' });
+      const sent = outbox.queued[0];
+      const plain = new OutboxCipher(unitConfig(), mac).open(sent.id, sent.sealedCode!);
+      await sut.verifyPhone(manager(), user.id, plain);
+      expect(fraud.total('p:+4179765')).toEqual({ sent: 1, verified: 1 });
+      expect(fraud.total('a:198.51.100.23')).toEqual({ sent: 1, verified: 1 });
+      expect(fraud.verifiedNumbers.size).toBe(1);
     });
   });
 });

@@ -18,8 +18,17 @@ import { PhoneLimits } from './phone-limits';
 import { PhoneErrors } from './phone.errors';
 import { PhoneMetrics } from './phone.metrics';
 import { PhoneNumberParser } from './phone-number';
+import { AppError } from '../common/errors/app-error';
+import type { RequestOrigin } from '../common/throttle/client-address';
+import type { FraudBlock } from './fraud/sms-fraud-guard';
 
 export type { Verification };
+
+/** What a committed SetPhone or ResendPhoneCode hands out of its transaction. */
+interface IssueResult {
+  result: PhoneChangeResult;
+  queued: boolean;
+}
 
 export interface PhoneChangeResult {
   details: ChangeDetails;
@@ -57,15 +66,17 @@ export class PhoneVerificationService {
     userId: string,
     phone: string,
     verification: Verification,
+    origin?: RequestOrigin,
   ): Promise<PhoneChangeResult> {
-    const { result, queued } = await this.db.transaction(async (tx) => {
+    const outcome = await this.db.transaction(async (tx) => {
       const { caller, user, pending } = await this.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
       const now = this.clock.now();
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
-      const issued = await this.issuer.issue(tx, user, parsed, verification, events, now, pending);
+      const issued = await this.issuer.issue(tx, user, parsed, verification, events, now, pending, origin);
+      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
       // the last writes, issued together, travel with COMMIT on PostgreSQL
       const writes = Promise.all([
         issued.writes,
@@ -73,40 +84,40 @@ export class PhoneVerificationService {
         this.events.append(tx, aggregateOf(user), events, caller.userId, now),
       ]);
       return closing(
-        writes.then(([, , details]) => ({
-          result: { details, verificationCode: issued.returned },
-          queued: issued.queued,
-        })),
+        writes.then(([, , details]): Outcome<IssueResult, AppError> =>
+          succeeded({ result: { details, verificationCode: issued.returned }, queued: issued.queued }),
+        ),
       );
     });
-    this.metrics.codeIssued(verification.kind, queued);
-    if (queued) this.outbox.kick();
-    return result;
+    return this.issuedOrThrow(outcome, verification);
   }
 
-  async resendCode(ref: CallerRef, userId: string, verification: Verification): Promise<PhoneChangeResult> {
-    const { result, queued } = await this.db.transaction(async (tx) => {
+  async resendCode(
+    ref: CallerRef,
+    userId: string,
+    verification: Verification,
+    origin?: RequestOrigin,
+  ): Promise<PhoneChangeResult> {
+    const outcome = await this.db.transaction(async (tx) => {
       const { caller, user, pending } = await this.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.clock.now();
       const events: NewEvent[] = [];
       const phone = this.numbers.parse(user.phone);
-      const issued = await this.issuer.issue(tx, user, phone, verification, events, now, pending);
+      const issued = await this.issuer.issue(tx, user, phone, verification, events, now, pending, origin);
+      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
       const writes = Promise.all([
         issued.writes,
         this.events.append(tx, aggregateOf(user), events, caller.userId, now),
       ]);
       return closing(
-        writes.then(([, details]) => ({
-          result: { details, verificationCode: issued.returned },
-          queued: issued.queued,
-        })),
+        writes.then(([, details]): Outcome<IssueResult, AppError> =>
+          succeeded({ result: { details, verificationCode: issued.returned }, queued: issued.queued }),
+        ),
       );
     });
-    this.metrics.codeIssued(verification.kind, queued);
-    if (queued) this.outbox.kick();
-    return result;
+    return this.issuedOrThrow(outcome, verification);
   }
 
   /**
@@ -168,11 +179,14 @@ export class PhoneVerificationService {
     phone: string | undefined,
     verification: Verification,
     now: Date,
+    origin?: RequestOrigin,
   ): Promise<NewUserPhone> {
     if (!phone) return { phone: null, phoneVerified: false, events: [] };
     const parsed = this.numbers.parse(phone);
     const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
-    const issued = await this.issuer.issue(tx, user, parsed, verification, events, now);
+    const issued = await this.issuer.issue(tx, user, parsed, verification, events, now, undefined, origin);
+    // no user to record the block on: the creation is refused as a whole (logged and counted by the guard)
+    if (issued.blocked) throw issued.blocked.error;
     await issued.writes;
     return {
       phone: parsed.e164,
@@ -189,6 +203,23 @@ export class PhoneVerificationService {
   /** Deleting a user forgets its pending code. */
   async forgetUser(tx: Tx, userId: string): Promise<void> {
     await this.codes.removeForUser(tx, userId);
+  }
+
+  /**
+   * A send the pumping guard blocked: only its event is committed (nothing else was written),
+   * then the error is answered (see issuedOrThrow).
+   */
+  private blocked(tx: Tx, user: UserEntity, block: FraudBlock, caller: Caller, now: Date) {
+    const appended = this.events.append(tx, aggregateOf(user), [block.event], caller.userId, now);
+    return closing(appended.then((): Outcome<IssueResult, AppError> => failed(block.error)));
+  }
+
+  /** After the commit of a SetPhone or ResendPhoneCode. */
+  private issuedOrThrow(outcome: Outcome<IssueResult, AppError>, verification: Verification): PhoneChangeResult {
+    if (!outcome.ok) throw outcome.error;
+    this.metrics.codeIssued(verification.kind, outcome.value.queued);
+    if (outcome.value.queued) this.outbox.kick();
+    return outcome.value.result;
   }
 
   /**

@@ -2,6 +2,7 @@ import { Controller, Delete, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
+import { Origin, type RequestOrigin } from '../common/throttle/client-address';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoJson } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
@@ -24,16 +25,24 @@ export class PhoneController {
   @Post()
   @HttpCode(200)
   @PhoneDocs.setPhone()
-  async setPhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: SetPhoneRequestDto) {
-    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
+  async setPhone(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: SetPhoneRequestDto,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req), origin);
     return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @Post('resend')
   @HttpCode(200)
   @PhoneDocs.resendPhoneCode()
-  async resendPhoneCode(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: ResendPhoneCodeRequestDto) {
-    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
+  async resendPhoneCode(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: ResendPhoneCodeRequestDto,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req), origin);
     return toProtoJson({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 

@@ -53,4 +53,12 @@ export const PhoneErrors = {
     new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-rcptbad', `Delivery receipt malformed: ${why}`, {
       info: { reason: 'RECEIPT_MALFORMED', metadata: { why } },
     }),
+  /** The pumping guard (SMS_FRAUD_MODE=enforce) refused the send; `rule` names the rule that was broken. */
+  smsPumping: (rule: string) =>
+    new AppError(
+      GrpcStatus.RESOURCE_EXHAUSTED,
+      'PHONE-pump1ng',
+      'Too many codes sent to this destination were not verified, try again later',
+      { info: { reason: `SMS_PUMPING_${rule.toUpperCase()}`, metadata: { rule } } },
+    ),
 };

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
+import { Origin, type RequestOrigin } from '../common/throttle/client-address';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoMessage } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
@@ -20,14 +21,22 @@ export class PhoneGrpcController {
   constructor(private readonly phones: PhoneVerificationService) {}
 
   @GrpcMethod('UserService', 'SetPhone')
-  async setPhone(@ProtoRequest() req: SetPhoneRequestDto, @CurrentCaller() caller: CallerRef) {
-    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req));
+  async setPhone(
+    @ProtoRequest() req: SetPhoneRequestDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.phones.setPhone(caller, req.userId, req.phone, verificationOf(req), origin);
     return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 
   @GrpcMethod('UserService', 'ResendPhoneCode')
-  async resendPhoneCode(@ProtoRequest() req: ResendPhoneCodeRequestDto, @CurrentCaller() caller: CallerRef) {
-    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req));
+  async resendPhoneCode(
+    @ProtoRequest() req: ResendPhoneCodeRequestDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.phones.resendCode(caller, req.userId, verificationOf(req), origin);
     return toProtoMessage({ details: detailsMessage(result.details), verificationCode: result.verificationCode });
   }
 

@@ -1,4 +1,13 @@
 import { Module } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import { DependencyOutages } from '../common/errors/dependency-outages';
+import { REDIS } from '../common/limits/limits.module';
+import { DatabaseSmsFraudStore } from './fraud/database-fraud-store';
+import { RedisSmsFraudStore } from './fraud/redis-fraud-store';
+import { SmsFraudCountsRepository } from './fraud/sms-fraud-counts.repository';
+import { SmsFraudGuard } from './fraud/sms-fraud-guard';
+import { SmsFraudStore } from './fraud/sms-fraud-store';
+import { SmsFraudMetrics } from './fraud/sms-fraud.metrics';
 import { PhoneGrpcController } from './phone.grpc.controller';
 import { Clock } from '../common/clock';
 import { AppConfig } from '../common/config/app-config.module';
@@ -51,6 +60,23 @@ import { TestNumbers } from './test-numbers';
     SmsReceiptApplier,
     SmsReceiptsService,
     { provide: RECEIPT_PARSERS, inject: [AppConfig, Clock], useFactory: createReceiptParsers },
+    SmsFraudGuard,
+    SmsFraudMetrics,
+    SmsFraudCountsRepository,
+    {
+      // where the other limits live: Redis when REDIS_URL is set, else the database
+      provide: SmsFraudStore,
+      inject: [REDIS, SmsFraudCountsRepository, AppConfig, DependencyOutages],
+      useFactory: (
+        redis: Redis | null,
+        counts: SmsFraudCountsRepository,
+        config: AppConfig,
+        outages: DependencyOutages,
+      ) =>
+        redis
+          ? new RedisSmsFraudStore(redis, config.SMS_FRAUD_REMEMBER_VERIFIED, outages)
+          : new DatabaseSmsFraudStore(counts, config.SMS_FRAUD_REMEMBER_VERIFIED),
+    },
     {
       provide: SmsSender,
       inject: [AppConfig, Clock, PhoneMetrics],

@@ -2,6 +2,7 @@ import { Controller, Delete, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
+import { Origin, type RequestOrigin } from '../common/throttle/client-address';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoJson } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
@@ -20,16 +21,24 @@ export class UsersController {
   @Post('human')
   @HttpCode(200)
   @UserDocs.addHumanUser()
-  async addHumanUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: AddHumanUserDto) {
-    const result = await this.users.addHuman(caller, req);
+  async addHumanUser(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: AddHumanUserDto,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.users.addHuman(caller, req, origin);
     return toProtoJson({ ...result, details: detailsMessage(result.details) });
   }
 
   @Post('new')
   @HttpCode(200)
   @UserDocs.createUser()
-  async createUser(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: CreateUserDto) {
-    return toProtoJson(await this.users.createUser(caller, req));
+  async createUser(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: CreateUserDto,
+    @Origin() origin: RequestOrigin,
+  ) {
+    return toProtoJson(await this.users.createUser(caller, req, origin));
   }
 
   @Get(':userId')

@@ -2,6 +2,7 @@ import { Controller } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { CurrentCaller } from '../common/auth/caller.decorator';
+import { Origin, type RequestOrigin } from '../common/throttle/client-address';
 import { detailsMessage } from '../common/proto/details';
 import { toProtoMessage } from '../common/proto/proto-json';
 import { ProtoRequest } from '../common/validation/proto-request.decorator';
@@ -21,14 +22,22 @@ export class UsersGrpcController {
   ) {}
 
   @GrpcMethod('UserService', 'AddHumanUser')
-  async addHumanUser(@ProtoRequest() req: AddHumanUserDto, @CurrentCaller() caller: CallerRef) {
-    const result = await this.users.addHuman(caller, req);
+  async addHumanUser(
+    @ProtoRequest() req: AddHumanUserDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
+    const result = await this.users.addHuman(caller, req, origin);
     return toProtoMessage({ ...result, details: detailsMessage(result.details) });
   }
 
   @GrpcMethod('UserService', 'CreateUser')
-  async createUser(@ProtoRequest() req: CreateUserDto, @CurrentCaller() caller: CallerRef) {
-    return toProtoMessage(await this.users.createUser(caller, req));
+  async createUser(
+    @ProtoRequest() req: CreateUserDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
+    return toProtoMessage(await this.users.createUser(caller, req, origin));
   }
 
   @GrpcMethod('UserService', 'GetUserByID')

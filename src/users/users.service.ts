@@ -5,6 +5,7 @@ import { AppLogger } from '../common/logging/app-logger';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
+import type { RequestOrigin } from '../common/throttle/client-address';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
@@ -88,18 +89,18 @@ export class UsersService {
     logger.setContext(UsersService.name);
   }
 
-  async addHuman(ref: CallerRef, req: AddHumanUserDto) {
+  async addHuman(ref: CallerRef, req: AddHumanUserDto, origin?: RequestOrigin) {
     const created = await this.inOrgTransaction(ref, req.organization, (tx, org, caller) =>
-      this.createHuman(tx, caller, org, req),
+      this.createHuman(tx, caller, org, req, origin),
     );
     created.afterCommit?.();
     return { userId: created.user.id, details: created.details, phoneCode: created.phoneCode };
   }
 
-  async createUser(ref: CallerRef, req: CreateUserDto) {
+  async createUser(ref: CallerRef, req: CreateUserDto, origin?: RequestOrigin) {
     const created = await this.inOrgTransaction(ref, { orgId: req.organizationId }, (tx, org, caller) =>
       req.human
-        ? this.createHuman(tx, caller, org, { ...req.human, userId: req.userId, username: req.username })
+        ? this.createHuman(tx, caller, org, { ...req.human, userId: req.userId, username: req.username }, origin)
         : this.createMachine(tx, caller, org, req.userId, req.username, req.machine!.name, req.machine!.description),
     );
     created.afterCommit?.();
@@ -189,7 +190,13 @@ export class UsersService {
   }
 
   /** Creates a human user in `org` inside the caller's transaction; sending happens after commit. */
-  async createHuman(tx: Tx, caller: Caller, org: OrganizationEntity, input: NewHuman): Promise<CreatedUser> {
+  async createHuman(
+    tx: Tx,
+    caller: Caller,
+    org: OrganizationEntity,
+    input: NewHuman,
+    origin?: RequestOrigin,
+  ): Promise<CreatedUser> {
     if (input.email.returnCode || input.email.sendCode) {
       throw Errors.unimplemented('E-mail verification codes (email.sendCode / email.returnCode)');
     }
@@ -205,7 +212,8 @@ export class UsersService {
       email: input.email.email,
       emailVerified: input.email.isVerified === true,
     });
-    const phone = await this.phones.forNewUser(tx, user, input.phone?.phone, verificationOf(input.phone ?? {}), now);
+    const verification = verificationOf(input.phone ?? {});
+    const phone = await this.phones.forNewUser(tx, user, input.phone?.phone, verification, now, origin);
     user.phone = phone.phone;
     user.phoneVerified = phone.phoneVerified;
     await this.users.insert(tx, user, Errors.userAlreadyExists);

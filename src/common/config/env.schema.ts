@@ -3,6 +3,7 @@ import {
   IsBoolean,
   IsIn,
   IsInt,
+  IsNumber,
   IsOptional,
   IsString,
   Matches,
@@ -13,6 +14,7 @@ import {
 } from 'class-validator';
 import { parseDuration } from './duration';
 import { DEFAULT_ROUTE, parseSenderIds, parseSmsRoutes, SMS_PROVIDERS } from './sms-routes';
+import { parseCidr } from '../throttle/address-set';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -280,6 +282,74 @@ export class EnvironmentVariables {
     message: 'SMS_ALLOWED_COUNTRIES must be comma-separated ISO 3166-1 alpha-2 codes such as CH,DE',
   })
   SMS_ALLOWED_COUNTRIES?: string = undefined;
+
+  // ---- SMS pumping guard (see docs/sms-providers.md "Pumping guard") ---------------------
+  /** off: no counting; record: decide, log and count, block nothing; enforce: block. */
+  @IsIn(['off', 'record', 'enforce'], { message: 'SMS_FRAUD_MODE must be off, record or enforce' })
+  SMS_FRAUD_MODE: 'off' | 'record' | 'enforce' = 'record';
+
+  /** Unverified sends per destination country in 24 h that are always tolerated. */
+  @IntRange(1, 1_000_000)
+  SMS_FRAUD_COUNTRY_FLOOR = 20;
+
+  /** … per hour (the hourly threshold is at least the daily one / SMS_FRAUD_HOURLY_DIVISOR). */
+  @IntRange(1, 1_000_000)
+  SMS_FRAUD_COUNTRY_HOURLY_FLOOR = 3;
+
+  /** Unverified sends per number prefix (the E.164 number without its last 4 digits) in 24 h. */
+  @IntRange(1, 1_000_000)
+  SMS_FRAUD_PREFIX_FLOOR = 10;
+
+  @IntRange(1, 1_000_000)
+  SMS_FRAUD_PREFIX_HOURLY_FLOOR = 3;
+
+  /** Unverified sends per client address (an IPv6 address counts by its /64) in 24 h. */
+  @IntRange(1, 1_000_000)
+  SMS_FRAUD_ADDRESS_FLOOR = 10;
+
+  /** Destination countries a client address may have unverified sends to in 24 h without one verification there. */
+  @IntRange(1, 250)
+  SMS_FRAUD_ADDRESS_MAX_COUNTRIES = 3;
+
+  /** The share of normal (verified) traffic that may go unverified: thresholds are at least this × verified. */
+  @Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value,
+  )
+  @IsNumber({}, { message: 'SMS_FRAUD_VERIFIED_RATIO must be a number between 0 and 1, such as 0.2' })
+  @Min(0, { message: 'SMS_FRAUD_VERIFIED_RATIO must be a number between 0 and 1, such as 0.2' })
+  @Max(1, { message: 'SMS_FRAUD_VERIFIED_RATIO must be a number between 0 and 1, such as 0.2' })
+  SMS_FRAUD_VERIFIED_RATIO = 0.2;
+
+  /** The hourly threshold is at least the daily one divided by this. */
+  @IntRange(1, 24)
+  SMS_FRAUD_HOURLY_DIVISOR = 6;
+
+  /** How long a verified number is remembered (it then always passes the guard). */
+  @DurationRange('1d', 86_400_000, '3650d', 3_650 * 86_400_000)
+  SMS_FRAUD_REMEMBER_VERIFIED = 365 * 86_400_000;
+
+  /** Client addresses the guard never judges: comma-separated IP addresses or CIDRs. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  SMS_FRAUD_ALLOWED_ADDRESSES?: string = undefined;
+
+  /** Destination countries the guard never judges: ISO 3166-1 alpha-2 codes, comma-separated. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[A-Z]{2}(\s*,\s*[A-Z]{2})*$/, {
+    message: 'SMS_FRAUD_ALLOWED_COUNTRIES must be comma-separated ISO 3166-1 alpha-2 codes such as CH,DE',
+  })
+  SMS_FRAUD_ALLOWED_COUNTRIES?: string = undefined;
+
+  /** Numbers the guard never judges: E.164 numbers, or E.164 prefixes ending in * (+4179555*), comma-separated. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^\+[1-9]\d{0,14}\*?(\s*,\s*\+[1-9]\d{0,14}\*?)*$/, {
+    message:
+      'SMS_FRAUD_ALLOWED_NUMBERS must be comma-separated E.164 numbers or prefixes ending in *, such as +41791234567,+4179555*',
+  })
+  SMS_FRAUD_ALLOWED_NUMBERS?: string = undefined;
 
   /** Rate-limit counters go to Redis when set (shared by every instance), else to the database. */
   @IsOptional()
@@ -679,6 +749,17 @@ function smsProviderProblems(config: EnvironmentVariables): string[] {
   return problems;
 }
 
+/** The pumping guard's address allow-list: every entry an IP address or a CIDR. */
+function fraudProblems(config: EnvironmentVariables): string[] {
+  if (!config.SMS_FRAUD_ALLOWED_ADDRESSES) return [];
+  const bad = config.SMS_FRAUD_ALLOWED_ADDRESSES.split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => parseCidr(entry) === undefined);
+  return bad.length === 0
+    ? []
+    : [`SMS_FRAUD_ALLOWED_ADDRESSES: not an IP address or CIDR: ${bad.map((b) => JSON.stringify(b)).join(', ')}`];
+}
+
 /** The validate hook of ConfigModule: returns typed, defaulted settings or throws naming every bad variable. */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
   const known = Object.keys(new EnvironmentVariables());
@@ -695,6 +776,7 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
     problems.push('SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)');
   }
   problems.push(...smsProviderProblems(config));
+  problems.push(...fraudProblems(config));
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -1,4 +1,4 @@
-import type { ExecutionContext } from '@nestjs/common';
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Request } from 'express';
 import { randomBytes } from 'node:crypto';
@@ -30,3 +30,14 @@ export function clientAddress(context: ExecutionContext): string {
   }
   return context.switchToHttp().getRequest<Request>().ip ?? 'unknown';
 }
+
+/** Where a request came from, as the services need it (the pumping guard counts sends by address). */
+export interface RequestOrigin {
+  /** as trusted (see clientAddress); "unknown" when the transport reports none */
+  clientAddress: string;
+}
+
+/** The request's origin, on REST, gRPC and gRPC-web alike. */
+export const Origin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => ({
+  clientAddress: clientAddress(context),
+}));

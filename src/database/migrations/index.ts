@@ -2,6 +2,7 @@ import { Initial1764093600000 } from './1764093600000-Initial';
 import { SmsOutboxAndLimits1764180000000 } from './1764180000000-SmsOutboxAndLimits';
 import { PhoneCodeSmsQueuedAt1764300000000 } from './1764300000000-PhoneCodeSmsQueuedAt';
 import { HotUpdates1764400000000 } from './1764400000000-HotUpdates';
+import { SmsFraudCounts1764500000000 } from './1764500000000-SmsFraudCounts';
 import { LimitBackoffs1764510000000 } from './1764510000000-LimitBackoffs';
 import { SmsDeliveryReceipts1764520000000 } from './1764520000000-SmsDeliveryReceipts';
 
@@ -11,6 +12,7 @@ export const MIGRATIONS = [
   SmsOutboxAndLimits1764180000000,
   PhoneCodeSmsQueuedAt1764300000000,
   HotUpdates1764400000000,
+  SmsFraudCounts1764500000000,
   LimitBackoffs1764510000000,
   SmsDeliveryReceipts1764520000000,
 ];

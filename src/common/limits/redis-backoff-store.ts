@@ -1,19 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { redisFault } from '../errors/dependency-error';
+import { redisCommand } from './redis-command';
 import { DependencyOutages } from '../errors/dependency-outages';
-import { inSpan, KIND } from '../tracing/tracing';
 import { BACKOFF_QUIET_MS, BackoffStore, BackoffVerdict } from './backoff-store';
 
 const PREFIX = 'pv:backoff:';
 
 /** The command only: keys hold numbers. */
-const span = (operation: string) => ({
-  'db.system': 'redis',
-  'db.system.name': 'redis',
-  'db.operation.name': operation,
-});
-
 /**
  * A hash per key (s = sends, n = next send's earliest time), expiring BACKOFF_QUIET_MS after n.
  * Recording never moves a record backwards (two instances that both let a send through at the
@@ -60,14 +53,7 @@ export class RedisBackoffStore extends BackoffStore {
     await this.call('DEL', () => this.redis.del(PREFIX + key));
   }
 
-  private async call<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    let result: T;
-    try {
-      result = await inSpan(operation, KIND.CLIENT, span(operation), command);
-    } catch (error) {
-      throw redisFault(error);
-    }
-    this.outages?.succeeded('redis');
-    return result;
+  private call<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    return redisCommand(operation, command, this.outages);
   }
 }

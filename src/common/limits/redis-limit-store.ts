@@ -1,16 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { redisFault } from '../errors/dependency-error';
+import { redisCommand } from './redis-command';
 import { DependencyOutages } from '../errors/dependency-outages';
-import { inSpan, KIND } from '../tracing/tracing';
 import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
 
 const PREFIX = 'pv:limit:';
 
 /** The command only: keys hold user ids and numbers. */
-const REDIS_SPAN = { 'db.system': 'redis', 'db.system.name': 'redis', 'db.operation.name': 'EVALSHA' };
-
 /**
  * The same sliding log in Redis sorted sets (score = time), checked and counted by one Lua
  * script, so concurrent instances cannot both slip under a limit.
@@ -67,16 +64,12 @@ export class RedisLimitStore extends LimitStore {
     const args: Array<string | number> = [now.getTime(), mode];
     for (const rule of rules) args.push(rule.limit, rule.windowMs);
     for (let i = 0; i < rules.length; i++) args.push(`${now.getTime()}:${randomUUID()}`);
-    let answer: [number, number];
-    try {
-      const keys = rules.map((r) => PREFIX + r.key);
-      answer = (await inSpan('EVALSHA', KIND.CLIENT, REDIS_SPAN, () =>
-        this.redis.eval(SCRIPT, rules.length, ...keys, ...args),
-      )) as [number, number];
-    } catch (error) {
-      throw redisFault(error);
-    }
-    this.outages?.succeeded('redis');
+    const keys = rules.map((r) => PREFIX + r.key);
+    const answer = (await redisCommand(
+      'EVALSHA',
+      () => this.redis.eval(SCRIPT, rules.length, ...keys, ...args),
+      this.outages,
+    )) as [number, number];
     const [index, retryAfterMs] = answer;
     if (index === 0) return { ok: true };
     return { ok: false, rule: rules[index - 1], retryAfterMs: Math.max(1, retryAfterMs) };

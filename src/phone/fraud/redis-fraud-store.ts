@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Redis } from 'ioredis';
-import { redisFault } from '../../common/errors/dependency-error';
+import { redisCommand } from '../../common/limits/redis-command';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
-import { inSpan, KIND } from '../../common/tracing/tracing';
 import { counterKeys } from './database-fraud-store';
 import {
   Bucket,
@@ -46,12 +45,6 @@ return 0
 `;
 
 /** The command only: keys hold addresses and prefixes. */
-const span = (operation: string) => ({
-  'db.system': 'redis',
-  'db.system.name': 'redis',
-  'db.operation.name': operation,
-});
-
 /**
  * The same counters in Redis, shared by every instance: one hash per counter, a field per hour
  * ("s:<hour>" sends, "v:<hour>" verifications; for an address's countries "s:<country>:<hour>"),
@@ -133,15 +126,8 @@ export class RedisSmsFraudStore extends SmsFraudStore {
     await this.call('EVAL', () => this.redis.eval(ADD, hashKeys.length, ...hashKeys, ...args));
   }
 
-  private async call<T>(operation: string, command: () => Promise<T>): Promise<T> {
-    let answer: T;
-    try {
-      answer = await inSpan(operation, KIND.CLIENT, span(operation), command);
-    } catch (error) {
-      throw redisFault(error);
-    }
-    this.outages?.succeeded('redis');
-    return answer;
+  private call<T>(operation: string, command: () => Promise<T>): Promise<T> {
+    return redisCommand(operation, command, this.outages);
   }
 }
 

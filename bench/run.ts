@@ -68,6 +68,7 @@ const USAGE = `npm run bench -- [options]
   --quick               smoke run: 2 s runs, 0.5 s warm-up (and 1k,10k users with --scaling)
   --scaling             only the scaling runs: verify-wrong and get-user with 1k, 100k and 1M users
   --sizes LIST          user counts for --scaling (default 1000,100000,1000000)
+  --pool N              the service's DATABASE_POOL_SIZE (default: the service's own default)
   --profile             run the server under node --cpu-prof for each chosen scenario (default: rest
                         verify-wrong and get-user) and summarise where its CPU time goes
   --max-rate N          req/s the per-user pools are sized for (default 4000); a run that uses its
@@ -90,6 +91,8 @@ interface Settings {
   profile: boolean;
   maxRate: number;
   logLevel: string;
+  /** DATABASE_POOL_SIZE of the service; undefined: its default */
+  poolSize?: number;
   ceilings: boolean;
   keep: boolean;
 }
@@ -134,6 +137,7 @@ function parseSettings(): Settings {
       profile: { type: 'boolean', default: false },
       'max-rate': { type: 'string' },
       'log-level': { type: 'string' },
+      pool: { type: 'string' },
       'no-ceilings': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -179,6 +183,7 @@ function parseSettings(): Settings {
     profile,
     maxRate: positive(values['max-rate'], 4000, '--max-rate', true),
     logLevel,
+    poolSize: values.pool === undefined ? undefined : positive(values.pool, 10, '--pool', true),
     ceilings: values['no-ceilings'] !== true,
     keep: values.keep === true,
   };
@@ -245,7 +250,13 @@ async function prepareInstance(db: Db, dir: string, users: number, settings: Set
   mkdirSync(dir, { recursive: true });
   const database = await newDatabase(db, dir);
   const hmacKey = newHmacKey();
-  const first = await startAppServer({ dir, databaseUrl: database.url, hmacKey, logLevel: settings.logLevel });
+  const first = await startAppServer({
+    dir,
+    databaseUrl: database.url,
+    hmacKey,
+    logLevel: settings.logLevel,
+    poolSize: settings.poolSize,
+  });
   await first.stop();
   const instance = database.file ? sqliteInstance(database.file) : await postgresInstance(database.url);
   const seedSettings = {
@@ -276,6 +287,7 @@ function startInstance(instance: Instance, settings: Settings, cpuProfDir?: stri
     databaseUrl: instance.database.url,
     hmacKey: instance.hmacKey,
     logLevel: settings.logLevel,
+    poolSize: settings.poolSize,
     cpuProfDir,
   });
 }
@@ -713,6 +725,7 @@ async function main(): Promise<void> {
       server: {
         NODE_ENV: 'production',
         LOG_LEVEL: settings.logLevel,
+        DATABASE_POOL_SIZE: settings.poolSize ?? 'default',
         PHONE_CODE_MAX_ATTEMPTS,
         PHONE_MAX_FAILED_PER_DAY: 1000,
         PHONE_CODE_TTL: '24h',

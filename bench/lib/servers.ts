@@ -34,6 +34,8 @@ export interface ServerSettings {
   databaseUrl: string;
   hmacKey: string;
   logLevel: string;
+  /** DATABASE_POOL_SIZE; the service's default when undefined */
+  poolSize?: number;
   /** Start under `node --cpu-prof`, writing the profile into this folder when stopped. */
   cpuProfDir?: string;
 }
@@ -111,6 +113,7 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     PHONE_CODE_TTL: '24h',
     // one client (the bench) sends everything: the per-client throttle (default 1200/min) would answer 429
     THROTTLE_LIMIT: '0',
+    ...(settings.poolSize === undefined ? {} : { DATABASE_POOL_SIZE: String(settings.poolSize) }),
   };
   const main = join(ROOT, MAIN);
   // under --cpu-prof the profile is written on a normal exit only, and Nest ends itself with the

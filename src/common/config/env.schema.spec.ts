@@ -24,7 +24,7 @@ describe(EnvironmentVariables.name, () => {
       GRPC_WEB_CORS_ORIGINS: '*',
       DATABASE_URL: './data/phone-verify.sqlite',
       DATABASE_SCHEMA: undefined,
-      DATABASE_POOL_SIZE: 10,
+      DATABASE_POOL_SIZE: 20,
       DATABASE_CONNECT_TIMEOUT: 1_000,
       DATABASE_STATEMENT_TIMEOUT: 1_000,
       DATABASE_CONNECT_RETRIES: 10,

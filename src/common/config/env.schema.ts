@@ -110,7 +110,7 @@ export class EnvironmentVariables {
   DATABASE_SCHEMA?: string = undefined;
 
   @IntRange(1, 100)
-  DATABASE_POOL_SIZE = 10;
+  DATABASE_POOL_SIZE = 20;
 
   /** PostgreSQL: the longest a call waits for a pooled (or new) connection before it is answered 503. */
   @DurationRange('100ms', 100, '1m', 60_000)

@@ -7,6 +7,7 @@ import { phoneApi, phoneCodeRow, startPhoneApp, wrongCodeFor } from './support/p
 import { bearer, dataSourceOf, TestApp } from './support/test-app';
 import { CallResult, TransportName, TRANSPORTS, transportCaller } from './support/transports';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
+import { SIGNATURE_HEADER, webhookSignature } from '../src/phone/sms/webhook-sms-sender';
 import { UserEntity } from '../src/users/entities/user.entity';
 import { ERROR_DETAIL, RETRY_INFO } from './support/wire';
 
@@ -187,8 +188,27 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
   let pg: OwnPostgres | undefined;
   let t: TestApp | undefined;
 
+  // delivery receipts on (the webhook's, signed): a receipt that cannot be recorded must not be acknowledged
+  const receiptKey = 'k'.repeat(40);
+  const receipts = {
+    SMS_PROVIDER: 'webhook',
+    SMS_WEBHOOK_URL: 'http://127.0.0.1:9/sms',
+    SMS_WEBHOOK_SIGNING_KEY: receiptKey,
+    SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
+  };
+  const signedReceipt = (app: TestApp) => {
+    const body = JSON.stringify({ id: '312345678901234567', status: 'delivered' });
+    const at = Math.floor(app.clock.now().getTime() / 1000);
+    return app
+      .http()
+      .post('/v2/sms/receipts/webhook')
+      .set('Content-Type', 'application/json')
+      .set(SIGNATURE_HEADER, `t=${at},v1=${webhookSignature(receiptKey, at, body)}`)
+      .send(body);
+  };
+
   beforeAll(async () => {
-    own = await appOnOwnPostgres(startPhoneApp, schema);
+    own = await appOnOwnPostgres((db, env, shared) => startPhoneApp(db, { ...env, ...receipts }, shared), schema);
     ({ pg, app: t } = own);
   }, 120_000);
 
@@ -228,6 +248,8 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
       pg!.stop();
       for (let round = 0; round < 3; round++) {
         expectUnavailable(await phoneApi(app).get(userId));
+        // a 200 would tell the provider to stop retrying a receipt that was never stored
+        expectUnavailable(await signedReceipt(app));
         expectUnavailable(await app.http().post('/v2/organizations').set(bearer(app.adminToken)).send({ name: 'x' }));
         for (const caller of callers) {
           expectUnavailableCall(await caller.call('UserService', 'GetUserByID', { userId }, app.adminToken));
@@ -245,6 +267,7 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
 
       await pg!.resume();
       await eventually('the pool did not recover', async () => (await phoneApi(app).get(userId)).status === 200);
+      await signedReceipt(app).expect(200);
       expect(linesWith(app, 'database recovered', from)).toHaveLength(1);
       for (const caller of callers) {
         const result = await caller.call('UserService', 'GetUserByID', { userId }, app.adminToken);

@@ -5,7 +5,8 @@ import { SmsReceiptsService } from '../src/phone/outbox/sms-receipts.service';
 import { webhookSignature } from '../src/phone/sms/webhook-sms-sender';
 import { eventsOf } from './support/events';
 import { createHuman, randomMobile } from './support/factories';
-import { FakeHttpServer, Reply, sleep, until } from './support/fake-http';
+import { FakeHttpServer, Reply, until } from './support/fake-http';
+import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { FakeTwilio, postTwilioCallback, TwilioMessage } from './support/fake-twilio';
 import { Sample, scrape, valueOf } from './support/prometheus';
 import { bearer, DATABASES, dataSourceOf, freePort, startApp, TestApp } from './support/test-app';
@@ -16,6 +17,27 @@ const SIGNING_KEY = randomBytes(32).toString('hex');
 const TWILIO_SID = `AC${randomBytes(16).toString('hex')}`;
 const TWILIO_TOKEN = randomBytes(16).toString('hex');
 const PUBLIC_URL = 'https://verify.example.com/pv';
+
+/** Every message due has been tried: what was not sent by now was not queued (no waiting on time). */
+async function outboxDrained(t: TestApp): Promise<void> {
+  const worker = t.app.get(SmsOutboxWorker);
+  worker.kick();
+  await worker.idle();
+}
+
+/** The chain twilio,webhook against the two fakes, polled often. */
+function providers(twilio: FakeTwilio, webhook: FakeHttpServer): Record<string, string> {
+  return {
+    SMS_PROVIDER: 'twilio,webhook',
+    TWILIO_BASE_URL: twilio.url,
+    TWILIO_ACCOUNT_SID: TWILIO_SID,
+    TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
+    TWILIO_FROM_NUMBER: '+15005550006',
+    SMS_WEBHOOK_URL: `${webhook.url}/sms`,
+    SMS_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
+    SMS_POLL_INTERVAL: '50ms',
+  };
+}
 const TWILIO_RECEIPTS = `${PUBLIC_URL}/v2/sms/receipts/twilio`;
 const ok: Reply = { status: 200 };
 
@@ -96,17 +118,10 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     await twilio.start();
     await webhook.start();
     t = await startApp(db, {
-      SMS_PROVIDER: 'twilio,webhook',
-      TWILIO_BASE_URL: twilio.url,
-      TWILIO_ACCOUNT_SID: TWILIO_SID,
-      TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
-      TWILIO_FROM_NUMBER: '+15005550006',
+      ...providers(twilio, webhook),
       TWILIO_TIMEOUT: '2s',
-      SMS_WEBHOOK_URL: `${webhook.url}/sms`,
-      SMS_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
       SMS_WEBHOOK_TIMEOUT: '1s',
       SMS_RECEIPTS_BASE_URL: PUBLIC_URL,
-      SMS_POLL_INTERVAL: '50ms',
       METRICS_PORT: String(await freePort()),
     });
   }, 60_000);
@@ -243,7 +258,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     await webhookReceipt({ id: 'x', status: 'lost' }).expect(400);
 
     expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: null, status: 'delivered' });
-    await sleep(100);
+    await outboxDrained(t);
     expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     const after = await scrape(t);
     const rejected = (provider: string, reason: string) =>
@@ -374,7 +389,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       deliveryError: '30008',
       sealedCode: null,
     });
-    await sleep(150);
+    await outboxDrained(t);
     expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     const [type, payload] = (await phoneEvents(t, userId)).at(-1)!;
     expect([type, payload]).toEqual([
@@ -393,7 +408,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
         deliveryStatus: 'undelivered',
         sealedCode: null,
       });
-      await sleep(150);
+      await outboxDrained(t);
       expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     } finally {
       t.clock.advance(-10 * 60_000);
@@ -406,7 +421,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     try {
       await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
       expect(await outboxOf(t, userId)).toMatchObject({ status: 'failed', sealedCode: null });
-      await sleep(150);
+      await outboxDrained(t);
       expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     } finally {
       t.clock.advance(-(10 * 60_000 - 500));
@@ -467,16 +482,7 @@ describe.each(DATABASES)('without SMS_RECEIPTS_BASE_URL (%s)', (db) => {
   beforeAll(async () => {
     await twilio.start();
     await webhook.start();
-    t = await startApp(db, {
-      SMS_PROVIDER: 'twilio,webhook',
-      TWILIO_BASE_URL: twilio.url,
-      TWILIO_ACCOUNT_SID: TWILIO_SID,
-      TWILIO_AUTH_TOKEN: TWILIO_TOKEN,
-      TWILIO_FROM_NUMBER: '+15005550006',
-      SMS_WEBHOOK_URL: `${webhook.url}/sms`,
-      SMS_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
-      SMS_POLL_INTERVAL: '50ms',
-    });
+    t = await startApp(db, providers(twilio, webhook));
   }, 60_000);
   afterAll(async () => {
     await t?.close();

@@ -5,7 +5,7 @@ import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
 import { dataSourceOptions } from './data-source-options';
-import { PostgresAdapter, pgPool } from './postgres.adapter';
+import { PostgresAdapter, pgPool, submit } from './postgres.adapter';
 import { sqliteConnection, type SqliteConnection } from './sqlite.adapter';
 
 // the project has no @types/better-sqlite3: its connection class, as the adapter sees it
@@ -75,7 +75,7 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
     try {
       const client = await pool.connect();
       client.release();
-      await pool.query('SELECT 1');
+      await submit(pool, 'SELECT 1');
       expect(acquired).toHaveLength(2);
       const stream = (acquired[0] as { connection?: { stream?: { write?: unknown; on?: unknown } } }).connection
         ?.stream;
@@ -102,9 +102,9 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
     try {
       expect((client as unknown as { pipeline: boolean }).pipeline).toBe(true);
       const [one, failed, two] = await Promise.allSettled([
-        client.query('SELECT 1 AS n'),
-        client.query('SELECT no_such_column'),
-        client.query('SELECT 2 AS n'),
+        submit(client, 'SELECT 1 AS n'),
+        submit(client, 'SELECT no_such_column'),
+        submit(client, 'SELECT 2 AS n'),
       ]);
       expect(one).toMatchObject({ status: 'fulfilled', value: { rows: [{ n: 1 }] } });
       expect(failed).toMatchObject({ status: 'rejected', reason: { code: '42703' } });
@@ -114,15 +114,66 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
     }
   });
 
+  it("a client runs a statement made on Query's prototype (pipeline mode refuses other submittables): rows through the type parsers, the command tag's count", async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const [read, written, none] = await Promise.all([
+        submit(
+          client,
+          "SELECT $1::int AS n, $2::bigint AS big, true AS yes, NULL::text AS nothing, '2026-12-02T00:00:00Z'::timestamptz AS at, 'x' AS \"__proto__\"",
+          'pins_types',
+          [7, '9007199254740993'],
+        ),
+        submit(client, 'CREATE TEMP TABLE pins_t (n int)'),
+        submit(client, 'SELECT 1 WHERE false', 'pins_none', []),
+      ]);
+      expect(read.rows).toHaveLength(1);
+      const row = read.rows[0] as Record<string, unknown>;
+      expect(Object.keys(row)).toEqual(['n', 'big', 'yes', 'nothing', 'at', '__proto__']);
+      expect(row).toMatchObject({ n: 7, big: '9007199254740993', yes: true, nothing: null });
+      expect(row.at).toEqual(new Date('2026-12-02T00:00:00Z'));
+      expect(Object.getOwnPropertyDescriptor(row, '__proto__')?.value).toBe('x');
+      expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
+      expect(read).toMatchObject({ command: 'SELECT', rowCount: 1 });
+      expect(written.command).toBe('CREATE');
+      expect(none).toMatchObject({ rows: [], rowCount: 0 });
+      const inserted = await submit(client, 'INSERT INTO pins_t (n) VALUES ($1), ($2)', 'pins_insert', [1, 2]);
+      expect(inserted).toMatchObject({ command: 'INSERT', rowCount: 2, rows: [] });
+      const updated = await submit(client, 'UPDATE pins_t SET n = n + 1 RETURNING n', 'pins_update', []);
+      expect(updated).toMatchObject({ command: 'UPDATE', rowCount: 2, rows: [{ n: 2 }, { n: 3 }] });
+      await submit(client, 'DROP TABLE pins_t');
+    } finally {
+      client.release();
+    }
+  });
+
+  it('a statement that fails is answered once, with the server error, and the connection goes on', async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const answers = jest.fn();
+      const failing = submit(client, 'SELECT 1 / $1::int', 'pins_div', [0]).then(answers, (error: unknown) => {
+        answers(error);
+        throw error;
+      });
+      await expect(failing).rejects.toMatchObject({ code: '22012' });
+      expect(answers).toHaveBeenCalledTimes(1);
+      await expect(submit(client, 'SELECT 1 / $1::int AS n', 'pins_div2', [1])).resolves.toMatchObject({
+        rows: [{ n: 1 }],
+      });
+    } finally {
+      client.release();
+    }
+  });
+
   it('a named statement is prepared once on its connection; results carry rowCount', async () => {
     const client = await pgPool(dataSource).connect();
     try {
       const text = 'SELECT $1::int + 1 AS n';
-      const first = await client.query({ name: 'pins_named', text, values: [1] });
+      const first = await submit(client, text, 'pins_named', [1]);
       expect(first.rows).toEqual([{ n: 2 }]);
       expect(first.rowCount).toBe(1);
-      await client.query({ name: 'pins_named', text, values: [2] });
-      const prepared = await client.query('SELECT name FROM pg_prepared_statements');
+      await submit(client, text, 'pins_named', [2]);
+      const prepared = await submit(client, 'SELECT name FROM pg_prepared_statements');
       expect(prepared.rows).toContainEqual({ name: 'pins_named' });
     } finally {
       client.release();

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { statementSpan } from '../common/tracing/statement-spans';
 import { QueryFailedError, type DataSource } from 'typeorm';
+import { rowFactory, type RowFactory } from './row-factory';
 import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
@@ -8,7 +9,12 @@ import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './
  * by src/database/adapter-internals.spec.ts:
  * - TypeORM's driver keeps node-postgres's pool as `driver.master` (its connections have the
  *   search_path and the statement deadlines set);
- * - a node-postgres client writes to `client.connection.stream`, a socket that can be corked.
+ * - a node-postgres client writes to `client.connection.stream`, a socket that can be corked;
+ * - a client runs any object whose prototype chain has node-postgres's `Query` (pipeline mode
+ *   refuses other submittables): it calls the object's `submit(connection)`, which Query's
+ *   prototype provides from `text`, `name`, `values` and `portal`, then hands it each answer's
+ *   messages (`handleRowDescription`, `handleDataRow`, `handleCommandComplete`,
+ *   `handleEmptyQuery`, `handleError`, `handleReadyForQuery`) and sets its `callback`.
  */
 
 interface PgResult {
@@ -18,10 +24,11 @@ interface PgResult {
   command?: string;
 }
 
+type Answered = (error: Error | null, result?: PgResult) => void;
+
 /** The part of node-postgres's client and pool used here. */
 interface PgQueryable {
-  query(config: { name: string; text: string; values: unknown[] }): Promise<PgResult>;
-  query(text: string): Promise<PgResult>;
+  query(statement: Statement, callback: Answered): unknown;
 }
 
 interface Corkable {
@@ -45,6 +52,142 @@ export interface PgPool extends PgQueryable {
   readonly totalCount: number;
   readonly idleCount: number;
   readonly waitingCount: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pg = require('pg') as {
+  Query: { prototype: object };
+  types: { getTypeParser(oid: number, format: 'text'): (text: string) => unknown };
+};
+
+/** A column of a RowDescription message. */
+interface PgField {
+  name: string;
+  dataTypeID: number;
+}
+
+/** How the rows of one prepared statement are read: its columns' parsers and its row factory. */
+interface RowReader {
+  fields: PgField[];
+  parsers: ((text: string) => unknown)[];
+  toRow: RowFactory;
+}
+
+/** Row readers by statement name (a statement's columns are those of its text: one per name). */
+const readers = new Map<string, RowReader>();
+
+function sameFields(a: PgField[], b: PgField[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i].name !== b[i].name || a[i].dataTypeID !== b[i].dataTypeID) return false;
+  }
+  return true;
+}
+
+function readerFor(key: string, fields: PgField[]): RowReader {
+  const known = readers.get(key);
+  if (known && sameFields(known.fields, fields)) return known;
+  const reader: RowReader = {
+    fields: fields.map(({ name, dataTypeID }) => ({ name, dataTypeID })),
+    parsers: fields.map((field) => pg.types.getTypeParser(field.dataTypeID, 'text')),
+    toRow: rowFactory(fields.map((field) => field.name)),
+  };
+  if (key) readers.set(key, reader);
+  return reader;
+}
+
+/** The command tag's parts: "UPDATE 3", "INSERT 0 1", "SELECT 2", "COMMIT". */
+function tagged(result: PgResult, tag: string): void {
+  const space = tag.indexOf(' ');
+  result.command = space < 0 ? tag : tag.slice(0, space);
+  if (space < 0) return;
+  const count = Number(tag.slice(tag.lastIndexOf(' ') + 1));
+  if (Number.isInteger(count)) result.rowCount = count;
+}
+
+/**
+ * One statement as node-postgres runs it, without what its own `Query` spends on every
+ * execution (copying the query config through property descriptors, an EventEmitter, a Result
+ * that builds a dictionary-mode row template from every RowDescription and each row by spreading
+ * it). Query's prototype still sends it (Parse once per connection, Bind, Describe, Execute,
+ * Sync), and the client treats it as its own; only the answer is read here: each column parsed by
+ * node-postgres's type parsers, each row made by the statement's cached row factory.
+ */
+interface Statement {
+  text: string;
+  name: string | undefined;
+  values: unknown[] | undefined;
+  portal: string;
+  callback: Answered | undefined;
+  result: PgResult;
+  reader: RowReader | undefined;
+  failure: Error | undefined;
+  handleRowDescription(msg: { fields: PgField[] }): void;
+  handleDataRow(msg: { fields: (string | null)[] }): void;
+  handleCommandComplete(msg: { text: string }): void;
+  handleEmptyQuery(): void;
+  handleError(error: Error): void;
+  handleReadyForQuery(): void;
+}
+
+const statementPrototype: Omit<
+  Statement,
+  'text' | 'name' | 'values' | 'portal' | 'callback' | 'result' | 'reader' | 'failure'
+> = Object.assign(Object.create(pg.Query.prototype) as object, {
+  handleRowDescription(this: Statement, msg: { fields: PgField[] }) {
+    this.reader = readerFor(this.name ?? '', msg.fields);
+  },
+  handleDataRow(this: Statement, msg: { fields: (string | null)[] }) {
+    const reader = this.reader;
+    if (!reader || this.failure) return;
+    // the message's own array (node-postgres makes one per row) becomes the parsed values
+    const values: unknown[] = msg.fields;
+    try {
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] !== null) values[i] = reader.parsers[i](values[i] as string);
+      }
+    } catch (error) {
+      this.failure = error as Error;
+      return;
+    }
+    this.result.rows.push(reader.toRow(values));
+  },
+  handleCommandComplete(this: Statement, msg: { text: string }) {
+    tagged(this.result, msg.text);
+  },
+  handleEmptyQuery() {},
+  handleError(this: Statement, error: Error) {
+    const callback = this.callback;
+    this.callback = undefined;
+    callback?.(error);
+  },
+  handleReadyForQuery(this: Statement) {
+    if (this.failure) return this.handleError(this.failure);
+    const callback = this.callback;
+    this.callback = undefined;
+    callback?.(null, this.result);
+  },
+});
+
+/** A statement to run: named (prepared once per connection) with values, or plain text (BEGIN). */
+function statement(text: string, name?: string, values?: unknown[]): Statement {
+  const created = Object.create(statementPrototype) as Statement;
+  created.text = text;
+  created.name = name;
+  created.values = values;
+  created.portal = '';
+  created.callback = undefined;
+  created.result = { rows: [], rowCount: null };
+  created.reader = undefined;
+  created.failure = undefined;
+  return created;
+}
+
+/** Runs a statement on a client (or on any of the pool's): its result, or the driver's error. */
+export function submit(target: PgQueryable, text: string, name?: string, values?: unknown[]): Promise<PgResult> {
+  return new Promise((resolve, reject) => {
+    target.query(statement(text, name, values), (error, result) => (error ? reject(error) : resolve(result!)));
+  });
 }
 
 /** node-postgres's pool, which TypeORM's driver holds. */
@@ -116,7 +259,7 @@ function countRoundTrips(client: PgClient, onRoundTrip: () => void): void {
  * transaction here belongs to one request), issued at once so that pipelining is kept.
  */
 function control(client: PgClient, statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<PgResult> {
-  return statementSpan(true, statement, () => client.query(statement));
+  return statementSpan(true, statement, () => submit(client, statement));
 }
 
 /** Statement names by text: a hash, so every connection gives one text the same name. */
@@ -232,7 +375,7 @@ export class PostgresAdapter implements SqlAdapter {
       target = client;
     }
     try {
-      return await target.query({ name: statementName(sql), text: sql, values: params });
+      return await submit(target, sql, statementName(sql), params);
     } catch (error) {
       this.statementFailed?.(error);
       // as TypeORM reports it: the driver's error (and its code) in `driverError`

@@ -1,5 +1,6 @@
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { bound } from '../common/tracing/tracing';
+import { rowFactory, type RowFactory } from './row-factory';
 import { Closing, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
@@ -53,26 +54,10 @@ export function sqliteConnection(dataSource: DataSource): SqliteConnection {
   return driverOf(dataSource).databaseConnection;
 }
 
-type RowFactory = (values: unknown[]) => Record<string, unknown>;
-
 /** A prepared statement; a reader returns its rows as arrays, made into objects by `toRow`. */
 interface Prepared {
   statement: Statement;
   toRow?: RowFactory;
-}
-
-/**
- * `(values) => ({ "id": values[0], "org_id": values[1], … })` for a statement's result columns.
- * better-sqlite3 builds each row object property by property in C++, through V8's slow paths
- * (a map transition and a string lookup per column and row): for the 25-column user rows that was
- * most of a read's time (measured, docs/performance.md). An object literal of fixed keys is built
- * by optimised code in one go; the keys are the statement's own column names, quoted as JSON.
- */
-function rowFactory(columns: string[]): RowFactory {
-  // a literal "__proto__": … would set the prototype; a computed key defines the property
-  const key = (name: string) => (name === '__proto__' ? `[${JSON.stringify(name)}]` : JSON.stringify(name));
-  const fields = columns.map((name, i) => `${key(name)}: values[${i}]`).join(', ');
-  return new Function('values', `return { ${fields} };`) as RowFactory;
 }
 
 /** Prepared statements per SQLite connection, by their $n text. */

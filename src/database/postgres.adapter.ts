@@ -183,6 +183,9 @@ function statement(text: string, name?: string, values?: unknown[]): Statement {
   return created;
 }
 
+const rowsOf = (result: PgResult) => result.rows;
+const countOf = (result: PgResult) => result.rowCount ?? result.rows.length;
+
 /** Runs a statement on a client (or on any of the pool's): its result, or the driver's error. */
 export function submit(target: PgQueryable, text: string, name?: string, values?: unknown[]): Promise<PgResult> {
   return new Promise((resolve, reject) => {
@@ -289,13 +292,12 @@ export class PostgresAdapter implements SqlAdapter {
     this.pool.on('acquire', (client) => countRoundTrips(client, () => this.roundTrips++));
   }
 
-  async rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
-    return (await this.run(tx, sql, params)).rows as T[];
+  rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
+    return this.run(tx, sql, params, rowsOf) as Promise<T[]>;
   }
 
-  async execute(tx: Tx | undefined, sql: string, params: unknown[]): Promise<number> {
-    const result = await this.run(tx, sql, params);
-    return result.rowCount ?? result.rows.length;
+  execute(tx: Tx | undefined, sql: string, params: unknown[]): Promise<number> {
+    return this.run(tx, sql, params, countOf);
   }
 
   onConnection(listener: () => void): void {
@@ -366,20 +368,24 @@ export class PostgresAdapter implements SqlAdapter {
     }
   }
 
-  /** In a transaction: on its connection; else on any connection of the pool. */
-  private async run(tx: Tx | undefined, sql: string, params: unknown[]): Promise<PgResult> {
-    let target: PgQueryable = this.pool;
-    if (tx) {
-      const client = clientOf(tx);
-      holdWrites(client);
-      target = client;
-    }
-    try {
-      return await submit(target, sql, statementName(sql), params);
-    } catch (error) {
-      this.statementFailed?.(error);
-      // as TypeORM reports it: the driver's error (and its code) in `driverError`
-      throw new QueryFailedError(sql, params, error as Error);
-    }
+  /**
+   * In a transaction: on its connection; else on any connection of the pool. One promise per
+   * statement, settled from node-postgres's callback with what the caller wants of the result.
+   */
+  private run<R>(tx: Tx | undefined, sql: string, params: unknown[], pick: (result: PgResult) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      let target: PgQueryable = this.pool;
+      if (tx) {
+        const client = clientOf(tx);
+        holdWrites(client);
+        target = client;
+      }
+      target.query(statement(sql, statementName(sql), params), (error, result) => {
+        if (!error) return resolve(pick(result!));
+        this.statementFailed?.(error);
+        // as TypeORM reports it: the driver's error (and its code) in `driverError`
+        reject(new QueryFailedError(sql, params, error));
+      });
+    });
   }
 }

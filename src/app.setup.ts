@@ -56,17 +56,19 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   const server = app.getHttpServer();
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
-  app.use(unconditional);
   const requestMetrics = app.get(RequestMetrics);
-  app.use(requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics));
-  app.use(tooManyHeaders);
   app.use(
-    grpcWebBridge({
-      grpcPort: config.GRPC_PORT,
-      corsOrigins: config.GRPC_WEB_CORS_ORIGINS,
-      bodyLimit: config.REQUEST_BODY_LIMIT,
-      logger: app.get(ROOT_LOGGER),
-    }),
+    inSequence(
+      unconditional,
+      requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics),
+      tooManyHeaders,
+      grpcWebBridge({
+        grpcPort: config.GRPC_PORT,
+        corsOrigins: config.GRPC_WEB_CORS_ORIGINS,
+        bodyLimit: config.REQUEST_BODY_LIMIT,
+        logger: app.get(ROOT_LOGGER),
+      }),
+    ),
   );
   // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
   app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT }));
@@ -106,6 +108,30 @@ function ignoreUnknownExpectations(app: NestExpressApplication): void {
     res.on('finish', () => socket.end());
     server.emit('request', req, res);
   });
+}
+
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/**
+ * Middlewares that every request passes, run one after the other as one layer of Express's
+ * router: each layer costs the router its path match and bookkeeping on every request. As in the
+ * router, a middleware's error (passed to `next` or thrown) skips the rest and goes to Express.
+ */
+export function inSequence(...steps: Middleware[]): Middleware {
+  return (req, res, next) => {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      if (error !== undefined && error !== null) return next(error);
+      const middleware = steps[index++];
+      if (!middleware) return next();
+      try {
+        middleware(req, res, step);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  };
 }
 
 /**

@@ -179,6 +179,62 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
       client.release();
     }
   });
+
+  it('a connection sends the extended protocol message by message and records the named statements it sent to be parsed; `pg/lib/utils` maps values', async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const connection = (client as unknown as { connection: Record<string, unknown> }).connection;
+      for (const method of ['parse', 'bind', 'describe', 'execute', 'sync']) {
+        expect(typeof connection[method]).toBe('function');
+      }
+      expect(connection.submittedNamedStatements).toEqual(expect.any(Object));
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
+      expect(prepareValue(new Date('2026-12-02T00:00:00Z'))).toEqual(expect.stringContaining('2026-12-0'));
+      expect(prepareValue(7)).toBe('7');
+      expect(prepareValue(null)).toBeNull();
+    } finally {
+      client.release();
+    }
+  });
+
+  it('a statement is described once per connection: after that PostgreSQL sends it no RowDescription, and one run for its count gets none at all', async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const connection = (client as unknown as { connection: { on(event: string, listener: () => void): void } })
+        .connection;
+      let descriptions = 0;
+      connection.on('rowDescription', () => descriptions++);
+      const text = 'SELECT $1::int AS n, $2::text AS t';
+      const first = await submit(client, text, 'pins_described', [1, 'a']);
+      const again = await Promise.all([
+        submit(client, text, 'pins_described', [2, 'b']),
+        submit(client, text, 'pins_described', [3, null]),
+      ]);
+      expect(first.rows).toEqual([{ n: 1, t: 'a' }]);
+      expect(again.map((result) => result.rows)).toEqual([[{ n: 2, t: 'b' }], [{ n: 3, t: null }]]);
+      expect(descriptions).toBe(1);
+      const counted = await submit(client, 'SELECT generate_series(1, $1::int)', 'pins_counted', [3], false);
+      expect(counted).toMatchObject({ rows: [], rowCount: 3 });
+      expect(descriptions).toBe(1);
+    } finally {
+      client.release();
+    }
+  });
+
+  it('a value that cannot be sent fails its statement alone, and the connection goes on', async () => {
+    const client = await pgPool(dataSource).connect();
+    try {
+      const circular: Record<string, unknown> = {};
+      circular.self = circular;
+      await expect(submit(client, 'SELECT $1::text AS v', 'pins_unsendable', [circular])).rejects.toThrow();
+      await expect(submit(client, 'SELECT $1::text AS v', 'pins_unsendable', ['ok'])).resolves.toMatchObject({
+        rows: [{ v: 'ok' }],
+      });
+    } finally {
+      client.release();
+    }
+  });
 });
 
 describe('what sqlite.adapter.ts relies on (TypeORM better-sqlite3 driver, better-sqlite3)', () => {

@@ -12,9 +12,14 @@ import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './
  * - a node-postgres client writes to `client.connection.stream`, a socket that can be corked;
  * - a client runs any object whose prototype chain has node-postgres's `Query` (pipeline mode
  *   refuses other submittables): it calls the object's `submit(connection)`, which Query's
- *   prototype provides from `text`, `name`, `values` and `portal`, then hands it each answer's
- *   messages (`handleRowDescription`, `handleDataRow`, `handleCommandComplete`,
- *   `handleEmptyQuery`, `handleError`, `handleReadyForQuery`) and sets its `callback`.
+ *   prototype provides from `text`, `name`, `values` and `portal` and which calls the object's
+ *   `prepare(connection)` for a named statement, then hands it each answer's messages
+ *   (`handleRowDescription`, `handleDataRow`, `handleCommandComplete`, `handleEmptyQuery`,
+ *   `handleError`, `handleReadyForQuery`) and sets its `callback`;
+ * - the connection sends the extended protocol's messages (`parse`, `bind`, `describe`,
+ *   `execute`, `sync`) and records the named statements it has sent to be parsed in
+ *   `submittedNamedStatements`; node-postgres maps parameters with `prepareValue` of
+ *   `pg/lib/utils`.
  */
 
 interface PgResult {
@@ -56,9 +61,27 @@ export interface PgPool extends PgQueryable {
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pg = require('pg') as {
-  Query: { prototype: object };
+  Query: { prototype: { hasBeenParsed(connection: PgConnection): boolean } };
   types: { getTypeParser(oid: number, format: 'text'): (text: string) => unknown };
 };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { prepareValue } = require('pg/lib/utils') as { prepareValue: (value: unknown) => unknown };
+
+/** The part of node-postgres's connection (one per client) a statement writes to. */
+export interface PgConnection {
+  submittedNamedStatements: Record<string, string>;
+  parse(message: { text: string; name?: string }): void;
+  bind(message: {
+    portal: string;
+    statement?: string;
+    values?: unknown[];
+    binary: boolean;
+    valueMapper: (value: unknown) => unknown;
+  }): void;
+  describe(message: { type: 'P'; name: string }): void;
+  execute(message: { portal: string }): void;
+  sync(): void;
+}
 
 /** A column of a RowDescription message. */
 interface PgField {
@@ -75,6 +98,20 @@ interface RowReader {
 
 /** Row readers by statement name (a statement's columns are those of its text: one per name). */
 const readers = new Map<string, RowReader>();
+
+/**
+ * The readers of the statements each connection has described, by name. A statement prepared on a
+ * connection keeps its result's columns and types there (PostgreSQL refuses to run it should a
+ * schema change alter them), so once described it runs without a Describe: on every execution
+ * after the first, PostgreSQL sends no RowDescription and nobody parses one.
+ */
+const described = new WeakMap<PgConnection, Map<string, RowReader>>();
+
+function describedOn(connection: PgConnection): Map<string, RowReader> {
+  let known = described.get(connection);
+  if (!known) described.set(connection, (known = new Map()));
+  return known;
+}
 
 function sameFields(a: PgField[], b: PgField[]): boolean {
   if (a.length !== b.length) return false;
@@ -109,9 +146,10 @@ function tagged(result: PgResult, tag: string): void {
  * One statement as node-postgres runs it, without what its own `Query` spends on every
  * execution (copying the query config through property descriptors, an EventEmitter, a Result
  * that builds a dictionary-mode row template from every RowDescription and each row by spreading
- * it). Query's prototype still sends it (Parse once per connection, Bind, Describe, Execute,
- * Sync), and the client treats it as its own; only the answer is read here: each column parsed by
- * node-postgres's type parsers, each row made by the statement's cached row factory.
+ * it). It sends Parse once per connection, then Bind, Execute and Sync, and a Describe only
+ * where its rows are wanted and its connection has not described it yet (a statement run for its
+ * count needs none); the client treats it as its own. Only the answer is read here: each column
+ * parsed by node-postgres's type parsers, each row made by the statement's cached row factory.
  */
 interface Statement {
   text: string;
@@ -122,6 +160,12 @@ interface Statement {
   result: PgResult;
   reader: RowReader | undefined;
   failure: Error | undefined;
+  /** false: only the command tag's count is wanted, the rows are not read */
+  wantsRows: boolean;
+  /** where a Describe was sent, so that its answer is remembered for the connection */
+  describing: PgConnection | undefined;
+  hasBeenParsed(connection: PgConnection): boolean;
+  prepare(connection: PgConnection): void;
   handleRowDescription(msg: { fields: PgField[] }): void;
   handleDataRow(msg: { fields: (string | null)[] }): void;
   handleCommandComplete(msg: { text: string }): void;
@@ -132,16 +176,55 @@ interface Statement {
 
 const statementPrototype: Omit<
   Statement,
-  'text' | 'name' | 'values' | 'portal' | 'callback' | 'result' | 'reader' | 'failure'
-> = Object.assign(Object.create(pg.Query.prototype) as object, {
+  'text' | 'name' | 'values' | 'portal' | 'callback' | 'result' | 'reader' | 'failure' | 'wantsRows' | 'describing'
+> = Object.assign(Object.create(pg.Query.prototype) as { hasBeenParsed(connection: PgConnection): boolean }, {
+  // Query's own, less the Describe where none is needed (see Statement)
+  prepare(this: Statement, connection: PgConnection) {
+    if (!this.hasBeenParsed(connection)) {
+      connection.parse({ text: this.text, name: this.name });
+      if (this.name) connection.submittedNamedStatements[this.name] = this.text;
+    }
+    try {
+      connection.bind({
+        portal: this.portal,
+        statement: this.name,
+        values: this.values,
+        binary: false,
+        valueMapper: prepareValue,
+      });
+    } catch (error) {
+      // a value that cannot be sent: nothing runs, and the statement is answered with the error.
+      // Unlike Query, it stays prepared: closing it while the connection records it as parsed
+      // would fail its next run ("prepared statement does not exist")
+      connection.sync();
+      this.handleError(error as Error);
+      return;
+    }
+    if (this.wantsRows) {
+      this.reader = this.name ? described.get(connection)?.get(this.name) : undefined;
+      if (!this.reader) {
+        this.describing = connection;
+        connection.describe({ type: 'P', name: this.portal });
+      }
+    }
+    connection.execute({ portal: this.portal });
+    connection.sync();
+  },
   handleRowDescription(this: Statement, msg: { fields: PgField[] }) {
     this.reader = readerFor(this.name ?? '', msg.fields);
+    if (this.name && this.describing) describedOn(this.describing).set(this.name, this.reader);
   },
   handleDataRow(this: Statement, msg: { fields: (string | null)[] }) {
     const reader = this.reader;
     if (!reader || this.failure) return;
     // the message's own array (node-postgres makes one per row) becomes the parsed values
     const values: unknown[] = msg.fields;
+    if (values.length !== reader.parsers.length) {
+      this.failure = new Error(
+        `statement ${this.name ?? ''} answered ${values.length} columns, described with ${reader.parsers.length}`,
+      );
+      return;
+    }
     try {
       for (let i = 0; i < values.length; i++) {
         if (values[i] !== null) values[i] = reader.parsers[i](values[i] as string);
@@ -170,7 +253,7 @@ const statementPrototype: Omit<
 });
 
 /** A statement to run: named (prepared once per connection) with values, or plain text (BEGIN). */
-function statement(text: string, name?: string, values?: unknown[]): Statement {
+function statement(text: string, name?: string, values?: unknown[], wantsRows = true): Statement {
   const created = Object.create(statementPrototype) as Statement;
   created.text = text;
   created.name = name;
@@ -180,6 +263,8 @@ function statement(text: string, name?: string, values?: unknown[]): Statement {
   created.result = { rows: [], rowCount: null };
   created.reader = undefined;
   created.failure = undefined;
+  created.wantsRows = wantsRows;
+  created.describing = undefined;
   return created;
 }
 
@@ -187,9 +272,17 @@ const rowsOf = (result: PgResult) => result.rows;
 const countOf = (result: PgResult) => result.rowCount ?? result.rows.length;
 
 /** Runs a statement on a client (or on any of the pool's): its result, or the driver's error. */
-export function submit(target: PgQueryable, text: string, name?: string, values?: unknown[]): Promise<PgResult> {
+export function submit(
+  target: PgQueryable,
+  text: string,
+  name?: string,
+  values?: unknown[],
+  wantsRows = true,
+): Promise<PgResult> {
   return new Promise((resolve, reject) => {
-    target.query(statement(text, name, values), (error, result) => (error ? reject(error) : resolve(result!)));
+    target.query(statement(text, name, values, wantsRows), (error, result) =>
+      error ? reject(error) : resolve(result!),
+    );
   });
 }
 
@@ -293,11 +386,11 @@ export class PostgresAdapter implements SqlAdapter {
   }
 
   rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
-    return this.run(tx, sql, params, rowsOf) as Promise<T[]>;
+    return this.run(tx, sql, params, true, rowsOf) as Promise<T[]>;
   }
 
   execute(tx: Tx | undefined, sql: string, params: unknown[]): Promise<number> {
-    return this.run(tx, sql, params, countOf);
+    return this.run(tx, sql, params, false, countOf);
   }
 
   onConnection(listener: () => void): void {
@@ -372,7 +465,13 @@ export class PostgresAdapter implements SqlAdapter {
    * In a transaction: on its connection; else on any connection of the pool. One promise per
    * statement, settled from node-postgres's callback with what the caller wants of the result.
    */
-  private run<R>(tx: Tx | undefined, sql: string, params: unknown[], pick: (result: PgResult) => R): Promise<R> {
+  private run<R>(
+    tx: Tx | undefined,
+    sql: string,
+    params: unknown[],
+    wantsRows: boolean,
+    pick: (result: PgResult) => R,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       let target: PgQueryable = this.pool;
       if (tx) {
@@ -380,7 +479,7 @@ export class PostgresAdapter implements SqlAdapter {
         holdWrites(client);
         target = client;
       }
-      target.query(statement(sql, statementName(sql), params), (error, result) => {
+      target.query(statement(sql, statementName(sql), params, wantsRows), (error, result) => {
         if (!error) return resolve(pick(result!));
         this.statementFailed?.(error);
         // as TypeORM reports it: the driver's error (and its code) in `driverError`

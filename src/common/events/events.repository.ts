@@ -49,8 +49,18 @@ function eventRows(count: number, offset: number, typed: boolean): string[] {
  * value to the new one with a conditional update, and (aggregate, sequence) is unique, so a
  * sequence can never have a gap or a duplicate even when requests race.
  */
+/** An append's statements: PostgreSQL's one, or SQLite's move and insert. */
+interface AppendSql {
+  move: string;
+  moveAndInsert?: string;
+  insert?: string;
+}
+
 @Injectable()
 export class EventsRepository extends SqlRepository {
+  /** by table and number of events: a bounded set (two tables, the few counts use-cases append) */
+  private readonly sqlByShape = new Map<string, AppendSql>();
+
   constructor(
     db: Database,
     private readonly ids: IdGenerator,
@@ -67,8 +77,7 @@ export class EventsRepository extends SqlRepository {
     at: Date = this.clock.now(),
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
-    const table = this.db.table(aggregate.target);
-    const move = `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`;
+    const sql = this.statements(this.db.table(aggregate.target), events.length);
     const moveParams = [last, at.getTime(), aggregate.id, aggregate.sequence];
     const eventParams = events.flatMap((event, i) => [
       this.ids.next(),
@@ -83,27 +92,42 @@ export class EventsRepository extends SqlRepository {
     ]);
     const concurrently = () =>
       new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
-    if (this.db.dialect === 'postgres' && events.length > 0) {
+    if (sql.moveAndInsert) {
+      await this.db.execute(tx, sql.moveAndInsert, [...moveParams, ...eventParams]).catch((error: unknown) => {
+        throw changedNothing(error) ? concurrently() : error;
+      });
+    } else {
+      const moved = (await this.db.execute(tx, sql.move, moveParams)) > 0;
+      if (!moved) throw concurrently();
+      if (sql.insert) await this.db.execute(tx, sql.insert, eventParams);
+    }
+    aggregate.sequence = last;
+    return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };
+  }
+
+  /** The statements that append `count` events to an aggregate of `table`, written once per shape. */
+  private statements(table: string, count: number): AppendSql {
+    const shape = `${table}/${count}`;
+    let sql = this.sqlByShape.get(shape);
+    if (sql) return sql;
+    const move = `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`;
+    if (this.db.dialect === 'postgres' && count > 0) {
       // One statement: the events are written only if the sequence moved, and if it did not the
       // statement fails (a division by the zero rows moved), which aborts the transaction. So the
       // append may travel with COMMIT (Closing): a refused append can never leave the
       // transaction's other writes committed.
-      const rows = eventRows(events.length, moveParams.length, true).map((row) => `SELECT ${row} FROM moved`);
-      const sql =
-        `WITH moved AS (${move}), written AS (${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id) ` +
-        'SELECT 1 / (SELECT count(*)::integer FROM moved) AS moved, (SELECT count(*) FROM written) AS written';
-      await this.db.rows(tx, sql, [...moveParams, ...eventParams]).catch((error: unknown) => {
-        throw changedNothing(error) ? concurrently() : error;
-      });
+      const rows = eventRows(count, 4, true).map((row) => `SELECT ${row} FROM moved`);
+      sql = {
+        move,
+        moveAndInsert:
+          `WITH moved AS (${move}), written AS (${INSERT_EVENTS} ${rows.join(' UNION ALL ')} RETURNING id) ` +
+          'SELECT 1 / (SELECT count(*)::integer FROM moved) AS moved, (SELECT count(*) FROM written) AS written',
+      };
     } else {
-      const moved = (await this.db.execute(tx, move, moveParams)) > 0;
-      if (!moved) throw concurrently();
-      if (events.length > 0) {
-        const rows = eventRows(events.length, 0, false).map((row) => `(${row})`);
-        await this.db.execute(tx, `${INSERT_EVENTS} VALUES ${rows.join(', ')}`, eventParams);
-      }
+      const rows = eventRows(count, 0, false).map((row) => `(${row})`);
+      sql = { move, insert: count > 0 ? `${INSERT_EVENTS} VALUES ${rows.join(', ')}` : undefined };
     }
-    aggregate.sequence = last;
-    return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };
+    this.sqlByShape.set(shape, sql);
+    return sql;
   }
 }

@@ -138,8 +138,16 @@ function tagged(result: PgResult, tag: string): void {
   const space = tag.indexOf(' ');
   result.command = space < 0 ? tag : tag.slice(0, space);
   if (space < 0) return;
-  const count = Number(tag.slice(tag.lastIndexOf(' ') + 1));
-  if (Number.isInteger(count)) result.rowCount = count;
+  // the last word's digits, read in place
+  let count = 0;
+  let scale = 1;
+  let i = tag.length - 1;
+  for (; i > space; i--, scale *= 10) {
+    const digit = tag.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    count += digit * scale;
+  }
+  if (i < tag.length - 1 && tag.charCodeAt(i) === 32) result.rowCount = count;
 }
 
 /**
@@ -252,20 +260,31 @@ const statementPrototype: Omit<
   },
 });
 
-/** A statement to run: named (prepared once per connection) with values, or plain text (BEGIN). */
+/**
+ * A statement to run: named (prepared once per connection) with values, or plain text (BEGIN).
+ * A constructor, so that V8 gives its objects every field in place from the first one on.
+ */
+function PgStatement(this: Statement, text: string, name?: string, values?: unknown[], wantsRows = true): void {
+  this.text = text;
+  this.name = name;
+  this.values = values;
+  this.portal = '';
+  this.callback = undefined;
+  this.result = { rows: [], rowCount: null, command: undefined };
+  this.reader = undefined;
+  this.failure = undefined;
+  this.wantsRows = wantsRows;
+  this.describing = undefined;
+}
+PgStatement.prototype = statementPrototype;
+
 function statement(text: string, name?: string, values?: unknown[], wantsRows = true): Statement {
-  const created = Object.create(statementPrototype) as Statement;
-  created.text = text;
-  created.name = name;
-  created.values = values;
-  created.portal = '';
-  created.callback = undefined;
-  created.result = { rows: [], rowCount: null };
-  created.reader = undefined;
-  created.failure = undefined;
-  created.wantsRows = wantsRows;
-  created.describing = undefined;
-  return created;
+  return new (PgStatement as unknown as new (...args: Parameters<typeof PgStatement>) => Statement)(
+    text,
+    name,
+    values,
+    wantsRows,
+  );
 }
 
 const rowsOf = (result: PgResult) => result.rows;

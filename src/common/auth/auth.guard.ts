@@ -32,12 +32,25 @@ export class AuthGuard implements CanActivate {
     private readonly resolver: CallerResolver,
   ) {}
 
+  /** Whether a handler (of a class) is public: its metadata is fixed once the app is built. */
+  private readonly publicHandlers = new WeakMap<object, WeakMap<object, boolean>>();
+
   canActivate(context: ExecutionContext): boolean {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
-    if (isPublic) return true;
+    if (this.isPublic(context.getClass(), context.getHandler())) return true;
     const token = BEARER.exec(authorizationOf(context) ?? '')?.[1];
     if (!token) throw Errors.unauthenticated();
     callerHolder(context)[CALLER] = new CallerRef(token, this.resolver);
     return true;
+  }
+
+  private isPublic(type: object, handler: object): boolean {
+    let handlers = this.publicHandlers.get(type);
+    if (!handlers) this.publicHandlers.set(type, (handlers = new WeakMap()));
+    let known = handlers.get(handler);
+    if (known === undefined) {
+      known = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [handler as never, type as never]) === true;
+      handlers.set(handler, known);
+    }
+    return known;
   }
 }

@@ -12,7 +12,7 @@ export class LimitHitsRepository extends SqlRepository {
    * transaction-scoped advisory locks, taken in a fixed order; SQLite transactions are serial).
    */
   async lock(tx: Tx, keys: string[]): Promise<void> {
-    if (this.db.dialect !== 'postgres') return;
+    if (this.db.dialect !== 'postgres' || keys.length === 0) return;
     for (const key of [...new Set(keys)].sort()) {
       await this.db.rows(tx, 'SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
     }

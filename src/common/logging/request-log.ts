@@ -44,9 +44,10 @@ export function requestLog(root: Logger, tracing: Tracing = DISABLED, metrics?: 
     (req as IdentifiedRequest).id = id;
     const trace = tracing.enabled ? startHttpSpan(tracing, req) : undefined;
     // an answer finished on a socket the client already closed never reached it
+    // (a response emits each of the two once: plain listeners, without once's wrappers)
     let delivered = false;
-    res.once('finish', () => (delivered = req.socket?.destroyed !== true));
-    res.once('close', () => {
+    res.on('finish', () => (delivered = req.socket?.destroyed !== true));
+    res.on('close', () => {
       const [level, msg] = !delivered
         ? (['warn', 'request aborted'] as const)
         : res.statusCode >= 500
@@ -55,13 +56,17 @@ export function requestLog(root: Logger, tracing: Tracing = DISABLED, metrics?: 
       if (trace) endHttpSpan(trace, req, res.statusCode);
       metrics?.observeHttp(req, res, (performance.now() - started) / 1000, !delivered);
       if (!logger.isLevelEnabled(level)) return;
+      const url = req.originalUrl ?? req.url;
+      const query = url.indexOf('?');
       const line = {
-        req: { id, method: req.method, url: (req.originalUrl ?? req.url).split('?')[0] },
+        req: { id, method: req.method, url: query < 0 ? url : url.slice(0, query) },
         res: { statusCode: res.statusCode },
         responseTime: Math.round(performance.now() - started),
-        ...(trace ? { trace_id: trace.traceId, span_id: trace.span?.spanContext().spanId } : {}),
       };
-      logger[level](line, msg);
+      logger[level](
+        trace ? { ...line, trace_id: trace.traceId, span_id: trace.span?.spanContext().spanId } : line,
+        msg,
+      );
     });
     next();
   };

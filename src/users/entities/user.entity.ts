@@ -83,16 +83,25 @@ export class UserEntity {
  * the entity. Beside the entity, so that a feature appending a user's events needs nothing else of users.
  */
 export function aggregateOf(user: UserEntity): Aggregate {
-  return {
-    target: UserEntity,
-    type: 'user',
-    id: user.id,
-    resourceOwner: user.orgId,
-    get sequence() {
-      return user.sequence;
-    },
-    set sequence(value: number) {
-      user.sequence = value;
-    },
-  };
+  return new UserAggregate(user);
+}
+
+class UserAggregate implements Aggregate {
+  readonly target = UserEntity;
+  readonly type = 'user';
+  readonly id: string;
+  readonly resourceOwner: string;
+
+  constructor(private readonly user: UserEntity) {
+    this.id = user.id;
+    this.resourceOwner = user.orgId;
+  }
+
+  get sequence(): number {
+    return this.user.sequence;
+  }
+
+  set sequence(value: number) {
+    this.user.sequence = value;
+  }
 }

@@ -11,6 +11,7 @@ import { DependencyOutages } from './dependency-outages';
 import { GrpcStatus, httpStatusOf } from './grpc-status';
 import { normalizeError } from './normalize-error';
 import { noteRestCode } from '../metrics/request-metrics';
+import { answerJson } from '../http/json-response';
 
 /**
  * The one filter for every transport: REST gets the contract's JSON error body; gRPC (and so
@@ -57,7 +58,7 @@ export class AppErrorFilter implements ExceptionFilter {
       res.setHeader('Retry-After', String(Math.ceil(error.extras.retryAfterMs / 1000)));
     }
     noteRestCode(res, error.code);
-    res.status(httpStatusOf(error.code)).json(toErrorBody(error));
+    answerJson(res, httpStatusOf(error.code), toErrorBody(error));
   }
 }
 

@@ -7,8 +7,7 @@ import { GrpcStatus, httpStatusOf } from '../errors/grpc-status';
 import { ReadinessChecks } from '../health/readiness-checks';
 import { StartupError } from '../startup/startup-error';
 import { Metrics } from './metrics';
-
-const JSON_TYPE = 'application/json; charset=utf-8';
+import { answerJson } from '../http/json-response';
 
 /**
  * The management listener on METRICS_PORT: `GET /metrics` (Prometheus text format), `/livez` and
@@ -104,8 +103,6 @@ export class ManagementServer implements OnApplicationShutdown {
   }
 
   private json(res: ServerResponse, status: number, body: object): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
-    res.end(res.req.method === 'HEAD' ? undefined : text);
+    answerJson(res, status, body);
   }
 }

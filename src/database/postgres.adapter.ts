@@ -39,7 +39,7 @@ interface PgQueryable {
 interface Corkable {
   cork?(): void;
   uncork?(): void;
-  write?(...args: unknown[]): boolean;
+  write?(chunk: unknown, encoding?: unknown, callback?: unknown): boolean;
   prependListener?(event: 'data', listener: () => void): unknown;
 }
 
@@ -360,12 +360,13 @@ function countRoundTrips(client: PgClient, onRoundTrip: () => void): void {
   // pool hands the connection to a waiting caller within them), and that write is a new round trip
   stream.prependListener('data', () => (answered = true));
   const write = stream.write;
-  stream.write = function (this: unknown, ...args: unknown[]) {
+  // node-postgres writes one message at a time, each a buffer alone (no encoding, no callback)
+  stream.write = function (this: unknown, chunk: unknown, encoding?: unknown, callback?: unknown) {
     if (answered) {
       answered = false;
       onRoundTrip();
     }
-    return write.apply(this, args);
+    return write.call(this, chunk, encoding, callback);
   };
 }
 

@@ -1,6 +1,9 @@
 import { ChildProcess, spawn, SpawnOptions } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// the tests' helper: a port below the kernel's ephemeral range, which no outgoing connection takes
+import { freePort } from '../../test/support/free-port';
+
+export { freePort };
 
 /**
  * Everything the bench starts, so that it is stopped again on success, on an error and on
@@ -26,20 +29,6 @@ export async function cleanUpAll(): Promise<void> {
       process.stderr.write(`cleanup "${entry.name}" failed: ${String(error)}\n`);
     }
   }
-}
-
-/** A free TCP port on 127.0.0.1 (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

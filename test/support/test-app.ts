@@ -9,8 +9,8 @@ import { Client } from 'pg';
 import request from 'supertest';
 import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
-import { createServer } from 'node:net';
 import { createApp, startApp as startServers } from '../../src/app.setup';
+import { freePort } from './free-port';
 import { Clock } from '../../src/common/clock';
 import { Database } from '../../src/database/sql';
 import { Role } from '../../src/common/auth/caller';
@@ -31,6 +31,8 @@ export class TestClock extends Clock {
   }
 }
 
+export { freePort };
+
 export interface TestApp {
   db: Db;
   app: INestApplication;
@@ -43,18 +45,6 @@ export interface TestApp {
   /** the management listener's port (METRICS_PORT), undefined when it is off (the default here) */
   managementPort?: number;
   close(): Promise<void>;
-}
-
-/** A port nobody listens on right now (the gRPC server needs a fixed one to be bridged to). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export async function createPgSchema(): Promise<string> {

@@ -12,6 +12,8 @@ import { randomInt } from 'node:crypto';
  */
 export async function freePort(): Promise<number> {
   const [low, high] = candidateRange();
+  // an ephemeral range that starts too low to leave room below it: take the kernel's pick
+  if (low >= high) return kernelPick();
   for (let attempt = 0; attempt < 100; attempt++) {
     const port = randomInt(low, high + 1);
     if (given.has(port)) continue;
@@ -43,5 +45,17 @@ function canListen(port: number): Promise<boolean> {
     server.unref();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function kernelPick(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
   });
 }

@@ -41,6 +41,18 @@ describe(addressKey.name, () => {
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
   });
 
+  it('counts an IPv4-mapped IPv6 address as its IPv4 address, in either spelling', () => {
+    expect(addressKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(addressKey('::FFFF:c000:0207')).toBe('192.0.2.7');
+    expect(addressKey('0:0:0:0:0:ffff:192.0.2.7')).toBe('192.0.2.7');
+  });
+
+  it('puts every address of one /64 under one key, and another /64 under another', () => {
+    const keys = new Set(Array.from({ length: 40 }, (_, i) => addressKey(`2001:db8:7:8:${i.toString(16)}::${i + 1}`)));
+    expect([...keys]).toEqual(['2001:db8:7:8::/64']);
+    expect(addressKey('2001:db8:7:9::1')).not.toBe('2001:db8:7:8::/64');
+  });
+
   it('normalizes only IPv4-mapped addresses', () => {
     expect(normalizeAddress('::ffff:1.2.3.4')).toBe('1.2.3.4');
     expect(normalizeAddress('2001:db8::1')).toBe('2001:db8::1');

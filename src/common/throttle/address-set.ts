@@ -52,6 +52,10 @@ export function addressKey(address: string): string {
   if (isIP(normal) !== 6) return normal;
   const groups = ipv6Groups(normal);
   if (!groups) return normal;
+  // IPv4-mapped in hex groups (::ffff:c000:207): the IPv4 address, as in dotted form
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  }
   return `${groups
     .slice(0, 4)
     .map((g) => g.toString(16))

@@ -10,10 +10,12 @@ import { redisFault } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { LimitMetrics } from '../limits/limit.metrics';
 import { REDIS } from '../limits/limits.module';
+import { addressKey } from './address-set';
 import { clientAddress } from './client-address';
 
 /**
- * Per-client throttling of REST, gRPC and gRPC-web, keyed by client address: THROTTLE_LIMIT
+ * Per-client throttling of REST, gRPC and gRPC-web, keyed by client address (an IPv4 address, an
+ * IPv6 one by its /64, as the pumping guard counts them): THROTTLE_LIMIT
  * requests per THROTTLE_WINDOW, counted in Redis when REDIS_URL is set (shared by all instances),
  * else in memory. Runs before the AuthGuard. It fails closed: while Redis does not answer (within
  * REDIS_TIMEOUT) a request cannot be counted and is answered 503, as every check that cannot be made.
@@ -47,7 +49,7 @@ export class ThrottleGuard implements CanActivate {
     if (!this.limiter) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
     try {
-      await this.limiter.consume(clientAddress(context));
+      await this.limiter.consume(addressKey(clientAddress(context)));
       if (this.redis) this.outages?.succeeded('redis');
       return true;
     } catch (result) {

@@ -235,6 +235,7 @@ describe('TokenService configuration', () => {
         FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
         CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),
         OIDC_JWKS_FILE: join(dir, 'jwks.json'),
+        OIDC_AUDIENCE: AUDIENCE,
       },
       logStream: new Writable({ write: (_chunk, _enc, done) => done() }),
     });

@@ -2,8 +2,9 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Clock } from '../common/clock';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, JWTVerifyGetKey, jwtVerify } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, JWTVerifyGetKey } from 'jose';
 import { AppLogger } from '../common/logging/app-logger';
+import { AccessTokenPolicy, normalizedType, verifyAccessToken } from '../common/auth/access-token-verifier';
 import { Caller } from '../common/auth/caller';
 import { CallerResolver } from '../common/auth/caller-resolver';
 import { AppConfig } from '../common/config/app-config.module';
@@ -25,6 +26,7 @@ export function newTokenSecret(): string {
 @Injectable()
 export class TokenService extends CallerResolver implements OnModuleInit {
   private jwks?: JWTVerifyGetKey;
+  private policy?: AccessTokenPolicy;
 
   constructor(
     private readonly config: AppConfig,
@@ -45,6 +47,14 @@ export class TokenService extends CallerResolver implements OnModuleInit {
     if (this.jwks && !this.config.OIDC_ISSUER) {
       throw new Error('Invalid configuration:\n  OIDC_ISSUER: required when OIDC_JWKS_URL or OIDC_JWKS_FILE is set');
     }
+    const list = (value: string) => value.split(',').map((item) => item.trim());
+    // OIDC_AUDIENCE is set whenever a JWKS is (validateEnvironment)
+    this.policy = {
+      issuer: this.config.OIDC_ISSUER ?? '',
+      audience: this.config.OIDC_AUDIENCE ?? '',
+      algorithms: list(this.config.OIDC_ALGORITHMS),
+      types: list(this.config.OIDC_TOKEN_TYPES).map(normalizedType),
+    };
   }
 
   async resolve(token: string, tx?: Tx): Promise<Caller | undefined> {
@@ -55,12 +65,8 @@ export class TokenService extends CallerResolver implements OnModuleInit {
 
   private async subjectOf(token: string): Promise<string | undefined> {
     try {
-      const { payload } = await jwtVerify(token, this.jwks!, {
-        issuer: this.config.OIDC_ISSUER,
-        audience: this.config.OIDC_AUDIENCE,
-        currentDate: this.clock.now(),
-      });
-      return typeof payload.sub === 'string' ? payload.sub : undefined;
+      const { sub } = await verifyAccessToken(token, this.jwks!, this.policy!, this.clock.now());
+      return sub;
     } catch (error) {
       this.logger.debug({ reason: (error as Error).name }, 'JWT rejected');
       return undefined;

@@ -2,6 +2,7 @@ import { credentials, loadPackageDefinition, ServiceClientConstructor, ServiceEr
 import { loadSync } from '@grpc/proto-loader';
 import type { Response } from 'supertest';
 import { LOADER_OPTIONS, SERVICE_PROTOS } from '../src/common/grpc/proto-files';
+import { READINESS_SHARED_MS } from '../src/common/health/readiness-checks';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
 import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
@@ -68,6 +69,8 @@ describe.each(DATABASES)('liveness and readiness probes (%s)', (db) => {
   // last: the worker stays stopped
   it('is not ready once the SMS outbox worker has stopped, on both ports; /livez stays 200', async () => {
     await t!.app.get(SmsOutboxWorker).onModuleDestroy();
+    // the last readiness run answers for a second
+    t!.clock.advance(READINESS_SHARED_MS);
     const checks = { database: 'up', outbox: 'down' };
     for (const path of READINESS_PATHS) expectNotReady(await t!.http().get(path), 'HEALTH-outbox', 'outbox', checks);
     expectNotReady(await management(t!).get('/readyz'), 'HEALTH-outbox', 'outbox', checks);
@@ -97,6 +100,7 @@ describe.each(DATABASES)('readiness when its own redis-server stops (%s)', (db) 
     expect(await grpcHealth(t!)).toBe('SERVING');
 
     await redis!.stop();
+    t!.clock.advance(READINESS_SHARED_MS);
     const checks = { database: 'up', redis: 'down', outbox: 'up' };
     expectNotReady(await t!.http().get('/readyz'), 'HEALTH-redis', 'redis', checks);
     expectNotReady(await t!.http().get('/debug/ready'), 'HEALTH-redis', 'redis', checks);
@@ -126,6 +130,7 @@ describe('readiness when its own PostgreSQL stops', () => {
   it('keeps /livez at 200 and answers /readyz 503 naming the database, on both ports', async () => {
     await t!.http().get('/readyz').expect(200);
     pg!.stop();
+    t!.clock.advance(READINESS_SHARED_MS);
     const checks = { database: 'down', outbox: 'up' };
     expectNotReady(await t!.http().get('/readyz'), 'HEALTH-db', 'database', checks);
     expectNotReady(await management(t!).get('/readyz'), 'HEALTH-db', 'database', checks);

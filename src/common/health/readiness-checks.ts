@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { Clock } from '../clock';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { REDIS } from '../limits/limits.module';
@@ -20,6 +21,9 @@ export interface ReadinessReport {
   checks: CheckStates;
 }
 
+/** How long one run of the checks answers every probe: at most one database query per this, however many probes. */
+export const READINESS_SHARED_MS = 1_000;
+
 /** What each check's failure answers (the first failed one's ID; the text names them all). */
 const IDS: Record<string, string> = { database: 'HEALTH-db', redis: 'HEALTH-redis', outbox: 'HEALTH-outbox' };
 
@@ -35,10 +39,13 @@ const IDS: Record<string, string> = { database: 'HEALTH-db', redis: 'HEALTH-redi
 export class ReadinessChecks {
   private readonly names: string[] = [];
   private readonly checks: ReadinessCheck[] = [];
+  /** the last run, shared by the probes of the READINESS_SHARED_MS after it started (in flight too) */
+  private last?: { at: number; report: Promise<ReadinessReport> };
 
   constructor(
     private readonly readiness: Readiness,
     database: DatabaseHealth,
+    private readonly clock: Clock,
     @Optional() @Inject(REDIS) redis?: Redis | null,
   ) {
     this.register('database', () => database.isUp());
@@ -56,7 +63,19 @@ export class ReadinessChecks {
     return this.readiness.stopping;
   }
 
-  async run(): Promise<ReadinessReport> {
+  /**
+   * The checks' report. Probes are public and unauthenticated: a run answers every probe of the
+   * READINESS_SHARED_MS after it started, so a flood of them costs the database one query a second.
+   */
+  run(): Promise<ReadinessReport> {
+    const now = this.clock.now().getTime();
+    if (this.last && now >= this.last.at && now - this.last.at < READINESS_SHARED_MS) return this.last.report;
+    const report = this.runChecks();
+    this.last = { at: now, report };
+    return report;
+  }
+
+  private async runChecks(): Promise<ReadinessReport> {
     const results = await Promise.all(this.checks.map((check) => check().catch(() => false)));
     const checks: CheckStates = {};
     results.forEach((up, i) => (checks[this.names[i]] = up ? 'up' : 'down'));

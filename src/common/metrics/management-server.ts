@@ -9,6 +9,9 @@ import { StartupError } from '../startup/startup-error';
 import { Metrics } from './metrics';
 import { answerJson } from '../http/json-response';
 
+/** Where the management listener binds when METRICS_HOST is unset. */
+export const MANAGEMENT_DEFAULT_HOST = '127.0.0.1';
+
 /**
  * The management listener on METRICS_PORT: `GET /metrics` (Prometheus text format), `/livez` and
  * `/readyz` (the public port's readiness check), nothing of the API. A plain node:http server
@@ -29,7 +32,8 @@ export class ManagementServer implements OnApplicationShutdown {
   /** Starts listening; the address, or undefined when METRICS_PORT is 0. */
   async listen(): Promise<AddressInfo | undefined> {
     if (this.config.METRICS_PORT === 0 || this.server) return this.address();
-    const host = this.config.METRICS_HOST ?? this.config.HOST;
+    // unauthenticated: loopback unless the operator opens it (a scraper in another pod, METRICS_HOST=0.0.0.0)
+    const host = this.config.METRICS_HOST ?? MANAGEMENT_DEFAULT_HOST;
     const server = createServer((req, res) => void this.handle(req, res));
     // a scraper's keep-alive connection must not hold the stop up
     server.keepAliveTimeout = 5_000;

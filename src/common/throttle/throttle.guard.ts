@@ -23,6 +23,8 @@ import { clientAddress } from './client-address';
 @Injectable()
 export class ThrottleGuard implements CanActivate {
   private readonly limiter?: RateLimiterAbstract;
+  /** Public routes (probes, receipts) count in a bucket of their own, THROTTLE_PUBLIC_LIMIT: generous, never unlimited. */
+  private readonly publicLimiter?: RateLimiterAbstract;
   private readonly redis: boolean;
 
   constructor(
@@ -33,6 +35,11 @@ export class ThrottleGuard implements CanActivate {
     @Optional() private readonly limitMetrics?: LimitMetrics,
   ) {
     this.redis = Boolean(redis);
+    if (config.THROTTLE_PUBLIC_LIMIT > 0) {
+      // in memory, per instance, even with Redis: a Redis outage must not fail the liveness probe
+      const duration = Math.ceil(config.THROTTLE_WINDOW / 1000);
+      this.publicLimiter = new RateLimiterMemory({ points: config.THROTTLE_PUBLIC_LIMIT, duration });
+    }
     if (config.THROTTLE_LIMIT === 0) return;
     const options = { points: config.THROTTLE_LIMIT, duration: Math.ceil(config.THROTTLE_WINDOW / 1000) };
     this.limiter = redis
@@ -46,11 +53,12 @@ export class ThrottleGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.limiter) return true;
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
+    const limiter = isPublic ? this.publicLimiter : this.limiter;
+    if (!limiter) return true;
     try {
-      await this.limiter.consume(addressKey(clientAddress(context)));
-      if (this.redis) this.outages?.succeeded('redis');
+      await limiter.consume(addressKey(clientAddress(context)));
+      if (this.redis && !isPublic) this.outages?.succeeded('redis');
       return true;
     } catch (result) {
       if (!(result instanceof RateLimiterRes)) throw this.redis ? redisFault(result) : result;

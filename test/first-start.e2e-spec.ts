@@ -31,7 +31,9 @@ async function snapshot(t: TestApp): Promise<Snapshot> {
   return {
     organizations: await ds.query('SELECT id, name, domain, sequence FROM organizations ORDER BY id'),
     users: await ds.query('SELECT id, org_id, type, state, username, machine_name, sequence FROM users ORDER BY id'),
-    memberships: await ds.query('SELECT user_id, scope, role FROM memberships ORDER BY id'),
+    memberships: await ds.query(
+      'SELECT user_id, scope, role, CASE WHEN instance THEN 1 ELSE 0 END AS instance FROM memberships ORDER BY id',
+    ),
     tokens: await ds.query('SELECT id, user_id, token_hash, expires_at FROM personal_access_tokens ORDER BY id'),
     events: await ds.query('SELECT aggregate_id, sequence, type FROM events ORDER BY aggregate_id, sequence'),
   };
@@ -86,7 +88,8 @@ describe.each(DATABASES)(`${FirstStartService.name} (%s)`, (db: Db) => {
       },
     ]);
     const adminId = (state.users[0] as { id: string }).id;
-    expect(state.memberships).toEqual([{ user_id: adminId, scope: 'instance', role: 'IAM_OWNER' }]);
+    // instance-wide: a flag of its own, no organization id
+    expect(state.memberships).toEqual([{ user_id: adminId, scope: '', role: 'IAM_OWNER', instance: 1 }]);
     // IDs are time-ordered: the organization's comes first
     expect(state.events).toEqual([
       { aggregate_id: orgId, sequence: 1, type: 'org.added' },

@@ -124,7 +124,7 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
     });
 
     it.each(['deactivate', 'reactivate', 'lock', 'unlock'])(
-      '%s: 401, 400, 404, 403 in the contract order',
+      '%s: 401, 400, 404 (also when it may not read the user), 403 in the contract order',
       async (change) => {
         const { userId } = await createHuman(t, { orgId: orgA });
         expect((await t.http().post(`/v2/users/${userId}/${change}`).expect(401)).body).toEqual(UNAUTHENTICATED);
@@ -133,8 +133,9 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
           .expect(400);
         expect(tooLong.body).toEqual(validationBody(['userId']));
         expect((await as(roleless.token).post(`/v2/users/404404/${change}`).expect(404)).body).toEqual(USER_NOT_FOUND);
-        expect((await as(roleless.token).post(`/v2/users/${userId}/${change}`).expect(403)).body).toEqual(
-          PERMISSION_DENIED,
+        // a user the caller may not read is answered as an unknown one
+        expect((await as(roleless.token).post(`/v2/users/${userId}/${change}`).expect(404)).body).toEqual(
+          USER_NOT_FOUND,
         );
         // there is no "self" for state changes (contract §7)
         expect((await as(roleless.token).post(`/v2/users/${roleless.userId}/${change}`).expect(403)).body).toEqual(
@@ -143,8 +144,8 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
         expect((await as(viewerA.token).post(`/v2/users/${userId}/${change}`).expect(403)).body).toEqual(
           PERMISSION_DENIED,
         );
-        expect((await as(managerB.token).post(`/v2/users/${userId}/${change}`).expect(403)).body).toEqual(
-          PERMISSION_DENIED,
+        expect((await as(managerB.token).post(`/v2/users/${userId}/${change}`).expect(404)).body).toEqual(
+          USER_NOT_FOUND,
         );
         expect(await stateOf(userId)).toBe('USER_STATE_ACTIVE');
       },
@@ -226,9 +227,9 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
         ).body,
       ).toEqual(validationBody(['userId']));
       expect((await as(roleless.token).delete('/v2/users/404404').expect(404)).body).toEqual(USER_NOT_FOUND);
-      expect((await as(roleless.token).delete(`/v2/users/${userId}`).expect(403)).body).toEqual(PERMISSION_DENIED);
+      expect((await as(roleless.token).delete(`/v2/users/${userId}`).expect(404)).body).toEqual(USER_NOT_FOUND);
       expect((await as(viewerA.token).delete(`/v2/users/${userId}`).expect(403)).body).toEqual(PERMISSION_DENIED);
-      expect((await as(managerB.token).delete(`/v2/users/${userId}`).expect(403)).body).toEqual(PERMISSION_DENIED);
+      expect((await as(managerB.token).delete(`/v2/users/${userId}`).expect(404)).body).toEqual(USER_NOT_FOUND);
       expect(await stateOf(userId)).toBe('USER_STATE_ACTIVE');
       await as(managerA.token).delete(`/v2/users/${userId}`).expect(200);
     });
@@ -308,8 +309,8 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
         UNAUTHENTICATED,
       );
       expect((await as(roleless.token).post('/v2/users/404404/pats').expect(404)).body).toEqual(USER_NOT_FOUND);
-      expect((await as(roleless.token).post(`/v2/users/${machine.userId}/pats`).expect(403)).body).toEqual(
-        PERMISSION_DENIED,
+      expect((await as(roleless.token).post(`/v2/users/${machine.userId}/pats`).expect(404)).body).toEqual(
+        USER_NOT_FOUND,
       );
       expect((await as(machine.token).post(`/v2/users/${machine.userId}/pats`).expect(403)).body).toEqual(
         PERMISSION_DENIED,
@@ -317,8 +318,8 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
       expect((await as(viewerA.token).post(`/v2/users/${machine.userId}/pats`).expect(403)).body).toEqual(
         PERMISSION_DENIED,
       );
-      expect((await as(managerB.token).post(`/v2/users/${machine.userId}/pats`).expect(403)).body).toEqual(
-        PERMISSION_DENIED,
+      expect((await as(managerB.token).post(`/v2/users/${machine.userId}/pats`).expect(404)).body).toEqual(
+        USER_NOT_FOUND,
       );
       const issued = await as(managerA.token).post(`/v2/users/${machine.userId}/pats`).expect(200);
       await as(issued.body.token).get(`/v2/users/${machine.userId}`).expect(200);

@@ -280,15 +280,15 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
       expect(unknown.body).toEqual(UNAUTHENTICATED);
     });
 
-    it('needs user.write on the target organization (403)', async () => {
+    it('needs user.write on the target organization (403; 404 for another organization it may not read)', async () => {
       expect((await as(roleless.token).post('/v2/users/human', minimalHuman(orgA)).expect(403)).body).toEqual(
         PERMISSION_DENIED,
       );
       expect((await as(viewerA.token).post('/v2/users/human', minimalHuman(orgA)).expect(403)).body).toEqual(
         PERMISSION_DENIED,
       );
-      expect((await as(managerB.token).post('/v2/users/human', minimalHuman(orgA)).expect(403)).body).toEqual(
-        PERMISSION_DENIED,
+      expect((await as(managerB.token).post('/v2/users/human', minimalHuman(orgA)).expect(404)).body).toEqual(
+        ORG_NOT_FOUND,
       );
       // without an organization, the caller's own is the target
       const own = await as(managerB.token)
@@ -394,11 +394,11 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
       expect(res.body).toEqual(ORG_NOT_FOUND);
     });
 
-    it('needs a valid token (401) and user.write on the organization (403)', async () => {
+    it('needs a valid token (401) and user.write on the organization (403, 404 when it may not read it)', async () => {
       const body = { organizationId: orgA, machine: { name: 'perm' } };
       expect((await t.http().post('/v2/users/new').send(body).expect(401)).body).toEqual(UNAUTHENTICATED);
       expect((await as(roleless.token).post('/v2/users/new', body).expect(403)).body).toEqual(PERMISSION_DENIED);
-      expect((await as(managerB.token).post('/v2/users/new', body).expect(403)).body).toEqual(PERMISSION_DENIED);
+      expect((await as(managerB.token).post('/v2/users/new', body).expect(404)).body).toEqual(ORG_NOT_FOUND);
       await as(managerA.token).post('/v2/users/new', body).expect(200);
     });
   });
@@ -420,9 +420,9 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
       expect((await as(managerA.token).get(`/v2/users/${target}`).expect(200)).body.user.userId).toBe(target);
     });
 
-    it('refuses a caller without user.read on the user (403)', async () => {
-      expect((await as(roleless.token).get(`/v2/users/${target}`).expect(403)).body).toEqual(PERMISSION_DENIED);
-      expect((await as(managerB.token).get(`/v2/users/${target}`).expect(403)).body).toEqual(PERMISSION_DENIED);
+    it('answers a caller without user.read on the user as for an unknown user (404)', async () => {
+      expect((await as(roleless.token).get(`/v2/users/${target}`).expect(404)).body).toEqual(USER_NOT_FOUND);
+      expect((await as(managerB.token).get(`/v2/users/${target}`).expect(404)).body).toEqual(USER_NOT_FOUND);
     });
 
     it('answers 404 for an unknown user, and 400 for an id over 200 characters', async () => {

@@ -7,7 +7,7 @@ import { AppConfig } from '../common/config/app-config.module';
 import { AppError } from '../common/errors/app-error';
 import { StartupError } from '../common/startup/startup-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
-import { INSTANCE_SCOPE } from './entities/membership.entity';
+import { Caller, INSTANCE } from '../common/auth/caller';
 import { OrganizationsRepository } from './organizations.repository';
 import { OrganizationsService } from './organizations.service';
 import { NO_EXPIRY, UsersService } from './users.service';
@@ -46,10 +46,10 @@ export class FirstStartService implements OnApplicationBootstrap {
     return this.db.transaction(async (tx) => {
       if ((await this.orgs.count(tx)) > 0) return undefined;
       const { org } = await this.organizations.insertOrganization(tx, 'SYSTEM', this.config.FIRST_INSTANCE_ORG_NAME);
-      const system = {
+      const system: Caller = {
         userId: 'SYSTEM',
         orgId: org.id,
-        grants: [{ scope: INSTANCE_SCOPE, role: 'IAM_OWNER' as const }],
+        grants: [{ scope: INSTANCE, role: 'IAM_OWNER' }],
       };
       const { user } = await this.users.createMachine(
         tx,
@@ -60,7 +60,7 @@ export class FirstStartService implements OnApplicationBootstrap {
         'Administrator',
         'created at first start',
       );
-      await this.organizations.grantRoles(tx, user.id, INSTANCE_SCOPE, ['IAM_OWNER']);
+      await this.organizations.grantRoles(tx, user.id, INSTANCE, ['IAM_OWNER']);
       const created = await this.users.issueToken(tx, 'SYSTEM', user, NO_EXPIRY);
       if (existsSync(path)) {
         // most often the token file of another database (the quick start's SQLite one)

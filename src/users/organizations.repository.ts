@@ -1,4 +1,6 @@
 import { Injectable } from '@nestjs/common';
+import type { Grant, Role } from '../common/auth/caller';
+import { grantOf } from './callers.repository';
 import { Errors } from '../common/errors/errors';
 import { SqlRepository, Tx } from '../database/sql';
 import { isUniqueViolation } from '../database/unique-violation';
@@ -45,6 +47,16 @@ export class OrganizationsRepository extends SqlRepository {
   /** A role the user holds already stays as it was. */
   async grant(tx: Tx, membership: MembershipEntity): Promise<void> {
     await this.db.insert(tx, MembershipEntity, membership, ' ON CONFLICT DO NOTHING');
+  }
+
+  /** Every role `userId` holds, on any organization or instance-wide. */
+  async grantsOf(tx: Tx, userId: string): Promise<Grant[]> {
+    const rows = await this.db.rows<{ scope: string; instance: boolean | number; role: Role }>(
+      tx,
+      'SELECT scope, instance, role FROM memberships WHERE user_id = $1',
+      [userId],
+    );
+    return rows.map(grantOf);
   }
 
   async revokeAll(tx: Tx, userId: string): Promise<void> {

@@ -1,14 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
-import { hasPermission, Role } from '../common/auth/caller';
+import { hasPermission, INSTANCE, Role, Scope } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { AppConfig } from '../common/config/app-config.module';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { AddOrganizationDto } from './dto/add-organization.dto';
-import { INSTANCE_SCOPE } from './entities/membership.entity';
 import { OrganizationEntity } from './entities/organization.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { UsersRepository } from './users.repository';
@@ -104,9 +103,18 @@ export class OrganizationsService {
     return { org, details };
   }
 
-  async grantRoles(tx: Tx, userId: string, orgId: string | typeof INSTANCE_SCOPE, roles: Role[]) {
+  /** `scope`: an organization id, or INSTANCE. */
+  async grantRoles(tx: Tx, userId: string, scope: Scope, roles: Role[]) {
+    const [orgId, instance] = scope === INSTANCE ? ['', true] : [scope, false];
     for (const role of roles) {
-      await this.orgs.grant(tx, { id: this.ids.next(), userId, scope: orgId, role, createdAt: this.clock.now() });
+      await this.orgs.grant(tx, {
+        id: this.ids.next(),
+        userId,
+        scope: orgId,
+        instance,
+        role,
+        createdAt: this.clock.now(),
+      });
     }
   }
 }

@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { closing, Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { AppLogger } from '../common/logging/app-logger';
-import { assertAllowed } from '../common/auth/access-policy';
-import { Caller } from '../common/auth/caller';
+import { assertAllowed, assertHoldsAllOf } from '../common/auth/access-policy';
+import { Caller, hasPermission } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
 import type { RequestOrigin } from '../common/throttle/client-address';
 import { Errors } from '../common/errors/errors';
@@ -72,6 +72,11 @@ const STATE_CHANGES: Record<
   unlock: { from: UserState.LOCKED, to: UserState.ACTIVE, event: 'user.unlocked', wrongState: Errors.userNotLocked },
 };
 
+/** Only an IAM_OWNER may choose a new user's id: a JWT's `sub` is looked up as one. */
+function assertMayChooseId(caller: Caller, id: string | undefined): void {
+  if (id !== undefined && !hasPermission(caller, 'user.id.choose')) throw Errors.permissionDenied();
+}
+
 /** Users: creation (human and machine), reads, state changes, deletion, personal access tokens. */
 @Injectable()
 export class UsersService {
@@ -111,7 +116,7 @@ export class UsersService {
     // looked up side by side; the caller is checked first
     const [caller, user] = await Promise.all([ref.resolve(), this.users.findById(userId)]);
     if (!user) throw Errors.userNotFound();
-    assertAllowed(caller, 'user.read', user, true);
+    assertAllowed(caller, 'user.read', user, true, Errors.userNotFound);
     const domain = await this.orgs.domainOf(user.orgId);
     if (!domain) throw Errors.userNotFound();
     return userView(user, domain);
@@ -120,8 +125,7 @@ export class UsersService {
   async changeState(ref: CallerRef, userId: string, change: StateChange): Promise<ChangeDetails> {
     const rule = STATE_CHANGES[change];
     return this.db.transaction(async (tx) => {
-      const { caller, user } = await this.loadForChange(tx, ref, userId);
-      assertAllowed(caller, 'user.write', user, false);
+      const { caller, user } = await this.loadForChange(tx, ref, userId, 'user.write', false);
       if (user.state !== rule.from) {
         throw rule.wrongState(user.state);
       }
@@ -136,8 +140,7 @@ export class UsersService {
 
   async delete(ref: CallerRef, userId: string): Promise<ChangeDetails> {
     return this.db.transaction(async (tx) => {
-      const { caller, user } = await this.loadForChange(tx, ref, userId);
-      assertAllowed(caller, 'user.delete', user, true);
+      const { caller, user } = await this.loadForChange(tx, ref, userId, 'user.delete', true);
       // the username is freed for a new user, as in ZITADEL; the events keep the old one
       const writes = Promise.all([
         this.users.update(tx, user.id, {
@@ -158,8 +161,7 @@ export class UsersService {
   async addPersonalAccessToken(ref: CallerRef, userId: string, expirationDate?: string) {
     const expiresAt = expirationDate ? new Date(expirationDate) : NO_EXPIRY;
     return this.db.transaction(async (tx) => {
-      const { caller, user } = await this.loadForChange(tx, ref, userId);
-      assertAllowed(caller, 'user.write', user, false);
+      const { caller, user } = await this.loadForChange(tx, ref, userId, 'user.write', false);
       if (user.type !== 'machine') throw Errors.userNotMachine();
       if (expiresAt.getTime() <= this.clock.now().getTime()) throw Errors.patExpirationInPast();
       const created = await this.issueToken(tx, caller.userId, user, expiresAt);
@@ -200,6 +202,7 @@ export class UsersService {
     if (input.email.returnCode || input.email.sendCode) {
       throw Errors.unimplemented('E-mail verification codes (email.sendCode / email.returnCode)');
     }
+    assertMayChooseId(caller, input.userId);
     const now = this.clock.now();
     const user = this.newUser(org, 'human', input.userId, input.username ?? input.email.email, now);
     Object.assign(user, {
@@ -234,6 +237,7 @@ export class UsersService {
     name: string,
     description: string | undefined,
   ): Promise<CreatedUser> {
+    assertMayChooseId(caller, userId);
     const now = this.clock.now();
     const user = this.newUser(org, 'machine', userId, username ?? name, now);
     user.machineName = name;
@@ -251,7 +255,8 @@ export class UsersService {
 
   /**
    * Resolves the caller and the target organization (default: the caller's; a named one is looked
-   * up together with the caller), checks user.write on it, runs `work`.
+   * up together with the caller), checks user.write on it (another organization the caller may
+   * not read is answered as one that does not exist), runs `work`.
    */
   private async inOrgTransaction(
     ref: CallerRef,
@@ -268,15 +273,34 @@ export class UsersService {
       const [caller, found] = await Promise.all([who, named]);
       const org = named ? found : await this.orgs.findById(caller.orgId, tx);
       if (!org) throw Errors.orgNotFound();
-      assertAllowed(caller, 'user.write', { id: '', orgId: org.id }, false);
+      // the caller's own organization is no secret to it
+      const notFound = org.id === caller.orgId ? undefined : Errors.orgNotFound;
+      assertAllowed(caller, 'user.write', { id: '', orgId: org.id }, false, notFound);
       return work(tx, org, caller);
     });
   }
 
-  /** The caller and the user to change (row-locked on PostgreSQL), issued together. */
-  private async loadForChange(tx: Tx, ref: CallerRef, userId: string) {
-    const [caller, user] = await Promise.all([ref.within(tx), this.users.findForUpdate(tx, userId)]);
+  /**
+   * The caller, the user to change (row-locked on PostgreSQL) and the user's roles, issued
+   * together; then the checks: a user the caller may not read is not found, one it may not change
+   * is refused, and so is one holding a role the caller does not (its token, its state or its
+   * removal would hand the caller more than it holds).
+   */
+  private async loadForChange(
+    tx: Tx,
+    ref: CallerRef,
+    userId: string,
+    permission: 'user.write' | 'user.delete',
+    selfAllowed: boolean,
+  ) {
+    const [caller, user, grants] = await Promise.all([
+      ref.within(tx),
+      this.users.findForUpdate(tx, userId),
+      this.orgs.grantsOf(tx, userId),
+    ]);
     if (!user) throw Errors.userNotFound();
+    assertAllowed(caller, permission, user, selfAllowed, Errors.userNotFound);
+    assertHoldsAllOf(caller, grants);
     return { caller, user };
   }
 

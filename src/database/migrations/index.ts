@@ -5,6 +5,7 @@ import { HotUpdates1764400000000 } from './1764400000000-HotUpdates';
 import { SmsFraudCounts1764500000000 } from './1764500000000-SmsFraudCounts';
 import { LimitBackoffs1764510000000 } from './1764510000000-LimitBackoffs';
 import { SmsDeliveryReceipts1764520000000 } from './1764520000000-SmsDeliveryReceipts';
+import { InstanceScope1764531000000 } from './1764531000000-InstanceScope';
 
 /** Every migration, in order; listed explicitly so the build, the tests and the CLI agree. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   SmsFraudCounts1764500000000,
   LimitBackoffs1764510000000,
   SmsDeliveryReceipts1764520000000,
+  InstanceScope1764531000000,
 ];

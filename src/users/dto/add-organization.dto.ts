@@ -5,6 +5,7 @@ import { ROLES } from '../../common/auth/caller';
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import { AddHumanUserDto } from './add-human-user.dto';
 import { ProtoMessage } from '../../common/validation/proto-message';
+import { CHOSEN_ID, CHOSEN_ID_RULE, ChosenId } from '../../common/ids/chosen-id';
 
 const ADMIN_TYPE = ['userId', 'human'];
 
@@ -47,15 +48,15 @@ export class AddOrganizationDto {
   @Type(() => OrganizationAdminDto)
   admins?: OrganizationAdminDto[];
 
-  @ApiPropertyOptional({ deprecated: true, description: 'use organizationId' })
+  @ApiPropertyOptional({ deprecated: true, description: 'use organizationId', pattern: CHOSEN_ID.source })
   @IsOptional()
   @IsString()
-  @CodePointLength(1, 200)
+  @ChosenId()
   orgId?: string;
 
-  @ApiPropertyOptional()
+  @ApiPropertyOptional({ maxLength: 200, pattern: CHOSEN_ID.source, description: CHOSEN_ID_RULE })
   @IsOptional()
   @IsString()
-  @CodePointLength(1, 200)
+  @ChosenId()
   organizationId?: string;
 }

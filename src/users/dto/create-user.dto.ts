@@ -4,6 +4,7 @@ import { IsDefined, IsObject, IsOptional, IsString, ValidateIf, ValidateNested }
 import { CodePointLength, OneOf } from '../../common/validation/validators';
 import { SetHumanEmailDto, SetHumanPhoneDto, SetHumanProfileDto } from './common.dto';
 import { ProtoMessage } from '../../common/validation/proto-message';
+import { CHOSEN_ID, CHOSEN_ID_RULE, ChosenId } from '../../common/ids/chosen-id';
 
 export class CreateHumanDto {
   @ApiProperty({ type: SetHumanProfileDto })
@@ -50,10 +51,14 @@ export class CreateUserDto {
   @CodePointLength(1, 200)
   organizationId: string;
 
-  @ApiPropertyOptional({ maxLength: 200 })
+  @ApiPropertyOptional({
+    maxLength: 200,
+    pattern: CHOSEN_ID.source,
+    description: `only an IAM_OWNER may choose it; ${CHOSEN_ID_RULE}`,
+  })
   @IsOptional()
   @IsString()
-  @CodePointLength(1, 200)
+  @ChosenId()
   userId?: string;
 
   @ApiPropertyOptional({ maxLength: 200 })

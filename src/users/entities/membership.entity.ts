@@ -2,9 +2,10 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { Role } from '../../common/auth/caller';
 import { IdColumn, TimeColumn } from '../../database/columns';
 
-/** `scope` is an organization id, or INSTANCE_SCOPE for instance-wide roles (IAM_OWNER). */
-export const INSTANCE_SCOPE = 'instance';
-
+/**
+ * A role a user holds on one organization (`scope` its id) or instance-wide (`instance`, with an
+ * empty `scope`): the instance is a flag of its own, so no organization id can ever stand for it.
+ */
 @Entity({ name: 'memberships' })
 @Index('UQ_memberships_user_scope_role', ['userId', 'scope', 'role'], { unique: true })
 export class MembershipEntity {
@@ -16,6 +17,9 @@ export class MembershipEntity {
 
   @Column({ type: 'varchar', length: 200 })
   scope: string;
+
+  @Column({ type: 'boolean', default: false })
+  instance: boolean;
 
   @Column({ type: 'varchar', length: 40 })
   role: Role;

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations';
@@ -60,13 +60,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     };
   }
   const file = sqlitePath(settings.DATABASE_URL);
-  if (file !== ':memory:') {
-    try {
-      mkdirSync(dirname(resolve(file)), { recursive: true });
-    } catch {
-      // opening the file fails then, and the start-up says why (database-startup.ts)
-    }
-  }
+  if (file !== ':memory:') keepPrivate(file);
   return {
     ...common,
     type: 'better-sqlite3',
@@ -82,6 +76,21 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       db.pragma('temp_store = MEMORY');
     },
   };
+}
+
+/**
+ * The SQLite file holds every user, token hash and code MAC: a directory it creates is 0700, and
+ * the file is 0600 (created so before SQLite opens it, tightened when it exists); SQLite gives
+ * its -wal and -shm files the mode of the database file. An existing directory is left as it is.
+ */
+export function keepPrivate(file: string): void {
+  try {
+    mkdirSync(dirname(resolve(file)), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
+  } catch {
+    // opening the file fails then, and the start-up says why (database-startup.ts)
+  }
 }
 
 /** The same database without the statement deadlines: migrations may take as long as they need. */

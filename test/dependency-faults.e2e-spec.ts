@@ -7,7 +7,8 @@ import { phoneApi, phoneCodeRow, startPhoneApp, wrongCodeFor } from './support/p
 import { bearer, dataSourceOf, TestApp } from './support/test-app';
 import { CallResult, TransportName, TRANSPORTS, transportCaller } from './support/transports';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
-import { SIGNATURE_HEADER, webhookSignature } from '../src/phone/sms/webhook-sms-sender';
+import { webhookReceiptKey, webhookReceiptSignature } from '../src/phone/sms/webhook-receipts';
+import { SIGNATURE_HEADER } from '../src/phone/sms/webhook-sms-sender';
 import { UserEntity } from '../src/users/entities/user.entity';
 import { ERROR_DETAIL, RETRY_INFO } from './support/wire';
 
@@ -203,7 +204,7 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
       .http()
       .post('/v2/sms/receipts/webhook')
       .set('Content-Type', 'application/json')
-      .set(SIGNATURE_HEADER, `t=${at},v1=${webhookSignature(receiptKey, at, body)}`)
+      .set(SIGNATURE_HEADER, `t=${at},v1=${webhookReceiptSignature(webhookReceiptKey(receiptKey), at, body)}`)
       .send(body);
   };
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../src/phone/outbox/sms-receipt.entity';
 import { SmsReceiptsService } from '../src/phone/outbox/sms-receipts.service';
+import { webhookReceiptKey, webhookReceiptSignature } from '../src/phone/sms/webhook-receipts';
 import { webhookSignature } from '../src/phone/sms/webhook-sms-sender';
 import { eventsOf } from './support/events';
 import { createHuman, randomMobile } from './support/factories';
@@ -94,7 +95,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       .http()
       .post('/v2/sms/receipts/webhook')
       .set('Content-Type', 'application/json')
-      .set('ZITADEL-Signature', `t=${signedAt},v1=${webhookSignature(key, signedAt, raw)}`)
+      .set('ZITADEL-Signature', `t=${signedAt},v1=${webhookReceiptSignature(webhookReceiptKey(key), signedAt, raw)}`)
       .send(raw);
   };
   const verify = (userId: string, code: string) =>
@@ -320,6 +321,31 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       status: 'delivered',
       failedProviders: 'twilio',
     });
+  });
+
+  it('refuses what our own key signs (a message we sent, or a receipt signed so) at the receipt endpoint: receipts have a key of their own', async () => {
+    const { userId, message } = await sentThroughTwilio();
+    await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
+    const [sent] = await until('the webhook to get it', () => webhook.requests.filter((r) => r.json.userId === userId));
+    const replayed = await t
+      .http()
+      .post('/v2/sms/receipts/webhook')
+      .set('Content-Type', 'application/json')
+      .set('ZITADEL-Signature', String(sent.headers['zitadel-signature']))
+      .send(sent.raw)
+      .expect(401);
+    expect(replayed.body.details[0].id).toBe('PHONE-rcpts1g');
+    const raw = JSON.stringify({ id: sent.json.id, status: 'undelivered' });
+    const at = Math.floor(t.clock.now().getTime() / 1000);
+    const withOurKey = await t
+      .http()
+      .post('/v2/sms/receipts/webhook')
+      .set('Content-Type', 'application/json')
+      .set('ZITADEL-Signature', `t=${at},v1=${webhookSignature(SIGNING_KEY, at, raw)}`)
+      .send(raw)
+      .expect(401);
+    expect(withOurKey.body.details[0].id).toBe('PHONE-rcpts1g');
+    await webhookReceipt({ id: sent.json.id, status: 'delivered' }).expect(200);
   });
 
   it('undelivered through Twilio: the next provider (the webhook) gets the same code; undelivered there too: failed', async () => {

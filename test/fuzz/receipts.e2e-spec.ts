@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { randomBytes } from 'node:crypto';
 import { receiptUrl } from '../../src/phone/sms/delivery-receipt';
 import { twilioSignature } from '../../src/phone/sms/twilio-receipts';
-import { SIGNATURE_HEADER, webhookSignature } from '../../src/phone/sms/webhook-sms-sender';
+import { webhookReceiptKey, webhookReceiptSignature } from '../../src/phone/sms/webhook-receipts';
+import { SIGNATURE_HEADER } from '../../src/phone/sms/webhook-sms-sender';
 import { DATABASES, startApp, TestApp } from '../support/test-app';
 import { checkRestAnswer } from './support/checks';
 import { FUZZ_TIMEOUT, fuzz, hostileString, jsonArb, jsonText } from './support/fuzz';
@@ -133,7 +134,7 @@ describe.each(DATABASES)('fuzz: SMS delivery receipts (%s)', (db) => {
             const at = Math.floor(t.clock.now().getTime() / 1000);
             req
               .set('Content-Type', 'application/json')
-              .set(SIGNATURE_HEADER, `t=${at},v1=${webhookSignature(WEBHOOK_KEY, at, body)}`);
+              .set(SIGNATURE_HEADER, `t=${at},v1=${webhookReceiptSignature(webhookReceiptKey(WEBHOOK_KEY), at, body)}`);
           }
           const res = await req.send(body);
           checkRestAnswer(res.status, res.text, t.logs);

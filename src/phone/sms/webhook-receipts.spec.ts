@@ -1,10 +1,12 @@
 import { ManualClock } from '../../../test/support/fakes/clock';
 import { ReceiptRejected, ReceiptRequest } from './delivery-receipt';
-import { WebhookReceiptParser } from './webhook-receipts';
+import { WebhookReceiptParser, webhookReceiptKey, webhookReceiptSignature } from './webhook-receipts';
 import { webhookSignature } from './webhook-sms-sender';
 
 const KEY = 'k'.repeat(40);
 const URL = 'https://verify.example.com/v2/sms/receipts/webhook';
+/** the receipt key of the documented example key */
+const EXAMPLE_RECEIPT_KEY = 'd89b4fa0fae88b165a1d7fd232a2b01e8f2d574c4f5b67f6af87d0c7ef65666f';
 
 describe(WebhookReceiptParser.name, () => {
   const clock = new ManualClock('2026-12-01T12:00:00Z');
@@ -15,7 +17,7 @@ describe(WebhookReceiptParser.name, () => {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return {
       url: URL,
-      headers: { 'zitadel-signature': `t=${t},v1=${webhookSignature(key, t, raw)}` },
+      headers: { 'zitadel-signature': `t=${t},v1=${webhookReceiptSignature(webhookReceiptKey(key), t, raw)}` },
       rawBody: Buffer.from(raw),
     };
   }
@@ -61,6 +63,17 @@ describe(WebhookReceiptParser.name, () => {
     expect(rejection({ ...good, rawBody: Buffer.from(JSON.stringify({ id: 'a1', status: 'failed' })) })).toMatchObject({
       status: 401,
     });
+  });
+
+  it('refuses a request signed with the key itself, as our outgoing messages are: receipts have a key of their own (401)', () => {
+    const raw = JSON.stringify({ id: 'a1', status: 'delivered' });
+    const t = now();
+    const asOurs = { url: URL, headers: { 'zitadel-signature': `t=${t},v1=${webhookSignature(KEY, t, raw)}` } };
+    expect(rejection({ ...asOurs, rawBody: Buffer.from(raw) })).toMatchObject({ status: 401 });
+  });
+
+  it('derives the receipt key as HMAC-SHA-256(key, "phone-verify sms receipt v1") (docs/sms-providers.md)', () => {
+    expect(webhookReceiptKey('0123456789abcdef0123456789abcdef').toString('hex')).toBe(EXAMPLE_RECEIPT_KEY);
   });
 
   it('refuses a signature older than 5 minutes, or as far ahead (replays), and takes one within', () => {

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Clock } from '../../common/clock';
 import {
   DELIVERY_STATUSES,
@@ -8,7 +8,7 @@ import {
   ReceiptRejected,
   ReceiptRequest,
 } from './delivery-receipt';
-import { SIGNATURE_HEADER, webhookSignature } from './webhook-sms-sender';
+import { SIGNATURE_HEADER } from './webhook-sms-sender';
 
 /** How far a receipt's signature time may be from ours (either way): older ones are replays. */
 export const WEBHOOK_RECEIPT_MAX_SKEW_MS = 5 * 60_000;
@@ -17,10 +17,28 @@ export const WEBHOOK_RECEIPT_MAX_BATCH = 100;
 
 const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 
+/** What the receipt key is derived with: the key of one direction is never the other's. */
+export const RECEIPT_KEY_LABEL = 'phone-verify sms receipt v1';
+
+/**
+ * The key receipts are signed with: HMAC-SHA-256(SMS_WEBHOOK_SIGNING_KEY, RECEIPT_KEY_LABEL), 32
+ * raw bytes. Our requests to the gateway are signed with the key itself, so none of them (a
+ * message we sent, replayed at our receipt endpoint) passes as a receipt.
+ */
+export function webhookReceiptKey(signingKey: string): Buffer {
+  return createHmac('sha256', signingKey).update(RECEIPT_KEY_LABEL).digest();
+}
+
+/** `v1` of a receipt's signature header: hex HMAC-SHA-256 with the receipt key over "<t>.<raw body>". */
+export function webhookReceiptSignature(receiptKey: Buffer, timestamp: number, rawBody: string): string {
+  return createHmac('sha256', receiptKey).update(`${timestamp}.${rawBody}`).digest('hex');
+}
+
 /**
  * The webhook provider's receipts: the operator's gateway POSTs JSON to
- * /v2/sms/receipts/webhook, signed as our requests to it are (`ZITADEL-Signature:
- * t=<unix seconds>,v1=<hex HMAC-SHA-256 over "<t>.<raw body>">` with SMS_WEBHOOK_SIGNING_KEY).
+ * /v2/sms/receipts/webhook, signed in the form of our requests to it (`ZITADEL-Signature:
+ * t=<unix seconds>,v1=<hex HMAC-SHA-256 over "<t>.<raw body>">`), with the receipt key derived
+ * from SMS_WEBHOOK_SIGNING_KEY (webhookReceiptKey).
  * The body is one receipt or an array of them:
  * `{ "id": "<the message's id>", "status": "delivered", "errorCode": "…", "at": "<RFC 3339>" }`;
  * `id` is the `id` of the message we POSTed, `errorCode` and `at` are optional.
@@ -28,11 +46,14 @@ const ERROR_CODE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export class WebhookReceiptParser extends ReceiptParser {
   readonly provider = 'webhook';
 
+  private readonly receiptKey: Buffer;
+
   constructor(
-    private readonly signingKey: string,
+    signingKey: string,
     private readonly clock: Clock,
   ) {
     super();
+    this.receiptKey = webhookReceiptKey(signingKey);
   }
 
   parse(request: ReceiptRequest): DeliveryReceipt[] {
@@ -41,7 +62,7 @@ export class WebhookReceiptParser extends ReceiptParser {
     if (!match) throw new ReceiptRejected(`no ${SIGNATURE_HEADER} of the form t=<unix>,v1=<hex>`, 401);
     const signedAt = Number(match[1]);
     const raw = request.rawBody.toString('utf8');
-    const expected = Buffer.from(webhookSignature(this.signingKey, signedAt, raw), 'hex');
+    const expected = Buffer.from(webhookReceiptSignature(this.receiptKey, signedAt, raw), 'hex');
     if (!timingSafeEqual(expected, Buffer.from(match[2], 'hex'))) {
       throw new ReceiptRejected(`${SIGNATURE_HEADER} does not match`, 401);
     }

@@ -11,9 +11,9 @@ import { DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './supp
 jest.setTimeout(60_000);
 
 const TEST_NUMBER = '+41790000001';
-/** a number of the `+4179000*` pattern */
+/** a number of the `+41790001*` pattern */
 const IN_PATTERN = '+41790001234';
-const TEST_NUMBERS = `${TEST_NUMBER}=123456; +4179000*=654321`;
+const TEST_NUMBERS = `${TEST_NUMBER}=123456; +41790001*=654321`;
 
 /** Every send limit on, tight, and a real provider (the webhook, to a local fake) behind them. */
 function limitedEnv(webhookUrl: string): Record<string, string> {

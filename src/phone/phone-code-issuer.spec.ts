@@ -221,7 +221,7 @@ describe(PhoneCodeIssuer.name, () => {
   });
 
   describe('a test number (SMS_TEST_NUMBERS)', () => {
-    const TEST_ENV = { SMS_TEST_NUMBERS: '+41790000001=123456; +4179000*=654321' };
+    const TEST_ENV = { SMS_TEST_NUMBERS: '+41790000001=123456; +41790000*=654321' };
     const TEST: ParsedPhone = { e164: '+41790000001', country: 'CH', type: 'MOBILE' };
     const IN_RANGE: ParsedPhone = { e164: '+41790000777', country: 'CH', type: 'MOBILE' };
     beforeEach(() => build(TEST_ENV));

@@ -6,9 +6,9 @@ const numbers = (env: Record<string, string>) => new TestNumbers(unitConfig(env)
 
 describe(parseTestNumbers.name, () => {
   it('reads numbers and * prefixes with their codes, ignoring spaces and an empty last entry', () => {
-    expect(parseTestNumbers(' +41 79 000 00 01 = 123456 ;+4175999*=000000;', 6, 'digits')).toEqual([
+    expect(parseTestNumbers(' +41 79 000 00 01 = 123456 ;+41759990*=000000;', 6, 'digits')).toEqual([
       { entry: '+41 79 000 00 01', number: '+41790000001', prefix: false, code: '123456' },
-      { entry: '+4175999*', number: '+4175999', prefix: true, code: '000000' },
+      { entry: '+41759990*', number: '+41759990', prefix: true, code: '000000' },
     ]);
   });
 
@@ -27,6 +27,24 @@ describe(parseTestNumbers.name, () => {
     ['+41790000001=12345a', 'must be 6 digits'],
     ['+41790000001=123456;+41 790000001=111111', '"+41 790000001" is listed twice'],
     [' ; ', 'lists no number'],
+    // a prefix names its country and 6 digits more: "+4*" would exempt a continent from every send limit
+    [
+      '+4*=123456',
+      'the prefix "+4*" must start with a country calling code and name at least 6 more digits (e.g. +41777777*)',
+    ],
+    [
+      '+41*=123456',
+      'the prefix "+41*" must start with a country calling code and name at least 6 more digits (e.g. +41777777*)',
+    ],
+    [
+      '+4175999*=123456',
+      'the prefix "+4175999*" must start with a country calling code and name at least 6 more digits',
+    ],
+    [
+      '+1555*=123456',
+      'the prefix "+1555*" must start with a country calling code and name at least 6 more digits (e.g. +1777777*)',
+    ],
+    ['+999123456*=123456', 'the prefix "+999123456*" must start with a country calling code'],
   ])('refuses %j', (raw, message) => {
     expect(() => parseTestNumbers(raw, 6, 'digits')).toThrow(message);
   });
@@ -43,10 +61,12 @@ describe(TestNumbers.name, () => {
   });
 
   it('gives the fixed code of a listed number, the exact entry over a prefix, the longest prefix first', () => {
-    const sut = numbers({ SMS_TEST_NUMBERS: '+4179*=111111;+417900*=222222;+41790000001=333333;+1555*=444444' });
+    const sut = numbers({
+      SMS_TEST_NUMBERS: '+41790000*=111111;+417900000*=222222;+41790000001=333333;+1555010*=444444',
+    });
     expect(sut.codeFor('+41790000001')).toBe('333333');
     expect(sut.codeFor('+41790000002')).toBe('222222');
-    expect(sut.codeFor('+41791234567')).toBe('111111');
+    expect(sut.codeFor('+41790000123')).toBe('111111');
     expect(sut.codeFor('+41781234567')).toBeUndefined();
     // a prefix is not checked against the numbering plan (it may cover valid numbers)
     expect(sut.codeFor('+15550100001')).toBe('444444');

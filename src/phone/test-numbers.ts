@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { getCountries, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { AppConfig } from '../common/config/app-config.module';
 import { ConfigError } from '../common/config/env.schema';
 import { canonicalCode, CodeAlphabet } from './code-generator';
 
 /** One entry of SMS_TEST_NUMBERS: an E.164 number, or a prefix of one ending in `*`, and its fixed code. */
 export interface TestNumber {
-  /** as written: `+41790000001` or `+4175999*` */
+  /** as written: `+41790000001` or `+41759990*` */
   entry: string;
   /** the digits with their `+`, without the `*` */
   number: string;
@@ -17,9 +17,20 @@ export interface TestNumber {
 const ENTRY = /^(\+[1-9]\d{0,14})(\*?)$/;
 const CODE_CHARS: Record<CodeAlphabet, RegExp> = { digits: /^[0-9]+$/, alphanumeric: /^[A-Z0-9]+$/ };
 
+/** A prefix names its country and this many digits after the calling code: `+4*` would exempt a continent from every send limit. */
+export const TEST_PREFIX_MIN_DIGITS = 6;
+const CALLING_CODES = new Set(getCountries().map((country) => getCountryCallingCode(country) as string));
+
+/** The country calling code a number starts with (they are prefix-free: at most one matches). */
+function callingCodeOf(e164: string): string | undefined {
+  const digits = e164.slice(1);
+  return [1, 2, 3].map((length) => digits.slice(0, length)).find((code) => CALLING_CODES.has(code));
+}
+
 /**
  * SMS_TEST_NUMBERS: `;`-separated `<number>=<code>` entries, a number in E.164 (`+41790000001`) or
- * a prefix of one followed by `*` (`+4175999*`: every number that starts so). Each code is a code
+ * a prefix of one followed by `*` (`+41759990*`: every number that starts so), which names a
+ * country calling code and at least TEST_PREFIX_MIN_DIGITS digits after it. Each code is a code
  * the service could have generated: PHONE_CODE_LENGTH characters of PHONE_CODE_ALPHABET
  * (alphanumeric codes are taken in upper case). An exact number must be a valid one, in its E.164
  * form (the form requests are matched in). Throws the first problem found, in words.
@@ -35,7 +46,7 @@ export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlph
     const match = ENTRY.exec(entry.replace(/[\s-]/g, ''));
     if (!match) {
       throw new Error(
-        `"${entry}" is not an E.164 number (+ and up to 15 digits) or such a prefix followed by * (e.g. +4175999*)`,
+        `"${entry}" is not an E.164 number (+ and up to 15 digits) or such a prefix followed by * (e.g. +41759990*)`,
       );
     }
     const code = canonicalCode(part.slice(at + 1), alphabet);
@@ -51,6 +62,15 @@ export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlph
       const parsed = parsePhoneNumberFromString(number);
       if (!parsed?.isValid()) throw new Error(`"${entry}" is not a valid number for its country`);
       if (parsed.number !== number) throw new Error(`"${entry}" must be written in E.164 form: ${parsed.number}`);
+    }
+    if (star) {
+      const country = callingCodeOf(number);
+      if (!country || number.length - 1 - country.length < TEST_PREFIX_MIN_DIGITS) {
+        throw new Error(
+          `the prefix "${entry}" must start with a country calling code and name at least ${TEST_PREFIX_MIN_DIGITS} ` +
+            `more digits (e.g. ${country ? `+${country}` : '+41'}${'7'.repeat(TEST_PREFIX_MIN_DIGITS)}*)`,
+        );
+      }
     }
     const key = `${number}${star}`;
     if (seen.has(key)) throw new Error(`"${entry}" is listed twice`);

@@ -2,7 +2,10 @@ import { exportJWK, generateKeyPair, JWTPayload, SignJWT } from 'jose';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { ConfigError, validateEnvironment } from '../src/common/config/env.schema';
+import { createRootLogger } from '../src/common/logging/logging';
+import { logStartupFailure } from '../src/common/startup/startup-error';
 import { createHuman } from './support/factories';
 import { bearer, startApp, TestApp } from './support/test-app';
 import { UNAUTHENTICATED } from './support/wire';
@@ -135,6 +138,14 @@ describe('OIDC settings', () => {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).settings).toEqual(['OIDC_AUDIENCE']);
       expect((error as ConfigError).message).toContain('OIDC_AUDIENCE: required when OIDC_JWKS_URL or OIDC_JWKS_FILE');
+      // what main.ts writes before it exits 1: one fatal JSON line naming the setting
+      const lines: string[] = [];
+      const out = new Writable({
+        write: (chunk: Buffer, _enc, done) => done(void lines.push(...chunk.toString().split('\n').filter(Boolean))),
+      });
+      logStartupFailure(createRootLogger('info', out), error);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0])).toMatchObject({ level: 60, settings: ['OIDC_AUDIENCE'] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

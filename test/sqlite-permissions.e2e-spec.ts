@@ -37,7 +37,7 @@ describe('SQLite file permissions', () => {
     const file = join(data, 'db.sqlite');
     const old = new Database(file);
     old.pragma('journal_mode = WAL');
-    old.exec('CREATE TABLE leftover (id INTEGER)');
+    old.prepare('CREATE TABLE leftover (id INTEGER)').run();
     old.close();
     chmodSync(file, 0o644);
     const t = await startApp('sqlite', { DATABASE_URL: `sqlite:${file}` }, { dir });

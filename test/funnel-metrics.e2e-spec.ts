@@ -251,6 +251,7 @@ describe.each(DATABASES)('Verification funnel and delivery series after a full f
     expect(await samples(t, 'pv_limit_refusals_total')).toEqual({
       'limit=sms_per_user_per_hour': 0,
       'limit=sms_per_number_per_day': 0,
+      'limit=sms_number_ceiling_per_day': 0,
       'limit=sms_resend_cooldown': 1,
       'limit=sms_backoff': 0,
       'limit=failed_checks_per_day': 1,

@@ -160,28 +160,29 @@ describe.each(DATABASES)('SMS and verification limits (%s)', (db) => {
     expect(await outboxCount(t, userId)).toBe(6);
   });
 
-  it('at most 10 sends per number per day, across users', async () => {
+  it('at most 10 sends per number and user per day; another user of the number keeps a budget of its own', async () => {
     const number = randomMobile();
-    const users: string[] = [];
-    for (let i = 0; i < 11; i++) users.push((await createHuman(t, { orgId })).userId);
-    const first = await timed(t, () => a.setPhone(users[0], number));
+    const { userId } = await createHuman(t, { orgId });
+    const first = await timed(t, () => a.setPhone(userId, number));
     expect(first.res.status).toBe(200);
-    for (const userId of users.slice(1, 10)) await a.setPhone(userId, number).expect(200);
-
+    for (let i = 2; i <= 10; i++) {
+      // five per hour (SMS_MAX_PER_USER_PER_HOUR): the 6th an hour after the 5th
+      t.clock.advance(i === 6 ? HOUR : 61 * SECOND);
+      await a.resend(userId).expect(200);
+    }
     t.clock.advance(HOUR);
-    const refused = await timed(t, () => a.setPhone(users[10], number));
-    expect(expectRateLimited(refused, 'sms_per_number_per_day', first, DAY)).toBeGreaterThan(23 * 3600 - 10);
-    expect(await outboxCount(t, users[10])).toBe(0);
-    expect((await a.getUser(users[10]).expect(200)).body.user.human.phone).toEqual({});
-    // other numbers are not affected; a returned code is no SMS and is not limited
-    await a.setPhone(users[10], randomMobile()).expect(200);
-    const returned = await a.setPhone(users[0], randomMobile(), { returnCode: {} }).expect(200);
-    expect(returned.body.verificationCode).toMatch(/^\d{6}$/);
+    const refused = await timed(t, () => a.resend(userId));
+    expect(expectRateLimited(refused, 'sms_per_number_per_day', first, DAY)).toBeGreaterThan(21 * 3600);
+    expect(await outboxCount(t, userId)).toBe(10);
+    // one user's sends spend no other user's budget for the number (issue 26)
     const other = (await createHuman(t, { orgId })).userId;
-    await a.setPhone(other, number, { returnCode: {} }).expect(200);
+    await a.setPhone(other, number).expect(200);
+    // other numbers are not affected; a returned code is no SMS and is not limited
+    await a.setPhone(userId, randomMobile()).expect(200);
+    await a.setPhone(userId, number, { returnCode: {} }).expect(200);
 
-    t.clock.advance(DAY - HOUR);
-    await a.setPhone(users[10], number).expect(200);
+    t.clock.advance(first.to + DAY - t.clock.now().getTime());
+    await a.resend(userId).expect(200);
   });
 
   it('at most 15 failed checks per user in a rolling 24 h, even with the right code; then it lifts', async () => {
@@ -314,7 +315,13 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
   beforeAll(async () => {
     schema = await createPgSchema();
     dir = mkdtempSync(join(tmpdir(), 'pv-redis-'));
-    const env = { ...LIMITS_ENV, REDIS_URL, SMS_MAX_PER_USER_PER_HOUR: '4', SMS_MAX_PER_NUMBER_PER_DAY: '5' };
+    const env = {
+      ...LIMITS_ENV,
+      REDIS_URL,
+      SMS_MAX_PER_USER_PER_HOUR: '4',
+      SMS_MAX_PER_NUMBER_PER_DAY: '5',
+      SMS_NUMBER_CEILING_PER_DAY: '5',
+    };
     first = await startApp('postgres', env, { dir, schema });
     second = await startApp('postgres', env, { dir, schema });
     redis = new Redis(REDIS_URL);
@@ -345,9 +352,14 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     const { userId } = await createHuman(first, { orgId });
     const [A, B] = [api(first), api(second)];
 
-    const sent = await timed(first, () => A.setPhone(userId, randomMobile()));
+    const number = randomMobile();
+    const sent = await timed(first, () => A.setPhone(userId, number));
     expect(sent.res.status).toBe(200);
-    expect(await keysOf(userId)).toEqual([`pv:limit:sms:cooldown:${userId}`, `pv:limit:sms:user:${userId}`]);
+    expect(await keysOf(userId)).toEqual([
+      `pv:limit:sms:cooldown:${userId}`,
+      `pv:limit:sms:number:${number}:${userId}`,
+      `pv:limit:sms:user:${userId}`,
+    ]);
     // the cooldown is shared too
     expectRateLimited(await timed(second, () => B.resend(userId)), 'sms_resend_cooldown', sent, MINUTE);
     for (const instance of [B, A, B]) {
@@ -359,7 +371,7 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     expectRateLimited(await timed(second, () => B.resend(userId)), 'sms_per_user_per_hour', sent, HOUR);
 
     // the counters are in Redis, not in the database (the cooldown's last entry has aged out)
-    expect(await keysOf(userId)).toEqual([`pv:limit:sms:user:${userId}`]);
+    expect(await keysOf(userId)).toEqual([`pv:limit:sms:number:${number}:${userId}`, `pv:limit:sms:user:${userId}`]);
     expect(await redis.zcard(`pv:limit:sms:user:${userId}`)).toBe(4);
     expect(await dataSourceOf(first).getRepository(LimitHitEntity).count()).toBe(0);
     expect(await dataSourceOf(first).getRepository(SmsOutboxEntity).count({ where: { userId } })).toBe(4);
@@ -371,7 +383,7 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     myKeys.add(`pv:limit:verify:failed:${userId}`);
   });
 
-  it('lets exactly 5 of 8 concurrent sends to one number through, across both instances', async () => {
+  it('lets exactly 5 of 8 concurrent sends to one number through (its ceiling), across both instances', async () => {
     const orgId = await createOrg(first);
     const number = randomMobile();
     const users = await Promise.all(
@@ -381,9 +393,11 @@ describe('Redis-backed limits shared by two instances on one PostgreSQL schema',
     const statuses = results.map((res) => res.status).sort();
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
     for (const res of results.filter((r) => r.status === 429)) {
-      expect(res.body.details[1].metadata.limit).toBe('sms_per_number_per_day');
+      expect(res.body.details[1].metadata.limit).toBe('sms_number_ceiling_per_day');
     }
-    expect(await keysOf(number)).toEqual([`pv:limit:sms:number:${number}`]);
+    const keys = await keysOf(number);
+    expect(keys).toContain(`pv:limit:sms:number:${number}`);
+    expect(keys.filter((key) => key.startsWith(`pv:limit:sms:number:${number}:`))).toHaveLength(5);
     expect(await redis.zcard(`pv:limit:sms:number:${number}`)).toBe(5);
     for (const userId of users) await keysOf(userId);
   });

@@ -7,7 +7,7 @@ import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { rejectionOf } from '../../test/support/rejections';
 import { AppError } from '../common/errors/app-error';
-import { PhoneLimits } from './phone-limits';
+import { backoffKey, backoffKeyPrefix, PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
 
 const MINUTE = 60_000;
@@ -157,25 +157,56 @@ describe(PhoneLimits.name, () => {
   describe('sends per number per day', () => {
     beforeEach(() => build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_NUMBER_PER_DAY: '2' }));
 
-    it('counts sends to one number across users, then refuses', async () => {
-      await send('300000000000000001');
-      await send('300000000000000002');
-      const error = await thrown(send('300000000000000003'));
+    it('counts one account’s sends to a number, then refuses that account', async () => {
+      await send();
+      await send();
+      const error = await thrown(send());
       expect(error.extras.info?.metadata.limit).toBe('sms_per_number_per_day');
+    });
+
+    it('never spends another account’s budget for the number', async () => {
+      await send('300000000000000002');
+      await send('300000000000000002');
+      await thrown(send('300000000000000002'));
+      await expect(send()).resolves.toBeUndefined();
+      await expect(send()).resolves.toBeUndefined();
+    });
+
+    it('holds every account together to the ceiling, 5 × the cap unless SMS_NUMBER_CEILING_PER_DAY says', async () => {
+      for (let i = 0; i < 10; i++) await send(`3000000000000001${String(i).padStart(2, '0')}`);
+      const error = await thrown(send('300000000000000200'));
+      expect(error.extras.info?.metadata.limit).toBe('sms_number_ceiling_per_day');
+      build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_NUMBER_PER_DAY: '2', SMS_NUMBER_CEILING_PER_DAY: '3' });
+      for (let i = 0; i < 3; i++) await send(`30000000000000030${i}`);
+      expect((await thrown(send())).extras.info?.metadata.limit).toBe('sms_number_ceiling_per_day');
     });
 
     it('does not count a send that another limit refused', async () => {
       build({ SMS_RESEND_COOLDOWN: '0s', SMS_MAX_PER_NUMBER_PER_DAY: '2', SMS_MAX_PER_USER_PER_HOUR: '1' });
-      await send('300000000000000001');
-      await thrown(send('300000000000000001'));
-      await expect(send('300000000000000002')).resolves.toBeUndefined();
+      await send();
+      await thrown(send());
+      clock.advance(HOUR);
+      await expect(send()).resolves.toBeUndefined();
     });
 
     it('allows the number again after a day', async () => {
-      await send('300000000000000001');
-      await send('300000000000000002');
+      await send();
+      await send();
       clock.advance(DAY);
-      await expect(send('300000000000000003')).resolves.toBeUndefined();
+      await expect(send()).resolves.toBeUndefined();
+    });
+
+    it('counts a send to a number another account was sent one within the day as shared', async () => {
+      const shared = async () =>
+        (await metrics.registry.getSingleMetric('pv_sms_shared_number_sends_total')!.get()).values[0]?.value ?? 0;
+      await send();
+      await send();
+      expect(await shared()).toBe(0);
+      await send('300000000000000002');
+      expect(await shared()).toBe(1);
+      clock.advance(DAY);
+      await send('300000000000000002');
+      expect(await shared()).toBe(1);
     });
   });
 
@@ -228,10 +259,24 @@ describe(PhoneLimits.name, () => {
       expect(await waitAsked()).toBe(108_000);
     });
 
-    it('is per number and shared between users', async () => {
-      for (let i = 0; i < 3; i++) await send(`30000000000000000${i}`);
-      expect(await waitAsked('300000000000000009')).toBe(60 * SECOND);
+    it('is per (number, account): another account’s sends to the number never make this one wait', async () => {
+      for (let i = 0; i < 5; i++) {
+        clock.advance(HOUR);
+        await send('300000000000000009');
+      }
+      expect(await waitAsked('300000000000000009')).toBe(240 * SECOND);
+      for (let i = 0; i < 3; i++) await send();
+      expect(await waitAsked()).toBe(60 * SECOND);
       await expect(send(USER, { ...MOBILE, e164: '+41797654321' })).resolves.toBeUndefined();
+    });
+
+    it('lets an operator clear a number for every account, and nothing of other numbers', async () => {
+      for (const userId of [USER, '300000000000000009']) for (let i = 0; i < 3; i++) await send(userId);
+      await send(USER, { ...MOBILE, e164: '+41797654321' });
+      expect(await backoff.clear(backoffKeyPrefix(MOBILE.e164))).toBe(2);
+      await expect(send()).resolves.toBeUndefined();
+      await expect(send('300000000000000009')).resolves.toBeUndefined();
+      expect(backoff.records.get(backoffKey('+41797654321', USER))?.sends).toBe(1);
     });
 
     it('counts nothing for a refused send: neither the back-off nor the other limits', async () => {
@@ -241,7 +286,7 @@ describe(PhoneLimits.name, () => {
       expect(await waitAsked()).toBe(30 * SECOND);
       expect(await waitAsked()).toBe(30 * SECOND);
       expect(counted()).toBe(before);
-      expect(backoff.records.get(`sms:backoff:${MOBILE.e164}`)?.sends).toBe(3);
+      expect(backoff.records.get(backoffKey(MOBILE.e164, USER))?.sends).toBe(3);
       clock.advance(30 * SECOND);
       await send();
       expect(await waitAsked()).toBe(120 * SECOND);
@@ -252,7 +297,7 @@ describe(PhoneLimits.name, () => {
       await send();
       await send();
       expect((await thrown(send())).extras.info?.metadata.limit).toBe('sms_per_user_per_hour');
-      expect(backoff.records.get(`sms:backoff:${MOBILE.e164}`)?.sends).toBe(2);
+      expect(backoff.records.get(backoffKey(MOBILE.e164, USER))?.sends).toBe(2);
     });
 
     it('starts over once the number was verified', async () => {
@@ -261,9 +306,16 @@ describe(PhoneLimits.name, () => {
         await send();
       }
       expect(await waitAsked()).toBe(240 * SECOND);
-      await sut.resetBackoff(fakeTx, MOBILE.e164);
+      await sut.resetBackoff(fakeTx, MOBILE.e164, USER);
       for (let i = 0; i < 3; i++) await send();
       expect(await waitAsked()).toBe(60 * SECOND);
+    });
+
+    it('starts over only for the account that verified the number', async () => {
+      for (const userId of [USER, '300000000000000009']) for (let i = 0; i < 3; i++) await send(userId);
+      await sut.resetBackoff(fakeTx, MOBILE.e164, USER);
+      await expect(send()).resolves.toBeUndefined();
+      expect(await waitAsked('300000000000000009')).toBe(60 * SECOND);
     });
 
     it('starts over after 24 h without a send beyond the last wait', async () => {
@@ -292,7 +344,7 @@ describe(PhoneLimits.name, () => {
       build({ ...ENV, SMS_BACKOFF_BASE: '0s' });
       for (let i = 0; i < 10; i++) await send();
       expect(backoff.records.size).toBe(0);
-      expect(sut.resetBackoff(fakeTx, MOBILE.e164)).toBeUndefined();
+      expect(sut.resetBackoff(fakeTx, MOBILE.e164, USER)).toBeUndefined();
     });
 
     it('fails closed when the store cannot answer', async () => {

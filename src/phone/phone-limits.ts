@@ -12,6 +12,11 @@ import { ParsedPhone } from './phone-number';
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 const NO_SMS_TYPES = new Set(['PREMIUM_RATE', 'SHARED_COST']);
+const numberKey = (e164: string) => `sms:number:${e164}`;
+
+/** The back-off's key of one (number, account): what SmsBackoffAdmin clears by the number's prefix. */
+export const backoffKey = (e164: string, userId: string): string => `${backoffKeyPrefix(e164)}${userId}`;
+export const backoffKeyPrefix = (e164: string): string => `sms:backoff:${e164}:`;
 
 /** A source of numbers in [0, 1) for the back-off's jitter (Math.random unless a test injects one). */
 export const BACKOFF_RANDOM = Symbol('backoff-random');
@@ -22,6 +27,8 @@ export class PhoneLimits {
   private readonly allowedCountries?: Set<string>;
   /** SMS_BACKOFF_*; unset with SMS_BACKOFF_BASE=0s */
   private readonly backoffPolicy?: BackoffPolicy;
+  /** SMS_NUMBER_CEILING_PER_DAY, by default 5 × SMS_MAX_PER_NUMBER_PER_DAY */
+  private readonly numberCeiling: number;
 
   constructor(
     private readonly config: AppConfig,
@@ -33,6 +40,7 @@ export class PhoneLimits {
     if (config.SMS_ALLOWED_COUNTRIES) {
       this.allowedCountries = new Set(config.SMS_ALLOWED_COUNTRIES.split(',').map((c) => c.trim()));
     }
+    this.numberCeiling = config.SMS_NUMBER_CEILING_PER_DAY ?? 5 * config.SMS_MAX_PER_NUMBER_PER_DAY;
     if (config.SMS_BACKOFF_BASE > 0) {
       this.backoffPolicy = {
         freeSends: config.SMS_BACKOFF_FREE_SENDS,
@@ -44,12 +52,14 @@ export class PhoneLimits {
 
   /**
    * Before an SMS is queued: the number may receive one, and no send limit is reached (then the
-   * send counts), in the transaction that changes the user; the per-number key is shared between
-   * users.
+   * send counts), in the transaction that changes the user (`userId`, the account whose phone it
+   * is). The daily cap and the back-off count per (number, account), so that no account spends
+   * another's budget for a number (issue 26); only the high daily ceiling is the number's, shared
+   * by every account, against pumping.
    * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
    * limit store lost its counters (a Redis restarted without persistence).
-   * The number's back-off (shared between users too) is checked before anything is counted, and
-   * counts the send only once every limit let it through.
+   * The back-off is checked before anything is counted, and counts the send only once every
+   * limit let it through.
    * `gate` (the pumping guard) is asked once the send could go out but before it is counted, so
    * that a send it blocks counts for nothing here either.
    */
@@ -74,6 +84,19 @@ export class PhoneLimits {
         PhoneErrors.smsRefused(`SMS are not sent to ${phone.country ?? 'this country'}`),
       );
     }
+    const perNumber: LimitRule = {
+      name: 'sms_per_number_per_day',
+      key: `${numberKey(phone.e164)}:${userId}`,
+      limit: this.config.SMS_MAX_PER_NUMBER_PER_DAY,
+      windowMs: DAY,
+      scope: 'user',
+    };
+    const ceiling: LimitRule = {
+      name: 'sms_number_ceiling_per_day',
+      key: numberKey(phone.e164),
+      limit: this.numberCeiling,
+      windowMs: DAY,
+    };
     const rules: LimitRule[] = [
       {
         name: 'sms_per_user_per_hour',
@@ -82,12 +105,8 @@ export class PhoneLimits {
         windowMs: HOUR,
         scope: 'user',
       },
-      {
-        name: 'sms_per_number_per_day',
-        key: `sms:number:${phone.e164}`,
-        limit: this.config.SMS_MAX_PER_NUMBER_PER_DAY,
-        windowMs: DAY,
-      },
+      perNumber,
+      ceiling,
     ];
     const cooldown = this.config.SMS_RESEND_COOLDOWN;
     const cooling = lastSmsAt ? Math.min(cooldown, lastSmsAt.getTime() + cooldown - now.getTime()) : 0;
@@ -104,10 +123,10 @@ export class PhoneLimits {
         scope: 'user',
       });
     }
-    const backoffKey = `sms:backoff:${phone.e164}`;
+    const backoff = backoffKey(phone.e164, userId);
     let sends = 0;
     if (this.backoffPolicy) {
-      const waiting = await this.backoff.check(backoffKey, now, tx);
+      const waiting = await this.backoff.check(backoff, now, tx);
       if (!waiting.ok) throw this.refused('sms_backoff', PhoneErrors.rateLimited(waiting.retryAfterMs, 'sms_backoff'));
       sends = waiting.sends + 1;
     }
@@ -116,20 +135,37 @@ export class PhoneLimits {
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
     }
-    if (this.backoffPolicy) {
-      const waitMs = backoffWaitMs(sends, this.backoffPolicy, this.random());
-      await this.backoff.record(backoffKey, sends, waitMs, now, tx);
-      if (waitMs > 0) this.metrics.backoffImposed(waitMs);
-    }
+    // issued together (one round trip on PostgreSQL): the back-off's record, and whether another
+    // account was sent an SMS to this number within the day (the ceiling's hits beyond this account's)
+    const [, shared] = await Promise.all([
+      this.backoffPolicy && this.recordBackoff(tx, backoff, sends, now),
+      this.sentByOthers(tx, perNumber, ceiling, now),
+    ]);
+    if (shared) this.metrics.sharedNumberSend();
   }
 
   /**
-   * A verification of `e164` ends its back-off: a write for the closing writes of VerifyPhone's
-   * transaction (issued with them, not awaited on its own). Nothing with the back-off off.
+   * A verification of `e164` by `userId` ends that account's back-off for it (never another
+   * account's): a write for the closing writes of VerifyPhone's transaction (issued with them, not
+   * awaited on its own). Nothing with the back-off off.
    */
-  resetBackoff(tx: Tx, e164: string): Promise<void> | undefined {
+  resetBackoff(tx: Tx, e164: string, userId: string): Promise<void> | undefined {
     if (!this.backoffPolicy) return undefined;
-    return this.backoff.reset(`sms:backoff:${e164}`, tx);
+    return this.backoff.reset(backoffKey(e164, userId), tx);
+  }
+
+  private async recordBackoff(tx: Tx, key: string, sends: number, now: Date): Promise<void> {
+    const waitMs = backoffWaitMs(sends, this.backoffPolicy!, this.random());
+    await this.backoff.record(key, sends, waitMs, now, tx);
+    if (waitMs > 0) this.metrics.backoffImposed(waitMs);
+  }
+
+  private async sentByOthers(tx: Tx, own: LimitRule, ceiling: LimitRule, now: Date): Promise<boolean> {
+    const [mine, all] = await Promise.all([
+      this.store.hitsWithin(own.key, own.windowMs, now, tx),
+      this.store.hitsWithin(ceiling.key, ceiling.windowMs, now, tx),
+    ]);
+    return all > mine;
   }
 
   /**

@@ -142,7 +142,7 @@ export class PhoneVerificationService {
           checked.value.writes,
           this.users.update(tx, user.id, { phoneVerified: true }),
           this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
-          this.limits.resetBackoff(tx, user.phone!),
+          this.limits.resetBackoff(tx, user.phone!, user.id),
         ]);
         return closing(writes.then(([, , details]): Outcome<ChangeDetails, CheckRefusal> => succeeded(details)));
       }

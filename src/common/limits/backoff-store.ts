@@ -44,4 +44,6 @@ export abstract class BackoffStore {
   abstract record(key: string, sends: number, waitMs: number, now: Date, tx?: Tx): Promise<void>;
   /** Forgets the key (its number was verified). */
   abstract reset(key: string, tx?: Tx): Promise<void>;
+  /** Forgets every key that starts with `keyPrefix` (an operator clears a number); returns how many. */
+  abstract clear(keyPrefix: string): Promise<number>;
 }

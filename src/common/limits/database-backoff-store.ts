@@ -32,6 +32,10 @@ export class DatabaseBackoffStore extends BackoffStore {
     return this.within(tx, (own) => this.backoffs.remove(own, key));
   }
 
+  clear(keyPrefix: string): Promise<number> {
+    return this.db.transaction((own) => this.backoffs.removeByPrefix(own, keyPrefix));
+  }
+
   private within<T>(tx: Tx | undefined, work: (tx: Tx) => Promise<T>): Promise<T> {
     return tx ? work(tx) : this.db.transaction(work);
   }

@@ -35,6 +35,12 @@ export class DatabaseLimitStore extends LimitStore {
     await this.apply('record', rules, now, tx);
   }
 
+  hitsWithin(key: string, windowMs: number, now: Date, tx?: Tx): Promise<number> {
+    const since = now.getTime() - windowMs;
+    if (tx) return this.hits.countSince(tx, key, since);
+    return this.db.transaction((own) => this.hits.countSince(own, key, since));
+  }
+
   private apply(mode: Mode, rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict> {
     if (tx) return this.applyIn(tx, mode, rules, now);
     return this.db.transaction((own) => this.applyIn(own, mode, rules, now));

@@ -32,4 +32,15 @@ export class LimitBackoffsRepository extends SqlRepository {
   async remove(tx: Tx, key: string): Promise<void> {
     await this.db.execute(tx, 'DELETE FROM limit_backoffs WHERE key = $1', [key]);
   }
+
+  /** Deletes every record whose key starts with `prefix` (LIKE's wildcards in it taken literally). */
+  removeByPrefix(tx: Tx, prefix: string): Promise<number> {
+    const pattern = `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    return this.db.execute(tx, "DELETE FROM limit_backoffs WHERE key LIKE $1 ESCAPE '\\'", [pattern]);
+  }
+
+  /** Deletes the records that count for nothing any more (expired before `now`); returns how many. */
+  removeExpired(tx: Tx | undefined, now: number): Promise<number> {
+    return this.db.execute(tx, 'DELETE FROM limit_backoffs WHERE expires_at <= $1', [now]);
+  }
 }

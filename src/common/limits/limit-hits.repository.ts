@@ -28,6 +28,16 @@ export class LimitHitsRepository extends SqlRepository {
     return row ? Number(row.at) : undefined;
   }
 
+  /** How many hits of `key` lie after `since`. */
+  async countSince(tx: Tx, key: string, since: number): Promise<number> {
+    const [row] = await this.db.rows<{ n: number | string }>(
+      tx,
+      'SELECT COUNT(*) AS n FROM limit_hits WHERE key = $1 AND at > $2',
+      [key, since],
+    );
+    return Number(row?.n ?? 0);
+  }
+
   /**
    * Counts a hit of `key` at `at` and forgets its hits at or before `pruneUntil`, which count for
    * nothing any more (on PostgreSQL in one statement, one round trip).

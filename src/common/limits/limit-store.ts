@@ -28,4 +28,6 @@ export abstract class LimitStore {
   abstract check(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict>;
   /** Counts a hit for each rule without checking (e.g. a failed verification). */
   abstract record(rules: LimitRule[], now: Date, tx?: Tx): Promise<void>;
+  /** The hits of `key` within the last `windowMs` (counts nothing). */
+  abstract hitsWithin(key: string, windowMs: number, now: Date, tx?: Tx): Promise<number>;
 }

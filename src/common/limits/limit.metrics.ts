@@ -10,6 +10,7 @@ import { Metrics } from '../metrics/metrics';
 export const LIMIT_NAMES = [
   'sms_per_user_per_hour',
   'sms_per_number_per_day',
+  'sms_number_ceiling_per_day',
   'sms_resend_cooldown',
   'sms_backoff',
   'failed_checks_per_day',
@@ -27,12 +28,14 @@ const BACKOFF_BUCKETS = [30, 60, 120, 240, 480, 960, 1920, 3600, 7200, 14400, 28
 
 /**
  * `pv_limit_refusals_total{limit}`: one per request answered with a limit's refusal.
- * `pv_sms_backoff_wait_seconds`: each wait the per-number back-off imposed on a number's next send.
+ * `pv_sms_backoff_wait_seconds`: each wait the back-off imposed on a (number, account)'s next send.
+ * `pv_sms_shared_number_sends_total`: SMS to a number another account was sent one within 24 h.
  */
 @Injectable()
 export class LimitMetrics {
   private readonly refusals: Counter<'limit'>;
   private readonly backoffWaits: Histogram;
+  private readonly sharedNumberSends: Counter;
 
   constructor(metrics: Metrics) {
     this.refusals = new Counter({
@@ -49,6 +52,16 @@ export class LimitMetrics {
       buckets: BACKOFF_BUCKETS,
       registers: [metrics.registry],
     });
+    this.sharedNumberSends = new Counter({
+      name: 'pv_sms_shared_number_sends_total',
+      help: 'SMS sent to a number that another account was sent an SMS within the last 24 h',
+      registers: [metrics.registry],
+    });
+  }
+
+  /** A send to a number several accounts were sent an SMS within the day (one's phone, set by others). */
+  sharedNumberSend(): void {
+    this.sharedNumberSends.inc();
   }
 
   /** A send that left its number waiting `waitMs` before the next one. */

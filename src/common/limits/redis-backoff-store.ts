@@ -53,6 +53,19 @@ export class RedisBackoffStore extends BackoffStore {
     await this.call('DEL', () => this.redis.del(PREFIX + key));
   }
 
+  /** SCANs for the prefix's keys (an operator's occasional command, never on a request's path). */
+  async clear(keyPrefix: string): Promise<number> {
+    const pattern = `${PREFIX}${keyPrefix}`.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + '*';
+    let cleared = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call('SCAN', () => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+      cursor = next;
+      if (keys.length > 0) cleared += await this.call('DEL', () => this.redis.del(...keys));
+    } while (cursor !== '0');
+    return cleared;
+  }
+
   private call<T>(operation: string, command: () => Promise<T>): Promise<T> {
     return redisCommand(operation, command, this.outages);
   }

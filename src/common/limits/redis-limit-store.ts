@@ -59,6 +59,11 @@ export class RedisLimitStore extends LimitStore {
     await this.run('record', rules, now);
   }
 
+  async hitsWithin(key: string, windowMs: number, now: Date): Promise<number> {
+    const since = now.getTime() - windowMs;
+    return redisCommand('ZCOUNT', () => this.redis.zcount(PREFIX + key, `(${since}`, '+inf'), this.outages);
+  }
+
   private async run(mode: string, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
     if (rules.length === 0) return { ok: true };
     const args: Array<string | number> = [now.getTime(), mode];

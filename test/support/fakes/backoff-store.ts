@@ -26,6 +26,13 @@ export class InMemoryBackoffStore implements BackoffStore {
     this.records.delete(key);
   }
 
+  async clear(keyPrefix: string): Promise<number> {
+    this.failIfDown();
+    const keys = [...this.records.keys()].filter((key) => key.startsWith(keyPrefix));
+    for (const key of keys) this.records.delete(key);
+    return keys.length;
+  }
+
   private failIfDown(): void {
     if (this.failWith) throw this.failWith;
   }

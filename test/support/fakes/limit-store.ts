@@ -31,6 +31,11 @@ export class InMemoryLimitStore implements LimitStore {
     for (const rule of rules) this.hits.set(rule.key, [...this.within(rule, now), now.getTime()]);
   }
 
+  async hitsWithin(key: string, windowMs: number, now: Date): Promise<number> {
+    this.failIfDown();
+    return (this.hits.get(key) ?? []).filter((at) => at > now.getTime() - windowMs).length;
+  }
+
   /** How many hits of `key` were counted at all. */
   count(key: string): number {
     return this.hits.get(key)?.length ?? 0;

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { createApp } from '../src/app.setup';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
-import { PERMISSION_DENIED, UNAUTHENTICATED } from './support/wire';
+import { PERMISSION_DENIED, UNAUTHENTICATED, USER_NOT_FOUND } from './support/wire';
 
 const ISSUER = 'https://issuer.example.test';
 const AUDIENCE = 'phone-verify';
@@ -117,9 +117,9 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
       expect(res.body.user.userId).toBe(human);
     });
 
-    it('gives a JWT caller no more than its roles: 403 on another user, and no state changes on itself', async () => {
+    it('gives a JWT caller no more than its roles: 404 on another user, and no state changes on itself', async () => {
       const token = await jwt(trusted, { sub: human });
-      expect((await getUser(token, other).expect(403)).body).toEqual(PERMISSION_DENIED);
+      expect((await getUser(token, other).expect(404)).body).toEqual(USER_NOT_FOUND);
       const lock = await t.http().post(`/v2/users/${human}/lock`).set(bearer(token)).send({}).expect(403);
       expect(lock.body).toEqual(PERMISSION_DENIED);
     });

@@ -143,7 +143,7 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
     expect([read.body.user.state, read.body.details.sequence]).toEqual(['USER_STATE_ACTIVE', '1']);
   });
 
-  describe('check order of contract §7: 401 → 400 → 404 → 403', () => {
+  describe('check order of contract §7: 401 → 400 → 404 (also a user it may not read) → 403', () => {
     const endpoints: Array<[string, 'get' | 'post' | 'delete', (id: string) => string]> = [
       ['GetUserByID', 'get', (id) => `/v2/users/${id}`],
       ['DeactivateUser', 'post', (id) => `/v2/users/${id}/deactivate`],
@@ -156,6 +156,7 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
 
     it.each(endpoints)('%s', async (_, method, path) => {
       const other = await createMachineWithToken(t, orgA);
+      const viewer = await createMachineWithToken(t, orgA, [{ scope: orgA, role: 'ORG_OWNER_VIEWER' }]);
       const call = (id: string, token?: string) => {
         const req = t.http()[method](path(id));
         if (token) req.set(bearer(token));
@@ -167,7 +168,11 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
       expect((await call('9'.repeat(201), roleless.token).expect(400)).body).toEqual(validationBody(['userId']));
       // a missing user wins over a missing permission
       expect((await call('404404', roleless.token).expect(404)).body).toEqual(USER_NOT_FOUND);
-      expect((await call(other.userId, roleless.token).expect(403)).body).toEqual(PERMISSION_DENIED);
+      // a user the caller may not read is a missing user to it (issue 26, finding 8)
+      expect((await call(other.userId, roleless.token).expect(404)).body).toEqual(USER_NOT_FOUND);
+      // one it may read but not change: the permission is missing
+      if (method !== 'get')
+        expect((await call(other.userId, viewer.token).expect(403)).body).toEqual(PERMISSION_DENIED);
     });
   });
 });

@@ -11,6 +11,9 @@ import { AppConfig } from '../common/config/app-config.module';
 import type { Tx } from '../database/sql';
 import { CallersRepository } from './callers.repository';
 
+/** ZITADEL's claim naming the organization of the token's user: where present, it must be the user's. */
+export const RESOURCE_OWNER_CLAIM = 'urn:zitadel:iam:user:resourceowner:id';
+
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 export function hashToken(token: string): string {
@@ -59,14 +62,17 @@ export class TokenService extends CallerResolver implements OnModuleInit {
 
   async resolve(token: string, tx?: Tx): Promise<Caller | undefined> {
     if (!(JWT_SHAPE.test(token) && this.jwks)) return this.callers.byTokenHash(hashToken(token), this.clock.now(), tx);
-    const userId = await this.subjectOf(token);
-    return userId ? this.callers.byUserId(userId, tx) : undefined;
+    const subject = await this.subjectOf(token);
+    return subject ? this.callers.byUserId(subject.userId, tx, subject.orgId) : undefined;
   }
 
-  private async subjectOf(token: string): Promise<string | undefined> {
+  /** The user a JWT names and, where it names one (ZITADEL's claim), the user's organization. */
+  private async subjectOf(token: string): Promise<{ userId: string; orgId?: string } | undefined> {
     try {
-      const { sub } = await verifyAccessToken(token, this.jwks!, this.policy!, this.clock.now());
-      return sub;
+      const payload = await verifyAccessToken(token, this.jwks!, this.policy!, this.clock.now());
+      const orgId = payload[RESOURCE_OWNER_CLAIM];
+      if (orgId !== undefined && typeof orgId !== 'string') return undefined;
+      return { userId: payload.sub, orgId };
     } catch (error) {
       this.logger.debug({ reason: (error as Error).name }, 'JWT rejected');
       return undefined;

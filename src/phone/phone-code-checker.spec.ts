@@ -81,7 +81,7 @@ describe(PhoneCodeChecker.name, () => {
   describe('no code pending', () => {
     it('refuses with "Code not found" when the user has no pending code', async () => {
       const refused = await refusal(check(CODE, null));
-      expect(refused).toMatchObject({ reason: 'no_code_pending', counts: true });
+      expect(refused).toMatchObject({ reason: 'no_code_pending', counts: false });
       expect(refused.error).toMatchObject({ code: 9, id: 'COMMAND-2M9fs' });
     });
 

@@ -16,7 +16,11 @@ import { SmsFraudGuard } from './fraud/sms-fraud-guard';
 export type CheckReason =
   'no_code_pending' | 'consumed' | 'failed_checks_per_day' | 'expired' | 'attempts_exhausted' | 'wrong_code';
 
-/** A refused check: the error to answer and what the failure event records; `counts` = towards the daily limit. */
+/**
+ * A refused check: the error to answer and what the failure event records. `counts`: the check
+ * changed something (an attempt used, a code killed, a failure counted towards the daily limit),
+ * so it is counted and appends its event; without, it counts in the metrics only.
+ */
 export interface CheckRefusal {
   error: AppError;
   reason: CheckReason;
@@ -84,8 +88,9 @@ export class PhoneCodeChecker {
     const refuse = (refusal: CheckRefusal): CheckOutcome => failed({ ...refusal, writes: inFlight(release()) });
     const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
       refuse({ error, reason, payload, counts: true });
+    // nothing to guess at: counts for nothing (no failure, no event), whatever its repetition
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
-      return fail(PhoneErrors.noCodePending(), 'no_code_pending');
+      return refuse({ error: PhoneErrors.noCodePending(), reason: 'no_code_pending', counts: false });
     }
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
     const allowed = await started.allowed;

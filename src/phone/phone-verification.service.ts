@@ -121,9 +121,10 @@ export class PhoneVerificationService {
   }
 
   /**
-   * Checks a code. A refused check is committed (attempt counted, event appended) before its error
-   * is answered, which is why the transaction returns it as an outcome instead of throwing it;
-   * anything thrown (a dependency that cannot answer) rolls the whole check back.
+   * Checks a code. A refused check is committed (attempt and failure counted, event appended; see
+   * CheckRefusal.counts) before its error is answered, which is why the transaction returns it as
+   * an outcome instead of throwing it; anything thrown (a dependency that cannot answer) rolls the
+   * whole check back.
    */
   async verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {
     const outcome = await this.db.transaction(async (tx) => {
@@ -147,11 +148,14 @@ export class PhoneVerificationService {
         return closing(writes.then(([, , details]): Outcome<ChangeDetails, CheckRefusal> => succeeded(details)));
       }
       const refusal = checked.error;
+      // an event only for a check that changed something (an attempt used, a code killed, a failure
+      // counted); a refusal that changes nothing (no code pending, the daily limit already reached)
+      // is counted in the metrics only, so that repeating it cannot grow the events without bound
       const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
       const writes = Promise.all([
         refusal.writes,
         refusal.counts && this.limits.recordFailedCheck(tx, user.id, now),
-        this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
+        refusal.counts && this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
       ]);
       return closing(writes.then((): Outcome<ChangeDetails, CheckRefusal> => failed(refusal)));
     });

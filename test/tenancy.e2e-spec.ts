@@ -1,5 +1,4 @@
-import { exportJWK, generateKeyPair, JWTPayload, SignJWT } from 'jose';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
@@ -10,6 +9,7 @@ import { InstanceScope1764531000000 } from '../src/database/migrations/176453100
 import { RESOURCE_OWNER_CLAIM } from '../src/users/token.service';
 import { eventsOf } from './support/events';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
+import { jwtSigner } from './support/jwt';
 import {
   bearer,
   createPgSchema,
@@ -26,33 +26,11 @@ import { TRANSPORTS, transportCaller } from './support/transports';
 import { errorBody, PERMISSION_DENIED, UNAUTHENTICATED, USER_NOT_FOUND } from './support/wire';
 
 const ORG_NOT_FOUND = errorBody(5, 'ORG-iTUSx', 'Organisation not found');
-const ISSUER = 'https://issuer.tenancy.test';
-const AUDIENCE = 'phone-verify-api';
-
-/** A JWKS file and a signer of access tokens carrying any claims. */
-async function issuer(dir: string) {
-  const { publicKey, privateKey } = await generateKeyPair('RS256');
-  const jwks = join(dir, 'jwks.json');
-  writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k', alg: 'RS256' }] }));
-  return {
-    env: { OIDC_ISSUER: ISSUER, OIDC_JWKS_FILE: jwks, OIDC_AUDIENCE: AUDIENCE },
-    sign: (sub: string, claims: JWTPayload = {}) =>
-      new SignJWT(claims)
-        .setProtectedHeader({ alg: 'RS256', kid: 'k' })
-        .setSubject(sub)
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setIssuedAt()
-        .setExpirationTime('1h')
-        .sign(privateKey),
-  };
-}
-
 /** Issue 26, findings 1, 2, 7 and 8: no tenant reaches another through the user and organization methods. */
 describe.each(DATABASES)('tenancy (%s)', (db) => {
   let t: TestApp;
   let dir: string;
-  let jwt: Awaited<ReturnType<typeof issuer>>;
+  let jwt: Awaited<ReturnType<typeof jwtSigner>>;
   let orgB: string;
   let orgC: string;
   /** ORG_USER_MANAGER of B */
@@ -80,7 +58,7 @@ describe.each(DATABASES)('tenancy (%s)', (db) => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pv-tenancy-'));
-    jwt = await issuer(dir);
+    jwt = await jwtSigner(dir);
     t = await startApp(db, jwt.env);
     orgB = await createOrg(t);
     managerB = await createMachineWithToken(t, orgB, [{ scope: orgB, role: 'ORG_USER_MANAGER' }]);

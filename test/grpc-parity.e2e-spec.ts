@@ -161,10 +161,10 @@ const SCENARIOS: Scenario[] = [
     expected: () => failure(401, 16, 'AUTH-7fs1e', 'Token is invalid'),
   },
   {
-    name: "SetPhone with a roleless machine user's token",
+    name: "SetPhone with an ORG_OWNER_VIEWER's token",
     async run(t, c, orgId) {
       const { userId } = await createHuman(t, { orgId });
-      const machine = await createMachineWithToken(t, orgId);
+      const machine = await createMachineWithToken(t, orgId, [{ scope: orgId, role: 'ORG_OWNER_VIEWER' }]);
       return c.call('UserService', 'SetPhone', { userId, phone: '+41791234567', returnCode: {} }, machine.token);
     },
     expected: () => failure(403, 7, 'AUTH-AWfge', 'No matching permissions found'),

@@ -271,9 +271,13 @@ describe.each(DATABASES)('phone error catalogue (%s)', (db) => {
 
     it('caller without permission → 403 PERMISSION_DENIED AUTH-AWfge, nothing changes', async () => {
       const { userId, code } = await userWithCode();
-      const roleless = await createMachineWithToken(t, orgId);
+      const viewer = await createMachineWithToken(t, orgId, [{ scope: orgId, role: 'ORG_OWNER_VIEWER' }]);
       const before = await eventsOf(t, userId);
-      for (const res of await Promise.all(everyRoute(phoneApi(t, roleless.token), userId))) phoneErrors.forbidden(res);
+      for (const res of await Promise.all(everyRoute(phoneApi(t, viewer.token), userId))) phoneErrors.forbidden(res);
+      expect(await eventsOf(t, userId)).toEqual(before);
+      // one that may not even read the user is told it is missing (issue 26, finding 8)
+      const roleless = await createMachineWithToken(t, orgId);
+      for (const res of await Promise.all(everyRoute(phoneApi(t, roleless.token), userId))) phoneErrors.notFound(res);
       expect(await eventsOf(t, userId)).toEqual(before);
       expect((await phoneCodeRow(t, userId))!.attempts).toBe(0);
       await api.verify(userId, code).expect(200);

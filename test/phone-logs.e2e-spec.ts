@@ -74,7 +74,8 @@ describe.each(DATABASES)('phone log redaction (%s)', (db) => {
       const pat = await t.http().post(`/v2/users/${machine.body.id}/pats`).set(bearer(t.adminToken)).send({});
       expect(pat.status).toBe(200);
       tokens.push(pat.body.token);
-      phoneErrors.forbidden(await phoneApi(t, pat.body.token).verify(userId, code));
+      // a roleless machine may not read the user: it is missing to it
+      phoneErrors.notFound(await phoneApi(t, pat.body.token).verify(userId, code));
     }
 
     const secrets = [...codes, ...tokens, ...tokens.filter((tk) => tk.includes('.')).map((tk) => tk.split('.')[2])];

@@ -134,7 +134,7 @@ export class PhoneVerificationService {
       const loading = this.loadHuman(tx, ref, userId);
       const started = this.checker.start(tx, userId, now);
       const { caller, user, pending } = await loading;
-      assertAllowed(caller, 'user.write', user, true);
+      assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
       const checked = await this.checker.check(tx, user, pending, input, now, started);
       // the writes that end a check are independent of each other: issued together, they travel
       // with COMMIT on PostgreSQL
@@ -168,7 +168,7 @@ export class PhoneVerificationService {
   async removePhone(ref: CallerRef, userId: string): Promise<ChangeDetails> {
     return this.db.transaction(async (tx) => {
       const { caller, user } = await this.loadHuman(tx, ref, userId);
-      assertAllowed(caller, 'user.write', user, true);
+      assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
       if (!user.phone) throw PhoneErrors.noPhoneToRemove();
       await this.codes.removeForUser(tx, user.id);
       await this.users.update(tx, user.id, { phone: null, phoneVerified: false });
@@ -236,11 +236,14 @@ export class PhoneVerificationService {
     return { caller, user, pending };
   }
 
-  /** send_code / default: self or user.write; return_code and is_verified: user.write, and never on oneself. */
+  /**
+   * send_code / default: self or user.write; return_code and is_verified: user.write, and never on
+   * oneself. A user the caller may not read is a missing one to it (as every user method answers).
+   */
   private assertMaySet(caller: Caller, user: UserEntity, verification: Verification): void {
-    if (verification.kind === 'send') return assertAllowed(caller, 'user.write', user, true);
+    if (verification.kind === 'send') return assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
     // the code must reach the phone: a user may never have its own code returned or skip it
     if (caller.userId === user.id) throw Errors.permissionDenied();
-    assertAllowed(caller, 'user.write', user, false);
+    assertAllowed(caller, 'user.write', user, false, PhoneErrors.phoneNotFound);
   }
 }

@@ -36,17 +36,17 @@ const invalid: DocError = {
 };
 const userNotFound: DocError = {
   status: 404,
-  description: 'no such user',
+  description: 'no such user, or one the caller may not read',
   examples: { user: { code: 5, id: 'QUERY-Dfbg2', text: 'User could not be found' } },
 };
 const orgNotFound: DocError = {
   status: 404,
-  description: 'no such organization',
+  description: 'no such organization, or another one the caller may not read',
   examples: { org: { code: 5, id: 'ORG-iTUSx', text: 'Organisation not found' } },
 };
 const conflict: DocError = {
   status: 409,
-  description: 'a user with this ID or username exists',
+  description: 'a user with this ID (which only an IAM_OWNER may choose) or username exists',
   examples: { exists: { code: 6, id: 'COMMAND-k2unb', text: 'User already exists' } },
 };
 const std = [COMMON_ERRORS.unauthenticated, COMMON_ERRORS.forbidden];

@@ -36,6 +36,7 @@ import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
 import { SmsText } from './sms/sms-text';
 import { TestNumbers } from './test-numbers';
+import { RetentionSweeper } from './retention/retention-sweeper';
 
 @Module({
   imports: [UsersDataModule],
@@ -63,6 +64,7 @@ import { TestNumbers } from './test-numbers';
     SmsFraudGuard,
     SmsFraudMetrics,
     SmsFraudCountsRepository,
+    RetentionSweeper,
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database
       provide: SmsFraudStore,
@@ -74,8 +76,13 @@ import { TestNumbers } from './test-numbers';
         outages: DependencyOutages,
       ) =>
         redis
-          ? new RedisSmsFraudStore(redis, config.SMS_FRAUD_REMEMBER_VERIFIED, outages)
-          : new DatabaseSmsFraudStore(counts, config.SMS_FRAUD_REMEMBER_VERIFIED),
+          ? new RedisSmsFraudStore(
+              redis,
+              config.SMS_FRAUD_REMEMBER_VERIFIED,
+              outages,
+              config.SMS_FRAUD_COUNTER_RETENTION,
+            )
+          : new DatabaseSmsFraudStore(counts, config.SMS_FRAUD_REMEMBER_VERIFIED, config.SMS_FRAUD_COUNTER_RETENTION),
     },
     {
       provide: SmsSender,

@@ -4,6 +4,8 @@ import { IdColumn, TimeColumn } from '../../database/columns';
 @Entity({ name: 'events' })
 @Index('UQ_events_aggregate_sequence', ['aggregateType', 'aggregateId', 'sequence'], { unique: true })
 @Index('IDX_events_aggregate_type_time', ['aggregateId', 'type', 'createdAt'])
+// the retention sweep finds the old events of a type whose phone numbers it redacts
+@Index('IDX_events_type_time', ['type', 'createdAt'])
 export class EventEntity {
   @PrimaryColumn({ type: 'varchar', length: 200 })
   id: string;

@@ -23,6 +23,12 @@ export interface Aggregate {
   sequence: number;
 }
 
+/** Where a walk through events in time order stands: created at (epoch ms), then id. */
+export interface EventPosition {
+  createdAt: number;
+  id: string;
+}
+
 export interface NewEvent {
   type: string;
   payload?: Record<string, unknown>;
@@ -103,6 +109,30 @@ export class EventsRepository extends SqlRepository {
     }
     aggregate.sequence = last;
     return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };
+  }
+
+  /**
+   * Up to `limit` events of `type` created before `before`, after the position `after` (created
+   * at, then id: a position a previous call returned), oldest first: the index on type and time.
+   */
+  async ofTypeBefore(
+    type: string,
+    before: Date,
+    after: EventPosition,
+    limit: number,
+  ): Promise<Array<EventPosition & { payload: string }>> {
+    const rows = await this.db.rows<{ id: string; payload: string; created_at: number | string }>(
+      undefined,
+      'SELECT id, payload, created_at FROM events WHERE type = $1 AND created_at < $2 ' +
+        'AND (created_at > $3 OR (created_at = $4 AND id > $5)) ORDER BY created_at, id LIMIT $6',
+      [type, before.getTime(), after.createdAt, after.createdAt, after.id, limit],
+    );
+    return rows.map((row) => ({ id: row.id, payload: row.payload, createdAt: Number(row.created_at) }));
+  }
+
+  /** Rewrites an event's payload (retention redacts what it must not keep); its sequence and type stay. */
+  async rewritePayload(tx: Tx, id: string, payload: Record<string, unknown>): Promise<void> {
+    await this.db.execute(tx, 'UPDATE events SET payload = $1 WHERE id = $2', [JSON.stringify(payload), id]);
   }
 
   /** The statements that append `count` events to an aggregate of `table`, written once per shape. */

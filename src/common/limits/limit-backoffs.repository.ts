@@ -40,7 +40,7 @@ export class LimitBackoffsRepository extends SqlRepository {
   }
 
   /** Deletes the records that count for nothing any more (expired before `now`); returns how many. */
-  removeExpired(tx: Tx | undefined, now: number): Promise<number> {
+  removeExpired(tx: Tx, now: number): Promise<number> {
     return this.db.execute(tx, 'DELETE FROM limit_backoffs WHERE expires_at <= $1', [now]);
   }
 }

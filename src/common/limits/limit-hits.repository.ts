@@ -28,6 +28,15 @@ export class LimitHitsRepository extends SqlRepository {
     return row ? Number(row.at) : undefined;
   }
 
+  /** Deletes up to `limit` hits at or before `until` (they count in no window any more); returns how many. */
+  removeUntil(tx: Tx, until: number, limit: number): Promise<number> {
+    return this.db.execute(
+      tx,
+      'DELETE FROM limit_hits WHERE id IN (SELECT id FROM limit_hits WHERE at <= $1 LIMIT $2)',
+      [until, limit],
+    );
+  }
+
   /** How many hits of `key` lie after `since`. */
   async countSince(tx: Tx, key: string, since: number): Promise<number> {
     const [row] = await this.db.rows<{ n: number | string }>(

@@ -95,6 +95,7 @@ class RedisCloser implements OnApplicationShutdown {
     RedisCloser,
     LimitMetrics,
   ],
-  exports: [LimitStore, BackoffStore, REDIS, LimitMetrics],
+  // the repositories for the retention sweep, which prunes what counts for nothing any more
+  exports: [LimitStore, BackoffStore, REDIS, LimitMetrics, LimitHitsRepository, LimitBackoffsRepository],
 })
 export class LimitsModule {}

@@ -6,6 +6,7 @@ import { SmsFraudCounts1764500000000 } from './1764500000000-SmsFraudCounts';
 import { LimitBackoffs1764510000000 } from './1764510000000-LimitBackoffs';
 import { SmsDeliveryReceipts1764520000000 } from './1764520000000-SmsDeliveryReceipts';
 import { InstanceScope1764531000000 } from './1764531000000-InstanceScope';
+import { Retention1764540000000 } from './1764540000000-Retention';
 
 /** Every migration, in order; listed explicitly so the build, the tests and the CLI agree. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   LimitBackoffs1764510000000,
   SmsDeliveryReceipts1764520000000,
   InstanceScope1764531000000,
+  Retention1764540000000,
 ];

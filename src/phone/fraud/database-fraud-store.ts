@@ -38,6 +38,8 @@ export class DatabaseSmsFraudStore extends SmsFraudStore {
   constructor(
     private readonly counts: SmsFraudCountsRepository,
     private readonly rememberMs: number,
+    /** SMS_FRAUD_COUNTER_RETENTION */
+    private readonly retentionMs: number = RETENTION_MS,
   ) {
     super();
   }
@@ -85,7 +87,7 @@ export class DatabaseSmsFraudStore extends SmsFraudStore {
     const hour = hourOf(now);
     if (hour === this.prunedHour) return;
     this.prunedHour = hour;
-    await this.counts.prune(tx, hour - RETENTION_MS, now.getTime() - this.rememberMs);
+    await this.counts.prune(tx, hour - this.retentionMs, now.getTime() - this.rememberMs);
   }
 }
 

@@ -17,7 +17,7 @@ import {
 const PREFIX = 'pv:fraud:';
 
 /**
- * Adds to hash fields and keeps each hash RETENTION_MS past its last write; a field new in its
+ * Adds to hash fields and keeps each hash SMS_FRAUD_COUNTER_RETENTION past its last write; a field new in its
  * hash (the first write of an hour) also forgets the fields of hours before the cutoff.
  * KEYS: the hashes; ARGV: ttl ms, cutoff hour, then field and increment per key; a last key,
  * when ARGV has one more value, is a number's "verified" marker set with that value's ttl.
@@ -48,7 +48,7 @@ return 0
 /**
  * The same counters in Redis, shared by every instance: one hash per counter, a field per hour
  * ("s:<hour>" sends, "v:<hour>" verifications; for an address's countries "s:<country>:<hour>"),
- * incremented by one Lua script (atomic); each hash expires 15 days after its last write.
+ * incremented by one Lua script (atomic); each hash expires SMS_FRAUD_COUNTER_RETENTION (15 days) after its last write.
  * A verified number is a key of its own ("n:<hash>") with SMS_FRAUD_REMEMBER_VERIFIED as its TTL.
  */
 @Injectable()
@@ -57,6 +57,8 @@ export class RedisSmsFraudStore extends SmsFraudStore {
     private readonly redis: Redis,
     private readonly rememberMs: number,
     private readonly outages?: DependencyOutages,
+    /** SMS_FRAUD_COUNTER_RETENTION */
+    private readonly retentionMs: number = RETENTION_MS,
   ) {
     super();
   }
@@ -109,7 +111,7 @@ export class RedisSmsFraudStore extends SmsFraudStore {
   private async add(subject: FraudSubject, hour: number, kind: 's' | 'v', now: Date, verified: boolean) {
     const keys = counterKeys(subject);
     const hashKeys: string[] = [];
-    const args: Array<string | number> = [RETENTION_MS, hourOf(now) - RETENTION_MS];
+    const args: Array<string | number> = [this.retentionMs, hourOf(now) - this.retentionMs];
     for (const key of [keys.country, keys.prefix, keys.address]) {
       if (!key) continue;
       hashKeys.push(PREFIX + key);

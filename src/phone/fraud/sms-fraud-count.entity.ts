@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /**
  * One hour of one pumping-guard counter: `key` is "c:<country>", "p:<prefix>", "a:<address>" or
- * "ac:<address>|<country>"; `hour` the hour's start (epoch ms). Rows older than 15 days are forgotten.
+ * "ac:<address>|<country>"; `hour` the hour's start (epoch ms). Rows older than SMS_FRAUD_COUNTER_RETENTION (15 days) are forgotten.
  */
 @Entity({ name: 'sms_fraud_counts' })
 @Index('IDX_sms_fraud_counts_hour', ['hour'])

@@ -80,11 +80,12 @@ export class SmsFraudCountsRepository extends SqlRepository {
     );
   }
 
-  /** Forgets counter hours before `countsBefore` and numbers verified before `numbersBefore`. */
-  async prune(tx: Tx, countsBefore: number, numbersBefore: number): Promise<void> {
-    await Promise.all([
+  /** Forgets counter hours before `countsBefore` and numbers verified before `numbersBefore`; returns how many of each. */
+  async prune(tx: Tx, countsBefore: number, numbersBefore: number): Promise<{ counts: number; numbers: number }> {
+    const [counts, numbers] = await Promise.all([
       this.db.execute(tx, 'DELETE FROM sms_fraud_counts WHERE hour < $1', [countsBefore]),
       this.db.execute(tx, 'DELETE FROM sms_verified_numbers WHERE verified_at < $1', [numbersBefore]),
     ]);
+    return { counts, numbers };
   }
 }

@@ -4,7 +4,7 @@ export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 /** How far back the rules look (the highest verified count per day of the last 14 days). */
 export const HISTORY_DAYS = 14;
-/** Counters older than this count for nothing any more and are forgotten. */
+/** Counters older than this count for nothing any more: the least SMS_FRAUD_COUNTER_RETENTION, its default. */
 export const RETENTION_MS = (HISTORY_DAYS + 1) * DAY;
 
 /** One hour of one counter: sends, and how many of those sends were then verified. */

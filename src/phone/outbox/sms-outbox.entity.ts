@@ -15,6 +15,8 @@ export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 @Entity({ name: 'sms_outbox' })
 @Index('IDX_sms_outbox_due', ['status', 'nextAttemptAt'])
 @Index('IDX_sms_outbox_provider_message', ['provider', 'providerMessageId'])
+// the retention sweep finds the messages that ended before SMS_OUTBOX_RETENTION
+@Index('IDX_sms_outbox_finished', ['finishedAt'])
 export class SmsOutboxEntity {
   @PrimaryColumn({ type: 'varchar', length: 200 })
   id: string;

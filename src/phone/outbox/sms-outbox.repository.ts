@@ -161,6 +161,24 @@ export class SmsOutboxRepository extends SqlRepository {
   }
 
   /**
+   * Deletes up to `limit` messages that ended (delivered, failed, skipped) before `endedBefore` and
+   * that no receipt can send again any more (their life ran out); returns how many.
+   */
+  removeEnded(tx: Tx, endedBefore: Date, now: Date, limit: number): Promise<number> {
+    return this.db.execute(
+      tx,
+      'DELETE FROM sms_outbox WHERE id IN (SELECT id FROM sms_outbox WHERE finished_at < $1 AND status <> $2 ' +
+        'AND give_up_at <= $3 LIMIT $4)',
+      [endedBefore.getTime(), 'pending', now.getTime(), limit],
+    );
+  }
+
+  /** Deletes the receipts that waited since before `before` for a message that never came; returns how many. */
+  removeReceiptsBefore(tx: Tx, before: Date): Promise<number> {
+    return this.db.execute(tx, 'DELETE FROM sms_receipts WHERE received_at < $1', [before.getTime()]);
+  }
+
+  /**
    * For the metrics: messages waiting (pending, due or not, in flight included) and the earliest
    * time one of them was due by `now`. One read of the index the claims use, outside a transaction.
    */

@@ -26,8 +26,6 @@ export const SWEEP_INTERVAL_MS = 60_000;
 const SWEEP_WINDOW_MS = 2 * 24 * 3600_000;
 /** Messages whose waiting receipts one sweep applies. */
 const SWEEP_BATCH = 100;
-/** How long a receipt waits for a message that never comes. */
-export const RECEIPT_WAIT_MS = 24 * 3600_000;
 
 /** A receipt request as the REST adapter hands it over. */
 export interface IncomingReceipt {
@@ -78,7 +76,7 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
 
   /**
    * Every minute: erases the sealed codes accepted messages kept for a retry once their code was
-   * verified, replaced or expired, drops receipts that waited a day for their message, and applies
+   * verified, replaced or expired, drops receipts that waited SMS_RECEIPT_RETENTION for their message, and applies
    * receipts left waiting although their message is known (an apply cut short by an outage).
    * Returns the codes erased.
    */
@@ -88,7 +86,8 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
       // a kept code dies by its message's give_up_at, at most SMS_MAX_AGE (24 h) after it was first
       // due: two days back covers it with a margin; the first sweep of an instance looks at all
       const dueSince = this.swept ? new Date(now.getTime() - SWEEP_WINDOW_MS) : new Date(0);
-      const erased = await this.outbox.eraseDeadCodes(now, dueSince, new Date(now.getTime() - RECEIPT_WAIT_MS));
+      const receiptsBefore = new Date(now.getTime() - this.config.SMS_RECEIPT_RETENTION);
+      const erased = await this.outbox.eraseDeadCodes(now, dueSince, receiptsBefore);
       this.swept = true;
       let retry = false;
       for (const { provider, providerMessageId } of await this.outbox.messagesWithWaitingReceipts(SWEEP_BATCH)) {

@@ -4,7 +4,9 @@ import { clearSmsBackoff } from './sms-backoff-admin';
 // `node dist/src/phone/admin/clear-sms-backoff.cli.js <number>…` (scripts/clear-sms-backoff.js builds first)
 async function main(): Promise<number> {
   loadEnvFile(process.env);
-  return clearSmsBackoff(process.argv.slice(2), process.env, (line) => process.stdout.write(`${line}\n`));
+  // its own lines only, unless LOG_LEVEL asks for the service's
+  const env = { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' };
+  return clearSmsBackoff(process.argv.slice(2), env, (line) => process.stdout.write(`${line}\n`));
 }
 
 main().then(

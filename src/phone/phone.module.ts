@@ -36,6 +36,7 @@ import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
 import { SmsText } from './sms/sms-text';
 import { TestNumbers } from './test-numbers';
+import { RetentionPruner } from './retention/retention-pruner';
 import { RetentionSweeper } from './retention/retention-sweeper';
 
 @Module({
@@ -64,6 +65,7 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     SmsFraudGuard,
     SmsFraudMetrics,
     SmsFraudCountsRepository,
+    RetentionPruner,
     RetentionSweeper,
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database

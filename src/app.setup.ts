@@ -1,4 +1,4 @@
-import type { Server as GrpcServer } from '@grpc/grpc-js';
+import { ServerCredentials, type Server as GrpcServer } from '@grpc/grpc-js';
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -10,7 +10,10 @@ import { AppModule, AppOptions } from './app.module';
 import { AppConfig } from './common/config/app-config.module';
 import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/errors/http-client-errors';
 import { grpcOptions } from './common/grpc/grpc-options';
-import { grpcWebBridge } from './common/grpc/grpc-web.bridge';
+import { GrpcServer as GrpcStrategy } from './common/grpc/grpc-server';
+import { cors } from './common/http/cors';
+import { OnePort } from './common/http/one-port';
+import { rpcOverHttp } from './common/rpc/rpc-middleware';
 import { validateEnvironment } from './common/config/env.schema';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { createRootLogger } from './common/logging/logging';
@@ -19,15 +22,23 @@ import { continueHttpSpan } from './common/tracing/server-spans';
 import { createTracing } from './common/tracing/tracing';
 import { ManagementServer } from './common/metrics/management-server';
 import { RequestMetrics } from './common/metrics/request-metrics';
+import { StartupError } from './common/startup/startup-error';
 
 /** The route of SmsReceiptsController, whose bodies are kept raw for the providers' signatures. */
 const RECEIPTS_PATH = '/v2/sms/receipts';
 
 const grpcServers = new WeakMap<INestApplication, GrpcServer>();
+const grpcStrategies = new WeakMap<INestApplication, GrpcStrategy>();
+const onePorts = new WeakMap<INestApplication, OnePort>();
 
 /** grpc-js's server of a started app (for the graceful stop). */
 export function grpcServerOf(app: INestApplication): GrpcServer | undefined {
   return grpcServers.get(app);
+}
+
+/** What serves HTTP/2 and TLS on the HTTP port of a started app (for the graceful stop). */
+export function onePortOf(app: INestApplication): OnePort | undefined {
+  return onePorts.get(app);
 }
 
 /**
@@ -53,28 +64,14 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   // and Express would hash every response body for it
   app.disable('x-powered-by');
   app.set('etag', false);
-  const server = app.getHttpServer();
+  const server = app.getHttpServer() as Server;
+  // idle keep-alive connections outlive the 60 s of load balancers, which so never race our close
+  server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT;
+  server.headersTimeout = config.HTTP_KEEPALIVE_TIMEOUT + 1_000;
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
   const requestMetrics = app.get(RequestMetrics);
-  app.use(
-    inSequence(
-      unconditional,
-      requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics),
-      tooManyHeaders,
-      grpcWebBridge({
-        grpcPort: config.GRPC_PORT,
-        corsOrigins: config.GRPC_WEB_CORS_ORIGINS,
-        bodyLimit: config.REQUEST_BODY_LIMIT,
-        logger: app.get(ROOT_LOGGER),
-      }),
-    ),
-  );
-  // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
-  app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT }));
-  app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
-  if (tracing.enabled) app.use(continueHttpSpan);
-  app.connectMicroservice(
+  const grpc = new GrpcStrategy(
     grpcOptions(
       config.HOST,
       config.GRPC_PORT,
@@ -82,9 +79,26 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
       (server) => grpcServers.set(app, server),
       tracing,
       requestMetrics,
-    ),
-    { inheritAppConfig: true },
+      config.TRUSTED_PROXIES,
+    ).options,
+    config.HOST,
+    config.GRPC_PORT,
   );
+  grpcStrategies.set(app, grpc);
+  app.use(
+    inSequence(
+      unconditional,
+      requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics),
+      tooManyHeaders,
+      cors(config.CORS_ALLOWED_ORIGINS ?? config.GRPC_WEB_CORS_ORIGINS),
+      rpcOverHttp({ handlers: grpc.handlers, bodyLimit: config.REQUEST_BODY_LIMIT, logger: app.get(ROOT_LOGGER) }),
+    ),
+  );
+  // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
+  app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT }));
+  app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
+  if (tracing.enabled) app.use(continueHttpSpan);
+  app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
   // REST requests are counted under their operation (UserService/VerifyPhone), as on gRPC
   requestMetrics.setRestOperations(setUpSwagger(app).paths);
@@ -182,6 +196,31 @@ function setUpSwagger(app: INestApplication): OpenAPIObject {
 export async function startApp(app: NestExpressApplication): Promise<AddressInfo | undefined> {
   const config = app.get(AppConfig);
   await app.startAllMicroservices();
-  await app.listen(config.PORT, config.HOST);
+  const grpc = grpcServers.get(app)!;
+  onePorts.set(
+    app,
+    new OnePort({
+      http1: app.getHttpServer() as Server,
+      grpc: grpc.createConnectionInjector(ServerCredentials.createInsecure()),
+      tls:
+        config.TLS_CERT_FILE && config.TLS_KEY_FILE
+          ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
+          : undefined,
+      keepAliveTimeoutMs: config.HTTP_KEEPALIVE_TIMEOUT,
+      prefaceLimit: config.REQUEST_BODY_LIMIT + 64 * 1024,
+      logger: app.get(ROOT_LOGGER),
+    }),
+  );
+  try {
+    await app.listen(config.PORT, config.HOST);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new StartupError(`PORT ${config.PORT} on ${config.HOST} cannot be opened (${reason}); set another port`, {
+      setting: 'PORT',
+      reason,
+      host: config.HOST,
+      port: config.PORT,
+    });
+  }
   return app.get(ManagementServer).listen();
 }

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createApp, grpcServerOf, startApp } from './app.setup';
+import { createApp, grpcServerOf, onePortOf, startApp } from './app.setup';
 import { validateEnvironment } from './common/config/env.schema';
 import { NestPinoLogger } from './common/logging/app-logger';
 import { createRootLogger, stdoutDestination } from './common/logging/logging';
@@ -33,15 +33,18 @@ async function main(): Promise<void> {
     app,
     http,
     grpc: grpcServerOf(app),
+    onePort: onePortOf(app),
     readiness: app.get(Readiness),
     logger: logger.child({ context: 'Shutdown' }),
     timeoutMs: config.SHUTDOWN_TIMEOUT,
   }).listen();
   const { port } = app.getHttpServer().address() as AddressInfo;
+  const scheme = config.TLS_CERT_FILE ? 'https' : 'http';
   app
     .get(NestPinoLogger)
     .log(
-      `listening on http://${config.HOST}:${port} (REST, gRPC-web, docs at /docs) and gRPC on ${config.HOST}:${config.GRPC_PORT}`,
+      `listening on ${scheme}://${config.HOST}:${port} (REST, gRPC, gRPC-web, Connect; docs at /docs)` +
+        (config.GRPC_PORT ? ` and gRPC on ${config.HOST}:${config.GRPC_PORT}` : ''),
     );
   app
     .get(NestPinoLogger)

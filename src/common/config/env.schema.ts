@@ -15,6 +15,7 @@ import {
 import { parseDuration } from './duration';
 import { DEFAULT_ROUTE, parseSenderIds, parseSmsRoutes, SMS_PROVIDERS } from './sms-routes';
 import { parseCidr } from '../throttle/address-set';
+import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE } from '../auth/access-token-verifier';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -77,14 +78,30 @@ export class EnvironmentVariables {
   @IsString()
   HOST = '0.0.0.0';
 
-  @IntRange(1, 65535)
+  /** The separate gRPC port of earlier deployments (gRPC is also served on PORT); 0 turns it off. */
+  @IntRange(0, 65535)
   GRPC_PORT = 50051;
+
+  /** How long an idle keep-alive connection (HTTP/1.1) or HTTP/2 session stays open: above the 60 s load balancers use. */
+  @DurationRange('1s', 1_000, '10m', 600_000)
+  HTTP_KEEPALIVE_TIMEOUT = 65_000;
+
+  /** PEM certificate chain and key: both set, PORT speaks TLS (ALPN h2 and http/1.1). */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  TLS_CERT_FILE?: string = undefined;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsString()
+  TLS_KEY_FILE?: string = undefined;
 
   /** Management listener (GET /metrics, /livez, /readyz), never the public API; 0 turns it off. */
   @IntRange(0, 65535)
   METRICS_PORT = 9464;
 
-  /** Its address; unset, HOST's. */
+  /** Its address; unset, 127.0.0.1 (it has no authentication): set 0.0.0.0 (or an address) for a scraper elsewhere. */
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
@@ -95,6 +112,14 @@ export class EnvironmentVariables {
     message: 'GRPC_WEB_CORS_ORIGINS must be "*" or a comma-separated list of http(s) origins',
   })
   GRPC_WEB_CORS_ORIGINS = '*';
+
+  /** Origins browsers may call every route from: "*" (the default, as ZITADEL) or a comma-separated list. Unset, GRPC_WEB_CORS_ORIGINS's. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
+    message: 'CORS_ALLOWED_ORIGINS must be "*" or a comma-separated list of http(s) origins',
+  })
+  CORS_ALLOWED_ORIGINS?: string = undefined;
 
   @Matches(/^(postgres(ql)?:\/\/.+|sqlite:.+|file:.+|[^:]+)$/, {
     message: 'DATABASE_URL must be a postgres:// URL, sqlite:<path> or a file path',
@@ -167,10 +192,26 @@ export class EnvironmentVariables {
   @IsString()
   OIDC_JWKS_FILE?: string = undefined;
 
+  /** Required when JWTs are accepted (OIDC_JWKS_URL or OIDC_JWKS_FILE): tokens issued to other clients of the IdP are refused. */
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsString()
   OIDC_AUDIENCE?: string = undefined;
+
+  /** JWS algorithms accepted on JWT access tokens, comma-separated; only asymmetric ones, all of them by default. */
+  @Matches(
+    new RegExp(`^\\s*(${ACCESS_TOKEN_ALGORITHMS.join('|')})(\\s*,\\s*(${ACCESS_TOKEN_ALGORITHMS.join('|')}))*\\s*$`),
+    {
+      message: `OIDC_ALGORITHMS must be a comma-separated list of ${ACCESS_TOKEN_ALGORITHMS.join(', ')}`,
+    },
+  )
+  OIDC_ALGORITHMS = ACCESS_TOKEN_ALGORITHMS.join(',');
+
+  /** `typ` header values accepted on JWT access tokens (a token without `typ` passes); add JWT for IdPs that label every token so. */
+  @Matches(/^\s*[A-Za-z0-9.+/-]+(\s*,\s*[A-Za-z0-9.+/-]+)*\s*$/, {
+    message: 'OIDC_TOKEN_TYPES must be a comma-separated list of media types such as at+jwt,JWT',
+  })
+  OIDC_TOKEN_TYPES = ACCESS_TOKEN_TYPE;
 
   // ---- phone codes -------------------------------------------------------------------------
   /** "[keyId:]<base64 ≥ 32 bytes>", comma-separated for rotation: the first signs, all verify. */
@@ -226,6 +267,18 @@ export class EnvironmentVariables {
   @DurationRange('1s', 1_000, '1h', 3_600_000)
   SMS_RETRY_MAX_DELAY = 60_000;
 
+  /** How long a sent, failed or skipped message (its recipient's number) is kept in sms_outbox after it ended. */
+  @DurationRange('1d', 86_400_000, '3650d', 3_650 * 86_400_000)
+  SMS_OUTBOX_RETENTION = 7 * 86_400_000;
+
+  /** How long a delivery receipt waits in sms_receipts for a message it names that is not (yet) known. */
+  @DurationRange('1h', 3_600_000, '30d', 30 * 86_400_000)
+  SMS_RECEIPT_RETENTION = 86_400_000;
+
+  /** After this, the phone numbers in events (phone.changed, and the prefix of send.blocked) are redacted; the events stay. */
+  @DurationRange('1d', 86_400_000, '3650d', 3_650 * 86_400_000)
+  EVENT_PHONE_RETENTION = 90 * 86_400_000;
+
   /** Messages one instance sends at the same time (one slow send holds up no other). */
   @IntRange(1, 256)
   SMS_SEND_CONCURRENCY = 16;
@@ -243,8 +296,14 @@ export class EnvironmentVariables {
   @IntRange(1, 100)
   SMS_MAX_PER_USER_PER_HOUR = 5;
 
+  /** Per (number, account): one account's sends never spend another's budget for the number. */
   @IntRange(1, 1000)
   SMS_MAX_PER_NUMBER_PER_DAY = 10;
+
+  /** SMS per number per day, all accounts together: a high bound against pumping; unset, 5 × SMS_MAX_PER_NUMBER_PER_DAY. */
+  @IsOptional()
+  @IntRange(1, 100_000)
+  SMS_NUMBER_CEILING_PER_DAY?: number = undefined;
 
   /**
    * Progressive back-off per destination number: after SMS_BACKOFF_FREE_SENDS sends to a number
@@ -328,6 +387,10 @@ export class EnvironmentVariables {
   @DurationRange('1d', 86_400_000, '3650d', 3_650 * 86_400_000)
   SMS_FRAUD_REMEMBER_VERIFIED = 365 * 86_400_000;
 
+  /** How long the pumping guard's hourly counters are kept: at least the 15 days its rules look back at. */
+  @DurationRange('15d', 15 * 86_400_000, '3650d', 3_650 * 86_400_000)
+  SMS_FRAUD_COUNTER_RETENTION = 15 * 86_400_000;
+
   /** Client addresses the guard never judges: comma-separated IP addresses or CIDRs. */
   @IsOptional()
   @Transform(emptyToUndefined)
@@ -367,6 +430,10 @@ export class EnvironmentVariables {
 
   @DurationRange('1s', 1_000, '1h', 3_600_000)
   THROTTLE_WINDOW = 60_000;
+
+  /** Requests per client IP per THROTTLE_WINDOW to the public routes (probes, SMS receipts), a budget of their own; 0 turns it off. */
+  @IntRange(0, 10_000_000)
+  THROTTLE_PUBLIC_LIMIT = 12_000;
 
   /** Proxies whose X-Forwarded-For is believed: comma-separated IPs/CIDRs, or loopback / linklocal / uniquelocal. */
   @IsOptional()
@@ -760,6 +827,20 @@ function fraudProblems(config: EnvironmentVariables): string[] {
     : [`SMS_FRAUD_ALLOWED_ADDRESSES: not an IP address or CIDR: ${bad.map((b) => JSON.stringify(b)).join(', ')}`];
 }
 
+/** JWT access tokens are accepted only for us (an audience), and their keys come over TLS in production. */
+function oidcProblems(config: EnvironmentVariables): string[] {
+  const problems: string[] = [];
+  if ((config.OIDC_JWKS_URL || config.OIDC_JWKS_FILE) && !config.OIDC_AUDIENCE) {
+    problems.push(
+      'OIDC_AUDIENCE: required when OIDC_JWKS_URL or OIDC_JWKS_FILE is set (the audience your IdP puts in access tokens for this API)',
+    );
+  }
+  if (config.NODE_ENV === 'production' && config.OIDC_JWKS_URL && !config.OIDC_JWKS_URL.startsWith('https://')) {
+    problems.push('OIDC_JWKS_URL: must be https:// when NODE_ENV=production');
+  }
+  return problems;
+}
+
 /** The validate hook of ConfigModule: returns typed, defaulted settings or throws naming every bad variable. */
 export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
   const known = Object.keys(new EnvironmentVariables());
@@ -772,11 +853,23 @@ export function validateEnvironment(raw: Record<string, unknown>): EnvironmentVa
   if (config.NODE_ENV === 'production') {
     if (!config.CODE_HMAC_KEY) problems.push('CODE_HMAC_KEY: required when NODE_ENV=production');
   }
+  if (
+    config.SMS_NUMBER_CEILING_PER_DAY !== undefined &&
+    config.SMS_NUMBER_CEILING_PER_DAY < config.SMS_MAX_PER_NUMBER_PER_DAY
+  ) {
+    problems.push('SMS_NUMBER_CEILING_PER_DAY: must be at least SMS_MAX_PER_NUMBER_PER_DAY (one account’s cap)');
+  }
   if (config.SMS_BACKOFF_BASE > config.SMS_BACKOFF_MAX) {
     problems.push('SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)');
   }
   problems.push(...smsProviderProblems(config));
   problems.push(...fraudProblems(config));
+  problems.push(...oidcProblems(config));
+  if (!config.TLS_CERT_FILE !== !config.TLS_KEY_FILE) {
+    problems.push(
+      `${config.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'}: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

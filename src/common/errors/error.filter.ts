@@ -62,7 +62,10 @@ export class AppErrorFilter implements ExceptionFilter {
   }
 }
 
-/** What grpc-js sends as the call's status: code, grpc-message and trailers. */
+/**
+ * What grpc-js sends as the call's status: code, grpc-message and trailers. `error` stays with it
+ * for the in-process transports (Connect renders the same error as JSON); grpc-js ignores it.
+ */
 export function toGrpcError(error: AppError) {
   const body = toErrorBody(error);
   return {
@@ -70,5 +73,6 @@ export function toGrpcError(error: AppError) {
     message: body.message,
     details: body.message,
     metadata: statusMetadata(error, body.details),
+    error,
   };
 }

@@ -14,8 +14,9 @@ import { requestTypeOf } from './proto-root';
 import { wireCheck } from './wire-check';
 import { reflectionDefinition } from './reflection';
 import { undecodable } from './undecodable';
+import { clientAddressInterceptor } from '../throttle/client-address';
 
-/** Loaded once: used by the gRPC-web bridge to check requests. */
+/** Loaded once (tests compare the server's definition with it). */
 export const PACKAGE_DEFINITION = loadSync(SERVICE_PROTOS, LOADER_OPTIONS);
 
 function withoutNulls(value: unknown): unknown {
@@ -72,6 +73,7 @@ export function grpcOptions(
   onServer?: (server: Server) => void,
   tracing: Tracing = DISABLED,
   metrics?: RequestMetrics,
+  trustedProxies?: string,
 ): GrpcOptions {
   if (logger) routeGrpcLogs(logger);
   const rendering = tracing.enabled
@@ -85,7 +87,10 @@ export function grpcOptions(
       url: `${host}:${port}`,
       gracefulShutdown: true,
       channelOptions: {
-        interceptors: [metrics ? grpcMetricsInterceptor(metrics, rendering, logger) : rendering],
+        interceptors: [
+          metrics ? grpcMetricsInterceptor(metrics, rendering, logger) : rendering,
+          ...(trustedProxies ? [clientAddressInterceptor(trustedProxies)!] : []),
+        ],
       },
       onLoadPackageDefinition: (_pkg: unknown, server: unknown) => {
         boundUnknownMethod(server);

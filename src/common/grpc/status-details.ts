@@ -20,7 +20,7 @@ const DETAIL_TYPES: Record<string, protobuf.Type> = {
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
 /** Details of the error body as google.protobuf.Any messages. */
-function anyDetails(error: AppError, body: Array<Record<string, unknown>>) {
+export function anyDetails(error: AppError, body: Array<Record<string, unknown>>) {
   return body.map((detail) => {
     const typeUrl = detail['@type'] as string;
     const type = DETAIL_TYPES[typeUrl];

@@ -3,7 +3,6 @@ import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder, status
 import type { Logger } from 'pino';
 import { isServerFault, statusName } from '../errors/grpc-status';
 import { grpcTraceOf } from '../tracing/server-spans';
-import { BRIDGE_SECRET, BRIDGE_SECRET_HEADER } from '../throttle/client-address';
 import { RequestMetrics, rpcName } from './request-metrics';
 
 type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
@@ -14,8 +13,8 @@ type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
  * `{"grpc":{"method","code"},"responseTime":ms,"msg":"call completed"}` (error level for a
  * server fault (isServerFault), warn with "call cancelled" when the caller went away first), with tracing on the
  * call span's `trace_id` and `span_id`, as the HTTP request log writes for REST and gRPC-web.
- * Metadata and messages are never logged. Calls of the gRPC-web bridge are left out here: the
- * bridge's HTTP request counts and logs them, as grpc_web, with the browser's wait included. A
+ * Metadata and messages are never logged. gRPC-web and Connect calls never pass here: their HTTP
+ * request counts and logs them. A
  * method the server does not have is answered by grpc-js before any interceptor, so
  * `method.path` is always one of ours (a bounded label).
  */
@@ -58,10 +57,6 @@ export function grpcMetricsInterceptor(
       send(status);
     };
     const listener = new ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, onward) => {
-        if (metadata.get(BRIDGE_SECRET_HEADER)[0] === BRIDGE_SECRET) counted = true;
-        onward(metadata);
-      })
       // the caller went away (or its deadline passed) before a status was sent
       .withOnCancel(() => count(Status.CANCELLED, true))
       .build();

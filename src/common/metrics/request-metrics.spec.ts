@@ -40,9 +40,18 @@ describe(RequestMetrics.name, () => {
     requests.observeHttp(req('GET'), res(404), 0.001);
     requests.observeHttp(req('POST', '/v2/users/:userId/phone/verify'), res(200), 0.001, true);
     // gRPC-web: a call of ours, one the bridge refused (no such method), one the client left
-    requests.observeHttp(req('POST'), res(200, { grpcWebMethod: 'UserService/SetPhone', grpcWebCode: 0 }), 0.001);
-    requests.observeHttp(req('POST'), res(200, { grpcWebCode: 12 }), 0.001);
-    requests.observeHttp(req('POST'), res(200, { grpcWebMethod: 'UserService/SetPhone' }), 0.001, true);
+    requests.observeHttp(
+      req('POST'),
+      res(200, { rpcTransport: 'grpc_web', rpcMethod: 'UserService/SetPhone', rpcCode: 0 }),
+      0.001,
+    );
+    requests.observeHttp(req('POST'), res(200, { rpcTransport: 'grpc_web', rpcCode: 12 }), 0.001);
+    requests.observeHttp(
+      req('POST'),
+      res(200, { rpcTransport: 'grpc_web', rpcMethod: 'UserService/SetPhone' }),
+      0.001,
+      true,
+    );
     const text = await lines(metrics);
     expect(text).toContain(
       'pv_requests_total{transport="rest",method="UserService/VerifyPhone",code="FAILED_PRECONDITION"} 1',

@@ -3,7 +3,7 @@ import type { Metric } from 'prom-client';
 import { GrpcStatus, grpcStatusOfHttp, statusName } from '../errors/grpc-status';
 import { Metrics } from './metrics';
 
-export type Transport = 'rest' | 'grpc' | 'grpc_web';
+export type Transport = 'rest' | 'grpc' | 'grpc_web' | 'connect';
 
 /** A method label of a call that matched nothing of ours (the path is the caller's: never a label). */
 export const UNKNOWN_METHOD = 'unknown';
@@ -26,10 +26,12 @@ interface Cell {
 interface Locals {
   /** the gRPC code the error filter answered with (a 400 is INVALID_ARGUMENT or FAILED_PRECONDITION) */
   grpcCode?: number;
-  /** set by the gRPC-web bridge: the call's method (`UserService/VerifyPhone`, or unknown) */
-  grpcWebMethod?: string;
-  /** set by the gRPC-web bridge: the status in the trailers */
-  grpcWebCode?: number;
+  /** set by gRPC-web and Connect: the request is a call of that transport */
+  rpcTransport?: 'grpc_web' | 'connect';
+  /** the call's method (`UserService/VerifyPhone`), undefined when it matched none of ours */
+  rpcMethod?: string;
+  /** the status it was answered with */
+  rpcCode?: number;
 }
 
 /**
@@ -54,7 +56,7 @@ export class RequestMetrics {
       series(
         'pv_requests_total',
         'counter',
-        'Requests answered, by transport (rest, grpc, grpc_web), method (RPC name) and gRPC status name',
+        'Requests answered, by transport (rest, grpc, grpc_web, connect), method (RPC name) and gRPC status name',
         () => cells.map((cell) => ({ labels: cell.labels, value: cell.count })),
       ),
     );
@@ -98,10 +100,10 @@ export class RequestMetrics {
    */
   observeHttp(req: Request, res: Response, seconds: number, aborted = false): void {
     const locals = res.locals as Locals | undefined;
-    // a gRPC-web call: one of ours (the method is known), or one the bridge refused (answered, method unknown)
-    if (locals?.grpcWebMethod !== undefined || locals?.grpcWebCode !== undefined) {
-      const code = aborted ? GrpcStatus.CANCELLED : (locals.grpcWebCode ?? GrpcStatus.UNKNOWN);
-      return this.observe('grpc_web', locals.grpcWebMethod ?? UNKNOWN_METHOD, code, seconds);
+    // a gRPC-web or Connect call: one of ours (the method is known), or one refused before (method unknown)
+    if (locals?.rpcTransport !== undefined) {
+      const code = aborted ? GrpcStatus.CANCELLED : (locals.rpcCode ?? GrpcStatus.UNKNOWN);
+      return this.observe(locals.rpcTransport, locals.rpcMethod ?? UNKNOWN_METHOD, code, seconds);
     }
     const code = aborted
       ? GrpcStatus.CANCELLED
@@ -163,14 +165,16 @@ export function noteRestCode(res: Response, code: number): void {
   if (res.locals) (res.locals as Locals).grpcCode = code;
 }
 
-/** For the gRPC-web bridge: the call is one of ours, `UserService/VerifyPhone`. */
-export function noteGrpcWebMethod(res: Response, method: string): void {
-  if (res.locals) (res.locals as Locals).grpcWebMethod = method;
+/** For gRPC-web and Connect: the request is a call of `transport`, of `method` when it is one of ours. */
+export function noteRpcCall(res: Response, transport: 'grpc_web' | 'connect', method: string | undefined): void {
+  if (!res.locals) return;
+  (res.locals as Locals).rpcTransport = transport;
+  (res.locals as Locals).rpcMethod = method;
 }
 
-/** For the gRPC-web bridge: the status its trailers carry, so that the request counts as grpc_web. */
-export function noteGrpcWebCode(res: Response, code: number): void {
-  if (res.locals) (res.locals as Locals).grpcWebCode = code;
+/** For gRPC-web and Connect: the status the call was answered with. */
+export function noteRpcCode(res: Response, code: number): void {
+  if (res.locals) (res.locals as Locals).rpcCode = code;
 }
 
 /** `/zitadel.user.v2.UserService/VerifyPhone` → `UserService/VerifyPhone`. */

@@ -11,6 +11,8 @@ export interface GracefulShutdownOptions {
   app: INestApplication;
   http: HttpDrain;
   grpc?: GrpcServer;
+  /** HTTP/2 and TLS on the HTTP port: our sessions get GOAWAY (grpc-js ends its own) */
+  onePort?: { drain(): void; cut(): number };
   readiness: Readiness;
   logger: Logger;
   timeoutMs: number;
@@ -39,16 +41,17 @@ export class GracefulShutdown {
   async run(signal: string): Promise<void> {
     if (this.startedAt !== undefined) return;
     this.startedAt = Date.now();
-    const { app, http, grpc, readiness, logger, timeoutMs } = this.options;
+    const { app, http, grpc, onePort, readiness, logger, timeoutMs } = this.options;
     logger.info({ signal, timeoutMs }, 'shutdown started');
     const deadline = setTimeout(() => this.finish(1, { deadlineHit: this.stage }), timeoutMs);
     readiness.stop();
 
     let cut = 0;
     const cutOff = setTimeout(() => {
-      cut = http.cut();
+      cut = http.cut() + (onePort?.cut() ?? 0);
       grpc?.forceShutdown();
     }, timeoutMs * CUT_OFF_SHARE);
+    onePort?.drain();
     await Promise.all([http.drain(), grpc ? new Promise<void>((done) => grpc.tryShutdown(() => done())) : undefined]);
     clearTimeout(cutOff);
 

@@ -1,15 +1,9 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Metadata, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
+import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder } from '@grpc/grpc-js';
 import type { Request } from 'express';
-import { randomBytes } from 'node:crypto';
-
-/**
- * The gRPC-web bridge forwards calls to our own gRPC server over loopback; it passes the browser's
- * address in `x-forwarded-for` together with this per-process secret, so no other caller can
- * claim an address it does not have.
- */
-export const BRIDGE_SECRET = randomBytes(16).toString('hex');
-export const BRIDGE_SECRET_HEADER = 'x-pv-bridge';
+import proxyAddr from 'proxy-addr';
+import { InProcessCall } from '../rpc/in-process-call';
 
 /** "1.2.3.4:5678" / "[::1]:5678" (older grpc-js: "ipv4:…" / "ipv6:…") → the address without the port. */
 function peerAddress(peer: string): string {
@@ -17,18 +11,49 @@ function peerAddress(peer: string): string {
   return match ? match[1] : peer;
 }
 
-/** The client's address, as trusted: Express applies TRUSTED_PROXIES to req.ip; gRPC uses the peer. */
+/** Native gRPC calls' addresses as trusted, by the call's metadata (set by clientAddressInterceptor). */
+const GRPC_ADDRESSES = new WeakMap<Metadata, string>();
+
+/**
+ * The client's address, as trusted: Express applies TRUSTED_PROXIES to req.ip; a gRPC-web or
+ * Connect call carries its HTTP request's; a native gRPC call the one its interceptor resolved.
+ */
 export function clientAddress(context: ExecutionContext): string {
   if (context.getType() === 'rpc') {
+    const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | InProcessCall | undefined>(2);
+    if (call instanceof InProcessCall) return call.clientAddress;
     const metadata = context.switchToRpc().getContext<Metadata>();
-    if (metadata?.get?.(BRIDGE_SECRET_HEADER)?.[0] === BRIDGE_SECRET) {
-      const forwarded = metadata.get('x-forwarded-for')[0];
-      if (typeof forwarded === 'string' && forwarded) return forwarded;
-    }
-    const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown>>(2);
+    const resolved = metadata && GRPC_ADDRESSES.get(metadata);
+    if (resolved) return resolved;
     return call?.getPeer ? peerAddress(call.getPeer()) : 'unknown';
   }
   return context.switchToHttp().getRequest<Request>().ip ?? 'unknown';
+}
+
+/**
+ * TRUSTED_PROXIES on native gRPC, as Express applies it to REST: behind a trusted L7 proxy the
+ * client is the last untrusted address of `x-forwarded-for`; from anyone else, the peer.
+ */
+export function clientAddressInterceptor(trustedProxies: string | undefined): ServerInterceptor | undefined {
+  if (!trustedProxies) return undefined;
+  const trust = proxyAddr.compile(trustedProxies.split(',').map((p) => p.trim()));
+  return (_method, call) => {
+    const listener = new ServerListenerBuilder()
+      .withOnReceiveMetadata((metadata, onward) => {
+        const forwarded = metadata.get('x-forwarded-for').filter((v): v is string => typeof v === 'string');
+        const peer = peerAddress(call.getPeer());
+        const request = { connection: { remoteAddress: peer }, headers: { 'x-forwarded-for': forwarded.join(',') } };
+        try {
+          GRPC_ADDRESSES.set(metadata, proxyAddr(request as never, trust));
+        } catch {
+          GRPC_ADDRESSES.set(metadata, peer);
+        }
+        onward(metadata);
+      })
+      .build();
+    const responder = new ResponderBuilder().withStart((onward) => onward(listener)).build();
+    return new ServerInterceptingCall(call, responder);
+  };
 }
 
 /** Where a request came from, as the services need it (the pumping guard counts sends by address). */
@@ -37,7 +62,7 @@ export interface RequestOrigin {
   clientAddress: string;
 }
 
-/** The request's origin, on REST, gRPC and gRPC-web alike. */
+/** The request's origin, on REST, gRPC, gRPC-web and Connect alike. */
 export const Origin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => ({
   clientAddress: clientAddress(context),
 }));

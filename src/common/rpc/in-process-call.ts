@@ -1,0 +1,145 @@
+import { Metadata } from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors/app-error';
+import { toGrpcError } from '../errors/error.filter';
+import { Errors } from '../errors/errors';
+import { GrpcStatus } from '../errors/grpc-status';
+import type { UnaryRpc } from './rpc-handlers';
+
+/** How a call ended: the response's bytes, or a status with the error it renders. */
+export type RpcOutcome =
+  { ok: true; response: Buffer } | { ok: false; error: AppError; code: number; details: string; metadata: Metadata };
+
+export interface InProcessCallOptions {
+  metadata: Metadata;
+  /** the caller's address as trusted (TRUSTED_PROXIES already applied) */
+  clientAddress: string;
+  /** milliseconds since the epoch; undefined: none */
+  deadline?: number;
+  /** the caller went away: the handler sees the call cancelled, the outcome is CANCELLED */
+  signal?: AbortSignal;
+}
+
+/**
+ * What Nest's gRPC handler (and our guards and decorators) see of a call made in process: the
+ * parts of grpc-js's ServerUnaryCall they read, with the caller's address known rather than
+ * parsed from a peer string.
+ */
+export class InProcessCall extends EventEmitter {
+  cancelled = false;
+
+  constructor(
+    readonly request: object,
+    readonly metadata: Metadata,
+    readonly clientAddress: string,
+    private readonly path: string,
+    private readonly deadline: number | undefined,
+  ) {
+    super();
+  }
+
+  getPeer(): string {
+    return this.clientAddress.includes(':') ? `[${this.clientAddress}]:0` : `${this.clientAddress}:0`;
+  }
+
+  getDeadline(): number {
+    return this.deadline ?? Infinity;
+  }
+
+  getPath(): string {
+    return this.path;
+  }
+
+  getHost(): string {
+    return 'localhost';
+  }
+
+  sendMetadata(): void {
+    // headers go out with the answer of the transport that made the call
+  }
+
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.emit('cancelled', 'cancelled');
+  }
+}
+
+function failed(error: AppError): RpcOutcome {
+  const status = toGrpcError(error);
+  return { ok: false, error, code: status.code, details: status.details, metadata: status.metadata };
+}
+
+/** A status a handler answered with: our error filter's (it carries its AppError), or one it did not make. */
+function statusOf(error: unknown): RpcOutcome {
+  const status = error as { code?: unknown; details?: unknown; error?: unknown } | null;
+  if (status?.error instanceof AppError) return failed(status.error);
+  if (error instanceof AppError) return failed(error);
+  if (typeof status?.code === 'number' && status.code > 0 && status.code <= 16) {
+    return failed(Errors.library(status.code as GrpcStatus, typeof status.details === 'string' ? status.details : ''));
+  }
+  return failed(Errors.internal(randomUUID()));
+}
+
+/**
+ * Calls a unary method's handler in process, as grpc-js would for a call on its port: the request
+ * decoded by the method's own deserializer (so malformed bytes get the same INVALID_ARGUMENT),
+ * a deadline that answers DEADLINE_EXCEEDED and cancels the call, and the response encoded by the
+ * method's serializer. Never rejects.
+ */
+export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProcessCallOptions): Promise<RpcOutcome> {
+  return new Promise<RpcOutcome>((resolve) => {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (outcome: RpcOutcome) => {
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+      resolve(outcome);
+    };
+    let call: InProcessCall;
+    const abort = () => {
+      call?.cancel();
+      settle(failed(Errors.library(GrpcStatus.CANCELLED, 'Cancelled on client')));
+    };
+    try {
+      const request = rpc.definition.requestDeserialize(requestBytes);
+      call = new InProcessCall(request, options.metadata, options.clientAddress, rpc.path, options.deadline);
+    } catch {
+      return settle(
+        failed(
+          Errors.validation([
+            { field: 'body', description: 'the message is not a valid protobuf encoding of the request' },
+          ]),
+        ),
+      );
+    }
+    if (options.deadline !== undefined) {
+      const wait = options.deadline - Date.now();
+      const expire = () => {
+        call.cancel();
+        settle(failed(Errors.library(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded')));
+      };
+      if (wait <= 0) return expire();
+      timer = setTimeout(expire, wait);
+    }
+    if (options.signal?.aborted) return abort();
+    options.signal?.addEventListener('abort', abort);
+    const callback = (error: unknown, value?: object | null) => {
+      if (error) return settle(statusOf(error));
+      try {
+        settle({ ok: true, response: rpc.definition.responseSerialize(value ?? {}) });
+      } catch (thrown) {
+        settle(statusOf(thrown));
+      }
+    };
+    try {
+      const pending = rpc.handle(call as never, callback as never) as unknown;
+      if (pending instanceof Promise) pending.catch((thrown: unknown) => settle(statusOf(thrown)));
+    } catch (thrown) {
+      settle(statusOf(thrown));
+    }
+  });
+}

@@ -419,8 +419,6 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       ['a compressed frame', () => ({ contentType: GRPC_WEB, body: frame(1, valid) }), 3],
       ['unknown frame flags', () => ({ contentType: GRPC_WEB, body: frame(0x02, valid) }), 3],
       ['invalid base64 in grpc-web-text', () => ({ contentType: 'application/grpc-web-text', body: '!!!!' }), 3],
-      ['a wrong content type', () => ({ contentType: 'text/plain', body: frame(0, valid) }), 3],
-      ['no content type', () => ({ body: frame(0, valid) }), 3],
       ['GET', () => ({ method: 'GET', contentType: GRPC_WEB }), 12],
       ['a body over REQUEST_BODY_LIMIT', () => ({ contentType: GRPC_WEB, body: frame(0, Buffer.alloc(70_000)) }), 8],
     ];
@@ -439,6 +437,31 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
       });
       expect(next.trailers['grpc-status']).toBe('0');
       expect(next.messages).toHaveLength(1);
+    });
+
+    it.each([
+      ['a wrong content type', 'text/plain'],
+      ['no content type', undefined],
+    ])('%s on an RPC path → 415 naming the content types spoken, and the next call works', async (_name, type) => {
+      const res = await fetch(`http://127.0.0.1:${httpPort(t)}${path}`, {
+        method: 'POST',
+        headers: { ...(type ? { 'content-type': type } : {}), authorization: `Bearer ${t.adminToken}` },
+        body: Buffer.from(frame(0, valid)),
+      });
+      expect(res.status).toBe(415);
+      expect(res.headers.get('accept-post')).toBe(
+        'application/json, application/proto, application/grpc-web+proto, application/grpc-web-text+proto',
+      );
+      expect(await res.json()).toMatchObject({
+        code: 'invalid_argument',
+        message: expect.stringContaining('content-type'),
+      });
+      const next = await rawGrpcWeb(t, path, {
+        contentType: GRPC_WEB,
+        body: frame(0, valid),
+        headers: { authorization: `Bearer ${t.adminToken}` },
+      });
+      expect(next.trailers['grpc-status']).toBe('0');
     });
 
     it.each([

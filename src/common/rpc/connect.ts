@@ -9,9 +9,8 @@ import { Errors } from '../errors/errors';
 import { GrpcStatus } from '../errors/grpc-status';
 import { DESCRIPTOR_SET } from '../grpc/reflection';
 import { anyDetails } from '../grpc/status-details';
-import { noteRpcCode } from '../metrics/request-metrics';
 import type { RpcHandlers, UnaryRpc } from './rpc-handlers';
-import { callInProcess, countAs, metadataOf, readBody } from './rpc-http';
+import { answeredWith, callInProcess, countAs, metadataOf, readBody } from './rpc-http';
 
 /** Connect's name and HTTP status for each gRPC code (connectrpc.com/docs/protocol). */
 const CODES: Record<number, [string, number]> = {
@@ -107,7 +106,7 @@ export class ConnectProtocol {
     const answer = json
       ? Buffer.from(JSON.stringify(toJson(schemas.output, fromBinary(schemas.output, outcome.response))))
       : outcome.response;
-    noteRpcCode(res, GrpcStatus.OK);
+    answeredWith(req, res, GrpcStatus.OK);
     this.send(req, res, 200, json ? 'application/json' : 'application/proto', answer);
   }
 
@@ -154,7 +153,7 @@ export class ConnectProtocol {
         debug,
       };
     });
-    noteRpcCode(res, error.code);
+    answeredWith(res.req, res, error.code);
     const text = JSON.stringify({ code, message: body.message, details });
     this.send(res.req, res, status ?? httpStatus, 'application/json', Buffer.from(text));
   }

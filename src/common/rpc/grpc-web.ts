@@ -14,9 +14,8 @@ import {
 } from '../grpc/grpc-web-frames';
 import { TIMEOUT_FORMAT } from '../grpc/library-status';
 import { STATUS_DETAILS_KEY } from '../grpc/status-details';
-import { noteRpcCode } from '../metrics/request-metrics';
 import type { RpcHandlers } from './rpc-handlers';
-import { callInProcess, countAs, metadataOf, readBody } from './rpc-http';
+import { answeredWith, callInProcess, countAs, metadataOf, readBody } from './rpc-http';
 
 const CONTENT_TYPE = /^application\/grpc-web(-text)?(\+proto)?\s*(;.*)?$/i;
 /** Any gRPC-web content type, served or not (+json, say): the caller expects a gRPC-web answer. */
@@ -45,7 +44,7 @@ export async function answerGrpcWeb(
   const text = /grpc-web-text/i.test(contentType);
   const rpc = handlers.get(req.path);
   countAs(res, 'grpc_web', rpc, req);
-  const refuse = (error: AppError) => answerError(res, text, error);
+  const refuse = (error: AppError) => answerError(req, res, text, error);
   if (req.method !== 'POST') {
     return refuse(new AppError(GrpcStatus.UNIMPLEMENTED, 'API-unimpl', `gRPC-web calls use POST, not ${req.method}`));
   }
@@ -82,12 +81,20 @@ export async function answerGrpcWeb(
     timeout === undefined ? undefined : Date.now() + timeout,
   );
   if (res.destroyed) return;
-  if (outcome.ok) answer(res, text, GrpcStatus.OK, '', outcome.response);
-  else answer(res, text, outcome.code, outcome.details, undefined, outcome.metadata);
+  if (outcome.ok) answer(req, res, text, GrpcStatus.OK, '', outcome.response);
+  else answer(req, res, text, outcome.code, outcome.details, undefined, outcome.metadata);
 }
 
 /** The answer frames: the message if any, then the trailers (with the documented details on an error). */
-function answer(res: Response, text: boolean, code: number, message: string, payload?: Buffer, trailers?: Metadata) {
+function answer(
+  req: Request,
+  res: Response,
+  text: boolean,
+  code: number,
+  message: string,
+  payload?: Buffer,
+  trailers?: Metadata,
+) {
   const details = trailers?.get(STATUS_DETAILS_KEY)[0];
   const fields: Record<string, string> = {
     'grpc-status': String(code),
@@ -95,14 +102,14 @@ function answer(res: Response, text: boolean, code: number, message: string, pay
   };
   if (Buffer.isBuffer(details)) fields[STATUS_DETAILS_KEY] = details.toString('base64');
   const body = Buffer.concat([...(payload ? [frame(DATA_FRAME, payload)] : []), trailerFrame(fields)]);
-  noteRpcCode(res, code);
+  answeredWith(req, res, code);
   res.status(200);
   res.setHeader('Content-Type', text ? 'application/grpc-web-text+proto' : 'application/grpc-web+proto');
   res.end(text ? body.toString('base64') : body);
 }
 
-export function answerError(res: Response, text: boolean, error: AppError) {
+export function answerError(req: Request, res: Response, text: boolean, error: AppError) {
   if (res.headersSent) return void res.destroy();
   const { code, details, metadata } = toGrpcError(error);
-  answer(res, text, code, details, undefined, metadata);
+  answer(req, res, text, code, details, undefined, metadata);
 }

@@ -4,7 +4,7 @@ import { createGunzip } from 'node:zlib';
 import { AppError } from '../errors/app-error';
 import { Errors } from '../errors/errors';
 import { GrpcStatus } from '../errors/grpc-status';
-import { noteRpcCall } from '../metrics/request-metrics';
+import { noteRpcCall, noteRpcCode } from '../metrics/request-metrics';
 import { httpScopeOf } from '../tracing/server-spans';
 import { invokeUnary, type RpcOutcome } from './in-process-call';
 import type { UnaryRpc } from './rpc-handlers';
@@ -100,12 +100,25 @@ export function callInProcess(
   return scope ? scope.run(call) : call();
 }
 
-/** Starts counting the request as a call of `transport` (method unknown until it is matched). */
-export function countAs(res: Response, transport: RpcTransport, rpc?: UnaryRpc, req?: Request): void {
+/**
+ * Counts the request as a call of `transport` (method unknown when it matched none of ours); the
+ * HTTP request's span, the call's server span, is named after the method and says what it is.
+ */
+export function countAs(res: Response, transport: RpcTransport, rpc: UnaryRpc | undefined, req: Request): void {
   noteRpcCall(res, transport, rpc?.name);
-  if (rpc && req) {
-    // one of ours, so bounded: the HTTP span is named after it
-    const scope = httpScopeOf(req);
-    if (scope) scope.route = rpc.path;
-  }
+  const scope = rpc && httpScopeOf(req);
+  if (!scope) return;
+  scope.route = rpc.path;
+  const slash = rpc.path.lastIndexOf('/');
+  scope.span?.setAttributes({
+    'rpc.system': transport === 'connect' ? 'connect_rpc' : 'grpc',
+    'rpc.service': rpc.path.slice(1, slash),
+    'rpc.method': rpc.path.slice(slash + 1),
+  });
+}
+
+/** The status a call was answered with, for its count and its span. */
+export function answeredWith(req: Request, res: Response, code: number): void {
+  noteRpcCode(res, code);
+  httpScopeOf(req)?.span?.setAttribute('rpc.grpc.status_code', code);
 }

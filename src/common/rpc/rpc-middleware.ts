@@ -33,7 +33,7 @@ export function rpcOverHttp(options: RpcOverHttpOptions): RequestHandler {
       // its message may quote a header: only the kind of error is logged
       const kind = error instanceof Error ? error.name : typeof error;
       options.logger.error({ correlationId, path: boundText(req.path, 200), kind }, 'RPC over HTTP failed');
-      answerError(res, /grpc-web-text/i.test(req.headers['content-type'] ?? ''), Errors.internal(correlationId));
+      answerError(req, res, /grpc-web-text/i.test(req.headers['content-type'] ?? ''), Errors.internal(correlationId));
     });
   };
 }

@@ -1,5 +1,7 @@
 import { EventEntity } from '../src/common/events/event.entity';
 import { LimitHitEntity } from '../src/common/limits/limit-hit.entity';
+import { PhoneEvents } from '../src/phone/phone-events';
+import { eventsOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { phoneApi, phoneErrors, wrongCodeFor } from './support/phone-api';
 import { scrape, valueOf } from './support/prometheus';
@@ -51,6 +53,9 @@ describe.each(DATABASES)('refused checks that change nothing write nothing (%s)'
     const limitedBefore = await outcomes('limited');
     const counted = await rowsOf(userId);
     expect(counted).toEqual({ events: before.events + 3, limitHits: before.limitHits + 3 });
+    // the failure that reached PHONE_MAX_FAILED_PER_DAY says the user is locked out
+    const failures = (await eventsOf(t, userId)).filter((e) => e.type === PhoneEvents.verificationFailed);
+    expect(failures.map((e) => e.payload.lockedOut)).toEqual([undefined, undefined, true]);
     for (let i = 0; i < 50; i++) expect((await api.verify(userId, wrongCodeFor(phoneCode!))).status).toBe(429);
     expect(await rowsOf(userId)).toEqual(counted);
     expect((await outcomes('limited')) - limitedBefore).toBe(50);

@@ -36,7 +36,7 @@ export type CheckOutcome = Outcome<{ writes: Promise<void> }, CheckRefusal & { w
 
 /** The statements a check issues before it has loaded anything: see `start`. */
 export interface CheckInFlight {
-  allowed: Promise<Outcome<void, AppError>>;
+  allowed: Promise<Outcome<{ lastBeforeLockout: boolean }, AppError>>;
   claim: Promise<Claim | undefined>;
 }
 
@@ -95,16 +95,18 @@ export class PhoneCodeChecker {
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
     const allowed = await started.allowed;
     if (!allowed.ok) return refuse({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
-    if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired');
+    // a failure counted now reaches the daily limit: its event says the user is locked out
+    const lockout = allowed.value.lastBeforeLockout ? { lockedOut: true } : undefined;
+    if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired', lockout);
 
     const claim = await started.claim;
-    if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted');
+    if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted', lockout);
 
     const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
     const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
     if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
       const left = max - claim.attempts;
-      const payload = { attemptsRemaining: left, codeDead: left === 0 };
+      const payload = { attemptsRemaining: left, codeDead: left === 0, ...lockout };
       return failed({
         error: PhoneErrors.wrongCode(left),
         reason: 'wrong_code',

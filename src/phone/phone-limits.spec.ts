@@ -362,7 +362,7 @@ describe(PhoneLimits.name, () => {
 
     it('allows a check below PHONE_MAX_FAILED_PER_DAY failures', async () => {
       await fail(14);
-      expect(await mayCheck()).toEqual({ ok: true, value: undefined });
+      expect(await mayCheck()).toEqual({ ok: true, value: { lastBeforeLockout: true } });
     });
 
     it('refuses a check at PHONE_MAX_FAILED_PER_DAY failures, as rate-limited', async () => {
@@ -382,6 +382,18 @@ describe(PhoneLimits.name, () => {
     it('counts a check as nothing: only a recorded failure counts', async () => {
       for (let i = 0; i < 20; i++) await mayCheck();
       expect(counted()).toBe(0);
+    });
+
+    it('says whether the next failure counted reaches the limit (locks the user out)', async () => {
+      build({ PHONE_MAX_FAILED_PER_DAY: '3' });
+      const next: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const allowed = await mayCheck();
+        next.push(allowed.ok && allowed.value.lastBeforeLockout);
+        await sut.recordFailedCheck(fakeTx, USER, clock.now());
+      }
+      expect(next).toEqual([false, false, true]);
+      expect((await mayCheck()).ok).toBe(false);
     });
 
     it('keeps each user’s failures apart', async () => {

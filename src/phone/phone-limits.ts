@@ -169,12 +169,18 @@ export class PhoneLimits {
   }
 
   /**
-   * Before a code is compared: the user's failed checks in the last 24 h are below the limit. The
-   * refusal is returned; a store that cannot answer throws (and the check fails closed).
+   * Before a code is compared: the user's failed checks in the last 24 h are below the limit, and
+   * whether the next one counted reaches it (locks the user out: its event says so). Both reads
+   * issued together (no round trip of their own on PostgreSQL or Redis). The refusal is returned;
+   * a store that cannot answer throws (and the check fails closed).
    */
-  async mayCheck(tx: Tx, userId: string, now: Date): Promise<Outcome<void, AppError>> {
-    const verdict = await this.store.check([this.failures(userId)], now, tx);
-    if (verdict.ok) return succeeded(undefined);
+  async mayCheck(tx: Tx, userId: string, now: Date): Promise<Outcome<{ lastBeforeLockout: boolean }, AppError>> {
+    const rule = this.failures(userId);
+    const [verdict, failures] = await Promise.all([
+      this.store.check([rule], now, tx),
+      this.store.hitsWithin(rule.key, rule.windowMs, now, tx),
+    ]);
+    if (verdict.ok) return succeeded({ lastBeforeLockout: failures + 1 >= rule.limit });
     return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
   }
 

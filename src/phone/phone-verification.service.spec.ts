@@ -366,6 +366,18 @@ describe(PhoneVerificationService.name, () => {
       expect(store.count(`verify:failed:${user.id}`)).toBe(1);
     });
 
+    it('marks the event of the failure that reaches the daily limit: the user is locked out', async () => {
+      pending();
+      const limits = new PhoneLimits(unitConfig(), store, limitMetrics(), new InMemoryBackoffStore());
+      for (let i = 0; i < 13; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
+      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
+      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
+      expect(events.appended.map((e) => e.payload)).toEqual([
+        { reason: 'wrong_code', attemptsRemaining: 4, codeDead: false },
+        { reason: 'wrong_code', attemptsRemaining: 3, codeDead: false, lockedOut: true },
+      ]);
+    });
+
     it('neither counts a check refused by the daily failure limit again nor appends an event for it', async () => {
       pending();
       const limits = new PhoneLimits(unitConfig(), store, limitMetrics(), new InMemoryBackoffStore());

@@ -151,13 +151,15 @@ export class PhoneVerificationService {
       // an event only for a check that changed something (an attempt used, a code killed, a failure
       // counted); a refusal that changes nothing (no code pending, the daily limit already reached)
       // is counted in the metrics only, so that repeating it cannot grow the events without bound
+      const refused = (): Outcome<ChangeDetails, CheckRefusal> => failed(refusal);
+      if (!refusal.counts) return closing(refusal.writes.then(refused));
       const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
       const writes = Promise.all([
         refusal.writes,
-        refusal.counts && this.limits.recordFailedCheck(tx, user.id, now),
-        refusal.counts && this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
+        this.limits.recordFailedCheck(tx, user.id, now),
+        this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
       ]);
-      return closing(writes.then((): Outcome<ChangeDetails, CheckRefusal> => failed(refusal)));
+      return closing(writes.then(refused));
     });
     // committed: a check rolled back by a dependency that cannot answer is no outcome
     this.metrics.verification(outcome.ok ? 'ok' : outcome.error.reason);

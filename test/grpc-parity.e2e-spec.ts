@@ -215,7 +215,7 @@ function asResult(expected: Expected): object {
   return { ok: false, httpStatus, code, message: expect.stringMatching(new RegExp(`\\(${id}\\)$`)), details };
 }
 
-describe.each(DATABASES)('gRPC parity: REST, gRPC and gRPC-web (%s)', (db) => {
+describe.each(DATABASES)('parity: REST, gRPC, gRPC-web and Connect (%s)', (db) => {
   let t: TestApp;
   let orgId: string;
   let callers: Record<TransportName, Caller>;
@@ -237,11 +237,11 @@ describe.each(DATABASES)('gRPC parity: REST, gRPC and gRPC-web (%s)', (db) => {
     const expected = scenario.expected(orgId);
 
     const { httpStatus: _, ...overGrpc } = asResult(expected) as { httpStatus?: number };
-    expect(results).toEqual({ rest: asResult(expected), grpc: overGrpc, 'grpc-web': overGrpc });
-    // beyond the expected shape: the very same message, details and response fields on all three
-    expect({ grpc: comparable(results.grpc), 'grpc-web': comparable(results['grpc-web']) }).toEqual({
-      grpc: comparable(results.rest),
-      'grpc-web': comparable(results.rest),
-    });
+    expect(results).toEqual({ rest: asResult(expected), grpc: overGrpc, 'grpc-web': overGrpc, connect: overGrpc });
+    // beyond the expected shape: the very same message, details and response fields on all four
+    const others = TRANSPORTS.filter((name) => name !== 'rest');
+    expect(Object.fromEntries(others.map((name) => [name, comparable(results[name])]))).toEqual(
+      Object.fromEntries(others.map((name) => [name, comparable(results.rest)])),
+    );
   });
 });

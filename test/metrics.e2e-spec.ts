@@ -5,7 +5,12 @@ import { Database } from '../src/database/sql';
 import { bearer, DATABASES, freePort, startApp, TestApp } from './support/test-app';
 import { TRANSPORTS, TransportName, transportCaller } from './support/transports';
 
-const TRANSPORT_LABEL: Record<TransportName, string> = { rest: 'rest', grpc: 'grpc', 'grpc-web': 'grpc_web' };
+const TRANSPORT_LABEL: Record<TransportName, string> = {
+  rest: 'rest',
+  grpc: 'grpc',
+  'grpc-web': 'grpc_web',
+  connect: 'connect',
+};
 const wrongCodeFor = (code: string) => (code === '000000' ? '111111' : '000000');
 
 describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
@@ -66,7 +71,7 @@ describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
       ];
       for (const [method, code] of expected) {
         const labels = { transport: TRANSPORT_LABEL[transport], method, code };
-        // a gRPC-web call is counted once, as grpc_web, not again by the gRPC server it is bridged to
+        // a gRPC-web or Connect call is counted once, under its own transport
         expect([transport, method, code, moved('pv_requests_total', labels)]).toEqual([transport, method, code, 1]);
         expect(moved('pv_request_duration_seconds_count', labels)).toBe(1);
         expect(moved('pv_request_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(1);
@@ -76,7 +81,7 @@ describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
     // nothing else moved in the request series: the scrapes themselves are not requests of the API
     const total = (samples: Sample[]) =>
       samples.filter((s) => s.name === 'pv_requests_total').reduce((sum, s) => sum + s.value, 0);
-    expect(total(after) - total(before)).toBe(9);
+    expect(total(after) - total(before)).toBe(3 * TRANSPORTS.length);
   }, 60_000);
 
   it('counts a path that matched no route as method "unknown", never the path', async () => {

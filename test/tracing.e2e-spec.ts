@@ -107,7 +107,7 @@ describe.each(DATABASES)('tracing (%s)', (db) => {
         expect(attributes(server!)).toMatchObject({ 'http.request.method': 'POST', 'http.response.status_code': 200 });
       } else {
         expect(attributes(server!)).toMatchObject({
-          'rpc.system': 'grpc',
+          'rpc.system': transport === 'connect' ? 'connect_rpc' : 'grpc',
           'rpc.service': 'zitadel.user.v2.UserService',
           'rpc.grpc.status_code': 0,
         });
@@ -135,7 +135,7 @@ describe.each(DATABASES)('tracing (%s)', (db) => {
         expect(line).toMatchObject({ msg: 'call completed', grpc: { code: 'OK' }, trace_id: server!.traceId });
         expect(line?.span_id).toBe(server!.spanId);
       }
-      if (transport === 'grpc-web') {
+      if (transport === 'grpc-web' || transport === 'connect') {
         // run in process: the browser's HTTP request is the call's server span
         expect(attributes(server!)).toMatchObject({
           'http.route': '/zitadel.user.v2.UserService/VerifyPhone',

@@ -2,7 +2,7 @@ import { createFileRegistry, fromBinary, fromJson, toBinary, toJson } from '@buf
 import type { DescMessage, DescService, FileRegistry, JsonObject, JsonValue } from '@bufbuild/protobuf';
 import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
-import { createGrpcWebTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import {
   Client as GrpcClient,
   credentials,
@@ -22,13 +22,13 @@ import { LOADER_OPTIONS, PROTO_ROOT, SERVICE_PROTOS } from '../../src/common/grp
 import { TestApp } from './test-app';
 
 /**
- * The three ways clients call us, behind one `call()`: REST (supertest), gRPC (a @grpc/grpc-js
- * client built from proto/ with @grpc/proto-loader) and gRPC-web (connect-es's gRPC-web transport,
+ * The four ways clients call us, behind one `call()`: REST (supertest), gRPC (a @grpc/grpc-js
+ * client built from proto/ with @grpc/proto-loader), gRPC-web and Connect (connect-es's transports,
  * with descriptors compiled from proto/ by buf, independently of the server's protobufjs).
  * Results come back as protobuf JSON so the transports compare with toEqual.
  */
-export type TransportName = 'rest' | 'grpc' | 'grpc-web';
-export const TRANSPORTS: TransportName[] = ['rest', 'grpc', 'grpc-web'];
+export type TransportName = 'rest' | 'grpc' | 'grpc-web' | 'connect';
+export const TRANSPORTS: TransportName[] = ['rest', 'grpc', 'grpc-web', 'connect'];
 
 export type ServiceName = 'UserService' | 'OrganizationService';
 const SERVICES: Record<ServiceName, string> = {
@@ -260,15 +260,40 @@ export function connectErrorResult(error: ConnectError): CallResult {
   return { ok: false, code: error.code, message, details: status?.details ?? [] };
 }
 
+// ---- Connect (connect-es, protobuf JSON over HTTP/1.1, as ZITADEL's SDKs call) ---------------
+
+export function connectTransport(t: TestApp, options: { httpVersion?: '1.1' | '2'; binary?: boolean } = {}) {
+  return createConnectTransport({
+    baseUrl: `http://127.0.0.1:${httpPort(t)}`,
+    httpVersion: options.httpVersion ?? '1.1',
+    useBinaryFormat: options.binary ?? false,
+  });
+}
+
+/** A Connect error as CallResult: its message, and its details decoded into protobuf JSON. */
+export function connectProtocolErrorResult(error: ConnectError): CallResult {
+  const details = error.details.map((detail) => {
+    if ('desc' in detail) throw new Error('a Connect error detail the server sent always has a type name');
+    const schema = messageSchema(detail.type);
+    return {
+      '@type': `type.googleapis.com/${detail.type}`,
+      ...(toJson(schema, fromBinary(schema, detail.value), { registry: protoRegistry() }) as JsonObject),
+    };
+  });
+  return { ok: false, code: error.code, message: error.rawMessage, details };
+}
+
 async function callGrpcWeb(
   t: TestApp,
   service: ServiceName,
   method: string,
   request: JsonObject,
   token?: string,
+  protocol: 'grpc-web' | 'connect' = 'grpc-web',
 ): Promise<CallResult> {
   const desc = serviceSchema(service);
-  const client = createClient(desc, grpcWebTransport(t)) as unknown as Record<
+  const transport = protocol === 'connect' ? connectTransport(t) : grpcWebTransport(t);
+  const client = createClient(desc, transport) as unknown as Record<
     string,
     (req: unknown, options: object) => Promise<any>
   >;
@@ -280,12 +305,14 @@ async function callGrpcWeb(
     const response = await client[name](input, { headers });
     return { ok: true, response: toJson(methodDesc.output, response) as JsonObject };
   } catch (error) {
-    if (error instanceof ConnectError) return connectErrorResult(error);
+    if (error instanceof ConnectError) {
+      return protocol === 'connect' ? connectProtocolErrorResult(error) : connectErrorResult(error);
+    }
     throw error;
   }
 }
 
-// ---- one call, three transports --------------------------------------------------------------
+// ---- one call, four transports --------------------------------------------------------------
 
 export interface Caller {
   call(service: ServiceName, method: string, request: JsonObject, token?: string): Promise<CallResult>;
@@ -296,8 +323,11 @@ export function transportCaller(t: TestApp, transport: TransportName): Caller {
   if (transport === 'rest') {
     return { call: (service, method, request, token) => callRest(t, service, method, request, token), close() {} };
   }
-  if (transport === 'grpc-web') {
-    return { call: (service, method, request, token) => callGrpcWeb(t, service, method, request, token), close() {} };
+  if (transport === 'grpc-web' || transport === 'connect') {
+    return {
+      call: (service, method, request, token) => callGrpcWeb(t, service, method, request, token, transport),
+      close() {},
+    };
   }
   const clients = grpcClients(t);
   return {

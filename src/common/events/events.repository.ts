@@ -34,6 +34,8 @@ export interface NewEvent {
   payload?: Record<string, unknown>;
 }
 
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
 const INSERT_EVENTS =
   'INSERT INTO events (id, aggregate_type, aggregate_id, sequence, type, payload, creator, resource_owner, created_at)';
 
@@ -112,20 +114,23 @@ export class EventsRepository extends SqlRepository {
   }
 
   /**
-   * Up to `limit` events of `type` created before `before`, after the position `after` (created
-   * at, then id: a position a previous call returned), oldest first: the index on type and time.
+   * Up to `limit` events of `type` created before `before` whose payload does not hold `marker`,
+   * after the position `after` (created at, then id: the last one a previous call returned),
+   * oldest first: the index on type and time.
    */
   async ofTypeBefore(
     type: string,
     before: Date,
     after: EventPosition,
     limit: number,
+    marker: string,
   ): Promise<Array<EventPosition & { payload: string }>> {
     const rows = await this.db.rows<{ id: string; payload: string; created_at: number | string }>(
       undefined,
       'SELECT id, payload, created_at FROM events WHERE type = $1 AND created_at < $2 ' +
-        'AND (created_at > $3 OR (created_at = $4 AND id > $5)) ORDER BY created_at, id LIMIT $6',
-      [type, before.getTime(), after.createdAt, after.createdAt, after.id, limit],
+        "AND (created_at > $3 OR (created_at = $4 AND id > $5)) AND payload NOT LIKE $6 ESCAPE '\\' " +
+        'ORDER BY created_at, id LIMIT $7',
+      [type, before.getTime(), after.createdAt, after.createdAt, after.id, `%${escapeLike(marker)}%`, limit],
     );
     return rows.map((row) => ({ id: row.id, payload: row.payload, createdAt: Number(row.created_at) }));
   }

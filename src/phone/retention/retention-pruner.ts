@@ -21,6 +21,9 @@ export const PHONE_FIELDS: Record<string, string[]> = {
   [PhoneEvents.codeSendBlocked]: ['prefix'],
 };
 
+/** In the payload of a redacted event (JSON.stringify's spelling): it is passed over. */
+const REDACTED_MARKER = '"redacted":true';
+
 /** What one sweep pruned, by what (`event_phones`: events redacted). */
 export interface Pruned {
   outbox: number;
@@ -99,7 +102,7 @@ export class RetentionPruner {
     for (const [type, fields] of Object.entries(PHONE_FIELDS)) {
       for (;;) {
         const after = this.redacted.get(type) ?? { createdAt: -1, id: '' };
-        const rows = await this.events.ofTypeBefore(type, before, after, BATCH);
+        const rows = await this.events.ofTypeBefore(type, before, after, BATCH, REDACTED_MARKER);
         if (rows.length === 0) break;
         const rewrites = rows.flatMap((row) => {
           const payload = parsePayload(row.payload);

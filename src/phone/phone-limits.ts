@@ -123,6 +123,10 @@ export class PhoneLimits {
         scope: 'user',
       });
     }
+    // whether another account was sent an SMS to this number within the day (for a metric only):
+    // read now, beside the first statements, and looked at once the send is counted
+    const shared = this.sentByOthers(tx, perNumber, ceiling, now);
+    shared.catch(() => undefined);
     const backoff = backoffKey(phone.e164, userId);
     let sends = 0;
     if (this.backoffPolicy) {
@@ -135,13 +139,8 @@ export class PhoneLimits {
     if (!verdict.ok) {
       throw this.refused(verdict.rule.name, PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
     }
-    // issued together (one round trip on PostgreSQL): the back-off's record, and whether another
-    // account was sent an SMS to this number within the day (the ceiling's hits beyond this account's)
-    const [, shared] = await Promise.all([
-      this.backoffPolicy && this.recordBackoff(tx, backoff, sends, now),
-      this.sentByOthers(tx, perNumber, ceiling, now),
-    ]);
-    if (shared) this.metrics.sharedNumberSend();
+    if (this.backoffPolicy) await this.recordBackoff(tx, backoff, sends, now);
+    if (await shared) this.metrics.sharedNumberSend();
   }
 
   /**
@@ -160,6 +159,7 @@ export class PhoneLimits {
     if (waitMs > 0) this.metrics.backoffImposed(waitMs);
   }
 
+  /** The number's hits (all accounts) beyond this account's: another account was sent to it. */
   private async sentByOthers(tx: Tx, own: LimitRule, ceiling: LimitRule, now: Date): Promise<boolean> {
     const [mine, all] = await Promise.all([
       this.store.hitsWithin(own.key, own.windowMs, now, tx),

@@ -61,6 +61,14 @@ export class OnePort {
       if (this.draining) session.close();
     });
     this.h2.on('request', (req: Http2ServerRequest) => this.request(req));
+    // Node's close() ends idle HTTP/1.1 connections only; an HTTP/2 one (ours or grpc-js's) would
+    // keep app.close() waiting for good (grpc-js's sessions are only ended after it), so it drains them
+    const close = http1.close.bind(http1);
+    http1.close = ((callback?: (error?: Error) => void) => {
+      this.drain();
+      options.grpc.drain(options.keepAliveTimeoutMs);
+      return close(callback);
+    }) as typeof http1.close;
   }
 
   /** GOAWAY on our HTTP/2 sessions (grpc-js ends its own), connections still being read closed. */

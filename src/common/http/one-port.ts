@@ -42,7 +42,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 export class OnePort {
   private readonly h1Listeners: Array<(socket: Duplex) => void>;
   private readonly h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 } });
-  private readonly secureContext?: tls.SecureContext;
+  /** Terminates TLS when configured; its connections are then routed by their ALPN choice. */
+  private readonly tls?: tls.Server;
   private readonly sessions = new Set<Http2Session>();
   private readonly reading = new Set<Duplex>();
   private draining = false;
@@ -52,7 +53,15 @@ export class OnePort {
     this.h1Listeners = http1.listeners('connection') as Array<(socket: Duplex) => void>;
     http1.removeAllListeners('connection');
     http1.on('connection', (socket: Socket) => this.accept(socket));
-    if (options.tls) this.secureContext = loadTls(options.tls);
+    if (options.tls) {
+      this.tls = tls.createServer({ ...loadTls(options.tls), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'] });
+      this.tls.on('secureConnection', (secure: tls.TLSSocket) => {
+        if (secure.alpnProtocol === 'h2') this.readPreface(secure);
+        else this.toHttp1(secure);
+      });
+      // a failed handshake: tls.Server has closed the connection, nothing to answer
+      this.tls.on('tlsClientError', () => undefined);
+    }
     this.h2.on('session', (session: Http2Session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));
@@ -86,19 +95,8 @@ export class OnePort {
   }
 
   private accept(socket: Socket): void {
-    if (!this.secureContext) return this.sniff(socket);
-    const secure = new tls.TLSSocket(socket, {
-      isServer: true,
-      secureContext: this.secureContext,
-      ALPNProtocols: ['h2', 'http/1.1'],
-    });
-    secure.setTimeout(this.options.keepAliveTimeoutMs, () => secure.destroy());
-    secure.once('error', () => secure.destroy());
-    secure.once('secure', () => {
-      secure.setTimeout(0);
-      if (secure.alpnProtocol === 'h2') this.readPreface(secure);
-      else this.toHttp1(secure);
-    });
+    if (this.tls) this.tls.emit('connection', socket);
+    else this.sniff(socket);
   }
 
   /** Cleartext: HTTP/2 with prior knowledge starts with its preface, anything else is HTTP/1.1. */
@@ -233,7 +231,8 @@ function refuseGrpc(req: Http2ServerRequest): void {
   );
 }
 
-function loadTls(files: { certFile: string; keyFile: string }): tls.SecureContext {
+/** The certificate and key, checked to make a TLS context (else the start stops naming the setting). */
+function loadTls(files: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
   const read = (setting: string, file: string) => {
     try {
       return readFileSync(file);
@@ -245,7 +244,8 @@ function loadTls(files: { certFile: string; keyFile: string }): tls.SecureContex
   const cert = read('TLS_CERT_FILE', files.certFile);
   const key = read('TLS_KEY_FILE', files.keyFile);
   try {
-    return tls.createSecureContext({ cert, key, minVersion: 'TLSv1.2' });
+    tls.createSecureContext({ cert, key });
+    return { cert, key };
   } catch (error) {
     const reason = (error as Error).message;
     throw new StartupError(`TLS_CERT_FILE and TLS_KEY_FILE do not make a certificate and its key (${reason})`, {

@@ -4,6 +4,7 @@ import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import {
+  ChannelCredentials,
   Client as GrpcClient,
   credentials,
   loadPackageDefinition,
@@ -147,12 +148,15 @@ const GRPC_CONSTRUCTORS: Record<ServiceName, ServiceClientConstructor> = {
 
 export type GrpcClients = Record<ServiceName, GrpcClient & Record<string, any>>;
 
-/** One grpc-js client per service, on the app's gRPC port; close with closeGrpcClients. */
-export function grpcClients(t: TestApp): GrpcClients {
-  const address = grpcAddress(t);
+/** One grpc-js client per service, on the app's gRPC port (or `address`); close with closeGrpcClients. */
+export function grpcClients(
+  t: TestApp,
+  address = grpcAddress(t),
+  channel: ChannelCredentials = credentials.createInsecure(),
+): GrpcClients {
   return {
-    UserService: new GRPC_CONSTRUCTORS.UserService(address, credentials.createInsecure()),
-    OrganizationService: new GRPC_CONSTRUCTORS.OrganizationService(address, credentials.createInsecure()),
+    UserService: new GRPC_CONSTRUCTORS.UserService(address, channel),
+    OrganizationService: new GRPC_CONSTRUCTORS.OrganizationService(address, channel),
   } as GrpcClients;
 }
 

@@ -1,15 +1,16 @@
 /**
- * Sets a phone number and verifies it, over gRPC-web (what a browser speaks, here from Node) or
- * native gRPC, with connect-es clients generated from proto/ (gen/, `npm run examples:gen`).
+ * Sets a phone number and verifies it over Connect (what ZITADEL's SDKs speak), gRPC-web (what a
+ * browser speaks, here from Node) or native gRPC, all on the one HTTP port, with connect-es
+ * clients generated from proto/ (gen/, `npm run examples:gen`).
  *
+ *   npx ts-node --transpile-only examples/verify-phone.ts connect
  *   npx ts-node --transpile-only examples/verify-phone.ts grpc-web
  *   npx ts-node --transpile-only examples/verify-phone.ts grpc
  *
- * Settings: PV_TOKEN (default: the token in data/admin.pat), PV_API (gRPC-web, default
- * http://localhost:8080), PV_GRPC (gRPC, default http://localhost:50051).
+ * Settings: PV_TOKEN (default: the token in data/admin.pat), PV_API (default http://localhost:8080).
  */
 import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
-import { createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { readFileSync } from 'node:fs';
 import { OrganizationService } from './gen/zitadel/org/v2/org_service_pb';
 import { UserService } from './gen/zitadel/user/v2/user_service_pb';
@@ -20,14 +21,13 @@ async function main(kind: string): Promise<void> {
     req.header.set('authorization', `Bearer ${token}`);
     return next(req);
   };
+  const baseUrl = process.env.PV_API ?? 'http://localhost:8080';
   const transport =
     kind === 'grpc'
-      ? createGrpcTransport({ baseUrl: process.env.PV_GRPC ?? 'http://localhost:50051', interceptors: [bearer] })
-      : createGrpcWebTransport({
-          baseUrl: process.env.PV_API ?? 'http://localhost:8080',
-          httpVersion: '1.1',
-          interceptors: [bearer],
-        });
+      ? createGrpcTransport({ baseUrl, interceptors: [bearer] })
+      : kind === 'connect'
+        ? createConnectTransport({ baseUrl, httpVersion: '1.1', interceptors: [bearer] })
+        : createGrpcWebTransport({ baseUrl, httpVersion: '1.1', interceptors: [bearer] });
   const orgs = createClient(OrganizationService, transport);
   const users = createClient(UserService, transport);
 

@@ -53,7 +53,7 @@ describe('examples/ (connect-es clients generated from proto/)', () => {
     }
   }, 60_000);
 
-  it.each(['grpc-web', 'grpc'])(
+  it.each(['connect', 'grpc-web', 'grpc'])(
     'verify-phone.ts sets and verifies a phone over %s',
     async (transport) => {
       const address = t!.app.getHttpServer().address() as { port: number };
@@ -68,7 +68,6 @@ describe('examples/ (connect-es clients generated from proto/)', () => {
             ...process.env,
             PV_TOKEN: t!.adminToken,
             PV_API: `http://127.0.0.1:${address.port}`,
-            PV_GRPC: `http://127.0.0.1:${t!.env.GRPC_PORT}`,
           },
         },
       );

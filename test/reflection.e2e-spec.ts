@@ -64,7 +64,7 @@ describe('server reflection for reflection-driven clients (buf curl)', () => {
 
   it("the README's buf curl commands list, verify, read and check health", async () => {
     const commands = readmeBlock()
-      .replace(/localhost:50051/g, `127.0.0.1:${t!.env.GRPC_PORT}`)
+      .replace(/localhost:8080/g, `127.0.0.1:${(t!.app.getHttpServer().address() as { port: number }).port}`)
       .split(/(?<!\\)\n/)
       .filter((line) => line.trim() && !line.startsWith('#'));
     expect(commands).toHaveLength(4);

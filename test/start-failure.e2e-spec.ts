@@ -25,7 +25,13 @@ describe('a failed start', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
     try {
-      await expect(startApp('sqlite', { GRPC_PORT: String(port) })).rejects.toThrow();
+      await expect(startApp('sqlite', { GRPC_PORT: String(port) })).rejects.toThrow(
+        /^GRPC_PORT \d+ on 127\.0\.0\.1 cannot be opened \(EADDRINUSE\); set another port, or 0 for none/,
+      );
+      await expect(startApp('sqlite', { PORT: String(port) })).rejects.toMatchObject({
+        message: expect.stringMatching(/^PORT \d+ on 127\.0\.0\.1 cannot be opened \(EADDRINUSE\)/),
+        fields: { setting: 'PORT', reason: 'EADDRINUSE' },
+      });
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }

@@ -19,9 +19,13 @@ describe(EnvironmentVariables.name, () => {
       PORT: 8080,
       HOST: '0.0.0.0',
       GRPC_PORT: 50051,
+      HTTP_KEEPALIVE_TIMEOUT: 65_000,
+      TLS_CERT_FILE: undefined,
+      TLS_KEY_FILE: undefined,
       METRICS_PORT: 9464,
       METRICS_HOST: undefined,
       GRPC_WEB_CORS_ORIGINS: '*',
+      CORS_ALLOWED_ORIGINS: undefined,
       DATABASE_URL: './data/phone-verify.sqlite',
       DATABASE_SCHEMA: undefined,
       DATABASE_POOL_SIZE: 20,
@@ -40,6 +44,8 @@ describe(EnvironmentVariables.name, () => {
       OIDC_JWKS_URL: undefined,
       OIDC_JWKS_FILE: undefined,
       OIDC_AUDIENCE: undefined,
+      OIDC_ALGORITHMS: 'RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA',
+      OIDC_TOKEN_TYPES: 'at+jwt',
       CODE_HMAC_KEY: undefined,
       CODE_HMAC_KEY_FILE: './data/code-hmac.key',
       PHONE_CODE_LENGTH: 6,
@@ -55,9 +61,13 @@ describe(EnvironmentVariables.name, () => {
       SMS_SEND_CONCURRENCY: 16,
       SMS_POLL_INTERVAL: 1_000,
       SMS_SEND_LEASE: 60_000,
+      SMS_OUTBOX_RETENTION: 7 * 86_400_000,
+      SMS_RECEIPT_RETENTION: 86_400_000,
+      EVENT_PHONE_RETENTION: 90 * 86_400_000,
       SMS_RESEND_COOLDOWN: 60_000,
       SMS_MAX_PER_USER_PER_HOUR: 5,
       SMS_MAX_PER_NUMBER_PER_DAY: 10,
+      SMS_NUMBER_CEILING_PER_DAY: undefined,
       SMS_BACKOFF_BASE: 60_000,
       SMS_BACKOFF_FREE_SENDS: 3,
       SMS_BACKOFF_MAX: 3_600_000,
@@ -74,6 +84,7 @@ describe(EnvironmentVariables.name, () => {
       SMS_FRAUD_VERIFIED_RATIO: 0.2,
       SMS_FRAUD_HOURLY_DIVISOR: 6,
       SMS_FRAUD_REMEMBER_VERIFIED: 365 * 86_400_000,
+      SMS_FRAUD_COUNTER_RETENTION: 15 * 86_400_000,
       SMS_FRAUD_ALLOWED_ADDRESSES: undefined,
       SMS_FRAUD_ALLOWED_COUNTRIES: undefined,
       SMS_FRAUD_ALLOWED_NUMBERS: undefined,
@@ -81,6 +92,7 @@ describe(EnvironmentVariables.name, () => {
       REDIS_TIMEOUT: 1_000,
       THROTTLE_LIMIT: 1200,
       THROTTLE_WINDOW: 60_000,
+      THROTTLE_PUBLIC_LIMIT: 12_000,
       TRUSTED_PROXIES: undefined,
       DEFAULT_PHONE_REGION: undefined,
       SMS_PROVIDER: 'console',
@@ -138,6 +150,15 @@ describe(EnvironmentVariables.name, () => {
     ['SMS_BACKOFF_BASE', '2h', 'SMS_BACKOFF_BASE must be a duration between 0s and 1h (e.g. 30s, 10m)'],
     ['SMS_BACKOFF_FREE_SENDS', '0', 'SMS_BACKOFF_FREE_SENDS must be an integer between 1 and 100'],
     ['SMS_BACKOFF_MAX', '30s', 'SMS_BACKOFF_MAX must be a duration between 1m and 24h (e.g. 30s, 10m)'],
+    ['SMS_NUMBER_CEILING_PER_DAY', '0', 'SMS_NUMBER_CEILING_PER_DAY must be an integer between 1 and 100000'],
+    ['SMS_OUTBOX_RETENTION', '12h', 'SMS_OUTBOX_RETENTION must be a duration between 1d and 3650d (e.g. 30s, 10m)'],
+    ['SMS_RECEIPT_RETENTION', '31d', 'SMS_RECEIPT_RETENTION must be a duration between 1h and 30d (e.g. 30s, 10m)'],
+    [
+      'SMS_FRAUD_COUNTER_RETENTION',
+      '14d',
+      'SMS_FRAUD_COUNTER_RETENTION must be a duration between 15d and 3650d (e.g. 30s, 10m)',
+    ],
+    ['EVENT_PHONE_RETENTION', '1h', 'EVENT_PHONE_RETENTION must be a duration between 1d and 3650d (e.g. 30s, 10m)'],
     ['SMS_MAX_AGE', '30s', 'SMS_MAX_AGE must be a duration between 1m and 24h'],
     ['SMS_RETRY_BASE', 'soon', 'SMS_RETRY_BASE must be a duration between 100ms and 1m'],
     ['THROTTLE_LIMIT', '-1', 'THROTTLE_LIMIT must be an integer between 0 and 1000000'],
@@ -154,6 +175,13 @@ describe(EnvironmentVariables.name, () => {
       'SMS_BACKOFF_MAX: must be at least SMS_BACKOFF_BASE (the first wait)',
     );
     expect(validateEnvironment({ SMS_BACKOFF_BASE: '0s', SMS_BACKOFF_MAX: '1m' }).SMS_BACKOFF_BASE).toBe(0);
+  });
+
+  it('refuses an SMS_NUMBER_CEILING_PER_DAY below one account’s SMS_MAX_PER_NUMBER_PER_DAY', () => {
+    expect(() => validateEnvironment({ SMS_MAX_PER_NUMBER_PER_DAY: '10', SMS_NUMBER_CEILING_PER_DAY: '9' })).toThrow(
+      'SMS_NUMBER_CEILING_PER_DAY: must be at least SMS_MAX_PER_NUMBER_PER_DAY',
+    );
+    expect(validateEnvironment({ SMS_NUMBER_CEILING_PER_DAY: '10' }).SMS_NUMBER_CEILING_PER_DAY).toBe(10);
   });
 
   it('refuses a send lease shorter than the providers could take together', () => {

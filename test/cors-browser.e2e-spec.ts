@@ -1,9 +1,9 @@
 import { create, fromBinary, toBinary, toJson } from '@bufbuild/protobuf';
 import type { JsonObject } from '@bufbuild/protobuf';
-import { existsSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from './support/browser';
 import type { Response } from 'supertest';
 import { closeServer } from './support/fake-http';
 import { createHuman } from './support/factories';
@@ -20,17 +20,6 @@ import { GRPC_WEB, UNAUTHENTICATED, USER_NOT_FOUND } from './support/wire';
  * Then the same contract header by header with supertest: the preflight's 204 and its lists, the
  * headers answers expose, and an origin list (CORS_ALLOWED_ORIGINS, else GRPC_WEB_CORS_ORIGINS).
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const GET_USER = '/zitadel.user.v2.UserService/GetUserByID';
 /** A well-formed user id nobody has. */
@@ -176,8 +165,6 @@ describe('CORS in a real browser and on the wire (sqlite)', () => {
   let listedApi: string;
 
   beforeAll(async () => {
-    // no skip: CI installs Debian's chromium before the tests run (see .ci/run)
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     [allowedPage, otherPage] = await Promise.all([pageServer(), pageServer()]);
     [open, listed, legacy] = await Promise.all([
       startApp('sqlite'),
@@ -194,7 +181,8 @@ describe('CORS in a real browser and on the wire (sqlite)', () => {
     ({ userId: listedUserId } = await createHuman(listed));
 
     // a cold Chromium start on a busy 2-core machine has taken more than 15 s
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    // no skip: CI installs Debian's chromium before the tests run (see .ci/run)
+    browser = await launchChromium();
   }, 120_000);
 
   /** A page on `origin`, in a new browser context: Chromium's preflight cache starts empty. */

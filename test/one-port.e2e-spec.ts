@@ -160,6 +160,12 @@ describe.each(DATABASES)('every protocol on the HTTP port (%s)', (db) => {
       expect([late.status, JSON.parse(late.body.toString()).code]).toEqual([504, 'deadline_exceeded']);
       const fine = await post(t, GET_USER, JSON.stringify({ userId }), { ...headers, 'connect-timeout-ms': '30000' });
       expect(fine.status).toBe(200);
+      // longer than a Node timer holds (2^31 ms): not a deadline that has passed
+      const far = await post(t, GET_USER, JSON.stringify({ userId }), {
+        ...headers,
+        'connect-timeout-ms': '9999999999',
+      });
+      expect(far.status).toBe(200);
       const bad = await post(t, GET_USER, JSON.stringify({ userId }), { ...headers, 'connect-timeout-ms': '-1' });
       expect([bad.status, JSON.parse(bad.body.toString()).code]).toEqual([400, 'invalid_argument']);
     });

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
-import { Browser, chromium, Locator, Page } from 'playwright-core';
+import { Browser, Locator, Page } from 'playwright-core';
+import { launchChromium } from './support/browser';
 import { createHuman } from './support/factories';
 import { phoneApi, wrongCodeFor } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
@@ -11,17 +11,6 @@ import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
  * what a person exploring the API does — read the operations, call one without a token, authorize
  * with the admin token, then "Try it out" / "Execute" and read the real status and body.
  */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const PHONE_OPERATIONS = [
   { operationId: 'UserService_SetPhone', method: 'POST', path: '/v2/users/{userId}/phone' },
   { operationId: 'UserService_RemovePhone', method: 'DELETE', path: '/v2/users/{userId}/phone' },
@@ -43,8 +32,6 @@ describe('Swagger UI in a browser (sqlite)', () => {
   const assets = new Map<string, number>();
 
   beforeAll(async () => {
-    // no skip: CI installs Debian's chromium before the tests run (see .ci/run)
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`);
     t = await startApp('sqlite');
     const { port } = t.app.getHttpServer().address() as AddressInfo;
     baseUrl = `http://127.0.0.1:${port}`;
@@ -52,7 +39,8 @@ describe('Swagger UI in a browser (sqlite)', () => {
     expect(user.phoneCode).toEqual(expect.any(String));
 
     // a cold Chromium start on a busy 2-core machine has taken more than 15 s
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+    // no skip: CI installs Debian's chromium before the tests run (see .ci/run)
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
     // generous for a busy 2-core machine; a healthy run needs a fraction of it

@@ -7,6 +7,9 @@ import { Errors } from '../errors/errors';
 import { GrpcStatus } from '../errors/grpc-status';
 import type { UnaryRpc } from './rpc-handlers';
 
+/** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /** How a call ended: the response's bytes, or a status with the error it renders. */
 export type RpcOutcome =
   { ok: true; response: Buffer } | { ok: false; error: AppError; code: number; details: string; metadata: Metadata };
@@ -73,8 +76,15 @@ function failed(error: AppError): RpcOutcome {
 
 /** A status a handler answered with: our error filter's (it carries its AppError), or one it did not make. */
 function statusOf(error: unknown): RpcOutcome {
-  const status = error as { code?: unknown; details?: unknown; error?: unknown } | null;
-  if (status?.error instanceof AppError) return failed(status.error);
+  const status = error as { code?: unknown; details?: unknown; metadata?: unknown; error?: unknown } | null;
+  if (status?.error instanceof AppError) {
+    // the filter's status is toGrpcError(error) already: taken as it is, not rendered (encoded) again
+    const { code, details, metadata } = status;
+    if (code === status.error.code && typeof details === 'string' && metadata instanceof Metadata) {
+      return { ok: false, error: status.error, code, details, metadata };
+    }
+    return failed(status.error);
+  }
   if (error instanceof AppError) return failed(error);
   if (typeof status?.code === 'number' && status.code > 0 && status.code <= 16) {
     return failed(Errors.library(status.code as GrpcStatus, typeof status.details === 'string' ? status.details : ''));
@@ -123,7 +133,8 @@ export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProc
         settle(failed(Errors.library(GrpcStatus.DEADLINE_EXCEEDED, 'Deadline exceeded')));
       };
       if (wait <= 0) return expire();
-      timer = setTimeout(expire, wait);
+      // a timer holds at most ~24.8 days; a deadline further off never comes in practice
+      if (wait <= MAX_TIMER_MS) timer = setTimeout(expire, wait);
     }
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { createHuman, createOrg } from './support/factories';
+import { onePortOf } from '../src/app.setup';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import {
   closeGrpcClients,
@@ -391,6 +392,23 @@ describe('keep-alive', () => {
       expect(server.headersTimeout).toBeGreaterThan(server.keepAliveTimeout);
     } finally {
       await defaults.close();
+    }
+  }, 60_000);
+
+  it('a stop (drain) ends HTTP/2 sessions with GOAWAY (NO_ERROR) after their streams, not resets', async () => {
+    const app = await startApp('sqlite');
+    try {
+      const session = http2Connect(`http://127.0.0.1:${httpPort(app)}`);
+      const stream = session.request({ ':path': '/livez' });
+      const goaway = new Promise<number>((resolve) => session.on('goaway', (code: number) => resolve(code)));
+      const status = new Promise((resolve) => stream.on('response', (h) => resolve(h[':status'])));
+      stream.resume();
+      await status;
+      onePortOf(app.app)!.drain();
+      expect(await goaway).toBe(0);
+      await new Promise((resolve) => session.on('close', resolve));
+    } finally {
+      await app.close();
     }
   }, 60_000);
 

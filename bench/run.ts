@@ -1,9 +1,10 @@
 /**
  * `npm run bench` — see bench/README.md. Builds the service if dist/ is stale, starts it as a
  * child process on a fresh database, seeds users in bulk, drives every scenario over REST, gRPC
- * and gRPC-web at a fixed concurrency for a fixed time, measures the framework ceilings in the
- * same run, prints the table and writes it as JSON under bench/results/. Everything it starts
- * (servers, temporary folders, PostgreSQL databases) is stopped and removed again, also on Ctrl-C.
+ * (on its own port and on the HTTP port), gRPC-web and Connect at a fixed concurrency for a fixed
+ * time, measures the framework ceilings in the same run, prints the table and writes it as JSON
+ * under bench/results/. Everything it starts (servers, temporary folders, PostgreSQL databases) is
+ * stopped and removed again, also on Ctrl-C.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,10 @@ import type { DriveOptions } from './lib/drivers';
 import { cleanUpAll, CpuWindow, onCleanup } from './lib/processes';
 import { checkTargets, Db, formatCount, formatTable, formatTargets, ResultRow } from './lib/report';
 import {
+  CEILING_OF,
+  CeilingTransport,
   drive,
+  DRIVER_OF,
   driveGrpcCeiling,
   driveNestCeilingAutocannon,
   driveNestCeilingHttpLoop,
@@ -64,7 +68,12 @@ const USAGE = `npm run bench -- [options]
   --connections N       requests in flight (default 64)
   --warmup S            unmeasured seconds at the start of each run, on the same connections (default 2)
   --scenarios LIST      ${SCENARIOS.join(',')} (default all)
-  --transports LIST     ${TRANSPORTS.join(',')} (default all; rest only with --scaling)
+  --transports LIST     ${TRANSPORTS.join(',')} (default all; rest only with --scaling
+                        and --profile); connect: Connect JSON calls on the HTTP port; grpc-http:
+                        gRPC on the HTTP port (HTTP/2 cleartext), grpc: on the gRPC port
+  --rounds N            drive every transport N times in turn on the same server (default 1): each
+                        round's rows are close in time, so ratios between transports can be taken
+                        per round on a machine whose speed changes (not with --scaling / --profile)
   --quick               smoke run: 2 s runs, 0.5 s warm-up (and 1k,10k users with --scaling)
   --scaling             only the scaling runs: verify-wrong and get-user with 1k, 100k and 1M users
   --sizes LIST          user counts for --scaling (default 1000,100000,1000000)
@@ -85,6 +94,8 @@ interface Settings {
   warmupS: number;
   scenarios: Scenario[];
   transports: Transport[];
+  /** each scenario's transports are driven this many times in turn (round-robin) */
+  rounds: number;
   quick: boolean;
   scaling: boolean;
   sizes: number[];
@@ -131,6 +142,7 @@ function parseSettings(): Settings {
       warmup: { type: 'string' },
       scenarios: { type: 'string' },
       transports: { type: 'string' },
+      rounds: { type: 'string' },
       quick: { type: 'boolean', default: false },
       scaling: { type: 'boolean', default: false },
       sizes: { type: 'string' },
@@ -177,6 +189,7 @@ function parseSettings(): Settings {
       scaling || profile ? (['rest'] as const) : TRANSPORTS,
       '--transports',
     ),
+    rounds: positive(values.rounds, 1, '--rounds', true),
     quick,
     scaling,
     sizes,
@@ -311,7 +324,7 @@ function row(
     scenario,
     title,
     transport,
-    driver: transport === 'rest' ? 'autocannon' : transport === 'grpc' ? 'grpc-js loop' : 'node:http loop',
+    driver: DRIVER_OF[transport],
     db,
     users,
     reqPerSec,
@@ -355,16 +368,16 @@ class Ceilings {
   constructor(private readonly settings: Settings) {}
 
   async start(dir: string): Promise<void> {
-    const wanted = new Set(this.settings.transports);
+    const wanted = new Set(this.settings.transports.map((t) => CEILING_OF[t]));
     if (wanted.has('rest') || wanted.has('grpc-web')) this.nest = await startNestCeiling(dir);
     if (wanted.has('grpc')) this.grpc = await startGrpcCeiling(dir);
   }
 
-  /** Measures every started ceiling once; returns req/s by transport. */
-  async measure(when: string, options: DriveOptions): Promise<Map<Transport, number>> {
-    const measured = new Map<Transport, number>();
-    const runs: Array<[Transport, CeilingServer, (o: DriveOptions) => Promise<RunMeasurement>]> = [];
-    const wanted = new Set(this.settings.transports);
+  /** Measures every started ceiling once; returns req/s by the transport whose load generator drove it. */
+  async measure(when: string, options: DriveOptions): Promise<Map<CeilingTransport, number>> {
+    const measured = new Map<CeilingTransport, number>();
+    const runs: Array<[CeilingTransport, CeilingServer, (o: DriveOptions) => Promise<RunMeasurement>]> = [];
+    const wanted = new Set(this.settings.transports.map((t) => CEILING_OF[t]));
     const nest = this.nest;
     const grpc = this.grpc;
     if (nest && wanted.has('rest')) runs.push(['rest', nest, (o) => driveNestCeilingAutocannon(nest.port, o)]);
@@ -392,10 +405,13 @@ class Ceilings {
     return measured;
   }
 
-  /** req/s of each transport's ceiling: the mean of the runs so far. */
-  reqPerSec(): Map<Transport, number> {
-    const sums = new Map<Transport, number[]>();
-    for (const r of this.rows) sums.set(r.transport, [...(sums.get(r.transport) ?? []), r.reqPerSec]);
+  /** req/s of each ceiling (by the transport whose load generator drove it): the mean of the runs so far. */
+  reqPerSec(): Map<CeilingTransport, number> {
+    const sums = new Map<CeilingTransport, number[]>();
+    for (const r of this.rows) {
+      const t = CEILING_OF[r.transport];
+      sums.set(t, [...(sums.get(t) ?? []), r.reqPerSec]);
+    }
     return new Map([...sums].map(([t, values]) => [t, values.reduce((a, b) => a + b, 0) / values.length]));
   }
 
@@ -407,7 +423,7 @@ class Ceilings {
 
 /** Users set aside for one (scenario, transport): index lists into the seeded users. */
 type Pools = Map<string, number[]>;
-const poolKey = (scenario: Scenario, transport: Transport) => `${scenario}|${transport}`;
+const poolKey = (scenario: Scenario, transport: Transport, round = 1) => `${scenario}|${transport}|${round}`;
 
 /** Sizes the per-user pools of the default run: enough users for `maxRate` req/s over warm-up + run. */
 function planPools(settings: Settings): { pools: Pools; users: number } {
@@ -421,19 +437,23 @@ function planPools(settings: Settings): { pools: Pools; users: number } {
   const pools: Pools = new Map();
   let next = 0;
   for (const scenario of settings.scenarios) {
-    for (const transport of settings.transports) {
-      const size = perScenario[scenario];
-      pools.set(
-        poolKey(scenario, transport),
-        Array.from({ length: size }, (_, i) => next + i),
-      );
-      next += size;
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const transport of settings.transports) {
+        const size = perScenario[scenario];
+        pools.set(
+          poolKey(scenario, transport, round),
+          Array.from({ length: size }, (_, i) => next + i),
+        );
+        next += size;
+      }
     }
   }
   const users = Math.max(next, 1000);
   // reads go to every user, in an order that jumps around the table
   const all = strided(users, users);
-  for (const transport of settings.transports) pools.set(poolKey('get-user', transport), all);
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const transport of settings.transports) pools.set(poolKey('get-user', transport, round), all);
+  }
   return { pools, users };
 }
 
@@ -470,9 +490,10 @@ async function runScenario(
   scenario: Scenario,
   transport: Transport,
   workload: Workload,
-  ceilings: Map<Transport, number>,
+  ceilings: Map<CeilingTransport, number>,
   options: DriveOptions,
   onMeasuredWindow?: (fromUs: number, toUs: number) => void,
+  round?: number,
 ): Promise<ResultRow> {
   const wrong = scenario === 'verify-wrong';
   let fromUs = 0;
@@ -497,9 +518,10 @@ async function runScenario(
     users,
     m,
     server.rss.windowPeak(),
-    ceilings.get(transport),
+    ceilings.get(CEILING_OF[transport]),
   );
   Object.assign(r, cpu.perAnswer(m.ok + m.errors), wal ? await wal.perAnswer(m.ok + m.errors) : {});
+  if (round !== undefined) Object.assign(r, { round, title: `${r.title} #${round}` });
   log(`[${db}${kind === 'scaling' ? ` ${formatCount(users)}` : ''}] ${r.title} over ${transport}: ${describe(r)}`);
   return r;
 }
@@ -522,7 +544,7 @@ async function runDefault(
   db: Db,
   dir: string,
   settings: Settings,
-  ceilings: Map<Transport, number>,
+  ceilings: Map<CeilingTransport, number>,
   out: Output,
   stamp: string,
 ) {
@@ -536,11 +558,25 @@ async function runDefault(
       out.seeding[out.seeding.length - 1].rssAfterStartMB = server.rss.lifetimePeak() / 1024 / 1024;
       try {
         for (const scenario of settings.scenarios) {
-          for (const transport of settings.transports) {
-            const workload = workloadFor(scenario, instance.seeded, pools.get(poolKey(scenario, transport))!);
-            out.rows.push(
-              await runScenario('scenario', server, db, users, scenario, transport, workload, ceilings, options),
-            );
+          for (let round = 1; round <= settings.rounds; round++) {
+            for (const transport of settings.transports) {
+              const pool = pools.get(poolKey(scenario, transport, round))!;
+              const workload = workloadFor(scenario, instance.seeded, pool);
+              const r = await runScenario(
+                'scenario',
+                server,
+                db,
+                users,
+                scenario,
+                transport,
+                workload,
+                ceilings,
+                options,
+                undefined,
+                settings.rounds > 1 ? round : undefined,
+              );
+              out.rows.push(r);
+            }
           }
         }
       } finally {
@@ -691,7 +727,7 @@ async function main(): Promise<void> {
     // ratios against the mean of the ceiling runs before and after
     const mean = ceilings.reqPerSec();
     for (const r of out.rows) {
-      const ceiling = mean.get(r.transport);
+      const ceiling = mean.get(CEILING_OF[r.transport]);
       if (r.kind === 'scenario' && ceiling)
         Object.assign(r, { ceilingReqPerSec: ceiling, ratio: r.reqPerSec / ceiling });
     }
@@ -767,7 +803,7 @@ async function main(): Promise<void> {
         .join('; ')}\n`,
     );
   }
-  if (targets.length > 0) process.stdout.write(`targets (issue 6):\n${formatTargets(targets)}\n`);
+  if (targets.length > 0) process.stdout.write(`targets (issues 6 and 25):\n${formatTargets(targets)}\n`);
   process.stdout.write(`results: ${file.replace(`${ROOT}/`, '')}\n`);
   if (existsSync(dir) && settings.keep) process.stdout.write(`kept: ${dir}\n`);
 }

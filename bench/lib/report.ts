@@ -39,6 +39,8 @@ export interface ResultRow {
   roundTripsPerAnswer?: number;
   elapsedS: number;
   stoppedEarly?: string;
+  /** With --rounds N: which round of the scenario's transports this row was (1…N). */
+  round?: number;
 }
 
 export interface TargetCheck {
@@ -110,11 +112,16 @@ export function formatTable(rows: ResultRow[]): string {
   return out.join('\n');
 }
 
-/** Issue 6, point 6: each target with what this run measured; `met: null` when this run has no data for it. */
+/** Issue 6, point 6, and issue 25, point 3: each target with what this run measured. */
 export function checkTargets(rows: ResultRow[], connections: number): TargetCheck[] {
   const checks: TargetCheck[] = [];
-  const find = (scenario: string, transport: string, db: string) =>
-    rows.find((r) => r.kind === 'scenario' && r.scenario === scenario && r.transport === transport && r.db === db);
+  const all = (scenario: string, transport: string, db: string) =>
+    rows.filter((r) => r.kind === 'scenario' && r.scenario === scenario && r.transport === transport && r.db === db);
+  // with --rounds: the round with the median req/s
+  const find = (scenario: string, transport: string, db: string) => {
+    const found = all(scenario, transport, db).sort((a, b) => a.reqPerSec - b.reqPerSec);
+    return found[Math.floor((found.length - 1) / 2)] as ResultRow | undefined;
+  };
   const ratio = (target: string, row: ResultRow | undefined, min: number) => {
     if (!row || row.ratio === undefined) return;
     checks.push({
@@ -135,6 +142,48 @@ export function checkTargets(rows: ResultRow[], connections: number): TargetChec
     find('verify-wrong', 'rest', 'postgres'),
     0.4,
   );
+
+  // issue 25: the in-process RPC paths against REST, gRPC on the HTTP port against gRPC on its own
+  // port, in the same run (req/s as measured: each pair shares a server process). With --rounds,
+  // one ratio per round (a round's rows are minutes apart at most) and their median is judged.
+  const relative = (target: string, transport: string, baseTransport: string, db: string, min: number) => {
+    const ofRound = (t: string) => new Map(all('verify-wrong', t, db).map((r) => [r.round ?? 1, r]));
+    const rowsOf = ofRound(transport);
+    const basesOf = ofRound(baseTransport);
+    const pairs = [...rowsOf].flatMap(([round, row]) => {
+      const base = basesOf.get(round);
+      return base ? [{ row, base, value: row.reqPerSec / base.reqPerSec }] : [];
+    });
+    if (pairs.length === 0) return;
+    const sorted = pairs.map((p) => p.value).sort((a, b) => a - b);
+    const median =
+      sorted.length % 2
+        ? sorted[(sorted.length - 1) / 2]
+        : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    const { row, base } = pairs[0];
+    const each =
+      pairs.length === 1
+        ? `${median.toFixed(2)} (${row.reqPerSec.toFixed(0)} / ${base.reqPerSec.toFixed(0)} req/s)`
+        : `median ${median.toFixed(2)} of ${pairs.length} rounds (${pairs.map((p) => p.value.toFixed(2)).join(', ')})`;
+    const cpu = pairs.filter((p) => p.row.serverCpuUs !== undefined && p.base.serverCpuUs !== undefined);
+    const cpuText =
+      cpu.length === 0
+        ? ''
+        : `; CPU µs/req ${cpu.map((p) => `${p.row.serverCpuUs!.toFixed(0)}/${p.base.serverCpuUs!.toFixed(0)}`).join(', ')}`;
+    checks.push({ target, measured: `${each}${cpuText}`, met: median >= min });
+  };
+  for (const db of ['sqlite', 'postgres'] as const) {
+    const name = db === 'sqlite' ? 'SQLite' : 'PostgreSQL';
+    relative(`gRPC-web VerifyPhone (wrong code), ${name} ≥ 0.9 × REST's req/s`, 'grpc-web', 'rest', db, 0.9);
+    relative(`Connect VerifyPhone (wrong code), ${name} ≥ 0.9 × REST's req/s`, 'connect', 'rest', db, 0.9);
+    relative(
+      `gRPC on the HTTP port VerifyPhone (wrong code), ${name} ≥ 0.9 × gRPC on its own port`,
+      'grpc-http',
+      'grpc',
+      db,
+      0.9,
+    );
+  }
 
   const app = rows.filter((r) => r.kind !== 'ceiling');
   if (app.length > 0) {

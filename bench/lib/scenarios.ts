@@ -6,8 +6,31 @@ import { RunMeasurement } from './stats';
 
 export const SCENARIOS = ['verify-wrong', 'verify-right', 'set-phone', 'get-user'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-export const TRANSPORTS = ['rest', 'grpc', 'grpc-web'] as const;
+export const TRANSPORTS = ['rest', 'grpc', 'grpc-web', 'connect', 'grpc-http'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
+
+/**
+ * The ceiling each transport is compared with: the one its load generator drives. Connect calls
+ * are HTTP/1.1 JSON POSTs through autocannon, as REST's are; gRPC on the HTTP port goes through
+ * the same grpc-js loop as gRPC on its own port.
+ */
+export type CeilingTransport = 'rest' | 'grpc' | 'grpc-web';
+export const CEILING_OF: Record<Transport, CeilingTransport> = {
+  rest: 'rest',
+  grpc: 'grpc',
+  'grpc-web': 'grpc-web',
+  connect: 'rest',
+  'grpc-http': 'grpc',
+};
+
+/** The load generator that drives each transport (bench/lib/drivers.ts). */
+export const DRIVER_OF: Record<Transport, string> = {
+  rest: 'autocannon',
+  grpc: 'grpc-js loop',
+  'grpc-web': 'node:http loop',
+  connect: 'autocannon',
+  'grpc-http': 'grpc-js loop',
+};
 
 export const SCENARIO_TITLES: Record<Scenario, string> = {
   'verify-wrong': 'VerifyPhone (wrong code)',
@@ -124,6 +147,20 @@ export function grpcWebFrame(payload: Buffer): Buffer {
   return Buffer.concat([header, payload]);
 }
 
+/**
+ * A Connect unary call as ZITADEL's v4 SDKs send it: `POST /<package>.<Service>/<Method>`,
+ * `application/json`, the request in protobuf JSON (lowerCamelCase names), no
+ * Connect-Protocol-Version header.
+ */
+function connectCall(call: Call): HttpCall {
+  return {
+    method: 'POST',
+    path: `/${USER_SERVICE}/${call.method}`,
+    body: JSON.stringify(grpcRequest(call)),
+    contentType: 'application/json',
+  };
+}
+
 function grpcWebCall(call: Call): HttpCall {
   return {
     method: 'POST',
@@ -176,6 +213,20 @@ export interface Target {
   token: string;
 }
 
+/**
+ * The Connect error JSON's code and whether it carries `id` (the ErrorDetail's id, in a detail's
+ * `debug`), or undefined when the body is not Connect's error JSON.
+ */
+export function connectError(body: string, id: string): { code: string; hasId: boolean } | undefined {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown; details?: Array<{ debug?: { id?: unknown } }> };
+    if (typeof parsed.code !== 'string') return undefined;
+    return { code: parsed.code, hasId: (parsed.details ?? []).some((d) => d.debug?.id === id) };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Drives `workload` over `transport` against the service; wrong-code scenarios expect COMMAND-eis9R. */
 export async function drive(
   transport: Transport,
@@ -201,6 +252,24 @@ export async function drive(
       options,
     );
   }
+  if (transport === 'connect') {
+    return driveAutocannon(
+      target.httpPort,
+      { authorization: auth },
+      () => {
+        const call = workload();
+        return call && connectCall(call);
+      },
+      (status, body) => {
+        if (expectWrongCode) {
+          const error = status === 400 ? connectError(body, WRONG_CODE_ID) : undefined;
+          return error?.code === 'invalid_argument' && error.hasId ? undefined : `HTTP ${status} ${body}`;
+        }
+        return status === 200 ? undefined : `HTTP ${status} ${body}`;
+      },
+      options,
+    );
+  }
   if (transport === 'grpc-web') {
     return driveHttpLoop(
       target.httpPort,
@@ -219,7 +288,9 @@ export async function drive(
       options,
     );
   }
-  const client = new UserServiceClient(`127.0.0.1:${target.grpcPort}`, credentials.createInsecure());
+  // gRPC on its own port, or (grpc-http) on the HTTP port, over HTTP/2 cleartext with prior knowledge
+  const port = transport === 'grpc-http' ? target.httpPort : target.grpcPort;
+  const client = new UserServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   const metadata = new Metadata();
   metadata.set('authorization', auth);
   try {

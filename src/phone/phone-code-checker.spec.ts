@@ -161,6 +161,19 @@ describe(PhoneCodeChecker.name, () => {
       expect((await check(CODE)).ok).toBe(true);
     });
 
+    it('counts a failure with the writes of a refusal that counts, and none for the right code', async () => {
+      const failures = () => store.count(`verify:failed:${user.id}`);
+      pending();
+      await refusal(check('000000'));
+      expect(failures()).toBe(1);
+      pending(CODE, { expiresAt: clock.now() });
+      await refusal(check(CODE));
+      expect(failures()).toBe(2);
+      pending();
+      expect((await check(CODE)).ok).toBe(true);
+      expect(failures()).toBe(2);
+    });
+
     it('throws, claiming nothing, when the limit store cannot answer (the check fails closed)', async () => {
       pending();
       const down = new Error('Connection is closed.');

@@ -9,7 +9,7 @@ import { CodeMac } from './code-mac';
 import { PhoneCodeEntity } from './phone-code.entity';
 import { Claim, PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneErrors } from './phone.errors';
-import { PhoneLimits } from './phone-limits';
+import { CheckAllowance, PhoneLimits } from './phone-limits';
 import { SmsFraudGuard } from './fraud/sms-fraud-guard';
 
 /** Why a check was refused, as the failure event records it. */
@@ -36,7 +36,8 @@ export type CheckOutcome = Outcome<{ writes: Promise<void> }, CheckRefusal & { w
 
 /** The statements a check issues before it has loaded anything: see `start`. */
 export interface CheckInFlight {
-  allowed: Promise<Outcome<{ lastBeforeLockout: boolean }, AppError>>;
+  /** the daily failure limit's answer, asked for once a code is pending (see PhoneLimits.mayCheck) */
+  allowed: () => Promise<Outcome<CheckAllowance, AppError>>;
   claim: Promise<Claim | undefined>;
 }
 
@@ -50,7 +51,9 @@ export interface CheckInFlight {
  * travel in one round trip and run in that order. The attempt is claimed by a conditional update
  * that matches only a code that may be compared (see PhoneCodesRepository.claimAttempt); a claim
  * the rules then refuse to count (the daily limit was reached) is handed back in the same
- * transaction, so nobody ever sees it.
+ * transaction, so nobody ever sees it. A failure towards the daily limit is counted by the
+ * check's last writes, or (Redis) taken before the comparison and given back when the code
+ * matches (see PhoneLimits.mayCheck).
  */
 @Injectable()
 export class PhoneCodeChecker {
@@ -66,8 +69,7 @@ export class PhoneCodeChecker {
   start(tx: Tx, userId: string, now: Date): CheckInFlight {
     const allowed = this.limits.mayCheck(tx, userId, now);
     const claim = this.codes.claimAttempt(tx, userId, this.config.PHONE_CODE_MAX_ATTEMPTS, now);
-    // awaited by check(); should the load fail first, their failures are not left unhandled
-    allowed.catch(() => undefined);
+    // awaited by check(); should the load fail first, its failure is not left unhandled
     claim.catch(() => undefined);
     return { allowed, claim };
   }
@@ -86,38 +88,52 @@ export class PhoneCodeChecker {
       if (claim) await this.codes.releaseAttempt(tx, claim.codeId);
     };
     const refuse = (refusal: CheckRefusal): CheckOutcome => failed({ ...refusal, writes: inFlight(release()) });
-    const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
-      refuse({ error, reason, payload, counts: true });
     // nothing to guess at: counts for nothing (no failure, no event), whatever its repetition
     if (!user.phone || user.phoneVerified || !pending || pending.consumedAt || pending.phone !== user.phone) {
       return refuse({ error: PhoneErrors.noCodePending(), reason: 'no_code_pending', counts: false });
     }
+    // the claim's answer first: a database that cannot answer throws before a failure is taken
+    const claim = await started.claim;
     // a limit store that cannot answer throws here: the check is not made, nothing is committed
-    const allowed = await started.allowed;
+    const allowed = await started.allowed();
     if (!allowed.ok) return refuse({ error: allowed.error, reason: 'failed_checks_per_day', counts: false });
+    const { countFailure, giveBack } = allowed.value;
     // a failure counted now reaches the daily limit: its event says the user is locked out
     const lockout = allowed.value.lastBeforeLockout ? { lockedOut: true } : undefined;
-    if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired', lockout);
+    // a refusal that counts: a failure towards the daily limit, with the claim's release if any
+    const fail = (error: AppError, reason: CheckReason, payload?: Record<string, unknown>): CheckOutcome =>
+      failed({ error, reason, payload, counts: true, writes: inFlight(release(), ...writes(countFailure())) });
+    try {
+      if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired', lockout);
+      if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted', lockout);
 
-    const claim = await started.claim;
-    if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted', lockout);
-
-    const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
-    const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
-    if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
-      const left = max - claim.attempts;
-      const payload = { attemptsRemaining: left, codeDead: left === 0, ...lockout };
-      return failed({
-        error: PhoneErrors.wrongCode(left),
-        reason: 'wrong_code',
-        payload,
-        counts: true,
-        writes: Promise.resolve(),
-      });
+      const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
+      const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
+      if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
+        const left = max - claim.attempts;
+        const payload = { attemptsRemaining: left, codeDead: left === 0, ...lockout };
+        return failed({
+          error: PhoneErrors.wrongCode(left),
+          reason: 'wrong_code',
+          payload,
+          counts: true,
+          writes: inFlight(...writes(countFailure())),
+        });
+      }
+      // with the consumption, the pumping guard counts the verification where it counted the send;
+      // a success is no failure: the one taken ahead is given back
+      const consumed = this.codes.consume(tx, claim.codeId, now);
+      const counted = this.fraud.verified(tx, pending, now);
+      return succeeded({ writes: inFlight(consumed, ...writes(counted, giveBack())) });
+    } catch (error) {
+      // no check was made: nothing counts
+      void giveBack();
+      throw error;
     }
-    // with the consumption, the pumping guard counts the verification where it counted the send
-    const consumed = this.codes.consume(tx, claim.codeId, now);
-    const counted = this.fraud.verified(tx, pending, now);
-    return succeeded({ writes: counted ? inFlight(consumed, counted) : inFlight(consumed) });
   }
+}
+
+/** The writes that were issued (a step with nothing to write issues none). */
+function writes(...issued: Array<Promise<unknown> | undefined>): Promise<unknown>[] {
+  return issued.filter((write): write is Promise<unknown> => write !== undefined);
 }

@@ -21,6 +21,16 @@ export const backoffKeyPrefix = (e164: string): string => `sms:backoff:${e164}:`
 /** A source of numbers in [0, 1) for the back-off's jitter (Math.random unless a test injects one). */
 export const BACKOFF_RANDOM = Symbol('backoff-random');
 
+/** A check the daily failure limit lets through: see PhoneLimits.mayCheck. */
+export interface CheckAllowance {
+  /** a failure counted for this check reaches the limit: the user is locked out */
+  lastBeforeLockout: boolean;
+  /** The check counts as a failure: a write for its closing writes (none where it was counted already). */
+  countFailure(): Promise<void> | undefined;
+  /** The check counts no failure: gives back the one counted ahead, if any (never rejects). */
+  giveBack(): Promise<void> | undefined;
+}
+
 /** The abuse limits of the security bar: who may be sent an SMS, how often, how many failed checks. */
 @Injectable()
 export class PhoneLimits {
@@ -170,22 +180,53 @@ export class PhoneLimits {
 
   /**
    * Before a code is compared: the user's failed checks in the last 24 h are below the limit, and
-   * whether the next one counted reaches it (locks the user out: its event says so). Both reads
-   * issued together (no round trip of their own on PostgreSQL or Redis). The refusal is returned;
-   * a store that cannot answer throws (and the check fails closed).
+   * whether this check, should it fail, reaches it (locks the user out: its event says so). Begun
+   * with the check's first statements and answered when the checker asks, once a code is pending
+   * and the caller is known to be allowed. The refusal is returned; a store that cannot answer
+   * throws (and the check fails closed).
+   * - Database: both reads are issued now, right behind the statement that loads and row-locks
+   *   the user (no round trip of their own on PostgreSQL), which orders them after every earlier
+   *   check of the user has committed; a failure is recorded with the closing writes.
+   * - Redis (LimitStore.takeHit): nothing now. Redis is not ordered by the row lock, and a
+   *   failure recorded with the closing writes lands as COMMIT does, so parallel checks that all
+   *   read the count first would all pass the limit (issue 26, finding 9). When asked, the failure
+   *   is taken at once, checked and counted atomically before the comparison, and given back if
+   *   the check counts none (the code matched). Taken only then, it is never spent by a caller
+   *   refused its token or the user, nor by a check with no code to compare.
    */
-  async mayCheck(tx: Tx, userId: string, now: Date): Promise<Outcome<{ lastBeforeLockout: boolean }, AppError>> {
+  mayCheck(tx: Tx, userId: string, now: Date): () => Promise<Outcome<CheckAllowance, AppError>> {
     const rule = this.failures(userId);
-    const [verdict, failures] = await Promise.all([
+    if (this.store.takeHit) return () => this.takeFailure(rule, now, tx);
+    const reads = Promise.all([
       this.store.check([rule], now, tx),
       this.store.hitsWithin(rule.key, rule.windowMs, now, tx),
     ]);
-    if (verdict.ok) return succeeded({ lastBeforeLockout: failures + 1 >= rule.limit });
-    return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
+    // awaited when asked; a check that ends before (no code pending) leaves no failure unhandled
+    reads.catch(() => undefined);
+    return async () => {
+      const [verdict, failures] = await reads;
+      if (!verdict.ok) return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
+      return succeeded({
+        lastBeforeLockout: failures + 1 >= rule.limit,
+        countFailure: () => this.recordFailedCheck(tx, userId, now),
+        giveBack: () => undefined,
+      });
+    };
   }
 
+  /** Counts a failed check of `userId` without checking the limit. */
   async recordFailedCheck(tx: Tx, userId: string, now: Date): Promise<void> {
     await this.store.record([this.failures(userId)], now, tx);
+  }
+
+  private async takeFailure(rule: LimitRule, now: Date, tx: Tx): Promise<Outcome<CheckAllowance, AppError>> {
+    const taken = await this.store.takeHit!(rule, now, tx);
+    if (!taken.ok) return failed(PhoneErrors.rateLimited(taken.retryAfterMs, taken.rule.name));
+    return succeeded({
+      lastBeforeLockout: taken.hits >= rule.limit,
+      countFailure: () => undefined,
+      giveBack: () => taken.giveBack(),
+    });
   }
 
   /**

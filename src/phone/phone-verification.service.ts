@@ -154,9 +154,9 @@ export class PhoneVerificationService {
       const refused = (): Outcome<ChangeDetails, CheckRefusal> => failed(refusal);
       if (!refusal.counts) return closing(refusal.writes.then(refused));
       const event = { type: PhoneEvents.verificationFailed, payload: { reason: refusal.reason, ...refusal.payload } };
+      // the failure towards the daily limit is among the refusal's writes (see PhoneCodeChecker)
       const writes = Promise.all([
         refusal.writes,
-        this.limits.recordFailedCheck(tx, user.id, now),
         this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
       ]);
       return closing(writes.then(refused));

@@ -16,6 +16,17 @@ export interface LimitRule {
 
 export type LimitVerdict = { ok: true } | { ok: false; rule: LimitRule; retryAfterMs: number };
 
+/** A hit counted ahead of the act it counts (see LimitStore.takeHit), or the rule's refusal. */
+export type TakenHit =
+  | {
+      ok: true;
+      /** the key's hits within the window, this one included */
+      hits: number;
+      /** Removes this hit: the act did not count. Never rejects (a hit left counts one too many, never one too few). */
+      giveBack(): Promise<void>;
+    }
+  | { ok: false; rule: LimitRule; retryAfterMs: number };
+
 /**
  * Where rate-limit counters live: the database by default, Redis when REDIS_URL is set, so that
  * every instance sees the same counts. `tx` is the caller's transaction (the database store counts in
@@ -30,4 +41,14 @@ export abstract class LimitStore {
   abstract record(rules: LimitRule[], now: Date, tx?: Tx): Promise<void>;
   /** The hits of `key` within the last `windowMs` (counts nothing). */
   abstract hitsWithin(key: string, windowMs: number, now: Date, tx?: Tx): Promise<number>;
+  /**
+   * Checks `rule` and, when it allows, counts one hit at once, atomically, for an act whose
+   * outcome is not known yet (a code about to be compared), so that acts made in parallel can
+   * never all slip under the limit; the act that turns out not to count gives the hit back.
+   * Implemented by the stores whose counts are not ordered by the caller's transaction (Redis).
+   * Without it (the database), a per-user key is checked in the transaction that holds the
+   * user's row lock and counted with that transaction's closing writes, which orders the acts
+   * already: check, then record.
+   */
+  takeHit?(rule: LimitRule, now: Date, tx?: Tx): Promise<TakenHit>;
 }

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { redisCommand } from './redis-command';
 import { DependencyOutages } from '../errors/dependency-outages';
-import { LimitRule, LimitStore, LimitVerdict } from './limit-store';
+import { LimitRule, LimitStore, LimitVerdict, TakenHit } from './limit-store';
 
 const PREFIX = 'pv:limit:';
 
@@ -11,7 +11,9 @@ const PREFIX = 'pv:limit:';
 /**
  * The same sliding log in Redis sorted sets (score = time), checked and counted by one Lua
  * script, so concurrent instances cannot both slip under a limit.
- * ARGV: now, mode (take|check|record), then limit and window per key.
+ * ARGV: now, mode (take|check|record), then limit and window per key, then the entry per key.
+ * Answers {0, n} when every rule allows, n being the first key's entries after a take (its hits,
+ * the new one included), else {i, ms until rule i allows again}.
  */
 const SCRIPT = `
 local now = tonumber(ARGV[1])
@@ -34,6 +36,9 @@ if mode ~= 'check' then
     redis.call('ZADD', KEYS[i], now, ARGV[2 + #KEYS * 2 + i])
     redis.call('PEXPIRE', KEYS[i], window)
   end
+end
+if mode == 'take' then
+  return {0, redis.call('ZCARD', KEYS[1])}
 end
 return {0, 0}
 `;
@@ -64,19 +69,45 @@ export class RedisLimitStore extends LimitStore {
     return redisCommand('ZCOUNT', () => this.redis.zcount(PREFIX + key, `(${since}`, '+inf'), this.outages);
   }
 
+  /**
+   * Takes one hit of `rule` (checked and counted by the script, atomically), under an entry of its
+   * own that `giveBack` removes.
+   */
+  override async takeHit(rule: LimitRule, now: Date): Promise<TakenHit> {
+    const { answer, entries } = await this.eval('take', [rule], now);
+    const [index, value] = answer;
+    if (index !== 0) return { ok: false, rule, retryAfterMs: Math.max(1, value) };
+    const key = PREFIX + rule.key;
+    const giveBack = () =>
+      redisCommand('ZREM', () => this.redis.zrem(key, entries[0]), this.outages).then(
+        () => undefined,
+        () => undefined,
+      );
+    return { ok: true, hits: value, giveBack };
+  }
+
   private async run(mode: string, rules: LimitRule[], now: Date): Promise<LimitVerdict> {
     if (rules.length === 0) return { ok: true };
+    const [index, retryAfterMs] = (await this.eval(mode, rules, now)).answer;
+    if (index === 0) return { ok: true };
+    return { ok: false, rule: rules[index - 1], retryAfterMs: Math.max(1, retryAfterMs) };
+  }
+
+  /** The script's answer, and the entries it was given (one per rule, unique). */
+  private async eval(
+    mode: string,
+    rules: LimitRule[],
+    now: Date,
+  ): Promise<{ answer: [number, number]; entries: string[] }> {
     const args: Array<string | number> = [now.getTime(), mode];
     for (const rule of rules) args.push(rule.limit, rule.windowMs);
-    for (let i = 0; i < rules.length; i++) args.push(`${now.getTime()}:${randomUUID()}`);
+    const entries = rules.map(() => `${now.getTime()}:${randomUUID()}`);
     const keys = rules.map((r) => PREFIX + r.key);
     const answer = (await redisCommand(
       'EVALSHA',
-      () => this.redis.eval(SCRIPT, rules.length, ...keys, ...args),
+      () => this.redis.eval(SCRIPT, rules.length, ...keys, ...args, ...entries),
       this.outages,
     )) as [number, number];
-    const [index, retryAfterMs] = answer;
-    if (index === 0) return { ok: true };
-    return { ok: false, rule: rules[index - 1], retryAfterMs: Math.max(1, retryAfterMs) };
+    return { answer, entries };
   }
 }

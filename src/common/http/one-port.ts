@@ -54,7 +54,11 @@ export class OnePort {
     http1.removeAllListeners('connection');
     http1.on('connection', (socket: Socket) => this.accept(socket));
     if (options.tls) {
-      this.tls = tls.createServer({ ...loadTls(options.tls), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'] });
+      this.tls = tls.createServer({
+        ...loadTls(options.tls),
+        minVersion: 'TLSv1.2',
+        ALPNProtocols: ['h2', 'http/1.1'],
+      });
       this.tls.on('secureConnection', (secure: tls.TLSSocket) => {
         if (secure.alpnProtocol === 'h2') this.readPreface(secure);
         else this.toHttp1(secure);
@@ -109,15 +113,20 @@ export class OnePort {
       const h2 = head.subarray(0, seen).equals(PREFACE.subarray(0, seen));
       if (h2 && head.length < 3) return;
       socket.removeListener('data', onData);
+      socket.removeListener('end', onEnd);
       socket.pause();
       socket.unshift(head);
       socket.setTimeout(0);
       if (h2) this.readPreface(socket);
       else this.toHttp1(socket);
     };
+    // a client gone before it said what it speaks: nothing to answer (the port's listener keeps
+    // half-open connections, so without this its side stayed open until the idle timeout)
+    const onEnd = () => socket.destroy();
     // a connection that sends nothing is closed as an idle one would be
     socket.setTimeout(this.options.keepAliveTimeoutMs, () => socket.destroy());
     socket.on('data', onData);
+    socket.on('end', onEnd);
   }
 
   private toHttp1(socket: Duplex): void {
@@ -133,9 +142,15 @@ export class OnePort {
     const done = () => {
       socket.removeListener('data', onData);
       socket.removeListener('close', onClose);
+      socket.removeListener('end', onEnd);
       this.reading.delete(socket);
     };
     const onClose = () => done();
+    // the client gone before its first request: its side is closed too, not left to the idle timeout
+    const onEnd = () => {
+      done();
+      socket.destroy();
+    };
     const onData = (chunk: Buffer) => {
       let complete: boolean;
       try {
@@ -166,12 +181,21 @@ export class OnePort {
     socket.setTimeout(this.options.keepAliveTimeoutMs, () => socket.destroy());
     socket.on('data', onData);
     socket.on('close', onClose);
+    socket.on('end', onEnd);
     socket.resume();
   }
 
   /** An HTTP/2 request that is not gRPC: to Express, as HTTP/1.1 over an in-memory connection. */
   private request(req: Http2ServerRequest): void {
     const { stream } = req;
+    // answered before its body was all read (a refusal: 405, 415, a size), the rest is not wanted: a
+    // stream left half-open would hold its session, and the connection, open for good (RFC 9113 §8.1)
+    stream.once('finish', () => {
+      if (req.complete) return;
+      // what is still buffered is dropped, so the stream can end
+      req.resume();
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
     if (GRPC.test(req.headers['content-type'] ?? '')) return refuseGrpc(req);
     const [client, server] = memoryConnection(req.socket);
     for (const listener of this.h1Listeners) listener.call(this.options.http1, server);

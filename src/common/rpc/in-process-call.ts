@@ -1,6 +1,5 @@
 import { Metadata } from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
-import { randomUUID } from 'node:crypto';
 import { AppError } from '../errors/app-error';
 import { toGrpcError } from '../errors/error.filter';
 import { Errors } from '../errors/errors';
@@ -75,7 +74,7 @@ function failed(error: AppError): RpcOutcome {
 }
 
 /** A status a handler answered with: our error filter's (it carries its AppError), or one it did not make. */
-function statusOf(error: unknown): RpcOutcome {
+function statusOf(error: unknown): RpcOutcome | undefined {
   const status = error as { code?: unknown; details?: unknown; metadata?: unknown; error?: unknown } | null;
   if (status?.error instanceof AppError) {
     // the filter's status is toGrpcError(error) already: taken as it is, not rendered (encoded) again
@@ -89,17 +88,18 @@ function statusOf(error: unknown): RpcOutcome {
   if (typeof status?.code === 'number' && status.code > 0 && status.code <= 16) {
     return failed(Errors.library(status.code as GrpcStatus, typeof status.details === 'string' ? status.details : ''));
   }
-  return failed(Errors.internal(randomUUID()));
+  return undefined;
 }
 
 /**
  * Calls a unary method's handler in process, as grpc-js would for a call on its port: the request
  * decoded by the method's own deserializer (so malformed bytes get the same INVALID_ARGUMENT),
  * a deadline that answers DEADLINE_EXCEEDED and cancels the call, and the response encoded by the
- * method's serializer. Never rejects.
+ * method's serializer. Rejects only with what no handler of ours makes (the caller answers it
+ * INTERNAL with a correlation id, and logs it).
  */
 export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProcessCallOptions): Promise<RpcOutcome> {
-  return new Promise<RpcOutcome>((resolve) => {
+  return new Promise<RpcOutcome>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
     const settle = (outcome: RpcOutcome) => {
@@ -108,6 +108,15 @@ export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProc
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', abort);
       resolve(outcome);
+    };
+    const settleError = (error: unknown) => {
+      const outcome = statusOf(error);
+      if (outcome) return settle(outcome);
+      if (settled) return;
+      settled = true;
+      if (timer) clearTimeout(timer);
+      options.signal?.removeEventListener('abort', abort);
+      reject(error instanceof Error ? error : new Error(String(error)));
     };
     let call: InProcessCall;
     const abort = () => {
@@ -139,18 +148,18 @@ export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProc
     if (options.signal?.aborted) return abort();
     options.signal?.addEventListener('abort', abort);
     const callback = (error: unknown, value?: object | null) => {
-      if (error) return settle(statusOf(error));
+      if (error) return settleError(error);
       try {
         settle({ ok: true, response: rpc.definition.responseSerialize(value ?? {}) });
       } catch (thrown) {
-        settle(statusOf(thrown));
+        settleError(thrown);
       }
     };
     try {
       const pending = rpc.handle(call as never, callback as never) as unknown;
-      if (pending instanceof Promise) pending.catch((thrown: unknown) => settle(statusOf(thrown)));
+      if (pending instanceof Promise) pending.catch(settleError);
     } catch (thrown) {
-      settle(statusOf(thrown));
+      settleError(thrown);
     }
   });
 }

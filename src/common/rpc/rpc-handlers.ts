@@ -40,8 +40,4 @@ export class RpcHandlers {
   get(path: string): UnaryRpc | undefined {
     return this.unary.get(path);
   }
-
-  get size(): number {
-    return this.unary.size;
-  }
 }

@@ -37,7 +37,7 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
  * server; HTTP/2 is read up to its first request's headers (after our empty SETTINGS, which
  * clients such as grpc-go wait for), then handed whole to grpc-js when that request is gRPC, or
  * else to an HTTP/2 server whose requests reach Express in process (REST, gRPC-web, Connect,
- * docs). See docs/adr/0002-one-port.md.
+ * docs). See docs/adr/0003-one-port.md.
  */
 export class OnePort {
   private readonly h1Listeners: Array<(socket: Duplex) => void>;

@@ -1,34 +1,38 @@
-import { Database } from '../src/database/sql';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { createHuman, createMachineWithToken, createOrg, randomMobile } from './support/factories';
 import { phoneApi } from './support/phone-api';
-import { bearer, startApp, TestApp } from './support/test-app';
+import { RoundTripProxy } from './support/round-trip-proxy';
+import { bearer, PG_URL, startApp, TestApp } from './support/test-app';
 import { UNAUTHENTICATED } from './support/wire';
 
 /**
- * Statement batches each use-case sends to PostgreSQL (the database seam's counter, the series
- * pv_database_round_trips_total): the token's lookup travels with BEGIN and the first reads, the
- * closing writes with COMMIT. Nothing else talks to the database here (a fixed node id, the
- * outbox worker stopped).
+ * Round trips each use-case makes to PostgreSQL, counted by a proxy between the app and the
+ * server: the token's lookup travels with BEGIN and the first reads, the closing writes with
+ * COMMIT. Nothing else talks to the database here (a fixed node id, the outbox worker stopped).
  */
 describe('Round trips per use-case on PostgreSQL', () => {
   let t: TestApp;
-  let db: Database;
+  let proxy: RoundTripProxy;
   let api: ReturnType<typeof phoneApi>;
 
   beforeAll(async () => {
-    t = await startApp('postgres', { NODE_ID: '7' });
+    proxy = await RoundTripProxy.start(PG_URL);
+    t = await startApp('postgres', { NODE_ID: '7', DATABASE_URL: proxy.url(PG_URL) });
     await t.app.get(SmsOutboxWorker).onModuleDestroy();
-    db = t.app.get(Database);
     api = phoneApi(t);
   }, 60_000);
-  afterAll(() => t?.close(), 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await proxy?.close();
+  }, 60_000);
 
-  /** The batches `request` cost, and its answer. */
+  /** The round trips `request` cost, and its answer. */
   async function counted<T>(request: () => PromiseLike<T>): Promise<[number, T]> {
-    const before = db.roundTrips;
+    const [before, opened] = [proxy.count, proxy.opened];
     const answer = await request();
-    return [db.roundTrips - before, answer];
+    // a connection's start-up would count as round trips of its own
+    expect(proxy.opened - opened).toBe(0);
+    return [proxy.count - before, answer];
   }
 
   async function userWithCode(): Promise<{ userId: string; code: string }> {

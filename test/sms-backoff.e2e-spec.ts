@@ -1,12 +1,12 @@
 import { Redis } from 'ioredis';
 import { LimitBackoffEntity } from '../src/common/limits/limit-backoff.entity';
-import { Database } from '../src/database/sql';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { until } from './support/fake-http';
 import { OwnRedis } from './support/own-servers';
 import { scrape, valueOf } from './support/prometheus';
-import { bearer, DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './support/test-app';
+import { RoundTripProxy } from './support/round-trip-proxy';
+import { bearer, DATABASES, dataSourceOf, Db, freePort, PG_URL, startApp, TestApp } from './support/test-app';
 import { CallResult, transportCaller } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO, RETRY_INFO } from './support/wire';
 
@@ -232,20 +232,31 @@ describe.each(DATABASES)('progressive back-off per number (%s)', (db: Db) => {
 describe('progressive back-off per number: VerifyPhone’s round trips (postgres)', () => {
   /** The round trips to PostgreSQL of one successful VerifyPhone (the outbox worker asleep meanwhile). */
   async function verifyRoundTrips(env: Record<string, string>): Promise<number> {
-    const t = await startApp('postgres', { ...BACKOFF_ENV, SMS_POLL_INTERVAL: '1m', ...env });
+    const proxy = await RoundTripProxy.start(PG_URL);
     try {
-      const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
-      const db = t.app.get(Database);
-      const before = db.roundTrips;
-      await t
-        .http()
-        .post(`/v2/users/${userId}/phone/verify`)
-        .set(bearer(t.adminToken))
-        .send({ verificationCode: phoneCode })
-        .expect(200);
-      return db.roundTrips - before;
+      const t = await startApp('postgres', {
+        ...BACKOFF_ENV,
+        SMS_POLL_INTERVAL: '1m',
+        ...env,
+        DATABASE_URL: proxy.url(PG_URL),
+      });
+      try {
+        const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
+        const [before, opened] = [proxy.count, proxy.opened];
+        await t
+          .http()
+          .post(`/v2/users/${userId}/phone/verify`)
+          .set(bearer(t.adminToken))
+          .send({ verificationCode: phoneCode })
+          .expect(200);
+        // a connection's start-up would count as round trips of its own
+        expect(proxy.opened - opened).toBe(0);
+        return proxy.count - before;
+      } finally {
+        await t.close();
+      }
     } finally {
-      await t.close();
+      await proxy.close();
     }
   }
 

@@ -7,8 +7,7 @@ import { Metrics } from './metrics';
 /**
  * `pv_database_pool_connections{state}` (PostgreSQL: in_use, idle, waiting, read from the pool when
  * scraped; SQLite has one connection and no pool, so no sample) and
- * `pv_database_round_trips_total` (PostgreSQL: batches of statements sent, each after the answer to
- * the one before) and `pv_database_statement_errors_total{code}`: every statement that failed, by a bounded class of its
+ * `pv_database_statement_errors_total{code}`: every statement that failed, by a bounded class of its
  * error (statementErrorClass), whether the caller expected it (a unique violation) or not. Both
  * come from the database seam, which every statement at run time goes through (start-up's
  * migrations run on TypeORM and are not counted).
@@ -45,15 +44,6 @@ export class DatabaseMetrics implements OnModuleInit {
 
   private watchPool(): void {
     const db = this.db;
-    new Counter({
-      name: 'pv_database_round_trips_total',
-      help: 'Round trips to PostgreSQL: batches of statements sent, each after the answer to the one before',
-      registers: [this.metrics.registry],
-      collect() {
-        this.reset();
-        this.inc(db.roundTrips);
-      },
-    });
     new Gauge({
       name: 'pv_database_pool_connections',
       help: 'PostgreSQL pool connections: in_use (lent to a statement or transaction), idle, waiting (callers waiting for one)',

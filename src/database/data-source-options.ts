@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations';
 import { ENTITIES } from './entities';
+import { HoldingClient } from './pg-client';
 
 export interface DatabaseSettings {
   DATABASE_URL: string;
@@ -53,6 +54,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       // waits included; should the server not answer at all, the client gives up a little later.
       extra: {
         pipeline: true,
+        Client: HoldingClient,
         statement_timeout: statementTimeout,
         query_timeout: statementTimeout + CLIENT_DEADLINE_MARGIN_MS,
         ...(schema ? { options: `-c search_path=${schema}` } : {}),

@@ -81,8 +81,6 @@ export interface SqlAdapter {
   statementFailed?: (error: unknown) => void;
   /** PostgreSQL: the pool's connections now; SQLite has one connection and no pool. */
   poolStats(): PoolStats | undefined;
-  /** PostgreSQL: round trips to the server so far (batches of statements sent); SQLite: 0. */
-  readonly roundTrips: number;
 }
 
 /** A connection pool's connections: lent out, idle, and callers waiting for one. */
@@ -158,14 +156,6 @@ export class Database {
     this.adapter.statementFailed = listener;
   }
 
-  /**
-   * Round trips to the database server so far: batches of statements sent, each after the answer
-   * to the one before (PostgreSQL; SQLite is embedded and makes none).
-   */
-  get roundTrips(): number {
-    return this.adapter.roundTrips;
-  }
-
   /** PostgreSQL: the pool's connections now; undefined on SQLite (one connection, no pool). */
   poolStats(): PoolStats | undefined {
     return this.adapter.poolStats();
@@ -188,13 +178,23 @@ export class Database {
     params: unknown[],
     suffix = '',
   ): Promise<T[]> {
-    const table = this.table(target);
     const rows = await this.rows<Record<string, unknown>>(
       tx,
-      `SELECT * FROM "${table}" WHERE ${where}${suffix}`,
+      `SELECT ${this.columnList(target)} FROM "${this.table(target)}" WHERE ${where}${suffix}`,
       params,
     );
     return rows.map((row) => this.hydrate(target, row));
+  }
+
+  /**
+   * `"id", "org_id", …`: every column of `target`, named. A statement never reads `*`, so that a
+   * column added under a running instance (the next release's migration) changes nothing it reads.
+   */
+  columnList(target: EntityClass<object>): string {
+    return this.dataSource
+      .getMetadata(target)
+      .columns.map((column) => `"${column.databaseName}"`)
+      .join(', ');
   }
 
   /** `"alias"."column" AS "alias.column"` for every column of `target`, to read it beside another table's. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { dataSourceOptions } from './data-source-options';
 import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
-import { Database, Tx } from './sql';
+import { changedNothing, closing, Database, Tx } from './sql';
 import { MAX_GROUP_COMMIT, sqliteConnection } from './sqlite.adapter';
 
 /** What better-sqlite3 throws on a full disk. */
@@ -323,6 +323,71 @@ describe('Database.transaction on PostgreSQL (pipelined BEGIN, statements issued
     });
     await expect(insert(ended, 'after the end')).rejects.toThrow('transaction that has ended');
     expect(await committed()).toEqual(['inside']);
+  });
+
+  it('a closing write that fails undoes the whole unit: COMMIT is refused', async () => {
+    // sent with COMMIT, unanswered when COMMIT leaves: the guard divides by the zero rows it changed
+    const guarded =
+      'WITH changed AS (UPDATE items SET id = id WHERE id = $1 RETURNING id) SELECT 1 / (SELECT count(*) FROM changed) AS n';
+    const outcome = db.transaction(async (tx) => {
+      await insert(tx, 'written');
+      return closing(Promise.all([insert(tx, 'also written'), db.rows(tx, guarded, ['missing'])]));
+    });
+    const error = await outcome.catch((failure: unknown) => failure);
+    expect(changedNothing(error)).toBe(true);
+    expect(await committed()).toEqual([]);
+    // the same writes whose guard holds commit, with their result
+    await expect(
+      db.transaction(async (tx) => {
+        await insert(tx, 'written');
+        return closing(db.rows(tx, guarded, ['written']).then(() => 'done'));
+      }),
+    ).resolves.toBe('done');
+    expect(await committed()).toEqual(['written']);
+  });
+
+  describe('a schema change under prepared statements ("cached plan must not change result type", 0A000)', () => {
+    const read = (tx: Tx | undefined) => db.rows<{ id: string; note: unknown }>(tx, 'SELECT id, note FROM items', []);
+
+    beforeEach(() => dataSource.query('ALTER TABLE items ADD COLUMN IF NOT EXISTS note varchar(20)'));
+    afterEach(() => dataSource.query('ALTER TABLE items DROP COLUMN IF EXISTS note'));
+
+    /** Prepares `read` on every pooled connection (2), then changes the type of a column it returns. */
+    async function preparedThenRetyped(type: string): Promise<void> {
+      await insert(undefined, 'a');
+      await Promise.all([db.transaction((tx) => read(tx)), db.transaction((tx) => read(tx))]);
+      await dataSource.query(`ALTER TABLE items ALTER COLUMN note TYPE ${type}`);
+    }
+
+    it('a statement outside a transaction is prepared afresh and runs again, on every connection', async () => {
+      await preparedThenRetyped('text');
+      const reads = await Promise.all([read(undefined), read(undefined), read(undefined)]);
+      expect(reads).toEqual([[{ id: 'a', note: null }], [{ id: 'a', note: null }], [{ id: 'a', note: null }]]);
+    });
+
+    it('a unit whose statement met it is rolled back and run once more, whole', async () => {
+      await preparedThenRetyped('varchar(40)');
+      let runs = 0;
+      const outcome = await db.transaction(async (tx) => {
+        runs++;
+        await insert(tx, `b${runs}`);
+        return read(tx);
+      });
+      // the first run's insert was rolled back with it
+      expect([runs, outcome.map((row) => row.id)]).toEqual([2, ['a', 'b2']]);
+      expect(await committed()).toEqual(['a', 'b2']);
+    });
+
+    it('runs a unit at most twice: a statement refused with 0A000 again is answered with its error', async () => {
+      let runs = 0;
+      const outcome = db.transaction(async (tx) => {
+        runs++;
+        // refused with 0A000 on every run ("FOR UPDATE is not allowed with aggregate functions")
+        return db.rows(tx, 'SELECT count(*) FROM items FOR UPDATE', []);
+      });
+      const error = await outcome.catch((failure: unknown) => failure);
+      expect([runs, (error as QueryFailedError).driverError]).toEqual([2, expect.objectContaining({ code: '0A000' })]);
+    });
   });
 
   it('runs many units at once on a pool smaller than their number, each whole', async () => {

@@ -11,7 +11,29 @@ export interface UserAndCode {
   pending: PhoneCodeEntity | null;
 }
 
-/** Pending phone codes. Attempts and consumption are conditional updates: the database decides races. */
+/**
+ * Pending phone codes. Attempts and consumption are conditional updates: the database decides races.
+ *
+ * The rules that keep guessing bounded, in the order that makes them hold:
+ * 1. An attempt is counted before the code is compared. `claimAttempt` adds one to the code's
+ *    attempts in the same statement that checks there are attempts left, so two checks arriving
+ *    together cannot both take the last one; only a check that got a claim compares the code. A
+ *    claim the checker may not keep (a refusal decided before the comparison) is handed back in
+ *    the same transaction, so no one ever sees it counted.
+ * 2. A code is consumed once. `consume` marks it consumed only if it is not consumed yet, and
+ *    fails the transaction otherwise (SQLite: by throwing; PostgreSQL: the statement itself fails,
+ *    dividing by the zero rows it changed).
+ * 3. A check's last writes (the consumption, the failure counted, the event) may be sent with
+ *    COMMIT without waiting for their answers. If any of them fails, the database refuses the
+ *    COMMIT and the whole check is undone: the answer is an error, never a success with a lost write.
+ *
+ * Pinned by: src/phone/phone-code-checker.spec.ts ("claims the attempt before comparing…",
+ * "never lets more guesses than the limit through when they arrive together", "passes exactly
+ * once when two checks of it arrive together", "fails as a whole … between the claim and the
+ * consumption"); src/database/transactions.spec.ts ("a closing write that fails undoes the whole
+ * unit: COMMIT is refused"); test/phone-concurrency.e2e-spec.ts (parallel guesses and right codes,
+ * on SQLite and PostgreSQL).
+ */
 @Injectable()
 export class PhoneCodesRepository extends SqlRepository {
   private userAndCodeSql?: string;

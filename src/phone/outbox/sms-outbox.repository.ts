@@ -36,13 +36,14 @@ export class SmsOutboxRepository extends SqlRepository {
       'SELECT id FROM sms_outbox WHERE status = $3 AND next_attempt_at <= $4 ' +
       'AND (locked_until IS NULL OR locked_until <= $5) ORDER BY next_attempt_at ASC LIMIT $6';
     const claim = 'UPDATE sms_outbox SET locked_until = $1, attempts = attempts + 1';
+    const returning = `RETURNING ${this.db.columns(SmsOutboxEntity, 'sms_outbox')}`;
     // On PostgreSQL the due rows are picked in a CTE, which runs once: as `id IN (subquery)` the
     // planner may run the subquery again, and LIMIT would then no longer bound what is claimed
     const sql =
       this.db.dialect === 'postgres'
         ? `WITH due AS (${due} FOR UPDATE SKIP LOCKED) ${claim} FROM due ` +
-          'WHERE sms_outbox.id = due.id AND sms_outbox.status = $2 RETURNING sms_outbox.*'
-        : `${claim} WHERE status = $2 AND id IN (${due}) RETURNING *`;
+          `WHERE sms_outbox.id = due.id AND sms_outbox.status = $2 ${returning}`
+        : `${claim} WHERE status = $2 AND id IN (${due}) ${returning}`;
     const rows = await this.db.rows<Record<string, unknown>>(tx, sql, [
       now.getTime() + leaseMs,
       'pending',
@@ -51,7 +52,7 @@ export class SmsOutboxRepository extends SqlRepository {
       now.getTime(),
       limit,
     ]);
-    return rows.map((row) => this.db.hydrate(SmsOutboxEntity, row));
+    return rows.map((row) => this.db.hydrate(SmsOutboxEntity, row, 'sms_outbox'));
   }
 
   /**
@@ -97,7 +98,8 @@ export class SmsOutboxRepository extends SqlRepository {
   async takeReceipts(tx: Tx, provider: string, providerMessageId: string): Promise<SmsReceiptEntity[]> {
     const rows = await this.db.rows<Record<string, unknown>>(
       tx,
-      'DELETE FROM sms_receipts WHERE provider = $1 AND provider_message_id = $2 RETURNING *',
+      'DELETE FROM sms_receipts WHERE provider = $1 AND provider_message_id = $2 ' +
+        `RETURNING ${this.db.columnList(SmsReceiptEntity)}`,
       [provider, providerMessageId],
     );
     return rows.map((row) => this.db.hydrate(SmsReceiptEntity, row));

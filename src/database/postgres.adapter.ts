@@ -68,15 +68,15 @@ interface RowReader {
   toRow: RowFactory;
 }
 
-/** Row readers by statement name (one text per name, so one set of columns but for schema changes). */
+/** Row readers by statement name or, unnamed, text (one set of columns per key but for schema changes). */
 const readers = new Map<string, RowReader>();
 
-function readerFor(name: string, fields: PgField[]): RowReader {
-  const known = readers.get(name);
+function readerFor(key: string, fields: PgField[]): RowReader {
+  const known = readers.get(key);
   if (known && sameNames(known.names, fields)) return known;
   const names = fields.map((field) => field.name);
   const reader = { names, toRow: rowFactory(names) };
-  if (name) readers.set(name, reader);
+  readers.set(key, reader);
   return reader;
 }
 
@@ -86,13 +86,13 @@ function sameNames(names: string[], fields: PgField[]): boolean {
   return true;
 }
 
-function rowsOf(name: string, result: PgResult): Record<string, unknown>[] {
+function rowsOf(key: string, result: PgResult): Record<string, unknown>[] {
   if (result.rows.length === 0) return [];
-  const { toRow } = readerFor(name, result.fields);
+  const { toRow } = readerFor(key, result.fields);
   return result.rows.map(toRow);
 }
 
-const countOf = (_name: string, result: PgResult) => result.rowCount ?? result.rows.length;
+const countOf = (_key: string, result: PgResult) => result.rowCount ?? result.rows.length;
 
 /**
  * Statement names by text: a hash, so that every connection gives one text the same name, and a
@@ -112,14 +112,32 @@ function statementName(sql: string): string {
  * text then gets a new name: every connection prepares it afresh under that name on its next run,
  * and the old one is never used again.
  */
-function replanned(error: unknown, sql: string, name: string): boolean {
+function replanned(error: unknown, sql: string, name: string | undefined): boolean {
   if ((error as { code?: unknown }).code !== '0A000') return false;
-  if (statementNames.get(sql) === name) {
+  if (name !== undefined && statementNames.get(sql) === name) {
     const generation = Number(/_g(\d+)$/.exec(name)?.[1] ?? 0) + 1;
     statementNames.set(sql, `${name.replace(/_g\d+$/, '')}_g${generation}`);
   }
   return true;
 }
+
+/**
+ * Whether the server answered as if each transaction ran on another server connection: a
+ * statement prepared on this client "does not exist" (26000), or one it prepares "already exists"
+ * (42P05). That is a transaction pooler (PgBouncer, Supavisor, RDS Proxy) that does not keep
+ * prepared statements per client.
+ */
+function pooled(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '26000' || code === '42P05';
+}
+
+/**
+ * DATABASE_PREPARED_STATEMENTS: `on` names every statement (prepared once per connection), `off`
+ * names none (parsed on every run: what a transaction pooler without prepared-statement support
+ * needs), `auto` names them until the server shows a transaction pooler (see pooled), then none.
+ */
+export type PreparedStatements = 'auto' | 'on' | 'off';
 
 /** Runs one statement: node-postgres's error, or its result. */
 function query(target: PgQueryable, config: QueryConfig): Promise<PgResult> {
@@ -131,8 +149,8 @@ function query(target: PgQueryable, config: QueryConfig): Promise<PgResult> {
 /** A transaction: the pooled client it runs on, until it ends. */
 class PgTx {
   open = true;
-  /** a statement of it met a schema change (see replanned): the whole unit runs again */
-  replanned = false;
+  /** a statement of it met a schema change or a pooler (see replanned, pooled): the whole unit runs again */
+  again = false;
   constructor(readonly client: PgClient) {}
 }
 
@@ -159,9 +177,16 @@ function control(client: PgClient, statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): 
 export class PostgresAdapter implements SqlAdapter {
   readonly dialect = 'postgres' as const;
   private readonly pool: PgPool;
+  /** whether statements are named (prepared once per connection); see PreparedStatements */
+  private named: boolean;
 
-  constructor(dataSource: DataSource) {
+  constructor(
+    dataSource: DataSource,
+    private readonly prepared: PreparedStatements = 'auto',
+    private readonly warn: (message: string) => void = () => undefined,
+  ) {
     this.pool = pgPool(dataSource);
+    this.named = prepared !== 'off';
   }
 
   rows<T>(tx: Tx | undefined, sql: string, params: unknown[]): Promise<T[]> {
@@ -190,9 +215,10 @@ export class PostgresAdapter implements SqlAdapter {
    * together (`Promise.all`) share one too. A failed BEGIN fails every statement after it, so no
    * statement can run outside the transaction.
    *
-   * Should a statement meet a schema change made under the running instance (see replanned),
-   * PostgreSQL has aborted the transaction: it is rolled back and the unit runs once more, from
-   * the start, with the statement prepared afresh.
+   * Should a statement meet a schema change made under the running instance (see replanned), or
+   * show a transaction pooler (see pooled), PostgreSQL has aborted the transaction: it is rolled
+   * back and the unit runs once more, from the start, with the statement prepared afresh (or not
+   * named at all).
    */
   async transaction<T>(work: Work<T>): Promise<T> {
     let again = false;
@@ -230,7 +256,7 @@ export class PostgresAdapter implements SqlAdapter {
       } catch (error) {
         await begun.catch(() => undefined);
         await control(client, 'ROLLBACK').catch((failure: Error) => void (broken ??= failure));
-        if (tx.replanned) onReplanned();
+        if (tx.again) onReplanned();
         throw error;
       }
     } finally {
@@ -256,25 +282,25 @@ export class PostgresAdapter implements SqlAdapter {
 
   /**
    * In a transaction: on its connection; else on any connection of the pool, where a statement
-   * that met a schema change runs once more under its new name. One promise per statement,
-   * settled from node-postgres's callback with what the caller wants of the result.
+   * that met a schema change or a pooler runs once more. One promise per statement, settled from
+   * node-postgres's callback with what the caller wants of the result.
    */
   private run<R>(
     tx: Tx | undefined,
     sql: string,
     params: unknown[],
-    pick: (name: string, result: PgResult) => R,
+    pick: (key: string, result: PgResult) => R,
     retried = false,
   ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const pgTx = tx && txOf(tx);
-      const name = statementName(sql);
+      const name = this.named ? statementName(sql) : undefined;
       if (pgTx) holdWrites(pgTx.client);
       const target: PgQueryable = pgTx ? pgTx.client : this.pool;
       target.query({ name, text: sql, values: params, rowMode: 'array' }, (error, result) => {
-        if (!error) return resolve(pick(name, result));
-        if (replanned(error, sql, name)) {
-          if (pgTx) pgTx.replanned = true;
+        if (!error) return resolve(pick(name ?? sql, result));
+        if (replanned(error, sql, name) || (name !== undefined && this.pooledNow(error))) {
+          if (pgTx) pgTx.again = true;
           else if (!retried) return resolve(this.run(undefined, sql, params, pick, true));
         }
         this.statementFailed?.(error);
@@ -282,5 +308,18 @@ export class PostgresAdapter implements SqlAdapter {
         reject(new QueryFailedError(sql, params, error));
       });
     });
+  }
+
+  /** In `auto`, a pooler's answer (see pooled) turns naming off for good. */
+  private pooledNow(error: unknown): boolean {
+    if (this.prepared !== 'auto' || !pooled(error)) return false;
+    if (this.named) {
+      this.named = false;
+      this.warn(
+        'PostgreSQL: a transaction pooler hands transactions different server connections; statements run ' +
+          'unnamed from now on (set DATABASE_PREPARED_STATEMENTS=off to start so)',
+      );
+    }
+    return true;
   }
 }

@@ -1,8 +1,11 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata';
+import { AppConfig } from '../common/config/app-config.module';
 import { DependencyOutages } from '../common/errors/dependency-outages';
+import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { statementSpan } from '../common/tracing/statement-spans';
 import { tracingActive } from '../common/tracing/tracing';
 import { PostgresAdapter } from './postgres.adapter';
@@ -107,9 +110,13 @@ export class Database {
   constructor(
     private readonly dataSource: DataSource,
     @Optional() private readonly outages?: DependencyOutages,
+    @Optional() config?: AppConfig,
+    @Optional() @Inject(ROOT_LOGGER) logger?: Logger,
   ) {
     this.adapter =
-      dataSource.options.type === 'postgres' ? new PostgresAdapter(dataSource) : new SqliteAdapter(dataSource);
+      dataSource.options.type === 'postgres'
+        ? new PostgresAdapter(dataSource, config?.DATABASE_PREPARED_STATEMENTS, (message) => logger?.warn(message))
+        : new SqliteAdapter(dataSource);
     this.dialect = this.adapter.dialect;
   }
 

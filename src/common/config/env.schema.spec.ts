@@ -29,6 +29,7 @@ describe(EnvironmentVariables.name, () => {
       DATABASE_URL: './data/phone-verify.sqlite',
       DATABASE_SCHEMA: undefined,
       DATABASE_POOL_SIZE: 20,
+      DATABASE_PREPARED_STATEMENTS: 'auto',
       DATABASE_CONNECT_TIMEOUT: 1_000,
       DATABASE_STATEMENT_TIMEOUT: 1_000,
       DATABASE_CONNECT_RETRIES: 10,

@@ -137,6 +137,13 @@ export class EnvironmentVariables {
   @IntRange(1, 100)
   DATABASE_POOL_SIZE = 20;
 
+  /**
+   * PostgreSQL: `on` prepares each statement once per connection; `off` for a transaction pooler
+   * without prepared-statement support; `auto` prepares until the server shows such a pooler.
+   */
+  @IsIn(['auto', 'on', 'off'])
+  DATABASE_PREPARED_STATEMENTS: 'auto' | 'on' | 'off' = 'auto';
+
   /** PostgreSQL: the longest a call waits for a pooled (or new) connection before it is answered 503. */
   @DurationRange('100ms', 100, '1m', 60_000)
   DATABASE_CONNECT_TIMEOUT = 1_000;

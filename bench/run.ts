@@ -302,6 +302,7 @@ function startInstance(instance: Instance, settings: Settings, cpuProfDir?: stri
     logLevel: settings.logLevel,
     poolSize: settings.poolSize,
     cpuProfDir,
+    countRoundTrips: true,
   });
 }
 
@@ -498,14 +499,15 @@ async function runScenario(
   const wrong = scenario === 'verify-wrong';
   let fromUs = 0;
   const cpu = new CpuWindow(server.child.pid, db === 'postgres');
-  const wal = db === 'postgres' ? new PostgresWindow(server.databaseUrl, server.metricsPort) : undefined;
+  const wal =
+    db === 'postgres' ? new PostgresWindow(server.databaseUrl, server.metricsPort, server.roundTrips) : undefined;
   const m = await drive(transport, server, workload, wrong, {
     ...options,
     onMeasureStart: () => {
       server.rss.window();
       fromUs = Number(process.hrtime.bigint() / 1000n);
       cpu.start();
-      wal?.start();
+      wal?.start(options.durationMs);
     },
   });
   onMeasuredWindow?.(fromUs, Number(process.hrtime.bigint() / 1000n));

@@ -23,17 +23,20 @@ async function walBytesBetween(url: string, from: string, to: string): Promise<n
   }
 }
 
-/** The service's round trips and requests answered so far, from its /metrics (undefined without them). */
-async function counts(metricsPort: number): Promise<{ trips: number; requests: number } | undefined> {
+/** Round trips so far (the proxy's count) and requests the service answered, from its /metrics. */
+async function counts(
+  metricsPort: number,
+  roundTrips: () => Promise<number>,
+): Promise<{ trips: number; requests: number }> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
-  const lines = (await res.text()).split('\n');
-  const trips = lines.find((l) => l.startsWith(`${ROUND_TRIPS} `));
-  if (trips === undefined) return undefined;
+  // read once the scrape is answered: a busy service renders it late, and both counts move meanwhile
+  const trips = await roundTrips();
   // every label set of the request counter: the answers of all transports
-  const requests = lines
+  const requests = (await res.text())
+    .split('\n')
     .filter((l) => l.startsWith('pv_requests_total{'))
     .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-  return { trips: Number(trips.slice(ROUND_TRIPS.length + 1)), requests };
+  return { trips, requests };
 }
 
 /**
@@ -42,23 +45,47 @@ async function counts(metricsPort: number): Promise<{ trips: number; requests: n
  * table when updates land on pages not written since the last checkpoint (each is then logged in
  * full), which is where a big table's latency tail comes from. Read from the WAL position, which
  * is exact (the statistics views lag by up to a second); the cluster's other databases, if busy,
- * count too.
+ * count too. Given the server's /metrics and its proxy's count (bench/lib/db-proxy.ts), also the
+ * round trips to PostgreSQL per request it answered.
  */
 export class PostgresWindow {
   private from?: Promise<string | undefined>;
   private countsFrom?: Promise<{ trips: number; requests: number } | undefined>;
+  private countsTo?: Promise<{ trips: number; requests: number } | undefined>;
+  private end?: NodeJS.Timeout;
 
   constructor(
     private readonly url: string,
     private readonly metricsPort?: number,
+    private readonly roundTrips?: () => Promise<number>,
   ) {}
 
-  start(): void {
+  /**
+   * The window starts now and lasts `windowMs`: the round trips and requests are read at its end
+   * too, while the load still runs, so that requests in flight weigh the same at both ends (read
+   * after the run, the answers of those in flight at the start would count and not all their trips).
+   */
+  start(windowMs: number): void {
     this.from = walPosition(this.url).catch(() => undefined);
-    if (this.metricsPort) this.countsFrom = counts(this.metricsPort).catch(() => undefined);
+    this.countsFrom = this.counts();
+    this.end = setTimeout(() => {
+      this.end = undefined;
+      this.countsTo = this.counts();
+    }, windowMs);
+  }
+
+  private counts(): Promise<{ trips: number; requests: number } | undefined> {
+    if (!this.metricsPort || !this.roundTrips) return Promise.resolve(undefined);
+    return counts(this.metricsPort, this.roundTrips).catch(() => undefined);
   }
 
   async perAnswer(answers: number): Promise<{ walKBPerAnswer?: number; roundTripsPerAnswer?: number }> {
+    // a run that stopped early: its end is now
+    if (this.end) {
+      clearTimeout(this.end);
+      this.end = undefined;
+      this.countsTo = this.counts();
+    }
     const from = await this.from;
     if (!from || answers === 0) return {};
     const to = await walPosition(this.url);
@@ -66,17 +93,10 @@ export class PostgresWindow {
       walKBPerAnswer: (await walBytesBetween(this.url, from, to)) / 1024 / answers,
     };
     const before = await this.countsFrom;
-    const after = this.metricsPort ? await counts(this.metricsPort).catch(() => undefined) : undefined;
+    const after = await this.countsTo;
     // per request the server answered in the window (the scrapes' own /metrics are not requests)
     const answered = before && after ? after.requests - before.requests : 0;
     if (before && after && answered > 0) out.roundTripsPerAnswer = (after.trips - before.trips) / answered;
     return out;
   }
 }
-
-/**
- * The service's own count of its round trips to PostgreSQL (batches of statements, each sent after
- * the answer to the one before; src/database/postgres.adapter.ts), divided by the requests it
- * answered (pv_requests_total), both read before and after the window.
- */
-const ROUND_TRIPS = 'pv_database_round_trips_total';

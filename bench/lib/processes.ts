@@ -43,16 +43,20 @@ export interface Child {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<void>;
 }
 
-/** Starts a child whose output goes to `logFile`; it is stopped by cleanUpAll if still running. */
+/**
+ * Starts a child whose output goes to `logFile` (with an IPC channel when `ipc`); it is stopped by
+ * cleanUpAll if still running.
+ */
 export function startChild(
   name: string,
   command: string,
   args: string[],
   options: SpawnOptions,
   logFile: string,
+  ipc = false,
 ): Child {
   const fd = openSync(logFile, 'a');
-  const child = spawn(command, args, { ...options, stdio: ['ignore', fd, fd] });
+  const child = spawn(command, args, { ...options, stdio: ['ignore', fd, fd, ...(ipc ? ['ipc' as const] : [])] });
   closeSync(fd);
   if (child.pid === undefined) throw new Error(`could not start ${name}`);
   let running = true;

@@ -35,7 +35,7 @@ export interface ResultRow {
   dbCpuUs?: number;
   /** PostgreSQL: WAL written per answer (kB) during the measured window (see bench/lib/postgres-window.ts). */
   walKBPerAnswer?: number;
-  /** PostgreSQL: the service's round trips (statement batches sent) per answer. */
+  /** PostgreSQL: round trips between the service and PostgreSQL (counted by a proxy) per answer. */
   roundTripsPerAnswer?: number;
   elapsedS: number;
   stoppedEarly?: string;
@@ -104,7 +104,7 @@ export function formatTable(rows: ResultRow[]): string {
     out.push("WAL kB/req: PostgreSQL's write-ahead log written per answer (the whole cluster's)");
   }
   if (rows.some((r) => r.roundTripsPerAnswer !== undefined)) {
-    out.push('DB round trips/req: batches of statements the service sent to PostgreSQL per answer');
+    out.push('DB round trips/req: round trips between the service and PostgreSQL per answer (a counting proxy)');
   }
   if (rows.some((r) => r.kind === 'ceiling')) {
     out.push('ceilings run under ts-node, so their RSS (in the JSON) is not comparable and is not shown');

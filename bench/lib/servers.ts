@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { LOADER_OPTIONS, SERVICE_PROTOS } from '../../src/common/grpc/proto-files';
+import { DbProxy, startDbProxy } from './db-proxy';
 import { Child, freePort, RssSampler, startChild, waitUntil } from './processes';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -38,6 +39,8 @@ export interface ServerSettings {
   poolSize?: number;
   /** Start under `node --cpu-prof`, writing the profile into this folder when stopped. */
   cpuProfDir?: string;
+  /** PostgreSQL: connect through a proxy that counts the round trips (AppServer.roundTrips) */
+  countRoundTrips?: boolean;
 }
 
 export interface AppServer {
@@ -46,8 +49,10 @@ export interface AppServer {
   grpcPort: number;
   token: string;
   rss: RssSampler;
-  /** the DATABASE_URL it runs on */
+  /** the database it runs on (not through the proxy) */
   databaseUrl: string;
+  /** round trips to PostgreSQL so far, with countRoundTrips */
+  roundTrips?: () => Promise<number>;
   /** its management listener (/metrics) */
   metricsPort: number;
   stop(): Promise<void>;
@@ -93,6 +98,10 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
   const grpcPort = await freePort();
   const metricsPort = await freePort();
   const patPath = join(settings.dir, 'admin.pat');
+  const proxy: DbProxy | undefined =
+    settings.countRoundTrips && /^postgres(ql)?:\/\//.test(settings.databaseUrl)
+      ? await startDbProxy(settings.databaseUrl, settings.dir)
+      : undefined;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -102,7 +111,7 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     GRPC_PORT: String(grpcPort),
     // on, as in production (the request series count either way); a port of its own per server
     METRICS_PORT: String(metricsPort),
-    DATABASE_URL: settings.databaseUrl,
+    DATABASE_URL: proxy?.url ?? settings.databaseUrl,
     FIRST_INSTANCE_PAT_PATH: patPath,
     CODE_HMAC_KEY: settings.hmacKey,
     CODE_HMAC_KEY_FILE: join(settings.dir, 'code-hmac.key'),
@@ -140,10 +149,12 @@ export async function startAppServer(settings: ServerSettings): Promise<AppServe
     token,
     rss,
     databaseUrl: settings.databaseUrl,
+    ...(proxy ? { roundTrips: () => proxy.count() } : {}),
     metricsPort,
     stop: async () => {
       rss.stop();
       await child.stop(settings.cpuProfDir ? 'SIGUSR2' : 'SIGTERM', 30_000);
+      await proxy?.stop();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
@@ -56,6 +56,24 @@ function grpcWebResponse([, code, id, text]: Answer, textMode: boolean): Buffer 
 }
 
 /**
+ * The responses not yet finished on each connection (pipelined requests can have several), from
+ * the server's 'request' event: what the `clientError` handler must not write into.
+ */
+function trackResponses(server: Server): WeakMap<Duplex, Set<ServerResponse>> {
+  const inFlight = new WeakMap<Duplex, Set<ServerResponse>>();
+  // first, so that no other listener can have finished the response before it is tracked
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const responses = inFlight.get(req.socket) ?? new Set<ServerResponse>();
+    inFlight.set(req.socket, responses);
+    const done = () => responses.delete(res);
+    res.once('finish', done);
+    res.once('close', done);
+    responses.add(res);
+  });
+  return inFlight;
+}
+
+/**
  * Answers what Node's HTTP parser refuses (a request line or headers over the 16 KiB limit, a
  * malformed request, a request that took too long) with the contract's error body instead of
  * Node's bare status line, then closes the connection. Socket faults, and a connection where a
@@ -63,14 +81,15 @@ function grpcWebResponse([, code, id, text]: Answer, textMode: boolean): Buffer 
  */
 export function answerClientErrors(server: Server, logger: Logger): void {
   const answered = new WeakSet<Duplex>();
+  const inFlight = trackResponses(server);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     // an errored parser reports again on each later chunk of the same connection
     if (answered.has(socket)) return;
     answered.add(socket);
     const code = error.code ?? '';
-    const inFlight = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    const begun = [...(inFlight.get(socket) ?? [])].some((res) => res.headersSent);
     const refusal = PARSE_ANSWERS[code] ?? (code.startsWith('HPE_') ? MALFORMED : undefined);
-    if (!refusal || !socket.writable || inFlight?.headersSent) {
+    if (!refusal || !socket.writable || begun) {
       socket.destroy();
       return;
     }

@@ -1,5 +1,5 @@
 import { Agent, createServer, request, Server, ServerResponse } from 'node:http';
-import { AddressInfo, connect } from 'node:net';
+import { AddressInfo, connect, Socket } from 'node:net';
 import { HttpDrain, IDLE_GRACE_MS } from './http-drain';
 
 interface Answer {
@@ -14,6 +14,7 @@ describe(HttpDrain.name, () => {
   let drain: HttpDrain;
   let port: number;
   let agent: Agent;
+  let grace = IDLE_GRACE_MS;
   /** requests to /hold wait here until the test answers them */
   const held: ServerResponse[] = [];
 
@@ -22,7 +23,7 @@ describe(HttpDrain.name, () => {
       if (req.url === '/hold') held.push(res);
       else res.end('ok');
     });
-    drain = new HttpDrain(server);
+    drain = new HttpDrain(server, grace);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
     agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -65,12 +66,6 @@ describe(HttpDrain.name, () => {
     await done;
   });
 
-  it('keeps an idle keep-alive connection open for the grace: a request arriving on it is answered', async () => {
-    expect(await get('/')).toMatchObject({ status: 200, connection: 'keep-alive', reused: false });
-    void drain.drain();
-    expect(await get('/')).toEqual({ status: 200, connection: 'close', reused: true });
-  });
-
   it('closes a connection that stays idle once the grace has passed, and then resolves', async () => {
     await get('/');
     const started = Date.now();
@@ -91,6 +86,48 @@ describe(HttpDrain.name, () => {
       socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code));
     });
     expect(refused).toBe('ECONNREFUSED');
+  });
+
+  // the listener is closed with net.Server's close, not http.Server's (docs/adr/0004-library-internals.md)
+  describe('with a grace longer than any test', () => {
+    beforeAll(() => (grace = 600_000));
+    afterAll(() => (grace = IDLE_GRACE_MS));
+
+    function connectTo(): Promise<Socket> {
+      return new Promise((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => resolve(socket));
+        socket.once('error', reject);
+      });
+    }
+
+    /** Everything the server sends on `socket` until it closes the connection. */
+    function readAll(socket: Socket): Promise<string> {
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      return new Promise((resolve) => socket.once('close', () => resolve(text)));
+    }
+
+    it('keeps an idle keep-alive connection open for the grace: a request arriving on it is answered', async () => {
+      expect(await get('/')).toMatchObject({ status: 200, connection: 'keep-alive', reused: false });
+      void drain.drain();
+      expect(await get('/')).toEqual({ status: 200, connection: 'close', reused: true });
+    });
+
+    it('answers a request written on an idle keep-alive connection in the same instant as the drain', async () => {
+      const socket = await connectTo();
+      const first = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await first;
+      const rest = readAll(socket);
+      // the server reads these bytes only after the drain has begun
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const done = drain.drain();
+      const text = await rest;
+      expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      expect(text).toMatch(/\r\nConnection: close\r\n/i);
+      await done;
+    });
   });
 
   it('cuts what is still open when told to, and counts it', async () => {

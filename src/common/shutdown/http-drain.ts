@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Server as NetServer, Socket } from 'node:net';
 
-/** How long a keep-alive connection must have been idle since the drain began before it is closed. */
+/** How long a keep-alive connection must have been idle since the drain began before it is closed (the grace). */
 export const IDLE_GRACE_MS = 1_000;
 const SWEEP_MS = 100;
 
@@ -17,8 +17,11 @@ interface Connection {
  * client sends its next request elsewhere and Node closes the socket after the answer), and a
  * keep-alive connection without a request is closed only once it has been quiet for
  * IDLE_GRACE_MS since the drain began: a request that was already on its way is read and answered
- * instead of meeting a closed socket. Node's own `server.close()` closes idle connections at once,
- * racing such requests, which is why the listener is closed at the net.Server level here.
+ * instead of meeting a closed socket. http.Server's own `close()` closes idle connections at once,
+ * racing such requests, and there is no public way to stop accepting without it: the listener is
+ * closed with the close of net.Server, which http.Server extends (docs/adr/0004-library-internals.md).
+ * Closing it later instead, once no connection is idle, resets the connections clients open
+ * meanwhile that are still waiting to be accepted.
  */
 export class HttpDrain {
   private readonly connections = new Map<Socket, Connection>();
@@ -26,7 +29,10 @@ export class HttpDrain {
   private drainingSince?: number;
   private sweeper?: NodeJS.Timeout;
 
-  constructor(private readonly server: Server) {
+  constructor(
+    private readonly server: Server,
+    private readonly idleGraceMs = IDLE_GRACE_MS,
+  ) {
     server.on('connection', (socket: Socket) => {
       this.connections.set(socket, { inFlight: 0, lastActive: Date.now(), bytesRead: 0 });
       socket.once('close', () => this.connections.delete(socket));
@@ -79,7 +85,7 @@ export class HttpDrain {
         connection.lastActive = now;
       }
       const quietSince = Math.max(connection.lastActive, this.drainingSince!);
-      if (connection.inFlight === 0 && now - quietSince >= IDLE_GRACE_MS) socket.destroy();
+      if (connection.inFlight === 0 && now - quietSince >= this.idleGraceMs) socket.destroy();
     }
   }
 }

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import type { DataSource } from 'typeorm';
 import { StartupError } from '../common/startup/startup-error';
 import { databaseTarget, openAtStartup, openFailure } from './database-startup';
+import { DatabaseFileInUse } from './sqlite-file-lock';
 
 const coded = (code: string, message = code) => Object.assign(new Error(message), { code });
 
@@ -78,5 +79,23 @@ describe('openAtStartup', () => {
     await expect(
       openAtStartup(() => Promise.reject(bug), { ...settings, DATABASE_CONNECT_RETRIES: 5 }, silent),
     ).rejects.toBe(bug);
+  });
+
+  it('ends at once, naming DATABASE_URL, when another instance holds the SQLite file', async () => {
+    let calls = 0;
+    const open = () => (calls++, Promise.reject(new DatabaseFileInUse('/data/db.sqlite.lock', 4242)));
+    const sqlite = {
+      DATABASE_URL: 'sqlite:/data/db.sqlite',
+      DATABASE_CONNECT_RETRIES: 5,
+      DATABASE_CONNECT_RETRY_DELAY: 100,
+    };
+    const failure = await openAtStartup(open, sqlite, silent).catch((e) => e);
+    expect(calls).toBe(1);
+    expect(failure).toBeInstanceOf(StartupError);
+    expect(failure.message).toBe(
+      'DATABASE_URL (SQLite file /data/db.sqlite): another instance uses that file (pid 4242); ' +
+        'stop it, or give each instance a file of its own',
+    );
+    expect(failure.fields).toMatchObject({ setting: 'DATABASE_URL', lock: '/data/db.sqlite.lock', pid: 4242 });
   });
 });

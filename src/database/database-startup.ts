@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { StartupError } from '../common/startup/startup-error';
 import { isPostgresUrl, sqlitePath } from './data-source-options';
+import { DatabaseFileInUse } from './sqlite-file-lock';
 
 export interface StartupSettings {
   DATABASE_URL: string;
@@ -19,6 +20,8 @@ export interface OpenFailure {
   /** what the operator can do about it */
   hint?: string;
   retry: boolean;
+  /** more fields for the log line */
+  details?: Record<string, unknown>;
 }
 
 /** The database DATABASE_URL names, for the log: never the password. */
@@ -94,6 +97,14 @@ export function openFailure(error: unknown): OpenFailure | undefined {
     const e = queue.shift() as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
     if (typeof e !== 'object' || e === null || seen.includes(e)) continue;
     seen.push(e);
+    if (e instanceof DatabaseFileInUse) {
+      return {
+        reason: `another instance uses that file${e.pid ? ` (pid ${e.pid})` : ''}`,
+        hint: 'stop it, or give each instance a file of its own',
+        retry: false,
+        details: { lock: e.lock, pid: e.pid },
+      };
+    }
     const code = typeof e.code === 'string' ? e.code : undefined;
     // SQLite's extended codes add a suffix (SQLITE_READONLY_DIRECTORY)
     const known = code && (BY_CODE[code] ?? BY_CODE[code.replace(/^(SQLITE_[A-Z]+?)_.*$/, '$1')]);
@@ -124,8 +135,8 @@ function cantOpen(file: string, failure: OpenFailure): OpenFailure {
  * Opens the database at start-up, saying first which one: a database that refuses, is not found
  * or does not answer is tried again DATABASE_CONNECT_RETRIES times, DATABASE_CONNECT_RETRY_DELAY
  * apart, each failure one warning; one that will not get better (authentication, a missing
- * database, an SQLite file that cannot be opened) ends the start at once. Throws a StartupError
- * naming DATABASE_URL and the cause.
+ * database, an SQLite file that cannot be opened or that another instance uses) ends the start at
+ * once. Throws a StartupError naming DATABASE_URL and the cause.
  */
 export async function openAtStartup(
   open: () => Promise<DataSource>,
@@ -153,6 +164,7 @@ export async function openAtStartup(
           code,
           database: target,
           attempts: attempt,
+          ...failure.details,
         });
       }
       logger.warn(

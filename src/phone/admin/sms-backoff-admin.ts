@@ -8,7 +8,7 @@ import { BackoffStore } from '../../common/limits/backoff-store';
 import { LimitsModule } from '../../common/limits/limits.module';
 import { LoggingModule } from '../../common/logging/logging.module';
 import { Metrics } from '../../common/metrics/metrics';
-import { DatabaseModule } from '../../database/database.module';
+import { DatabaseModule, SQLITE_INSTANCE_LOCK } from '../../database/database.module';
 import { backoffKeyPrefix } from '../phone-limits';
 import { PhoneNumberParser } from '../phone-number';
 
@@ -35,8 +35,10 @@ export class SmsBackoffAdmin {
     DependencyOutages,
     // the database limit store draws ids only to count hits, which clearing never does
     { provide: IdGenerator, useValue: null },
+    // it opens the SQLite file beside the running service, which holds the file's instance lock
+    { provide: SQLITE_INSTANCE_LOCK, useValue: false },
   ],
-  exports: [Metrics, DependencyOutages, IdGenerator],
+  exports: [Metrics, DependencyOutages, IdGenerator, SQLITE_INSTANCE_LOCK],
 })
 class AdminSupportModule {}
 

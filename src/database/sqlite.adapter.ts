@@ -4,15 +4,11 @@ import { rowFactory, type RowFactory } from './row-factory';
 import { Closing, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
- * Every internal of TypeORM and better-sqlite3 the SQLite side relies on is here, each pinned by
- * src/database/adapter-internals.spec.ts:
- * - TypeORM's better-sqlite3 driver keeps its one connection as `driver.databaseConnection` and
- *   opens a new one with `driver.createDatabaseConnection()` (with the app's pragmas);
- * - its one query runner (`driver.queryRunner`) caches prepared statements in `stmtCache`, which
- *   must be emptied when the connection is replaced;
- * - better-sqlite3's statements tell a reader (`reader`), return rows as arrays (`raw`) and name
- *   their result columns (`columns()`); a connection says whether a transaction is open
- *   (`inTransaction`).
+ * What the SQLite side uses of TypeORM's better-sqlite3 driver, all public fields of it
+ * (docs/adr/0004-library-internals.md, pinned by src/database/adapter-internals.spec.ts): its one
+ * connection `driver.databaseConnection`, replaced by `recover`; the better-sqlite3 class it
+ * loaded, `driver.sqlite`; its one query runner `driver.queryRunner`, dropped with the connection
+ * it prepared its statements on. Of better-sqlite3, only its documented API.
  */
 
 /** Most units of work one SQLite commit carries. */
@@ -29,7 +25,7 @@ interface Statement {
 
 export interface SqliteConnection {
   prepare(sql: string): Statement;
-  pragma(sql: string): unknown;
+  pragma(sql: string, options?: { simple: boolean }): unknown;
   exec(sql: string): unknown;
   close(): unknown;
   /** whether a transaction is open on the connection (SQLite's own view) */
@@ -37,12 +33,13 @@ export interface SqliteConnection {
   readonly open: boolean;
 }
 
-/** The part of TypeORM's better-sqlite3 driver that holds and opens its one connection. */
+/** The public fields of TypeORM's better-sqlite3 driver used here. */
 interface SqliteDriver {
   databaseConnection: SqliteConnection;
-  createDatabaseConnection(): Promise<SqliteConnection>;
-  /** TypeORM's one query runner (the tests' and the migrations' statements) */
-  queryRunner?: { stmtCache?: Map<string, unknown> };
+  /** better-sqlite3's Database class */
+  sqlite: new (file: string, options: object) => SqliteConnection;
+  /** TypeORM's one query runner (the tests' and the migrations' statements), made when first asked for */
+  queryRunner?: unknown;
 }
 
 function driverOf(dataSource: DataSource): SqliteDriver {
@@ -254,11 +251,43 @@ export class SqliteAdapter implements SqlAdapter {
         // replaced below
       }
     }
-    if (!db.inTransaction && db.open) return;
+    if ((!db.inTransaction && db.open) || !this.dataSource.isInitialized) return;
+    // the checkpointer's setting (off while its worker checkpoints)
+    const autocheckpoint = db.open ? Number(db.pragma('wal_autocheckpoint', { simple: true })) : undefined;
+    const fresh = await openLikeTypeorm(this.dataSource);
+    if (autocheckpoint !== undefined) fresh.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+    // swapped at once: no statement meets a closed connection
     const driver = driverOf(this.dataSource);
     if (db.open) db.close();
-    driver.databaseConnection = await driver.createDatabaseConnection();
-    // TypeORM's own statements were prepared on the closed connection
-    driver.queryRunner?.stmtCache?.clear();
+    driver.databaseConnection = fresh;
+    // its statements were prepared on the closed connection: TypeORM makes a new runner when next asked
+    driver.queryRunner = undefined;
+  }
+}
+
+/**
+ * A new connection to the data source's file, opened as TypeORM's driver opens its own: the same
+ * options, `prepareDatabase` (the app's pragmas), then foreign keys on and, if asked, WAL.
+ */
+async function openLikeTypeorm(dataSource: DataSource): Promise<SqliteConnection> {
+  const options = dataSource.options;
+  if (options.type !== 'better-sqlite3') throw new Error(`not a better-sqlite3 data source: ${options.type}`);
+  const { database, readonly = false, fileMustExist = false, timeout = 5_000, verbose = null } = options;
+  const db = new (driverOf(dataSource).sqlite)(database, {
+    readonly,
+    fileMustExist,
+    timeout,
+    verbose,
+    nativeBinding: options.nativeBinding ?? null,
+  });
+  try {
+    if (options.key) db.pragma(`key = ${JSON.stringify(options.key)}`);
+    await options.prepareDatabase?.(db);
+    db.pragma('foreign_keys = ON');
+    if (options.enableWAL) db.pragma('journal_mode = WAL');
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
   }
 }

@@ -12,7 +12,7 @@ import { sqliteConnection, type SqliteConnection } from './sqlite.adapter';
 const BetterSqlite3 = require('better-sqlite3') as new (file: string) => SqliteConnection;
 
 /**
- * What the two adapters rely on that is not documented API (docs/adr/0004-library-internals.md):
+ * What the two adapters rely on that is not documented API (docs/adr/0006-library-internals.md):
  * the public but untyped (`any`) fields of TypeORM's drivers, and the shape of better-sqlite3 as
  * the adapter types it by hand (the project has no @types/better-sqlite3). One `it` each: an
  * upgrade that moves one fails here, by name, before anything subtler breaks.

@@ -5,7 +5,7 @@ import { Closing, type SqlAdapter, type Tx, type Work } from './sql';
 
 /*
  * What the SQLite side uses of TypeORM's better-sqlite3 driver, all public fields of it
- * (docs/adr/0004-library-internals.md, pinned by src/database/adapter-internals.spec.ts): its one
+ * (docs/adr/0006-library-internals.md, pinned by src/database/adapter-internals.spec.ts): its one
  * connection `driver.databaseConnection`, replaced by `recover`; the better-sqlite3 class it
  * loaded, `driver.sqlite`; its one query runner `driver.queryRunner`, dropped with the connection
  * it prepared its statements on. Of better-sqlite3, only its documented API.

@@ -25,7 +25,7 @@ function callPath(port: number, path: string): Promise<IncomingHttpHeaders> {
 
 /**
  * grpc-js answers a method it has no handler for from its private `Server._respondWithError`,
- * before any call or interceptor exists: boundUnknownMethod wraps it (docs/adr/0004-library-internals.md).
+ * before any call or interceptor exists: boundUnknownMethod wraps it (docs/adr/0006-library-internals.md).
  */
 describe(boundUnknownMethod.name, () => {
   let server: Server;

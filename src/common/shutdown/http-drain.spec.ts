@@ -88,7 +88,7 @@ describe(HttpDrain.name, () => {
     expect(refused).toBe('ECONNREFUSED');
   });
 
-  // the listener is closed with net.Server's close, not http.Server's (docs/adr/0004-library-internals.md)
+  // the listener is closed with net.Server's close, not http.Server's (docs/adr/0006-library-internals.md)
   describe('with a grace longer than any test', () => {
     beforeAll(() => (grace = 600_000));
     afterAll(() => (grace = IDLE_GRACE_MS));

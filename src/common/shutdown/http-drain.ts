@@ -19,7 +19,7 @@ interface Connection {
  * IDLE_GRACE_MS since the drain began: a request that was already on its way is read and answered
  * instead of meeting a closed socket. http.Server's own `close()` closes idle connections at once,
  * racing such requests, and there is no public way to stop accepting without it: the listener is
- * closed with the close of net.Server, which http.Server extends (docs/adr/0004-library-internals.md).
+ * closed with the close of net.Server, which http.Server extends (docs/adr/0006-library-internals.md).
  * Closing it later instead, once no connection is idle, resets the connections clients open
  * meanwhile that are still waiting to be accepted.
  */

@@ -16,9 +16,12 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { Client } from 'pg';
+import { parseDocument } from 'yaml';
 import { EnvironmentVariables } from '../src/common/config/env.schema';
 import { environment, execForm, flags, inContext, instructions, single } from './support/dockerfile';
 import { freePort } from './support/free-port';
+import { createPgSchema, dropPgSchema, PG_URL } from './support/test-app';
 import { ReplayedImage, replayImage, Started } from './support/image-replay';
 
 const ROOT = join(__dirname, '..');
@@ -215,6 +218,56 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
     const owner = asUser(single(image.runtime, 'USER')).uid ?? process.getuid?.();
     expect(statSync(join(data, 'phone-verify.sqlite')).uid).toBe(owner);
   }, 180_000);
+
+  it("runs the Helm chart's migration Job command from the installed copy: PostgreSQL migrated, then served, and again beside the server", async () => {
+    await settings();
+    const { job } = (
+      parseDocument(readFileSync(join(ROOT, 'deploy/helm/phone-verify/values.yaml'), 'utf8')).toJS() as {
+        migrations: { job: { command: string[] } };
+      }
+    ).migrations;
+    const schema = await createPgSchema();
+    try {
+      // a token file of its own: the SQLite run's is on the volume already
+      const token = join(volumes.get('/data')!, 'admin-pg.pat');
+      Object.assign(env, { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, FIRST_INSTANCE_PAT_PATH: token });
+      const migrate = async () => {
+        const run = new Started(job.command, { cwd: image.app, env, ...asUser(single(image.runtime, 'USER')) });
+        started.push(run);
+        const done = await run.record('the migrations', (r) => r.msg === 'database schema up to date');
+        expect(await run.exit()).toEqual({ code: 0, signal: null });
+        return done.migrations as number;
+      };
+      const applied = await migrate();
+      const client = new Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".migrations`);
+        expect(rows[0].n).toBe(applied);
+      } finally {
+        await client.end();
+      }
+      expect(applied).toBeGreaterThan(0);
+
+      const server = new Started(execForm(single(image.runtime, 'CMD')), {
+        cwd: image.app,
+        env,
+        ...asUser(single(image.runtime, 'USER')),
+      });
+      started.push(server);
+      await server.record('the management listener', (r) => /^management listener on /.test(r.msg ?? ''));
+      const ready = await fetch(`http://127.0.0.1:${env.METRICS_PORT}/readyz`, { signal: AbortSignal.timeout(30_000) });
+      expect(ready.status).toBe(200);
+      // an upgrade's Job beside the running release's pods: nothing left to do, nothing disturbed
+      expect(await migrate()).toBe(applied);
+      const still = await fetch(`http://127.0.0.1:${env.METRICS_PORT}/readyz`, { signal: AbortSignal.timeout(30_000) });
+      expect(still.status).toBe(200);
+      server.signal('SIGTERM');
+      expect(await server.exit()).toEqual({ code: 0, signal: null });
+    } finally {
+      await dropPgSchema(schema);
+    }
+  }, 240_000);
 
   it('npm start runs the installed copy as it is, without building (issue 28, point 4)', async () => {
     await settings();

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import type { Logger } from 'pino';
 import { AppConfig } from '../common/config/app-config.module';
 import { ROOT_LOGGER } from '../common/logging/app-logger';
@@ -73,15 +73,31 @@ export async function openDatabase(options: DataSourceOptions, lock?: SqliteFile
   return dataSource;
 }
 
+/**
+ * Brings the schema up to date under a transaction-scoped advisory lock, in that one transaction:
+ * the lock lasts until COMMIT or ROLLBACK on one server connection, also behind a transaction
+ * pooler (a session lock and its unlock could land on different server connections there, and the
+ * lock would stay held). One connection for all, so that a pool of one server connection does;
+ * a second instance waits on the lock with the one it holds.
+ */
 async function migratePostgres(dataSource: DataSource, schema: string | undefined): Promise<void> {
-  const lock = dataSource.createQueryRunner();
+  const runner = dataSource.createQueryRunner();
   try {
-    await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    if (schema) await lock.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    await dataSource.runMigrations({ transaction: 'all' });
+    await runner.startTransaction();
+    // no deadline for the wait and the migrations, whatever the role's or the pooler's default is
+    await runner.query('SET LOCAL statement_timeout = 0');
+    await runner.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    if (schema) await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    // TypeORM runs them in the transaction that is open on the runner, and leaves its end to us
+    const migrations = new MigrationExecutor(dataSource, runner);
+    migrations.transaction = 'all';
+    await migrations.executePendingMigrations();
+    await runner.commitTransaction();
+  } catch (error) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+    throw error;
   } finally {
-    await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-    await lock.release();
+    await runner.release();
   }
 }
 

@@ -128,6 +128,10 @@ describe('Helm chart (deploy/helm/phone-verify)', () => {
       expect([name, config[name]]).toEqual([name, expect.stringMatching(/^\/data\//)]);
     }
     expect(template('_helpers.tpl')).toMatch(/- name: DATABASE_URL\n\s+value: \/data\/[\w.-]+\n/);
+    // on PostgreSQL the Secret must name it: without, the image's SQLite default would apply unseen
+    expect(template('_helpers.tpl')).toMatch(
+      /- name: DATABASE_URL\n\s+valueFrom:\n\s+secretKeyRef:\n.+\n\s+key: DATABASE_URL\n/,
+    );
   });
 
   it('migrates in a pre-upgrade Job, with a script the image holds', () => {

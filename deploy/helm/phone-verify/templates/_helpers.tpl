@@ -42,9 +42,10 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
-The settings: every non-empty value of `config` (an empty one leaves the service's default), the
-SQLite file when sqlite.enabled, extraEnv; `secrets` come from the Secret (envFrom). The Deployment
-and the migration Job share them.
+The settings: every non-empty value of `config` (an empty one leaves the service's default; a
+value here wins over the same key in the Secret), DATABASE_URL (the SQLite file, or the Secret's
+key), extraEnv; the rest of the Secret's keys through envFrom. The Deployment and the migration
+Job share them.
 */}}
 {{- define "phone-verify.env" -}}
 env:
@@ -57,6 +58,13 @@ env:
 {{- if .Values.sqlite.enabled }}
   - name: DATABASE_URL
     value: /data/phone-verify.sqlite
+{{- else }}
+  # named, so that a Secret without it stops the pod rather than leave the image's SQLite default
+  - name: DATABASE_URL
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "phone-verify.secretName" . }}
+        key: DATABASE_URL
 {{- end }}
 {{- with .Values.extraEnv }}
 {{ toYaml . | indent 2 }}
@@ -66,7 +74,10 @@ envFrom:
       name: {{ include "phone-verify.secretName" . }}
 {{- end }}
 
-{{/* What a release cannot run with: said at install time rather than by a crashing pod. */}}
+{{/*
+What a release cannot run with: said at install time rather than by a crashing pod. With
+existingSecret the Secret may hold any setting: those are not checked.
+*/}}
 {{- define "phone-verify.checks" -}}
 {{- if eq (toString .Values.config.METRICS_PORT) "0" }}
 {{- fail "config.METRICS_PORT: the probes and the ServiceMonitor use the management port; it cannot be 0 here" }}
@@ -74,7 +85,7 @@ envFrom:
 {{- if and .Values.sqlite.enabled .Values.autoscaling.enabled }}
 {{- fail "autoscaling.enabled: SQLite serves one instance (sqlite.enabled)" }}
 {{- end }}
-{{- if and (eq .Values.config.NODE_ENV "production") (not .Values.config.SMS_PROVIDER) }}
+{{- if and (eq .Values.config.NODE_ENV "production") (not .Values.existingSecret) (not .Values.config.SMS_PROVIDER) }}
 {{- fail "config.SMS_PROVIDER: NODE_ENV=production refuses the default (console); set a provider (docs/sms-providers.md)" }}
 {{- end }}
 {{- if and (eq .Values.config.NODE_ENV "production") (not .Values.existingSecret) (not .Values.secrets.CODE_HMAC_KEY) }}

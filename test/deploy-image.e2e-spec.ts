@@ -38,7 +38,6 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
   /** what the runtime stage's VOLUME paths stand for here */
   let volumes: Map<string, string>;
   const started: Started[] = [];
-  const serverPids: number[] = [];
 
   // the user of the image's USER, when this process may take another user's id (root)
   const asUser = (user: string) => {
@@ -64,7 +63,8 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
 
   afterAll(async () => {
     await Promise.all(started.map((process) => process.kill()));
-    for (const pid of serverPids) killIfRunningIn(pid, image.app);
+    // a server npm started outlives a killed npm: every process working in our folder is ours
+    if (dir) killProcessesIn(dir);
     if (image?.app) readOnly(image.app, false);
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 60_000);
@@ -274,7 +274,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
     const npm = new Started(['npm', 'start'], { cwd: image.app, env: { ...env, HOME: process.env.HOME ?? dir } });
     started.push(npm);
     const listening = await npm.record('the listening line', (r) => /^listening on /.test(r.msg ?? ''));
-    serverPids.push(listening.pid as number);
+    expect(listening.pid).not.toBe(npm.pid);
     const live = await fetch(`http://127.0.0.1:${env.PORT}/livez`, { signal: AbortSignal.timeout(30_000) });
     expect(live.status).toBe(200);
     npm.signal('SIGTERM');
@@ -338,11 +338,14 @@ function readOnly(root: string, on: boolean): void {
   walk(root);
 }
 
-/** SIGKILL to a server `npm start` left running: only when that pid still runs in `cwd` (a pid can be reused). */
-function killIfRunningIn(pid: number, cwd: string): void {
-  try {
-    if (readlinkSync(`/proc/${pid}/cwd`) === cwd) process.kill(pid, 'SIGKILL');
-  } catch {
-    // gone already
+/** SIGKILL to every process whose working folder is under `folder` (a folder of this test's own). */
+function killProcessesIn(folder: string): void {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cwd = readlinkSync(`/proc/${pid}/cwd`);
+      if (cwd === folder || cwd.startsWith(`${folder}/`)) process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
   }
 }

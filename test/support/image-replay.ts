@@ -147,6 +147,10 @@ export class Started {
     );
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   records(): Array<Record<string, any>> {
     return this.lines.flatMap((line) => {
       try {

@@ -3,6 +3,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
+import { OwnPgBouncer, startRunPgBouncer } from './own-pgbouncer';
 import { OwnPostgres, OwnRedis } from './own-servers';
 import { freePort } from './test-app';
 
@@ -17,6 +18,7 @@ interface Started {
   ownPg?: OwnPostgres;
   pgDir?: string;
   redis?: OwnRedis;
+  pgBouncer?: OwnPgBouncer;
 }
 
 const started: Started = {};
@@ -91,6 +93,11 @@ export default async function globalSetup(): Promise<void> {
   if (spawnSync('redis-server', ['--version']).error) throw new Error(REDIS_MISSING);
   try {
     if (!process.env.TEST_PG_URL) await (embeddedBinariesReachable() ? startPostgres() : startOwnPostgres());
+    // TEST_PG_VIA_PGBOUNCER=1: the apps reach PostgreSQL through a PgBouncer (npm run test:pgbouncer)
+    started.pgBouncer = await startRunPgBouncer(process.env.TEST_PG_URL!);
+    if (started.pgBouncer) {
+      console.log(`PgBouncer (transaction mode) in front of it on 127.0.0.1:${started.pgBouncer.port}`);
+    }
     started.redis = await OwnRedis.start();
     process.env.TEST_REDIS_URL = started.redis.url;
   } catch (err) {
@@ -100,8 +107,9 @@ export default async function globalSetup(): Promise<void> {
 }
 
 async function stopTestServers(): Promise<void> {
-  const { pg, pgDir, redis, ownPg } = started;
-  started.pg = started.redis = started.pgDir = started.ownPg = undefined;
+  const { pg, pgDir, redis, ownPg, pgBouncer } = started;
+  started.pg = started.redis = started.pgDir = started.ownPg = started.pgBouncer = undefined;
+  await pgBouncer?.close().catch((e: unknown) => console.error(String(e)));
   try {
     ownPg?.destroy();
   } catch (e: unknown) {

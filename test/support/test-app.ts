@@ -11,6 +11,7 @@ import TestAgent from 'supertest/lib/agent';
 import { DataSource } from 'typeorm';
 import { createApp, startApp as startServers } from '../../src/app.setup';
 import { freePort } from './free-port';
+import { runDatabaseUrl } from './own-pgbouncer';
 import { Clock } from '../../src/common/clock';
 import { Database } from '../../src/database/sql';
 import { Role } from '../../src/common/auth/caller';
@@ -115,7 +116,8 @@ async function launch(
       SMS_BACKOFF_BASE: '0s',
       SMS_MAX_PER_USER_PER_HOUR: '100',
       SMS_MAX_PER_NUMBER_PER_DAY: '1000',
-      DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
+      // through the run's PgBouncer with TEST_PG_VIA_PGBOUNCER=1 (see own-pgbouncer.ts)
+      DATABASE_URL: db === 'postgres' ? await runDatabaseUrl(PG_URL, schema!) : join(dir, 'db.sqlite'),
       ...(schema ? { DATABASE_SCHEMA: schema } : {}),
       FIRST_INSTANCE_PAT_PATH: join(dir, 'admin.pat'),
       CODE_HMAC_KEY_FILE: join(dir, 'code-hmac.key'),

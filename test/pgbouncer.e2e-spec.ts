@@ -246,6 +246,44 @@ describe('two client connections on one server connection', () => {
       await t.close();
     }
   }, 60_000);
+
+  /**
+   * SetPhone looks its caller up as its transaction's first statement (CallerRef.within). On a
+   * client new to the pool that statement is prepared where an earlier request prepared it: the
+   * transaction runs once more, unnamed, and must look the caller up again.
+   */
+  it('auto: a transaction run once more looks its caller up again (SetPhone answers 200)', async () => {
+    const t = await startBehindBouncer({ DATABASE_PREPARED_STATEMENTS: 'auto', DATABASE_POOL_SIZE: '10' }, 1);
+    try {
+      const db = t.app.get(Database);
+      const api = phoneApi(t);
+      const { userId } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
+      // every client of the pool lent out, so that SetPhone gets a new one
+      const { inUse, idle } = db.poolStats()!;
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holding: Array<Promise<void>> = [];
+      const held = Array.from({ length: inUse + idle }, () => {
+        let lent!: () => void;
+        holding.push(new Promise<void>((resolve) => (lent = resolve)));
+        return db.transaction(async () => {
+          lent();
+          await released;
+        });
+      });
+      await Promise.all(holding);
+      expect(db.poolStats()).toMatchObject({ idle: 0 });
+      const set = api.set(userId, { phone: randomMobile(), returnCode: {} }).then((res) => res);
+      await until(() => db.poolStats()!.inUse > inUse + idle);
+      expect(poolerWarnings(t)).toEqual([]);
+      release();
+      await Promise.all(held);
+      expect((await set).status).toBe(200);
+      expect(poolerWarnings(t)).toHaveLength(1);
+    } finally {
+      await t.close();
+    }
+  }, 60_000);
 });
 
 /**
@@ -290,6 +328,12 @@ describe('migrations through PgBouncer', () => {
     }
   }, 120_000);
 });
+
+/** Waits until `done()` holds, checking every 10 ms for at most 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 1_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(done()).toBe(true);
+}
 
 function randomHex(): string {
   return randomBytes(4).toString('hex');

@@ -13,6 +13,8 @@ import type { CallerResolver } from './caller-resolver';
  */
 export class CallerRef {
   private lookup?: Promise<Caller | undefined>;
+  /** the transaction the lookup was made in (undefined: on its own) */
+  private lookupTx?: Tx;
 
   constructor(
     private readonly token: string,
@@ -33,7 +35,12 @@ export class CallerRef {
 
   /** The caller, looked up as `tx`'s next statement: call it before the transaction's first read. */
   within(tx: Tx): Promise<Caller> {
-    return authenticated((this.lookup ??= this.resolver.resolve(this.token, tx)));
+    // a transaction run once more (the PostgreSQL adapter does after a schema change or a pooler's answer) looks it up again
+    if (!this.lookup || (this.lookupTx !== undefined && this.lookupTx !== tx)) {
+      this.lookup = this.resolver.resolve(this.token, tx);
+      this.lookupTx = tx;
+    }
+    return authenticated(this.lookup);
   }
 
   /**

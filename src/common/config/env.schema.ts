@@ -10,12 +10,14 @@ import {
   Max,
   Min,
   validateSync,
+  ValidateBy,
   ValidationError,
 } from 'class-validator';
 import { parseDuration } from './duration';
 import { DEFAULT_ROUTE, parseSenderIds, parseSmsRoutes, SMS_PROVIDERS } from './sms-routes';
 import { parseCidr } from '../throttle/address-set';
 import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE } from '../auth/access-token-verifier';
+import { REDIS_URL_FORMS, redisUrlProblem } from '../limits/redis-url';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
@@ -421,10 +423,20 @@ export class EnvironmentVariables {
   })
   SMS_FRAUD_ALLOWED_NUMBERS?: string = undefined;
 
-  /** Rate-limit counters go to Redis when set (shared by every instance), else to the database. */
+  /**
+   * Rate-limit counters go to Redis when set (shared by every instance), else to the database:
+   * one server, or the primary of a Sentinel set (redis+sentinel://, see redis-url.ts).
+   */
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @ValidateBy({
+    name: 'redisUrl',
+    validator: {
+      // the parser the client is built with: a URL accepted here is one it can connect to
+      validate: (value) => typeof value === 'string' && redisUrlProblem(value) === undefined,
+      defaultMessage: (args) => (typeof args?.value === 'string' && redisUrlProblem(args.value)) || REDIS_URL_FORMS,
+    },
+  })
   REDIS_URL?: string = undefined;
 
   /** Deadline of each Redis command and of connecting; commands are never queued while Redis is unreachable. */

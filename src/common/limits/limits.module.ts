@@ -1,5 +1,5 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.module';
 import { Database } from '../../database/sql';
 import { DependencyError } from '../errors/dependency-error';
@@ -14,28 +14,14 @@ import { LimitStore } from './limit-store';
 import { LimitMetrics } from './limit.metrics';
 import { RedisBackoffStore } from './redis-backoff-store';
 import { RedisLimitStore } from './redis-limit-store';
+import { closeRedisClient, createRedisClient } from './redis-connection';
+
+export { redisOptions } from './redis-connection';
 
 export const REDIS = Symbol('redis');
 
-/**
- * Every command has a deadline and nothing waits for a connection: while Redis is unreachable a
- * command fails at once (no offline queue, no retry of a command whose connection broke), a
- * frozen Redis costs a command REDIS_TIMEOUT. Reconnecting goes on in the background.
- */
-export function redisOptions(timeoutMs: number): RedisOptions {
-  return {
-    commandTimeout: timeoutMs,
-    connectTimeout: timeoutMs,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // a limit script sent again after a reconnect could count a hit twice
-    autoResendUnfulfilledCommands: false,
-    retryStrategy: (times) => Math.min(times * 100, 1_000),
-  };
-}
-
 async function connectRedis(config: AppConfig, outages: DependencyOutages): Promise<Redis> {
-  const redis = new Redis(config.REDIS_URL!, redisOptions(config.REDIS_TIMEOUT));
+  const redis = createRedisClient(config.REDIS_URL!, config.REDIS_TIMEOUT);
   // reconnect attempts fail quietly here: an outage is logged once, by the calls that fail
   redis.on('error', () => undefined);
   redis.on('ready', () => outages.succeeded('redis'));
@@ -60,7 +46,7 @@ class RedisCloser implements OnApplicationShutdown {
   constructor(@Optional() @Inject(REDIS) private readonly redis?: Redis | null) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.redis?.quit().catch(() => this.redis?.disconnect());
+    if (this.redis) await closeRedisClient(this.redis);
   }
 }
 

@@ -63,6 +63,7 @@ describe(redisFault.name, () => {
     ['a command timeout', new Error('Command timed out')],
     ['a server loading its data', new ReplyError('LOADING Redis is loading the dataset in memory')],
     ['a server out of memory', new ReplyError("OOM command not allowed when used memory > 'maxmemory'.")],
+    ['a primary without a replica in sync', new ReplyError('NOREPLICAS Not enough good replicas to write.')],
   ])('is a Redis fault: %s', (_, error) => {
     expect(redisFault(error)).toMatchObject({ name: 'DependencyError', dependency: 'redis' });
   });

@@ -111,6 +111,8 @@ const REDIS_UNAVAILABLE_REPLIES = new Set([
   'MASTERDOWN',
   'TRYAGAIN',
   'CLUSTERDOWN',
+  // a primary without a replica in sync refuses writes (min-replicas-to-write): docs/redis.md
+  'NOREPLICAS',
 ]);
 
 /**

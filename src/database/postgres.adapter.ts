@@ -7,7 +7,7 @@ import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './
 
 /*
  * node-postgres is used through its documented API only: the pool's and a client's
- * `query({ name, text, values, rowMode: 'array' }, callback)`, the client options `pipeline` and
+ * `query({ name, text, rowMode: 'array' }, values, callback)`, the client options `pipeline` and
  * `stream` and the pool's `Client` option (set in data-source-options, see pg-client.ts), and the
  * pool's events and counts. From TypeORM it takes the pool its PostgreSQL driver holds
  * (`driver.master`, a public field of the driver), so that the app, the migrations and the tests
@@ -30,17 +30,31 @@ interface PgField {
 }
 
 interface QueryConfig {
-  text: string;
-  name?: string;
-  values?: unknown[];
-  rowMode: 'array';
+  readonly text: string;
+  readonly name?: string;
+  readonly rowMode: 'array';
 }
 
 type Answered = (error: Error | null, result: PgResult) => void;
 
 /** The part of node-postgres's client and pool used here. */
 interface PgQueryable {
-  query(config: QueryConfig, callback: Answered): void;
+  query(config: QueryConfig, values: unknown[] | undefined, callback: Answered): void;
+}
+
+/** Each statement's query config, by name (or text when unnamed): its fields never change. */
+const configs = new Map<string, QueryConfig>();
+
+/**
+ * A statement's query config, its fields inherited from the one kept for it: node-postgres copies
+ * a config's own properties through their descriptors on every call (~2.4 µs for four), so the
+ * config handed to it has none (~0.2 µs); the values go as the call's own argument.
+ */
+function configOf(sql: string, name: string | undefined): QueryConfig {
+  const key = name ?? sql;
+  let config = configs.get(key);
+  if (!config) configs.set(key, (config = { text: sql, name, rowMode: 'array' }));
+  return Object.create(config) as QueryConfig;
 }
 
 export interface PgClient extends PgQueryable {
@@ -140,9 +154,9 @@ function pooled(error: unknown): boolean {
 export type PreparedStatements = 'auto' | 'on' | 'off';
 
 /** Runs one statement: node-postgres's error, or its result. */
-function query(target: PgQueryable, config: QueryConfig): Promise<PgResult> {
+function query(target: PgQueryable, text: string): Promise<PgResult> {
   return new Promise((resolve, reject) =>
-    target.query(config, (error, result) => (error ? reject(error) : resolve(result))),
+    target.query(configOf(text, undefined), undefined, (error, result) => (error ? reject(error) : resolve(result))),
   );
 }
 
@@ -165,7 +179,7 @@ function txOf(tx: Tx): PgTx {
  * transaction here belongs to one request), issued at once so that pipelining is kept.
  */
 function control(client: PgClient, statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): Promise<PgResult> {
-  return statementSpan(true, statement, () => query(client, { text: statement, rowMode: 'array' }));
+  return statementSpan(true, statement, () => query(client, statement));
 }
 
 /**
@@ -297,7 +311,7 @@ export class PostgresAdapter implements SqlAdapter {
       const name = this.named ? statementName(sql) : undefined;
       if (pgTx) holdWrites(pgTx.client);
       const target: PgQueryable = pgTx ? pgTx.client : this.pool;
-      target.query({ name, text: sql, values: params, rowMode: 'array' }, (error, result) => {
+      target.query(configOf(sql, name), params, (error, result) => {
         if (!error) return resolve(pick(name ?? sql, result));
         if (replanned(error, sql, name) || (name !== undefined && this.pooledNow(error))) {
           if (pgTx) pgTx.again = true;

@@ -84,6 +84,8 @@ const USAGE = `npm run bench -- [options]
                         pool up stops early and is marked *
   --log-level LEVEL     the server's LOG_LEVEL (default info, as in production)
   --no-ceilings         skip the ceiling runs
+  --round-trips         PostgreSQL: count round trips through a proxy process between the service
+                        and the database (a third busy process: it caps req/s on 2 cores)
   --keep                keep the temporary folder (databases, server logs)
   --help`;
 
@@ -105,6 +107,8 @@ interface Settings {
   /** DATABASE_POOL_SIZE of the service; undefined: its default */
   poolSize?: number;
   ceilings: boolean;
+  /** count PostgreSQL round trips through a proxy (--round-trips) */
+  roundTrips: boolean;
   keep: boolean;
 }
 
@@ -151,6 +155,7 @@ function parseSettings(): Settings {
       'log-level': { type: 'string' },
       pool: { type: 'string' },
       'no-ceilings': { type: 'boolean', default: false },
+      'round-trips': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -198,6 +203,7 @@ function parseSettings(): Settings {
     logLevel,
     poolSize: values.pool === undefined ? undefined : positive(values.pool, 10, '--pool', true),
     ceilings: values['no-ceilings'] !== true,
+    roundTrips: values['round-trips'] === true,
     keep: values.keep === true,
   };
 }
@@ -302,7 +308,7 @@ function startInstance(instance: Instance, settings: Settings, cpuProfDir?: stri
     logLevel: settings.logLevel,
     poolSize: settings.poolSize,
     cpuProfDir,
-    countRoundTrips: true,
+    countRoundTrips: settings.roundTrips,
   });
 }
 

@@ -22,7 +22,14 @@ import { EnvironmentVariables } from '../src/common/config/env.schema';
 import { environment, execForm, flags, inContext, instructions, single } from './support/dockerfile';
 import { freePort } from './support/free-port';
 import { createPgSchema, dropPgSchema, PG_URL } from './support/test-app';
-import { ReplayedImage, replayImage, Started } from './support/image-replay';
+import { ReplayedImage, replayImage } from './support/image-replay';
+import { ServerProcess } from './support/server-process';
+
+/** `argv` started as the image would: in its folder, as its user. */
+function start(argv: string[], options: { cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
+  const { env, ...where } = options;
+  return new ServerProcess(argv[0], argv.slice(1), env, where);
+}
 
 const ROOT = join(__dirname, '..');
 
@@ -37,7 +44,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
   let env: Record<string, string>;
   /** what the runtime stage's VOLUME paths stand for here */
   let volumes: Map<string, string>;
-  const started: Started[] = [];
+  const started: ServerProcess[] = [];
 
   // the user of the image's USER, when this process may take another user's id (root)
   const asUser = (user: string) => {
@@ -166,7 +173,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
   it('serves REST and /livez as the image runs it, writes only to its volume, and stops cleanly on SIGTERM', async () => {
     await settings();
     const before = listing(image.app);
-    const server = new Started(execForm(single(image.runtime, 'CMD')), {
+    const server = start(execForm(single(image.runtime, 'CMD')), {
       cwd: image.app,
       env,
       ...asUser(single(image.runtime, 'USER')),
@@ -232,7 +239,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
       const token = join(volumes.get('/data')!, 'admin-pg.pat');
       Object.assign(env, { DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, FIRST_INSTANCE_PAT_PATH: token });
       const migrate = async () => {
-        const run = new Started(job.command, { cwd: image.app, env, ...asUser(single(image.runtime, 'USER')) });
+        const run = start(job.command, { cwd: image.app, env, ...asUser(single(image.runtime, 'USER')) });
         started.push(run);
         const done = await run.record('the migrations', (r) => r.msg === 'database schema up to date');
         expect(await run.exit()).toEqual({ code: 0, signal: null });
@@ -249,7 +256,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
       }
       expect(applied).toBeGreaterThan(0);
 
-      const server = new Started(execForm(single(image.runtime, 'CMD')), {
+      const server = start(execForm(single(image.runtime, 'CMD')), {
         cwd: image.app,
         env,
         ...asUser(single(image.runtime, 'USER')),
@@ -271,7 +278,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
 
   it('npm start runs the installed copy as it is, without building (issue 28, point 4)', async () => {
     await settings();
-    const npm = new Started(['npm', 'start'], { cwd: image.app, env: { ...env, HOME: process.env.HOME ?? dir } });
+    const npm = start(['npm', 'start'], { cwd: image.app, env: { ...env, HOME: process.env.HOME ?? dir } });
     started.push(npm);
     const listening = await npm.record('the listening line', (r) => /^listening on /.test(r.msg ?? ''));
     expect(listening.pid).not.toBe(npm.pid);
@@ -294,7 +301,7 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
     chmodSync(image.app, 0o755);
     renameSync(dist, `${dist}.away`);
     try {
-      const npm = new Started(['npm', 'start'], { cwd: image.app, env: { ...env, HOME: process.env.HOME ?? dir } });
+      const npm = start(['npm', 'start'], { cwd: image.app, env: { ...env, HOME: process.env.HOME ?? dir } });
       started.push(npm);
       const { code } = await npm.exit(120_000);
       expect(code).not.toBe(0);

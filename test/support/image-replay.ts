@@ -1,8 +1,7 @@
-import { ChildProcess, execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync } from 'node:fs';
 import { basename, join, posix, relative } from 'node:path';
 import { envPairs, flags, inContext, readDockerfile, Stage } from './dockerfile';
-import { until } from './fake-http';
 
 /**
  * The Dockerfile's stages replayed as a plain install, without a container engine: each stage's
@@ -119,75 +118,4 @@ function moveFrom(from: string, target: string): void {
   if (!existsSync(from)) throw new Error(`COPY --from: ${from} was not made by its stage`);
   if (existsSync(target) && statSync(target).isDirectory()) cpSync(from, target, { recursive: true });
   else renameSync(from, target);
-}
-
-/** A process started by the spec (its own working folder and user), its output as lines. */
-export class Started {
-  readonly lines: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private child: ChildProcess;
-  private done = false;
-
-  constructor(argv: string[], options: { cwd: string; env: Record<string, string>; uid?: number; gid?: number }) {
-    this.child = spawn(argv[0], argv.slice(1), { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let partial = '';
-    const collect = (chunk: Buffer) => {
-      const parts = (partial + chunk.toString('utf8')).split('\n');
-      partial = parts.pop() ?? '';
-      this.lines.push(...parts.filter(Boolean));
-    };
-    this.child.stdout!.on('data', collect);
-    this.child.stderr!.on('data', collect);
-    this.exited = new Promise((resolve) =>
-      this.child.once('close', (code, signal) => {
-        this.done = true;
-        if (partial) this.lines.push(partial);
-        resolve({ code, signal });
-      }),
-    );
-  }
-
-  get pid(): number | undefined {
-    return this.child.pid;
-  }
-
-  records(): Array<Record<string, any>> {
-    return this.lines.flatMap((line) => {
-      try {
-        const parsed: unknown = JSON.parse(line);
-        return typeof parsed === 'object' && parsed !== null ? [parsed as Record<string, any>] : [];
-      } catch {
-        return [];
-      }
-    });
-  }
-
-  /** The first JSON log line `match` accepts, within `timeoutMs`; fails at once when the process has ended. */
-  record(what: string, match: (r: Record<string, any>) => boolean, timeoutMs = 120_000) {
-    return until(
-      what,
-      () => {
-        const found = this.records().find(match);
-        if (!found && this.done) throw new Error(`exited before ${what}; output:\n${this.lines.slice(-30).join('\n')}`);
-        return found;
-      },
-      timeoutMs,
-    );
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  /** Its exit, within `timeoutMs`. */
-  async exit(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    await until('the process to exit', () => this.done, timeoutMs);
-    return this.exited;
-  }
-
-  async kill(): Promise<void> {
-    if (this.done) return;
-    this.child.kill('SIGKILL');
-    await until('the killed process to exit', () => this.done, 10_000).catch(() => undefined);
-  }
 }

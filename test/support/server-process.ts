@@ -52,8 +52,14 @@ export class ServerProcess {
   exitedAt?: number;
   private readonly child: ChildProcess;
 
-  constructor(command: string, args: string[], env: Record<string, string>) {
-    this.child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `options`: another working folder than the checkout, another user (uid, gid). */
+  constructor(
+    command: string,
+    args: string[],
+    env: Record<string, string>,
+    options: { cwd?: string; uid?: number; gid?: number } = {},
+  ) {
+    this.child = spawn(command, args, { cwd: ROOT, ...options, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let partial = '';
     const collect = (chunk: Buffer) => {
       const text = partial + chunk.toString('utf8');
@@ -63,8 +69,9 @@ export class ServerProcess {
     };
     this.child.stdout!.on('data', collect);
     this.child.stderr!.on('data', collect);
+    // 'close': the process has ended and its output is all read
     this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code, signal) => {
+      this.child.once('close', (code, signal) => {
         this.exitedAt = Date.now();
         if (partial) this.lines.push(partial);
         resolve({ code, signal });
@@ -105,6 +112,12 @@ export class ServerProcess {
 
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** Its exit, within `timeoutMs`. */
+  async exit(timeoutMs = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    await until('the process to exit', () => this.exitedAt !== undefined, timeoutMs);
+    return this.exited;
   }
 
   /** SIGKILL when still running (afterAll, also after a failed test). */

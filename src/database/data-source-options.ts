@@ -47,9 +47,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       poolSize: settings.DATABASE_POOL_SIZE,
       // a pooled connection, or a new one, within this or the caller gets 503 (pg-pool's connectionTimeoutMillis)
       connectTimeoutMS: settings.DATABASE_CONNECT_TIMEOUT ?? DEFAULT_TIMEOUT_MS,
-      // pipeline mode: a connection sends a statement without waiting for the answers to the ones
-      // before it (Database.transaction sends BEGIN with the first statement; Promise.all shares a
-      // round trip); each statement keeps its own answer and its own error
+      // statements issued together share a round trip, each with its own answer and error (ADR 0009)
       // Deadlines of every statement: the server cancels it (57014) after statement_timeout, lock
       // waits included; should the server not answer at all, the client gives up a little later.
       extra: {
@@ -73,8 +71,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       db.pragma(`busy_timeout = ${statementTimeout}`);
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      // statement journals (UPDATE … RETURNING opens one) in memory, not in a temporary file
-      // created and deleted per statement: that file cost ~150 µs of every such statement
+      // statement journals in memory, not a temporary file per UPDATE … RETURNING (ADR 0013)
       db.pragma('temp_store = MEMORY');
     },
   };

@@ -5,15 +5,7 @@ import { holdWrites } from './pg-client';
 import { rowFactory, type RowFactory } from './row-factory';
 import { Closing, type PoolStats, type SqlAdapter, type Tx, type Work } from './sql';
 
-/*
- * node-postgres is used through its documented API only: the pool's and a client's
- * `query({ name, text, rowMode: 'array' }, values, callback)`, the client options `pipeline` and
- * `stream` and the pool's `Client` option (set in data-source-options, see pg-client.ts), and the
- * pool's events and counts. From TypeORM it takes the pool its PostgreSQL driver holds
- * (`driver.master`, a public field of the driver), so that the app, the migrations and the tests
- * reach the database one way. docs/adr/0005-postgres-public-api.md gives what this costs against
- * the protocol-level adapter it replaced.
- */
+// node-postgres through its documented API only, on the pool TypeORM's driver holds (ADR 0005, 0006).
 
 /** What node-postgres answers a statement with (rowMode 'array'). */
 interface PgResult {
@@ -46,9 +38,8 @@ interface PgQueryable {
 const configs = new Map<string, QueryConfig>();
 
 /**
- * A statement's query config, its fields inherited from the one kept for it: node-postgres copies
- * a config's own properties through their descriptors on every call (~2.4 µs for four), so the
- * config handed to it has none (~0.2 µs); the values go as the call's own argument.
+ * A config with no own properties (its fields inherited from the one kept per statement), as
+ * node-postgres copies own properties on every call (ADR 0005; docs/performance.md).
  */
 function configOf(sql: string, name: string | undefined): QueryConfig {
   const key = name ?? sql;
@@ -121,10 +112,8 @@ function statementName(sql: string): string {
 }
 
 /**
- * Whether PostgreSQL refused to run a prepared statement because a schema change altered its
- * result's columns ("cached plan must not change result type", SQLSTATE 0A000). The statement's
- * text then gets a new name: every connection prepares it afresh under that name on its next run,
- * and the old one is never used again.
+ * A schema change altered a prepared statement's result (0A000): its text gets a new name, so
+ * every connection prepares it afresh (ADR 0005).
  */
 function replanned(error: unknown, sql: string, name: string | undefined): boolean {
   if ((error as { code?: unknown }).code !== '0A000') return false;
@@ -135,12 +124,7 @@ function replanned(error: unknown, sql: string, name: string | undefined): boole
   return true;
 }
 
-/**
- * Whether the server answered as if each transaction ran on another server connection: a
- * statement prepared on this client "does not exist" (26000), or one it prepares "already exists"
- * (42P05). That is a transaction pooler (PgBouncer, Supavisor, RDS Proxy) that does not keep
- * prepared statements per client.
- */
+/** A transaction pooler's sign (26000, 42P05): prepared statements are not kept per client. */
 function pooled(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return code === '26000' || code === '42P05';
@@ -182,12 +166,7 @@ function control(client: PgClient, statement: 'BEGIN' | 'COMMIT' | 'ROLLBACK'): 
   return statementSpan(true, statement, () => query(client, statement));
 }
 
-/**
- * Statements run as named prepared statements on node-postgres's pool: PostgreSQL parses and
- * plans each once per connection instead of on every execution, and TypeORM's per-statement
- * bookkeeping (query runner, logger, subscriber broadcast) is skipped. Rows come as arrays and
- * become objects through the statement's row factory.
- */
+/** Named prepared statements on node-postgres's pipelined pool, rows built by the row factory (ADR 0008, 0009). */
 export class PostgresAdapter implements SqlAdapter {
   readonly dialect = 'postgres' as const;
   private readonly pool: PgPool;
@@ -223,16 +202,8 @@ export class PostgresAdapter implements SqlAdapter {
   }
 
   /**
-   * A transaction on one pooled connection. The pool's connections are in node-postgres's
-   * pipeline mode (see data-source-options), so BEGIN is sent without waiting for its answer and
-   * the unit's first statement follows it: one round trip for both. Statements a unit issues
-   * together (`Promise.all`) share one too. A failed BEGIN fails every statement after it, so no
-   * statement can run outside the transaction.
-   *
-   * Should a statement meet a schema change made under the running instance (see replanned), or
-   * show a transaction pooler (see pooled), PostgreSQL has aborted the transaction: it is rolled
-   * back and the unit runs once more, from the start, with the statement prepared afresh (or not
-   * named at all).
+   * BEGIN goes out with the unit's first statement (ADR 0009). A unit aborted by a schema change
+   * or a pooler's answer is rolled back and runs once more from the start (ADR 0005).
    */
   async transaction<T>(work: Work<T>): Promise<T> {
     let again = false;

@@ -2,12 +2,8 @@
 export type RowFactory = (values: unknown[]) => Record<string, unknown>;
 
 /**
- * `(values) => ({ "id": values[0], "org_id": values[1], … })` for a statement's result columns,
- * used by both adapters. Drivers build row objects property by property through V8's slow paths
- * (better-sqlite3 in C++; node-postgres by spreading a dictionary-mode template): a map
- * transition and a string lookup per column and row, most of a 25-column read's time (measured,
- * docs/performance.md). An object literal of fixed keys is built by optimised code in one go; the
- * keys are the statement's own column names, quoted as JSON.
+ * `(values) => ({ "id": values[0], … })` for a statement's columns: a literal of fixed keys is
+ * built in one go, where drivers build rows key by key on V8's slow paths (docs/performance.md).
  */
 export function rowFactory(columns: readonly string[]): RowFactory {
   // a literal "__proto__": … would set the prototype; a computed key defines the property

@@ -24,12 +24,8 @@ export interface Tx {
 export type Dialect = 'postgres' | 'sqlite';
 
 /**
- * The last writes of a unit of work, issued but not awaited, with the unit's result: returned by
- * the work (`return closing(Promise.all([…]).then(…))`), they travel to PostgreSQL together with
- * COMMIT, one round trip for both. Should one of them fail, PostgreSQL has aborted the
- * transaction and the COMMIT rolls it back: the transaction rejects with that statement's error.
- * So only writes whose refusal is the statement's own failure belong here, never a write whose
- * result is then judged in code (an UPDATE that "changed no row" commits like any other).
+ * A unit's last writes, issued but not awaited, sent with COMMIT (ADR 0010). Only writes whose
+ * refusal fails their own statement belong here: an UPDATE that "changed no row" still commits.
  */
 export class Closing<T> {
   constructor(readonly writes: Promise<T>) {}
@@ -40,21 +36,14 @@ export function closing<T>(writes: Promise<T>): Closing<T> {
   return new Closing(writes);
 }
 
-/**
- * Writes issued now and awaited later, with the unit's closing writes: one promise for all of
- * them, whose failure never goes unobserved into the process meanwhile (the caller still gets it).
- */
+/** Writes issued now and awaited later: one promise whose failure is never left unobserved meanwhile. */
 export function inFlight(...writes: Promise<unknown>[]): Promise<void> {
   const all = Promise.all(writes).then(() => undefined);
   all.catch(() => undefined);
   return all;
 }
 
-/**
- * Whether a statement failed because a guard in it found nothing to change: PostgreSQL
- * statements that may travel with COMMIT (Closing) end in `SELECT 1 / (SELECT count(*) FROM
- * changed)`, whose division by zero (SQLSTATE 22012) aborts the transaction.
- */
+/** Whether a closing write's guard found nothing to change: its division by zero, 22012 (ADR 0011). */
 export function changedNothing(error: unknown): boolean {
   const driverError = (error as { driverError?: { code?: unknown } } | undefined)?.driverError;
   return driverError?.code === '22012';
@@ -66,10 +55,7 @@ export type Work<T> = (tx: Tx) => Promise<T | Closing<T>>;
 /** An entity class (its TypeORM metadata maps its properties to columns). */
 export type EntityClass<T extends object> = new () => T;
 
-/**
- * What an adapter does for the seam: statements and transactions on its database's driver. All
- * code that relies on a driver's or TypeORM's internals lives in the two adapters.
- */
+/** Statements and transactions on one driver: all driver code lives in the two adapters (ADR 0008). */
 export interface SqlAdapter {
   readonly dialect: Dialect;
   /** Runs the unit; a Closing result is awaited before COMMIT or (PostgreSQL) sent with it. */
@@ -94,13 +80,8 @@ export interface PoolStats {
 }
 
 /**
- * The database, as repositories see it: every statement at run time goes through here.
- *
- * Statements are written with PostgreSQL's $1, $2… (in order; SQLite gets `?`). `tx` is the
- * transaction to run in; `undefined` runs outside one (any pooled connection on PostgreSQL, the
- * one connection on SQLite), which is for reads only: writes belong in a transaction. On
- * PostgreSQL every statement is a named prepared statement; on SQLite it runs straight on
- * better-sqlite3, prepared once per connection and kept (see the adapters).
+ * The database as repositories see it (ADR 0008). Statements use $1, $2… in order; `tx`
+ * undefined runs outside a transaction, which is for reads only.
  */
 @Injectable()
 export class Database {
@@ -121,14 +102,8 @@ export class Database {
   }
 
   /**
-   * Runs `work` in one transaction: the only way to open one. It commits when `work` resolves
-   * and rolls back when it rejects; the result is handed out only once it is committed.
-   *
-   * PostgreSQL runs transactions in parallel, each on a pooled connection (the repositories' row
-   * locks and conditional updates order them). SQLite has one connection and one writer:
-   * transactions are queued and those queued in one turn of the event loop share a commit.
-   * `work` may end with its last writes in flight (Closing): on PostgreSQL they share COMMIT's
-   * round trip.
+   * The only way to open a transaction: commits when `work` resolves, rolls back when it rejects,
+   * and hands out the result only once committed (ADR 0009, 0010, 0013).
    */
   transaction<T>(work: Work<T>): Promise<T> {
     const done = this.adapter.transaction(work);
@@ -193,10 +168,7 @@ export class Database {
     return rows.map((row) => this.hydrate(target, row));
   }
 
-  /**
-   * `"id", "org_id", …`: every column of `target`, named. A statement never reads `*`, so that a
-   * column added under a running instance (the next release's migration) changes nothing it reads.
-   */
+  /** Every column of `target`, named: never `*`, so a column the next release adds changes nothing read (ADR 0005). */
   columnList(target: EntityClass<object>): string {
     return this.dataSource
       .getMetadata(target)
@@ -308,11 +280,7 @@ function rowKeys(metadata: EntityMetadata, alias: string) {
   return keys;
 }
 
-/**
- * What every repository extends: it owns the access to the database (`this.db`), and each of
- * its methods that runs in a transaction takes the caller's `Tx`. Repositories never open a
- * transaction of their own; services do, with `Database.transaction`.
- */
+/** What every repository extends: methods take the caller's `Tx`; only services open transactions. */
 @Injectable()
 export abstract class SqlRepository {
   constructor(protected readonly db: Database) {}

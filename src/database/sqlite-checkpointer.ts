@@ -35,12 +35,8 @@ parentPort.postMessage({ ready: true });
 `;
 
 /**
- * SQLite in WAL mode copies the log back into the database file every 1000 pages, inside
- * whichever commit crosses that line and with an fsync: a stall of the event loop of several
- * milliseconds every few dozen transactions, which every request in flight waits for. Here the
- * connection's own checkpoints are turned off and a worker thread with a connection of its own
- * checkpoints every 250 ms instead, so the fsync happens off the event loop. Should the worker
- * stop, the connection checkpoints by itself again.
+ * Checkpoints in a worker thread, so their fsync never stalls a commit on the event loop; should
+ * the worker stop, the connection checkpoints by itself again (ADR 0013).
  */
 @Injectable()
 export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestroy {

@@ -3,13 +3,7 @@ import { bound } from '../common/tracing/tracing';
 import { rowFactory, type RowFactory } from './row-factory';
 import { Closing, type SqlAdapter, type Tx, type Work } from './sql';
 
-/*
- * What the SQLite side uses of TypeORM's better-sqlite3 driver, all public fields of it
- * (docs/adr/0006-library-internals.md, pinned by src/database/adapter-internals.spec.ts): its one
- * connection `driver.databaseConnection`, replaced by `recover`; the better-sqlite3 class it
- * loaded, `driver.sqlite`; its one query runner `driver.queryRunner`, dropped with the connection
- * it prepared its statements on. Of better-sqlite3, only its documented API.
- */
+// TypeORM driver fields used here, each pinned: ADR 0006, item 3.
 
 /** Most units of work one SQLite commit carries. */
 export const MAX_GROUP_COMMIT = 32;
@@ -85,16 +79,8 @@ interface Queued {
 }
 
 /**
- * Statements run straight on better-sqlite3's one connection, prepared once and kept: TypeORM's
- * query runner adds several promise hops, a logger and subscriber broadcast per statement, which
- * cost more than SQLite's own work.
- *
- * SQLite has one connection and one writer: units of work are queued here and run one after the
- * other. Units that queued up while one ran share the next commit (group commit): each runs in a
- * savepoint of its own, so one that fails is rolled back alone, and every unit's result is handed
- * out only after the commit that made it durable. A commit's cost is mostly writing the pages it
- * changed to the log; units that change the same pages (the events table, an index) then write
- * them once.
+ * Statements straight on better-sqlite3, prepared once (ADR 0008); units queued behind one writer
+ * and committed in groups, each in its own savepoint, answered only once committed (ADR 0013).
  */
 export class SqliteAdapter implements SqlAdapter {
   readonly dialect = 'sqlite' as const;
@@ -131,9 +117,7 @@ export class SqliteAdapter implements SqlAdapter {
       // the unit's statements belong to its own request's trace, not to the one whose turn runs the group
       this.queue.push({ work: bound(work), resolve: resolve as (value: unknown) => void, reject });
       if (this.draining) return;
-      // better-sqlite3 is synchronous: a unit runs start to end without giving other requests a
-      // turn, so nothing would ever queue behind it. Starting after the event loop's current
-      // round lets the requests that arrived in it queue up and share the commit.
+      // after the current round: better-sqlite3 is synchronous, so nothing else would queue to share the commit
       this.draining = true;
       setImmediate(() => void this.drain());
     });
@@ -177,9 +161,7 @@ export class SqliteAdapter implements SqlAdapter {
           if (outcome.ok) queued.resolve(outcome.value);
           else queued.reject(outcome.error);
         });
-        // Let the event loop send this group's answers before the next group runs: clients that
-        // sent a burst (a gRPC channel delivers 64 calls in one read) get the first answers while
-        // the rest are still being written, instead of all of them after the last group.
+        // a turn for this group's answers to go out before the next group runs (ADR 0013)
         if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
@@ -237,10 +219,8 @@ export class SqliteAdapter implements SqlAdapter {
   }
 
   /**
-   * After a failed group the connection must be outside any transaction, or every later group
-   * would run inside the failed one and "commit" nothing. When COMMIT fails with SQLITE_FULL or
-   * SQLITE_IOERR, SQLite may or may not have rolled back already. Should ROLLBACK not get the
-   * connection out, it is replaced: closing a connection rolls back what it had open.
+   * Gets the connection out of a failed group's transaction, or later groups would "commit"
+   * nothing; replaced when ROLLBACK cannot (after SQLITE_FULL or IOERR, ADR 0006).
    */
   private async recover(): Promise<void> {
     const db = this.connection();

@@ -42,18 +42,9 @@ export interface CheckInFlight {
 }
 
 /**
- * Compares a submitted code with the pending one (loaded with the user), in the order the security
- * bar asks for: a pending code, the user's daily failure limit, expiry, then one attempt counted
- * atomically BEFORE the constant-time comparison; a success consumes the code exactly once.
- *
- * The statements it needs depend only on the user's id, so `start` issues them right after the
- * statement that loads and locks the user, before their answers are in: on PostgreSQL all of them
- * travel in one round trip and run in that order. The attempt is claimed by a conditional update
- * that matches only a code that may be compared (see PhoneCodesRepository.claimAttempt); a claim
- * the rules then refuse to count (the daily limit was reached) is handed back in the same
- * transaction, so nobody ever sees it. A failure towards the daily limit is counted by the
- * check's last writes, or (Redis) taken before the comparison and given back when the code
- * matches (see PhoneLimits.mayCheck).
+ * Compares a submitted code in the security bar's order: a pending code, the daily failure limit,
+ * expiry, an attempt claimed, the constant-time comparison, one consumption (ADR 0015). `start`
+ * issues its statements with the user's load (ADR 0009).
  */
 @Injectable()
 export class PhoneCodeChecker {

@@ -12,27 +12,8 @@ export interface UserAndCode {
 }
 
 /**
- * Pending phone codes. Attempts and consumption are conditional updates: the database decides races.
- *
- * The rules that keep guessing bounded, in the order that makes them hold:
- * 1. An attempt is counted before the code is compared. `claimAttempt` adds one to the code's
- *    attempts in the same statement that checks there are attempts left, so two checks arriving
- *    together cannot both take the last one; only a check that got a claim compares the code. A
- *    claim the checker may not keep (a refusal decided before the comparison) is handed back in
- *    the same transaction, so no one ever sees it counted.
- * 2. A code is consumed once. `consume` marks it consumed only if it is not consumed yet, and
- *    fails the transaction otherwise (SQLite: by throwing; PostgreSQL: the statement itself fails,
- *    dividing by the zero rows it changed).
- * 3. A check's last writes (the consumption, the failure counted, the event) may be sent with
- *    COMMIT without waiting for their answers. If any of them fails, the database refuses the
- *    COMMIT and the whole check is undone: the answer is an error, never a success with a lost write.
- *
- * Pinned by: src/phone/phone-code-checker.spec.ts ("claims the attempt before comparing…",
- * "never lets more guesses than the limit through when they arrive together", "passes exactly
- * once when two checks of it arrive together", "fails as a whole … between the claim and the
- * consumption"); src/database/transactions.spec.ts ("a closing write that fails undoes the whole
- * unit: COMMIT is refused"); test/phone-concurrency.e2e-spec.ts (parallel guesses and right codes,
- * on SQLite and PostgreSQL).
+ * Pending phone codes. Attempts and consumption are conditional updates, so the database decides
+ * races: an attempt is claimed before the comparison, a code is consumed once (ADR 0011, 0015).
  */
 @Injectable()
 export class PhoneCodesRepository extends SqlRepository {
@@ -59,7 +40,7 @@ export class PhoneCodesRepository extends SqlRepository {
     return code ?? null;
   }
 
-  /** A new code replaces whatever the user had pending (both statements in one round trip, run in order). */
+  /** A new code replaces whatever the user had pending. */
   async replace(tx: Tx, code: PhoneCodeEntity): Promise<void> {
     await Promise.all([
       this.db.execute(tx, 'DELETE FROM phone_codes WHERE user_id = $1', [code.userId]),
@@ -72,13 +53,8 @@ export class PhoneCodesRepository extends SqlRepository {
   }
 
   /**
-   * Counts one attempt of the user's pending code before the comparison, if it may be compared:
-   * not consumed, attempts left, not expired at `now`, sent to the number the user has and has not
-   * verified. Returns the code's id and the attempts used including this one, or undefined (no
-   * comparison may happen). It needs only the user's id, so it is issued with the statements that
-   * load the user and its code: one round trip on PostgreSQL, where it runs after the user's row
-   * lock (statements on one connection run in order). The checker decides from what it loaded
-   * whether the claim counts; one it must not keep is handed back with `releaseAttempt`.
+   * Counts one attempt before the comparison, if the code may be compared; undefined if not. Needs
+   * only the user's id, so it travels with the user's load and row lock (ADR 0009).
    */
   async claimAttempt(tx: Tx, userId: string, maxAttempts: number, now: Date): Promise<Claim | undefined> {
     const [row] = await this.db.rows<{ id: string; attempts: number | string }>(
@@ -96,11 +72,7 @@ export class PhoneCodesRepository extends SqlRepository {
     await this.db.execute(tx, 'UPDATE phone_codes SET attempts = attempts - 1 WHERE id = $1', [codeId]);
   }
 
-  /**
-   * Consumes a code whose attempt this transaction claimed (so its row is locked, and nobody else
-   * can consume it first). Should it be consumed already, the statement fails (a division by the
-   * zero rows consumed) and with it the transaction: the consumption may travel with COMMIT.
-   */
+  /** Consumes a claimed code; consumed already, the statement fails the transaction (ADR 0011). */
   async consume(tx: Tx, codeId: string, at: Date): Promise<void> {
     const params = [at.getTime(), codeId];
     const update = 'UPDATE phone_codes SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL';

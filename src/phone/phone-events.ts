@@ -1,9 +1,4 @@
-/**
- * The phone events of contract §8, plus the outbox's: `codeDeliveryFailed` when a message is
- * given up (the send failed, or receipts said undelivered / failed with no provider left) and
- * `codeDelivered` when a provider's receipt says it reached the handset; `codeTestNumber` for a code
- * of SMS_TEST_NUMBERS (fixed, never sent); `codeSendBlocked` when the pumping guard refused a send.
- */
+/** The phone events of contract §8, plus the outbox's, test numbers' and the pumping guard's. */
 export const PhoneEvents = {
   changed: 'user.human.phone.changed',
   codeAdded: 'user.human.phone.code.added',

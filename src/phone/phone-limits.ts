@@ -61,17 +61,10 @@ export class PhoneLimits {
   }
 
   /**
-   * Before an SMS is queued: the number may receive one, and no send limit is reached (then the
-   * send counts), in the transaction that changes the user (`userId`, the account whose phone it
-   * is). The daily cap and the back-off count per (number, account), so that no account spends
-   * another's budget for a number (issue 26); only the high daily ceiling is the number's, shared
-   * by every account, against pumping.
-   * `lastSmsAt` (the pending code's, from the database) keeps the resend cooldown even when the
-   * limit store lost its counters (a Redis restarted without persistence).
-   * The back-off is checked before anything is counted, and counts the send only once every
-   * limit let it through.
-   * `gate` (the pumping guard) is asked once the send could go out but before it is counted, so
-   * that a send it blocks counts for nothing here either.
+   * Before an SMS is queued, in the transaction that changes `userId`: the number may receive one
+   * and no send limit is reached, then the send counts. Budgets are per (number, account), the
+   * ceiling the number's (ADR 0001). `lastSmsAt` keeps the cooldown when Redis lost its counters;
+   * `gate` (the pumping guard) is asked before anything counts, so a blocked send counts nothing.
    */
   async assertMaySend(
     tx: Tx,
@@ -153,11 +146,7 @@ export class PhoneLimits {
     if (await shared) this.metrics.sharedNumberSend();
   }
 
-  /**
-   * A verification of `e164` by `userId` ends that account's back-off for it (never another
-   * account's): a write for the closing writes of VerifyPhone's transaction (issued with them, not
-   * awaited on its own). Nothing with the back-off off.
-   */
+  /** Ends this account's back-off for the number (never another's, ADR 0001): a closing write. */
   resetBackoff(tx: Tx, e164: string, userId: string): Promise<void> | undefined {
     if (!this.backoffPolicy) return undefined;
     return this.backoff.reset(backoffKey(e164, userId), tx);
@@ -179,20 +168,10 @@ export class PhoneLimits {
   }
 
   /**
-   * Before a code is compared: the user's failed checks in the last 24 h are below the limit, and
-   * whether this check, should it fail, reaches it (locks the user out: its event says so). Begun
-   * with the check's first statements and answered when the checker asks, once a code is pending
-   * and the caller is known to be allowed. The refusal is returned; a store that cannot answer
-   * throws (and the check fails closed).
-   * - Database: both reads are issued now, right behind the statement that loads and row-locks
-   *   the user (no round trip of their own on PostgreSQL), which orders them after every earlier
-   *   check of the user has committed; a failure is recorded with the closing writes.
-   * - Redis (LimitStore.takeHit): nothing now. Redis is not ordered by the row lock, and a
-   *   failure recorded with the closing writes lands as COMMIT does, so parallel checks that all
-   *   read the count first would all pass the limit (issue 26, finding 9). When asked, the failure
-   *   is taken at once, checked and counted atomically before the comparison, and given back if
-   *   the check counts none (the code matched). Taken only then, it is never spent by a caller
-   *   refused its token or the user, nor by a check with no code to compare.
+   * Before a code is compared: the daily failure limit, and whether a failure now locks the user
+   * out. The database store reads behind the user's row lock and counts with the closing writes;
+   * Redis, not ordered by that lock, takes the failure before the comparison and gives it back on
+   * a match (ADR 0016). A store that cannot answer throws: the check fails closed.
    */
   mayCheck(tx: Tx, userId: string, now: Date): () => Promise<Outcome<CheckAllowance, AppError>> {
     const rule = this.failures(userId);
@@ -229,10 +208,7 @@ export class PhoneLimits {
     });
   }
 
-  /**
-   * A refused send is counted where it is refused: the refusal is the answer, whatever becomes of
-   * the transaction it rolls back. (A refused check is counted by VerifyPhone once it committed.)
-   */
+  /** Counted where refused: the refusal is the answer, whatever becomes of the transaction. */
   private refused(limit: string, error: AppError): AppError {
     this.metrics.refused(limit);
     return error;

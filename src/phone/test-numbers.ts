@@ -28,12 +28,8 @@ function callingCodeOf(e164: string): string | undefined {
 }
 
 /**
- * SMS_TEST_NUMBERS: `;`-separated `<number>=<code>` entries, a number in E.164 (`+41790000001`) or
- * a prefix of one followed by `*` (`+41759990*`: every number that starts so), which names a
- * country calling code and at least TEST_PREFIX_MIN_DIGITS digits after it. Each code is a code
- * the service could have generated: PHONE_CODE_LENGTH characters of PHONE_CODE_ALPHABET
- * (alphanumeric codes are taken in upper case). An exact number must be a valid one, in its E.164
- * form (the form requests are matched in). Throws the first problem found, in words.
+ * SMS_TEST_NUMBERS: `;`-separated `<number>=<code>`, the number in E.164 or a prefix ending in `*`;
+ * each code one the service could have generated. Throws the first problem found, in words.
  */
 export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlphabet): TestNumber[] {
   const entries: TestNumber[] = [];
@@ -82,11 +78,8 @@ export function parseTestNumbers(raw: string, length: number, alphabet: CodeAlph
 }
 
 /**
- * The test numbers of SMS_TEST_NUMBERS (app-store review, monitoring, load tests): they are never
- * sent an SMS, no send limit applies to them, and their code is the fixed one configured. Checked
- * as the phone module starts, like SMS_TEMPLATES: a list it cannot use, or one set in production
- * without SMS_TEST_NUMBERS_IN_PRODUCTION=true, stops start-up with the one JSON line of a
- * ConfigError that names SMS_TEST_NUMBERS.
+ * Numbers never sent an SMS, exempt from send limits, with a fixed code (app-store review,
+ * monitoring). Checked as the phone module starts; production needs SMS_TEST_NUMBERS_IN_PRODUCTION.
  */
 @Injectable()
 export class TestNumbers {

@@ -25,11 +25,8 @@ export function counterKeys(subject: FraudSubject) {
 }
 
 /**
- * The counters in the `sms_fraud_counts` table, written in the caller's transaction (the
- * increments travel with its COMMIT on PostgreSQL). Reads are not serialised with other
- * instances' sends: concurrent sends may pass a few beyond a threshold, which a guard of
- * rates tolerates (the per-number limits stay exact). Old hours are forgotten once an hour per
- * instance, with the first send of the hour.
+ * The counters in `sms_fraud_counts`, written with the caller's closing writes. Reads are not
+ * serialised across instances: a few sends may pass a threshold, which a guard of rates tolerates (ADR 0017).
  */
 @Injectable()
 export class DatabaseSmsFraudStore extends SmsFraudStore {
@@ -48,7 +45,6 @@ export class DatabaseSmsFraudStore extends SmsFraudStore {
     const keys = counterKeys(subject);
     const since = hourOf(now) - HISTORY_DAYS * DAY;
     const plain = [keys.country, keys.prefix, ...(keys.address ? [keys.address] : [])];
-    // both statements issued together: one round trip on PostgreSQL
     const [rows, numberVerified] = await Promise.all([
       this.counts.rows(tx, plain, keys.addressCountries, since),
       this.counts.isVerified(tx, subject.numberHash, rememberSince.getTime()),

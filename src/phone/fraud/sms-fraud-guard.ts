@@ -40,11 +40,8 @@ export const numberPrefix = (e164: string): string => e164.slice(0, Math.max(2, 
 const UNKNOWN = 'unknown';
 
 /**
- * The SMS pumping guard (SMS_FRAUD_MODE): before a code is sent, the unverified sends of its
- * destination country, its number prefix and its client address are compared with what
- * normally verifies there (see sms-fraud-rules). `record` decides, logs and counts every
- * decision and blocks nothing; `enforce` refuses a send that breaks a rule. Called from one
- * place, PhoneCodeIssuer, for SMS sends only (test numbers and returned codes never reach it).
+ * The SMS pumping guard (ADR 0017): unverified sends per country, prefix and address against what
+ * normally verifies there; `record` only logs and counts, `enforce` refuses. Asked by PhoneCodeIssuer only.
  */
 @Injectable()
 export class SmsFraudGuard {

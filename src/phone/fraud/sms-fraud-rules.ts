@@ -60,12 +60,7 @@ function highestDailyVerified(buckets: Bucket[], now: number): number {
   return Math.max(0, ...byDay.values());
 }
 
-/**
- * A destination's daily and hourly rule: unverified sends in the last 24 h (the current hour and
- * the 23 before) above max(floor, ratio × the highest verified count of a day in the last 14
- * days, ratio × verified in the last 24 h); in the current hour above max(hourly floor, daily
- * threshold / divisor, ratio × verified in this hour).
- */
+/** A destination's daily and hourly rule (the formulas: ADR 0017, README "Pumping guard"). */
 function destination(
   buckets: Bucket[],
   now: number,

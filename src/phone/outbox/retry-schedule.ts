@@ -8,11 +8,8 @@ export interface RetrySettings {
 }
 
 /**
- * When to try a message again after its `attempts`-th attempt failed at `failedAt`, or undefined
- * to give up. Pauses grow exponentially with jitter (drawn from the upper half of
- * base·2^(n-1), capped at maxDelayMs), so attempts go on for the message's whole life: an outage
- * shorter than that loses nothing. The last attempt comes one base pause before `giveUpAt`
- * (the code's expiry or SMS_MAX_AGE), so the code still works when it arrives.
+ * The next attempt, or undefined to give up: exponential pauses with jitter for the message's whole
+ * life, the last one base pause before `giveUpAt`, so the code still works when it arrives.
  */
 export function nextAttemptAt(
   failedAt: number,

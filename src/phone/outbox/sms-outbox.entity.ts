@@ -5,12 +5,8 @@ import type { DeliveryStatus } from '../sms/delivery-receipt';
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 
 /**
- * One SMS to deliver, written in the same transaction as its code. The code travels encrypted
- * (`sealedCode`) and is erased once the message is delivered, given up or skipped; with delivery
- * receipts, a message a provider accepted keeps it while an `undelivered` receipt could still
- * send it through another provider (see docs/sms-providers.md, Delivery receipts).
- * `status` is the outbox's own: `delivered` = a provider accepted it; `deliveryStatus` is what
- * that provider's receipts said since.
+ * One SMS, written with its code (ADR 0014); the sealed code is erased once no provider can send it
+ * again. `status` `delivered` means accepted; `deliveryStatus` is what the receipts said since.
  */
 @Entity({ name: 'sms_outbox' })
 @Index('IDX_sms_outbox_due', ['status', 'nextAttemptAt'])

@@ -20,7 +20,6 @@ export class SmsOutboxRepository extends SqlRepository {
       `status = $${params.push('pending')}`,
       `(locked_until IS NULL OR locked_until <= $${params.push(row.createdAt.getTime())})`,
     ];
-    // both in one round trip, run in this order
     await Promise.all([
       this.db.execute(tx, `UPDATE sms_outbox SET ${sets.join(', ')} WHERE ${where.join(' AND ')}`, params),
       this.db.insert(tx, SmsOutboxEntity, row),
@@ -142,11 +141,8 @@ export class SmsOutboxRepository extends SqlRepository {
   }
 
   /**
-   * Erases the sealed codes that accepted messages kept for a retry once no retry can happen:
-   * the code was verified, replaced or removed, or it (or the message's life) ran out. Drops the
-   * receipts that waited a day for a message that never came. Returns the codes erased. Only rows
-   * last due after `dueSince` are looked at (a range of the due index: the outbox is never
-   * emptied, so a scan of all its delivered rows would grow without end).
+   * Erases the sealed codes kept for a retry that can no longer happen; returns how many. Only rows
+   * due after `dueSince` (a range of the due index): a scan of every delivered row would grow.
    */
   async eraseDeadCodes(now: Date, dueSince: Date, receiptsBefore: Date): Promise<number> {
     const [erased] = await Promise.all([

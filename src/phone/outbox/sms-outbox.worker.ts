@@ -11,12 +11,8 @@ import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 
 /**
- * Drains the outbox: woken right after a commit that enqueued a message, and on a timer for
- * retries and for messages other instances left behind. Up to SMS_SEND_CONCURRENCY deliveries run
- * at once, each on its own: a slow provider answer (bounded by the provider's timeout) holds up
- * no other message, and a slot that frees up is filled at once. Every message is claimed with a
- * lease before it is sent, so two instances never send the same one. On shutdown it stops
- * claiming and waits for the deliveries in flight, so none is sent twice.
+ * Drains the outbox, woken after a commit and on a timer (ADR 0014). Deliveries run side by side,
+ * so a slow provider holds up no other message; on shutdown it waits for those in flight.
  */
 @Injectable()
 export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy {

@@ -35,14 +35,7 @@ export interface Pruned {
   event_phones: number;
 }
 
-/**
- * What the retention settings keep, and no more, on SQLite and PostgreSQL alike: deletes the outbox
- * messages that ended SMS_OUTBOX_RETENTION ago (their recipient's number with them), the receipts
- * that waited SMS_RECEIPT_RETENTION for their message, the pumping guard's counters past
- * SMS_FRAUD_COUNTER_RETENTION (and numbers verified before SMS_FRAUD_REMEMBER_VERIFIED), rate-limit
- * hits and back-offs that count for nothing any more; and redacts the phone numbers in events
- * older than EVENT_PHONE_RETENTION (the events stay, their sequence intact).
- */
+/** Keeps what the retention settings keep and no more: deletes in batches, redacts numbers in events (ADR 0002). */
 @Injectable()
 export class RetentionPruner {
   /** how far each type's events were redacted (this process: the first sweep walks them all once) */

@@ -9,12 +9,7 @@ import { Pruned, RetentionPruner } from './retention-pruner';
 /** How often each instance prunes (every instance does; the deletes are idempotent). */
 export const RETENTION_SWEEP_INTERVAL_MS = 10 * 60_000;
 
-/**
- * Runs the RetentionPruner every RETENTION_SWEEP_INTERVAL_MS on a timer of the instance, as the
- * outbox worker and the receipts' sweep run theirs; one sweep at a time. A database outage is
- * noted once and the sweep tried again next time; what was pruned is logged and counted
- * (`pv_retention_pruned_total{what}`).
- */
+/** The RetentionPruner on a timer of each instance, one sweep at a time; an outage waits for the next (ADR 0002). */
 @Injectable()
 export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../common/limits/redis-connection';
 import { DependencyOutages } from '../common/errors/dependency-outages';
 import { REDIS } from '../common/limits/limits.module';
 import { DatabaseSmsFraudStore } from './fraud/database-fraud-store';
@@ -72,7 +72,7 @@ import { RetentionSweeper } from './retention/retention-sweeper';
       provide: SmsFraudStore,
       inject: [REDIS, SmsFraudCountsRepository, AppConfig, DependencyOutages],
       useFactory: (
-        redis: Redis | null,
+        redis: RedisClient | null,
         counts: SmsFraudCountsRepository,
         config: AppConfig,
         outages: DependencyOutages,

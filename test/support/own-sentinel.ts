@@ -30,7 +30,7 @@ export async function until(what: string, ok: () => Promise<boolean> | boolean, 
 }
 
 /** One command on a connection of its own, closed after it (a server may drop its clients in a failover). */
-async function ask(port: number, password: string, args: string[]): Promise<unknown> {
+export async function ask(port: number, password: string, args: string[]): Promise<unknown> {
   const client = new Redis({
     host: '127.0.0.1',
     port,
@@ -52,7 +52,7 @@ async function ask(port: number, password: string, args: string[]): Promise<unkn
 }
 
 /** "key:value" lines of INFO as an object. */
-function infoFields(text: unknown): Record<string, string> {
+export function infoFields(text: unknown): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const line of String(text).split('\r\n')) {
     const colon = line.indexOf(':');
@@ -235,7 +235,7 @@ export class OwnSentinelSet {
   }
 }
 
-function exited(child: ChildProcess): Promise<void> {
+export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import { keyPrefix, RedisClient } from '../limits/redis-connection';
 import { Clock } from '../clock';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
@@ -46,7 +46,7 @@ export class ReadinessChecks {
     private readonly readiness: Readiness,
     database: DatabaseHealth,
     private readonly clock: Clock,
-    @Optional() @Inject(REDIS) redis?: Redis | null,
+    @Optional() @Inject(REDIS) redis?: RedisClient | null,
   ) {
     this.register('database', () => database.isUp());
     if (redis) this.register('redis', () => pingRedis(redis));
@@ -115,10 +115,12 @@ const stoppingError = () => new AppError(GrpcStatus.UNAVAILABLE, 'HEALTH-stop', 
 
 /**
  * PING under the client's own deadlines: REDIS_TIMEOUT as the command timeout, and an immediate
- * failure while disconnected (no offline queue), so a dead Redis costs a probe nothing.
+ * failure while disconnected (no offline queue), so a dead Redis costs a probe nothing. In a
+ * Cluster a PING goes to any node: the probe asks the primary of the stores' slot instead.
  */
-async function pingRedis(redis: Redis): Promise<boolean> {
+async function pingRedis(redis: RedisClient): Promise<boolean> {
   try {
+    if (redis.isCluster) return (await redis.exists(`${keyPrefix(redis)}ready`)) >= 0;
     return (await redis.ping()) === 'PONG';
   } catch {
     return false;

@@ -1,5 +1,5 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection';
 import { AppConfig } from '../config/app-config.module';
 import { Database } from '../../database/sql';
 import { DependencyError } from '../errors/dependency-error';
@@ -20,7 +20,7 @@ export { redisOptions } from './redis-connection';
 
 export const REDIS = Symbol('redis');
 
-async function connectRedis(config: AppConfig, outages: DependencyOutages): Promise<Redis> {
+async function connectRedis(config: AppConfig, outages: DependencyOutages): Promise<RedisClient> {
   const redis = createRedisClient(config.REDIS_URL!, config.REDIS_TIMEOUT);
   // reconnect attempts fail quietly here: an outage is logged once, by the calls that fail
   redis.on('error', () => undefined);
@@ -43,7 +43,7 @@ async function connectRedis(config: AppConfig, outages: DependencyOutages): Prom
 /** Closes the Redis connection with the app. */
 @Injectable()
 class RedisCloser implements OnApplicationShutdown {
-  constructor(@Optional() @Inject(REDIS) private readonly redis?: Redis | null) {}
+  constructor(@Optional() @Inject(REDIS) private readonly redis?: RedisClient | null) {}
 
   async onApplicationShutdown(): Promise<void> {
     if (this.redis) await closeRedisClient(this.redis);
@@ -56,14 +56,14 @@ class RedisCloser implements OnApplicationShutdown {
     {
       provide: REDIS,
       inject: [AppConfig, DependencyOutages],
-      useFactory: (config: AppConfig, outages: DependencyOutages): Promise<Redis> | null =>
+      useFactory: (config: AppConfig, outages: DependencyOutages): Promise<RedisClient> | null =>
         config.REDIS_URL ? connectRedis(config, outages) : null,
     },
     {
       provide: LimitStore,
       inject: [REDIS, Database, LimitHitsRepository, IdGenerator, DependencyOutages],
       useFactory: (
-        redis: Redis | null,
+        redis: RedisClient | null,
         db: Database,
         hits: LimitHitsRepository,
         ids: IdGenerator,
@@ -73,8 +73,12 @@ class RedisCloser implements OnApplicationShutdown {
     {
       provide: BackoffStore,
       inject: [REDIS, Database, LimitBackoffsRepository, DependencyOutages],
-      useFactory: (redis: Redis | null, db: Database, backoffs: LimitBackoffsRepository, outages: DependencyOutages) =>
-        redis ? new RedisBackoffStore(redis, outages) : new DatabaseBackoffStore(db, backoffs),
+      useFactory: (
+        redis: RedisClient | null,
+        db: Database,
+        backoffs: LimitBackoffsRepository,
+        outages: DependencyOutages,
+      ) => (redis ? new RedisBackoffStore(redis, outages) : new DatabaseBackoffStore(db, backoffs)),
     },
     LimitHitsRepository,
     LimitBackoffsRepository,

@@ -1,10 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { redisCommand } from './redis-command';
+import { keyPrefix, type RedisClient, scanTargets } from './redis-connection';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { BACKOFF_QUIET_MS, BackoffStore, BackoffVerdict } from './backoff-store';
-
-const PREFIX = 'pv:backoff:';
 
 /** The command only: keys hold numbers. */
 /**
@@ -29,15 +27,18 @@ return sends
  */
 @Injectable()
 export class RedisBackoffStore extends BackoffStore {
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly outages?: DependencyOutages,
   ) {
     super();
+    this.prefix = `${keyPrefix(redis)}backoff:`;
   }
 
   async check(key: string, now: Date): Promise<BackoffVerdict> {
-    const [sends, next] = await this.call('HMGET', () => this.redis.hmget(PREFIX + key, 's', 'n'));
+    const [sends, next] = await this.call('HMGET', () => this.redis.hmget(this.prefix + key, 's', 'n'));
     if (sends === null || next === null) return { ok: true, sends: 0 };
     const wait = Number(next) - now.getTime();
     if (wait > 0) return { ok: false, retryAfterMs: wait };
@@ -46,23 +47,26 @@ export class RedisBackoffStore extends BackoffStore {
 
   async record(key: string, sends: number, waitMs: number, now: Date): Promise<void> {
     const next = now.getTime() + waitMs;
-    await this.call('EVALSHA', () => this.redis.eval(RECORD, 1, PREFIX + key, sends, next, BACKOFF_QUIET_MS));
+    await this.call('EVALSHA', () => this.redis.eval(RECORD, 1, this.prefix + key, sends, next, BACKOFF_QUIET_MS));
   }
 
   async reset(key: string): Promise<void> {
-    await this.call('DEL', () => this.redis.del(PREFIX + key));
+    await this.call('DEL', () => this.redis.del(this.prefix + key));
   }
 
-  /** SCANs for the prefix's keys (an operator's occasional command, never on a request's path). */
-  async clear(keyPrefix: string): Promise<number> {
-    const pattern = `${PREFIX}${keyPrefix}`.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + '*';
+  /** SCANs every primary for the prefix's keys (an operator's occasional command, never on a request's path). */
+  async clear(prefix: string): Promise<number> {
+    const pattern = `${this.prefix}${prefix}`.replace(/[*?[\]\\]/g, (c) => `\\${c}`) + '*';
     let cleared = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.call('SCAN', () => this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
-      cursor = next;
-      if (keys.length > 0) cleared += await this.call('DEL', () => this.redis.del(...keys));
-    } while (cursor !== '0');
+    for (const node of scanTargets(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call('SCAN', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        // through the client, not the node: in a Cluster it goes where the keys' slot lives now
+        if (keys.length > 0) cleared += await this.call('DEL', () => this.redis.del(...keys));
+      } while (cursor !== '0');
+    }
     return cleared;
   }
 

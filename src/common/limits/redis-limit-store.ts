@@ -1,11 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { redisCommand } from './redis-command';
+import { keyPrefix, type RedisClient } from './redis-connection';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { LimitRule, LimitStore, LimitVerdict, TakenHit } from './limit-store';
-
-const PREFIX = 'pv:limit:';
 
 /** The command only: keys hold user ids and numbers. */
 /**
@@ -45,11 +43,14 @@ return {0, 0}
 
 @Injectable()
 export class RedisLimitStore extends LimitStore {
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly outages?: DependencyOutages,
   ) {
     super();
+    this.prefix = `${keyPrefix(redis)}limit:`;
   }
 
   take(rules: LimitRule[], now: Date): Promise<LimitVerdict> {
@@ -66,7 +67,7 @@ export class RedisLimitStore extends LimitStore {
 
   async hitsWithin(key: string, windowMs: number, now: Date): Promise<number> {
     const since = now.getTime() - windowMs;
-    return redisCommand('ZCOUNT', () => this.redis.zcount(PREFIX + key, `(${since}`, '+inf'), this.outages);
+    return redisCommand('ZCOUNT', () => this.redis.zcount(this.prefix + key, `(${since}`, '+inf'), this.outages);
   }
 
   /**
@@ -77,7 +78,7 @@ export class RedisLimitStore extends LimitStore {
     const { answer, entries } = await this.eval('take', [rule], now);
     const [index, value] = answer;
     if (index !== 0) return { ok: false, rule, retryAfterMs: Math.max(1, value) };
-    const key = PREFIX + rule.key;
+    const key = this.prefix + rule.key;
     const giveBack = () =>
       redisCommand('ZREM', () => this.redis.zrem(key, entries[0]), this.outages).then(
         () => undefined,
@@ -102,7 +103,7 @@ export class RedisLimitStore extends LimitStore {
     const args: Array<string | number> = [now.getTime(), mode];
     for (const rule of rules) args.push(rule.limit, rule.windowMs);
     const entries = rules.map(() => `${now.getTime()}:${randomUUID()}`);
-    const keys = rules.map((r) => PREFIX + r.key);
+    const keys = rules.map((r) => this.prefix + r.key);
     const answer = (await redisCommand(
       'EVALSHA',
       () => this.redis.eval(SCRIPT, rules.length, ...keys, ...args, ...entries),

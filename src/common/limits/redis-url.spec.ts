@@ -1,5 +1,6 @@
 import { validateEnvironment } from '../config/env.schema';
-import { redisClientOptions, redisOptions } from './redis-connection';
+import { Cluster, Redis } from 'ioredis';
+import { clusterOptions, keyPrefix, redisClientOptions, redisOptions } from './redis-connection';
 import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url';
 
 describe('parseRedisUrl', () => {
@@ -38,6 +39,20 @@ describe('parseRedisUrl', () => {
     });
   });
 
+  it('reads a Cluster seed list and its credentials', () => {
+    expect(parseRedisUrl('redis+cluster://app:p%40ss@10.0.0.1:7000,node-2,[::1]:7002')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'node-2', port: 6379 },
+        { host: '::1', port: 7002 },
+      ],
+      username: 'app',
+      password: 'p@ss',
+    });
+    expect(parseRedisUrl('redis+cluster://n1:7000/')).toEqual({ kind: 'cluster', nodes: [{ host: 'n1', port: 7000 }] });
+  });
+
   it.each([
     ['http://x', REDIS_URL_FORMS],
     ['redis+sentinel://s1:26379', REDIS_URL_FORMS],
@@ -48,7 +63,10 @@ describe('parseRedisUrl', () => {
     ['redis+sentinel://s1:1/m?db=x', 'REDIS_URL has a parameter "db" that is not understood, or its value'],
     ['redis+sentinel://s1:1/m?password=secret', 'REDIS_URL has a parameter "password" that is not understood'],
     ['redis+sentinel://:%zz@s1:1/m', 'REDIS_URL has the password not percent-encoded correctly'],
-    ['redis+cluster://n1:7000,n2:7001', 'REDIS_URL names redis+cluster:// (Redis Cluster), which is not supported'],
+    ['rediss+cluster://n1:7000', REDIS_URL_FORMS],
+    ['redis+cluster://', REDIS_URL_FORMS],
+    ['redis+cluster://n1:0', 'REDIS_URL has "n1:0" where a node\'s host:port belongs (port 1–65535)'],
+    ['redis+cluster://n1:7000?db=2', 'REDIS_URL names a Redis Cluster, which takes no parameters'],
   ])('refuses %s and says why', (url, message) => {
     expect(() => parseRedisUrl(url)).toThrow(message);
   });
@@ -61,17 +79,16 @@ describe('parseRedisUrl', () => {
 });
 
 describe('REDIS_URL at start-up', () => {
-  it('accepts a Sentinel set', () => {
-    const url = 'redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster';
-    expect(validateEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
-  });
+  it.each(['redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster', 'redis+cluster://:pw@127.0.0.1:7000'])(
+    'accepts %s',
+    (url) => {
+      expect(validateEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
+    },
+  );
 
   it.each([
     ['redis+sentinel://127.0.0.1:26379', `REDIS_URL: ${REDIS_URL_FORMS}`],
-    [
-      'redis+cluster://127.0.0.1:7000',
-      'REDIS_URL: REDIS_URL names redis+cluster:// (Redis Cluster), which is not supported: the limit scripts',
-    ],
+    ['redis+cluster://127.0.0.1:7000?db=1', 'REDIS_URL: REDIS_URL names a Redis Cluster, which takes no parameters'],
     ['redis+sentinel://h:0/m', 'REDIS_URL: REDIS_URL has "h:0" where a sentinel\'s host:port belongs'],
   ])('refuses %s with one line naming REDIS_URL', (url, line) => {
     let problems: string[] = [];
@@ -82,6 +99,32 @@ describe('REDIS_URL at start-up', () => {
     }
     expect(problems).toHaveLength(1);
     expect(problems[0].startsWith(line)).toBe(true);
+  });
+});
+
+describe('clusterOptions', () => {
+  it('gives each node the app’s deadlines and sends no command twice: a closed connection or CLUSTERDOWN is an error', () => {
+    const options = clusterOptions({ kind: 'cluster', nodes: [{ host: 'n1', port: 1 }], password: 'pw' }, 700);
+    expect(options).toMatchObject({
+      enableOfflineQueue: false,
+      scaleReads: 'master',
+      retryDelayOnFailover: 0,
+      retryDelayOnClusterDown: 0,
+      slotsRefreshTimeout: 700,
+      redisOptions: {
+        password: 'pw',
+        commandTimeout: 700,
+        connectTimeout: 700,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        autoResendUnfulfilledCommands: false,
+      },
+    });
+  });
+
+  it('puts every key of a Cluster in one slot, and leaves one server’s keys as they were', () => {
+    expect(keyPrefix(new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true }))).toBe('{pv}:');
+    expect(keyPrefix(new Redis({ lazyConnect: true }))).toBe('pv:');
   });
 });
 

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, Optional } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../limits/redis-connection';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { IS_PUBLIC } from '../auth/public.decorator';
 import { AppConfig } from '../config/app-config.module';
@@ -30,7 +30,7 @@ export class ThrottleGuard implements CanActivate {
   constructor(
     config: AppConfig,
     private readonly reflector: Reflector,
-    @Optional() @Inject(REDIS) redis?: Redis | null,
+    @Optional() @Inject(REDIS) redis?: RedisClient | null,
     @Optional() private readonly outages?: DependencyOutages,
     @Optional() private readonly limitMetrics?: LimitMetrics,
   ) {

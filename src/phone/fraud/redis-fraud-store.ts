@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { redisCommand } from '../../common/limits/redis-command';
+import { keyPrefix, type RedisClient } from '../../common/limits/redis-connection';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { counterKeys } from './database-fraud-store';
 import {
@@ -13,8 +13,6 @@ import {
   RETENTION_MS,
   SmsFraudStore,
 } from './sms-fraud-store';
-
-const PREFIX = 'pv:fraud:';
 
 /**
  * Adds to hash fields and keeps each hash SMS_FRAUD_COUNTER_RETENTION past its last write; a field new in its
@@ -53,14 +51,17 @@ return 0
  */
 @Injectable()
 export class RedisSmsFraudStore extends SmsFraudStore {
+  private readonly prefix: string;
+
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly rememberMs: number,
     private readonly outages?: DependencyOutages,
     /** SMS_FRAUD_COUNTER_RETENTION */
     private readonly retentionMs: number = RETENTION_MS,
   ) {
     super();
+    this.prefix = `${keyPrefix(redis)}fraud:`;
   }
 
   /** A verified number's marker expires after SMS_FRAUD_REMEMBER_VERIFIED: no `rememberSince` to compare. */
@@ -70,8 +71,8 @@ export class RedisSmsFraudStore extends SmsFraudStore {
     const hashes = [keys.country, keys.prefix, keys.address, keys.addressCountries];
     const results = await this.call('HGETALL', async () => {
       const pipeline = this.redis.pipeline();
-      for (const key of hashes) if (key) pipeline.hgetall(PREFIX + key);
-      pipeline.exists(PREFIX + numberKey(subject));
+      for (const key of hashes) if (key) pipeline.hgetall(this.prefix + key);
+      pipeline.exists(this.prefix + numberKey(subject));
       const answers = await pipeline.exec();
       // a pipeline resolves with each command's error: one failed (or missing) answer fails the read
       if (!answers || answers.length !== pipeline.length) throw new Error('incomplete pipeline answer');
@@ -114,15 +115,15 @@ export class RedisSmsFraudStore extends SmsFraudStore {
     const args: Array<string | number> = [this.retentionMs, hourOf(now) - this.retentionMs];
     for (const key of [keys.country, keys.prefix, keys.address]) {
       if (!key) continue;
-      hashKeys.push(PREFIX + key);
+      hashKeys.push(this.prefix + key);
       args.push(`${kind}:${hour}`, 1);
     }
     if (keys.addressCountries) {
-      hashKeys.push(PREFIX + keys.addressCountries);
+      hashKeys.push(this.prefix + keys.addressCountries);
       args.push(`${kind}:${subject.country}:${hour}`, 1);
     }
     if (verified) {
-      hashKeys.push(PREFIX + numberKey(subject));
+      hashKeys.push(this.prefix + numberKey(subject));
       args.push(this.rememberMs);
     }
     await this.call('EVAL', () => this.redis.eval(ADD, hashKeys.length, ...hashKeys, ...args));

@@ -1,0 +1,168 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port';
+import { ask, exited, infoFields, until } from './own-sentinel';
+
+/**
+ * A Redis Cluster of the test's own, on loopback: three primaries with a replica each, made by
+ * `redis-cli --cluster create`; a replica takes over 1 s after its primary stops answering
+ * (cluster-node-timeout). Every node asks for a password, as a deployment's would. The machine's
+ * shared Redis is never touched; `stop()` kills every process started here.
+ */
+export const PASSWORD = 'cluster-pw';
+const NODE_TIMEOUT_MS = 1_000;
+const NODES = 6;
+
+interface NodeLine {
+  id: string;
+  port: number;
+  flags: string[];
+  /** the primary's id, for a replica */
+  primaryId?: string;
+  slots: Array<[number, number]>;
+}
+
+export class OwnRedisCluster {
+  private readonly children = new Map<number, ChildProcess>();
+
+  private constructor(
+    private readonly dir: string,
+    readonly ports: number[],
+  ) {}
+
+  /** REDIS_URL for the app: two of the nodes as the seed list, and the password. */
+  get url(): string {
+    return `redis+cluster://:${PASSWORD}@127.0.0.1:${this.ports[0]},127.0.0.1:${this.ports[1]}`;
+  }
+
+  static async start(): Promise<OwnRedisCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'pv-cluster-'));
+    const ports: number[] = [];
+    const busPorts: number[] = [];
+    for (let i = 0; i < NODES; i++) {
+      ports.push(await freePort());
+      busPorts.push(await freePort());
+    }
+    const cluster = new OwnRedisCluster(dir, ports);
+    try {
+      ports.forEach((port, i) => cluster.spawn(port, busPorts[i]));
+      for (const port of ports) {
+        await until(`redis-server on ${port}`, async () => (await cluster.ask(port, 'PING')) === 'PONG', 30_000);
+      }
+      const create = spawnSync(
+        'redis-cli',
+        ['-a', PASSWORD, '--no-auth-warning', '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`)].concat([
+          '--cluster-replicas',
+          '1',
+          '--cluster-yes',
+        ]),
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+      await until('every node seeing the cluster ok and every replica in sync', () => cluster.healthy(ports), 60_000);
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  /** A node; its cluster bus on a port of its own (by default port + 10000, which may be taken or past 65535). */
+  private spawn(port: number, busPort: number): void {
+    const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'];
+    args.push('--dir', this.dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`);
+    args.push('--cluster-port', String(busPort));
+    args.push('--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--requirepass', PASSWORD, '--masterauth', PASSWORD);
+    const child = spawn('redis-server', args, { stdio: 'ignore' });
+    child.once('error', () => undefined); // a server that did not start fails the wait for it
+    child.once('exit', () => {
+      if (this.children.get(port) === child) this.children.delete(port);
+    });
+    this.children.set(port, child);
+  }
+
+  ask(port: number, ...args: string[]): Promise<unknown> {
+    return ask(port, PASSWORD, args);
+  }
+
+  /** Every node of `ports` says cluster_state:ok, and every replica among them has its link up. */
+  async healthy(ports: number[]): Promise<boolean> {
+    for (const port of ports) {
+      if (infoFields(await this.ask(port, 'CLUSTER', 'INFO')).cluster_state !== 'ok') return false;
+      const replication = infoFields(await this.ask(port, 'INFO', 'replication'));
+      if (replication.role === 'slave' && replication.master_link_status !== 'up') return false;
+    }
+    return true;
+  }
+
+  /** CLUSTER NODES as `asked` sees it. */
+  async nodes(asked: number): Promise<NodeLine[]> {
+    const text = String(await this.ask(asked, 'CLUSTER', 'NODES'));
+    return text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [id, address, flags, primary, , , , , ...slots] = line.split(' ');
+        return {
+          id,
+          port: Number(/:(\d+)@/.exec(address)![1]),
+          flags: flags.split(','),
+          primaryId: primary === '-' ? undefined : primary,
+          slots: slots
+            .filter((range) => /^\d/.test(range))
+            .map((range) => {
+              const [from, to] = range.split('-').map(Number);
+              return [from, to ?? from] as [number, number];
+            }),
+        };
+      });
+  }
+
+  /** The ports of the primary that holds `key`'s slot and of its replica (if it has one), as `asked` sees them. */
+  async holderOf(key: string, asked = this.ports[0]): Promise<{ primary: number; replica?: number }> {
+    const slot = Number(await this.ask(asked, 'CLUSTER', 'KEYSLOT', key));
+    const nodes = await this.nodes(asked);
+    const primary = nodes.find(
+      (n) =>
+        n.flags.includes('master') && !n.flags.includes('fail') && n.slots.some(([a, b]) => a <= slot && slot <= b),
+    );
+    const replica = nodes.find((n) => n.primaryId === primary?.id && !n.flags.includes('fail'));
+    if (!primary) throw new Error(`no primary holds slot ${slot}`);
+    return { primary: primary.port, replica: replica?.port };
+  }
+
+  /**
+   * Holds every write on `port` (the writes in flight wait), then waits until its replica has
+   * every write acknowledged so far: a failover after this loses nothing that was answered.
+   * Answers how many replicas acknowledged (1 expected).
+   */
+  async holdWritesAndSync(port: number): Promise<number> {
+    await this.ask(port, 'CLIENT', 'PAUSE', String(60_000), 'WRITE');
+    return Number(await this.ask(port, 'WAIT', '1', '5000'));
+  }
+
+  /** SIGKILL: the node is gone at once, its clients' connections drop. */
+  async kill(port: number): Promise<void> {
+    const child = this.children.get(port);
+    if (!child) throw new Error(`no node of ours on ${port}`);
+    child.kill('SIGKILL');
+    await exited(child);
+  }
+
+  /** SIGSTOP: the node keeps its connections open and answers nothing. */
+  freeze(port: number): void {
+    const child = this.children.get(port);
+    if (!child) throw new Error(`no node of ours on ${port}`);
+    child.kill('SIGSTOP');
+  }
+
+  /** Kills every process started here (a frozen one too) and removes the folder. */
+  async stop(): Promise<void> {
+    const children = [...this.children.values()];
+    for (const child of children) child.kill('SIGKILL');
+    await Promise.all(children.map(exited));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

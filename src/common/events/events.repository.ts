@@ -52,11 +52,6 @@ function eventRows(count: number, offset: number, typed: boolean): string[] {
   });
 }
 
-/**
- * Appends events in the caller's transaction. The aggregate's sequence moves from the loaded
- * value to the new one with a conditional update, and (aggregate, sequence) is unique, so a
- * sequence can never have a gap or a duplicate even when requests race.
- */
 /** An append's statements: PostgreSQL's one, or SQLite's move and insert. */
 interface AppendSql {
   move: string;
@@ -64,6 +59,10 @@ interface AppendSql {
   insert?: string;
 }
 
+/**
+ * Appends events in the caller's transaction: the sequence moves by a conditional update and
+ * (aggregate, sequence) is unique, so racing requests leave no gap and no duplicate.
+ */
 @Injectable()
 export class EventsRepository extends SqlRepository {
   /** by table and number of events: a bounded set (two tables, the few counts use-cases append) */
@@ -147,10 +146,7 @@ export class EventsRepository extends SqlRepository {
     if (sql) return sql;
     const move = `UPDATE "${table}" SET sequence = $1, changed_at = $2 WHERE id = $3 AND sequence = $4 RETURNING id`;
     if (this.db.dialect === 'postgres' && count > 0) {
-      // One statement: the events are written only if the sequence moved, and if it did not the
-      // statement fails (a division by the zero rows moved), which aborts the transaction. So the
-      // append may travel with COMMIT (Closing): a refused append can never leave the
-      // transaction's other writes committed.
+      // one statement that fails when the sequence did not move, so it may travel with COMMIT (ADR 0011)
       const rows = eventRows(count, 4, true).map((row) => `SELECT ${row} FROM moved`);
       sql = {
         move,

@@ -62,11 +62,8 @@ export const libraryStatusInterceptor: ServerInterceptor = (_method, call) => {
 type RespondWithError = (status: CallStatus, ...rest: unknown[]) => void;
 
 /**
- * An unknown method is answered by the server object itself, before any call or interceptor
- * exists, with the whole path in grpc-message (raw, not percent-encoded): bounded here, and in the
- * documented body. grpc-js has no public hook for it, so its private `_respondWithError` is
- * wrapped (docs/adr/0006-library-internals.md, pinned by library-status.spec.ts); a grpc-js
- * without it is left as it is.
+ * An unknown method gets a bounded name and the documented body; grpc-js answers it before any
+ * interceptor, so its private `_respondWithError` is wrapped (ADR 0006, item 1).
  */
 export function boundUnknownMethod(server: unknown): void {
   const target = server as { _respondWithError?: RespondWithError };

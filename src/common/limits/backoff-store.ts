@@ -31,12 +31,7 @@ export function backoffWaitMs(sends: number, policy: BackoffPolicy, random: numb
   return Math.max(1, Math.round(nominal * (1 - BACKOFF_JITTER * random)));
 }
 
-/**
- * Where the back-off state of each key lives, next to the rate-limit counters: the database by
- * default, Redis when REDIS_URL is set. One record per key: the sends counted, and until when the
- * next one waits. `tx` is the caller's transaction (the database store works in it and holds the
- * key's lock from `check` to its end; the Redis store ignores it).
- */
+/** Back-off state per key, beside the limit counters (ADR 0001, 0016): sends counted, and the next one's wait. */
 export abstract class BackoffStore {
   /** Whether a send to `key` may go now; counts nothing. */
   abstract check(key: string, now: Date, tx?: Tx): Promise<BackoffVerdict>;

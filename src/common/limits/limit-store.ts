@@ -27,11 +27,7 @@ export type TakenHit =
     }
   | { ok: false; rule: LimitRule; retryAfterMs: number };
 
-/**
- * Where rate-limit counters live: the database by default, Redis when REDIS_URL is set, so that
- * every instance sees the same counts. `tx` is the caller's transaction (the database store counts in
- * it; the Redis store ignores it).
- */
+/** Where rate-limit counters live: the database, or Redis with REDIS_URL (ADR 0016). `tx`: the database store's. */
 export abstract class LimitStore {
   /** Checks every rule and, only when all allow, counts one hit for each, atomically. */
   abstract take(rules: LimitRule[], now: Date, tx?: Tx): Promise<LimitVerdict>;
@@ -42,13 +38,8 @@ export abstract class LimitStore {
   /** The hits of `key` within the last `windowMs` (counts nothing). */
   abstract hitsWithin(key: string, windowMs: number, now: Date, tx?: Tx): Promise<number>;
   /**
-   * Checks `rule` and, when it allows, counts one hit at once, atomically, for an act whose
-   * outcome is not known yet (a code about to be compared), so that acts made in parallel can
-   * never all slip under the limit; the act that turns out not to count gives the hit back.
-   * Implemented by the stores whose counts are not ordered by the caller's transaction (Redis).
-   * Without it (the database), a per-user key is checked in the transaction that holds the
-   * user's row lock and counted with that transaction's closing writes, which orders the acts
-   * already: check, then record.
+   * Counts a hit at once for an act whose outcome is not known yet, given back if it does not
+   * count: for stores the caller's row lock does not order (Redis; ADR 0016).
    */
   takeHit?(rule: LimitRule, now: Date, tx?: Tx): Promise<TakenHit>;
 }

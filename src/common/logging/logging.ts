@@ -19,11 +19,8 @@ export function createRootLogger(level: string, destination?: DestinationStream)
 }
 
 /**
- * stdout for the log, in synchronous writes of at least 4 KB (about 20 request lines) and at least
- * once a second. A write per line cost ~5 % of a GetUserByID's CPU; pino's asynchronous stdout
- * stream hands the file at most 16 KB per event-loop turn, so under load its queue of unwritten
- * lines grew for as long as the load lasted (3 MB after 90 s of VerifyPhone). What is still
- * buffered is written on `process.exit` here, and on Nest's shutdown by LoggingModule.
+ * stdout in synchronous writes of at least 4 KB, at least once a second: few writes, and a bounded
+ * buffer (ADR 0020). The rest is written on `process.exit` and on Nest's shutdown.
  */
 export function stdoutDestination(): DestinationStream & { flushSync(): void } {
   const stream = destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });

@@ -8,15 +8,9 @@ import { RequestMetrics, rpcName } from './request-metrics';
 type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 
 /**
- * Counts each native gRPC call in the request series and writes its line to the log, with the
- * status that leaves (it comes first, so it sees the statuses the interceptors after it render):
- * `{"grpc":{"method","code"},"responseTime":ms,"msg":"call completed"}` (error level for a
- * server fault (isServerFault), warn with "call cancelled" when the caller went away first), with tracing on the
- * call span's `trace_id` and `span_id`, as the HTTP request log writes for REST and gRPC-web.
- * Metadata and messages are never logged. gRPC-web and Connect calls never pass here: their HTTP
- * request counts and logs them. A
- * method the server does not have is answered by grpc-js before any interceptor, so
- * `method.path` is always one of ours (a bounded label).
+ * Counts each native gRPC call and logs its line, as the request log does for HTTP; first of the
+ * interceptors, so it sees the statuses the others render. Metadata and messages are never logged.
+ * An unknown method never gets here (grpc-js answers it), so `method.path` is a bounded label.
  */
 export function grpcMetricsInterceptor(
   metrics: RequestMetrics,

@@ -1,10 +1,8 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
- * The app's one Prometheus registry. Every series is declared by the module that counts it, on
- * this registry (`registers: [metrics.registry]`), so that two apps in one process (tests) never
- * share a counter. It is served by the management listener (`METRICS_PORT`); with that off, the
- * series still count (an increment is a few nanoseconds) and nobody reads them.
+ * The app's own Prometheus registry, so that two apps in one process (tests) never share a counter;
+ * each series is declared by the module that counts it.
  */
 export class Metrics {
   readonly registry = new Registry();

@@ -35,14 +35,9 @@ interface Locals {
 }
 
 /**
- * `pv_requests_total` and `pv_request_duration_seconds`, by transport, method and code, for every
- * transport. Labels are bounded: the method is an RPC name (`UserService/VerifyPhone`) or, for a
- * REST route outside the API (probes, docs), `GET /livez`, never a path with ids; anything that
- * matched no route is `unknown`. The code is the gRPC status name on every transport.
- *
- * Counted here and only rendered by prom-client's registry when scraped: prom-client's own
- * counter and histogram hash and check their labels on every increment, ~3 µs a request for
- * the two (measured), where a lookup in maps keyed by the parts and a few additions cost ~40 ns. The two series are one set of cells: the counter is the histogram's count.
+ * `pv_requests_total` and `pv_request_duration_seconds` by transport, method and code, with bounded
+ * labels (an RPC name or a route template, never a path). Plain counts rendered when scraped, not
+ * prom-client counters (ADR 0020); the counter is the histogram's count.
  */
 export class RequestMetrics {
   private readonly cells: Cell[] = [];

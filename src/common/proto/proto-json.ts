@@ -1,11 +1,6 @@
 /**
- * Responses are rendered by the transport adapters: REST controllers return `toProtoJson(…)`,
- * gRPC controllers `toProtoMessage(…)`. (A global interceptor did this before; with none, Nest
- * runs an HTTP handler without RxJS, whose Observable pipeline was 8–12 % of a request's CPU in
- * the profile.)
- *
- * Protobuf JSON mapping for responses: Timestamps as RFC 3339, default values (empty strings,
- * false, 0, empty lists, undefined/null) left out, messages kept even when empty (`{}`).
+ * Responses rendered by the adapters themselves, so that no global interceptor (and no RxJS) runs
+ * (ADR 0020). Protobuf JSON: Timestamps as RFC 3339, default values left out, empty messages kept.
  */
 export function toProtoJson(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();

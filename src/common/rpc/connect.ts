@@ -45,11 +45,8 @@ interface Schemas {
 }
 
 /**
- * The Connect protocol, unary (what ZITADEL's v4 SDKs speak): `POST /<package>.<Service>/<Method>`
- * with a protobuf JSON (`application/json`) or binary (`application/proto`) body, run in process on
- * the gRPC server's handler for the method. JSON is read and written with @bufbuild/protobuf from
- * the descriptors of proto/ (strict: an unknown field is INVALID_ARGUMENT); errors are Connect's
- * error JSON with the same details as every other transport. See docs/adr/0003-connect.md.
+ * Connect, unary (ZITADEL's v4 SDKs): protobuf JSON or binary, run in process on the gRPC handler
+ * (ADR 0003, 0019). JSON is strict (an unknown field is INVALID_ARGUMENT); errors carry our details.
  */
 export class ConnectProtocol {
   private readonly registry: FileRegistry = createFileRegistry(

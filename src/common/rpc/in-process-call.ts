@@ -92,11 +92,8 @@ function statusOf(error: unknown): RpcOutcome | undefined {
 }
 
 /**
- * Calls a unary method's handler in process, as grpc-js would for a call on its port: the request
- * decoded by the method's own deserializer (so malformed bytes get the same INVALID_ARGUMENT),
- * a deadline that answers DEADLINE_EXCEEDED and cancels the call, and the response encoded by the
- * method's serializer. Rejects only with what no handler of ours makes (the caller answers it
- * INTERNAL with a correlation id, and logs it).
+ * Calls a unary handler in process as grpc-js would (ADR 0019): the method's own deserializer and
+ * serializer, a deadline. Rejects only with what no handler of ours makes (then INTERNAL).
  */
 export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProcessCallOptions): Promise<RpcOutcome> {
   return new Promise<RpcOutcome>((resolve, reject) => {

@@ -12,16 +12,9 @@ interface Connection {
 }
 
 /**
- * Ends an HTTP/1.1 server's connections without resetting a request. At `drain()` it stops
- * accepting connections, every response not yet started carries `Connection: close` (so the
- * client sends its next request elsewhere and Node closes the socket after the answer), and a
- * keep-alive connection without a request is closed only once it has been quiet for
- * IDLE_GRACE_MS since the drain began: a request that was already on its way is read and answered
- * instead of meeting a closed socket. http.Server's own `close()` closes idle connections at once,
- * racing such requests, and there is no public way to stop accepting without it: the listener is
- * closed with the close of net.Server, which http.Server extends (docs/adr/0006-library-internals.md).
- * Closing it later instead, once no connection is idle, resets the connections clients open
- * meanwhile that are still waiting to be accepted.
+ * Ends an HTTP/1.1 server's connections without resetting a request: answers carry `Connection:
+ * close`, and an idle keep-alive connection is closed only after IDLE_GRACE_MS, so a request already
+ * on its way is answered. Stops accepting through net.Server's close (ADR 0006, item 2).
  */
 export class HttpDrain {
   private readonly connections = new Map<Socket, Connection>();

@@ -153,12 +153,7 @@ export const KIND = { INTERNAL: 0, SERVER: 1, CLIENT: 2 } as const;
 
 const OTLP_TRACES = '/v1/traces';
 
-/**
- * Tracing as the standard OTEL_* variables say: on when OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or
- * OTEL_EXPORTER_OTLP_ENDPOINT is set (and OTEL_SDK_DISABLED / OTEL_TRACES_EXPORTER=none do not
- * turn it off). Read from the app's settings (process.env with a test's overrides); the
- * exporter reads its headers and timeout (OTEL_EXPORTER_OTLP_HEADERS, _TIMEOUT) from process.env.
- */
+/** Tracing as the standard OTEL_* variables say: on when an OTLP endpoint is set and nothing turns it off. */
 export function createTracing(env: Record<string, string | undefined>): Tracing {
   const endpoint = tracesEndpoint(env);
   if (!endpoint || env.OTEL_SDK_DISABLED === 'true' || env.OTEL_TRACES_EXPORTER === 'none') return DISABLED;

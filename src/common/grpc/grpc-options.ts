@@ -30,12 +30,9 @@ function withoutNulls(value: unknown): unknown {
 }
 
 /**
- * What the server decodes requests with. proto3 cannot tell an omitted string from "" (Go and
- * connect clients leave it out, protobufjs writes it), so plain scalars decode to their defaults
- * and a request validates the same either way; unset messages (null under `defaults`) stay absent.
- * Of a oneof set more than once the last member wins, as protobuf has it. Bytes that are no
- * encoding of the request, or whose strings are no UTF-8, become the `undecodable` marker
- * (INVALID_ARGUMENT later).
+ * Request decoding: proto3 cannot tell an omitted string from "", so scalars decode to defaults and
+ * validate the same either way; the last member of a oneof wins; bytes that are no encoding of the
+ * request become the `undecodable` marker (INVALID_ARGUMENT later).
  */
 function serverDefinition(): PackageDefinition {
   const definition = loadSync(SERVICE_PROTOS, { ...LOADER_OPTIONS, defaults: true });
@@ -61,10 +58,8 @@ function serverDefinition(): PackageDefinition {
 }
 
 /**
- * The gRPC microservice: every service of proto/, plus server reflection for grpcurl and Postman.
- * grpc-js's own statuses and log lines go through library-status.ts (the logger is process-wide).
- * `onServer` receives grpc-js's server (Nest does not expose it; the graceful stop drains it).
- * `metrics` counts every call in the request series, and each gets a line in `logger`'s log.
+ * The gRPC microservice: every service of proto/ and server reflection. `onServer` receives grpc-js's
+ * server, which Nest does not expose, for the graceful stop.
  */
 export function grpcOptions(
   host: string,

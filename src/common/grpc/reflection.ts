@@ -17,10 +17,8 @@ const descriptor = require('protobufjs/ext/descriptor') as {
 };
 
 /**
- * What server reflection hands out: the files of proto/ as protoc writes them. proto-loader's own
- * descriptors merge the files of a package into one, import nothing and rename the well-known
- * types' file, so reflection clients (buf curl, grpcurl, Postman) could list the services but not
- * call them. @grpc/reflection reads the files of any entry that carries them.
+ * Reflection hands out proto/'s files as protoc writes them: from proto-loader's merged descriptors
+ * clients (buf curl, grpcurl, Postman) could list the services but not call them.
  */
 export function reflectionDefinition(): PackageDefinition {
   const set = descriptor.FileDescriptorSet.decode(readFileSync(DESCRIPTOR_SET));

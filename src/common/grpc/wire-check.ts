@@ -24,11 +24,8 @@ function wireTypeOf(field: Field): number {
 }
 
 /**
- * Whether an encoded message is what its type says, at every depth: each known field with its
- * own wire type (a repeated number packed or not) and every string valid UTF-8. protobufjs
- * decodes a field sent with another wire type into garbage (a string field as fixed32 became
- * "\u0000") and strings that are no UTF-8 into replacement characters or lone surrogates, where
- * Go's decoder (ZITADEL's) refuses both.
+ * Whether an encoded message is what its type says, at every depth (wire types, UTF-8): protobufjs
+ * decodes either mistake into garbage, where Go's decoder (ZITADEL's) refuses both.
  */
 function wellFormed(type: Type, bytes: Uint8Array): boolean {
   const reader = Reader.create(bytes);

@@ -28,12 +28,8 @@ export const READINESS_SHARED_MS = 1_000;
 const IDS: Record<string, string> = { database: 'HEALTH-db', redis: 'HEALTH-redis', outbox: 'HEALTH-outbox' };
 
 /**
- * The one readiness check, behind /readyz, /healthz, /debug/healthz and /debug/ready on the public
- * port, /readyz on the management port and gRPC Health: not shutting down, and every registered
- * check up. The database and (when REDIS_URL is set) Redis are registered here; a feature adds
- * its own with `register` (the phone module: its outbox worker), so that src/common needs no
- * feature folder. The checks run side by side, each bounded by its dependency's own deadline
- * (DATABASE_CONNECT_TIMEOUT / DATABASE_STATEMENT_TIMEOUT, REDIS_TIMEOUT).
+ * The one readiness check behind every probe and gRPC Health: not shutting down, and every check
+ * up. Features `register` theirs, so that src/common imports no feature; each has its own deadline.
  */
 @Injectable()
 export class ReadinessChecks {

@@ -8,11 +8,7 @@ const UPSERT =
 /** The back-off records of the database limit store: one row per key. */
 @Injectable()
 export class LimitBackoffsRepository extends SqlRepository {
-  /**
-   * The key's record if it still counts, read after the key's lock is taken (PostgreSQL: a
-   * transaction-scoped advisory lock; both statements issued together, one round trip; SQLite
-   * transactions are serial).
-   */
+  /** The key's record if it still counts, read under the key's lock. */
   async lockAndFind(tx: Tx, key: string, now: number): Promise<{ sends: number; nextAt: number } | undefined> {
     const lock =
       this.db.dialect === 'postgres' ? this.db.rows(tx, 'SELECT pg_advisory_xact_lock(hashtext($1))', [key]) : null;

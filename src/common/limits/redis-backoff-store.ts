@@ -20,11 +20,7 @@ redis.call('PEXPIREAT', KEYS[1], next + tonumber(ARGV[3]))
 return sends
 `;
 
-/**
- * The back-off in Redis, shared by every instance. Check and record are two commands: two sends
- * to one number at the same instant through different instances may both pass the check (each is
- * still counted, and the per-number daily limit, checked atomically, still holds).
- */
+/** The back-off in Redis. Two commands: simultaneous sends may both pass; the daily limits stay exact. */
 @Injectable()
 export class RedisBackoffStore extends BackoffStore {
   private readonly prefix: string;

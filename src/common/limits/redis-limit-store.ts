@@ -7,11 +7,9 @@ import { LimitRule, LimitStore, LimitVerdict, TakenHit } from './limit-store';
 
 /** The command only: keys hold user ids and numbers. */
 /**
- * The same sliding log in Redis sorted sets (score = time), checked and counted by one Lua
- * script, so concurrent instances cannot both slip under a limit.
- * ARGV: now, mode (take|check|record), then limit and window per key, then the entry per key.
- * Answers {0, n} when every rule allows, n being the first key's entries after a take (its hits,
- * the new one included), else {i, ms until rule i allows again}.
+ * The sliding log in sorted sets, checked and counted by one script so that instances cannot both
+ * slip under a limit (ADR 0016). ARGV: now, mode, then limit and window per key, then the entry per
+ * key. Answers {0, the first key's hits} when all allow, else {i, ms until rule i allows}.
  */
 const SCRIPT = `
 local now = tonumber(ARGV[1])

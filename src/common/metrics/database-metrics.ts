@@ -5,12 +5,8 @@ import { statementErrorClass } from '../errors/dependency-error';
 import { Metrics } from './metrics';
 
 /**
- * `pv_database_pool_connections{state}` (PostgreSQL: in_use, idle, waiting, read from the pool when
- * scraped; SQLite has one connection and no pool, so no sample) and
- * `pv_database_statement_errors_total{code}`: every statement that failed, by a bounded class of its
- * error (statementErrorClass), whether the caller expected it (a unique violation) or not. Both
- * come from the database seam, which every statement at run time goes through (start-up's
- * migrations run on TypeORM and are not counted).
+ * `pv_database_pool_connections{state}` (PostgreSQL only) and `pv_database_statement_errors_total{code}`
+ * by a bounded class of the error; both from the seam, so migrations are not counted.
  */
 @Injectable()
 export class DatabaseMetrics implements OnModuleInit {

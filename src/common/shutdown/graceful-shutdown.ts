@@ -20,11 +20,8 @@ export interface GracefulShutdownOptions {
 }
 
 /**
- * The stop on SIGTERM / SIGINT: not ready at once; HTTP and gRPC connections drained (answers
- * carry `Connection: close`, gRPC sessions get GOAWAY); connections still open at 80 % of the
- * timeout cut; then the app closes (the SMS worker finishes its sends, the database closes). The
- * process ends within the timeout whatever the clients do: 0 when everything closed, 1 when the
- * deadline cut the app's own closing short. One log line at the start, one at the end.
+ * The stop on SIGTERM / SIGINT: not ready at once, connections drained, those still open at
+ * CUT_OFF_SHARE of the timeout cut, then the app closes. It ends within the timeout whatever clients do.
  */
 export class GracefulShutdown {
   private startedAt?: number;

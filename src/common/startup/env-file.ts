@@ -12,10 +12,8 @@ export interface EnvFileRead {
 }
 
 /**
- * Settings from a file, as Node's `--env-file` reads it (same parser: node:util's parseEnv), into
- * `env` before the settings are checked. ENV_FILE names the file (relative to the working
- * directory); unset, `.env` is read when it exists; empty, no file is read. A variable set in the
- * environment wins over the file, as with `--env-file`.
+ * Settings from ENV_FILE (unset: `.env` if it exists; empty: none), parsed as Node's `--env-file`
+ * does; the environment wins over the file.
  */
 export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): EnvFileRead | undefined {
   const named = env.ENV_FILE;

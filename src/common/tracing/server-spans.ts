@@ -29,10 +29,8 @@ export function endHttpSpan(scope: TraceScope, req: Request, statusCode: number)
 type CallStatus = Parameters<ServerInterceptingCallInterface['sendStatus']>[0];
 
 /**
- * A server span per gRPC call, named `package.Service/Method`, ended with the status that leaves
- * (it must come before the library-status interceptor, which renders grpc-js's own statuses, so
- * it sees them rendered). The caller's metadata may continue a trace (`traceparent`, which the
- * gRPC-web bridge sets too).
+ * A server span per gRPC call, ended with the status that leaves: it comes before the
+ * library-status interceptor, so it sees grpc-js's own statuses rendered.
  */
 /** The span of each native gRPC call (keyed by grpc-js's call object), for its log line. */
 const GRPC_SCOPES = new WeakMap<object, TraceScope>();

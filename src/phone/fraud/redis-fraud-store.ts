@@ -44,10 +44,8 @@ return 0
 
 /** The command only: keys hold addresses and prefixes. */
 /**
- * The same counters in Redis, shared by every instance: one hash per counter, a field per hour
- * ("s:<hour>" sends, "v:<hour>" verifications; for an address's countries "s:<country>:<hour>"),
- * incremented by one Lua script (atomic); each hash expires SMS_FRAUD_COUNTER_RETENTION (15 days) after its last write.
- * A verified number is a key of its own ("n:<hash>") with SMS_FRAUD_REMEMBER_VERIFIED as its TTL.
+ * The counters in Redis (ADR 0017): a hash per counter, a field per hour ("s:<hour>", "v:<hour>"),
+ * one script; a verified number is a key of its own ("n:<hash>") with its own TTL.
  */
 @Injectable()
 export class RedisSmsFraudStore extends SmsFraudStore {

@@ -13,10 +13,8 @@ interface Reading {
 }
 
 /**
- * The outbox's gauges, read from the database when they are scraped (each instance reports the
- * shared outbox: sum() across instances overcounts, max() does not). Both gauges of one scrape
- * share one query. A scrape that meets a database that cannot answer still succeeds, with both
- * gauges NaN (unknown rather than a stale value); the outage is logged once, as every outage.
+ * The outbox's gauges, read when scraped: each instance reports the shared outbox (take max(), not
+ * sum()). A database that cannot answer makes them NaN, unknown rather than stale.
  */
 @Injectable()
 export class SmsOutboxMetrics {

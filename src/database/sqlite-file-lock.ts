@@ -28,10 +28,8 @@ export class DatabaseFileInUse extends Error {
 }
 
 /**
- * Where the lock of an SQLite file lives: a Unix socket beside the file (`<file>.lock`, the file's
- * real path, so that a symlink or a relative path finds the same lock). Where that path is too long
- * for a socket, one named by a hash of the real path: in Linux's abstract namespace (no file, so
- * nothing to go stale; shared by the processes of one network namespace), elsewhere in the temp dir.
+ * `<real path>.lock` beside the file, so every path to it finds one lock; too long for a socket, a
+ * name hashed from the real path, abstract on Linux, in the temp dir elsewhere (ADR 0004).
  */
 export function lockAddress(realFile: string, platform: NodeJS.Platform = process.platform): string {
   const beside = `${realFile}.lock`;
@@ -44,11 +42,7 @@ export function lockAddress(realFile: string, platform: NodeJS.Platform = proces
 const isAbstract = (address: string) => address.startsWith('\0');
 const shown = (address: string) => (isAbstract(address) ? `@${address.slice(1)}` : address);
 
-/**
- * Held for as long as the instance uses the file: a listening Unix socket, which only one process
- * can bind, and which the kernel closes when the process dies however it dies. A socket file left by
- * a crash refuses connections: it is removed and bound again. Whoever connects is told our pid.
- */
+/** A listening Unix socket only one process can bind, closed by the kernel however it dies (ADR 0004). */
 export class SqliteFileLock {
   private readonly peers = new Set<Socket>();
   private released?: Promise<void>;
@@ -156,10 +150,8 @@ async function probe(address: string): Promise<Holder> {
 }
 
 /**
- * Takes a dead instance's socket file away. Renamed first (to a name of our own no longer than the
- * lock's, so that it can be connected to), and removed only if it still refuses there: an instance
- * that bound the name meanwhile (the file system may give its socket the dead one's inode) gets its
- * name back.
+ * Takes a dead instance's socket away: renamed, and removed only if it still refuses there, so a
+ * live instance that bound the name meanwhile gets it back.
  */
 export async function removeStale(address: string): Promise<void> {
   const length = basename(address).length;

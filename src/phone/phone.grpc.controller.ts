@@ -15,7 +15,7 @@ import {
 } from './dto/phone-requests.dto';
 import { PhoneVerificationService } from './phone-verification.service';
 
-/** gRPC adapter of zitadel.user.v2.UserService's phone methods (gRPC-web is bridged here too). */
+/** gRPC adapter of zitadel.user.v2.UserService's phone methods (gRPC-web and Connect reach it in process). */
 @Controller()
 export class PhoneGrpcController {
   constructor(private readonly phones: PhoneVerificationService) {}

@@ -65,7 +65,7 @@ export const DISABLED = new Tracing();
 
 /** A request's span and the context its children are made in. */
 export class TraceScope {
-  /** The route an adapter outside Express's router named (the gRPC-web bridge: the method's path). */
+  /** The route named outside Express's router (gRPC-web and Connect: the method's path). */
   route?: string;
 
   constructor(
@@ -83,7 +83,7 @@ export class TraceScope {
     return storage ? storage.run({ tracer: this.tracer, context: this.context }, fn) : fn();
   }
 
-  /** The `traceparent` header value that continues this trace (for the gRPC-web bridge's call). */
+  /** The `traceparent` header value that continues this trace. */
   traceparent(): string | undefined {
     if (!api) return undefined;
     const carrier: Record<string, string> = {};

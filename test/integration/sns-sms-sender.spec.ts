@@ -1,8 +1,8 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createServer, IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { isRetryableSnsFailure, snsCode, SnsSmsSender, SnsSmsSenderOptions } from './sns-sms-sender';
+import { isRetryableSnsFailure, snsCode, SnsSmsSender, SnsSmsSenderOptions } from '../../src/phone/sms/sns-sms-sender';
 
 const KEY_ID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

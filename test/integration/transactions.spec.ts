@@ -3,10 +3,10 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, QueryFailedError } from 'typeorm';
-import { dataSourceOptions } from './data-source-options';
-import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
-import { changedNothing, closing, Database, Tx } from './sql';
-import { MAX_GROUP_COMMIT, sqliteConnection } from './sqlite.adapter';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { createPgSchema, dropPgSchema, PG_URL } from '../support/test-app';
+import { changedNothing, closing, Database, Tx } from '../../src/database/sql';
+import { MAX_GROUP_COMMIT, sqliteConnection } from '../../src/database/sqlite.adapter';
 
 /** What better-sqlite3 throws on a full disk. */
 const diskFull = () => Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });

@@ -1,14 +1,21 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
-import { validateEnvironment } from '../../common/config/env.schema';
-import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
-import { ConsoleSmsSender, NoneSmsSender, SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
-import { TwilioSmsSender } from './twilio-sms-sender';
-import { WebhookSmsSender } from './webhook-sms-sender';
+import { Clock } from '../../src/common/clock';
+import { AppConfig } from '../../src/common/config/app-config.module';
+import { validateEnvironment } from '../../src/common/config/env.schema';
+import { createSmsSender, FailoverSmsSender } from '../../src/phone/sms/failover-sms-sender';
+import {
+  ConsoleSmsSender,
+  NoneSmsSender,
+  SmsAccepted,
+  SmsDeliveryError,
+  SmsMessage,
+  SmsSender,
+} from '../../src/phone/sms/sms-sender';
+import { TwilioSmsSender } from '../../src/phone/sms/twilio-sms-sender';
+import { WebhookSmsSender } from '../../src/phone/sms/webhook-sms-sender';
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';

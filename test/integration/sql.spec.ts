@@ -1,7 +1,7 @@
 import { Column, DataSource, Entity, PrimaryColumn, QueryFailedError } from 'typeorm';
-import { TimeColumn } from './columns';
-import { Database } from './sql';
-import { isUniqueViolation } from './unique-violation';
+import { TimeColumn } from '../../src/database/columns';
+import { Database } from '../../src/database/sql';
+import { isUniqueViolation } from '../../src/database/unique-violation';
 
 @Entity({ name: 'things' })
 class Thing {

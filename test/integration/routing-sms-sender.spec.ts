@@ -1,18 +1,18 @@
-import { FakeHttpServer } from '../../../test/support/fake-http';
-import { ManualClock } from '../../../test/support/fakes/clock';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
-import { AppConfig } from '../../common/config/app-config.module';
-import { validateEnvironment } from '../../common/config/env.schema';
-import { LimitMetrics } from '../../common/limits/limit.metrics';
-import { Metrics } from '../../common/metrics/metrics';
-import { PhoneMetrics } from '../phone.metrics';
-import { createSmsSender, FailoverSmsSender } from './failover-sms-sender';
-import { MessageBirdReceiptParser } from './messagebird-sms-sender';
-import { receiptParsers } from './provider-receipt-parsers';
-import { countryOf, providerChainOf, routeOf, RoutingSmsSender } from './routing-sms-sender';
-import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
-import { VonageReceiptParser } from './vonage-sms-sender';
-import { WebhookSmsSender } from './webhook-sms-sender';
+import { FakeHttpServer } from '../support/fake-http';
+import { ManualClock } from '../support/fakes/clock';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
+import { AppConfig } from '../../src/common/config/app-config.module';
+import { validateEnvironment } from '../../src/common/config/env.schema';
+import { LimitMetrics } from '../../src/common/limits/limit.metrics';
+import { Metrics } from '../../src/common/metrics/metrics';
+import { PhoneMetrics } from '../../src/phone/phone.metrics';
+import { createSmsSender, FailoverSmsSender } from '../../src/phone/sms/failover-sms-sender';
+import { MessageBirdReceiptParser } from '../../src/phone/sms/messagebird-sms-sender';
+import { receiptParsers } from '../../src/phone/sms/provider-receipt-parsers';
+import { countryOf, providerChainOf, routeOf, RoutingSmsSender } from '../../src/phone/sms/routing-sms-sender';
+import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from '../../src/phone/sms/sms-sender';
+import { VonageReceiptParser } from '../../src/phone/sms/vonage-sms-sender';
+import { WebhookSmsSender } from '../../src/phone/sms/webhook-sms-sender';
 
 /** A provider whose outcome a test chooses; it records what it was asked to send. */
 class StubSender extends SmsSender {

@@ -1,10 +1,10 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { ManualClock } from '../../../test/support/fakes/clock';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { ManualClock } from '../support/fakes/clock';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ReceiptRejected, ReceiptRequest } from './delivery-receipt';
+import { ReceiptRejected, ReceiptRequest } from '../../src/phone/sms/delivery-receipt';
 import {
   isRetryableVonageStatus,
   VonageReceiptParser,
@@ -12,7 +12,7 @@ import {
   vonageSignature,
   VonageSmsSender,
   VonageSmsSenderOptions,
-} from './vonage-sms-sender';
+} from '../../src/phone/sms/vonage-sms-sender';
 
 const API_KEY = 'a1b2c3d4';
 const API_SECRET = 'Zx9Yw8Vu7Ts6Rq5P';

@@ -1,17 +1,17 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { ManualClock } from '../../../test/support/fakes/clock';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { ManualClock } from '../support/fakes/clock';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { SignJWT } from 'jose';
 import { createHash } from 'node:crypto';
 import { createServer, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ReceiptRejected, ReceiptRequest } from './delivery-receipt';
+import { ReceiptRejected, ReceiptRequest } from '../../src/phone/sms/delivery-receipt';
 import {
   isRetryableMessageBirdFailure,
   MessageBirdReceiptParser,
   MessageBirdSmsSender,
   MessageBirdSmsSenderOptions,
-} from './messagebird-sms-sender';
+} from '../../src/phone/sms/messagebird-sms-sender';
 
 const ACCESS_KEY = 'test_gshuPaZoeEG6ovbc8M79w0QyM';
 /** 4 min 40 s before the message's code expires (smsMessage: 12:05:00) */

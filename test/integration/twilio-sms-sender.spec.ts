@@ -1,9 +1,14 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createServer, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { ManualClock } from '../../../test/support/fakes/clock';
-import { isRetryableTwilioFailure, TwilioSmsSender, TwilioSmsSenderOptions, validityPeriod } from './twilio-sms-sender';
+import { ManualClock } from '../support/fakes/clock';
+import {
+  isRetryableTwilioFailure,
+  TwilioSmsSender,
+  TwilioSmsSenderOptions,
+  validityPeriod,
+} from '../../src/phone/sms/twilio-sms-sender';
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';

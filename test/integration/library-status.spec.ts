@@ -1,7 +1,7 @@
 import { Server, ServerCredentials, ServerInterceptingCall } from '@grpc/grpc-js';
 import http2, { type IncomingHttpHeaders } from 'node:http2';
-import { boundUnknownMethod } from './library-status';
-import { decodeStatusDetails, STATUS_DETAILS_KEY } from './status-details';
+import { boundUnknownMethod } from '../../src/common/grpc/library-status';
+import { decodeStatusDetails, STATUS_DETAILS_KEY } from '../../src/common/grpc/status-details';
 
 /** The trailers-only answer to one call of `path` on a server at 127.0.0.1:`port`. */
 function callPath(port: number, path: string): Promise<IncomingHttpHeaders> {

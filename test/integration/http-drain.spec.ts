@@ -1,6 +1,6 @@
 import { Agent, createServer, request, Server, ServerResponse } from 'node:http';
 import { AddressInfo, connect, Socket } from 'node:net';
-import { HttpDrain, IDLE_GRACE_MS } from './http-drain';
+import { HttpDrain, IDLE_GRACE_MS } from '../../src/common/shutdown/http-drain';
 
 interface Answer {
   status?: number;

@@ -12,7 +12,13 @@ import {
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseFileInUse, lockAddress, MAX_SOCKET_PATH, removeStale, SqliteFileLock } from './sqlite-file-lock';
+import {
+  DatabaseFileInUse,
+  lockAddress,
+  MAX_SOCKET_PATH,
+  removeStale,
+  SqliteFileLock,
+} from '../../src/database/sqlite-file-lock';
 
 /** A process of its own holding a socket at `path` the way the lock does: it answers with its pid. */
 async function holder(path: string): Promise<ChildProcess> {

@@ -2,8 +2,8 @@ import { createServer, Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { Duplex } from 'node:stream';
 import pino from 'pino';
-import { rawHttp } from '../../../test/support/raw-http';
-import { answerClientErrors } from './http-client-errors';
+import { rawHttp } from '../support/raw-http';
+import { answerClientErrors } from '../../src/common/errors/http-client-errors';
 
 const silent = pino({ level: 'silent' });
 

@@ -1,13 +1,13 @@
-import { closeServer } from '../../../test/support/fake-http';
-import { deliveryFailure, smsMessage } from '../../../test/support/sms-messages';
+import { closeServer } from '../support/fake-http';
+import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Clock } from '../../common/clock';
-import { validateEnvironment } from '../../common/config/env.schema';
-import { AppConfig } from '../../common/config/app-config.module';
-import { SmsText } from './sms-text';
-import { webhookSignature, WebhookSmsSender } from './webhook-sms-sender';
+import { Clock } from '../../src/common/clock';
+import { validateEnvironment } from '../../src/common/config/env.schema';
+import { AppConfig } from '../../src/common/config/app-config.module';
+import { SmsText } from '../../src/phone/sms/sms-text';
+import { webhookSignature, WebhookSmsSender } from '../../src/phone/sms/webhook-sms-sender';
 
 const NOW = new Date('2026-03-01T12:00:00Z');
 const NOW_SECONDS = NOW.getTime() / 1000;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /** Runs `ending` in a child process after three info lines went to stdoutDestination; its stdout lines. */
 function linesWrittenBy(ending: string): { lines: string[]; signal: NodeJS.Signals | null } {
   const script = `
-    const { createRootLogger, stdoutDestination } = require(${JSON.stringify(join(__dirname, 'logging.ts'))});
+    const { createRootLogger, stdoutDestination } = require(${JSON.stringify(join(__dirname, '../../src/common/logging/logging.ts'))});
     const root = createRootLogger('info', stdoutDestination());
     for (let i = 0; i < 3; i++) root.info({ i }, 'line');
     ${ending}`;

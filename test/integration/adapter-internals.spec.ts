@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import { createPgSchema, dropPgSchema, PG_URL } from '../../test/support/test-app';
-import { dataSourceOptions } from './data-source-options';
-import { sqliteConnection, type SqliteConnection } from './sqlite.adapter';
+import { createPgSchema, dropPgSchema, PG_URL } from '../support/test-app';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { sqliteConnection, type SqliteConnection } from '../../src/database/sqlite.adapter';
 
 // the project has no @types/better-sqlite3: its connection class, as the adapter sees it
 // eslint-disable-next-line @typescript-eslint/no-require-imports

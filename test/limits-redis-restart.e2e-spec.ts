@@ -98,7 +98,7 @@ describe('Limits when Redis restarts empty', () => {
   }, 60_000);
 });
 
-describe('Limits on a Redis with AOF persistence (as the README asks)', () => {
+describe('Limits on a Redis with AOF persistence (as docs/operations.md asks)', () => {
   let dir: string;
   let redis: OwnRedis | undefined;
   let t: TestApp | undefined;

@@ -22,7 +22,7 @@ export interface Try {
 }
 
 /**
- * One use-case call: a 503 means nothing was done (README, "When a dependency fails"), so it is
+ * One use-case call: a 503 means nothing was done (docs/operations.md, "When a dependency fails"), so it is
  * sent again, up to MAX_TRIES times. `answered`: a status other than 503 came back; `unavailable`:
  * only 503s, nothing done; `unknown`: no answer (the connection broke), done or not.
  */

@@ -60,7 +60,7 @@ function highestDailyVerified(buckets: Bucket[], now: number): number {
   return Math.max(0, ...byDay.values());
 }
 
-/** A destination's daily and hourly rule (the formulas: ADR 0017, README "Pumping guard"). */
+/** A destination's daily and hourly rule (the formulas: ADR 0017, docs/sms-providers.md "Pumping guard"). */
 function destination(
   buckets: Bucket[],
   now: number,

@@ -6,7 +6,7 @@ import { AuthGuard } from './common/auth/auth.guard';
 import { ThrottleGuard } from './common/throttle/throttle.guard';
 import { CommonModule } from './common/common.module';
 import { AppConfigModule } from './common/config/app-config.module';
-import type { EnvironmentVariables } from './common/config/env.schema';
+import { AppConfig, validateEnvironment } from './app.config';
 import { DatabaseModule } from './database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
@@ -27,7 +27,7 @@ export interface AppOptions {
   /** The service's time (tests move it). */
   clock?: Clock;
   /** Settings validated already (createApp's; then `env` is not read). */
-  config?: EnvironmentVariables;
+  config?: AppConfig;
   /** The root logger made before Nest started (then `logStream` is not used). */
   rootLogger?: Logger;
   /** The app's tracing (createApp makes it from the OTEL_* settings); flushed and shut down on close. */
@@ -40,7 +40,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(options.env, options.config),
+        AppConfigModule.forRoot(options.config ?? validateEnvironment({ ...process.env, ...options.env })),
         LoggingModule.forRoot(options.logStream, options.rootLogger),
         TracingModule.forRoot(options.tracing),
         MetricsModule.forRoot(),

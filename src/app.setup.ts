@@ -7,14 +7,14 @@ import { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule, AppOptions } from './app.module';
-import { AppConfig } from './common/config/app-config.module';
 import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/errors/http-client-errors';
 import { grpcOptions } from './common/grpc/grpc-options';
 import { GrpcServer as GrpcStrategy } from './common/grpc/grpc-server';
 import { cors } from './common/http/cors';
 import { OnePort } from './common/http/one-port';
 import { rpcOverHttp } from './common/rpc/rpc-middleware';
-import { validateEnvironment } from './common/config/env.schema';
+import { validateEnvironment } from './app.config';
+import { HttpSettings } from './common/http/http.settings';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { createRootLogger } from './common/logging/logging';
 import { requestLog } from './common/logging/request-log';
@@ -48,7 +48,7 @@ export function onePortOf(app: INestApplication): OnePort | undefined {
  */
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
   const settings = options.config ?? validateEnvironment({ ...process.env, ...options.env });
-  const rootLogger = options.rootLogger ?? createRootLogger(settings.LOG_LEVEL, options.logStream);
+  const rootLogger = options.rootLogger ?? createRootLogger(settings.app.logLevel, options.logStream);
   // before anything else, so that the first request is traced (off, it loads nothing)
   const tracing = createTracing({ ...process.env, ...options.env });
   // Nest logs through pino from its first line; a failing start is thrown to the caller (main.ts
@@ -58,31 +58,31 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
     { logger: new NestPinoLogger(rootLogger), abortOnError: false, bodyParser: false },
   );
   app.useLogger(app.get(NestPinoLogger));
-  const config = app.get(AppConfig);
-  app.set('trust proxy', config.TRUSTED_PROXIES ? config.TRUSTED_PROXIES.split(',').map((p) => p.trim()) : false);
+  const config = app.get(HttpSettings);
+  app.set('trust proxy', config.trustedProxies ? config.trustedProxies.split(',').map((p) => p.trim()) : false);
   // no "X-Powered-By: Express"; no ETag: answers are per caller and never cached (as ZITADEL's),
   // and Express would hash every response body for it
   app.disable('x-powered-by');
   app.set('etag', false);
   const server = app.getHttpServer() as Server;
   // idle keep-alive connections outlive the 60 s of load balancers, which so never race our close
-  server.keepAliveTimeout = config.HTTP_KEEPALIVE_TIMEOUT;
-  server.headersTimeout = config.HTTP_KEEPALIVE_TIMEOUT + 1_000;
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
+  server.headersTimeout = config.keepAliveTimeoutMs + 1_000;
   answerClientErrors(server, app.get(ROOT_LOGGER));
   countHeaderLines(server);
   const requestMetrics = app.get(RequestMetrics);
   const grpc = new GrpcStrategy(
     grpcOptions(
-      config.HOST,
-      config.GRPC_PORT,
+      config.host,
+      config.grpcPort,
       app.get(ROOT_LOGGER),
       (server) => grpcServers.set(app, server),
       tracing,
       requestMetrics,
-      config.TRUSTED_PROXIES,
+      config.trustedProxies,
     ).options,
-    config.HOST,
-    config.GRPC_PORT,
+    config.host,
+    config.grpcPort,
   );
   grpcStrategies.set(app, grpc);
   app.use(
@@ -90,13 +90,13 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
       unconditional,
       requestLog(app.get(ROOT_LOGGER), tracing, requestMetrics),
       tooManyHeaders,
-      cors(config.CORS_ALLOWED_ORIGINS ?? config.GRPC_WEB_CORS_ORIGINS),
-      rpcOverHttp({ handlers: grpc.handlers, bodyLimit: config.REQUEST_BODY_LIMIT, logger: app.get(ROOT_LOGGER) }),
+      cors(config.corsOrigins),
+      rpcOverHttp({ handlers: grpc.handlers, bodyLimit: config.bodyLimit, logger: app.get(ROOT_LOGGER) }),
     ),
   );
   // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
-  app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT }));
-  app.useBodyParser('json', { limit: config.REQUEST_BODY_LIMIT });
+  app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.bodyLimit }));
+  app.useBodyParser('json', { limit: config.bodyLimit });
   if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
@@ -194,7 +194,7 @@ function setUpSwagger(app: INestApplication): OpenAPIObject {
  * address is returned, undefined when it is off). It closes with the app, after the others.
  */
 export async function startApp(app: NestExpressApplication): Promise<AddressInfo | undefined> {
-  const config = app.get(AppConfig);
+  const config = app.get(HttpSettings);
   await app.startAllMicroservices();
   const grpc = grpcServers.get(app)!;
   onePorts.set(
@@ -203,26 +203,26 @@ export async function startApp(app: NestExpressApplication): Promise<AddressInfo
       http1: app.getHttpServer() as Server,
       grpc: grpc.createConnectionInjector(ServerCredentials.createInsecure()),
       tls:
-        config.TLS_CERT_FILE && config.TLS_KEY_FILE
-          ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
+        config.tlsCertFile && config.tlsKeyFile
+          ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
           : undefined,
-      keepAliveTimeoutMs: config.HTTP_KEEPALIVE_TIMEOUT,
-      prefaceLimit: config.REQUEST_BODY_LIMIT + 64 * 1024,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      prefaceLimit: config.bodyLimit + 64 * 1024,
       logger: app.get(ROOT_LOGGER),
     }),
   );
   // the app's start-up hooks run here, so that only the port's own failure is reported as the port's
   await app.init();
   try {
-    await app.listen(config.PORT, config.HOST);
+    await app.listen(config.port, config.host);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).syscall !== 'listen') throw error;
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new StartupError(`PORT ${config.PORT} on ${config.HOST} cannot be opened (${reason}); set another port`, {
+    throw new StartupError(`PORT ${config.port} on ${config.host} cannot be opened (${reason}); set another port`, {
       setting: 'PORT',
       reason,
-      host: config.HOST,
-      port: config.PORT,
+      host: config.host,
+      port: config.port,
     });
   }
   return app.get(ManagementServer).listen();

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp, grpcServerOf, onePortOf, startApp } from './app.setup';
-import { validateEnvironment } from './common/config/env.schema';
+import { validateEnvironment } from './app.config';
 import { NestPinoLogger } from './common/logging/app-logger';
 import { createRootLogger, stdoutDestination } from './common/logging/logging';
 import { GracefulShutdown } from './common/shutdown/graceful-shutdown';
@@ -18,7 +18,7 @@ let logger: Logger | undefined;
 async function main(): Promise<void> {
   const envFile = loadEnvFile(process.env);
   const config = validateEnvironment(process.env);
-  logger = createRootLogger(config.LOG_LEVEL, out);
+  logger = createRootLogger(config.app.logLevel, out);
   if (envFile) {
     // names only: values may be secrets
     logger.info(
@@ -36,15 +36,16 @@ async function main(): Promise<void> {
     onePort: onePortOf(app),
     readiness: app.get(Readiness),
     logger: logger.child({ context: 'Shutdown' }),
-    timeoutMs: config.SHUTDOWN_TIMEOUT,
+    timeoutMs: config.app.shutdownTimeoutMs,
   }).listen();
   const { port } = app.getHttpServer().address() as AddressInfo;
-  const scheme = config.TLS_CERT_FILE ? 'https' : 'http';
+  const { host, grpcPort, tlsCertFile } = config.http;
+  const scheme = tlsCertFile ? 'https' : 'http';
   app
     .get(NestPinoLogger)
     .log(
-      `listening on ${scheme}://${config.HOST}:${port} (REST, gRPC, gRPC-web, Connect; docs at /docs)` +
-        (config.GRPC_PORT ? ` and gRPC on ${config.HOST}:${config.GRPC_PORT}` : ''),
+      `listening on ${scheme}://${host}:${port} (REST, gRPC, gRPC-web, Connect; docs at /docs)` +
+        (grpcPort ? ` and gRPC on ${host}:${grpcPort}` : ''),
     );
   app
     .get(NestPinoLogger)

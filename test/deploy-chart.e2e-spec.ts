@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { EnvironmentVariables, validateEnvironment } from '../src/common/config/env.schema';
+import { AppConfig, validateEnvironment } from '../src/app.config';
+import { settingsCatalogue } from '../src/common/config/settings-reader';
 import { copies, environment, instructions, readDockerfile, single } from './support/dockerfile';
 import { freePort } from './support/free-port';
 import { startApp, TestApp } from './support/test-app';
@@ -17,8 +18,9 @@ const TEMPLATES = join(CHART, 'templates');
  * the routes and ports of a running app and the Dockerfile, and the templates' references.
  */
 describe('Helm chart (deploy/helm/phone-verify)', () => {
-  const settings = Object.keys(new EnvironmentVariables());
-  const defaults = new EnvironmentVariables();
+  const catalogue = settingsCatalogue(AppConfig);
+  const settings = catalogue.map((setting) => setting.env);
+  const defaults = Object.fromEntries(catalogue.map(({ env, value }) => [env, value]));
   const values = readYaml(join(CHART, 'values.yaml'));
   const config = values.config as Record<string, unknown>;
   const secrets = values.secrets as Record<string, unknown>;
@@ -57,11 +59,11 @@ describe('Helm chart (deploy/helm/phone-verify)', () => {
       SMS_WEBHOOK_URL: 'https://sms.example.com/send',
       SMS_WEBHOOK_SIGNING_KEY: randomBytes(32).toString('hex'),
     });
-    expect(accepted.NODE_ENV).toBe('production');
+    expect(accepted.app.nodeEnv).toBe('production');
     // the kubelet probes the pod's address, not its loopback
-    expect(accepted.METRICS_HOST).toBe('0.0.0.0');
+    expect(accepted.metrics.host).toBe('0.0.0.0');
     // one service port: gRPC on PORT
-    expect(accepted.GRPC_PORT).toBe(0);
+    expect(accepted.http.grpcPort).toBe(0);
   });
 
   it("declares the service's default ports, the service port and the management port only", () => {
@@ -122,7 +124,7 @@ describe('Helm chart (deploy/helm/phone-verify)', () => {
     expect(volumes).toEqual(['/data']);
     expect([...deployment.matchAll(/mountPath: (\S+)/g)].map((m) => m[1])).toEqual(volumes);
     // the files the service writes: on that volume (DATABASE_URL: the SQLite file, set by the template)
-    const written = settings.filter((name) => String(defaults[name as keyof EnvironmentVariables]).startsWith('./'));
+    const written = settings.filter((name) => String(defaults[name]).startsWith('./'));
     expect(written).toEqual(expect.arrayContaining(['DATABASE_URL', 'FIRST_INSTANCE_PAT_PATH', 'CODE_HMAC_KEY_FILE']));
     for (const name of written.filter((setting) => setting !== 'DATABASE_URL')) {
       expect([name, config[name]]).toEqual([name, expect.stringMatching(/^\/data\//)]);

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Client } from 'pg';
 import { parseDocument } from 'yaml';
-import { EnvironmentVariables } from '../src/common/config/env.schema';
+import { AppConfig } from '../src/app.config';
+import { settingsCatalogue } from '../src/common/config/settings-reader';
 import { environment, execForm, flags, inContext, instructions, single } from './support/dockerfile';
 import { freePort } from './support/free-port';
 import { createPgSchema, dropPgSchema, PG_URL } from './support/test-app';
@@ -125,9 +126,9 @@ describe('container image (the Dockerfile replayed as a plain install)', () => {
       fromImage.METRICS_PORT,
     ]);
     // the settings whose default is a path in the working folder: files the service writes
-    const written = Object.entries(new EnvironmentVariables())
-      .filter(([, value]) => typeof value === 'string' && value.startsWith('./'))
-      .map(([name]) => name);
+    const written = settingsCatalogue(AppConfig)
+      .filter(({ value }) => typeof value === 'string' && value.startsWith('./'))
+      .map(({ env }) => env);
     expect(written).toEqual(expect.arrayContaining(['DATABASE_URL', 'FIRST_INSTANCE_PAT_PATH', 'CODE_HMAC_KEY_FILE']));
     for (const name of written) {
       expect([name, [...volumes.keys()].some((volume) => fromImage[name]?.startsWith(`${volume}/`))]).toEqual([

@@ -208,11 +208,7 @@ describe('the migrations (postgres)', () => {
 
   beforeAll(async () => {
     schema = await createPgSchema();
-    dataSource = new DataSource(
-      withoutStatementDeadlines(
-        dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
-      ),
-    );
+    dataSource = new DataSource(withoutStatementDeadlines(dataSourceOptions({ url: PG_URL, schema, poolSize: 2 })));
     await dataSource.initialize();
     texts = await recorded(dataSource, MIGRATIONS, fileOf);
   }, 60_000);

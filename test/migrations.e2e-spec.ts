@@ -14,9 +14,9 @@ describe.each(DATABASES)('migrations (%s)', (db: Db) => {
 
   const options = () =>
     dataSourceOptions({
-      DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
-      DATABASE_SCHEMA: schema,
-      DATABASE_POOL_SIZE: 2,
+      url: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
+      schema,
+      poolSize: 2,
     });
 
   beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError } from '../src/common/config/env.schema';
+import { ConfigError } from '../src/common/config/config-error';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { eventsOf, eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';

@@ -38,7 +38,7 @@ describe('SQLite checkpoints off the event loop', () => {
     const users = Number((await dataSourceOf(t).query('SELECT COUNT(*) AS n FROM users'))[0].n);
     const file = t.env.DATABASE_URL;
     await t.app.close();
-    const reopened = new DataSource(dataSourceOptions({ DATABASE_URL: file, DATABASE_POOL_SIZE: 1 }));
+    const reopened = new DataSource(dataSourceOptions({ url: file, poolSize: 1 }));
     await reopened.initialize();
     try {
       expect(Number((await reopened.query('SELECT COUNT(*) AS n FROM users'))[0].n)).toBe(users);

@@ -307,9 +307,9 @@ describe.each(DATABASES)('InstanceScope migration (%s)', (db: Db) => {
 
   it('turns the IAM_OWNER grants of scope "instance" into instance grants, and keeps organization roles on their organization', async () => {
     const options = dataSourceOptions({
-      DATABASE_URL: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
-      DATABASE_SCHEMA: schema,
-      DATABASE_POOL_SIZE: 2,
+      url: db === 'postgres' ? PG_URL : join(dir, 'db.sqlite'),
+      schema,
+      poolSize: 2,
     });
     const before = MIGRATIONS.slice(0, MIGRATIONS.indexOf(InstanceScope1764531000000));
     const old = await openDatabase({ ...options, migrations: before } as typeof options);

@@ -5,15 +5,11 @@ import { MIGRATIONS } from './migrations';
 import { ENTITIES } from './entities';
 import { HoldingClient } from './pg-client';
 
-export interface DatabaseSettings {
-  DATABASE_URL: string;
-  DATABASE_SCHEMA?: string;
-  DATABASE_POOL_SIZE: number;
-  /** PostgreSQL: the longest wait for a pooled connection (ms). */
-  DATABASE_CONNECT_TIMEOUT?: number;
-  /** The longest a statement may run, locks waited for included (ms); SQLite: its busy timeout. */
-  DATABASE_STATEMENT_TIMEOUT?: number;
-}
+import type { DatabaseSettings } from './database.settings';
+
+/** What a data source is built from: the database group, or the part of it a test sets. */
+export type DataSourceSettings = Pick<DatabaseSettings, 'url' | 'poolSize'> &
+  Partial<Pick<DatabaseSettings, 'schema' | 'connectTimeoutMs' | 'statementTimeoutMs'>>;
 
 const DEFAULT_TIMEOUT_MS = 1_000;
 /** The client's own deadline comes after the server's, so that the server's (which keeps the connection) fires first. */
@@ -28,7 +24,7 @@ export function sqlitePath(url: string): string {
 }
 
 /** One definition for the app, the tests and the migration CLI (ormconfig.ts). */
-export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
+export function dataSourceOptions(settings: DataSourceSettings): DataSourceOptions {
   const common = {
     entities: ENTITIES,
     migrations: MIGRATIONS,
@@ -36,17 +32,17 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
     synchronize: false,
     logging: false,
   } as const;
-  const statementTimeout = settings.DATABASE_STATEMENT_TIMEOUT ?? DEFAULT_TIMEOUT_MS;
-  if (isPostgresUrl(settings.DATABASE_URL)) {
-    const schema = settings.DATABASE_SCHEMA;
+  const statementTimeout = settings.statementTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+  if (isPostgresUrl(settings.url)) {
+    const schema = settings.schema;
     return {
       ...common,
       type: 'postgres',
-      url: settings.DATABASE_URL,
+      url: settings.url,
       schema,
-      poolSize: settings.DATABASE_POOL_SIZE,
+      poolSize: settings.poolSize,
       // a pooled connection, or a new one, within this or the caller gets 503 (pg-pool's connectionTimeoutMillis)
-      connectTimeoutMS: settings.DATABASE_CONNECT_TIMEOUT ?? DEFAULT_TIMEOUT_MS,
+      connectTimeoutMS: settings.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       // statements issued together share a round trip, each with its own answer and error (ADR 0009)
       // Deadlines of every statement: the server cancels it (57014) after statement_timeout, lock
       // waits included; should the server not answer at all, the client gives up a little later.
@@ -59,7 +55,7 @@ export function dataSourceOptions(settings: DatabaseSettings): DataSourceOptions
       },
     };
   }
-  const file = sqlitePath(settings.DATABASE_URL);
+  const file = sqlitePath(settings.url);
   if (file !== ':memory:') keepPrivate(file);
   return {
     ...common,

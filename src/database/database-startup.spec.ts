@@ -44,7 +44,7 @@ describe('databaseTarget', () => {
 });
 
 describe('openAtStartup', () => {
-  const settings = { DATABASE_URL: 'postgres://u:pw@127.0.0.1:1/db', DATABASE_CONNECT_RETRY_DELAY: 100 };
+  const settings = { url: 'postgres://u:pw@127.0.0.1:1/db', connectRetryDelayMs: 100 };
   const silent = pino({ level: 'silent' });
 
   it('tries again as often as DATABASE_CONNECT_RETRIES says, then names DATABASE_URL', async () => {
@@ -53,7 +53,7 @@ describe('openAtStartup', () => {
       calls++;
       return Promise.reject(coded('ECONNREFUSED'));
     };
-    const failure = await openAtStartup(open, { ...settings, DATABASE_CONNECT_RETRIES: 2 }, silent).catch((e) => e);
+    const failure = await openAtStartup(open, { ...settings, connectRetries: 2 }, silent).catch((e) => e);
     expect(calls).toBe(3);
     expect(failure).toBeInstanceOf(StartupError);
     expect(failure.fields).toMatchObject({ setting: 'DATABASE_URL', reason: 'connection refused', attempts: 3 });
@@ -64,30 +64,30 @@ describe('openAtStartup', () => {
     let calls = 0;
     const ds = {} as DataSource;
     const open = () => (++calls < 2 ? Promise.reject(coded('57P03')) : Promise.resolve(ds));
-    await expect(openAtStartup(open, { ...settings, DATABASE_CONNECT_RETRIES: 5 }, silent)).resolves.toBe(ds);
+    await expect(openAtStartup(open, { ...settings, connectRetries: 5 }, silent)).resolves.toBe(ds);
     expect(calls).toBe(2);
   });
 
   it('does not wait for what waiting cannot mend, and passes other errors on', async () => {
     let calls = 0;
     const auth = () => (calls++, Promise.reject(coded('28P01')));
-    await expect(openAtStartup(auth, { ...settings, DATABASE_CONNECT_RETRIES: 5 }, silent)).rejects.toThrow(
+    await expect(openAtStartup(auth, { ...settings, connectRetries: 5 }, silent)).rejects.toThrow(
       'DATABASE_URL (database "db" on 127.0.0.1:1 as user "u"): authentication failed; check the user and password',
     );
     expect(calls).toBe(1);
     const bug = new Error('migration failed');
-    await expect(
-      openAtStartup(() => Promise.reject(bug), { ...settings, DATABASE_CONNECT_RETRIES: 5 }, silent),
-    ).rejects.toBe(bug);
+    await expect(openAtStartup(() => Promise.reject(bug), { ...settings, connectRetries: 5 }, silent)).rejects.toBe(
+      bug,
+    );
   });
 
   it('ends at once, naming DATABASE_URL, when another instance holds the SQLite file', async () => {
     let calls = 0;
     const open = () => (calls++, Promise.reject(new DatabaseFileInUse('/data/db.sqlite.lock', 4242)));
     const sqlite = {
-      DATABASE_URL: 'sqlite:/data/db.sqlite',
-      DATABASE_CONNECT_RETRIES: 5,
-      DATABASE_CONNECT_RETRY_DELAY: 100,
+      url: 'sqlite:/data/db.sqlite',
+      connectRetries: 5,
+      connectRetryDelayMs: 100,
     };
     const failure = await openAtStartup(open, sqlite, silent).catch((e) => e);
     expect(calls).toBe(1);

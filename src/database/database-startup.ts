@@ -5,13 +5,10 @@ import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { StartupError } from '../common/startup/startup-error';
 import { isPostgresUrl, sqlitePath } from './data-source-options';
+import type { DatabaseSettings } from './database.settings';
 import { DatabaseFileInUse } from './sqlite-file-lock';
 
-export interface StartupSettings {
-  DATABASE_URL: string;
-  DATABASE_CONNECT_RETRIES: number;
-  DATABASE_CONNECT_RETRY_DELAY: number;
-}
+export type StartupSettings = Pick<DatabaseSettings, 'url' | 'connectRetries' | 'connectRetryDelayMs'>;
 
 /** Why the database could not be opened, and whether waiting can help. */
 export interface OpenFailure {
@@ -143,8 +140,8 @@ export async function openAtStartup(
   settings: StartupSettings,
   logger: Logger,
 ): Promise<DataSource> {
-  const target = databaseTarget(settings.DATABASE_URL);
-  const attempts = settings.DATABASE_CONNECT_RETRIES + 1;
+  const target = databaseTarget(settings.url);
+  const attempts = settings.connectRetries + 1;
   logger.info({ database: target }, `opening the ${where(target)}`);
   for (let attempt = 1; ; attempt++) {
     try {
@@ -169,9 +166,9 @@ export async function openAtStartup(
       }
       logger.warn(
         { database: target, reason, code, attempt, attempts },
-        `database not reachable (${reason}); attempt ${attempt + 1} of ${attempts} in ${settings.DATABASE_CONNECT_RETRY_DELAY} ms`,
+        `database not reachable (${reason}); attempt ${attempt + 1} of ${attempts} in ${settings.connectRetryDelayMs} ms`,
       );
-      await sleep(settings.DATABASE_CONNECT_RETRY_DELAY);
+      await sleep(settings.connectRetryDelayMs);
     }
   }
 }

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource, DataSourceOptions, MigrationExecutor } from 'typeorm';
 import type { Logger } from 'pino';
-import { AppConfig } from '../common/config/app-config.module';
+import { DatabaseSettings } from './database.settings';
 import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { openAtStartup } from './database-startup';
 import { dataSourceOptions, withoutStatementDeadlines } from './data-source-options';
@@ -121,8 +121,12 @@ async function lockSqliteFile(options: DataSourceOptions, logger: Logger): Promi
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
-      inject: [AppConfig, ROOT_LOGGER, { token: SQLITE_INSTANCE_LOCK, optional: true }],
-      useFactory: (config: AppConfig, rootLogger: Logger, instanceLock?: boolean): DataSourceOptions & AtStartup => {
+      inject: [DatabaseSettings, ROOT_LOGGER, { token: SQLITE_INSTANCE_LOCK, optional: true }],
+      useFactory: (
+        config: DatabaseSettings,
+        rootLogger: Logger,
+        instanceLock?: boolean,
+      ): DataSourceOptions & AtStartup => {
         const options = dataSourceOptions(config);
         const logger = rootLogger.child({ context: 'Database' });
         return {

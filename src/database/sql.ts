@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { DataSource } from 'typeorm';
 import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata';
 import type { EntityMetadata } from 'typeorm/metadata/EntityMetadata';
-import { AppConfig } from '../common/config/app-config.module';
+import { DatabaseSettings } from './database.settings';
 import { DependencyOutages } from '../common/errors/dependency-outages';
 import { ROOT_LOGGER } from '../common/logging/app-logger';
 import { statementSpan } from '../common/tracing/statement-spans';
@@ -91,12 +91,12 @@ export class Database {
   constructor(
     private readonly dataSource: DataSource,
     @Optional() private readonly outages?: DependencyOutages,
-    @Optional() config?: AppConfig,
+    @Optional() config?: DatabaseSettings,
     @Optional() @Inject(ROOT_LOGGER) logger?: Logger,
   ) {
     this.adapter =
       dataSource.options.type === 'postgres'
-        ? new PostgresAdapter(dataSource, config?.DATABASE_PREPARED_STATEMENTS, (message) => logger?.warn(message))
+        ? new PostgresAdapter(dataSource, config?.preparedStatements, (message) => logger?.warn(message))
         : new SqliteAdapter(dataSource);
     this.dialect = this.adapter.dialect;
   }

@@ -17,7 +17,7 @@ describe(SqliteAdapter.name, () => {
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pv-sqlite-'));
     dataSource = await new DataSource(
-      dataSourceOptions({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATABASE_POOL_SIZE: 1 }),
+      dataSourceOptions({ url: `sqlite:${join(dir, 'db.sqlite')}`, poolSize: 1 }),
     ).initialize();
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY)');
     adapter = new SqliteAdapter(dataSource);

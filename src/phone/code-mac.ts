@@ -3,7 +3,7 @@ import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AppLogger } from '../common/logging/app-logger';
-import { AppConfig } from '../common/config/app-config.module';
+import { CodeSettings } from './phone-codes.settings';
 
 interface MacKey {
   id: string;
@@ -30,14 +30,14 @@ export class CodeMac implements OnModuleInit {
   private keys: MacKey[] = [];
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: CodeSettings,
     private readonly logger: AppLogger,
   ) {
     logger.setContext(CodeMac.name);
   }
 
   onModuleInit(): void {
-    this.keys = parseKeys(this.config.CODE_HMAC_KEY ?? this.developmentKey());
+    this.keys = parseKeys(this.config.hmacKey ?? this.developmentKey());
   }
 
   get currentKeyId(): string {
@@ -69,7 +69,7 @@ export class CodeMac implements OnModuleInit {
 
   /** Development only (production requires CODE_HMAC_KEY): one key, generated once, mode 0600. */
   private developmentKey(): string {
-    const file = this.config.CODE_HMAC_KEY_FILE;
+    const file = this.config.hmacKeyFile;
     if (!existsSync(file)) {
       mkdirSync(dirname(file), { recursive: true });
       try {

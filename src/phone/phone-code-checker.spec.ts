@@ -7,7 +7,7 @@ import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
-import { AppConfig } from '../common/config/app-config.module';
+import type { AppConfig } from '../app.config';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
 import { CheckOutcome, CheckRefusal, PhoneCodeChecker } from './phone-code-checker';
@@ -41,10 +41,10 @@ describe(PhoneCodeChecker.name, () => {
     mac = codeMac(config);
     clock = new ManualClock();
     sut = new PhoneCodeChecker(
-      config,
+      config.codes,
       codes as unknown as PhoneCodesRepository,
       mac,
-      new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore()),
+      new PhoneLimits(config.limits, store, limitMetrics(), new InMemoryBackoffStore()),
       fraudGuard(config),
     );
     user = users.add(aHuman());
@@ -72,7 +72,7 @@ describe(PhoneCodeChecker.name, () => {
   };
 
   const recordFailures = async (n: number) => {
-    const limits = new PhoneLimits(config, store, limitMetrics(), new InMemoryBackoffStore());
+    const limits = new PhoneLimits(config.limits, store, limitMetrics(), new InMemoryBackoffStore());
     for (let i = 0; i < n; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
   };
 
@@ -119,13 +119,13 @@ describe(PhoneCodeChecker.name, () => {
   describe('the daily failure limit', () => {
     it('is checked before anything else about the code: an expired code is refused as rate-limited', async () => {
       pending(CODE, { expiresAt: clock.now() });
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      await recordFailures(config.limits.maxFailedPerDay);
       expect(await refusal(check(CODE))).toMatchObject({ reason: 'failed_checks_per_day' });
     });
 
     it('refuses even the right code, claiming no attempt and consuming nothing', async () => {
       pending();
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      await recordFailures(config.limits.maxFailedPerDay);
       const refused = await refusal(check(CODE));
       expect(refused.error).toMatchObject({ code: 8, id: 'PHONE-ratelimit' });
       // the attempt claimed with the load is handed back in the same transaction
@@ -135,13 +135,13 @@ describe(PhoneCodeChecker.name, () => {
 
     it('gives a refusal that does not count towards the limit again', async () => {
       pending();
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      await recordFailures(config.limits.maxFailedPerDay);
       expect(await refusal(check(CODE))).toMatchObject({ counts: false });
     });
 
     it('tells when to retry: when the oldest counted failure leaves the 24 h window', async () => {
       pending();
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      await recordFailures(config.limits.maxFailedPerDay);
       clock.advance(3_600_000);
       const refused = await refusal(check(CODE));
       expect(refused.error.extras.retryAfterMs).toBe(23 * 3_600_000);
@@ -149,7 +149,7 @@ describe(PhoneCodeChecker.name, () => {
 
     it('allows the check again once the window has passed', async () => {
       pending();
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY);
+      await recordFailures(config.limits.maxFailedPerDay);
       clock.advance(86_400_000);
       pending();
       expect((await check(CODE)).ok).toBe(true);
@@ -157,7 +157,7 @@ describe(PhoneCodeChecker.name, () => {
 
     it('allows a check one failure below the limit', async () => {
       pending();
-      await recordFailures(config.PHONE_MAX_FAILED_PER_DAY - 1);
+      await recordFailures(config.limits.maxFailedPerDay - 1);
       expect((await check(CODE)).ok).toBe(true);
     });
 
@@ -218,13 +218,13 @@ describe(PhoneCodeChecker.name, () => {
       expect(refused).toMatchObject({
         reason: 'wrong_code',
         counts: true,
-        payload: { attemptsRemaining: config.PHONE_CODE_MAX_ATTEMPTS - 1, codeDead: false },
+        payload: { attemptsRemaining: config.codes.maxAttempts - 1, codeDead: false },
       });
       expect(refused.error).toMatchObject({ code: 3, id: 'COMMAND-eis9R', text: 'Code is invalid, 4 attempts left' });
     });
 
     it('says the code is dead on the last wrong attempt', async () => {
-      pending(CODE, { attempts: config.PHONE_CODE_MAX_ATTEMPTS - 1 });
+      pending(CODE, { attempts: config.codes.maxAttempts - 1 });
       expect(await refusal(check('000000'))).toMatchObject({
         reason: 'wrong_code',
         payload: { attemptsRemaining: 0, codeDead: true },
@@ -232,7 +232,7 @@ describe(PhoneCodeChecker.name, () => {
     });
 
     it('refuses even the right code once the attempts are used up', async () => {
-      pending(CODE, { attempts: config.PHONE_CODE_MAX_ATTEMPTS });
+      pending(CODE, { attempts: config.codes.maxAttempts });
       const refused = await refusal(check(CODE));
       expect(refused).toMatchObject({ reason: 'attempts_exhausted', counts: true });
       expect(refused.error).toMatchObject({ code: 8, id: 'PHONE-attempts' });
@@ -252,8 +252,8 @@ describe(PhoneCodeChecker.name, () => {
       const loaded = codes.get(user.id);
       const outcomes = await Promise.all(Array.from({ length: 12 }, () => check('000000', loaded)));
       const reasons = outcomes.map((o) => (o.ok ? 'ok' : o.error.reason));
-      expect(reasons.filter((r) => r === 'wrong_code')).toHaveLength(config.PHONE_CODE_MAX_ATTEMPTS);
-      expect(reasons.filter((r) => r === 'attempts_exhausted')).toHaveLength(12 - config.PHONE_CODE_MAX_ATTEMPTS);
+      expect(reasons.filter((r) => r === 'wrong_code')).toHaveLength(config.codes.maxAttempts);
+      expect(reasons.filter((r) => r === 'attempts_exhausted')).toHaveLength(12 - config.codes.maxAttempts);
     });
   });
 

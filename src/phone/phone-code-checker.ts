@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { inFlight, type Tx } from '../database/sql';
-import { AppConfig } from '../common/config/app-config.module';
+import { CodeSettings } from './phone-codes.settings';
 import { AppError } from '../common/errors/app-error';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import { UserEntity } from '../users/entities/user.entity';
@@ -49,7 +49,7 @@ export interface CheckInFlight {
 @Injectable()
 export class PhoneCodeChecker {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: CodeSettings,
     private readonly codes: PhoneCodesRepository,
     private readonly mac: CodeMac,
     private readonly limits: PhoneLimits,
@@ -59,7 +59,7 @@ export class PhoneCodeChecker {
   /** Issues the check's reads and its claim; call right after the user's load was issued. */
   start(tx: Tx, userId: string, now: Date): CheckInFlight {
     const allowed = this.limits.mayCheck(tx, userId, now);
-    const claim = this.codes.claimAttempt(tx, userId, this.config.PHONE_CODE_MAX_ATTEMPTS, now);
+    const claim = this.codes.claimAttempt(tx, userId, this.config.maxAttempts, now);
     // awaited by check(); should the load fail first, its failure is not left unhandled
     claim.catch(() => undefined);
     return { allowed, claim };
@@ -98,8 +98,8 @@ export class PhoneCodeChecker {
       if (pending.expiresAt.getTime() <= now.getTime()) return fail(PhoneErrors.expired(), 'expired', lockout);
       if (claim === undefined) return fail(PhoneErrors.attemptsExhausted(), 'attempts_exhausted', lockout);
 
-      const max = this.config.PHONE_CODE_MAX_ATTEMPTS;
-      const code = canonicalCode(input, this.config.PHONE_CODE_ALPHABET);
+      const max = this.config.maxAttempts;
+      const code = canonicalCode(input, this.config.alphabet);
       if (!this.mac.matches(pending.mac, pending.keyId, user.id, user.phone, code)) {
         const left = max - claim.attempts;
         const payload = { attemptsRemaining: left, codeDead: left === 0, ...lockout };

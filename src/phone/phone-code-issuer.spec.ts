@@ -9,7 +9,7 @@ import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
 import { FakeOutbox } from '../../test/support/fakes/sms-outbox';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
-import { AppConfig } from '../common/config/app-config.module';
+import type { AppConfig } from '../app.config';
 import { NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
@@ -50,17 +50,18 @@ describe(PhoneCodeIssuer.name, () => {
     store = new InMemoryLimitStore();
     backoff = new InMemoryBackoffStore();
     mac = codeMac(config);
-    cipher = new OutboxCipher(config, mac);
+    cipher = new OutboxCipher(config.sms.outbox, mac);
     clock = new ManualClock();
     sut = new PhoneCodeIssuer(
-      config,
+      config.codes,
+      config.sms,
       codes as unknown as PhoneCodesRepository,
       mac,
       new SequentialIds() as unknown as IdGenerator,
       outbox as unknown as SmsOutboxRepository,
       cipher,
-      new PhoneLimits(config, store, limitMetrics(), backoff),
-      new TestNumbers(config),
+      new PhoneLimits(config.limits, store, limitMetrics(), backoff),
+      new TestNumbers(config.codes, config.app),
       fraudGuard(config),
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));

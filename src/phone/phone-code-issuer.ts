@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { inFlight, type Tx } from '../database/sql';
-import { AppConfig } from '../common/config/app-config.module';
+import { CodeSettings } from './phone-codes.settings';
+import { SmsSettings } from './sms/sms.settings';
 import { NewEvent } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
@@ -44,7 +45,8 @@ export interface Issued {
 @Injectable()
 export class PhoneCodeIssuer {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: CodeSettings,
+    private readonly sms: SmsSettings,
     private readonly codes: PhoneCodesRepository,
     private readonly mac: CodeMac,
     private readonly ids: IdGenerator,
@@ -85,7 +87,7 @@ export class PhoneCodeIssuer {
     }
     const admitted = judged.admission;
     if (admitted?.blocked) return { queued: false, writes: Promise.resolve(), blocked: admitted.blocked };
-    const code = generateCode(this.config.PHONE_CODE_LENGTH, this.config.PHONE_CODE_ALPHABET);
+    const code = generateCode(this.config.length, this.config.alphabet);
     const row = this.codeRow(user.id, phone, code, now, {
       smsQueuedAt: verification.kind === 'send' ? now : null,
       sentFrom: admitted?.sentFrom ?? null,
@@ -110,7 +112,7 @@ export class PhoneCodeIssuer {
       nextAttemptAt: now,
       lockedUntil: null,
       createdAt: now,
-      giveUpAt: new Date(Math.min(now.getTime() + this.config.SMS_MAX_AGE, expiresAt.getTime())),
+      giveUpAt: new Date(Math.min(now.getTime() + this.sms.outbox.maxAgeMs, expiresAt.getTime())),
       lastError: null,
       provider: null,
       finishedAt: null,
@@ -160,7 +162,7 @@ export class PhoneCodeIssuer {
       mac: this.mac.sign(userId, phone.e164, code, keyId),
       keyId,
       createdAt: now,
-      expiresAt: new Date(now.getTime() + this.config.PHONE_CODE_TTL),
+      expiresAt: new Date(now.getTime() + this.config.ttlMs),
       attempts: 0,
       consumedAt: null,
       ...sending,

@@ -34,7 +34,7 @@ describe(PhoneLimits.name, () => {
     clock = new ManualClock();
     metrics = new Metrics();
     random = 0;
-    sut = new PhoneLimits(unitConfig(env), store, new LimitMetrics(metrics), backoff, () => random);
+    sut = new PhoneLimits(unitConfig(env).limits, store, new LimitMetrics(metrics), backoff, () => random);
   }
 
   const send = (userId = USER, phone: ParsedPhone = MOBILE, lastSmsAt?: Date) =>

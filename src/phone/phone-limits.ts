@@ -1,5 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { AppConfig } from '../common/config/app-config.module';
+import { LimitSettings } from './phone-limits.settings';
 import { AppError } from '../common/errors/app-error';
 import { LimitMetrics } from '../common/limits/limit.metrics';
 import type { Tx } from '../database/sql';
@@ -41,21 +41,21 @@ export class PhoneLimits {
   private readonly numberCeiling: number;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: LimitSettings,
     private readonly store: LimitStore,
     private readonly metrics: LimitMetrics,
     private readonly backoff: BackoffStore,
     @Optional() @Inject(BACKOFF_RANDOM) private readonly random: () => number = Math.random,
   ) {
-    if (config.SMS_ALLOWED_COUNTRIES) {
-      this.allowedCountries = new Set(config.SMS_ALLOWED_COUNTRIES.split(',').map((c) => c.trim()));
+    if (config.allowedCountries) {
+      this.allowedCountries = new Set(config.allowedCountries.split(',').map((c) => c.trim()));
     }
-    this.numberCeiling = config.SMS_NUMBER_CEILING_PER_DAY ?? 5 * config.SMS_MAX_PER_NUMBER_PER_DAY;
-    if (config.SMS_BACKOFF_BASE > 0) {
+    this.numberCeiling = config.numberCeiling;
+    if (config.backoffBaseMs > 0) {
       this.backoffPolicy = {
-        freeSends: config.SMS_BACKOFF_FREE_SENDS,
-        baseMs: config.SMS_BACKOFF_BASE,
-        maxMs: config.SMS_BACKOFF_MAX,
+        freeSends: config.backoffFreeSends,
+        baseMs: config.backoffBaseMs,
+        maxMs: config.backoffMaxMs,
       };
     }
   }
@@ -90,7 +90,7 @@ export class PhoneLimits {
     const perNumber: LimitRule = {
       name: 'sms_per_number_per_day',
       key: `${numberKey(phone.e164)}:${userId}`,
-      limit: this.config.SMS_MAX_PER_NUMBER_PER_DAY,
+      limit: this.config.maxPerNumberPerDay,
       windowMs: DAY,
       scope: 'user',
     };
@@ -104,14 +104,14 @@ export class PhoneLimits {
       {
         name: 'sms_per_user_per_hour',
         key: `sms:user:${userId}`,
-        limit: this.config.SMS_MAX_PER_USER_PER_HOUR,
+        limit: this.config.maxPerUserPerHour,
         windowMs: HOUR,
         scope: 'user',
       },
       perNumber,
       ceiling,
     ];
-    const cooldown = this.config.SMS_RESEND_COOLDOWN;
+    const cooldown = this.config.resendCooldownMs;
     const cooling = lastSmsAt ? Math.min(cooldown, lastSmsAt.getTime() + cooldown - now.getTime()) : 0;
     // before the store counts this send: a refused one must count for nothing
     if (cooldown > 0 && cooling > 0) {
@@ -219,7 +219,7 @@ export class PhoneLimits {
     return {
       name: 'failed_checks_per_day',
       key: `verify:failed:${userId}`,
-      limit: this.config.PHONE_MAX_FAILED_PER_DAY,
+      limit: this.config.maxFailedPerDay,
       windowMs: DAY,
       scope: 'user',
     };

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CountryCode, parsePhoneNumberWithError, ParseError } from 'libphonenumber-js/max';
-import { AppConfig } from '../common/config/app-config.module';
+import { CodeSettings } from './phone-codes.settings';
 import { PhoneErrors } from './phone.errors';
 
 export interface ParsedPhone {
@@ -14,8 +14,8 @@ export interface ParsedPhone {
 export class PhoneNumberParser {
   private readonly region?: CountryCode;
 
-  constructor(config: AppConfig) {
-    this.region = config.DEFAULT_PHONE_REGION as CountryCode | undefined;
+  constructor(config: CodeSettings) {
+    this.region = config.defaultRegion as CountryCode | undefined;
   }
 
   parse(input: string): ParsedPhone {

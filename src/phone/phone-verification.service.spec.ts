@@ -74,26 +74,27 @@ describe(PhoneVerificationService.name, () => {
     clock = new ManualClock();
     const ids = new SequentialIds() as unknown as IdGenerator;
     backoff = new InMemoryBackoffStore();
-    const limits = new PhoneLimits(config, store, limitMetrics(), backoff);
+    const limits = new PhoneLimits(config.limits, store, limitMetrics(), backoff);
     const repo = codes as unknown as PhoneCodesRepository;
     sut = new PhoneVerificationService(
       tx as unknown as Database,
       users as unknown as UsersRepository,
       repo,
       events as unknown as EventsRepository,
-      new PhoneNumberParser(config),
+      new PhoneNumberParser(config.codes),
       new PhoneCodeIssuer(
-        config,
+        config.codes,
+        config.sms,
         repo,
         mac,
         ids,
         outbox as unknown as SmsOutboxRepository,
-        new OutboxCipher(config, mac),
+        new OutboxCipher(config.sms.outbox, mac),
         limits,
-        new TestNumbers(config),
+        new TestNumbers(config.codes, config.app),
         fraudGuard(config, fraud, mac),
       ),
-      new PhoneCodeChecker(config, repo, mac, limits, fraudGuard(config, fraud, mac)),
+      new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac)),
       limits,
       worker as unknown as SmsOutboxWorker,
       clock,
@@ -368,7 +369,7 @@ describe(PhoneVerificationService.name, () => {
 
     it('marks the event of the failure that reaches the daily limit: the user is locked out', async () => {
       pending();
-      const limits = new PhoneLimits(unitConfig(), store, limitMetrics(), new InMemoryBackoffStore());
+      const limits = new PhoneLimits(unitConfig().limits, store, limitMetrics(), new InMemoryBackoffStore());
       for (let i = 0; i < 13; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
       await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
       await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
@@ -380,7 +381,7 @@ describe(PhoneVerificationService.name, () => {
 
     it('neither counts a check refused by the daily failure limit again nor appends an event for it', async () => {
       pending();
-      const limits = new PhoneLimits(unitConfig(), store, limitMetrics(), new InMemoryBackoffStore());
+      const limits = new PhoneLimits(unitConfig().limits, store, limitMetrics(), new InMemoryBackoffStore());
       for (let i = 0; i < 15; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
       await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'PHONE-ratelimit' });
       expect(store.count(`verify:failed:${user.id}`)).toBe(15);
@@ -524,7 +525,7 @@ describe(PhoneVerificationService.name, () => {
       const code = codes.get(user.id)!;
       expect(code).toMatchObject({ sentFrom: '198.51.100.23', sentCountry: 'CH' });
       const sent = outbox.queued[0];
-      const plain = new OutboxCipher(unitConfig(), mac).open(sent.id, sent.sealedCode!);
+      const plain = new OutboxCipher(unitConfig().sms.outbox, mac).open(sent.id, sent.sealedCode!);
       await sut.verifyPhone(manager(), user.id, plain);
       expect(fraud.total('p:+4179765')).toEqual({ sent: 1, verified: 1 });
       expect(fraud.total('a:198.51.100.23')).toEqual({ sent: 1, verified: 1 });

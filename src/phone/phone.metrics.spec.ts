@@ -36,7 +36,10 @@ describe(LimitMetrics.name, () => {
 describe(PhoneMetrics.name, () => {
   const build = (env: Record<string, string> = {}) => {
     const metrics = new Metrics();
-    return { metrics, sut: new PhoneMetrics(metrics, unitConfig(env), new LimitMetrics(metrics)) };
+    return {
+      metrics,
+      sut: new PhoneMetrics(metrics, unitConfig(env).codes, unitConfig(env).sms, new LimitMetrics(metrics)),
+    };
   };
   const text = (metrics: Metrics, name: string) => metrics.registry.getSingleMetricAsString(name);
 

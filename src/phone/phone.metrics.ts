@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import { AppConfig } from '../common/config/app-config.module';
+import { CodeSettings } from './phone-codes.settings';
+import { SmsSettings } from './sms/sms.settings';
 import { LimitMetrics } from '../common/limits/limit.metrics';
 import { Metrics } from '../common/metrics/metrics';
 import type { CheckReason } from './phone-code-checker';
 import type { Verification } from './phone-code-issuer';
-import { effectiveRoutes } from '../common/config/sms-routes';
+import { effectiveRoutes } from './sms/sms-routes';
 import type { SmsDeliveryError, SmsErrorCode } from './sms/sms-sender';
 
 export type VerificationOutcome = 'ok' | 'wrong' | 'expired' | 'none_pending' | 'exhausted' | 'limited';
@@ -67,7 +68,8 @@ export class PhoneMetrics {
 
   constructor(
     metrics: Metrics,
-    config: AppConfig,
+    codes: CodeSettings,
+    sms: SmsSettings,
     private readonly limits: LimitMetrics,
   ) {
     const registers = [metrics.registry];
@@ -150,10 +152,10 @@ export class PhoneMetrics {
       registers,
     });
     // the series a dashboard always wants show from the start, at 0
-    const channels = config.SMS_TEST_NUMBERS ? ['sms', 'returned', 'test_number'] : ['sms', 'returned'];
+    const channels = codes.testNumbers ? ['sms', 'returned', 'test_number'] : ['sms', 'returned'];
     for (const channel of channels) this.codesIssued.inc({ channel }, 0);
     for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
-    for (const [route, providers] of effectiveRoutes(config)) {
+    for (const [route, providers] of effectiveRoutes(sms)) {
       for (const provider of providers) {
         this.smsSent.inc({ provider }, 0);
         for (const result of SEND_RESULTS) this.providerSends.inc({ provider, route, result }, 0);

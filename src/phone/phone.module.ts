@@ -10,7 +10,8 @@ import { SmsFraudStore } from './fraud/sms-fraud-store';
 import { SmsFraudMetrics } from './fraud/sms-fraud.metrics';
 import { PhoneGrpcController } from './phone.grpc.controller';
 import { Clock } from '../common/clock';
-import { AppConfig } from '../common/config/app-config.module';
+import { FraudSettings } from './fraud/fraud.settings';
+import { SmsSettings } from './sms/sms.settings';
 import { UsersDataModule } from '../users/users-data.module';
 import { CodeMac } from './code-mac';
 import { PhoneCodesRepository } from './phone-codes.repository';
@@ -61,7 +62,7 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     SmsOutboxMetrics,
     SmsReceiptApplier,
     SmsReceiptsService,
-    { provide: RECEIPT_PARSERS, inject: [AppConfig, Clock], useFactory: createReceiptParsers },
+    { provide: RECEIPT_PARSERS, inject: [SmsSettings, Clock], useFactory: createReceiptParsers },
     SmsFraudGuard,
     SmsFraudMetrics,
     SmsFraudCountsRepository,
@@ -70,25 +71,20 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database
       provide: SmsFraudStore,
-      inject: [REDIS, SmsFraudCountsRepository, AppConfig, DependencyOutages],
+      inject: [REDIS, SmsFraudCountsRepository, FraudSettings, DependencyOutages],
       useFactory: (
         redis: RedisClient | null,
         counts: SmsFraudCountsRepository,
-        config: AppConfig,
+        config: FraudSettings,
         outages: DependencyOutages,
       ) =>
         redis
-          ? new RedisSmsFraudStore(
-              redis,
-              config.SMS_FRAUD_REMEMBER_VERIFIED,
-              outages,
-              config.SMS_FRAUD_COUNTER_RETENTION,
-            )
-          : new DatabaseSmsFraudStore(counts, config.SMS_FRAUD_REMEMBER_VERIFIED, config.SMS_FRAUD_COUNTER_RETENTION),
+          ? new RedisSmsFraudStore(redis, config.rememberVerifiedMs, outages, config.counterRetentionMs)
+          : new DatabaseSmsFraudStore(counts, config.rememberVerifiedMs, config.counterRetentionMs),
     },
     {
       provide: SmsSender,
-      inject: [AppConfig, Clock, PhoneMetrics],
+      inject: [SmsSettings, Clock, PhoneMetrics],
       useFactory: createSmsSender,
     },
   ],

@@ -1,8 +1,11 @@
 import { unitConfig } from '../../test/support/fakes/config';
-import { ConfigError } from '../common/config/env.schema';
+import { ConfigError } from '../common/config/config-error';
 import { parseTestNumbers, TestNumbers } from './test-numbers';
 
-const numbers = (env: Record<string, string>) => new TestNumbers(unitConfig(env));
+const numbers = (env: Record<string, string>) => {
+  const config = unitConfig(env);
+  return new TestNumbers(config.codes, config.app);
+};
 
 describe(parseTestNumbers.name, () => {
   it('reads numbers and * prefixes with their codes, ignoring spaces and an empty last entry', () => {
@@ -102,6 +105,6 @@ describe(TestNumbers.name, () => {
     expect(() => unitConfig({ SMS_TEST_NUMBERS_IN_PRODUCTION: 'yes' })).toThrow(
       'SMS_TEST_NUMBERS_IN_PRODUCTION must be true or false',
     );
-    expect(unitConfig({ SMS_TEST_NUMBERS_IN_PRODUCTION: 'TRUE' }).SMS_TEST_NUMBERS_IN_PRODUCTION).toBe(true);
+    expect(unitConfig({ SMS_TEST_NUMBERS_IN_PRODUCTION: 'TRUE' }).codes.testNumbersInProduction).toBe(true);
   });
 });

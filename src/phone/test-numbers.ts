@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { getCountries, getCountryCallingCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { AppConfig } from '../common/config/app-config.module';
-import { ConfigError } from '../common/config/env.schema';
+import { AppSettings } from '../common/config/app.settings';
+import { ConfigError } from '../common/config/config-error';
+import { CodeSettings } from './phone-codes.settings';
 import { canonicalCode, CodeAlphabet } from './code-generator';
 
 /** One entry of SMS_TEST_NUMBERS: an E.164 number, or a prefix of one ending in `*`, and its fixed code. */
@@ -87,15 +88,15 @@ export class TestNumbers {
   /** longest prefix first */
   private readonly prefixes: TestNumber[] = [];
 
-  constructor(config: AppConfig) {
-    if (!config.SMS_TEST_NUMBERS) return;
+  constructor(config: CodeSettings, app: AppSettings) {
+    if (!config.testNumbers) return;
     let entries: TestNumber[];
     try {
-      entries = parseTestNumbers(config.SMS_TEST_NUMBERS, config.PHONE_CODE_LENGTH, config.PHONE_CODE_ALPHABET);
+      entries = parseTestNumbers(config.testNumbers, config.length, config.alphabet);
     } catch (error) {
       throw new ConfigError([`SMS_TEST_NUMBERS: ${(error as Error).message}`]);
     }
-    if (config.NODE_ENV === 'production' && !config.SMS_TEST_NUMBERS_IN_PRODUCTION) {
+    if (app.production && !config.testNumbersInProduction) {
       throw new ConfigError([
         'SMS_TEST_NUMBERS: test numbers are refused when NODE_ENV=production; ' +
           'set SMS_TEST_NUMBERS_IN_PRODUCTION=true to allow them there (e.g. for app-store review)',

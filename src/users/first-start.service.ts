@@ -3,7 +3,7 @@ import { Database } from '../database/sql';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { AppLogger } from '../common/logging/app-logger';
-import { AppConfig } from '../common/config/app-config.module';
+import { UsersSettings } from './users.settings';
 import { AppError } from '../common/errors/app-error';
 import { StartupError } from '../common/startup/startup-error';
 import { GrpcStatus } from '../common/errors/grpc-status';
@@ -21,7 +21,7 @@ const ADMIN_USERNAME = 'admin';
 @Injectable()
 export class FirstStartService implements OnApplicationBootstrap {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: UsersSettings,
     private readonly db: Database,
     private readonly orgs: OrganizationsRepository,
     private readonly organizations: OrganizationsService,
@@ -32,7 +32,7 @@ export class FirstStartService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    const path = resolve(this.config.FIRST_INSTANCE_PAT_PATH);
+    const path = resolve(this.config.firstInstancePatPath);
     const token = await this.setUp(path).catch((error: unknown) => {
       // another instance sharing the database won the race to set it up
       if (error instanceof AppError && error.code === GrpcStatus.ALREADY_EXISTS) return undefined;
@@ -45,7 +45,7 @@ export class FirstStartService implements OnApplicationBootstrap {
   private setUp(path: string): Promise<string | undefined> {
     return this.db.transaction(async (tx) => {
       if ((await this.orgs.count(tx)) > 0) return undefined;
-      const { org } = await this.organizations.insertOrganization(tx, 'SYSTEM', this.config.FIRST_INSTANCE_ORG_NAME);
+      const { org } = await this.organizations.insertOrganization(tx, 'SYSTEM', this.config.firstInstanceOrgName);
       const system: Caller = {
         userId: 'SYSTEM',
         orgId: org.id,

@@ -3,7 +3,7 @@ import { Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { hasPermission, INSTANCE, Role, Scope } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
-import { AppConfig } from '../common/config/app-config.module';
+import { UsersSettings } from './users.settings';
 import { Errors } from '../common/errors/errors';
 import { ChangeDetails, EventsRepository } from '../common/events/events.repository';
 import { IdGenerator } from '../common/ids/id-generator';
@@ -30,7 +30,7 @@ function domainOf(name: string, id: string, external: string): string {
 @Injectable()
 export class OrganizationsService {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: UsersSettings,
     private readonly db: Database,
     private readonly orgs: OrganizationsRepository,
     private readonly users: UsersRepository,
@@ -87,7 +87,7 @@ export class OrganizationsService {
     const org: OrganizationEntity = {
       id: orgId,
       name,
-      domain: domainOf(name, orgId, this.config.EXTERNAL_DOMAIN),
+      domain: domainOf(name, orgId, this.config.externalDomain),
       sequence: 0,
       createdAt: now,
       changedAt: now,

@@ -7,7 +7,7 @@ import { AppLogger } from '../common/logging/app-logger';
 import { AccessTokenPolicy, normalizedType, verifyAccessToken } from '../common/auth/access-token-verifier';
 import { Caller } from '../common/auth/caller';
 import { CallerResolver } from '../common/auth/caller-resolver';
-import { AppConfig } from '../common/config/app-config.module';
+import { AuthSettings } from '../common/auth/auth.settings';
 import type { Tx } from '../database/sql';
 import { CallersRepository } from './callers.repository';
 
@@ -32,7 +32,7 @@ export class TokenService extends CallerResolver implements OnModuleInit {
   private policy?: AccessTokenPolicy;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: AuthSettings,
     private readonly callers: CallersRepository,
     private readonly logger: AppLogger,
     private readonly clock: Clock,
@@ -42,21 +42,21 @@ export class TokenService extends CallerResolver implements OnModuleInit {
   }
 
   onModuleInit(): void {
-    if (this.config.OIDC_JWKS_URL) {
-      this.jwks = createRemoteJWKSet(new URL(this.config.OIDC_JWKS_URL));
-    } else if (this.config.OIDC_JWKS_FILE) {
-      this.jwks = createLocalJWKSet(JSON.parse(readFileSync(this.config.OIDC_JWKS_FILE, 'utf8')));
+    if (this.config.jwksUrl) {
+      this.jwks = createRemoteJWKSet(new URL(this.config.jwksUrl));
+    } else if (this.config.jwksFile) {
+      this.jwks = createLocalJWKSet(JSON.parse(readFileSync(this.config.jwksFile, 'utf8')));
     }
-    if (this.jwks && !this.config.OIDC_ISSUER) {
+    if (this.jwks && !this.config.issuer) {
       throw new Error('Invalid configuration:\n  OIDC_ISSUER: required when OIDC_JWKS_URL or OIDC_JWKS_FILE is set');
     }
     const list = (value: string) => value.split(',').map((item) => item.trim());
     // OIDC_AUDIENCE is set whenever a JWKS is (validateEnvironment)
     this.policy = {
-      issuer: this.config.OIDC_ISSUER ?? '',
-      audience: this.config.OIDC_AUDIENCE ?? '',
-      algorithms: list(this.config.OIDC_ALGORITHMS),
-      types: list(this.config.OIDC_TOKEN_TYPES).map(normalizedType),
+      issuer: this.config.issuer ?? '',
+      audience: this.config.audience ?? '',
+      algorithms: list(this.config.algorithms),
+      types: list(this.config.tokenTypes).map(normalizedType),
     };
   }
 

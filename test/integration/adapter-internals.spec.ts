@@ -24,9 +24,7 @@ describe('what postgres.adapter.ts relies on (TypeORM postgres driver, node-post
 
   beforeAll(async () => {
     schema = await createPgSchema();
-    dataSource = await new DataSource(
-      dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
-    ).initialize();
+    dataSource = await new DataSource(dataSourceOptions({ url: PG_URL, schema, poolSize: 2 })).initialize();
   }, 60_000);
   afterAll(async () => {
     await dataSource?.destroy();
@@ -62,7 +60,7 @@ describe('what sqlite.adapter.ts relies on (TypeORM better-sqlite3 driver, bette
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pv-pins-'));
     dataSource = await new DataSource(
-      dataSourceOptions({ DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`, DATABASE_POOL_SIZE: 1 }),
+      dataSourceOptions({ url: `sqlite:${join(dir, 'db.sqlite')}`, poolSize: 1 }),
     ).initialize();
     await dataSource.query('CREATE TABLE t (id varchar PRIMARY KEY, n integer NOT NULL)');
   }, 60_000);

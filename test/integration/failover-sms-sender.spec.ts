@@ -3,8 +3,7 @@ import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
-import { AppConfig } from '../../src/common/config/app-config.module';
-import { validateEnvironment } from '../../src/common/config/env.schema';
+import { validateEnvironment } from '../../src/app.config';
 import { createSmsSender, FailoverSmsSender } from '../../src/phone/sms/failover-sms-sender';
 import {
   ConsoleSmsSender,
@@ -115,7 +114,7 @@ describe('the error code of a chain that failed', () => {
 });
 
 describe(createSmsSender.name, () => {
-  const config = (env: Record<string, string>) => validateEnvironment(env) as AppConfig;
+  const config = (env: Record<string, string>) => validateEnvironment(env).sms;
   const twilioEnv = { TWILIO_ACCOUNT_SID: SID, TWILIO_AUTH_TOKEN: TOKEN, TWILIO_FROM_NUMBER: '+15005550006' };
 
   it.each([

@@ -1,8 +1,8 @@
 import { FakeHttpServer } from '../support/fake-http';
 import { ManualClock } from '../support/fakes/clock';
 import { deliveryFailure, smsMessage } from '../support/sms-messages';
-import { AppConfig } from '../../src/common/config/app-config.module';
-import { validateEnvironment } from '../../src/common/config/env.schema';
+import { validateEnvironment } from '../../src/app.config';
+import type { SmsSettings } from '../../src/phone/sms/sms.settings';
 import { LimitMetrics } from '../../src/common/limits/limit.metrics';
 import { Metrics } from '../../src/common/metrics/metrics';
 import { PhoneMetrics } from '../../src/phone/phone.metrics';
@@ -60,12 +60,12 @@ describe(routeOf.name, () => {
 
 describe(providerChainOf.name, () => {
   it("is the chain of the number's route, or SMS_PROVIDER's without routes", () => {
-    const routes = { SMS_PROVIDER: 'webhook', SMS_ROUTES: 'CH=twilio,vonage;US=sns' };
+    const routes = { provider: 'webhook', routes: 'CH=twilio,vonage;US=sns' };
     expect(providerChainOf(routes, SWISS)).toEqual(['twilio', 'vonage']);
     expect(providerChainOf(routes, US)).toEqual(['sns']);
     expect(providerChainOf(routes, GERMAN)).toEqual(['webhook']);
-    expect(providerChainOf({ ...routes, SMS_ROUTES: 'CH=vonage;*=messagebird' }, GERMAN)).toEqual(['messagebird']);
-    expect(providerChainOf({ SMS_PROVIDER: 'webhook, twilio' }, SWISS)).toEqual(['webhook', 'twilio']);
+    expect(providerChainOf({ ...routes, routes: 'CH=vonage;*=messagebird' }, GERMAN)).toEqual(['messagebird']);
+    expect(providerChainOf({ provider: 'webhook, twilio' }, SWISS)).toEqual(['webhook', 'twilio']);
   });
 });
 
@@ -123,7 +123,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
   const clock = new ManualClock('2026-12-01T12:00:00Z');
   let metrics: Metrics;
   let phoneMetrics: PhoneMetrics;
-  let config: AppConfig;
+  let config: SmsSettings;
 
   beforeAll(async () => {
     await vonage.start();
@@ -150,9 +150,9 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       VONAGE_API_KEY: 'a1b2c3d4',
       VONAGE_API_SECRET: 'Zx9Yw8Vu7Ts6Rq5P',
       VONAGE_FROM: 'MyApp',
-    }) as AppConfig;
+    }).sms;
     metrics = new Metrics();
-    phoneMetrics = new PhoneMetrics(metrics, config, new LimitMetrics(metrics));
+    phoneMetrics = new PhoneMetrics(metrics, validateEnvironment({}).codes, config, new LimitMetrics(metrics));
   });
 
   it('sends a Swiss number through Vonage with the Swiss sender id and a German one through the webhook', async () => {
@@ -203,9 +203,13 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
   });
 
   it('measures calls under route * without SMS_ROUTES, as before', async () => {
-    const plain = validateEnvironment({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${webhook.url}/sms` }) as AppConfig;
+    const plain = validateEnvironment({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${webhook.url}/sms` }).sms;
     const registry = new Metrics();
-    const sender = createSmsSender(plain, clock, new PhoneMetrics(registry, plain, new LimitMetrics(registry)));
+    const sender = createSmsSender(
+      plain,
+      clock,
+      new PhoneMetrics(registry, validateEnvironment({}).codes, plain, new LimitMetrics(registry)),
+    );
     expect(sender).not.toBeInstanceOf(RoutingSmsSender);
     await sender.send(smsMessage({ to: SWISS }));
     expect(await registry.registry.getSingleMetricAsString('pv_sms_sends_total')).toContain(
@@ -218,7 +222,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       SMS_PROVIDER: 'webhook',
       SMS_WEBHOOK_URL: `${webhook.url}/sms`,
       SMS_SENDER_IDS: 'CH=MyApp',
-    }) as AppConfig;
+    }).sms;
     const sender = createSmsSender(ids, clock);
     expect(sender).toBeInstanceOf(RoutingSmsSender);
     expect(await sender.send(smsMessage({ to: SWISS }))).toMatchObject({ provider: 'webhook' });
@@ -242,7 +246,7 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
         SNS_ENDPOINT: sns.url,
         SNS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
         SNS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
-      }) as AppConfig;
+      }).sms;
       const sender = createSmsSender(routed, clock, phoneMetrics);
       expect(await sender.send(smsMessage({ to: US }))).toEqual({ provider: 'sns', providerMessageId: 'm-1' });
       expect(await sender.send(smsMessage({ to: SWISS }))).toMatchObject({ provider: 'webhook' });
@@ -273,11 +277,11 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       MESSAGEBIRD_ACCESS_KEY: 'live_0123456789abcdef',
       MESSAGEBIRD_ORIGINATOR: 'MyApp',
       SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
-    }) as AppConfig;
+    }).sms;
     expect(receiptParsers(both, clock).map((p) => p.provider)).toEqual(['vonage', 'messagebird']);
-    expect(receiptParsers({ ...both, SMS_RECEIPTS_BASE_URL: undefined } as AppConfig, clock)).toEqual([]);
+    expect(receiptParsers({ ...both, receiptsBaseUrl: undefined } as SmsSettings, clock)).toEqual([]);
     expect(receiptParsers(both, clock)[1]).toBeInstanceOf(MessageBirdReceiptParser);
-    const none = validateEnvironment({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${webhook.url}/sms` }) as AppConfig;
+    const none = validateEnvironment({ SMS_PROVIDER: 'webhook', SMS_WEBHOOK_URL: `${webhook.url}/sms` }).sms;
     expect(receiptParsers(none, clock)).toEqual([]);
     expect(createSmsSender(none, clock)).toBeInstanceOf(WebhookSmsSender);
   });

@@ -250,9 +250,7 @@ describe('Database.transaction on PostgreSQL (pipelined BEGIN, statements issued
 
   beforeAll(async () => {
     schema = await createPgSchema();
-    dataSource = await new DataSource(
-      dataSourceOptions({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: schema, DATABASE_POOL_SIZE: 2 }),
-    ).initialize();
+    dataSource = await new DataSource(dataSourceOptions({ url: PG_URL, schema, poolSize: 2 })).initialize();
     await dataSource.query('CREATE TABLE items (id varchar PRIMARY KEY)');
     db = new Database(dataSource);
   }, 60_000);

@@ -4,8 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Clock } from '../../src/common/clock';
-import { validateEnvironment } from '../../src/common/config/env.schema';
-import { AppConfig } from '../../src/common/config/app-config.module';
+import { validateEnvironment } from '../../src/app.config';
 import { SmsText } from '../../src/phone/sms/sms-text';
 import { webhookSignature, WebhookSmsSender } from '../../src/phone/sms/webhook-sms-sender';
 
@@ -72,7 +71,7 @@ describe(WebhookSmsSender.name, () => {
   it('POSTs the message as JSON with an idempotency key and a signature the receiver can verify', async () => {
     const receiver = await startReceiver();
     server = receiver.server;
-    const config = validateEnvironment({ SMS_WEBOTP_DOMAIN: 'accounts.example.com' }) as AppConfig;
+    const config = validateEnvironment({ SMS_WEBOTP_DOMAIN: 'accounts.example.com' }).sms;
     const text = new SmsText(config).render({ code: '482913', language: 'de-CH' });
     const sender = new WebhookSmsSender({ url: receiver.url, timeoutMs: 2000, signingKey: KEY }, new FixedClock());
 

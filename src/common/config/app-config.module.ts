@@ -1,22 +1,28 @@
-import { DynamicModule, Global, Module } from '@nestjs/common';
-import { EnvironmentVariables, validateEnvironment } from './env.schema';
+import { DynamicModule, Global, Module, Provider } from '@nestjs/common';
+import { groupOf, SettingsClass } from './setting';
 
-/** The validated settings, injectable by class: `constructor(private readonly config: AppConfig)`. */
-export abstract class AppConfig extends EnvironmentVariables {}
+/** The composition and every group in it, each provided by its class. */
+function providersOf(group: object): Provider[] {
+  const children = groupOf(group.constructor as SettingsClass).children;
+  return [
+    { provide: group.constructor, useValue: group },
+    ...children.flatMap(({ key }) => providersOf((group as Record<string, object>)[key])),
+  ];
+}
 
+/**
+ * The validated settings (src/app.config.ts), injectable group by group:
+ * `constructor(private readonly sms: SmsSettings)`.
+ */
 @Global()
 @Module({})
 export class AppConfigModule {
-  /**
-   * `overrides` take precedence over process.env (tests use it to run several apps side by side);
-   * settings validated already (createApp's) are taken as they are.
-   */
-  static forRoot(overrides: Record<string, string | undefined> = {}, validated?: EnvironmentVariables): DynamicModule {
-    const config = validated ?? validateEnvironment({ ...process.env, ...overrides });
+  static forRoot(config: object): DynamicModule {
+    const providers = providersOf(config);
     return {
       module: AppConfigModule,
-      providers: [{ provide: AppConfig, useValue: config }],
-      exports: [AppConfig],
+      providers,
+      exports: providers.map((provider) => (provider as { provide: object }).provide as SettingsClass),
     };
   }
 }

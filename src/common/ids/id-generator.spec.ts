@@ -1,5 +1,5 @@
 import type { Database, Tx } from '../../database/sql';
-import { AppConfig } from '../config/app-config.module';
+import { AppSettings } from '../config/app.settings';
 import { DependencyError } from '../errors/dependency-error';
 import { IdGenerator } from './id-generator';
 import type { NodeLeasesRepository } from './node-leases.repository';
@@ -7,7 +7,7 @@ import type { NodeLeasesRepository } from './node-leases.repository';
 const EPOCH = Date.UTC(2024, 0, 1);
 
 async function generator(nodeId: number): Promise<IdGenerator> {
-  const ids = new IdGenerator({ NODE_ID: nodeId } as AppConfig, {} as Database, {} as NodeLeasesRepository);
+  const ids = new IdGenerator({ nodeId } as AppSettings, {} as Database, {} as NodeLeasesRepository);
   await ids.onModuleInit();
   return ids;
 }
@@ -17,7 +17,7 @@ const millisOf = (id: string) => Number(BigInt(id) >> 22n) + EPOCH;
 
 describe(IdGenerator.name, () => {
   it('refuses to generate before a node id is assigned', () => {
-    const ids = new IdGenerator({} as AppConfig, {} as Database, {} as NodeLeasesRepository);
+    const ids = new IdGenerator({} as AppSettings, {} as Database, {} as NodeLeasesRepository);
     expect(() => ids.next()).toThrow('IdGenerator used before its node id was assigned');
   });
 
@@ -127,7 +127,7 @@ describe(`${IdGenerator.name} with a leased node id`, () => {
 
   async function leased(table: ReturnType<typeof leaseTable>) {
     const db = { isOpen: true, transaction: (work: (tx: Tx) => Promise<unknown>) => work({} as Tx) } as Database;
-    const ids = new IdGenerator({} as AppConfig, db, table as unknown as NodeLeasesRepository);
+    const ids = new IdGenerator({} as AppSettings, db, table as unknown as NodeLeasesRepository);
     await ids.onModuleInit();
     return ids;
   }

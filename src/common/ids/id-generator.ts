@@ -1,7 +1,7 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { Database } from '../../database/sql';
-import { AppConfig } from '../config/app-config.module';
+import { AppSettings } from '../config/app.settings';
 import { DependencyError } from '../errors/dependency-error';
 import { NodeLeasesRepository } from './node-leases.repository';
 
@@ -31,14 +31,14 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
   private leasedUntil = Infinity;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: AppSettings,
     private readonly db: Database,
     private readonly leases: NodeLeasesRepository,
   ) {}
 
   async onModuleInit(): Promise<void> {
-    if (this.config.NODE_ID !== undefined) {
-      this.node = this.config.NODE_ID;
+    if (this.config.nodeId !== undefined) {
+      this.node = this.config.nodeId;
       return;
     }
     this.node = await this.leaseNode();
@@ -48,7 +48,7 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
-    if (this.config.NODE_ID === undefined && this.node >= 0 && this.db.isOpen) {
+    if (this.config.nodeId === undefined && this.node >= 0 && this.db.isOpen) {
       const node = this.node;
       await this.db.transaction((tx) => this.leases.release(tx, node, this.holder));
     }

@@ -1,6 +1,6 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown, Optional } from '@nestjs/common';
 import type { RedisClient } from './redis-connection';
-import { AppConfig } from '../config/app-config.module';
+import { RedisSettings } from './redis.settings';
 import { Database } from '../../database/sql';
 import { DependencyError } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
@@ -20,14 +20,14 @@ export { redisOptions } from './redis-connection';
 
 export const REDIS = Symbol('redis');
 
-async function connectRedis(config: AppConfig, outages: DependencyOutages): Promise<RedisClient> {
-  const redis = createRedisClient(config.REDIS_URL!, config.REDIS_TIMEOUT);
+async function connectRedis(config: RedisSettings, outages: DependencyOutages): Promise<RedisClient> {
+  const redis = createRedisClient(config.url!, config.timeoutMs);
   // reconnect attempts fail quietly here: an outage is logged once, by the calls that fail
   redis.on('error', () => undefined);
   redis.on('ready', () => outages.succeeded('redis'));
   // start serving once connected, or after the deadline with Redis still away (calls then answer 503)
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, config.REDIS_TIMEOUT * 2);
+    const timer = setTimeout(done, config.timeoutMs * 2);
     function done() {
       clearTimeout(timer);
       redis.off('ready', done);
@@ -55,9 +55,9 @@ class RedisCloser implements OnApplicationShutdown {
   providers: [
     {
       provide: REDIS,
-      inject: [AppConfig, DependencyOutages],
-      useFactory: (config: AppConfig, outages: DependencyOutages): Promise<RedisClient> | null =>
-        config.REDIS_URL ? connectRedis(config, outages) : null,
+      inject: [RedisSettings, DependencyOutages],
+      useFactory: (config: RedisSettings, outages: DependencyOutages): Promise<RedisClient> | null =>
+        config.url ? connectRedis(config, outages) : null,
     },
     {
       provide: LimitStore,

@@ -1,4 +1,4 @@
-import { validateEnvironment } from '../config/env.schema';
+import { validateEnvironment } from '../../app.config';
 import { Cluster, Redis } from 'ioredis';
 import { clusterOptions, keyPrefix, redisClientOptions, redisOptions } from './redis-connection';
 import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url';
@@ -82,7 +82,7 @@ describe('REDIS_URL at start-up', () => {
   it.each(['redis+sentinel://:pw@127.0.0.1:26379,127.0.0.1:26380/mymaster', 'redis+cluster://:pw@127.0.0.1:7000'])(
     'accepts %s',
     (url) => {
-      expect(validateEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
+      expect(validateEnvironment({ REDIS_URL: url }).redis.url).toBe(url);
     },
   );
 

@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { DestinationStream, Logger } from 'pino';
-import { AppConfig } from '../config/app-config.module';
+import { AppSettings } from '../config/app.settings';
 import { AppLogger, NestPinoLogger, ROOT_LOGGER } from './app-logger';
 import { createRootLogger } from './logging';
 
@@ -24,8 +24,8 @@ export class LoggingModule implements OnApplicationShutdown {
           ? { provide: ROOT_LOGGER, useValue: root }
           : {
               provide: ROOT_LOGGER,
-              inject: [AppConfig],
-              useFactory: (c: AppConfig) => createRootLogger(c.LOG_LEVEL, destination),
+              inject: [AppSettings],
+              useFactory: (c: AppSettings) => createRootLogger(c.logLevel, destination),
             },
         AppLogger,
         NestPinoLogger,

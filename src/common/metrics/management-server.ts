@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppConfig } from '../config/app-config.module';
+import { MetricsSettings } from './metrics.settings';
 import { AppError, toErrorBody } from '../errors/app-error';
 import { GrpcStatus, httpStatusOf } from '../errors/grpc-status';
 import { ReadinessChecks } from '../health/readiness-checks';
@@ -24,16 +24,16 @@ export class ManagementServer implements OnApplicationShutdown {
   private server?: Server;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: MetricsSettings,
     private readonly metrics: Metrics,
     private readonly checks: ReadinessChecks,
   ) {}
 
   /** Starts listening; the address, or undefined when METRICS_PORT is 0. */
   async listen(): Promise<AddressInfo | undefined> {
-    if (this.config.METRICS_PORT === 0 || this.server) return this.address();
+    if (this.config.port === 0 || this.server) return this.address();
     // unauthenticated: loopback unless the operator opens it (a scraper in another pod, METRICS_HOST=0.0.0.0)
-    const host = this.config.METRICS_HOST ?? MANAGEMENT_DEFAULT_HOST;
+    const host = this.config.host ?? MANAGEMENT_DEFAULT_HOST;
     const server = createServer((req, res) => void this.handle(req, res));
     // a scraper's keep-alive connection must not hold the stop up
     server.keepAliveTimeout = 5_000;
@@ -41,12 +41,12 @@ export class ManagementServer implements OnApplicationShutdown {
       server.once('error', (error: NodeJS.ErrnoException) =>
         reject(
           new StartupError(
-            `METRICS_PORT ${this.config.METRICS_PORT} on ${host} cannot be opened (${error.code ?? error.message}); set another port, or 0 for none`,
-            { setting: 'METRICS_PORT', reason: error.code ?? error.message, host, port: this.config.METRICS_PORT },
+            `METRICS_PORT ${this.config.port} on ${host} cannot be opened (${error.code ?? error.message}); set another port, or 0 for none`,
+            { setting: 'METRICS_PORT', reason: error.code ?? error.message, host, port: this.config.port },
           ),
         ),
       );
-      server.listen(this.config.METRICS_PORT, host, () => resolve());
+      server.listen(this.config.port, host, () => resolve());
     });
     this.server = server;
     return this.address();

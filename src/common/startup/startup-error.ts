@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/env.schema';
+import { ConfigError } from '../config/config-error';
 
 /**
  * Why the service cannot start, told as an operator fixes it: the message names the setting to

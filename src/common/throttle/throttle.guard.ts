@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { RedisClient } from '../limits/redis-connection';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { IS_PUBLIC } from '../auth/public.decorator';
-import { AppConfig } from '../config/app-config.module';
+import { ThrottleSettings } from './throttle.settings';
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { redisFault } from '../errors/dependency-error';
@@ -28,20 +28,20 @@ export class ThrottleGuard implements CanActivate {
   private readonly redis: boolean;
 
   constructor(
-    config: AppConfig,
+    config: ThrottleSettings,
     private readonly reflector: Reflector,
     @Optional() @Inject(REDIS) redis?: RedisClient | null,
     @Optional() private readonly outages?: DependencyOutages,
     @Optional() private readonly limitMetrics?: LimitMetrics,
   ) {
     this.redis = Boolean(redis);
-    if (config.THROTTLE_PUBLIC_LIMIT > 0) {
+    if (config.publicLimit > 0) {
       // in memory, per instance, even with Redis: a Redis outage must not fail the liveness probe
-      const duration = Math.ceil(config.THROTTLE_WINDOW / 1000);
-      this.publicLimiter = new RateLimiterMemory({ points: config.THROTTLE_PUBLIC_LIMIT, duration });
+      const duration = Math.ceil(config.windowMs / 1000);
+      this.publicLimiter = new RateLimiterMemory({ points: config.publicLimit, duration });
     }
-    if (config.THROTTLE_LIMIT === 0) return;
-    const options = { points: config.THROTTLE_LIMIT, duration: Math.ceil(config.THROTTLE_WINDOW / 1000) };
+    if (config.limit === 0) return;
+    const options = { points: config.limit, duration: Math.ceil(config.windowMs / 1000) };
     this.limiter = redis
       ? new RateLimiterRedis({
           ...options,

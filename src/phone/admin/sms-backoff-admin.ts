@@ -1,6 +1,7 @@
 import { Global, Injectable, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
+import { validateEnvironment } from '../../app.config';
 import { AppConfigModule } from '../../common/config/app-config.module';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { IdGenerator } from '../../common/ids/id-generator';
@@ -48,7 +49,7 @@ export class SmsBackoffAdminModule {
     return {
       module: SmsBackoffAdminModule,
       imports: [
-        AppConfigModule.forRoot(env),
+        AppConfigModule.forRoot(validateEnvironment(env)),
         LoggingModule.forRoot(logStream),
         AdminSupportModule,
         DatabaseModule,

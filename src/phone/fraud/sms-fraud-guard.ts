@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createHmac } from 'node:crypto';
-import { AppConfig } from '../../common/config/app-config.module';
+import { FraudSettings } from './fraud.settings';
 import { AppError } from '../../common/errors/app-error';
 import { NewEvent } from '../../common/events/events.repository';
 import { AppLogger } from '../../common/logging/app-logger';
@@ -45,7 +45,7 @@ const UNKNOWN = 'unknown';
  */
 @Injectable()
 export class SmsFraudGuard {
-  private readonly mode: AppConfig['SMS_FRAUD_MODE'];
+  private readonly mode: FraudSettings['mode'];
   private readonly thresholds: FraudThresholds;
   private readonly allowedAddresses: AddressSet;
   private readonly allowedCountries: Set<string>;
@@ -53,27 +53,27 @@ export class SmsFraudGuard {
   private hashKey?: { id: string; key: Buffer };
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: FraudSettings,
     private readonly store: SmsFraudStore,
     private readonly mac: CodeMac,
     private readonly metrics: SmsFraudMetrics,
     private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsFraudGuard.name);
-    this.mode = config.SMS_FRAUD_MODE;
+    this.mode = config.mode;
     this.thresholds = {
-      countryFloor: config.SMS_FRAUD_COUNTRY_FLOOR,
-      countryHourlyFloor: config.SMS_FRAUD_COUNTRY_HOURLY_FLOOR,
-      prefixFloor: config.SMS_FRAUD_PREFIX_FLOOR,
-      prefixHourlyFloor: config.SMS_FRAUD_PREFIX_HOURLY_FLOOR,
-      addressFloor: config.SMS_FRAUD_ADDRESS_FLOOR,
-      addressMaxCountries: config.SMS_FRAUD_ADDRESS_MAX_COUNTRIES,
-      ratio: config.SMS_FRAUD_VERIFIED_RATIO,
-      hourlyDivisor: config.SMS_FRAUD_HOURLY_DIVISOR,
+      countryFloor: config.countryFloor,
+      countryHourlyFloor: config.countryHourlyFloor,
+      prefixFloor: config.prefixFloor,
+      prefixHourlyFloor: config.prefixHourlyFloor,
+      addressFloor: config.addressFloor,
+      addressMaxCountries: config.addressMaxCountries,
+      ratio: config.verifiedRatio,
+      hourlyDivisor: config.hourlyDivisor,
     };
-    this.allowedAddresses = new AddressSet(config.SMS_FRAUD_ALLOWED_ADDRESSES);
-    this.allowedCountries = new Set((config.SMS_FRAUD_ALLOWED_COUNTRIES ?? '').split(',').map((c) => c.trim()));
-    this.allowedNumbers = (config.SMS_FRAUD_ALLOWED_NUMBERS ?? '')
+    this.allowedAddresses = new AddressSet(config.allowedAddresses);
+    this.allowedCountries = new Set((config.allowedCountries ?? '').split(',').map((c) => c.trim()));
+    this.allowedNumbers = (config.allowedNumbers ?? '')
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean)
@@ -107,7 +107,7 @@ export class SmsFraudGuard {
       tx,
       subject,
       now,
-      new Date(now.getTime() - this.config.SMS_FRAUD_REMEMBER_VERIFIED),
+      new Date(now.getTime() - this.config.rememberVerifiedMs),
     );
     if (history.numberVerified) {
       this.decided('verified_number', 'pass', subject);

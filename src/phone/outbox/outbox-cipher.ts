@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { AppConfig } from '../../common/config/app-config.module';
+import { SmsOutboxSettings } from './sms-outbox.settings';
 import { CodeMac } from '../code-mac';
 
 const PURPOSE = 'phone-verify sms outbox v1';
@@ -14,12 +14,12 @@ const CONFIGURED = 'outbox';
 @Injectable()
 export class OutboxCipher {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SmsOutboxSettings,
     private readonly mac: CodeMac,
   ) {}
 
   seal(rowId: string, code: string): string {
-    const keyId = this.config.SMS_OUTBOX_KEY ? CONFIGURED : this.mac.currentKeyId;
+    const keyId = this.config.key ? CONFIGURED : this.mac.currentKeyId;
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key(keyId), iv);
     cipher.setAAD(Buffer.from(rowId));
@@ -40,8 +40,8 @@ export class OutboxCipher {
 
   private key(keyId: string): Buffer {
     const key =
-      keyId === CONFIGURED && this.config.SMS_OUTBOX_KEY
-        ? Buffer.from(this.config.SMS_OUTBOX_KEY, 'base64')
+      keyId === CONFIGURED && this.config.key
+        ? Buffer.from(this.config.key, 'base64')
         : this.mac.deriveKey(keyId, PURPOSE);
     if (!key || key.length !== 32) throw new Error(`outbox key "${keyId}" is not available`);
     return key;

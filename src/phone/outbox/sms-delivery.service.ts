@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
+import { SmsOutboxSettings } from './sms-outbox.settings';
 import { Database } from '../../database/sql';
 import { EventsRepository } from '../../common/events/events.repository';
 import { aggregateOf } from '../../users/entities/user.entity';
@@ -26,7 +26,7 @@ export class SmsDeliveryService {
   private readonly receipts: Set<string>;
 
   constructor(
-    config: AppConfig,
+    config: SmsOutboxSettings,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
@@ -44,9 +44,9 @@ export class SmsDeliveryService {
     logger.setContext(SmsDeliveryService.name);
     this.receipts = new Set(parsers.map((parser) => parser.provider));
     this.retry = {
-      baseMs: config.SMS_RETRY_BASE,
-      maxDelayMs: config.SMS_RETRY_MAX_DELAY,
-      maxAttempts: config.SMS_MAX_ATTEMPTS,
+      baseMs: config.retryBaseMs,
+      maxDelayMs: config.retryMaxDelayMs,
+      maxAttempts: config.maxAttempts,
     };
   }
 

@@ -4,7 +4,7 @@ import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
+import { SmsOutboxSettings } from './sms-outbox.settings';
 import { Database } from '../../database/sql';
 import { SmsDeliveryService } from './sms-delivery.service';
 import { SmsOutboxEntity } from './sms-outbox.entity';
@@ -25,7 +25,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SmsOutboxSettings,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly delivery: SmsDeliveryService,
@@ -38,7 +38,7 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => this.kick(), this.config.SMS_POLL_INTERVAL);
+    this.timer = setInterval(() => this.kick(), this.config.pollIntervalMs);
     this.timer.unref();
     this.kick();
   }
@@ -81,13 +81,13 @@ export class SmsOutboxWorker implements OnApplicationBootstrap, OnModuleDestroy 
   /** Claims due messages for the free slots and starts their deliveries without waiting for them. */
   private async fill(): Promise<void> {
     while (!this.stopped) {
-      const free = this.config.SMS_SEND_CONCURRENCY - this.inFlight.size;
+      const free = this.config.sendConcurrency - this.inFlight.size;
       if (free <= 0) {
         this.backlog = true; // a delivery that ends looks again
         return;
       }
       const now = this.clock.now();
-      const rows = await this.db.transaction((tx) => this.outbox.claimDue(tx, now, this.config.SMS_SEND_LEASE, free));
+      const rows = await this.db.transaction((tx) => this.outbox.claimDue(tx, now, this.config.sendLeaseMs, free));
       for (const row of rows) this.start(row);
       if (rows.length < free) {
         this.backlog = false;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
+import { SmsSettings } from '../sms/sms.settings';
 import { EventsRepository } from '../../common/events/events.repository';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Database } from '../../database/sql';
@@ -38,7 +38,7 @@ export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>)
 @Injectable()
 export class SmsReceiptApplier {
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SmsSettings,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly users: UsersRepository,

@@ -2,7 +2,8 @@ import { Inject, Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
+import { RetentionSettings } from '../retention/retention.settings';
+import { SmsSettings } from '../sms/sms.settings';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Database } from '../../database/sql';
 import { PhoneErrors } from '../phone.errors';
@@ -48,7 +49,8 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
   private swept = false;
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: SmsSettings,
+    private readonly retention: RetentionSettings,
     @Inject(RECEIPT_PARSERS) parsers: ReceiptParser[],
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
@@ -86,7 +88,7 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
       // a kept code dies by its message's give_up_at, at most SMS_MAX_AGE (24 h) after it was first
       // due: two days back covers it with a margin; the first sweep of an instance looks at all
       const dueSince = this.swept ? new Date(now.getTime() - SWEEP_WINDOW_MS) : new Date(0);
-      const receiptsBefore = new Date(now.getTime() - this.config.SMS_RECEIPT_RETENTION);
+      const receiptsBefore = new Date(now.getTime() - this.retention.receiptsMs);
       const erased = await this.outbox.eraseDeadCodes(now, dueSince, receiptsBefore);
       this.swept = true;
       let retry = false;
@@ -110,14 +112,14 @@ export class SmsReceiptsService implements OnApplicationBootstrap, OnModuleDestr
 
   async receive(provider: string, request: IncomingReceipt): Promise<void> {
     const parser = this.parsers.get(provider);
-    if (!parser || !this.config.SMS_RECEIPTS_BASE_URL) {
+    if (!parser || !this.config.receiptsBaseUrl) {
       this.metrics.receiptRejected('unknown', 'receipts_off');
       throw PhoneErrors.receiptsOff(provider.slice(0, 40));
     }
     let receipts: DeliveryReceipt[];
     try {
       receipts = parser.parse({
-        url: receiptUrl(this.config.SMS_RECEIPTS_BASE_URL, provider) + request.query,
+        url: receiptUrl(this.config.receiptsBaseUrl, provider) + request.query,
         headers: request.headers,
         rawBody: request.rawBody,
       });

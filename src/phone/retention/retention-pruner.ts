@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
+import { FraudSettings } from '../fraud/fraud.settings';
+import { RetentionSettings } from './retention.settings';
 import { EventPosition, EventsRepository } from '../../common/events/events.repository';
 import { LimitBackoffsRepository } from '../../common/limits/limit-backoffs.repository';
 import { LimitHitsRepository } from '../../common/limits/limit-hits.repository';
@@ -42,7 +43,8 @@ export class RetentionPruner {
   private readonly redacted = new Map<string, EventPosition>();
 
   constructor(
-    private readonly config: AppConfig,
+    private readonly config: RetentionSettings,
+    private readonly fraud: FraudSettings,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly fraudCounts: SmsFraudCountsRepository,
@@ -58,24 +60,20 @@ export class RetentionPruner {
     const fraud = await this.db.transaction((tx) =>
       this.fraudCounts.prune(
         tx,
-        hourOf(now) - this.config.SMS_FRAUD_COUNTER_RETENTION,
-        now.getTime() - this.config.SMS_FRAUD_REMEMBER_VERIFIED,
+        hourOf(now) - this.fraud.counterRetentionMs,
+        now.getTime() - this.fraud.rememberVerifiedMs,
       ),
     );
     return {
-      outbox: await this.inBatches((tx) =>
-        this.outbox.removeEnded(tx, ago(this.config.SMS_OUTBOX_RETENTION), now, BATCH),
-      ),
-      receipts: await this.db.transaction((tx) =>
-        this.outbox.removeReceiptsBefore(tx, ago(this.config.SMS_RECEIPT_RETENTION)),
-      ),
+      outbox: await this.inBatches((tx) => this.outbox.removeEnded(tx, ago(this.config.outboxMs), now, BATCH)),
+      receipts: await this.db.transaction((tx) => this.outbox.removeReceiptsBefore(tx, ago(this.config.receiptsMs))),
       fraud_counts: fraud.counts,
       verified_numbers: fraud.numbers,
       limit_hits: await this.inBatches((tx) =>
         this.limitHits.removeUntil(tx, now.getTime() - LONGEST_LIMIT_WINDOW_MS, BATCH),
       ),
       limit_backoffs: await this.db.transaction((tx) => this.backoffs.removeExpired(tx, now.getTime())),
-      event_phones: await this.redactPhones(ago(this.config.EVENT_PHONE_RETENTION)),
+      event_phones: await this.redactPhones(ago(this.config.eventPhonesMs)),
     };
   }
 

@@ -1,12 +1,12 @@
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
-import { DEFAULT_ROUTE, effectiveRoutes, parseSenderIds, providerList } from '../../common/config/sms-routes';
+import { DEFAULT_ROUTE, effectiveRoutes, parseSenderIds, providerList } from './sms-routes';
 import type { PhoneMetrics } from '../phone.metrics';
 import { receiptUrl } from './delivery-receipt';
 import { MeasuredSmsSender } from './measured-sms-sender';
 import { MESSAGEBIRD_RECEIPTS_PATH, MessageBirdSmsSender } from './messagebird-sms-sender';
 import { RoutingSmsSender } from './routing-sms-sender';
 import { SnsSmsSender } from './sns-sms-sender';
+import type { SmsSettings } from './sms.settings';
 import {
   ConsoleSmsSender,
   NoneSmsSender,
@@ -61,11 +61,11 @@ export function smsProviderNames(setting: string): string[] {
 }
 
 /** Where a provider is told to send its receipts, when SMS_RECEIPTS_BASE_URL is set. */
-export function receiptsUrl(config: AppConfig, path: string): string | undefined {
-  return config.SMS_RECEIPTS_BASE_URL ? `${config.SMS_RECEIPTS_BASE_URL.replace(/\/+$/, '')}${path}` : undefined;
+export function receiptsUrl(sms: SmsSettings, path: string): string | undefined {
+  return sms.receiptsBaseUrl ? `${sms.receiptsBaseUrl.replace(/\/+$/, '')}${path}` : undefined;
 }
 
-function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
+function createOne(name: string, sms: SmsSettings, clock: Clock): SmsSender {
   switch (name) {
     case 'console':
       return new ConsoleSmsSender();
@@ -74,56 +74,56 @@ function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
     case 'webhook':
       return new WebhookSmsSender(
         {
-          url: config.SMS_WEBHOOK_URL!,
-          timeoutMs: config.SMS_WEBHOOK_TIMEOUT,
-          signingKey: config.SMS_WEBHOOK_SIGNING_KEY,
+          url: sms.webhook.url!,
+          timeoutMs: sms.webhook.timeoutMs,
+          signingKey: sms.webhook.signingKey,
         },
         clock,
       );
     case 'twilio':
       return new TwilioSmsSender(
         {
-          baseUrl: config.TWILIO_BASE_URL,
-          accountSid: config.TWILIO_ACCOUNT_SID!,
-          authToken: config.TWILIO_AUTH_TOKEN!,
-          from: config.TWILIO_FROM_NUMBER,
-          messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID,
-          timeoutMs: config.TWILIO_TIMEOUT,
-          statusCallbackUrl: config.SMS_RECEIPTS_BASE_URL && receiptUrl(config.SMS_RECEIPTS_BASE_URL, name),
+          baseUrl: sms.twilio.baseUrl,
+          accountSid: sms.twilio.accountSid!,
+          authToken: sms.twilio.authToken!,
+          from: sms.twilio.fromNumber,
+          messagingServiceSid: sms.twilio.messagingServiceSid,
+          timeoutMs: sms.twilio.timeoutMs,
+          statusCallbackUrl: sms.receiptsBaseUrl && receiptUrl(sms.receiptsBaseUrl, name),
         },
         clock,
       );
     case 'vonage':
       return new VonageSmsSender(
         {
-          baseUrl: config.VONAGE_BASE_URL,
-          apiKey: config.VONAGE_API_KEY!,
-          apiSecret: config.VONAGE_API_SECRET,
-          signatureSecret: config.VONAGE_API_SECRET ? undefined : config.VONAGE_SIGNATURE_SECRET,
-          signatureMethod: config.VONAGE_SIGNATURE_METHOD,
-          from: config.VONAGE_FROM!,
-          timeoutMs: config.VONAGE_TIMEOUT,
-          callbackUrl: receiptsUrl(config, VONAGE_RECEIPTS_PATH),
+          baseUrl: sms.vonage.baseUrl,
+          apiKey: sms.vonage.apiKey!,
+          apiSecret: sms.vonage.apiSecret,
+          signatureSecret: sms.vonage.apiSecret ? undefined : sms.vonage.signatureSecret,
+          signatureMethod: sms.vonage.signatureMethod,
+          from: sms.vonage.from!,
+          timeoutMs: sms.vonage.timeoutMs,
+          callbackUrl: receiptsUrl(sms, VONAGE_RECEIPTS_PATH),
         },
         clock,
       );
     case 'sns':
       return new SnsSmsSender({
-        region: config.SNS_REGION!,
-        endpoint: config.SNS_ENDPOINT,
-        accessKeyId: config.SNS_ACCESS_KEY_ID,
-        secretAccessKey: config.SNS_SECRET_ACCESS_KEY,
-        senderId: config.SNS_SENDER_ID,
-        timeoutMs: config.SNS_TIMEOUT,
+        region: sms.sns.region!,
+        endpoint: sms.sns.endpoint,
+        accessKeyId: sms.sns.accessKeyId,
+        secretAccessKey: sms.sns.secretAccessKey,
+        senderId: sms.sns.senderId,
+        timeoutMs: sms.sns.timeoutMs,
       });
     case 'messagebird':
       return new MessageBirdSmsSender(
         {
-          baseUrl: config.MESSAGEBIRD_BASE_URL,
-          accessKey: config.MESSAGEBIRD_ACCESS_KEY!,
-          originator: config.MESSAGEBIRD_ORIGINATOR!,
-          timeoutMs: config.MESSAGEBIRD_TIMEOUT,
-          reportUrl: receiptsUrl(config, MESSAGEBIRD_RECEIPTS_PATH),
+          baseUrl: sms.messagebird.baseUrl,
+          accessKey: sms.messagebird.accessKey!,
+          originator: sms.messagebird.originator!,
+          timeoutMs: sms.messagebird.timeoutMs,
+          reportUrl: receiptsUrl(sms, MESSAGEBIRD_RECEIPTS_PATH),
         },
         clock,
       );
@@ -138,19 +138,19 @@ function createOne(name: string, config: AppConfig, clock: Clock): SmsSender {
  * failover chain (so skipProviders holds for a chain of one too). Each provider call is measured,
  * given `metrics`, under its route.
  */
-export function createSmsSender(config: AppConfig, clock: Clock, metrics?: PhoneMetrics): SmsSender {
+export function createSmsSender(sms: SmsSettings, clock: Clock, metrics?: PhoneMetrics): SmsSender {
   const build = (name: string, route: string) => {
-    const sender = createOne(name, config, clock);
+    const sender = createOne(name, sms, clock);
     return metrics ? new MeasuredSmsSender(sender, metrics, route) : sender;
   };
-  if (!config.SMS_ROUTES && !config.SMS_SENDER_IDS) {
-    const senders = smsProviderNames(config.SMS_PROVIDER).map((name) => build(name, DEFAULT_ROUTE));
+  if (!sms.routes && !sms.senderIds) {
+    const senders = smsProviderNames(sms.provider).map((name) => build(name, DEFAULT_ROUTE));
     return senders.length === 1 ? senders[0] : new FailoverSmsSender(senders);
   }
   const chains = new Map<string, SmsSender>();
-  for (const [route, names] of effectiveRoutes(config)) {
+  for (const [route, names] of effectiveRoutes(sms)) {
     chains.set(route, new FailoverSmsSender(names.map((name) => build(name, route))));
   }
-  const senderIds = config.SMS_SENDER_IDS ? parseSenderIds(config.SMS_SENDER_IDS) : new Map<string, string>();
+  const senderIds = sms.senderIds ? parseSenderIds(sms.senderIds) : new Map<string, string>();
   return new RoutingSmsSender(chains, typeof senderIds === 'string' ? new Map() : senderIds);
 }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_ROUTE } from '../../common/config/sms-routes';
+import { DEFAULT_ROUTE } from './sms-routes';
 import type { PhoneMetrics } from '../phone.metrics';
 import { SmsAccepted, SmsDeliveryError, SmsMessage, SmsSender } from './sms-sender';
 

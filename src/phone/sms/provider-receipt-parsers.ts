@@ -1,7 +1,7 @@
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
-import { configuredProviders } from '../../common/config/sms-routes';
+import { configuredProviders } from './sms-routes';
 import { ReceiptParser } from './delivery-receipt';
+import type { SmsSettings } from './sms.settings';
 import { MESSAGEBIRD_RECEIPTS_PATH, MessageBirdReceiptParser } from './messagebird-sms-sender';
 import { VONAGE_RECEIPTS_PATH, VonageReceiptParser } from './vonage-sms-sender';
 
@@ -16,19 +16,19 @@ export const RECEIPT_PATHS: Readonly<Record<string, string>> = {
  * secret (VONAGE_SIGNATURE_SECRET, MESSAGEBIRD_SIGNING_KEY) it still exists and refuses every
  * receipt with 401, so a missing secret shows in the provider's webhook log, not as a 404.
  */
-export function providerReceiptParser(name: string, config: AppConfig, clock: Clock): ReceiptParser | undefined {
+export function providerReceiptParser(name: string, sms: SmsSettings, clock: Clock): ReceiptParser | undefined {
   switch (name) {
     case 'vonage':
       return new VonageReceiptParser(
         {
-          apiKey: config.VONAGE_API_KEY!,
-          signatureSecret: config.VONAGE_SIGNATURE_SECRET,
-          signatureMethod: config.VONAGE_SIGNATURE_METHOD,
+          apiKey: sms.vonage.apiKey!,
+          signatureSecret: sms.vonage.signatureSecret,
+          signatureMethod: sms.vonage.signatureMethod,
         },
         clock,
       );
     case 'messagebird':
-      return new MessageBirdReceiptParser({ signingKey: config.MESSAGEBIRD_SIGNING_KEY }, clock);
+      return new MessageBirdReceiptParser({ signingKey: sms.messagebird.signingKey }, clock);
     default:
       return undefined;
   }
@@ -38,9 +38,9 @@ export function providerReceiptParser(name: string, config: AppConfig, clock: Cl
  * The receipt parsers of the new providers that SMS_PROVIDER or SMS_ROUTES names, when
  * SMS_RECEIPTS_BASE_URL is set (unset, no receipts are asked for and none are taken).
  */
-export function receiptParsers(config: AppConfig, clock: Clock): ReceiptParser[] {
-  if (!config.SMS_RECEIPTS_BASE_URL) return [];
-  return configuredProviders(config)
-    .map((name) => providerReceiptParser(name, config, clock))
+export function receiptParsers(sms: SmsSettings, clock: Clock): ReceiptParser[] {
+  if (!sms.receiptsBaseUrl) return [];
+  return configuredProviders(sms)
+    .map((name) => providerReceiptParser(name, sms, clock))
     .filter((parser): parser is ReceiptParser => parser !== undefined);
 }

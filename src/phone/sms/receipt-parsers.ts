@@ -1,24 +1,22 @@
 import { Clock } from '../../common/clock';
-import { AppConfig } from '../../common/config/app-config.module';
 import { ReceiptParser } from './delivery-receipt';
-import { configuredProviders } from '../../common/config/sms-routes';
+import type { SmsSettings } from './sms.settings';
+import { configuredProviders } from './sms-routes';
 import { providerReceiptParser } from './provider-receipt-parsers';
 import { TwilioReceiptParser } from './twilio-receipts';
 import { WebhookReceiptParser } from './webhook-receipts';
 
 /** The receipt parser of one provider, undefined when it has none (or lacks what authenticates its receipts). */
-function parserOf(name: string, config: AppConfig, clock: Clock): ReceiptParser | undefined {
+function parserOf(name: string, sms: SmsSettings, clock: Clock): ReceiptParser | undefined {
   switch (name) {
     case 'twilio':
-      return new TwilioReceiptParser(config.TWILIO_AUTH_TOKEN!);
+      return new TwilioReceiptParser(sms.twilio.authToken!);
     case 'webhook':
       // unsigned receipts would let anyone mark messages undelivered: none without a key
-      return config.SMS_WEBHOOK_SIGNING_KEY
-        ? new WebhookReceiptParser(config.SMS_WEBHOOK_SIGNING_KEY, clock)
-        : undefined;
+      return sms.webhook.signingKey ? new WebhookReceiptParser(sms.webhook.signingKey, clock) : undefined;
     default:
       // vonage, messagebird (undefined for the others)
-      return providerReceiptParser(name, config, clock);
+      return providerReceiptParser(name, sms, clock);
   }
 }
 
@@ -26,9 +24,9 @@ function parserOf(name: string, config: AppConfig, clock: Clock): ReceiptParser 
  * The receipt parsers of the providers SMS_PROVIDER and SMS_ROUTES name, when SMS_RECEIPTS_BASE_URL is set
  * (else none: no receipts are requested, and none are taken). A new provider joins by a case above.
  */
-export function createReceiptParsers(config: AppConfig, clock: Clock): ReceiptParser[] {
-  if (!config.SMS_RECEIPTS_BASE_URL) return [];
-  return configuredProviders(config)
-    .map((name) => parserOf(name, config, clock))
+export function createReceiptParsers(sms: SmsSettings, clock: Clock): ReceiptParser[] {
+  if (!sms.receiptsBaseUrl) return [];
+  return configuredProviders(sms)
+    .map((name) => parserOf(name, sms, clock))
     .filter((parser): parser is ReceiptParser => parser !== undefined);
 }

@@ -1,5 +1,5 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
-import { DEFAULT_ROUTE, effectiveRoutes } from '../../common/config/sms-routes';
+import { DEFAULT_ROUTE, effectiveRoutes } from './sms-routes';
 import { SmsAccepted, SmsMessage, SmsSender } from './sms-sender';
 
 /** The destination's country (ISO 3166-1 alpha-2) by libphonenumber's metadata, or undefined. */
@@ -22,8 +22,8 @@ export function routeOf(
  * The providers a message to `e164` is offered to, in order: its country's route of SMS_ROUTES,
  * else `*` (SMS_PROVIDER without SMS_ROUTES). What a receipt's retry may still try.
  */
-export function providerChainOf(config: { SMS_PROVIDER: string; SMS_ROUTES?: string }, e164: string): string[] {
-  const routes = effectiveRoutes(config);
+export function providerChainOf(sms: { provider: string; routes?: string }, e164: string): string[] {
+  const routes = effectiveRoutes(sms);
   return routes.get(routeOf(countryOf(e164), routes))!;
 }
 

@@ -1,5 +1,6 @@
-import { AppConfig } from '../../common/config/app-config.module';
-import { ConfigError, validateEnvironment } from '../../common/config/env.schema';
+import { validateEnvironment } from '../../app.config';
+import { ConfigError } from '../../common/config/config-error';
+import type { SmsSettings } from './sms.settings';
 import { BUILT_IN_SMS_TEMPLATES, parseSmsTemplates, renderSmsText, SmsText } from './sms-text';
 
 const EN = '482913 is your code to verify your phone number. Do not share it with anyone.';
@@ -22,7 +23,7 @@ function gsm7Length(text: string): number | undefined {
 }
 
 function smsTextFor(env: Record<string, string> = {}): SmsText {
-  return new SmsText(validateEnvironment(env) as AppConfig);
+  return new SmsText(validateEnvironment(env).sms);
 }
 
 describe(SmsText.name, () => {
@@ -100,7 +101,7 @@ describe(SmsText.name, () => {
   );
 
   it('refuses SMS_TEMPLATES it cannot use', () => {
-    expect(() => new SmsText({ SMS_TEMPLATES: '{"en": "no code"}' } as AppConfig)).toThrow('must contain {{code}}');
+    expect(() => new SmsText({ templates: '{"en": "no code"}' } as SmsSettings)).toThrow('must contain {{code}}');
   });
 
   it('checks SMS_TEMPLATES at start-up, with the ConfigError that names the variable', () => {

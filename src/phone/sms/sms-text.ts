@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../../common/config/app-config.module';
-import { ConfigError } from '../../common/config/env.schema';
+import { ConfigError } from '../../common/config/config-error';
+import { SmsSettings } from './sms.settings';
 import { LANGUAGE_TAG, parseSmsTemplates, PLACEHOLDER, SmsTemplates } from './sms-templates';
 
 export { parseSmsTemplates } from './sms-templates';
@@ -82,9 +82,9 @@ export class SmsText {
   private readonly templates: SmsTemplates;
   private readonly webOtpDomain?: string;
 
-  constructor(config: AppConfig) {
-    this.templates = { ...BUILT_IN_SMS_TEMPLATES, ...configuredTemplates(config.SMS_TEMPLATES) };
-    this.webOtpDomain = config.SMS_WEBOTP_DOMAIN;
+  constructor(config: SmsSettings) {
+    this.templates = { ...BUILT_IN_SMS_TEMPLATES, ...configuredTemplates(config.templates) };
+    this.webOtpDomain = config.webOtpDomain;
   }
 
   render(input: SmsTextInput): string {

@@ -1,5 +1,4 @@
-import { AppConfig } from '../../../src/common/config/app-config.module';
-import { validateEnvironment } from '../../../src/common/config/env.schema';
+import { AppConfig, validateEnvironment } from '../../../src/app.config';
 import { CodeMac } from '../../../src/phone/code-mac';
 
 /** Two MAC keys: k1 signs new codes, k0 is the one before a rotation. */
@@ -7,7 +6,7 @@ export const MAC_KEYS = `k1:${Buffer.alloc(32, 1).toString('base64')},k0:${Buffe
 
 /** The configuration as start-up validates it: defaults, the test MAC keys, and what a spec sets. */
 export function unitConfig(env: Record<string, string> = {}): AppConfig {
-  return validateEnvironment({ CODE_HMAC_KEY: MAC_KEYS, ...env }) as AppConfig;
+  return validateEnvironment({ CODE_HMAC_KEY: MAC_KEYS, ...env });
 }
 
 type Logger = ConstructorParameters<typeof CodeMac>[1];
@@ -15,7 +14,7 @@ const silent = { setContext: () => undefined, warn: () => undefined } as unknown
 
 /** A CodeMac with its keys loaded, as the module's start leaves it. */
 export function codeMac(config: AppConfig = unitConfig()): CodeMac {
-  const mac = new CodeMac(config, silent);
+  const mac = new CodeMac(config.codes, silent);
   mac.onModuleInit();
   return mac;
 }

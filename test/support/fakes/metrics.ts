@@ -1,4 +1,4 @@
-import { AppConfig } from '../../../src/common/config/app-config.module';
+import type { AppConfig } from '../../../src/app.config';
 import { LimitMetrics } from '../../../src/common/limits/limit.metrics';
 import { Metrics } from '../../../src/common/metrics/metrics';
 import { PhoneMetrics } from '../../../src/phone/phone.metrics';
@@ -11,5 +11,5 @@ export function limitMetrics(): LimitMetrics {
 /** The phone funnel counters, on a registry of their own. */
 export function phoneMetrics(config: AppConfig): PhoneMetrics {
   const metrics = new Metrics();
-  return new PhoneMetrics(metrics, config, new LimitMetrics(metrics));
+  return new PhoneMetrics(metrics, config.codes, config.sms, new LimitMetrics(metrics));
 }

@@ -1,4 +1,4 @@
-import { AppConfig } from '../../../src/common/config/app-config.module';
+import type { AppConfig } from '../../../src/app.config';
 import { AppLogger } from '../../../src/common/logging/app-logger';
 import { Metrics } from '../../../src/common/metrics/metrics';
 import { CodeMac } from '../../../src/phone/code-mac';
@@ -119,5 +119,5 @@ export function fraudGuard(
   logger: CapturingLogger = new CapturingLogger(),
   metrics: Metrics = new Metrics(),
 ): SmsFraudGuard {
-  return new SmsFraudGuard(config, store, mac, new SmsFraudMetrics(metrics), logger as unknown as AppLogger);
+  return new SmsFraudGuard(config.fraud, store, mac, new SmsFraudMetrics(metrics), logger as unknown as AppLogger);
 }

@@ -55,14 +55,14 @@ export function isSenderId(value: string): boolean {
  * The provider chains in use: SMS_ROUTES' entries, and the default route (`*`): SMS_ROUTES' own
  * when it has one, else SMS_PROVIDER. Settings must have been validated.
  */
-export function effectiveRoutes(config: { SMS_PROVIDER: string; SMS_ROUTES?: string }): Map<string, string[]> {
-  const parsed = config.SMS_ROUTES ? parseSmsRoutes(config.SMS_ROUTES) : new Map<string, string[]>();
+export function effectiveRoutes(sms: { provider: string; routes?: string }): Map<string, string[]> {
+  const parsed = sms.routes ? parseSmsRoutes(sms.routes) : new Map<string, string[]>();
   const routes = typeof parsed === 'string' ? new Map<string, string[]>() : parsed;
-  if (!routes.has(DEFAULT_ROUTE)) routes.set(DEFAULT_ROUTE, providerList(config.SMS_PROVIDER));
+  if (!routes.has(DEFAULT_ROUTE)) routes.set(DEFAULT_ROUTE, providerList(sms.provider));
   return routes;
 }
 
 /** Every provider SMS_PROVIDER (as the default route) and SMS_ROUTES name, once each, in order of appearance. */
-export function configuredProviders(config: { SMS_PROVIDER: string; SMS_ROUTES?: string }): string[] {
-  return [...new Set([...effectiveRoutes(config).values()].flat())];
+export function configuredProviders(sms: { provider: string; routes?: string }): string[] {
+  return [...new Set([...effectiveRoutes(sms).values()].flat())];
 }

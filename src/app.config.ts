@@ -1,0 +1,74 @@
+import { AuthSettings } from './common/auth/auth.settings';
+import { AppSettings } from './common/config/app.settings';
+import { ConfigError } from './common/config/config-error';
+import { Group, SettingsGroup } from './common/config/setting';
+import { readSettings } from './common/config/settings-reader';
+import { HttpSettings } from './common/http/http.settings';
+import { RedisSettings } from './common/limits/redis.settings';
+import { MetricsSettings } from './common/metrics/metrics.settings';
+import { ThrottleSettings } from './common/throttle/throttle.settings';
+import { DatabaseSettings } from './database/database.settings';
+import { FraudSettings } from './phone/fraud/fraud.settings';
+import { CodeSettings } from './phone/phone-codes.settings';
+import { LimitSettings } from './phone/phone-limits.settings';
+import { RetentionSettings } from './phone/retention/retention.settings';
+import { SmsSettings } from './phone/sms/sms.settings';
+import { UsersSettings } from './users/users.settings';
+
+/**
+ * Every setting, group by group; each module declares and injects its own group (AppConfigModule
+ * provides each by its class). The order is that of docs/configuration.md.
+ */
+@SettingsGroup('phone-verify')
+export class AppConfig {
+  @Group(() => AppSettings)
+  readonly app: AppSettings;
+
+  @Group(() => HttpSettings)
+  readonly http: HttpSettings;
+
+  @Group(() => ThrottleSettings)
+  readonly throttle: ThrottleSettings;
+
+  @Group(() => MetricsSettings)
+  readonly metrics: MetricsSettings;
+
+  @Group(() => DatabaseSettings)
+  readonly database: DatabaseSettings;
+
+  @Group(() => RedisSettings)
+  readonly redis: RedisSettings;
+
+  @Group(() => AuthSettings)
+  readonly auth: AuthSettings;
+
+  @Group(() => UsersSettings)
+  readonly users: UsersSettings;
+
+  @Group(() => CodeSettings)
+  readonly codes: CodeSettings;
+
+  @Group(() => LimitSettings)
+  readonly limits: LimitSettings;
+
+  @Group(() => SmsSettings)
+  readonly sms: SmsSettings;
+
+  @Group(() => FraudSettings)
+  readonly fraud: FraudSettings;
+
+  @Group(() => RetentionSettings)
+  readonly retention: RetentionSettings;
+}
+
+/**
+ * The one place every setting is checked at start: each group's validators and rules, with what
+ * NODE_ENV asks of them. Returns typed, defaulted settings or throws a ConfigError naming every
+ * bad variable (main.ts logs it as the one fatal line).
+ */
+export function validateEnvironment(env: Record<string, unknown>): AppConfig {
+  const { config, problems } = readSettings(AppConfig, env, (read) => ({ production: read.app.production }));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+

@@ -1,0 +1,18 @@
+import { IntRange, Optional, Setting, SettingsGroup, Text } from '../config/setting';
+
+@SettingsGroup('Metrics and probes')
+export class MetricsSettings {
+  @Setting(
+    'METRICS_PORT',
+    'management port: Prometheus `GET /metrics`, `/livez`, `/readyz` (docs/operations.md); never the public API; `0` turns it off',
+  )
+  @IntRange(0, 65535)
+  readonly port: number = 9464;
+
+  @Setting('METRICS_HOST', 'address of the management port (no authentication); `0.0.0.0` for a scraper elsewhere', {
+    default: '`127.0.0.1` (loopback)',
+  })
+  @Optional()
+  @Text()
+  readonly host?: string = undefined;
+}

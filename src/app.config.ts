@@ -2,7 +2,8 @@ import { AuthSettings } from './common/auth/auth.settings';
 import { AppSettings } from './common/config/app.settings';
 import { ConfigError } from './common/config/config-error';
 import { Group, SettingsGroup } from './common/config/setting';
-import { readSettings } from './common/config/settings-reader';
+import { readSettings, settingsCatalogue } from './common/config/settings-reader';
+import { unknownSettings } from './common/config/unknown-settings';
 import { HttpSettings } from './common/http/http.settings';
 import { RedisSettings } from './common/limits/redis.settings';
 import { MetricsSettings } from './common/metrics/metrics.settings';
@@ -72,3 +73,10 @@ export function validateEnvironment(env: Record<string, unknown>): AppConfig {
   return config;
 }
 
+/** Variables of `env` that look like a setting and are none (`SMS_PROVDER`), each with the setting it is closest to. */
+export function unknownSettingsIn(env: Record<string, unknown>): { name: string; closest: string }[] {
+  return unknownSettings(
+    env,
+    settingsCatalogue(AppConfig).map((setting) => setting.env),
+  );
+}

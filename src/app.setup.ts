@@ -13,7 +13,7 @@ import { GrpcServer as GrpcStrategy } from './common/grpc/grpc-server';
 import { cors } from './common/http/cors';
 import { OnePort } from './common/http/one-port';
 import { rpcOverHttp } from './common/rpc/rpc-middleware';
-import { validateEnvironment } from './app.config';
+import { unknownSettingsIn, validateEnvironment } from './app.config';
 import { HttpSettings } from './common/http/http.settings';
 import { NestPinoLogger, ROOT_LOGGER } from './common/logging/app-logger';
 import { createRootLogger } from './common/logging/logging';
@@ -49,6 +49,10 @@ export function onePortOf(app: INestApplication): OnePort | undefined {
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
   const settings = options.config ?? validateEnvironment({ ...process.env, ...options.env });
   const rootLogger = options.rootLogger ?? createRootLogger(settings.app.logLevel, options.logStream);
+  for (const { name, closest } of unknownSettingsIn({ ...process.env, ...options.env })) {
+    // the name only: the value may be a secret
+    rootLogger.warn({ variable: name, closest }, `${name} is not a setting and is ignored: did you mean ${closest}?`);
+  }
   // before anything else, so that the first request is traced (off, it loads nothing)
   const tracing = createTracing({ ...process.env, ...options.env });
   // Nest logs through pino from its first line; a failing start is thrown to the caller (main.ts

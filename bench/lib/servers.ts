@@ -58,7 +58,7 @@ export interface AppServer {
   stop(): Promise<void>;
 }
 
-/** Bounds the service accepts (src/common/config/env.schema.ts), chosen so more wrong guesses fit per user. */
+/** Bounds the service accepts (docs/configuration.md), chosen so more wrong guesses fit per user. */
 export const PHONE_CODE_MAX_ATTEMPTS = 10;
 export const PHONE_MAX_FAILED_PER_DAY = 1000;
 export const PHONE_CODE_TTL_MS = 86_400_000;

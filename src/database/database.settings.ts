@@ -1,6 +1,9 @@
 import { DurationRange, IntRange, OneOf, Optional, Pattern, Setting, SettingsGroup } from '../common/config/setting';
 
-@SettingsGroup('Database')
+@SettingsGroup(
+  'Database',
+  'An SQLite file (one instance per file) or PostgreSQL ([ADR 0007](adr/0007-two-databases.md)).',
+)
 export class DatabaseSettings {
   @Setting('DATABASE_URL', 'an SQLite file path (`sqlite:`/`file:` prefixes allowed), or a `postgres://` URL')
   @Pattern(/^(postgres(ql)?:\/\/.+|sqlite:.+|file:.+|[^:]+)$/, 'a postgres:// URL, sqlite:<path> or a file path')

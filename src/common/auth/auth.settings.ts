@@ -4,7 +4,10 @@ import { ACCESS_TOKEN_ALGORITHMS, ACCESS_TOKEN_TYPE } from './access-token-verif
 
 const ALGORITHM = `(${ACCESS_TOKEN_ALGORITHMS.join('|')})`;
 
-@SettingsGroup('JWT access tokens')
+@SettingsGroup(
+  'JWT access tokens',
+  "Personal access tokens always work; these settings accept an IdP's JWT access tokens as well ([API](api.md)).",
+)
 export class AuthSettings {
   @Setting('OIDC_ISSUER', 'issuer of accepted JWT access tokens')
   @Optional()

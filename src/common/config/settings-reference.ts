@@ -31,6 +31,8 @@ function defaultCell(entry: CatalogueEntry): string {
 }
 
 const cell = (text: string) => text.replace(/\|/g, '\\|');
+/** A validator's words, which are not markdown: `*`, `_`, `<` and brackets stay as written. */
+const plain = (text: string) => text.replace(/[*_<[\]]/g, (c) => `\\${c}`);
 
 function sections(root: SettingsClass): { title: string; intro?: string; entries: CatalogueEntry[] }[] {
   const catalogue = settingsCatalogue(root);
@@ -70,7 +72,7 @@ export function configurationReference(root: SettingsClass): string {
     lines.push('| variable | default | accepts | meaning |', '|---|---|---|---|');
     for (const entry of entries) {
       lines.push(
-        `| \`${entry.env}\` | ${cell(defaultCell(entry))} | ${cell(entry.accepts)} | ${cell(entry.description)} |`,
+        `| \`${entry.env}\` | ${cell(defaultCell(entry))} | ${cell(plain(entry.accepts))} | ${cell(entry.description)} |`,
       );
     }
   }

@@ -1,6 +1,9 @@
 import { DurationRange, IntRange, Optional, Pattern, Setting, SettingsGroup, Text } from '../config/setting';
 
-@SettingsGroup('HTTP and the transports')
+@SettingsGroup(
+  'HTTP and the transports',
+  'One port serves REST, gRPC, gRPC-web and Connect, with TLS when both files are set ([ADR 0003](adr/0003-one-port.md)).',
+)
 export class HttpSettings {
   @Setting('PORT', 'the port of every protocol: REST, gRPC, gRPC-web, Connect, Swagger UI')
   @IntRange(0, 65535)

@@ -2,7 +2,10 @@ import { ValidateBy } from 'class-validator';
 import { DurationRange, Optional, Rule, Setting, SettingsGroup } from '../config/setting';
 import { REDIS_URL_FORMS, redisUrlProblem } from './redis-url';
 
-@SettingsGroup('Redis')
+@SettingsGroup(
+  'Redis',
+  'Unset, the limit counters live in the database ([redis.md](redis.md), [ADR 0016](adr/0016-limits-database-or-redis.md)).',
+)
 export class RedisSettings {
   @Setting(
     'REDIS_URL',

@@ -1,6 +1,9 @@
 import { IntRange, Optional, Setting, SettingsGroup, Text } from '../config/setting';
 
-@SettingsGroup('Metrics and probes')
+@SettingsGroup(
+  'Metrics and probes',
+  'The management listener: Prometheus metrics, `/livez` and `/readyz` ([operations](operations.md)). Tracing takes the standard `OTEL_*` variables instead.',
+)
 export class MetricsSettings {
   @Setting(
     'METRICS_PORT',

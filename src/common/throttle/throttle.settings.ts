@@ -1,6 +1,9 @@
 import { DurationRange, IntRange, Setting, SettingsGroup } from '../config/setting';
 
-@SettingsGroup('Throttling')
+@SettingsGroup(
+  'Throttling',
+  'Requests per client address, on every transport; counted in Redis when `REDIS_URL` is set.',
+)
 export class ThrottleSettings {
   @Setting(
     'THROTTLE_LIMIT',

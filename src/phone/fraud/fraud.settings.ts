@@ -16,7 +16,10 @@ import { parseCidr } from '../../common/throttle/address-set';
 
 const RATIO = 'a number between 0 and 1, such as 0.2';
 
-@SettingsGroup('SMS pumping guard')
+@SettingsGroup(
+  'SMS pumping guard',
+  'Judges each SMS by its destination country, number prefix and client address ([SMS providers](sms-providers.md), "Pumping guard").',
+)
 export class FraudSettings {
   @Setting(
     'SMS_FRAUD_MODE',

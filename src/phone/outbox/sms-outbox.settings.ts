@@ -1,7 +1,10 @@
 import { IsOptional } from 'class-validator';
 import { DurationRange, IntRange, Optional, Pattern, Setting, SettingsGroup } from '../../common/config/setting';
 
-@SettingsGroup('SMS outbox')
+@SettingsGroup(
+  'SMS outbox',
+  'A code sent by SMS waits, encrypted, in `sms_outbox` until a provider takes it; failed sends are retried ([ADR 0014](adr/0014-sms-outbox.md)).',
+)
 export class SmsOutboxSettings {
   @Setting('SMS_OUTBOX_KEY', 'AES-256-GCM key for codes in the outbox (base64, 32 bytes)', { default: 'derived' })
   @Optional()

@@ -20,7 +20,10 @@ const PROVIDER_LIST = new RegExp(`^\\s*(${ALTERNATIVES})(\\s*,\\s*(${ALTERNATIVE
 const PROVIDER_NAMES = `${SMS_PROVIDERS.slice(0, -1).join(', ')} or ${SMS_PROVIDERS[SMS_PROVIDERS.length - 1]}`;
 const isKnown = (name: string) => (SMS_PROVIDERS as readonly string[]).includes(name);
 
-@SettingsGroup('SMS')
+@SettingsGroup(
+  'SMS',
+  "Which providers send a code, in which order, per destination country ([SMS providers](sms-providers.md)). Each provider's own settings follow; they are read only when `SMS_PROVIDER` or `SMS_ROUTES` names it.",
+)
 export class SmsSettings {
   @Setting(
     'SMS_PROVIDER',

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import type { Response } from 'supertest';
 import { createHuman } from './support/factories';
+import { until } from './support/wait';
 import { appOnOwnPostgres, OwnPostgres, OwnRedis } from './support/own-servers';
 import { eventsOf } from './support/events';
 import { phoneApi, phoneCodeRow, startPhoneApp, wrongCodeFor } from './support/phone-api';
@@ -58,16 +59,6 @@ async function timed<T>(call: () => Promise<T>): Promise<{ value: T; ms: number 
   return { value, ms: Date.now() - start };
 }
 
-/** Polls until `ok` holds (the dependency is back and the app noticed), at most `timeoutMs`. */
-async function eventually(what: string, ok: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ok()) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what} within ${timeoutMs} ms`);
-}
-
 /** Log lines with this message, from line `from` on. */
 const linesWith = (t: TestApp, msg: string, from = 0) =>
   t.logs.slice(from).filter((line) => line.includes(`"msg":"${msg}"`));
@@ -100,10 +91,15 @@ describe('Redis stopped and frozen (a redis-server of its own)', () => {
 
   /** Polls a check (which needs Redis: the daily failure limit) of a user of its own until it is answered again. */
   async function redisBack(app: TestApp, probeUserId: string): Promise<void> {
-    await eventually('Redis did not come back', async () => {
-      const res = await phoneApi(app).verify(probeUserId, '000000');
-      return res.status !== 503;
-    });
+    await until(
+      'Redis to come back',
+      async () => {
+        const res = await phoneApi(app).verify(probeUserId, '000000');
+        return res.status !== 503;
+      },
+      30_000,
+      200,
+    );
   }
 
   it('answers VerifyPhone 503 while Redis is stopped, for a wrong and for the right code, and commits nothing', async () => {
@@ -142,7 +138,12 @@ describe('Redis stopped and frozen (a redis-server of its own)', () => {
 
   it('answers within the deadline while Redis is frozen, GetUserByID too, on every transport', async () => {
     const app = throttled!;
-    await eventually('the throttle did not get Redis back', async () => (await phoneApi(app).get('0')).status === 404);
+    await until(
+      'the throttle to get Redis back',
+      async () => (await phoneApi(app).get('0')).status === 404,
+      30_000,
+      200,
+    );
     const { userId, phoneCode } = await createHuman(app, { phone: '+41791234568' });
     const other = await createHuman(limits!, { phone: '+41791234572' });
     const { userId: probe } = await createHuman(limits!, { phone: '+41791234573' });
@@ -173,9 +174,11 @@ describe('Redis stopped and frozen (a redis-server of its own)', () => {
       for (const caller of Object.values(callers)) caller.close();
     }
     await redisBack(limits!, probe);
-    await eventually(
-      'the throttle did not get Redis back',
+    await until(
+      'the throttle to get Redis back',
       async () => (await phoneApi(app).get(userId)).status === 200,
+      30_000,
+      200,
     );
     expect(await isVerified(limits!, other.userId)).toBe(false);
     await phoneApi(limits!).verify(other.userId, other.phoneCode).expect(200);
@@ -267,7 +270,7 @@ describe('PostgreSQL stopped and slow (a cluster of its own)', () => {
       expect(linesWith(app, 'SMS outbox drain failed', from)).toEqual([]);
 
       await pg!.resume();
-      await eventually('the pool did not recover', async () => (await phoneApi(app).get(userId)).status === 200);
+      await until('the pool to recover', async () => (await phoneApi(app).get(userId)).status === 200, 30_000, 200);
       await signedReceipt(app).expect(200);
       expect(linesWith(app, 'database recovered', from)).toHaveLength(1);
       for (const caller of callers) {

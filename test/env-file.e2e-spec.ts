@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
-import { until } from './support/fake-http';
+import { until } from './support/wait';
 import { freePort } from './support/test-app';
 import { buildIfNeeded, portClosed, removeDir, serverEnv, ServerProcess } from './support/server-process';
 

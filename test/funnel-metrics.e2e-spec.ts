@@ -3,8 +3,10 @@ import { Histogram } from 'prom-client';
 import { Metrics } from '../src/common/metrics/metrics';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsOutboxRepository } from '../src/phone/outbox/sms-outbox.repository';
-import { deferred, FakeHttpServer, Received, Reply, until } from './support/fake-http';
-import { createHuman } from './support/factories';
+import { deferred, FakeHttpServer, Received, Reply } from './support/fake-http';
+import { until } from './support/wait';
+import { createHuman, randomMobile } from './support/factories';
+import { wrongCodeFor } from './support/phone-api';
 import { appOnOwnPostgres } from './support/own-servers';
 import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
 
@@ -36,12 +38,6 @@ const ENV = {
   THROTTLE_WINDOW: '60s',
   TRUSTED_PROXIES: '127.0.0.1',
 };
-
-/** A valid Swiss mobile number nobody else in this run uses (E.164). */
-const randomMobile = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
-
-/** Another code of the same shape: a guess that is certainly wrong. */
-const wrongFor = (code: string) => (code[0] === 'A' ? 'B' : 'A') + code.slice(1);
 
 /** A metric's samples as { "label=value,…": number }; for a histogram, its `_count` samples. */
 async function samples(t: TestApp, name: string): Promise<Record<string, number>> {
@@ -148,7 +144,7 @@ describe.each(DATABASES)('Verification funnel and delivery series after a full f
     await setPhone(a.userId, randomMobile()).expect(200);
     const codeA = (await smsTo(a.userId)).json.code as string;
     await settled(t, a.userId, 'delivered');
-    await verify(a.userId, wrongFor(codeA)).expect(400);
+    await verify(a.userId, wrongCodeFor(codeA)).expect(400);
     await verify(a.userId, codeA).expect(200);
     await verify(a.userId, codeA).expect(400);
 
@@ -176,8 +172,8 @@ describe.each(DATABASES)('Verification funnel and delivery series after a full f
 
     // F: two wrong guesses kill the code, a third is refused as exhausted, a fourth by the daily limit
     const f = await human({ phone: randomMobile(), returnCode: {} });
-    await verify(f.userId, wrongFor(f.code!)).expect(400);
-    await verify(f.userId, wrongFor(f.code!)).expect(400);
+    await verify(f.userId, wrongCodeFor(f.code!)).expect(400);
+    await verify(f.userId, wrongCodeFor(f.code!)).expect(400);
     await verify(f.userId, f.code!).expect(429);
     const limited = await verify(f.userId, f.code!);
     expect(limited.status).toBe(429);

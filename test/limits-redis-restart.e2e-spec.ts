@@ -7,18 +7,9 @@ import { createHuman, randomMobile } from './support/factories';
 import { OwnRedis } from './support/own-servers';
 import { expectError, phoneApi } from './support/phone-api';
 import { startApp, TestApp } from './support/test-app';
+import { until } from './support/wait';
 
 const SECOND = 1_000;
-
-/** A valid Swiss mobile number nobody else in this run uses. */
-/** Until `probe` holds, polling; fails after `ms`. */
-async function eventually(probe: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /**
  * With REDIS_URL the limit counters live in Redis; one restarted without persistence comes back
@@ -35,11 +26,11 @@ describe('Limits when Redis restarts empty', () => {
     const appRedis = t!.app.get<Redis>(REDIS);
     await redis!.stop();
     // the app's client must have seen the connection go, or 'ready' below is the old connection's
-    await eventually(() => appRedis.status !== 'ready');
+    await until('the app to lose Redis', () => appRedis.status !== 'ready', 30_000);
     await redis!.resume();
-    await eventually(async () => (await probe!.ping().catch(() => '')) === 'PONG');
+    await until('Redis to answer', async () => (await probe!.ping().catch(() => '')) === 'PONG', 30_000);
     expect(await probe!.dbsize()).toBe(0);
-    await eventually(() => appRedis.status === 'ready');
+    await until('the app to get Redis back', () => appRedis.status === 'ready', 30_000);
   };
 
   beforeAll(async () => {
@@ -126,9 +117,9 @@ describe('Limits on a Redis with AOF persistence (as docs/operations.md asks)', 
 
     const appRedis = t!.app.get<Redis>(REDIS);
     await redis!.stop();
-    await eventually(() => appRedis.status !== 'ready');
+    await until('the app to lose Redis', () => appRedis.status !== 'ready', 30_000);
     await redis!.resume();
-    await eventually(() => appRedis.status === 'ready');
+    await until('the app to get Redis back', () => appRedis.status === 'ready', 30_000);
     expectError(await api.verify(userId, phoneCode), 429, 8, 'PHONE-ratelimit', 'Try again later');
   }, 60_000);
 });

@@ -12,6 +12,8 @@ import { createHuman, createOrg, randomMobile } from './support/factories';
 import { bearer, createPgSchema, DATABASES, dataSourceOf, dropPgSchema, startApp, TestApp } from './support/test-app';
 import { closeGrpcClients, grpcClients, GrpcClients, grpcErrorResult, grpcUnary } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO, errorBody, RETRY_INFO } from './support/wire';
+import { outboxCount } from './support/outbox';
+import { wrongCodeFor } from './support/phone-api';
 
 jest.setTimeout(30_000);
 
@@ -83,10 +85,6 @@ function smsRefused(why: string) {
       { '@type': ERROR_INFO, reason: 'SMS_REFUSED', domain: 'phone-verify', metadata: { why } },
     ],
   };
-}
-
-async function outboxCount(t: TestApp, userId: string): Promise<number> {
-  return dataSourceOf(t).getRepository(SmsOutboxEntity).count({ where: { userId } });
 }
 
 async function pendingCodeId(t: TestApp, userId: string): Promise<string | undefined> {
@@ -187,12 +185,11 @@ describe.each(DATABASES)('SMS and verification limits (%s)', (db) => {
 
   it('at most 15 failed checks per user in a rolling 24 h, even with the right code; then it lifts', async () => {
     const { userId, phoneCode } = await createHuman(t, { orgId, phone: randomMobile(), phoneMode: 'returnCode' });
-    const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
     const statuses: Array<[number, string]> = [];
-    const firstFailure = await timed(t, () => a.verify(userId, wrong(phoneCode!)));
+    const firstFailure = await timed(t, () => a.verify(userId, wrongCodeFor(phoneCode!)));
     statuses.push([firstFailure.res.status, firstFailure.res.body.details[0].id]);
     for (let i = 0; i < 9; i++) {
-      const res = await a.verify(userId, wrong(phoneCode!));
+      const res = await a.verify(userId, wrongCodeFor(phoneCode!));
       statuses.push([res.status, res.body.details[0].id]);
     }
     // five wrong guesses kill the code; the five after that count as failures too
@@ -204,7 +201,7 @@ describe.each(DATABASES)('SMS and verification limits (%s)', (db) => {
     t.clock.advance(12 * HOUR);
     const second = await a.resend(userId, { returnCode: {} }).expect(200);
     const code2 = second.body.verificationCode as string;
-    for (let i = 0; i < 5; i++) await a.verify(userId, wrong(code2)).expect(400);
+    for (let i = 0; i < 5; i++) await a.verify(userId, wrongCodeFor(code2)).expect(400);
 
     const refused = await timed(t, () => a.verify(userId, code2));
     const wait = expectRateLimited(refused, 'failed_checks_per_day', firstFailure, DAY);

@@ -4,6 +4,7 @@ import { management, Sample, scrape, valueOf } from './support/prometheus';
 import { Database } from '../src/database/sql';
 import { bearer, DATABASES, freePort, startApp, TestApp } from './support/test-app';
 import { TRANSPORTS, TransportName, transportCaller } from './support/transports';
+import { wrongCodeFor } from './support/phone-api';
 
 const TRANSPORT_LABEL: Record<TransportName, string> = {
   rest: 'rest',
@@ -11,7 +12,6 @@ const TRANSPORT_LABEL: Record<TransportName, string> = {
   'grpc-web': 'grpc_web',
   connect: 'connect',
 };
-const wrongCodeFor = (code: string) => (code === '000000' ? '111111' : '000000');
 
 describe.each(DATABASES)('metrics on the management port (%s)', (db) => {
   let t: TestApp | undefined;

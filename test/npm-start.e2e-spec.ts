@@ -1,4 +1,4 @@
-import { until } from './support/fake-http';
+import { until } from './support/wait';
 import {
   buildIfNeeded,
   killIfRunning,

@@ -13,6 +13,7 @@ import { FakeTwilio } from './support/fake-twilio';
 import { OwnPgBouncer } from './support/own-pgbouncer';
 import { outboxIdle, phoneApi, phoneErrors, wrongCodeFor } from './support/phone-api';
 import { bearer, dataSourceOf, PG_URL, startApp, TestApp } from './support/test-app';
+import { until } from './support/wait';
 
 /**
  * The app behind PgBouncer in transaction mode (issue 28, point 1): PgBouncer 1.18 keeps no
@@ -274,7 +275,7 @@ describe('two client connections on one server connection', () => {
       await Promise.all(holding);
       expect(db.poolStats()).toMatchObject({ idle: 0 });
       const set = api.set(userId, { phone: randomMobile(), returnCode: {} }).then((res) => res);
-      await until(() => db.poolStats()!.inUse > inUse + idle);
+      await until('a connection more in use', () => db.poolStats()!.inUse > inUse + idle, 10_000, 10);
       expect(poolerWarnings(t)).toEqual([]);
       release();
       await Promise.all(held);
@@ -328,12 +329,6 @@ describe('migrations through PgBouncer', () => {
     }
   }, 120_000);
 });
-
-/** Waits until `done()` holds, checking every 10 ms for at most 10 s. */
-async function until(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-  expect(done()).toBe(true);
-}
 
 function randomHex(): string {
   return randomBytes(4).toString('hex');

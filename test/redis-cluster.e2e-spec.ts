@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { clearSmsBackoff } from '../src/phone/admin/sms-backoff-admin';
 import { createHuman, randomMobile } from './support/factories';
 import { OwnRedisCluster } from './support/own-cluster';
-import { until } from './support/own-sentinel';
+import { orNotYet, until } from './support/wait';
 import { phoneApi, wrongCodeFor } from './support/phone-api';
 import { FAILOVER_ENV, failoverUnderLoad } from './support/redis-failover';
 import { startApp, TestApp } from './support/test-app';
@@ -112,10 +112,13 @@ describe.each([
       else await cluster!.kill(primary);
       await until(
         'the replica promoted and the cluster whole again',
-        async () =>
-          (await cluster!.holderOf('{pv}', replica!)).primary === replica &&
-          (await cluster!.healthy(cluster!.ports.filter((port) => port !== primary))),
+        orNotYet(
+          async () =>
+            (await cluster!.holderOf('{pv}', replica!)).primary === replica &&
+            (await cluster!.healthy(cluster!.ports.filter((port) => port !== primary))),
+        ),
         60_000,
+        100,
       );
     });
   }, 240_000);

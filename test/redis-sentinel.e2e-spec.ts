@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { closeRedisClient, createRedisClient } from '../src/common/limits/redis-connection';
-import { OwnSentinelSet, until } from './support/own-sentinel';
+import { OwnSentinelSet } from './support/own-sentinel';
+import { orNotYet, until } from './support/wait';
 import { FAILOVER_ENV, failoverUnderLoad } from './support/redis-failover';
 import { startApp, TestApp } from './support/test-app';
 
@@ -20,7 +21,7 @@ describe('The Sentinel client (createRedisClient)', () => {
   it('connects to the primary the sentinels name, starts again after an end it was not asked for, and closes for good', async () => {
     client = createRedisClient(set!.url, 1_000) as Redis;
     client.on('error', () => undefined);
-    await until('ready', () => client!.status === 'ready', 10_000);
+    await until('ready', () => client!.status === 'ready', 10_000, 100);
     expect(await client.set('pv:test', '1')).toBe('OK');
     expect(String(await client.call('INFO', 'server'))).toContain(`tcp_port:${set!.dataPorts[0]}\r\n`);
 
@@ -29,7 +30,7 @@ describe('The Sentinel client (createRedisClient)', () => {
     const unasked = new Promise((resolve) => client!.once('end', resolve));
     client.disconnect();
     await unasked;
-    await until('ready again', () => client!.status === 'ready', 10_000);
+    await until('ready again', () => client!.status === 'ready', 10_000, 100);
     expect(await client.get('pv:test')).toBe('1');
 
     const ended = new Promise((resolve) => client!.once('end', resolve));
@@ -77,8 +78,9 @@ describe.each([
       if (how === 'kill-with-sentinel-hung') set!.freeze(sentinels.shift()!);
       await until(
         'every sentinel naming the replica as the primary',
-        async () => (await set!.primaryPerSentinel(sentinels)).every((port) => port === replica),
+        orNotYet(async () => (await set!.primaryPerSentinel(sentinels)).every((port) => port === replica)),
         60_000,
+        100,
       );
       expect((await set!.replication(replica)).role).toBe('master');
     });

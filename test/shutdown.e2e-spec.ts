@@ -6,7 +6,7 @@ import { Agent, request } from 'node:http';
 import { connect, Socket } from 'node:net';
 import { join } from 'node:path';
 import { LOADER_OPTIONS, SERVICE_PROTOS } from '../src/common/grpc/proto-files';
-import { sleep, until } from './support/fake-http';
+import { sleep, until } from './support/wait';
 import { buildIfNeeded, removeDir, ROOT, serverEnv, ServerProcess } from './support/server-process';
 import { freePort } from './support/test-app';
 

@@ -1,14 +1,14 @@
 import { Redis } from 'ioredis';
 import { LimitBackoffEntity } from '../src/common/limits/limit-backoff.entity';
-import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { createHuman, createOrg, randomMobile } from './support/factories';
-import { until } from './support/fake-http';
+import { until } from './support/wait';
 import { OwnRedis } from './support/own-servers';
 import { scrape, valueOf } from './support/prometheus';
 import { RoundTripProxy } from './support/round-trip-proxy';
 import { bearer, DATABASES, dataSourceOf, Db, freePort, PG_URL, startApp, TestApp } from './support/test-app';
 import { CallResult, transportCaller } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO, RETRY_INFO } from './support/wire';
+import { outboxCount } from './support/outbox';
 
 jest.setTimeout(60_000);
 
@@ -98,10 +98,6 @@ function grpcPhone(t: TestApp): Phone {
     },
     close: () => caller.close(),
   };
-}
-
-async function outboxCount(t: TestApp, userId: string): Promise<number> {
-  return dataSourceOf(t).getRepository(SmsOutboxEntity).count({ where: { userId } });
 }
 
 /** A wait of `nominal` seconds, less up to 20 % jitter, as whole seconds rounded up. */

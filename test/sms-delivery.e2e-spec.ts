@@ -10,7 +10,8 @@ import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { eventsOf, eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
-import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
+import { deferred, FakeHttpServer, Reply } from './support/fake-http';
+import { sleep, until } from './support/wait';
 import {
   bearer,
   createPgSchema,
@@ -21,6 +22,7 @@ import {
   startApp,
   TestApp,
 } from './support/test-app';
+import { outboxOf } from './support/outbox';
 
 jest.setTimeout(30_000);
 
@@ -58,14 +60,7 @@ function webhookEnv(url: string): Record<string, string> {
 const englishText = (code: string) =>
   `${code} is your code to verify your phone number. Do not share it with anyone.\n\n@${WEBOTP_DOMAIN} #${code}`;
 
-/** A valid Swiss mobile number nobody else in this run uses (E.164). */
 const forUser = (server: FakeHttpServer, userId: string) => server.requests.filter((r) => r.json.userId === userId);
-
-async function outboxOf(t: TestApp, userId: string): Promise<SmsOutboxEntity[]> {
-  return dataSourceOf(t)
-    .getRepository(SmsOutboxEntity)
-    .find({ where: { userId }, order: { createdAt: 'ASC', id: 'ASC' } });
-}
 
 /** The user's outbox rows once none is pending any more. */
 async function settled(t: TestApp, userId: string, count = 1): Promise<SmsOutboxEntity[]> {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { In } from 'typeorm';
-import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
-import { deferred, FakeHttpServer, Reply, sleep, until } from './support/fake-http';
-import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
+import { deferred, FakeHttpServer, Reply } from './support/fake-http';
+import { sleep, until } from './support/wait';
+import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
+import { outboxOf } from './support/outbox';
 
 jest.setTimeout(60_000);
 
@@ -19,12 +19,6 @@ function webhookEnv(url: string, extra: Record<string, string> = {}): Record<str
     SMS_POLL_INTERVAL: '50ms',
     ...extra,
   };
-}
-
-async function outboxOf(t: TestApp, userIds: string[]): Promise<SmsOutboxEntity[]> {
-  return dataSourceOf(t)
-    .getRepository(SmsOutboxEntity)
-    .find({ where: { userId: In(userIds) } });
 }
 
 async function usersWithSms(t: TestApp, orgId: string, count: number, phone = randomMobile): Promise<string[]> {

@@ -6,11 +6,13 @@ import { webhookReceiptKey, webhookReceiptSignature } from '../src/phone/sms/web
 import { webhookSignature } from '../src/phone/sms/webhook-sms-sender';
 import { eventsOf } from './support/events';
 import { createHuman, randomMobile } from './support/factories';
-import { FakeHttpServer, Reply, until } from './support/fake-http';
+import { FakeHttpServer, Reply } from './support/fake-http';
+import { until } from './support/wait';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { FakeTwilio, postTwilioCallback, TwilioMessage } from './support/fake-twilio';
 import { Sample, scrape, valueOf } from './support/prometheus';
 import { bearer, DATABASES, dataSourceOf, freePort, startApp, TestApp } from './support/test-app';
+import { outboxRow, outboxRowWhen } from './support/outbox';
 
 jest.setTimeout(30_000);
 
@@ -41,21 +43,6 @@ function providers(twilio: FakeTwilio, webhook: FakeHttpServer): Record<string, 
 }
 const TWILIO_RECEIPTS = `${PUBLIC_URL}/v2/sms/receipts/twilio`;
 const ok: Reply = { status: 200 };
-
-async function outboxOf(t: TestApp, userId: string): Promise<SmsOutboxEntity> {
-  return until(`the outbox row of ${userId}`, async () => {
-    const [row] = await dataSourceOf(t).getRepository(SmsOutboxEntity).find({ where: { userId } });
-    return row;
-  });
-}
-
-/** The user's outbox row once it satisfies `check`. */
-function rowWhen(t: TestApp, userId: string, what: string, check: (row: SmsOutboxEntity) => boolean) {
-  return until(what, async () => {
-    const row = await outboxOf(t, userId);
-    return check(row) ? row : undefined;
-  });
-}
 
 const phoneEvents = async (t: TestApp, userId: string) =>
   (await eventsOf(t, userId))
@@ -110,7 +97,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
   }> {
     const phone = randomMobile();
     const { userId } = await createHuman(t, { phone, phoneMode: 'sendCode' });
-    const row = await rowWhen(t, userId, 'Twilio to accept', (r) => r.status === 'delivered');
+    const row = await outboxRowWhen(t, userId, 'Twilio to accept', (r) => r.status === 'delivered');
     const [message] = twilio.to(phone);
     return { userId, phone, message, row };
   }
@@ -148,11 +135,11 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     expect(row.sealedCode).toMatch(/^v1\./);
 
     await callback(message.sid, 'sent').expect(200, {});
-    expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: 'sent', status: 'delivered' });
-    expect((await outboxOf(t, userId)).sealedCode).not.toBeNull();
+    expect(await outboxRow(t, userId)).toMatchObject({ deliveryStatus: 'sent', status: 'delivered' });
+    expect((await outboxRow(t, userId)).sealedCode).not.toBeNull();
 
     await callback(message.sid, 'delivered').expect(200, {});
-    const delivered = await outboxOf(t, userId);
+    const delivered = await outboxRow(t, userId);
     expect(delivered).toMatchObject({
       status: 'delivered',
       deliveryStatus: 'delivered',
@@ -187,7 +174,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     await callback(message.sid, 'delivered').expect(200);
     await callback(message.sid, 'sent').expect(200);
     await callback(message.sid, 'queued').expect(200);
-    expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: 'delivered', status: 'delivered' });
+    expect(await outboxRow(t, userId)).toMatchObject({ deliveryStatus: 'delivered', status: 'delivered' });
     const types = (await phoneEvents(t, userId)).map(([type]) => type);
     expect(types.filter((type) => type === 'user.human.phone.code.delivered')).toHaveLength(1);
     const after = await scrape(t);
@@ -210,15 +197,15 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     const { userId, message } = await sentThroughTwilio();
     await verify(userId, codeIn(message.body)).expect(200); // no retry: the failure is final at once
     await callback(message.sid, 'failed', { ErrorCode: '30008' }).expect(200);
-    expect(await outboxOf(t, userId)).toMatchObject({ status: 'failed', deliveryStatus: 'failed' });
+    expect(await outboxRow(t, userId)).toMatchObject({ status: 'failed', deliveryStatus: 'failed' });
     await callback(message.sid, 'delivered').expect(200);
-    expect(await outboxOf(t, userId)).toMatchObject({
+    expect(await outboxRow(t, userId)).toMatchObject({
       status: 'delivered',
       deliveryStatus: 'delivered',
       lastError: null,
     });
     await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
-    expect(await outboxOf(t, userId)).toMatchObject({ status: 'delivered', deliveryStatus: 'delivered' });
+    expect(await outboxRow(t, userId)).toMatchObject({ status: 'delivered', deliveryStatus: 'delivered' });
     expect((await phoneEvents(t, userId)).map(([type]) => type).slice(-2)).toEqual([
       'user.human.phone.code.delivery.failed',
       'user.human.phone.code.delivered',
@@ -258,7 +245,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     await webhookReceipt({ id: 'x', status: 'delivered' }, undefined, 'z'.repeat(64)).expect(401);
     await webhookReceipt({ id: 'x', status: 'lost' }).expect(400);
 
-    expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: null, status: 'delivered' });
+    expect(await outboxRow(t, userId)).toMatchObject({ deliveryStatus: null, status: 'delivered' });
     await outboxDrained(t);
     expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     const after = await scrape(t);
@@ -292,7 +279,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     expect(posted).toBe(200);
     // the receipt was taken while the row was still in flight, without the sid
     expect(whenPosted).toMatchObject({ status: 'pending', providerMessageId: null });
-    const done = await rowWhen(t, userId, 'the receipt to be applied', (r) => r.deliveryStatus === 'delivered');
+    const done = await outboxRowWhen(t, userId, 'the receipt to be applied', (r) => r.deliveryStatus === 'delivered');
     expect(done).toMatchObject({ providerMessageId: message.sid, sealedCode: null, status: 'delivered' });
     expect(row.providerMessageId).toBe(message.sid);
     expect((await phoneEvents(t, userId)).map(([type]) => type)).toEqual([
@@ -317,7 +304,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       webhook.requests.filter((r) => r.json.userId === userId),
     );
     expect(request.json.code).toBe(codeIn(twilio.to(phone)[0].body));
-    expect(await rowWhen(t, userId, 'the webhook to take it', (r) => r.provider === 'webhook')).toMatchObject({
+    expect(await outboxRowWhen(t, userId, 'the webhook to take it', (r) => r.provider === 'webhook')).toMatchObject({
       status: 'delivered',
       failedProviders: 'twilio',
     });
@@ -358,7 +345,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     );
     const code = codeIn(message.body);
     expect(request.json).toMatchObject({ to: phone, code });
-    const retried = await rowWhen(
+    const retried = await outboxRowWhen(
       t,
       userId,
       'the webhook to take it',
@@ -374,7 +361,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     expect(twilio.to(phone)).toHaveLength(1);
 
     await webhookReceipt({ id: retried.id, status: 'undelivered', errorCode: 'ABSENT' }).expect(200, {});
-    const failed = await outboxOf(t, userId);
+    const failed = await outboxRow(t, userId);
     expect(failed).toMatchObject({
       status: 'failed',
       deliveryStatus: 'undelivered',
@@ -409,7 +396,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     const { userId, message } = await sentThroughTwilio();
     await verify(userId, codeIn(message.body)).expect(200);
     await callback(message.sid, 'failed', { ErrorCode: '30008' }).expect(200);
-    expect(await outboxOf(t, userId)).toMatchObject({
+    expect(await outboxRow(t, userId)).toMatchObject({
       status: 'failed',
       deliveryStatus: 'failed',
       deliveryError: '30008',
@@ -429,7 +416,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     t.clock.advance(10 * 60_000); // PHONE_CODE_TTL
     try {
       await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
-      expect(await outboxOf(t, userId)).toMatchObject({
+      expect(await outboxRow(t, userId)).toMatchObject({
         status: 'failed',
         deliveryStatus: 'undelivered',
         sealedCode: null,
@@ -446,7 +433,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     t.clock.advance(10 * 60_000 - 500);
     try {
       await callback(message.sid, 'undelivered', { ErrorCode: '30003' }).expect(200);
-      expect(await outboxOf(t, userId)).toMatchObject({ status: 'failed', sealedCode: null });
+      expect(await outboxRow(t, userId)).toMatchObject({ status: 'failed', sealedCode: null });
       await outboxDrained(t);
       expect(webhook.requests.filter((r) => r.json.userId === userId)).toEqual([]);
     } finally {
@@ -466,7 +453,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       receivedAt: now,
     });
     await t.app.get(SmsReceiptsService).sweep();
-    expect(await outboxOf(t, userId)).toMatchObject({ deliveryStatus: 'delivered', sealedCode: null });
+    expect(await outboxRow(t, userId)).toMatchObject({ deliveryStatus: 'delivered', sealedCode: null });
     expect(
       await dataSourceOf(t)
         .getRepository(SmsReceiptEntity)
@@ -487,13 +474,13 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       .expect(200);
     const sweep = () => t.app.get(SmsReceiptsService).sweep();
     await sweep();
-    expect((await outboxOf(t, verified.userId)).sealedCode).toBeNull();
-    expect((await outboxOf(t, replaced.userId)).sealedCode).toBeNull();
-    expect((await outboxOf(t, waiting.userId)).sealedCode).not.toBeNull();
+    expect((await outboxRow(t, verified.userId)).sealedCode).toBeNull();
+    expect((await outboxRow(t, replaced.userId)).sealedCode).toBeNull();
+    expect((await outboxRow(t, waiting.userId)).sealedCode).not.toBeNull();
     t.clock.advance(10 * 60_000);
     try {
       await sweep();
-      expect((await outboxOf(t, waiting.userId)).sealedCode).toBeNull();
+      expect((await outboxRow(t, waiting.userId)).sealedCode).toBeNull();
     } finally {
       t.clock.advance(-10 * 60_000);
     }
@@ -519,7 +506,7 @@ describe.each(DATABASES)('without SMS_RECEIPTS_BASE_URL (%s)', (db) => {
   it('requests no status callbacks, erases the code once accepted, and takes no receipts', async () => {
     const phone = randomMobile();
     const { userId } = await createHuman(t, { phone, phoneMode: 'sendCode' });
-    const row = await rowWhen(t, userId, 'Twilio to accept', (r) => r.status === 'delivered');
+    const row = await outboxRowWhen(t, userId, 'Twilio to accept', (r) => r.status === 'delivered');
     const [message] = twilio.to(phone);
     expect(message.statusCallback).toBeUndefined();
     expect(message.validityPeriod).toBeGreaterThan(590);

@@ -1,10 +1,10 @@
 import { SignJWT } from 'jose';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
-import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { vonageSignature } from '../src/phone/sms/vonage-sms-sender';
 import { createHuman, randomMobile } from './support/factories';
-import { FakeHttpServer, until } from './support/fake-http';
-import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
+import { FakeHttpServer } from './support/fake-http';
+import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
+import { outboxRowWhen } from './support/outbox';
 
 jest.setTimeout(30_000);
 
@@ -13,13 +13,6 @@ const VONAGE_KEY = 'a1b2c3d4';
 const VONAGE_SIGNATURE_SECRET = randomBytes(24).toString('hex');
 const MESSAGEBIRD_KEY = 'live_0123456789abcdef';
 const MESSAGEBIRD_SIGNING_KEY = randomBytes(24).toString('hex');
-
-function rowWhen(t: TestApp, userId: string, what: string, check: (row: SmsOutboxEntity) => boolean) {
-  return until(what, async () => {
-    const row = await dataSourceOf(t).getRepository(SmsOutboxEntity).findOne({ where: { userId } });
-    return row && check(row) ? row : undefined;
-  });
-}
 
 /**
  * SMS_ROUTES=CH=vonage,messagebird;*=webhook with receipts on: fakes of Vonage's SMS API and of
@@ -100,12 +93,12 @@ describe.each(DATABASES)('Receipts of routed providers: Vonage then MessageBird 
 
   it('a signed Vonage receipt marks the message delivered; an unsigned one is refused with 401', async () => {
     const { userId } = await createHuman(t, { phone: randomMobile(), phoneMode: 'sendCode' });
-    const row = await rowWhen(t, userId, 'Vonage to accept', (r) => r.status === 'delivered');
+    const row = await outboxRowWhen(t, userId, 'Vonage to accept', (r) => r.status === 'delivered');
     expect(row.provider).toBe('vonage');
     const bad = vonageReceipt(row.providerMessageId!, 'failed', '6', 'another-secret-0123456789');
     await t.http().get(bad).expect(401);
     await t.http().get(vonageReceipt(row.providerMessageId!, 'delivered')).expect(200);
-    expect(await rowWhen(t, userId, 'delivered', (r) => r.deliveryStatus === 'delivered')).toMatchObject({
+    expect(await outboxRowWhen(t, userId, 'delivered', (r) => r.deliveryStatus === 'delivered')).toMatchObject({
       provider: 'vonage',
       status: 'delivered',
     });
@@ -114,12 +107,12 @@ describe.each(DATABASES)('Receipts of routed providers: Vonage then MessageBird 
   it("Vonage's failed receipt sends the same code through MessageBird, whose signed report then says delivered", async () => {
     const phone = randomMobile();
     const { userId } = await createHuman(t, { phone, phoneMode: 'sendCode' });
-    const first = await rowWhen(t, userId, 'Vonage to accept', (r) => r.status === 'delivered');
+    const first = await outboxRowWhen(t, userId, 'Vonage to accept', (r) => r.status === 'delivered');
     await t
       .http()
       .get(vonageReceipt(first.providerMessageId!, 'failed', '6'))
       .expect(200);
-    const second = await rowWhen(t, userId, 'MessageBird to accept', (r) => r.provider === 'messagebird');
+    const second = await outboxRowWhen(t, userId, 'MessageBird to accept', (r) => r.provider === 'messagebird');
     const [sent] = messagebird.requests.filter((r) => r.json.recipients?.[0] === phone.slice(1));
     const code = String(sent.json.body).split(' ')[0];
     expect(vonage.requests.find((r) => r.form.get('to') === phone.slice(1))!.form.get('text')).toContain(code);
@@ -127,7 +120,7 @@ describe.each(DATABASES)('Receipts of routed providers: Vonage then MessageBird 
 
     const { path, jwt } = await messageBirdReport(second.providerMessageId!, 'delivered');
     await t.http().get(path).set('MessageBird-Signature-JWT', jwt).expect(200);
-    await rowWhen(t, userId, 'delivered', (r) => r.deliveryStatus === 'delivered');
+    await outboxRowWhen(t, userId, 'delivered', (r) => r.deliveryStatus === 'delivered');
     await t
       .http()
       .post(`/v2/users/${userId}/phone/verify`)

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { Metrics } from '../src/common/metrics/metrics';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
-import { FakeHttpServer, until } from './support/fake-http';
+import { FakeHttpServer } from './support/fake-http';
+import { until } from './support/wait';
 import { createHuman, randomMobile } from './support/factories';
 import { bearer, DATABASES, dataSourceOf, startApp, TestApp } from './support/test-app';
 

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../src/common/config/config-error';
-import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { eventsOf, eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
-import { FakeHttpServer, until } from './support/fake-http';
+import { FakeHttpServer } from './support/fake-http';
+import { until } from './support/wait';
 import { outboxIdle, phoneApi } from './support/phone-api';
 import { scrape, valueOf } from './support/prometheus';
-import { DATABASES, dataSourceOf, Db, freePort, startApp, TestApp } from './support/test-app';
+import { DATABASES, Db, freePort, startApp, TestApp } from './support/test-app';
+import { outboxCount } from './support/outbox';
 
 jest.setTimeout(60_000);
 
@@ -28,10 +29,6 @@ function limitedEnv(webhookUrl: string): Record<string, string> {
     SMS_BACKOFF_FREE_SENDS: '1',
     SMS_TEST_NUMBERS: TEST_NUMBERS,
   };
-}
-
-async function outboxCount(t: TestApp, userId: string): Promise<number> {
-  return dataSourceOf(t).getRepository(SmsOutboxEntity).count({ where: { userId } });
 }
 
 describe.each(DATABASES)('test numbers (SMS_TEST_NUMBERS, %s)', (db: Db) => {

@@ -4,15 +4,7 @@ import { dataSourceOptions } from '../src/database/data-source-options';
 import { CHECKPOINT_INTERVAL_MS, SqliteCheckpointer } from '../src/database/sqlite-checkpointer';
 import { createHuman } from './support/factories';
 import { dataSourceOf, startApp, TestApp } from './support/test-app';
-
-/** Waits until `probe` holds, polling; fails after `ms`. */
-async function eventually(probe: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!probe()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+import { until } from './support/wait';
 
 describe('SQLite checkpoints off the event loop', () => {
   let t: TestApp;
@@ -29,9 +21,9 @@ describe('SQLite checkpoints off the event loop', () => {
     const before = statSync(file).size;
     for (let i = 0; i < 40; i++) await createHuman(t, { phone: `+41 79 ${String(1_000_000 + i)}` });
     const checkpointer = t.app.get(SqliteCheckpointer);
-    await eventually(() => (checkpointer.lastReport?.checkpointed ?? 0) > 0, 20 * CHECKPOINT_INTERVAL_MS);
+    await until('a checkpoint', () => (checkpointer.lastReport?.checkpointed ?? 0) > 0, 20 * CHECKPOINT_INTERVAL_MS);
     // the pages the users were written to reached the database file itself, not just the log
-    await eventually(() => statSync(file).size > before, 20 * CHECKPOINT_INTERVAL_MS);
+    await until('the database file to grow', () => statSync(file).size > before, 20 * CHECKPOINT_INTERVAL_MS);
   });
 
   it('stops the worker when the app closes, and the file holds everything written', async () => {

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { SQLITE_INSTANCE_LOCK } from '../src/database/database.module';
 import { SmsBackoffAdmin, SmsBackoffAdminModule } from '../src/phone/admin/sms-backoff-admin';
 import { freePort, startApp } from './support/test-app';
-import { until } from './support/fake-http';
+import { until } from './support/wait';
 import { buildIfNeeded, removeDir, serverEnv, ServerProcess } from './support/server-process';
 
 /**

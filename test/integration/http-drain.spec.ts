@@ -1,6 +1,7 @@
 import { Agent, createServer, request, Server, ServerResponse } from 'node:http';
 import { AddressInfo, connect, Socket } from 'node:net';
 import { HttpDrain, IDLE_GRACE_MS } from '../../src/common/shutdown/http-drain';
+import { until } from '../support/wait';
 
 interface Answer {
   status?: number;
@@ -49,14 +50,9 @@ describe(HttpDrain.name, () => {
     });
   }
 
-  const until = async (check: () => boolean) => {
-    for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(check()).toBe(true);
-  };
-
   it('answers a request in flight when the drain starts, with Connection: close, then resolves', async () => {
     const answer = get('/hold');
-    await until(() => held.length === 1);
+    await until('the request to arrive', () => held.length === 1, 5_000, 10);
     let drained = false;
     const done = drain.drain().then(() => (drained = true));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -132,7 +128,7 @@ describe(HttpDrain.name, () => {
 
   it('cuts what is still open when told to, and counts it', async () => {
     const answer = get('/hold');
-    await until(() => held.length === 1);
+    await until('the request to arrive', () => held.length === 1, 5_000, 10);
     const done = drain.drain();
     expect(drain.cut()).toBe(1);
     expect((await answer).error).toBe('ECONNRESET');

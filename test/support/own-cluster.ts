@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
-import { ask, exited, infoFields, until } from './own-sentinel';
+import { ask, infoFields } from './own-sentinel';
+import { exited, orNotYet, until } from './wait';
 
 /**
  * A Redis Cluster of the test's own, on loopback: three primaries with a replica each, made by
@@ -49,7 +50,12 @@ export class OwnRedisCluster {
     try {
       ports.forEach((port, i) => cluster.spawn(port, busPorts[i]));
       for (const port of ports) {
-        await until(`redis-server on ${port}`, async () => (await cluster.ask(port, 'PING')) === 'PONG', 30_000);
+        await until(
+          `redis-server on ${port}`,
+          orNotYet(async () => (await cluster.ask(port, 'PING')) === 'PONG'),
+          30_000,
+          100,
+        );
       }
       const create = spawnSync(
         'redis-cli',
@@ -61,7 +67,12 @@ export class OwnRedisCluster {
         { encoding: 'utf8', timeout: 60_000 },
       );
       if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
-      await until('every node seeing the cluster ok and every replica in sync', () => cluster.healthy(ports), 60_000);
+      await until(
+        'every node seeing the cluster ok and every replica in sync',
+        orNotYet(() => cluster.healthy(ports)),
+        60_000,
+        100,
+      );
       return cluster;
     } catch (error) {
       await cluster.stop();

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freePort } from './free-port';
+import { sleep } from './wait';
 
 /**
  * A PgBouncer of the test's own (Debian's /usr/sbin/pgbouncer, 1.18 on the CI image) in front of
@@ -60,8 +61,6 @@ export interface PgBouncerHandle {
   dir: string;
   server: string;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** `'…'` for a value of a PgBouncer connection string (a quote inside doubled). */
 const quoted = (value: string) => `'${value.replace(/'/g, "''")}'`;

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
+import { exited, orNotYet, until } from './wait';
 
 /**
  * A Sentinel set of the test's own, on loopback: a primary, one replica (`replicaof`) and three
@@ -16,18 +17,6 @@ export const PASSWORD = 'data-pw';
 export const SENTINEL_PASSWORD = 'sentinel-pw';
 const DOWN_AFTER_MS = 1_000;
 const FAILOVER_TIMEOUT_MS = 10_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Until `ok` holds, polling every 100 ms; fails after `timeoutMs` naming `what`. */
-export async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await Promise.resolve(ok()).catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
 
 /** One command on a connection of its own, closed after it (a server may drop its clients in a failover). */
 export async function ask(port: number, password: string, args: string[]): Promise<unknown> {
@@ -95,8 +84,9 @@ export class OwnSentinelSet {
       await set.startData(ports[1], ports[0]);
       await until(
         'the replica in sync',
-        async () => (await set.replication(ports[1])).master_link_status === 'up',
+        orNotYet(async () => (await set.replication(ports[1])).master_link_status === 'up'),
         30_000,
+        100,
       );
       for (const port of set.sentinelPorts) set.startSentinel(port, ports[0]);
       await set.untilWatching(ports[0], ports[1]);
@@ -113,7 +103,12 @@ export class OwnSentinelSet {
     args.push('--requirepass', PASSWORD, '--masterauth', PASSWORD);
     if (primary) args.push('--replicaof', '127.0.0.1', String(primary));
     this.spawn(port, args);
-    await until(`redis-server on ${port}`, async () => (await ask(port, PASSWORD, ['PING'])) === 'PONG', 30_000);
+    await until(
+      `redis-server on ${port}`,
+      orNotYet(async () => (await ask(port, PASSWORD, ['PING'])) === 'PONG'),
+      30_000,
+      100,
+    );
   }
 
   private startSentinel(port: number, primary: number): void {
@@ -169,7 +164,7 @@ export class OwnSentinelSet {
   async untilWatching(primary: number, replica: number): Promise<void> {
     await until(
       'the sentinels watching the primary and its replica',
-      async () => {
+      orNotYet(async () => {
         for (const port of this.sentinelPorts) {
           const master = pairs(await ask(port, SENTINEL_PASSWORD, ['SENTINEL', 'master', MASTER_NAME]));
           if (Number(master.port) !== primary || master.flags !== 'master') return false;
@@ -183,8 +178,9 @@ export class OwnSentinelSet {
           if (!ok) return false;
         }
         return true;
-      },
+      }),
       60_000,
+      100,
     );
   }
 
@@ -233,9 +229,4 @@ export class OwnSentinelSet {
     await Promise.all(children.map(exited));
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-export function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
 }

@@ -4,27 +4,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { freePort, type TestApp } from './test-app';
+import { exited, orNotYet, until } from './wait';
 
 /**
  * Servers a fault test owns: it may stop, freeze and restart them. The machine's shared
  * PostgreSQL and Redis are never touched.
  */
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, ready: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await ready().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
 
 /** A redis-server of the test's own on a free port, keeping nothing on disk unless asked. */
 export class OwnRedis {
@@ -58,14 +43,19 @@ export class OwnRedis {
     child.once('exit', () => {
       if (this.child === child) this.child = undefined;
     });
-    await waitFor('redis-server', async () => {
-      const out = execFileSync('redis-cli', ['-p', String(this.port), 'ping'], {
-        encoding: 'utf8',
-        timeout: 2000,
-        stdio: 'pipe',
-      });
-      return out.trim() === 'PONG';
-    });
+    await until(
+      'redis-server',
+      orNotYet(async () => {
+        const out = execFileSync('redis-cli', ['-p', String(this.port), 'ping'], {
+          encoding: 'utf8',
+          timeout: 2000,
+          stdio: 'pipe',
+        });
+        return out.trim() === 'PONG';
+      }),
+      30_000,
+      100,
+    );
   }
 
   async stop(): Promise<void> {
@@ -143,12 +133,17 @@ export class OwnPostgres {
       `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
       'start',
     ]);
-    await waitFor('postgres', async () => {
-      const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
-      await client.connect();
-      await client.end();
-      return true;
-    });
+    await until(
+      'postgres',
+      orNotYet(async () => {
+        const client = new Client({ connectionString: this.url, connectionTimeoutMillis: 2000 });
+        await client.connect();
+        await client.end();
+        return true;
+      }),
+      30_000,
+      100,
+    );
   }
 
   /** Stops the cluster at once (`-m immediate`): clients see their connections drop. */

@@ -1,6 +1,6 @@
 import type { Response } from 'supertest';
 import { createHuman } from './factories';
-import { until } from './own-sentinel';
+import { until } from './wait';
 import { phoneApi, phoneErrors, wrongCodeFor } from './phone-api';
 import type { TestApp } from './test-app';
 
@@ -90,7 +90,7 @@ export async function failoverUnderLoad(t: TestApp, failover: () => Promise<void
     }
   });
   try {
-    await until('every worker under way', () => rounds.every((n) => n >= 3), 30_000);
+    await until('every worker under way', () => rounds.every((n) => n >= 3), 30_000, 100);
     await failover();
 
     // back to normal: the last answers of every worker, all after the switch, none a 503
@@ -100,6 +100,7 @@ export async function failoverUnderLoad(t: TestApp, failover: () => Promise<void
       'normal answers from the new primary',
       () => answers.length - switched >= tail && answers.slice(-tail).every((x) => x.kind !== 'unavailable'),
       60_000,
+      100,
     );
   } finally {
     stop = true;

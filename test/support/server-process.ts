@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sleep, until } from './fake-http';
+import { sleep, until } from './wait';
 import { freePort } from './test-app';
 
 export const ROOT = join(__dirname, '..', '..');

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { createApp } from '../src/app.setup';
 import { createHuman, createMachineWithToken, createOrg } from './support/factories';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
-import { PERMISSION_DENIED, UNAUTHENTICATED, USER_NOT_FOUND } from './support/wire';
+import { NO_TOKEN, PERMISSION_DENIED, UNAUTHENTICATED, USER_NOT_FOUND } from './support/wire';
 
 const ISSUER = 'https://issuer.example.test';
 const AUDIENCE = 'phone-verify';
@@ -66,22 +66,24 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
       }
     });
 
-    it('answers 401 with WWW-Authenticate for a missing, malformed or unknown token', async () => {
+    it('answers 401 with WWW-Authenticate: "missing or malformed" without a bearer token, "invalid" for an unknown one', async () => {
       const { userId } = await createMachineWithToken(t, orgA);
-      const cases: Array<string | undefined> = [
-        undefined,
-        '',
-        'Bearer',
-        `Basic ${Buffer.from('admin:admin').toString('base64')}`,
-        `Bearer ${t.adminToken}x`,
-        `Bearer ${t.adminToken.slice(0, -1)}`,
-        'Bearer a.b.c',
+      const cases: Array<[string | undefined, object]> = [
+        [undefined, NO_TOKEN],
+        ['', NO_TOKEN],
+        ['Bearer', NO_TOKEN],
+        ['Bearer    ', NO_TOKEN],
+        [`Basic ${Buffer.from('admin:admin').toString('base64')}`, NO_TOKEN],
+        [`Bearer ${t.adminToken}x`, UNAUTHENTICATED],
+        [`Bearer ${t.adminToken.slice(0, -1)}`, UNAUTHENTICATED],
+        ['Bearer a.b.c', UNAUTHENTICATED],
+        ['Bearer two words', NO_TOKEN],
       ];
-      for (const header of cases) {
+      for (const [header, body] of cases) {
         const req = t.http().get(`/v2/users/${userId}`);
         if (header !== undefined) req.set('Authorization', header);
         const res = await req.expect(401);
-        expect(res.body).toEqual(UNAUTHENTICATED);
+        expect({ header, body: res.body }).toEqual({ header, body });
         expect(res.headers['www-authenticate']).toBe('Bearer');
       }
     });
@@ -94,7 +96,7 @@ describe.each(DATABASES)('AuthGuard and TokenService (%s)', (db) => {
         .expect(401);
       expect(res.body).toEqual(UNAUTHENTICATED);
       const noBody = await t.http().post('/v2/users/new').send({}).expect(401);
-      expect(noBody.body).toEqual(UNAUTHENTICATED);
+      expect(noBody.body).toEqual(NO_TOKEN);
     });
 
     it('leaves /healthz public and everything else denied by default', async () => {

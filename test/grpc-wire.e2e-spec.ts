@@ -34,12 +34,14 @@ import {
   ERROR_DETAIL,
   ERROR_INFO,
   GRPC_WEB,
+  NO_TOKEN as NO_TOKEN_BODY,
   TIME_PATTERN,
   UNAUTHENTICATED as UNAUTHENTICATED_BODY,
 } from './support/wire';
 
 /** An UNAUTHENTICATED answer as a gRPC client reports it. */
 const UNAUTHENTICATED = { ok: false, ...UNAUTHENTICATED_BODY };
+const NO_TOKEN = { ok: false, ...NO_TOKEN_BODY };
 
 async function grpcError(promise: Promise<unknown>): Promise<CallResult> {
   try {
@@ -209,21 +211,22 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
   });
 
   describe('authentication over gRPC', () => {
-    it('a call without a token is UNAUTHENTICATED with AUTH-7fs1e in grpc-status-details-bin', async () => {
+    it('a call without a token is UNAUTHENTICATED with AUTH-n0t0k in grpc-status-details-bin', async () => {
       const { userId } = await createHuman(t, { orgId });
       let error: ServiceError | undefined;
       await grpcUnary(grpc, 'UserService', 'GetUserByID', { userId }).catch((e: ServiceError) => (error = e));
       expect(error?.code).toBe(16);
-      expect(error?.details).toBe('Token is invalid (AUTH-7fs1e)');
+      expect(error?.details).toBe('Bearer token missing or malformed (AUTH-n0t0k)');
       // the server's own decoder and buf's agree on the bytes
       const bin = error!.metadata.get('grpc-status-details-bin')[0] as Buffer;
-      expect(decodeStatusDetails(bin)).toEqual({ ...UNAUTHENTICATED, code: 16, ok: undefined });
-      expect(statusJson(bin)).toEqual({ code: 16, message: UNAUTHENTICATED.message, details: UNAUTHENTICATED.details });
+      expect(decodeStatusDetails(bin)).toEqual({ ...NO_TOKEN, code: 16, ok: undefined });
+      expect(statusJson(bin)).toEqual({ code: 16, message: NO_TOKEN.message, details: NO_TOKEN.details });
     });
 
-    it('a malformed or unknown token is UNAUTHENTICATED too', async () => {
+    it('an empty token is a missing one; an unknown token is UNAUTHENTICATED AUTH-7fs1e', async () => {
       const { userId } = await createHuman(t, { orgId });
-      for (const token of ['', 'not-a-token', `${t.adminToken}x`]) {
+      await expect(grpcError(grpcUnary(grpc, 'UserService', 'GetUserByID', { userId }, ''))).resolves.toEqual(NO_TOKEN);
+      for (const token of ['not-a-token', `${t.adminToken}x`]) {
         await expect(grpcError(grpcUnary(grpc, 'UserService', 'GetUserByID', { userId }, token))).resolves.toEqual(
           UNAUTHENTICATED,
         );
@@ -556,7 +559,7 @@ describe.each(DATABASES)('gRPC and gRPC-web on the wire (%s)', (db) => {
         body,
       });
       expect(denied.trailers['grpc-status']).toBe('16');
-      expect(denied.trailers['grpc-message']).toBe('Token is invalid (AUTH-7fs1e)');
+      expect(denied.trailers['grpc-message']).toBe('Bearer token missing or malformed (AUTH-n0t0k)');
     });
   });
 

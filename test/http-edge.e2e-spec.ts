@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { startApp, TestApp } from './support/test-app';
 import { httpPort } from './support/transports';
-import { errorBody, UNAUTHENTICATED } from './support/wire';
+import { errorBody, NO_TOKEN } from './support/wire';
 
 const ROUTE_NOT_FOUND = errorBody(5, 'API-n0tfd', 'Route not found');
 
@@ -32,7 +32,7 @@ describe('requests Node would answer without a body or not at all (found by the 
         `GET /v2/users/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nExpect: ${expect_}\r\n\r\n`,
       );
       expect(answer).toMatch(/^HTTP\/1\.1 401 /);
-      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual(UNAUTHENTICATED);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual(NO_TOKEN);
     },
   );
 

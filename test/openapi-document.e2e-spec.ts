@@ -91,9 +91,16 @@ describe('/openapi.json for client generators', () => {
   });
 
   it('shows the bodies and headers the server answers', async () => {
-    const unauthenticated = await t.http().post('/v2/users/1/phone/verify').send({ verificationCode: '1' }).expect(401);
-    expect(unauthenticated.headers['www-authenticate']).toBe('Bearer');
-    expect(unauthenticated.body).toEqual(example('/v2/users/{userId}/phone/verify', 'post', '401', 'token'));
+    const noToken = await t.http().post('/v2/users/1/phone/verify').send({ verificationCode: '1' }).expect(401);
+    expect(noToken.headers['www-authenticate']).toBe('Bearer');
+    expect(noToken.body).toEqual(example('/v2/users/{userId}/phone/verify', 'post', '401', 'noToken'));
+    const unknownToken = await t
+      .http()
+      .post('/v2/users/1/phone/verify')
+      .set(bearer('unknown'))
+      .send({ verificationCode: '1' })
+      .expect(401);
+    expect(unknownToken.body).toEqual(example('/v2/users/{userId}/phone/verify', 'post', '401', 'token'));
 
     const missing = await t
       .http()

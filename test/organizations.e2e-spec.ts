@@ -5,6 +5,7 @@ import {
   ID,
   PERMISSION_DENIED,
   TIME,
+  NO_TOKEN,
   UNAUTHENTICATED,
   USER_NOT_FOUND,
   validationBody,
@@ -163,7 +164,7 @@ describe.each(DATABASES)('OrganizationsController: AddOrganization (%s)', (db) =
   });
 
   it('needs a valid token (401) and IAM_OWNER (403)', async () => {
-    expect((await t.http().post('/v2/organizations').send({ name: 'x' }).expect(401)).body).toEqual(UNAUTHENTICATED);
+    expect((await t.http().post('/v2/organizations').send({ name: 'x' }).expect(401)).body).toEqual(NO_TOKEN);
     expect((await addOrganization({ name: 'x' }, 'not-a-token').expect(401)).body).toEqual(UNAUTHENTICATED);
     expect((await addOrganization({ name: 'x' }, roleless.token).expect(403)).body).toEqual(PERMISSION_DENIED);
     expect((await addOrganization({ name: 'x' }, managerHome.token).expect(403)).body).toEqual(PERMISSION_DENIED);

@@ -283,7 +283,7 @@ describe.each(DATABASES)('phone error catalogue (%s)', (db) => {
       await api.verify(userId, code).expect(200);
     });
 
-    it('no, unknown or malformed token → 401 UNAUTHENTICATED AUTH-7fs1e with WWW-Authenticate', async () => {
+    it('no token → 401 AUTH-n0t0k, an unknown one → 401 AUTH-7fs1e, both with WWW-Authenticate', async () => {
       const { userId } = await userWithCode();
       const anonymous = [
         t.http().post(`/v2/users/${userId}/phone`).send({ phone: PHONE }),
@@ -292,7 +292,7 @@ describe.each(DATABASES)('phone error catalogue (%s)', (db) => {
         t.http().delete(`/v2/users/${userId}/phone`),
         t.http().post(`/v2/users/${userId}/phone/verify`).set('Authorization', 'Basic YWRtaW46YWRtaW4=').send({}),
       ];
-      for (const res of await Promise.all(anonymous)) phoneErrors.unauthenticated(res);
+      for (const res of await Promise.all(anonymous)) phoneErrors.noToken(res);
       for (const res of await Promise.all(everyRoute(phoneApi(t, 'not-a-real-token'), userId))) {
         phoneErrors.unauthenticated(res);
       }

@@ -136,8 +136,8 @@ describe('Swagger UI in a browser (sqlite)', () => {
     expect(shownStatus).toBe('401');
     expect(shownBody).toEqual({
       code: 16,
-      message: 'Token is invalid (AUTH-7fs1e)',
-      details: [{ '@type': ERROR_DETAIL, id: 'AUTH-7fs1e', message: 'Token is invalid' }],
+      message: 'Bearer token missing or malformed (AUTH-n0t0k)',
+      details: [{ '@type': ERROR_DETAIL, id: 'AUTH-n0t0k', message: 'Bearer token missing or malformed' }],
     });
     expect(shownBody).toEqual(await response.json());
   });

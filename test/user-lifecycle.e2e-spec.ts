@@ -6,6 +6,7 @@ import {
   ID,
   PERMISSION_DENIED,
   TIME,
+  NO_TOKEN,
   UNAUTHENTICATED,
   USER_NOT_FOUND,
   validationBody,
@@ -127,7 +128,7 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
       '%s: 401, 400, 404 (also when it may not read the user), 403 in the contract order',
       async (change) => {
         const { userId } = await createHuman(t, { orgId: orgA });
-        expect((await t.http().post(`/v2/users/${userId}/${change}`).expect(401)).body).toEqual(UNAUTHENTICATED);
+        expect((await t.http().post(`/v2/users/${userId}/${change}`).expect(401)).body).toEqual(NO_TOKEN);
         const tooLong = await as(roleless.token)
           .post(`/v2/users/${'9'.repeat(201)}/${change}`)
           .expect(400);
@@ -218,7 +219,7 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
 
     it('needs user.delete on another user: 401, 400, 404, 403', async () => {
       const { userId } = await createHuman(t, { orgId: orgA });
-      expect((await t.http().delete(`/v2/users/${userId}`).expect(401)).body).toEqual(UNAUTHENTICATED);
+      expect((await t.http().delete(`/v2/users/${userId}`).expect(401)).body).toEqual(NO_TOKEN);
       expect(
         (
           await as(roleless.token)
@@ -305,9 +306,7 @@ describe.each(DATABASES)('UsersController: state changes, DeleteUser, AddPersona
 
     it('needs user.write, even for oneself: 401, 404, 403', async () => {
       const machine = await createMachineWithToken(t, orgA);
-      expect((await t.http().post(`/v2/users/${machine.userId}/pats`).send({}).expect(401)).body).toEqual(
-        UNAUTHENTICATED,
-      );
+      expect((await t.http().post(`/v2/users/${machine.userId}/pats`).send({}).expect(401)).body).toEqual(NO_TOKEN);
       expect((await as(roleless.token).post('/v2/users/404404/pats').expect(404)).body).toEqual(USER_NOT_FOUND);
       expect((await as(roleless.token).post(`/v2/users/${machine.userId}/pats`).expect(404)).body).toEqual(
         USER_NOT_FOUND,

@@ -5,6 +5,7 @@ import {
   ID,
   PERMISSION_DENIED,
   TIME,
+  NO_TOKEN,
   UNAUTHENTICATED,
   USER_NOT_FOUND,
   validationBody,
@@ -274,7 +275,7 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
 
     it('needs a valid token (401)', async () => {
       const res = await t.http().post('/v2/users/human').send(minimalHuman(orgA)).expect(401);
-      expect(res.body).toEqual(UNAUTHENTICATED);
+      expect(res.body).toEqual(NO_TOKEN);
       expect(res.headers['www-authenticate']).toBe('Bearer');
       const unknown = await as('x'.repeat(43)).post('/v2/users/human', minimalHuman(orgA)).expect(401);
       expect(unknown.body).toEqual(UNAUTHENTICATED);
@@ -396,7 +397,7 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
 
     it('needs a valid token (401) and user.write on the organization (403, 404 when it may not read it)', async () => {
       const body = { organizationId: orgA, machine: { name: 'perm' } };
-      expect((await t.http().post('/v2/users/new').send(body).expect(401)).body).toEqual(UNAUTHENTICATED);
+      expect((await t.http().post('/v2/users/new').send(body).expect(401)).body).toEqual(NO_TOKEN);
       expect((await as(roleless.token).post('/v2/users/new', body).expect(403)).body).toEqual(PERMISSION_DENIED);
       expect((await as(managerB.token).post('/v2/users/new', body).expect(404)).body).toEqual(ORG_NOT_FOUND);
       await as(managerA.token).post('/v2/users/new', body).expect(200);
@@ -435,11 +436,17 @@ describe.each(DATABASES)('UsersController: AddHumanUser, CreateUser, GetUserByID
     });
 
     it('needs a valid token (401)', async () => {
-      expect((await t.http().get(`/v2/users/${target}`).expect(401)).body).toEqual(UNAUTHENTICATED);
+      expect((await t.http().get(`/v2/users/${target}`).expect(401)).body).toEqual(NO_TOKEN);
       for (const header of ['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', `Token ${t.adminToken}`, 'Bearer a b']) {
         const res = await t.http().get(`/v2/users/${target}`).set('Authorization', header).expect(401);
-        expect(res.body).toEqual(UNAUTHENTICATED);
+        expect(res.body).toEqual(NO_TOKEN);
       }
+      const unknown = await t
+        .http()
+        .get(`/v2/users/${target}`)
+        .set(bearer(`${t.adminToken}x`))
+        .expect(401);
+      expect(unknown.body).toEqual(UNAUTHENTICATED);
     });
   });
 });

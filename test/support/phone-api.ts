@@ -72,6 +72,10 @@ export const phoneErrors = {
     expectError(res, 401, 16, 'AUTH-7fs1e', 'Token is invalid');
     expect(res.headers['www-authenticate']).toBe('Bearer');
   },
+  noToken: (res: Response) => {
+    expectError(res, 401, 16, 'AUTH-n0t0k', 'Bearer token missing or malformed');
+    expect(res.headers['www-authenticate']).toBe('Bearer');
+  },
   /** Wrong code: the attempts left are in the message and in an ErrorInfo. */
   wrongCode: (res: Response, attemptsLeft: number) => {
     const text =

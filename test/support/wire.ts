@@ -23,6 +23,8 @@ export function errorBody(code: number, id: string, text: string) {
 }
 
 export const UNAUTHENTICATED = errorBody(16, 'AUTH-7fs1e', 'Token is invalid');
+/** No bearer token in the request at all (a token that names no caller is UNAUTHENTICATED). */
+export const NO_TOKEN = errorBody(16, 'AUTH-n0t0k', 'Bearer token missing or malformed');
 export const PERMISSION_DENIED = errorBody(7, 'AUTH-AWfge', 'No matching permissions found');
 export const USER_NOT_FOUND = errorBody(5, 'QUERY-Dfbg2', 'User could not be found');
 

@@ -38,7 +38,8 @@ export class AuthGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (this.isPublic(context.getClass(), context.getHandler())) return true;
     const token = BEARER.exec(authorizationOf(context) ?? '')?.[1];
-    if (!token) throw Errors.unauthenticated();
+    // not "invalid": gRPC drops a value metadata cannot hold, so a malformed one reads as none on every transport
+    if (!token) throw Errors.noToken();
     callerHolder(context)[CALLER] = new CallerRef(token, this.resolver);
     return true;
   }

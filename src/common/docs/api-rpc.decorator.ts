@@ -49,8 +49,11 @@ export interface DocError {
 export const COMMON_ERRORS = {
   unauthenticated: {
     status: 401,
-    description: 'missing, malformed, unknown or expired token',
-    examples: { token: { code: 16, id: 'AUTH-7fs1e', text: 'Token is invalid' } },
+    description: 'no bearer token, or a malformed one (AUTH-n0t0k); an unknown or expired one (AUTH-7fs1e)',
+    examples: {
+      noToken: { code: 16, id: 'AUTH-n0t0k', text: 'Bearer token missing or malformed' },
+      token: { code: 16, id: 'AUTH-7fs1e', text: 'Token is invalid' },
+    },
   },
   forbidden: {
     status: 403,

@@ -82,6 +82,7 @@ describe(AppError.name, () => {
 
   it.each([
     [Errors.unauthenticated(), 16, 'AUTH-7fs1e', 'Token is invalid'],
+    [Errors.noToken(), 16, 'AUTH-n0t0k', 'Bearer token missing or malformed'],
     [Errors.permissionDenied(), 7, 'AUTH-AWfge', 'No matching permissions found'],
   ])('keeps the catalogue IDs of the contract (%#)', (error, code, id, text) => {
     expect(toErrorBody(error)).toEqual({

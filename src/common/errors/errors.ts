@@ -20,7 +20,10 @@ export const Errors = {
       `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join('; ')}`,
       { fieldViolations: violations },
     ),
+  /** A token was sent but names no active caller: why (unknown, expired, bad signature) is never told. */
   unauthenticated: () => new AppError(GrpcStatus.UNAUTHENTICATED, 'AUTH-7fs1e', 'Token is invalid'),
+  /** No Authorization header, another scheme, or a value that is no bearer token. */
+  noToken: () => new AppError(GrpcStatus.UNAUTHENTICATED, 'AUTH-n0t0k', 'Bearer token missing or malformed'),
   permissionDenied: () => new AppError(GrpcStatus.PERMISSION_DENIED, 'AUTH-AWfge', 'No matching permissions found'),
   userNotFound: () => new AppError(GrpcStatus.NOT_FOUND, 'QUERY-Dfbg2', 'User could not be found'),
   orgNotFound: () => new AppError(GrpcStatus.NOT_FOUND, 'ORG-iTUSx', 'Organisation not found'),

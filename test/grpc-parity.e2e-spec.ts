@@ -30,14 +30,14 @@ function failure(httpStatus: number, code: number, id: string, text: string, mor
   return { httpStatus, code, id, details: [{ '@type': ERROR_DETAIL, id, message: text }, ...more] };
 }
 
-function invalid(field: string): Expected {
+function invalid(field: string, description: unknown = expect.any(String)): Expected {
   return {
     httpStatus: 400,
     code: 3,
     id: 'VALIDATION-1nv4l',
     details: [
       { '@type': ERROR_DETAIL, id: 'VALIDATION-1nv4l', message: expect.stringMatching(/^invalid request: /) },
-      { '@type': BAD_REQUEST, fieldViolations: [{ field, description: expect.any(String) }] },
+      { '@type': BAD_REQUEST, fieldViolations: [{ field, description }] },
     ],
   };
 }
@@ -175,7 +175,15 @@ const SCENARIOS: Scenario[] = [
       const { userId } = await createHuman(t, { orgId, phone: '+41791234567' });
       return c.call('UserService', 'VerifyPhone', { userId, verificationCode: '' }, t.adminToken);
     },
-    expected: () => invalid('verificationCode'),
+    expected: () => invalid('verificationCode', 'verificationCode is required'),
+  },
+  {
+    name: 'VerifyPhone without a code',
+    async run(t, c, orgId) {
+      const { userId } = await createHuman(t, { orgId, phone: '+41791234567' });
+      return c.call('UserService', 'VerifyPhone', { userId }, t.adminToken);
+    },
+    expected: () => invalid('verificationCode', 'verificationCode is required'),
   },
   {
     name: 'VerifyPhone with a 21-character code',
@@ -183,7 +191,7 @@ const SCENARIOS: Scenario[] = [
       const { userId } = await createHuman(t, { orgId, phone: '+41791234567' });
       return c.call('UserService', 'VerifyPhone', { userId, verificationCode: '1'.repeat(21) }, t.adminToken);
     },
-    expected: () => invalid('verificationCode'),
+    expected: () => invalid('verificationCode', 'verificationCode must be between 1 and 20 characters long'),
   },
   {
     name: 'SetPhone with isVerified: false',

@@ -46,12 +46,20 @@ describe.each(DATABASES)('phone error catalogue (%s)', (db) => {
       phoneErrors.wrongCode(await api.verify(userId, '1'.repeat(20)), 4);
     });
 
-    it('names the rule in the message', async () => {
-      const res = await api.verify('1234', '');
-      expectValidationError(res, ['verificationCode']);
-      expect(res.body.message).toBe(
+    it('says a missing or empty field is required, and names the rule a present one breaks', async () => {
+      for (const code of [undefined, null, '']) {
+        const res = await api.verify('1234', code);
+        expectValidationError(res, ['verificationCode']);
+        expect(res.body.message).toBe(
+          'invalid request: verificationCode: verificationCode is required (VALIDATION-1nv4l)',
+        );
+      }
+      const long = await api.verify('1234', '1'.repeat(21));
+      expect(long.body.message).toBe(
         'invalid request: verificationCode: verificationCode must be between 1 and 20 characters long (VALIDATION-1nv4l)',
       );
+      const noPhone = await api.set('1234', { returnCode: {} });
+      expect(noPhone.body.message).toBe('invalid request: phone: phone is required (VALIDATION-1nv4l)');
     });
 
     it('rejects isVerified: false', async () => {

@@ -1,16 +1,36 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync, ValidationError } from 'class-validator';
+import { getMetadataStorage, validateSync, ValidationError, ValidationTypes } from 'class-validator';
 import { FieldViolation } from '../errors/app-error';
 import { Errors } from '../errors/errors';
 import { readProtoJson } from './proto-json-input';
 import { protoMessageOf } from './proto-message';
 
+/** Per DTO class, the properties that may be left out (IsOptional, ValidateIf): their own rules say what is wrong. */
+const conditionalProperties = new WeakMap<object, Set<string>>();
+
+function mayBeLeftOut(target: object | undefined, property: string): boolean {
+  if (!target) return true;
+  const type = target.constructor;
+  let names = conditionalProperties.get(type);
+  if (!names) {
+    const rules = getMetadataStorage().getTargetValidationMetadatas(type, '', true, false);
+    names = new Set(rules.filter((r) => r.type === ValidationTypes.CONDITIONAL_VALIDATION).map((r) => r.propertyName));
+    conditionalProperties.set(type, names);
+  }
+  return names.has(property);
+}
+
+/** Unset in proto3 terms: gRPC cannot tell an empty string from a missing one, so neither may REST. */
+const unset = (value: unknown) => value === undefined || value === null || value === '';
+
 function violations(errors: ValidationError[], prefix = ''): FieldViolation[] {
   return errors.flatMap((error) => {
     const field = prefix ? `${prefix}.${error.property}` : error.property;
     const descriptions = Object.values(error.constraints ?? {});
+    const required = descriptions.length > 0 && unset(error.value) && !mayBeLeftOut(error.target, error.property);
     // one entry per violated field (contract §6), however many of its rules failed
-    const own = descriptions.length ? [{ field, description: descriptions.join('; ') }] : [];
+    const description = required ? `${error.property} is required` : descriptions.join('; ');
+    const own = descriptions.length ? [{ field, description }] : [];
     return [...own, ...violations(error.children ?? [], field)];
   });
 }

@@ -3,6 +3,7 @@ import { createHuman, createMachineWithToken, createOrg } from './support/factor
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import { Caller, CallResult, TRANSPORTS, TransportName, transportCaller } from './support/transports';
 import { BAD_REQUEST, ERROR_DETAIL, ERROR_INFO, RETRY_INFO, TIME, TIME_PATTERN } from './support/wire';
+import { wrongCodeFor } from './support/phone-api';
 
 const CODE_TTL_MS = 10 * 60_000;
 
@@ -16,8 +17,6 @@ interface Scenario {
   run(t: TestApp, c: Caller, orgId: string): Promise<CallResult>;
   expected(orgId: string): Expected;
 }
-
-const wrongCodeFor = (code: string) => (code === '000000' ? '111111' : '000000');
 
 function changed(sequence: string, orgId: string, extra: object = {}): Expected {
   return {

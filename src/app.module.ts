@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { Clock } from './common/clock';
-import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import type { DestinationStream, Logger } from 'pino';
 import { AuthGuard } from './common/auth/auth.guard';
 import { ThrottleGuard } from './common/throttle/throttle.guard';
@@ -10,6 +10,7 @@ import { AppConfig, validateEnvironment } from './app.config';
 import { DatabaseModule } from './database/database.module';
 import { LimitsModule } from './common/limits/limits.module';
 import { AppErrorFilter } from './common/errors/error.filter';
+import { RouteMethods } from './common/http/route-methods';
 import { HealthModule } from './common/health/health.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { ProtoValidationPipe } from './common/validation/proto-validation.pipe';
@@ -50,8 +51,10 @@ export class AppModule {
         HealthModule,
         UsersModule,
         PhoneModule,
+        DiscoveryModule,
       ],
       providers: [
+        RouteMethods,
         { provide: APP_GUARD, useClass: ThrottleGuard },
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_PIPE, useClass: ProtoValidationPipe },

@@ -11,6 +11,8 @@ import { answerClientErrors, countHeaderLines, tooManyHeaders } from './common/e
 import { grpcOptions } from './common/grpc/grpc-options';
 import { GrpcServer as GrpcStrategy } from './common/grpc/grpc-server';
 import { cors } from './common/http/cors';
+import { jsonBodiesOnly } from './common/http/json-bodies';
+import { DOCS_PATH, OPENAPI_PATH } from './common/http/route-methods';
 import { OnePort } from './common/http/one-port';
 import { rpcOverHttp } from './common/rpc/rpc-middleware';
 import { unknownSettingsIn, validateEnvironment } from './app.config';
@@ -101,6 +103,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestExpressAp
   // delivery receipts are signed over their bytes as sent (JSON or a form): that route alone keeps them raw
   app.use(RECEIPTS_PATH, raw({ type: () => true, limit: config.bodyLimit }));
   app.useBodyParser('json', { limit: config.bodyLimit });
+  app.use(jsonBodiesOnly);
   if (tracing.enabled) app.use(continueHttpSpan);
   app.connectMicroservice({ strategy: grpc }, { inheritAppConfig: true });
   // no enableShutdownHooks: main.ts installs the graceful stop (Nest's would wait for keep-alive clients forever)
@@ -186,8 +189,8 @@ function setUpSwagger(app: INestApplication): OpenAPIObject {
       })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, {
-    jsonDocumentUrl: 'openapi.json',
+  SwaggerModule.setup(DOCS_PATH, app, document, {
+    jsonDocumentUrl: OPENAPI_PATH,
     swaggerOptions: { persistAuthorization: true },
   });
   return document;

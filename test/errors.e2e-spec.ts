@@ -10,6 +10,8 @@ import {
 } from './support/wire';
 
 const ROUTE_NOT_FOUND = errorBody(5, 'API-n0tfd', 'Route not found');
+const METHOD_NOT_ALLOWED = errorBody(12, 'API-n0method', 'Method not allowed on this path, see the Allow header');
+const UNSUPPORTED_MEDIA_TYPE = errorBody(3, 'API-unsup', 'Unsupported content type, send application/json');
 
 describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
   let t: TestApp;
@@ -26,15 +28,105 @@ describe.each(DATABASES)('HTTP errors (%s)', (db: Db) => {
   it.each([
     ['GET', '/v2/nothing-here'],
     ['POST', '/v2/users/1/explode'],
-    ['PUT', '/v2/users/1'],
-    ['PATCH', '/v2/organizations'],
+    ['PUT', '/v2/users'],
+    ['DELETE', '/v2/users/1/phone/verify/2'],
     ['GET', '/'],
-  ])('answers an unknown route %s %s with 404 code 5 and the error body, token or not', async (method, path) => {
-    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch';
+  ])('answers an unknown path %s %s with 404 code 5 and the error body, token or not', async (method, path) => {
+    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'delete';
     const anonymous = await t.http()[verb](path).expect(404);
     expect(anonymous.body).toEqual(ROUTE_NOT_FOUND);
     const authenticated = await t.http()[verb](path).set(bearer(t.adminToken)).expect(404);
     expect(authenticated.body).toEqual(ROUTE_NOT_FOUND);
+  });
+
+  // issue 29, point 6: the path is right, the method is not
+  it.each([
+    ['PUT', '/v2/users/1', 'DELETE, GET, HEAD'],
+    ['PATCH', '/v2/organizations', 'POST'],
+    ['GET', '/v2/users/1/phone/verify', 'POST'],
+    ['GET', '/V2/Users/1/Phone/', 'DELETE, POST'],
+    ['POST', '/v2/users/1', 'DELETE, GET, HEAD'],
+    ['DELETE', '/healthz', 'GET, HEAD'],
+    ['POST', '/openapi.json', 'GET, HEAD'],
+  ])('answers %s %s with 405, Allow: %s and the error body, token or not', async (method, path, allow) => {
+    const verb = method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    for (const token of [undefined, t.adminToken]) {
+      const req = t.http()[verb](path);
+      if (token) req.set(bearer(token));
+      const res = await req.expect(405);
+      expect(res.headers.allow).toBe(allow);
+      expect(res.body).toEqual(METHOD_NOT_ALLOWED);
+    }
+  });
+
+  it('answers HEAD on a POST route with 405 and no body', async () => {
+    const res = await t.http().head('/v2/organizations').expect(405);
+    expect(res.headers.allow).toBe('POST');
+    expect(res.text ?? '').toBe('');
+  });
+
+  describe('a body that is not JSON → 415 (issue 29, point 6)', () => {
+    const org = () => t.http().post('/v2/organizations').set(bearer(t.adminToken));
+
+    it.each([
+      ['application/x-www-form-urlencoded', 'name=Form+Inc'],
+      [
+        'multipart/form-data; boundary=x',
+        '--x\r\nContent-Disposition: form-data; name="name"\r\n\r\nForm\r\n--x--\r\n',
+      ],
+      ['text/plain', '{"name": "Text Inc"}'],
+      ['application/xml', '<name>XML Inc</name>'],
+    ])('%s', async (type, body) => {
+      const res = await org().set('Content-Type', type).send(body).expect(415);
+      expect(res.body).toEqual(UNSUPPORTED_MEDIA_TYPE);
+      expect(res.headers.accept).toBe('application/json');
+    });
+
+    it('with no content type at all', async () => {
+      const res = await t
+        .http()
+        .post('/v2/organizations')
+        .set(bearer(t.adminToken))
+        .serialize((body: string) => body)
+        .send('{"name": "Untyped Inc"}')
+        .unset('Content-Type')
+        .expect(415);
+      expect(res.body).toEqual(UNSUPPORTED_MEDIA_TYPE);
+    });
+
+    it('also where the body is optional: a form never passes for an empty request', async () => {
+      const { userId } = await createHuman(t, { orgId: orgA });
+      await t
+        .http()
+        .delete(`/v2/users/${userId}`)
+        .set(bearer(t.adminToken))
+        .type('form')
+        .send({ force: 'yes' })
+        .expect(415);
+      // the user is still there
+      await t.http().get(`/v2/users/${userId}`).set(bearer(t.adminToken)).expect(200);
+    });
+
+    it('and a charset JSON is not read in', async () => {
+      const res = await org().set('Content-Type', 'application/json; charset=latin1').send('{"name": "x"}').expect(415);
+      expect(res.body).toEqual(UNSUPPORTED_MEDIA_TYPE);
+    });
+
+    it('accepts JSON with a UTF-8 charset, and requests without a body', async () => {
+      await org()
+        .set('Content-Type', 'application/json; charset=utf-8')
+        .send(JSON.stringify({ name: `Charset ${db}` }))
+        .expect(200);
+      await org()
+        .set('Content-Type', 'Application/JSON;charset=UTF-8')
+        .send(JSON.stringify({ name: `Case ${db}` }))
+        .expect(200);
+      const { userId } = await createHuman(t, { orgId: orgA });
+      // no body, or an empty one, whatever type it names
+      await t.http().post(`/v2/users/${userId}/lock`).set(bearer(t.adminToken)).expect(200);
+      await t.http().post(`/v2/users/${userId}/unlock`).set(bearer(t.adminToken)).type('form').send('').expect(200);
+      await t.http().delete(`/v2/users/${userId}`).set(bearer(t.adminToken)).expect(200);
+    });
   });
 
   it.each(['{"name": ', '{name: "x"}', '{"name": "x"}}', 'nul'])(

@@ -242,7 +242,10 @@ describe.each(DATABASES)('hostile input (%s)', (db: Db) => {
       ['a garbage request line', 'HELLO THERE\r\n\r\n'],
       ['a header without a colon', 'GET /v2/users/1 HTTP/1.1\r\nHost: x\r\nnocolon\r\n\r\n'],
       ['a NUL in a header value', 'GET /v2/users/1 HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n'],
-      ['a bad chunk size', 'POST /v2/organizations HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
+      [
+        'a bad chunk size',
+        'POST /v2/organizations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      ],
     ])(
       'answers %s with 400 and the error body, then closes',
       async (_, request) => {

@@ -19,6 +19,8 @@ export interface AppErrorExtras {
   info?: { reason: string; metadata: Record<string, string> };
   /** google.rpc.RetryInfo and the HTTP Retry-After header, in milliseconds. */
   retryAfterMs?: number;
+  /** REST only: a status the gRPC code table cannot express (405, 413, 415) and the headers it needs (Allow, Accept). */
+  http?: { status: number; headers?: Record<string, string> };
 }
 
 /**

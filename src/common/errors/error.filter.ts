@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AppLogger } from '../logging/app-logger';
 import { idOf } from '../logging/request-log';
@@ -12,6 +12,7 @@ import { GrpcStatus, httpStatusOf } from './grpc-status';
 import { normalizeError } from './normalize-error';
 import { noteRestCode } from '../metrics/request-metrics';
 import { answerJson } from '../http/json-response';
+import { RouteMethods } from '../http/route-methods';
 
 /**
  * The one filter for every transport: REST gets the contract's JSON error body; gRPC (and so
@@ -23,6 +24,7 @@ export class AppErrorFilter implements ExceptionFilter {
   constructor(
     private readonly logger: AppLogger,
     private readonly outages: DependencyOutages,
+    private readonly routes: RouteMethods,
   ) {
     logger.setContext(AppErrorFilter.name);
   }
@@ -47,18 +49,27 @@ export class AppErrorFilter implements ExceptionFilter {
     if (host.getType() === 'rpc') {
       return throwError(() => toGrpcError(normalizeError(exception, this.logger, this.outages)));
     }
+    const req = host.switchToHttp().getRequest<Request>();
     // an unexpected error's line carries the id of the request's own log line
-    const reqId = idOf(host.switchToHttp().getRequest<Request>());
+    const reqId = idOf(req);
     const logger = { error: (obj: object, msg: string) => this.logger.error({ ...obj, reqId }, msg) };
-    const error = normalizeError(exception, logger, this.outages);
+    const error = normalizeError(this.wrongMethod(exception, req) ?? exception, logger, this.outages);
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
     if (error.code === GrpcStatus.UNAUTHENTICATED) res.setHeader('WWW-Authenticate', 'Bearer');
     if (error.extras.retryAfterMs !== undefined) {
       res.setHeader('Retry-After', String(Math.ceil(error.extras.retryAfterMs / 1000)));
     }
+    for (const [name, value] of Object.entries(error.extras.http?.headers ?? {})) res.setHeader(name, value);
     noteRestCode(res, error.code);
-    answerJson(res, httpStatusOf(error.code), toErrorBody(error));
+    answerJson(res, error.extras.http?.status ?? httpStatusOf(error.code), toErrorBody(error));
+  }
+
+  /** The router's "no route": 405 where the path is ours and only the method is not. */
+  private wrongMethod(exception: unknown, req: Request): AppError | undefined {
+    if (!(exception instanceof NotFoundException)) return undefined;
+    const allowed = this.routes.allowedAt(req.path);
+    return allowed.length > 0 ? Errors.methodNotAllowed(allowed) : undefined;
   }
 }
 

@@ -36,6 +36,16 @@ export const Errors = {
   userNotMachine: () => new AppError(GrpcStatus.FAILED_PRECONDITION, 'COMMAND-Sdg4h', 'User is not a machine user'),
   patExpirationInPast: () =>
     new AppError(GrpcStatus.INVALID_ARGUMENT, 'COMMAND-dv3t5', 'Expiration date must be in the future'),
+  /** A REST body the JSON parser did not read (a form, multipart, text, no content type): never taken for an empty request. */
+  unsupportedMediaType: () =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'API-unsup', 'Unsupported content type, send application/json', {
+      http: { status: 415, headers: { Accept: 'application/json' } },
+    }),
+  /** A REST path of ours called with a method it does not serve; `allow` lists those it does. */
+  methodNotAllowed: (allow: string[]) =>
+    new AppError(GrpcStatus.UNIMPLEMENTED, 'API-n0method', 'Method not allowed on this path, see the Allow header', {
+      http: { status: 405, headers: { Allow: allow.join(', ') } },
+    }),
   unimplemented: (what: string) => new AppError(GrpcStatus.UNIMPLEMENTED, 'API-unimpl', `${what} is not supported`),
   /** A dependency did not answer in time: nothing was done, the same call may succeed later. */
   unavailable: () =>

@@ -31,7 +31,7 @@ describe('GrpcStatus', () => {
     [401, GrpcStatus.UNAUTHENTICATED],
     [403, GrpcStatus.PERMISSION_DENIED],
     [404, GrpcStatus.NOT_FOUND],
-    [405, GrpcStatus.NOT_FOUND],
+    [405, GrpcStatus.UNIMPLEMENTED],
     [409, GrpcStatus.ALREADY_EXISTS],
     [413, GrpcStatus.INVALID_ARGUMENT],
     [415, GrpcStatus.INVALID_ARGUMENT],

@@ -76,8 +76,9 @@ export function grpcStatusOfHttp(status: number): GrpcStatus {
     case 403:
       return GrpcStatus.PERMISSION_DENIED;
     case 404:
-    case 405:
       return GrpcStatus.NOT_FOUND;
+    case 405:
+      return GrpcStatus.UNIMPLEMENTED;
     case 409:
       return GrpcStatus.ALREADY_EXISTS;
     case 413:

@@ -1,4 +1,9 @@
-import { BadRequestException, InternalServerErrorException, NotFoundException } from '@nestjs/common';
+import {
+  BadRequestException,
+  InternalServerErrorException,
+  NotFoundException,
+  UnsupportedMediaTypeException,
+} from '@nestjs/common';
 import { AppError } from './app-error';
 import { Errors } from './errors';
 import { GrpcStatus } from './grpc-status';
@@ -19,6 +24,23 @@ describe('normalizeError', () => {
     expect([error.code, error.id, error.text]).toEqual([GrpcStatus.NOT_FOUND, 'API-n0tfd', 'Route not found']);
   });
 
+  it('reads malformed JSON as a validation error of the body', () => {
+    const error = normalizeError(
+      Object.assign(new Error('parser'), { type: 'entity.parse.failed', status: 400 }),
+      logger,
+    );
+    expect([error.code, error.id, error.extras.fieldViolations]).toEqual([
+      GrpcStatus.INVALID_ARGUMENT,
+      'VALIDATION-1nv4l',
+      [{ field: 'body', description: 'malformed JSON' }],
+    ]);
+  });
+
+  it('answers a 415 of the HTTP stack with the catalogue error and its status', () => {
+    const error = normalizeError(new UnsupportedMediaTypeException('unsupported charset "LATIN1"'), logger);
+    expect([error.extras.http?.status, error.code, error.id]).toEqual([415, GrpcStatus.INVALID_ARGUMENT, 'API-unsup']);
+  });
+
   it('turns a 400 from the HTTP stack into a validation error', () => {
     const error = normalizeError(new BadRequestException('Unexpected token'), logger);
     expect(error.code).toBe(GrpcStatus.INVALID_ARGUMENT);
@@ -26,12 +48,11 @@ describe('normalizeError', () => {
   });
 
   it.each([
-    [{ type: 'entity.parse.failed', status: 400 }, GrpcStatus.INVALID_ARGUMENT, 'VALIDATION-1nv4l'],
-    [{ type: 'entity.too.large', status: 413 }, GrpcStatus.INVALID_ARGUMENT, 'API-t00big'],
-    [{ type: 'charset.unsupported', statusCode: 415 }, GrpcStatus.INVALID_ARGUMENT, 'API-unsup'],
-  ])('reads body-parser error %o', (raw, code, id) => {
+    [{ type: 'entity.too.large', status: 413 }, 413, GrpcStatus.INVALID_ARGUMENT, 'API-t00big'],
+    [{ type: 'charset.unsupported', statusCode: 415 }, 415, GrpcStatus.INVALID_ARGUMENT, 'API-unsup'],
+  ])('reads body-parser error %o, keeping its HTTP status', (raw, status, code, id) => {
     const error = normalizeError(Object.assign(new Error('parser'), raw), logger);
-    expect([error.code, error.id]).toEqual([code, id]);
+    expect([error.extras.http?.status, error.code, error.id]).toEqual([status, code, id]);
     expect(logger.error).not.toHaveBeenCalled();
   });
 

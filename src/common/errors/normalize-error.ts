@@ -17,12 +17,18 @@ export interface OutageReporter {
 /** The IDs and texts of what the HTTP stack refuses (here, and in http-client-errors.ts for Node's parser). */
 export const HTTP_ERROR_IDS: Record<number, [string, string]> = {
   404: ['API-n0tfd', 'Route not found'],
-  405: ['API-n0tfd', 'Route not found'],
   408: ['API-t1meout', 'Request was not received in time'],
   413: ['API-t00big', 'Request body is too large'],
-  415: ['API-unsup', 'Unsupported content type'],
   431: ['API-hdr2big', 'Request header fields are too large'],
 };
+
+/** What the HTTP stack refused, with its own status where the gRPC code's would be another (413, 415). */
+function refusedByHttp(status: number, text: string): AppError {
+  if (status === 415) return Errors.unsupportedMediaType();
+  const known = HTTP_ERROR_IDS[status];
+  const [id, message] = known ?? ['API-badreq', text];
+  return new AppError(grpcStatusOfHttp(status), id, message, known ? { http: { status } } : {});
+}
 
 /** Body-parser errors carry `type` and `status`; they reach the filter as plain errors. */
 function bodyParserError(exception: unknown): { status: number; type: string } | undefined {
@@ -55,17 +61,13 @@ export function normalizeError(exception: unknown, logger: ErrorLogger, outages?
     if (parserError.type === 'entity.parse.failed') {
       return Errors.validation([{ field: 'body', description: 'malformed JSON' }]);
     }
-    const [id, text] = HTTP_ERROR_IDS[parserError.status] ?? ['API-badreq', 'Bad request'];
-    return new AppError(grpcStatusOfHttp(parserError.status), id, text);
+    return refusedByHttp(parserError.status, 'Bad request');
   }
 
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     if (status === 400) return Errors.validation([{ field: 'body', description: exception.message }]);
-    if (status < 500) {
-      const [id, text] = HTTP_ERROR_IDS[status] ?? ['API-badreq', exception.message];
-      return new AppError(grpcStatusOfHttp(status), id, text);
-    }
+    if (status < 500) return refusedByHttp(status, exception.message);
   }
 
   const correlationId = randomUUID();

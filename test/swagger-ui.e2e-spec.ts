@@ -170,6 +170,32 @@ describe('Swagger UI in a browser (sqlite)', () => {
     expect(shownBody).toEqual(await response.json());
   });
 
+  // issue 29, point 6: the body "Try it out" fills in is a valid request (it once set every member of the oneof)
+  it('SetPhone sends the example body it fills in, and each example it offers answers 200', async () => {
+    const setPhone = operation('Phone', 'UserService_SetPhone');
+    const filledIn = await execute(setPhone, (await createHuman(t)).userId);
+    expect(JSON.parse(filledIn.response.request().postData() ?? '')).toEqual({ phone: '+41791234567', sendCode: {} });
+    expect([filledIn.response.status(), filledIn.shownStatus]).toEqual([200, '200']);
+    expect(filledIn.shownBody).toEqual({
+      details: { sequence: expect.any(String), changeDate: expect.any(String), resourceOwner: expect.any(String) },
+    });
+
+    const examples = setPhone.locator('.opblock-section-request-body select.examples-select-element');
+    await expect(examples.locator('option').allInnerTexts()).resolves.toEqual(['sendCode', 'returnCode', 'isVerified']);
+    await examples.selectOption('returnCode');
+    const returned = await execute(setPhone, (await createHuman(t)).userId);
+    expect(JSON.parse(returned.response.request().postData() ?? '')).toEqual({ phone: '+41791234567', returnCode: {} });
+    expect([returned.response.status(), returned.shownBody.verificationCode]).toEqual([200, expect.any(String)]);
+    await examples.selectOption('isVerified');
+    const verified = await execute(setPhone, (await createHuman(t)).userId);
+    expect(JSON.parse(verified.response.request().postData() ?? '')).toEqual({
+      phone: '+41791234567',
+      isVerified: true,
+    });
+    expect(verified.response.status()).toBe(200);
+    expect(problems).toEqual([]);
+  });
+
   it('VerifyPhone with a wrong code shows 400 with the documented error body, the right code 200', async () => {
     const verify = operation('Phone', 'UserService_VerifyPhone');
     const wrong = JSON.stringify({ verificationCode: wrongCodeFor(user.phoneCode!) });

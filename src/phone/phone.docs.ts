@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiBody, OmitType } from '@nestjs/swagger';
-import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
+import { OmitType } from '@nestjs/swagger';
+import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError, RequestBody } from '../common/docs/api-rpc.decorator';
 import { RETRY_INFO_TYPE } from '../common/errors/app-error';
 import {
   RemovePhoneResponseDto,
@@ -65,6 +65,11 @@ export const PhoneDocs = {
         'Stores the number as E.164 and starts its verification: by default a code is sent by SMS; ' +
         '`returnCode` returns it instead and `isVerified` skips verification (both need user.write, never for self).',
       body: SetPhoneBody,
+      bodyExamples: {
+        sendCode: { phone: '+41791234567', sendCode: {} },
+        returnCode: { phone: '+41791234567', returnCode: {} },
+        isVerified: { phone: '+41791234567', isVerified: true },
+      },
       userIdParam: true,
       example: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
       errors: [
@@ -86,6 +91,7 @@ export const PhoneDocs = {
       summary: 'Replace the pending code with a new one',
       description: 'The old code stops working. Sends an SMS by default; `returnCode` needs user.write.',
       body: ResendPhoneCodeBody,
+      bodyExamples: { sendCode: { sendCode: {} }, returnCode: { returnCode: {} } },
       userIdParam: true,
       example: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
       errors: [
@@ -106,6 +112,7 @@ export const PhoneDocs = {
         "Self, or user.write on the user's organization. Each code allows a limited number of attempts; " +
         'the error says which failure it was and how many attempts remain.',
       body: VerifyPhoneBody,
+      bodyExamples: { code: { verificationCode: '123456' } },
       userIdParam: true,
       example: { details: DETAILS_EXAMPLE },
       errors: [
@@ -134,7 +141,7 @@ export const PhoneDocs = {
     }),
   removePhone: () =>
     applyDecorators(
-      ApiBody({ type: RemovePhoneBody, required: false, description: 'empty, or omitted' }),
+      RequestBody(RemovePhoneBody, { empty: {} }, { required: false, description: 'empty, or omitted' }),
       ApiRpc({
         service: 'UserService',
         method: 'RemovePhone',

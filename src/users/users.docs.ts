@@ -1,3 +1,4 @@
+import { OmitType } from '@nestjs/swagger';
 import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
 import { AddHumanUserDto } from './dto/add-human-user.dto';
 import { AddOrganizationDto } from './dto/add-organization.dto';
@@ -15,6 +16,13 @@ import {
   ReactivateUserResponseDto,
   UnlockUserResponseDto,
 } from './dto/user-responses.dto';
+
+// the REST body of AddPersonalAccessToken: userId comes from the path
+class AddPersonalAccessTokenBody extends OmitType(AddPersonalAccessTokenDto, ['userId'] as const) {}
+
+/** The organization the examples name (an IAM_OWNER may create it with this organizationId). */
+const ORG_ID = '69629023906488334';
+const MINNIE = { givenName: 'Minnie', familyName: 'Mouse' };
 
 const STATE_CHANGE_RESPONSES = {
   DeactivateUser: DeactivateUserResponseDto,
@@ -60,6 +68,25 @@ export const UserDocs = {
       response: AddHumanUserResponseDto,
       summary: 'Create a human user',
       body: AddHumanUserDto,
+      bodyExamples: {
+        sendCodes: {
+          profile: MINNIE,
+          email: { email: 'minnie@mouse.com' },
+          phone: { phone: '+41791234567' },
+        },
+        returnCodes: {
+          profile: { givenName: 'Mickey', familyName: 'Mouse', preferredLanguage: 'en' },
+          email: { email: 'mickey@mouse.com' },
+          phone: { phone: '+41791234567', returnCode: {} },
+          organization: { orgId: ORG_ID },
+        },
+        verified: {
+          username: 'daisy',
+          profile: { givenName: 'Daisy', familyName: 'Duck' },
+          email: { email: 'daisy@duck.com', isVerified: true },
+          phone: { phone: '+41791234567', isVerified: true },
+        },
+      },
       example: { userId: '69629026806489455', details: DETAILS_EXAMPLE, phoneCode: '123456' },
       errors: [invalid, ...std, orgNotFound, conflict],
     }),
@@ -70,6 +97,13 @@ export const UserDocs = {
       response: CreateUserResponseDto,
       summary: 'Create a human or machine user',
       body: CreateUserDto,
+      bodyExamples: {
+        human: {
+          organizationId: ORG_ID,
+          human: { profile: { givenName: 'Donald', familyName: 'Duck' }, email: { email: 'donald@duck.com' } },
+        },
+        machine: { organizationId: ORG_ID, username: 'build-bot', machine: { name: 'Build bot' } },
+      },
       example: { id: '69629026806489455', creationDate: '2024-11-22T16:27:04.996Z' },
       errors: [invalid, ...std, orgNotFound, conflict],
     }),
@@ -124,7 +158,8 @@ export const UserDocs = {
       response: AddPersonalAccessTokenResponseDto,
       summary: 'Create a personal access token for a machine user',
       description: 'The token is shown once; only its SHA-256 is stored.',
-      body: AddPersonalAccessTokenDto,
+      body: AddPersonalAccessTokenBody,
+      bodyExamples: { never: {}, expiring: { expirationDate: '2030-01-01T00:00:00Z' } },
       userIdParam: true,
       example: { creationDate: '2024-11-22T16:27:04.996Z', tokenId: '69629026806489466', token: 'Vr2b…' },
       errors: [invalid, ...std, userNotFound],
@@ -136,6 +171,13 @@ export const UserDocs = {
       response: AddOrganizationResponseDto,
       summary: 'Create an organization with its administrators (IAM_OWNER only)',
       body: AddOrganizationDto,
+      bodyExamples: {
+        alone: { name: 'ACME' },
+        withAdmin: {
+          name: 'Globex',
+          admins: [{ human: { profile: MINNIE, email: { email: 'minnie@globex.com' } }, roles: ['ORG_OWNER'] }],
+        },
+      },
       example: {
         details: DETAILS_EXAMPLE,
         organizationId: '69629023906488334',

@@ -116,6 +116,11 @@ export interface RpcDoc {
   summary: string;
   description?: string;
   body?: Type<unknown>;
+  /**
+   * Valid bodies, by name: Swagger UI offers them instead of a sample built from the schema, which
+   * would set every member of a oneof at once and be refused.
+   */
+  bodyExamples?: Record<string, object>;
   userIdParam?: boolean;
   /** the documentation class of the answer, and an example of it */
   response: Type<unknown>;
@@ -154,6 +159,23 @@ export function ApiRpc(doc: RpcDoc): MethodDecorator {
     decorators.push(
       ApiParam({ name: 'userId', type: String, description: 'ID of the user', example: '69629023906488334' }),
     );
-  if (doc.body) decorators.push(ApiBody({ type: doc.body }));
+  if (doc.body) decorators.push(RequestBody(doc.body, doc.bodyExamples));
   return applyDecorators(...decorators);
+}
+
+/** A request body by its schema, with examples (ApiBody takes examples only beside a schema). */
+export function RequestBody(
+  type: Type<unknown>,
+  examples: Record<string, object> = {},
+  options: { required?: boolean; description?: string } = {},
+): MethodDecorator {
+  return applyDecorators(
+    ApiExtraModels(type),
+    ApiBody({
+      required: options.required ?? true,
+      description: options.description,
+      schema: { $ref: getSchemaPath(type) },
+      examples: Object.fromEntries(Object.entries(examples).map(([name, value]) => [name, { value }])),
+    }),
+  );
 }

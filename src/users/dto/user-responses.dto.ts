@@ -143,6 +143,7 @@ export class AddOrganizationResponseDto {
   details: DetailsDto;
   @ApiProperty({ example: '69629023906488334' })
   organizationId: string;
-  @ApiProperty({ type: [CreatedAdminDto] })
-  createdAdmins: CreatedAdminDto[];
+  // an empty list is left out, as protobuf JSON leaves out every default value
+  @ApiPropertyOptional({ type: [CreatedAdminDto], description: 'the administrators created as new users, if any' })
+  createdAdmins?: CreatedAdminDto[];
 }

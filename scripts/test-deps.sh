@@ -29,6 +29,18 @@ command -v curl >/dev/null 2>&1 || note curl
 [ -x "${PGBOUNCER_BIN:-/usr/sbin/pgbouncer}" ] || note pgbouncer
 # the walk-through test pastes the README's PostgreSQL block, which creates the database with psql
 command -v psql >/dev/null 2>&1 || note postgresql-client
+# as root the embedded PostgreSQL runs as the postgres user; from a checkout that user cannot reach
+# (inside a 0700 folder such as /root) the setup uses the machine's PostgreSQL server instead
+reachable_by_others() {
+  dir=$(pwd -P)
+  while [ "$dir" != / ]; do
+    [ -n "$(find "$dir" -maxdepth 0 -perm -o+x)" ] || return 1
+    dir=$(dirname "$dir")
+  done
+}
+if is_root && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! reachable_by_others; then
+  note postgresql
+fi
 
 [ -z "$missing" ] && exit 0
 

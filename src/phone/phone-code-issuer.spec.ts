@@ -15,8 +15,10 @@ import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
 import { OutboxCipher } from './outbox/outbox-cipher';
+import { SmsCodeQueue } from './outbox/sms-code-queue';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { PhoneCodeEntity } from './phone-code.entity';
+import { PhoneCodeFactory } from './phone-code-factory';
 import { PhoneCodeIssuer, Verification } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneLimits } from './phone-limits';
@@ -52,14 +54,11 @@ describe(PhoneCodeIssuer.name, () => {
     mac = codeMac(config);
     cipher = new OutboxCipher(config.sms.outbox, mac);
     clock = new ManualClock();
+    const ids = new SequentialIds() as unknown as IdGenerator;
     sut = new PhoneCodeIssuer(
-      config.codes,
-      config.sms,
+      new PhoneCodeFactory(config.codes, mac, ids),
+      new SmsCodeQueue(config.sms, ids, outbox as unknown as SmsOutboxRepository, cipher),
       codes as unknown as PhoneCodesRepository,
-      mac,
-      new SequentialIds() as unknown as IdGenerator,
-      outbox as unknown as SmsOutboxRepository,
-      cipher,
       new PhoneLimits(config.limits, store, limitMetrics(), backoff),
       new TestNumbers(config.codes, config.app),
       fraudGuard(config),
@@ -70,7 +69,14 @@ describe(PhoneCodeIssuer.name, () => {
 
   /** An issue as the transaction sees it: once its writes are done; what it hands back besides them. */
   const issue = async (verification: Verification, phone = MOBILE, previous?: PhoneCodeEntity | null) => {
-    const { writes, ...issued } = await sut.issue(fakeTx, user, phone, verification, events, clock.now(), previous);
+    const { writes, ...issued } = await sut.issue(fakeTx, {
+      user,
+      phone,
+      verification,
+      events,
+      now: clock.now(),
+      previous,
+    });
     await writes;
     return issued;
   };

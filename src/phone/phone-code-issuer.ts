@@ -1,15 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { inFlight, type Tx } from '../database/sql';
-import { CodeSettings } from './phone-codes.settings';
-import { SmsSettings } from './sms/sms.settings';
 import { NewEvent } from '../common/events/events.repository';
-import { IdGenerator } from '../common/ids/id-generator';
 import { UserEntity } from '../users/entities/user.entity';
-import { generateCode } from './code-generator';
-import { CodeMac } from './code-mac';
-import { OutboxCipher } from './outbox/outbox-cipher';
-import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
+import { SmsCodeQueue } from './outbox/sms-code-queue';
 import { PhoneCodeEntity } from './phone-code.entity';
+import { PhoneCodeFactory } from './phone-code-factory';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneEvents } from './phone-events';
 import { PhoneLimits } from './phone-limits';
@@ -37,6 +32,20 @@ export interface Issued {
   blocked?: FraudBlock;
 }
 
+/** What a code is issued for. */
+export interface IssueRequest {
+  user: Pick<UserEntity, 'id' | 'orgId'>;
+  phone: ParsedPhone;
+  verification: Verification;
+  /** the use-case's events: the issue appends its own */
+  events: NewEvent[];
+  now: Date;
+  /** the code this one replaces, if the caller loaded it */
+  previous?: PhoneCodeEntity | null;
+  /** where the request came from: the pumping guard counts sends by client address */
+  origin?: RequestOrigin;
+}
+
 /**
  * Starts a number's verification inside the caller's transaction: a new code (replacing any
  * pending one) that is returned or queued for SMS with the send limits applied, or the number
@@ -45,37 +54,23 @@ export interface Issued {
 @Injectable()
 export class PhoneCodeIssuer {
   constructor(
-    private readonly config: CodeSettings,
-    private readonly sms: SmsSettings,
+    private readonly newCodes: PhoneCodeFactory,
+    private readonly sms: SmsCodeQueue,
     private readonly codes: PhoneCodesRepository,
-    private readonly mac: CodeMac,
-    private readonly ids: IdGenerator,
-    private readonly outbox: SmsOutboxRepository,
-    private readonly cipher: OutboxCipher,
     private readonly limits: PhoneLimits,
     private readonly testNumbers: TestNumbers,
     private readonly guard: SmsFraudGuard,
   ) {}
 
-  async issue(
-    tx: Tx,
-    user: Pick<UserEntity, 'id' | 'orgId'>,
-    phone: ParsedPhone,
-    verification: Verification,
-    events: NewEvent[],
-    now: Date,
-    /** the code this one replaces, if the caller loaded it */
-    previous?: PhoneCodeEntity | null,
-    /** where the request came from: the pumping guard counts sends by client address */
-    origin?: RequestOrigin,
-  ): Promise<Issued> {
+  async issue(tx: Tx, request: IssueRequest): Promise<Issued> {
+    const { user, phone, verification, events, now, previous, origin } = request;
     if (verification.kind === 'verified') {
       events.push({ type: PhoneEvents.verified });
       return { queued: false, writes: inFlight(this.codes.removeForUser(tx, user.id)) };
     }
     // a number of SMS_TEST_NUMBERS: before any send limit or guard, none of which applies to it
     const fixed = this.testNumbers.codeFor(phone.e164);
-    if (fixed !== undefined) return this.issueTestCode(tx, user, phone, verification, events, now, fixed);
+    if (fixed !== undefined) return this.issueTestCode(tx, request, fixed);
     const judged: { admission?: FraudAdmission } = {};
     if (verification.kind === 'send') {
       // the one place the pumping guard is asked (a test number returned above, before it)
@@ -87,8 +82,12 @@ export class PhoneCodeIssuer {
     }
     const admitted = judged.admission;
     if (admitted?.blocked) return { queued: false, writes: Promise.resolve(), blocked: admitted.blocked };
-    const code = generateCode(this.config.length, this.config.alphabet);
-    const row = this.codeRow(user.id, phone, code, now, {
+    const code = this.newCodes.draw();
+    const row = this.newCodes.row({
+      userId: user.id,
+      phone,
+      code,
+      now,
       smsQueuedAt: verification.kind === 'send' ? now : null,
       sentFrom: admitted?.sentFrom ?? null,
       sentCountry: admitted?.country ?? null,
@@ -99,24 +98,7 @@ export class PhoneCodeIssuer {
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
     if (returned) return { returned: code, queued: false, writes: inFlight(stored) };
 
-    const outboxId = this.ids.next();
-    const queued = this.outbox.enqueue(tx, {
-      id: outboxId,
-      codeId,
-      userId: user.id,
-      orgId: user.orgId,
-      recipient: phone.e164,
-      sealedCode: this.cipher.seal(outboxId, code),
-      status: 'pending',
-      attempts: 0,
-      nextAttemptAt: now,
-      lockedUntil: null,
-      createdAt: now,
-      giveUpAt: new Date(Math.min(now.getTime() + this.sms.outbox.maxAgeMs, expiresAt.getTime())),
-      lastError: null,
-      provider: null,
-      finishedAt: null,
-    });
+    const queued = this.sms.enqueue(tx, { user, recipient: phone.e164, code, codeId, expiresAt, now });
     const counted = admitted?.count?.();
     return { queued: true, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
   }
@@ -126,16 +108,16 @@ export class PhoneCodeIssuer {
    * limits work unchanged), never queued; returned for return_code, as any code is. The use is
    * an event of its own.
    */
-  private issueTestCode(
-    tx: Tx,
-    user: Pick<UserEntity, 'id' | 'orgId'>,
-    phone: ParsedPhone,
-    verification: Verification,
-    events: NewEvent[],
-    now: Date,
-    code: string,
-  ): Issued {
-    const row = this.codeRow(user.id, phone, code, now, { smsQueuedAt: null, sentFrom: null, sentCountry: null });
+  private issueTestCode(tx: Tx, { user, phone, verification, events, now }: IssueRequest, code: string): Issued {
+    const row = this.newCodes.row({
+      userId: user.id,
+      phone,
+      code,
+      now,
+      smsQueuedAt: null,
+      sentFrom: null,
+      sentCountry: null,
+    });
     const { expiresAt } = row;
     const stored = this.codes.replace(tx, row);
     const returned = verification.kind === 'return';
@@ -144,28 +126,5 @@ export class PhoneCodeIssuer {
       { type: PhoneEvents.codeTestNumber, payload: { delivery: returned ? 'return_code' : 'send_code' } },
     );
     return { returned: returned ? code : undefined, queued: false, writes: inFlight(stored) };
-  }
-
-  /** A new code's row: its MAC under the current key, its expiry, no attempt used. */
-  private codeRow(
-    userId: string,
-    phone: ParsedPhone,
-    code: string,
-    now: Date,
-    sending: Pick<PhoneCodeEntity, 'smsQueuedAt' | 'sentFrom' | 'sentCountry'>,
-  ): PhoneCodeEntity {
-    const keyId = this.mac.currentKeyId;
-    return {
-      id: this.ids.next(),
-      userId,
-      phone: phone.e164,
-      mac: this.mac.sign(userId, phone.e164, code, keyId),
-      keyId,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + this.config.ttlMs),
-      attempts: 0,
-      consumedAt: null,
-      ...sending,
-    };
   }
 }

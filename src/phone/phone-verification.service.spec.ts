@@ -22,7 +22,12 @@ import { OutboxCipher } from './outbox/outbox-cipher';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
 import { PhoneCodeChecker } from './phone-code-checker';
+import { SmsCodeQueue } from './outbox/sms-code-queue';
+import { PhoneChanges } from './phone-changes';
+import { PhoneCodeFactory } from './phone-code-factory';
 import { PhoneCodeIssuer } from './phone-code-issuer';
+import { PhoneUseCaseContext } from './phone-use-case-context';
+import { PhoneVerifier } from './phone-verifier';
 import { PhoneCodesRepository } from './phone-codes.repository';
 import { backoffKey, PhoneLimits } from './phone-limits';
 import { PhoneNumberParser } from './phone-number';
@@ -76,29 +81,39 @@ describe(PhoneVerificationService.name, () => {
     backoff = new InMemoryBackoffStore();
     const limits = new PhoneLimits(config.limits, store, limitMetrics(), backoff);
     const repo = codes as unknown as PhoneCodesRepository;
-    sut = new PhoneVerificationService(
-      tx as unknown as Database,
-      users as unknown as UsersRepository,
-      repo,
-      events as unknown as EventsRepository,
-      new PhoneNumberParser(config.codes),
-      new PhoneCodeIssuer(
-        config.codes,
+    const usersRepo = users as unknown as UsersRepository;
+    const eventsRepo = events as unknown as EventsRepository;
+    const metrics = phoneMetrics(config);
+    const context = new PhoneUseCaseContext(tx as unknown as Database, clock, repo);
+    const issuer = new PhoneCodeIssuer(
+      new PhoneCodeFactory(config.codes, mac, ids),
+      new SmsCodeQueue(
         config.sms,
-        repo,
-        mac,
         ids,
         outbox as unknown as SmsOutboxRepository,
         new OutboxCipher(config.sms.outbox, mac),
-        limits,
-        new TestNumbers(config.codes, config.app),
-        fraudGuard(config, fraud, mac),
       ),
-      new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac)),
+      repo,
       limits,
-      worker as unknown as SmsOutboxWorker,
-      clock,
-      phoneMetrics(config),
+      new TestNumbers(config.codes, config.app),
+      fraudGuard(config, fraud, mac),
+    );
+    const checker = new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac));
+    sut = new PhoneVerificationService(
+      new PhoneChanges(
+        context,
+        usersRepo,
+        eventsRepo,
+        new PhoneNumberParser(config.codes),
+        issuer,
+        worker as unknown as SmsOutboxWorker,
+        metrics,
+      ),
+      new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics),
+      context,
+      usersRepo,
+      repo,
+      eventsRepo,
     );
     user = users.add(aHuman({ orgId: ORG, phone: NUMBER }));
   }
@@ -442,7 +457,14 @@ describe(PhoneVerificationService.name, () => {
     const newUser = () => aHuman({ orgId: ORG, phone: null });
 
     it('contributes nothing without a number', async () => {
-      expect(await sut.forNewUser(fakeTx, newUser(), undefined, { kind: 'send' }, clock.now())).toEqual({
+      expect(
+        await sut.forNewUser(fakeTx, {
+          user: newUser(),
+          phone: undefined,
+          verification: { kind: 'send' },
+          now: clock.now(),
+        }),
+      ).toEqual({
         phone: null,
         phoneVerified: false,
         events: [],
@@ -450,21 +472,36 @@ describe(PhoneVerificationService.name, () => {
     });
 
     it('wakes the worker after commit only when an SMS was queued', async () => {
-      const sent = await sut.forNewUser(fakeTx, newUser(), NUMBER, { kind: 'send' }, clock.now());
+      const sent = await sut.forNewUser(fakeTx, {
+        user: newUser(),
+        phone: NUMBER,
+        verification: { kind: 'send' },
+        now: clock.now(),
+      });
       expect(worker.kicks).toBe(0);
       sent.afterCommit?.();
       expect(worker.kicks).toBe(1);
     });
 
     it('does not wake the worker after commit for a returned code', async () => {
-      const returned = await sut.forNewUser(fakeTx, newUser(), NUMBER, { kind: 'return' }, clock.now());
+      const returned = await sut.forNewUser(fakeTx, {
+        user: newUser(),
+        phone: NUMBER,
+        verification: { kind: 'return' },
+        now: clock.now(),
+      });
       expect(typeof returned.code).toBe('string');
       returned.afterCommit?.();
       expect(worker.kicks).toBe(0);
     });
 
     it('gives the number in E.164 with the events of a changed number', async () => {
-      const result = await sut.forNewUser(fakeTx, newUser(), '+41 79 123 45 67', { kind: 'verified' }, clock.now());
+      const result = await sut.forNewUser(fakeTx, {
+        user: newUser(),
+        phone: '+41 79 123 45 67',
+        verification: { kind: 'verified' },
+        now: clock.now(),
+      });
       expect([result.phone, result.phoneVerified, result.events.map((e) => e.type)]).toEqual([
         NUMBER,
         true,
@@ -509,7 +546,13 @@ describe(PhoneVerificationService.name, () => {
     it('refuses a new user as a whole (there is no user yet to record the block on)', async () => {
       const created = aHuman({ orgId: ORG, phone: null });
       await expect(
-        sut.forNewUser(fakeTx, created, '+41797654321', { kind: 'send' }, clock.now(), origin),
+        sut.forNewUser(fakeTx, {
+          user: created,
+          phone: '+41797654321',
+          verification: { kind: 'send' },
+          now: clock.now(),
+          origin,
+        }),
       ).rejects.toMatchObject({ id: 'PHONE-pump1ng' });
       expect(outbox.queued).toEqual([]);
     });

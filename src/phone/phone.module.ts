@@ -24,6 +24,11 @@ import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
 import { OutboxReadiness } from './outbox/outbox-readiness';
 import { PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeIssuer } from './phone-code-issuer';
+import { PhoneCodeFactory } from './phone-code-factory';
+import { PhoneChanges } from './phone-changes';
+import { PhoneUseCaseContext } from './phone-use-case-context';
+import { PhoneVerifier } from './phone-verifier';
+import { SmsCodeQueue } from './outbox/sms-code-queue';
 import { PhoneLimits } from './phone-limits';
 import { PhoneVerificationService } from './phone-verification.service';
 import { PhoneController } from './phone.controller';
@@ -45,7 +50,12 @@ import { RetentionSweeper } from './retention/retention-sweeper';
   controllers: [PhoneController, PhoneGrpcController, SmsReceiptsController],
   providers: [
     PhoneVerificationService,
+    PhoneUseCaseContext,
+    PhoneChanges,
+    PhoneVerifier,
     PhoneCodeIssuer,
+    PhoneCodeFactory,
+    SmsCodeQueue,
     PhoneCodeChecker,
     PhoneLimits,
     PhoneCodesRepository,

@@ -216,7 +216,7 @@ export class UsersService {
       emailVerified: input.email.isVerified === true,
     });
     const verification = verificationOf(input.phone ?? {});
-    const phone = await this.phones.forNewUser(tx, user, input.phone?.phone, verification, now, origin);
+    const phone = await this.phones.forNewUser(tx, { user, phone: input.phone?.phone, verification, now, origin });
     user.phone = phone.phone;
     user.phoneVerified = phone.phoneVerified;
     await this.users.insert(tx, user, Errors.userAlreadyExists);

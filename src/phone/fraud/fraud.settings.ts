@@ -21,10 +21,7 @@ const RATIO = 'a number between 0 and 1, such as 0.2';
   'Judges each SMS by its destination country, number prefix and client address ([SMS providers](sms-providers.md), "Pumping guard").',
 )
 export class FraudSettings {
-  @Setting(
-    'SMS_FRAUD_MODE',
-    'pumping guard (docs/sms-providers.md, "Pumping guard"): `off`, `record` (decide, log and count, block nothing) or `enforce` (block)',
-  )
+  @Setting('SMS_FRAUD_MODE', '`off`, `record` (decide, log and count, block nothing) or `enforce` (block)')
   @OneOf(['off', 'record', 'enforce'], 'off, record or enforce')
   readonly mode: 'off' | 'record' | 'enforce' = 'record';
 

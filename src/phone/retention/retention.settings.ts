@@ -1,6 +1,9 @@
 import { DurationRange, Setting, SettingsGroup } from '../../common/config/setting';
 
-@SettingsGroup('Retention', 'What the hourly sweep deletes or redacts, and when ([ADR 0002](adr/0002-retention.md)).')
+@SettingsGroup(
+  'Retention',
+  'What the retention sweep (every 10 minutes) deletes or redacts, and when ([ADR 0002](adr/0002-retention.md)).',
+)
 export class RetentionSettings {
   @Setting(
     'SMS_OUTBOX_RETENTION',

@@ -4,7 +4,7 @@
 //   node scripts/migrate.js          (the service's settings: environment, ENV_FILE)
 require('./build-if-needed.js');
 require('reflect-metadata');
-const { validateEnvironment } = require('../dist/src/common/config/env.schema.js');
+const { validateEnvironment } = require('../dist/src/app.config.js');
 const { createRootLogger, stdoutDestination } = require('../dist/src/common/logging/logging.js');
 const { loadEnvFile } = require('../dist/src/common/startup/env-file.js');
 const { logStartupFailure } = require('../dist/src/common/startup/startup-error.js');
@@ -18,8 +18,9 @@ let logger = createRootLogger('info', out);
 async function main() {
   loadEnvFile(process.env);
   const config = validateEnvironment(process.env);
-  logger = createRootLogger(config.LOG_LEVEL, out).child({ context: 'Migrations' });
-  const dataSource = await openAtStartup(() => openDatabase(dataSourceOptions(config)), config, logger);
+  logger = createRootLogger(config.app.logLevel, out).child({ context: 'Migrations' });
+  const settings = config.database;
+  const dataSource = await openAtStartup(() => openDatabase(dataSourceOptions(settings)), settings, logger);
   const migrations = dataSource.migrations.length;
   await dataSource.destroy();
   logger.info({ migrations }, 'database schema up to date');

@@ -18,6 +18,9 @@ import { PhoneCodesRepository } from './phone-codes.repository';
 import { PhoneNumberParser } from './phone-number';
 import { OutboxCipher } from './outbox/outbox-cipher';
 import { SmsDeliveryService } from './outbox/sms-delivery.service';
+import { SmsDeliveryOutcomes } from './outbox/sms-delivery-outcomes';
+import { SmsDeliveryRows } from './outbox/sms-delivery-rows';
+import { SmsDispatcher } from './outbox/sms-dispatcher';
 import { SmsOutboxMetrics } from './outbox/sms-outbox.metrics';
 import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
 import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
@@ -38,6 +41,7 @@ import { SmsSender } from './sms/sms-sender';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
+import { SmsRetryPolicy } from './outbox/sms-retry-policy';
 import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
 import { SmsText } from './sms/sms-text';
@@ -62,6 +66,9 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     OutboxCipher,
     SmsOutboxRepository,
     SmsDeliveryService,
+    SmsDeliveryRows,
+    SmsDispatcher,
+    SmsDeliveryOutcomes,
     SmsOutboxWorker,
     OutboxReadiness,
     SmsText,
@@ -71,6 +78,7 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     PhoneMetrics,
     SmsOutboxMetrics,
     SmsReceiptApplier,
+    SmsRetryPolicy,
     SmsReceiptsService,
     { provide: RECEIPT_PARSERS, inject: [SmsSettings, Clock], useFactory: createReceiptParsers },
     SmsFraudGuard,

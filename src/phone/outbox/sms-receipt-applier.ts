@@ -1,24 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { SmsSettings } from '../sms/sms.settings';
 import { EventsRepository } from '../../common/events/events.repository';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Database } from '../../database/sql';
 import { aggregateOf } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
-import { PhoneCodesRepository } from '../phone-codes.repository';
 import { PhoneEvents } from '../phone-events';
 import { PhoneMetrics } from '../phone.metrics';
 import { advances, DeliveryStatus, isFailure, STATUS_RANK } from '../sms/delivery-receipt';
-import { providerChainOf } from '../sms/routing-sms-sender';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
+import { SmsRetryPolicy } from './sms-retry-policy';
 
 /** What applying a message's waiting receipts did. */
 export type ReceiptOutcome = 'none' | 'waiting' | 'updated' | 'delivered' | 'retry' | 'failed';
-
-/** A code this close to its end is not sent any more: the text would arrive dead. */
-export const MIN_CODE_LIFE_MS = 1_000;
 
 /** The providers a message failed through, as its row keeps them. */
 export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>): string[] {
@@ -38,25 +33,16 @@ export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>)
 @Injectable()
 export class SmsReceiptApplier {
   constructor(
-    private readonly config: SmsSettings,
     private readonly db: Database,
     private readonly outbox: SmsOutboxRepository,
     private readonly users: UsersRepository,
-    private readonly codes: PhoneCodesRepository,
     private readonly events: EventsRepository,
+    private readonly policy: SmsRetryPolicy,
     private readonly clock: Clock,
     private readonly metrics: PhoneMetrics,
     private readonly logger: AppLogger,
   ) {
     logger.setContext(SmsReceiptApplier.name);
-  }
-
-  /** Whether a message accepted by `provider` may still need another provider (so keeps its sealed code). */
-  mayRetryAfter(provider: string, failedBefore: readonly string[], recipient: string): boolean {
-    // the providers of the recipient's route (SMS_ROUTES), or SMS_PROVIDER's
-    return providerChainOf(this.config, recipient).some(
-      (name) => name !== provider && name !== 'none' && !failedBefore.includes(name),
-    );
   }
 
   async apply(provider: string, providerMessageId: string): Promise<ReceiptOutcome> {
@@ -99,17 +85,9 @@ export class SmsReceiptApplier {
       } else if (isFailure(status) && row.status === 'delivered') {
         failedProviders.push(provider);
         const reason = `${provider}: ${status}${errorCode ? ` (${errorCode})` : ''}`;
-        const code = await this.codes.findByUser(tx, row.userId);
-        const current =
-          code !== null &&
-          code.id === row.codeId &&
-          !code.consumedAt &&
-          code.expiresAt.getTime() - now.getTime() >= MIN_CODE_LIFE_MS &&
-          row.giveUpAt > now &&
-          user?.phone === row.recipient &&
-          row.sealedCode !== null;
+        const current = await this.policy.stillCurrent(tx, row, user, now);
         Object.assign(fields, { failedProviders: failedProviders.join(','), lastError: reason });
-        if (current && this.mayRetryAfter(provider, failedProviders, row.recipient)) {
+        if (current && this.policy.mayRetryAfter(provider, failedProviders, row.recipient)) {
           // through the providers that have not failed it (SmsMessage.skipProviders), now
           Object.assign(fields, {
             status: 'pending',

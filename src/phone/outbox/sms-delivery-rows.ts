@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { EventsRepository } from '../../common/events/events.repository';
+import { Database } from '../../database/sql';
+import { aggregateOf, UserEntity } from '../../users/entities/user.entity';
+import { UsersRepository } from '../../users/users.repository';
+import { PhoneCodesRepository } from '../phone-codes.repository';
+import { MIN_CODE_LIFE_MS } from './sms-retry-policy';
+import { SmsOutboxEntity } from './sms-outbox.entity';
+import { SmsOutboxRepository } from './sms-outbox.repository';
+
+/** Whom a claimed message still goes to. */
+export interface DeliveryTarget {
+  user: UserEntity;
+  expiresAt: Date;
+}
+
+/** How a delivery ended, as its row and the user's event record it. */
+export interface Conclusion {
+  status: 'delivered' | 'failed';
+  at: Date;
+  eventType: string;
+  details: { provider: string; lastError?: string; providerMessageId?: string; keepSealed?: boolean };
+}
+
+/** A claimed outbox row's transactions: whether it is still worth sending, a retry, its end. */
+@Injectable()
+export class SmsDeliveryRows {
+  constructor(
+    private readonly db: Database,
+    private readonly outbox: SmsOutboxRepository,
+    private readonly users: UsersRepository,
+    private readonly codes: PhoneCodesRepository,
+    private readonly events: EventsRepository,
+  ) {}
+
+  /** The message's user and code expiry, or undefined once the row is skipped (its code no longer current). */
+  target(row: SmsOutboxEntity, now: Date): Promise<DeliveryTarget | undefined> {
+    return this.db.transaction(async (tx) => {
+      const code = await this.codes.findByUser(tx, row.userId);
+      const user = await this.users.findById(row.userId, tx);
+      // a code about to die is not sent: the text would arrive with a dead code
+      const current =
+        code &&
+        code.id === row.codeId &&
+        !code.consumedAt &&
+        code.expiresAt.getTime() - now.getTime() >= MIN_CODE_LIFE_MS;
+      if (!current || !user || user.phone !== row.recipient || !row.sealedCode) {
+        await this.outbox.finish(tx, row, 'skipped', now, { lastError: 'code superseded, consumed or expired' });
+        return undefined;
+      }
+      return { user, expiresAt: code.expiresAt };
+    });
+  }
+
+  retryLater(row: SmsOutboxEntity, at: Date, reason: string): Promise<void> {
+    return this.db.transaction((tx) => this.outbox.retryLater(tx, row, at, reason));
+  }
+
+  /** Final state of the row and the user's event, in one transaction; false when the lease was lost. */
+  conclude(row: SmsOutboxEntity, { status, at, eventType, details }: Conclusion): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)
+      const user = await this.users.findForUpdate(tx, row.userId);
+      if (!(await this.outbox.finish(tx, row, status, at, details))) return false; // the lease was lost
+      if (!user) return true;
+      const payload =
+        status === 'delivered'
+          ? { provider: details.provider, attempts: row.attempts }
+          : { provider: details.provider, attempts: row.attempts, reason: details.lastError };
+      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at);
+      return true;
+    });
+  }
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../src/phone/outbox/sms-receipt.entity';
-import { SmsReceiptsService } from '../src/phone/outbox/sms-receipts.service';
+import { SmsReceiptSweeper } from '../src/phone/outbox/sms-receipt-sweeper';
 import { webhookReceiptKey, webhookReceiptSignature } from '../src/phone/sms/webhook-receipts';
 import { webhookSignature } from '../src/phone/sms/webhook-sms-sender';
 import { eventsOf } from './support/events';
@@ -452,7 +452,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       statusAt: now,
       receivedAt: now,
     });
-    await t.app.get(SmsReceiptsService).sweep();
+    await t.app.get(SmsReceiptSweeper).sweep();
     expect(await outboxRow(t, userId)).toMatchObject({ deliveryStatus: 'delivered', sealedCode: null });
     expect(
       await dataSourceOf(t)
@@ -472,7 +472,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
       .set(bearer(t.adminToken))
       .send({ returnCode: {} })
       .expect(200);
-    const sweep = () => t.app.get(SmsReceiptsService).sweep();
+    const sweep = () => t.app.get(SmsReceiptSweeper).sweep();
     await sweep();
     expect((await outboxRow(t, verified.userId)).sealedCode).toBeNull();
     expect((await outboxRow(t, replaced.userId)).sealedCode).toBeNull();

@@ -44,6 +44,8 @@ import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
 import { SmsRetryPolicy } from './outbox/sms-retry-policy';
 import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
+import { SmsReceiptReader } from './outbox/sms-receipt-reader';
+import { SmsReceiptSweeper } from './outbox/sms-receipt-sweeper';
 import { SmsText } from './sms/sms-text';
 import { TestNumbers } from './test-numbers';
 import { RetentionPruner } from './retention/retention-pruner';
@@ -80,6 +82,8 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     SmsReceiptApplier,
     SmsRetryPolicy,
     SmsReceiptsService,
+    SmsReceiptReader,
+    SmsReceiptSweeper,
     { provide: RECEIPT_PARSERS, inject: [SmsSettings, Clock], useFactory: createReceiptParsers },
     SmsFraudGuard,
     SmsFraudMetrics,

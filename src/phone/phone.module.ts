@@ -49,6 +49,8 @@ import { SmsReceiptSweeper } from './outbox/sms-receipt-sweeper';
 import { SmsText } from './sms/sms-text';
 import { TestNumbers } from './test-numbers';
 import { RetentionPruner } from './retention/retention-pruner';
+import { RetentionDeletes } from './retention/retention-deletes';
+import { EventPhoneRedactor } from './retention/event-phone-redactor';
 import { RetentionSweeper } from './retention/retention-sweeper';
 
 @Module({
@@ -89,6 +91,8 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     SmsFraudMetrics,
     SmsFraudCountsRepository,
     RetentionPruner,
+    RetentionDeletes,
+    EventPhoneRedactor,
     RetentionSweeper,
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database

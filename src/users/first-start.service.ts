@@ -51,15 +51,11 @@ export class FirstStartService implements OnApplicationBootstrap {
         orgId: org.id,
         grants: [{ scope: INSTANCE, role: 'IAM_OWNER' }],
       };
-      const { user } = await this.users.createMachine(
-        tx,
-        system,
-        org,
-        undefined,
-        ADMIN_USERNAME,
-        'Administrator',
-        'created at first start',
-      );
+      const { user } = await this.users.createMachine(tx, system, org, {
+        username: ADMIN_USERNAME,
+        name: 'Administrator',
+        description: 'created at first start',
+      });
       await this.organizations.grantRoles(tx, user.id, INSTANCE, ['IAM_OWNER']);
       const created = await this.users.issueToken(tx, 'SYSTEM', user, NO_EXPIRY);
       if (existsSync(path)) {

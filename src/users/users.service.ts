@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { closing, Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
-import { AppLogger } from '../common/logging/app-logger';
 import { assertAllowed, assertHoldsAllOf } from '../common/auth/access-policy';
 import { Caller, hasPermission } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
@@ -28,6 +27,13 @@ export interface NewHuman {
   profile: SetHumanProfileDto;
   email: SetHumanEmailDto;
   phone?: SetHumanPhoneDto;
+}
+
+export interface NewMachine {
+  userId?: string;
+  username?: string;
+  name: string;
+  description?: string;
 }
 
 export interface CreatedUser {
@@ -88,11 +94,8 @@ export class UsersService {
     private readonly events: EventsRepository,
     private readonly ids: IdGenerator,
     private readonly phones: PhoneVerificationService,
-    private readonly logger: AppLogger,
     private readonly clock: Clock,
-  ) {
-    logger.setContext(UsersService.name);
-  }
+  ) {}
 
   async addHuman(ref: CallerRef, req: AddHumanUserDto, origin?: RequestOrigin) {
     const created = await this.inOrgTransaction(ref, req.organization, (tx, org, caller) =>
@@ -106,7 +109,12 @@ export class UsersService {
     const created = await this.inOrgTransaction(ref, { orgId: req.organizationId }, (tx, org, caller) =>
       req.human
         ? this.createHuman(tx, caller, org, { ...req.human, userId: req.userId, username: req.username }, origin)
-        : this.createMachine(tx, caller, org, req.userId, req.username, req.machine!.name, req.machine!.description),
+        : this.createMachine(tx, caller, org, {
+            userId: req.userId,
+            username: req.username,
+            name: req.machine!.name,
+            description: req.machine!.description,
+          }),
     );
     created.afterCommit?.();
     return { id: created.user.id, creationDate: created.details.changeDate, phoneCode: created.phoneCode };
@@ -232,10 +240,7 @@ export class UsersService {
     tx: Tx,
     caller: Caller,
     org: OrganizationEntity,
-    userId: string | undefined,
-    username: string | undefined,
-    name: string,
-    description: string | undefined,
+    { userId, username, name, description }: NewMachine,
   ): Promise<CreatedUser> {
     assertMayChooseId(caller, userId);
     const now = this.clock.now();

@@ -18,17 +18,21 @@ const OUR_PREFIXES = [
 
 /** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  // three rows of the table: the one before last, the last and this one
+  let before = new Int32Array(b.length + 1);
+  let last = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
+  let row = new Int32Array(b.length + 1);
   for (let i = 1; i <= a.length; i++) {
+    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      row[j] = Math.min(last[j] + 1, row[j - 1] + 1, last[j - 1] + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+        row[j] = Math.min(row[j], before[j - 2] + 1);
     }
+    [before, last, row] = [last, row, before];
   }
-  return d[a.length][b.length];
+  return last[b.length];
 }
 
 /**
@@ -47,11 +51,15 @@ export function unknownSettings(
   for (const name of Object.keys(env)) {
     if (names.has(name) || !/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
     const words = name.split('_');
-    const distances = known.map((setting) => ({ setting, edits: editDistance(name, setting) }));
-    const slip = distances.some(
-      ({ setting, edits }) => edits <= 2 && editDistance(words[0], setting.split('_')[0]) <= 1,
+    // two edits at most: a setting longer or shorter by more is no slip of this name
+    const slip = known.some(
+      (setting) =>
+        Math.abs(setting.length - name.length) <= 2 &&
+        editDistance(name, setting) <= 2 &&
+        editDistance(words[0], setting.split('_')[0]) <= 1,
     );
     if (!slip && !OUR_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    const distances = known.map((setting) => ({ setting, edits: editDistance(name, setting) }));
     const withWords = distances.filter(({ setting }) => words.every((word) => setting.split('_').includes(word)));
     const ofPrefix = distances.filter(({ setting }) => setting.startsWith(`${words[0]}_`));
     const candidates = [withWords, ofPrefix, distances].find((list) => list.length > 0)!;

@@ -66,7 +66,7 @@ describe(PhoneCodeChecker.name, () => {
   /** A check as VerifyPhone makes it: the user and the code loaded just before. */
   /** A check as its transaction runs it: the outcome once its closing writes are done too. */
   const check = async (input: string, loaded: PhoneCodeEntity | null = codes.get(user.id)) => {
-    const outcome = await sut.check(fakeTx, user, loaded, input, clock.now());
+    const outcome = await sut.check(fakeTx, { user, pending: loaded, input, now: clock.now() });
     await (outcome.ok ? outcome.value.writes : outcome.error.writes);
     return outcome;
   };

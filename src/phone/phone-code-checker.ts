@@ -41,6 +41,16 @@ export interface CheckInFlight {
   claim: Promise<Claim | undefined>;
 }
 
+/** A code submitted for a user, with what the use-case loaded for it. */
+export interface CodeAttempt {
+  user: UserEntity;
+  pending: PhoneCodeEntity | null;
+  input: string;
+  now: Date;
+  /** the check's statements, when the use-case issued them with the user's load (`start`) */
+  started?: CheckInFlight;
+}
+
 /**
  * Compares a submitted code in the security bar's order: a pending code, the daily failure limit,
  * expiry, an attempt claimed, the constant-time comparison, one consumption (ADR 0015). `start`
@@ -65,14 +75,8 @@ export class PhoneCodeChecker {
     return { allowed, claim };
   }
 
-  async check(
-    tx: Tx,
-    user: UserEntity,
-    pending: PhoneCodeEntity | null,
-    input: string,
-    now: Date,
-    started: CheckInFlight = this.start(tx, user.id, now),
-  ): Promise<CheckOutcome> {
+  async check(tx: Tx, attempt: CodeAttempt): Promise<CheckOutcome> {
+    const { user, pending, input, now, started = this.start(tx, user.id, now) } = attempt;
     // a refusal before the comparison counts no attempt: a claim made is handed back
     const release = async () => {
       const claim = await started.claim;

@@ -78,7 +78,13 @@ export class PhoneCodeIssuer {
         judged.admission = await this.guard.admit(tx, phone, origin, now);
         return !judged.admission.blocked;
       };
-      await this.limits.assertMaySend(tx, user.id, phone, now, previous?.smsQueuedAt ?? undefined, admit);
+      await this.limits.assertMaySend(tx, {
+        userId: user.id,
+        phone,
+        now,
+        lastSmsAt: previous?.smsQueuedAt ?? undefined,
+        gate: admit,
+      });
     }
     const admitted = judged.admission;
     if (admitted?.blocked) return { queued: false, writes: Promise.resolve(), blocked: admitted.blocked };

@@ -37,7 +37,7 @@ describe(PhoneLimits.name, () => {
   }
 
   const send = (userId = USER, phone: ParsedPhone = MOBILE, lastSmsAt?: Date) =>
-    sut.assertMaySend(fakeTx, userId, phone, clock.now(), lastSmsAt);
+    sut.assertMaySend(fakeTx, { userId, phone, now: clock.now(), lastSmsAt });
   const counted = () => [...store.hits.values()].reduce((n, hits) => n + hits.length, 0);
 
   beforeEach(() => build());

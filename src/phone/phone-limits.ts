@@ -31,6 +31,17 @@ export interface CheckAllowance {
   giveBack(): Promise<void> | undefined;
 }
 
+/** An SMS about to be queued for `userId`. */
+export interface SmsSend {
+  userId: string;
+  phone: ParsedPhone;
+  now: Date;
+  /** when the code this one replaces was queued for SMS, if it was */
+  lastSmsAt?: Date;
+  /** judged after the refusals and before the store counts the send; false: stop, count nothing */
+  gate?: () => Promise<boolean>;
+}
+
 /** The abuse limits of the security bar: who may be sent an SMS, how often, how many failed checks. */
 @Injectable()
 export class PhoneLimits {
@@ -66,15 +77,7 @@ export class PhoneLimits {
    * ceiling the number's (ADR 0001). `lastSmsAt` keeps the cooldown when Redis lost its counters;
    * `gate` (the pumping guard) is asked before anything counts, so a blocked send counts nothing.
    */
-  async assertMaySend(
-    tx: Tx,
-    userId: string,
-    phone: ParsedPhone,
-    now: Date,
-    lastSmsAt?: Date,
-    /** judged after the refusals above and before the store counts the send; false: stop, count nothing */
-    gate?: () => Promise<boolean>,
-  ): Promise<void> {
+  async assertMaySend(tx: Tx, { userId, phone, now, lastSmsAt, gate }: SmsSend): Promise<void> {
     if (phone.type && NO_SMS_TYPES.has(phone.type)) {
       throw this.refused(
         'sms_number_type',

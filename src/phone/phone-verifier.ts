@@ -40,7 +40,7 @@ export class PhoneVerifier {
       const started = this.checker.start(tx, userId, now);
       const { caller, user, pending } = await loading;
       assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
-      const checked = await this.checker.check(tx, user, pending, input, now, started);
+      const checked = await this.checker.check(tx, { user, pending, input, now, started });
       // the writes that end a check are independent of each other: issued together, they travel
       // with COMMIT on PostgreSQL
       if (checked.ok) {

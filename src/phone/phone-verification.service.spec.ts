@@ -1,37 +1,18 @@
-import { fraudGuard, InMemorySmsFraudStore } from '../../test/support/fakes/sms-fraud';
-import { limitMetrics, phoneMetrics } from '../../test/support/fakes/metrics';
+import { InMemorySmsFraudStore } from '../../test/support/fakes/sms-fraud';
 import { ManualClock } from '../../test/support/fakes/clock';
-import { codeMac, unitConfig } from '../../test/support/fakes/config';
+import { unitConfig } from '../../test/support/fakes/config';
 import { FakeEvents } from '../../test/support/fakes/events';
-import { SequentialIds } from '../../test/support/fakes/ids';
-import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
+import { phoneUseCases } from '../../test/support/fakes/phone-use-cases';
 import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
 import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
 import { INSTANCE, type Role } from '../common/auth/caller';
 import { CallerRef } from '../common/auth/caller-ref';
-import { EventsRepository } from '../common/events/events.repository';
-import { IdGenerator } from '../common/ids/id-generator';
-import { Closing, Database } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
-import { UsersRepository } from '../users/users.repository';
 import { CodeMac } from './code-mac';
 import { OutboxCipher } from './outbox/outbox-cipher';
-import { SmsOutboxRepository } from './outbox/sms-outbox.repository';
-import { SmsOutboxWorker } from './outbox/sms-outbox.worker';
-import { PhoneCodeChecker } from './phone-code-checker';
-import { SmsCodeQueue } from './outbox/sms-code-queue';
-import { PhoneChanges } from './phone-changes';
-import { PhoneCodeFactory } from './phone-code-factory';
-import { PhoneCodeIssuer } from './phone-code-issuer';
-import { PhoneUseCaseContext } from './phone-use-case-context';
-import { PhoneVerifier } from './phone-verifier';
-import { PhoneCodesRepository } from './phone-codes.repository';
-import { backoffKey, PhoneLimits } from './phone-limits';
-import { PhoneNumberParser } from './phone-number';
-import { TestNumbers } from './test-numbers';
 import { PhoneVerificationService } from './phone-verification.service';
 
 const ORG = '200000000000000001';
@@ -48,7 +29,6 @@ describe(PhoneVerificationService.name, () => {
   let codes: FakePhoneCodes;
   let events: FakeEvents;
   let store: InMemoryLimitStore;
-  let backoff: InMemoryBackoffStore;
   let outbox: FakeOutbox;
   let worker: FakeOutboxWorker;
   let mac: CodeMac;
@@ -66,55 +46,7 @@ describe(PhoneVerificationService.name, () => {
   let fraud: InMemorySmsFraudStore;
 
   function build(env: Record<string, string> = {}) {
-    const config = unitConfig(env);
-    fraud = new InMemorySmsFraudStore();
-    tx = new FakeTransactions();
-    users = new FakeUsers();
-    codes = new FakePhoneCodes(users);
-    events = new FakeEvents();
-    store = new InMemoryLimitStore();
-    outbox = new FakeOutbox();
-    worker = new FakeOutboxWorker();
-    mac = codeMac(config);
-    clock = new ManualClock();
-    const ids = new SequentialIds() as unknown as IdGenerator;
-    backoff = new InMemoryBackoffStore();
-    const limits = new PhoneLimits(config.limits, store, limitMetrics(), backoff);
-    const repo = codes as unknown as PhoneCodesRepository;
-    const usersRepo = users as unknown as UsersRepository;
-    const eventsRepo = events as unknown as EventsRepository;
-    const metrics = phoneMetrics(config);
-    const context = new PhoneUseCaseContext(tx as unknown as Database, clock, repo);
-    const issuer = new PhoneCodeIssuer(
-      new PhoneCodeFactory(config.codes, mac, ids),
-      new SmsCodeQueue(
-        config.sms,
-        ids,
-        outbox as unknown as SmsOutboxRepository,
-        new OutboxCipher(config.sms.outbox, mac),
-      ),
-      repo,
-      limits,
-      new TestNumbers(config.codes, config.app),
-      fraudGuard(config, fraud, mac),
-    );
-    const checker = new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac));
-    sut = new PhoneVerificationService(
-      new PhoneChanges(
-        context,
-        usersRepo,
-        eventsRepo,
-        new PhoneNumberParser(config.codes),
-        issuer,
-        worker as unknown as SmsOutboxWorker,
-        metrics,
-      ),
-      new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics),
-      context,
-      usersRepo,
-      repo,
-      eventsRepo,
-    );
+    ({ fraud, tx, users, codes, events, store, outbox, worker, mac, clock, service: sut } = phoneUseCases(env));
     user = users.add(aHuman({ orgId: ORG, phone: NUMBER }));
   }
   beforeEach(() => build());
@@ -278,156 +210,6 @@ describe(PhoneVerificationService.name, () => {
       pending();
       await sut.resendCode(manager(), user.id, { kind: 'return' });
       expect(events.typesOf(user.id)).toEqual(['user.human.phone.code.added']);
-    });
-  });
-
-  describe('verifyPhone', () => {
-    it('marks the number verified with the right code', async () => {
-      pending();
-      await sut.verifyPhone(self(), user.id, CODE);
-      expect(users.get(user.id)?.phoneVerified).toBe(true);
-    });
-
-    it('ends the user’s SMS back-off for the number, in the closing writes (no round trip of its own)', async () => {
-      pending();
-      backoff.records.set(backoffKey(NUMBER, user.id), { sends: 7, nextAt: clock.now().getTime() + 600_000 });
-      // the reset is held back: had the work awaited it on its own, no Closing could be handed back
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      const reset = jest.spyOn(backoff, 'reset').mockImplementation(async (key) => {
-        await held;
-        backoff.records.delete(key);
-      });
-      const run = tx.transaction.bind(tx);
-      let closingReturned = false;
-      jest.spyOn(tx, 'transaction').mockImplementation((work) =>
-        run(async (handle) => {
-          const outcome = await work(handle);
-          closingReturned = outcome instanceof Closing;
-          return outcome;
-        }),
-      );
-      const verifying = sut.verifyPhone(self(), user.id, CODE);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(closingReturned).toBe(true);
-      expect(reset).toHaveBeenCalledWith(backoffKey(NUMBER, user.id), expect.anything());
-      expect(tx.ends).toEqual([]);
-      release();
-      await verifying;
-      expect(tx.ends).toEqual(['committed']);
-      expect(backoff.records.size).toBe(0);
-    });
-
-    it('keeps the back-off when the check fails', async () => {
-      pending();
-      backoff.records.set(backoffKey(NUMBER, user.id), { sends: 7, nextAt: clock.now().getTime() + 600_000 });
-      await expect(sut.verifyPhone(self(), user.id, '000000')).rejects.toMatchObject({ id: 'COMMAND-eis9R' });
-      expect(backoff.records.size).toBe(1);
-    });
-
-    it('appends phone.verified and reports its sequence', async () => {
-      pending();
-      const details = await sut.verifyPhone(self(), user.id, CODE);
-      expect([events.typesOf(user.id), details.sequence]).toEqual([['user.human.phone.verified'], user.sequence + 1]);
-    });
-
-    it('lets a caller with user.write verify another user’s number', async () => {
-      pending();
-      await expect(sut.verifyPhone(manager(), user.id, CODE)).resolves.toMatchObject({ resourceOwner: ORG });
-    });
-
-    it('refuses a caller without user.write before the code is compared, rolling back the claim issued with the load', async () => {
-      pending();
-      await expect(sut.verifyPhone(granted('ORG_OWNER_VIEWER'), user.id, CODE)).rejects.toMatchObject(
-        PERMISSION_DENIED,
-      );
-      // the claim travels with the load (one round trip) and is undone by the rollback
-      expect([codes.writes, tx.ends, events.appended]).toEqual([['claim attempt'], ['rolled back'], []]);
-    });
-
-    it('refuses an unknown token before anything commits: its lookup travels with the load and the claim', async () => {
-      pending();
-      await expect(sut.verifyPhone(unknownToken(), user.id, CODE)).rejects.toMatchObject({ code: 16 });
-      expect([codes.writes, tx.ends, events.appended, users.get(user.id)?.phoneVerified]).toEqual([
-        ['claim attempt'],
-        ['rolled back'],
-        [],
-        false,
-      ]);
-    });
-
-    it('answers a wrong code with its error, after committing the refusal', async () => {
-      pending();
-      await expect(sut.verifyPhone(self(), user.id, '000000')).rejects.toMatchObject({ id: 'COMMAND-eis9R' });
-      expect(tx.ends).toEqual(['committed']);
-    });
-
-    it('keeps the attempt a wrong code used', async () => {
-      pending();
-      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
-      expect(codes.get(user.id)?.attempts).toBe(1);
-    });
-
-    it('appends verification.failed with the reason and the attempts left', async () => {
-      pending();
-      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
-      expect(events.appended.map((e) => [e.type, e.payload])).toEqual([
-        ['user.human.phone.verification.failed', { reason: 'wrong_code', attemptsRemaining: 4, codeDead: false }],
-      ]);
-    });
-
-    it('counts a wrong code towards the daily failure limit', async () => {
-      pending();
-      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
-      expect(store.count(`verify:failed:${user.id}`)).toBe(1);
-    });
-
-    it('marks the event of the failure that reaches the daily limit: the user is locked out', async () => {
-      pending();
-      const limits = new PhoneLimits(unitConfig().limits, store, limitMetrics(), new InMemoryBackoffStore());
-      for (let i = 0; i < 13; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
-      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
-      await sut.verifyPhone(self(), user.id, '000000').catch(() => undefined);
-      expect(events.appended.map((e) => e.payload)).toEqual([
-        { reason: 'wrong_code', attemptsRemaining: 4, codeDead: false },
-        { reason: 'wrong_code', attemptsRemaining: 3, codeDead: false, lockedOut: true },
-      ]);
-    });
-
-    it('neither counts a check refused by the daily failure limit again nor appends an event for it', async () => {
-      pending();
-      const limits = new PhoneLimits(unitConfig().limits, store, limitMetrics(), new InMemoryBackoffStore());
-      for (let i = 0; i < 15; i++) await limits.recordFailedCheck(fakeTx, user.id, clock.now());
-      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'PHONE-ratelimit' });
-      expect(store.count(`verify:failed:${user.id}`)).toBe(15);
-      expect(events.appended).toEqual([]);
-    });
-
-    it('rolls everything back when the limit store cannot answer: the error propagates, nothing is appended', async () => {
-      pending();
-      const down = new Error('Connection is closed.');
-      store.failWith = down;
-      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toBe(down);
-      expect([tx.ends, events.appended, users.get(user.id)?.phoneVerified]).toEqual([['rolled back'], [], false]);
-    });
-
-    it('answers "Code not found" when no code is pending, and changes nothing: no failure counted, no event', async () => {
-      for (let i = 0; i < 3; i++) {
-        await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-2M9fs' });
-      }
-      expect(events.appended).toEqual([]);
-      expect(store.count(`verify:failed:${user.id}`)).toBe(0);
-    });
-
-    it('answers "Phone not found" for a user that is not human', async () => {
-      const machine = users.add(aHuman({ type: 'machine', orgId: ORG }));
-      await expect(sut.verifyPhone(manager(), machine.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-ieJ2e' });
-    });
-
-    it('cannot verify twice with one code', async () => {
-      pending();
-      await sut.verifyPhone(self(), user.id, CODE);
-      await expect(sut.verifyPhone(self(), user.id, CODE)).rejects.toMatchObject({ id: 'COMMAND-2M9fs' });
     });
   });
 

@@ -26,7 +26,7 @@ export class CodeSettings {
   readonly hmacKey?: string = undefined;
 
   @Setting('CODE_HMAC_KEY_FILE', 'where the development key is generated (mode 0600) when `CODE_HMAC_KEY` is unset')
-  @Text()
+  @Text('a file path')
   readonly hmacKeyFile: string = './data/code-hmac.key';
 
   @Setting('PHONE_CODE_LENGTH', 'code length')
@@ -55,7 +55,7 @@ export class CodeSettings {
     'test numbers with fixed codes, never sent an SMS and exempt from the send limits: `<number>=<code>;…`, a number in E.164 or a prefix ending in `*` that names the country code and at least 6 more digits (`+41790000001=123456;+41759990*=000000`)',
   )
   @Optional()
-  @Text()
+  @Text('number=code entries separated by ;')
   readonly testNumbers?: string = undefined;
 
   @Setting(

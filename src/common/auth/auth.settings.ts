@@ -21,7 +21,7 @@ export class AuthSettings {
 
   @Setting('OIDC_JWKS_FILE', 'a JWKS file instead of the URL')
   @Optional()
-  @Text()
+  @Text('a file path')
   readonly jwksFile?: string = undefined;
 
   @Setting(

@@ -4,7 +4,7 @@ import { DurationRange, IntRange, OneOf, Setting, SettingsGroup, Text } from './
 @SettingsGroup('The process')
 export class AppSettings {
   @Setting('ENV_FILE', 'file of settings read at start, if it exists (not read from the file itself); empty: none')
-  @Text()
+  @Text('a file path, or nothing')
   readonly envFile: string = '.env';
 
   @Setting(

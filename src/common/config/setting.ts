@@ -145,8 +145,9 @@ export function Optional(): PropertyDecorator {
   };
 }
 
-export function Text(): PropertyDecorator {
-  return Rule('text', IsString());
+/** Any string; `accepts` says what the reference should tell operators to write. */
+export function Text(accepts = 'text'): PropertyDecorator {
+  return Rule(accepts, IsString());
 }
 
 /** One of `values`; the message lists them unless `text` says it better. */

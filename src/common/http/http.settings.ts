@@ -10,7 +10,7 @@ export class HttpSettings {
   readonly port: number = 8080;
 
   @Setting('HOST', 'address to listen on (HTTP and gRPC)')
-  @Text()
+  @Text('an IP address or host name')
   readonly host: string = '0.0.0.0';
 
   @Setting('GRPC_PORT', 'a second port serving gRPC alone, for existing deployments; `0` turns it off')
@@ -22,12 +22,12 @@ export class HttpSettings {
     'PEM certificate chain; with `TLS_KEY_FILE`, `PORT` speaks TLS only (ALPN `h2`, `http/1.1`)',
   )
   @Optional()
-  @Text()
+  @Text('a file path')
   readonly tlsCertFile?: string = undefined;
 
   @Setting('TLS_KEY_FILE', 'PEM private key of `TLS_CERT_FILE`')
   @Optional()
-  @Text()
+  @Text('a file path')
   readonly tlsKeyFile?: string = undefined;
 
   @Setting(

@@ -16,6 +16,6 @@ export class MetricsSettings {
     default: '`127.0.0.1` (loopback)',
   })
   @Optional()
-  @Text()
+  @Text('an IP address or host name')
   readonly host?: string = undefined;
 }

@@ -87,7 +87,7 @@ export class FraudSettings {
 
   @Setting('SMS_FRAUD_ALLOWED_ADDRESSES', 'client addresses the guard never judges: comma-separated IPs or CIDRs')
   @Optional()
-  @Text()
+  @Text('comma-separated IP addresses or CIDRs')
   readonly allowedAddresses?: string = undefined;
 
   @Setting(

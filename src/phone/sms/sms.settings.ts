@@ -37,7 +37,7 @@ export class SmsSettings {
     'provider lists per destination country, `CH=twilio,vonage;US=sns;*=webhook` (`*`: every other country; without it, `SMS_PROVIDER`)',
   )
   @Optional()
-  @Text()
+  @Text('COUNTRY=providers entries separated by ; (* for every other country)')
   readonly routes?: string = undefined;
 
   @Setting(
@@ -45,7 +45,7 @@ export class SmsSettings {
     'sender id per country, `CH=MyApp;DE=+4915123456789` (an E.164 number, or 1–11 letters, digits and spaces)',
   )
   @Optional()
-  @Text()
+  @Text('COUNTRY=sender id entries separated by ;')
   readonly senderIds?: string = undefined;
 
   @Setting(
@@ -60,7 +60,7 @@ export class SmsSettings {
     default: 'built in (en, de)',
   })
   @Optional()
-  @Text()
+  @Text('a JSON object of language tag to template')
   readonly templates?: string = undefined;
 
   @Setting('SMS_WEBOTP_DOMAIN', 'adds the Web OTP line `@<domain> #<code>` to messages')

@@ -43,19 +43,19 @@ describe('start-up failures', () => {
 
   it('waits for a database that refuses, in JSON, and gives up after the retries naming DATABASE_URL', async () => {
     const port = await freePort();
-    const { server, spawnedAt } = await start({
+    const { server } = await start({
       DATABASE_URL: `postgres://postgres:secretpw@127.0.0.1:${port}/phone`,
       DATABASE_CONNECT_RETRIES: '3',
       DATABASE_CONNECT_RETRY_DELAY: '1s',
     });
     const opening = await server.record('the line naming the database', (r) => r.context === 'Database', 30_000);
-    // generous for a busy machine; and before the retries (3 x 1 s) could have ended
-    expect(Date.now() - spawnedAt).toBeLessThan(10_000);
     expect(opening.database).toEqual({ host: '127.0.0.1', port: String(port), database: 'phone', user: 'postgres' });
     const { records, fatal } = await failed(server);
     expect(records[0].time).toBeLessThanOrEqual(opening.time);
     expect(fatal.time - opening.time).toBeGreaterThanOrEqual(2_900);
     const retries = records.filter((r) => r.level === 40 && r.context === 'Database');
+    // the database is named before the first retry, whatever the machine's load
+    expect(retries.every((r) => r.time >= opening.time)).toBe(true);
     expect(retries.map((r) => [r.reason, r.code, r.attempt, r.attempts])).toEqual([
       ['connection refused', 'ECONNREFUSED', 1, 4],
       ['connection refused', 'ECONNREFUSED', 2, 4],

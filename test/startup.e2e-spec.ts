@@ -23,10 +23,9 @@ describe('start-up failures', () => {
     const settings = await serverEnv(extra);
     dirs.push(settings.dir);
     if (prepare) Object.assign(settings.env, prepare(settings.dir));
-    const spawnedAt = Date.now();
     const server = new ServerProcess(process.execPath, ['dist/src/main.js'], settings.env);
     started.push(server);
-    return { server, spawnedAt, settings };
+    return { server, settings };
   }
 
   /** Waits for the exit; every line must be a JSON record; returns them and the one fatal line. */

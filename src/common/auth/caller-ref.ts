@@ -4,12 +4,8 @@ import type { Caller } from './caller';
 import type { CallerResolver } from './caller-resolver';
 
 /**
- * The caller of one request, looked up when its use-case first needs it and never remembered past
- * the request. A use-case that opens a transaction looks it up as that transaction's first
- * statement (`within`): on PostgreSQL it travels with BEGIN and the use-case's first reads, so a
- * token costs no round trip of its own; one that does not, looks it up on its own (`resolve`).
- * Both reject with UNAUTHENTICATED when the token names no active caller, and a use-case needs the
- * resolved caller for its permission check, so nothing commits for an unknown token.
+ * The caller of one request, looked up when its use-case first needs it, inside its transaction
+ * where it has one (`within`), and never remembered past the request (ADR 0012).
  */
 export class CallerRef {
   private lookup?: Promise<Caller | undefined>;

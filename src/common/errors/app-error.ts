@@ -24,11 +24,8 @@ export interface AppErrorExtras {
 }
 
 /**
- * The one application error. Services throw it; the HTTP and gRPC filters render it.
- * `message` is the human text; the wire message is "<message> (<id>)".
- *
- * It is an answer to the client, not a fault: it carries no stack trace (capturing one cost more
- * than the rest of a wrong-code check), and nothing logs one for it.
+ * The one application error, rendered by the filters (ADR 0018); the wire message is "<message> (<id>)".
+ * An answer, not a fault: it captures no stack trace (docs/performance.md).
  */
 export class AppError extends Error {
   /** the human text, bounded (see bounded-text.ts): it may echo what the client sent */

@@ -32,12 +32,8 @@ const GRPC = /^application\/grpc(\+|;|$)/i;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te']);
 
 /**
- * One port for every protocol. Each connection is read until it shows what it speaks: TLS (when
- * configured) is terminated here and its ALPN choice followed; HTTP/1.1 goes to Express's
- * server; HTTP/2 is read up to its first request's headers (after our empty SETTINGS, which
- * clients such as grpc-go wait for), then handed whole to grpc-js when that request is gRPC, or
- * else to an HTTP/2 server whose requests reach Express in process (REST, gRPC-web, Connect,
- * docs). See docs/adr/0003-one-port.md.
+ * One port for every protocol: each connection goes where its TLS ALPN, its first bytes or (HTTP/2)
+ * its first request's content type say (ADR 0003).
  */
 export class OnePort {
   private readonly h1Listeners: Array<(socket: Duplex) => void>;

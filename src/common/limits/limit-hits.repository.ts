@@ -49,7 +49,7 @@ export class LimitHitsRepository extends SqlRepository {
 
   /**
    * Counts a hit of `key` at `at` and forgets its hits at or before `pruneUntil`, which count for
-   * nothing any more (on PostgreSQL in one statement, one round trip).
+   * nothing any more (on PostgreSQL in one statement).
    */
   async add(tx: Tx, id: string, key: string, at: number, pruneUntil: number): Promise<void> {
     if (this.db.dialect === 'postgres') {

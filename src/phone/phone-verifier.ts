@@ -34,8 +34,7 @@ export class PhoneVerifier {
   async verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {
     const outcome = await this.context.transaction(async (tx) => {
       const now = this.context.now();
-      // the caller's token, the user's load and row lock, then the check's reads and its claim,
-      // issued together: one round trip on PostgreSQL, run in this order (see PhoneCodeChecker)
+      // the caller, the user's load and row lock, the check's reads and claim: issued together (ADR 0009)
       const loading = this.context.loadHuman(tx, ref, userId);
       const started = this.checker.start(tx, userId, now);
       const { caller, user, pending } = await loading;

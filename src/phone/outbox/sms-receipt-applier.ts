@@ -21,14 +21,10 @@ export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>)
 }
 
 /**
- * Applies the receipts waiting for one provider's message to its outbox row, in one transaction
- * (the user row locked before the outbox row, as everywhere): the row's receipt status moves up
- * only (STATUS_RANK), `delivered` erases the sealed code and appends `code.delivered`; an
- * `undelivered` or `failed` one while the code is still current queues the message again for the
- * providers of the chain that have not failed it, and with none left ends it as failed
- * (`code.delivery.failed`). Every receipt is written down before it is applied and the send's
- * answer is stored before its receipts are looked for, so a receipt that came first is applied
- * by whichever of the two runs last; running twice changes nothing.
+ * Applies a message's waiting receipts in one transaction (user row locked first, as everywhere):
+ * the status only moves up; `undelivered` while the code is current sends it again through the
+ * providers that have not failed it (ADR 0014). Receipts are written down before they are applied,
+ * so one that beat the send's answer is applied by whichever runs last; running twice changes nothing.
  */
 @Injectable()
 export class SmsReceiptApplier {

@@ -44,9 +44,8 @@ export function onePortOf(app: INestApplication): OnePort | undefined {
 }
 
 /**
- * Builds the app exactly as `npm start` runs it (tests use the same function): HTTP with REST,
- * gRPC-web and Swagger, plus the gRPC microservice sharing guards, pipes, filters and services.
- * Start it with `startApp`.
+ * Builds the app exactly as `npm start` runs it (tests use the same function): REST, gRPC-web,
+ * Connect and Swagger on HTTP, and the gRPC microservice on the same guards, pipes and filters.
  */
 export async function createApp(options: AppOptions = {}): Promise<NestExpressApplication> {
   const settings = options.config ?? validateEnvironment({ ...process.env, ...options.env });

@@ -1,11 +1,7 @@
 /** What the service depends on at request time; each has its own outage in the log. */
 export type Dependency = 'database' | 'redis' | 'sms';
 
-/**
- * A dependency that did not answer, or not in time: down, restarting, out of resources or too
- * slow. Not the client's mistake and not a bug: it is answered 14 UNAVAILABLE / 503 with
- * Retry-After, and logged once per outage (DependencyOutages) instead of once per request.
- */
+/** A dependency that did not answer in time: neither the client's mistake nor a bug, so 503 (ADR 0022). */
 export class DependencyError extends Error {
   constructor(
     readonly dependency: Dependency,

@@ -35,7 +35,7 @@ function rawResponse([status, code, id, text]: Answer): string {
   );
 }
 
-/** A gRPC-web call (by its content type in what Node read) is answered in gRPC-web, as the bridge would. */
+/** A gRPC-web call (by its content type in what Node read) is answered in gRPC-web, as its handler would. */
 const GRPC_WEB_TYPE = /^content-type:[ \t]*application\/grpc-web(-text)?/im;
 
 function grpcWebResponse([, code, id, text]: Answer, textMode: boolean): Buffer {

@@ -9,10 +9,8 @@ import { IncomingReceipt, SmsReceiptReader } from './sms-receipt-reader';
 export type { IncomingReceipt };
 
 /**
- * Takes the delivery receipts of one provider: its parser checks the signature and reads the
- * body; each receipt is written down (sms_receipts), then applied to the message it names. A
- * receipt of a message we do not know (yet) is acknowledged all the same: it waits for the
- * send's answer, and providers retry every answer but a 2xx.
+ * Takes a provider's receipts: written down, then applied. One for a message not known yet is
+ * acknowledged all the same (it waits for the send's answer): providers retry anything but a 2xx.
  */
 @Injectable()
 export class SmsReceiptsService {

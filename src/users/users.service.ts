@@ -137,7 +137,7 @@ export class UsersService {
       if (user.state !== rule.from) {
         throw rule.wrongState(user.state);
       }
-      // the writes travel with COMMIT on PostgreSQL (see Closing)
+      // closing writes (ADR 0010)
       const writes = Promise.all([
         this.users.update(tx, user.id, { state: rule.to }),
         this.events.append(tx, aggregateOf(user), [{ type: rule.event }], caller.userId),

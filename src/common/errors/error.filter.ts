@@ -15,9 +15,8 @@ import { answerJson } from '../http/json-response';
 import { RouteMethods } from '../http/route-methods';
 
 /**
- * The one filter for every transport: REST gets the contract's JSON error body; gRPC (and so
- * gRPC-web, which is bridged to it) gets the status code, "<text> (<ID>)" and the same details
- * in grpc-status-details-bin.
+ * The one filter for every transport (ADR 0018): REST gets the JSON error body; gRPC, and through
+ * it gRPC-web and Connect, the status, "<text> (<ID>)" and the same details.
  */
 @Catch()
 export class AppErrorFilter implements ExceptionFilter {

@@ -1,10 +1,10 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
-import { ask, infoFields } from './own-sentinel';
-import { exited, orNotYet, until } from './wait';
+import { infoFields, OwnRedisProcesses } from './own-redis-processes';
+import { orNotYet, until } from './wait';
 
 /**
  * A Redis Cluster of the test's own, on loopback: three primaries with a replica each, made by
@@ -25,13 +25,13 @@ interface NodeLine {
   slots: Array<[number, number]>;
 }
 
-export class OwnRedisCluster {
-  private readonly children = new Map<number, ChildProcess>();
-
+export class OwnRedisCluster extends OwnRedisProcesses {
   private constructor(
-    private readonly dir: string,
+    dir: string,
     readonly ports: number[],
-  ) {}
+  ) {
+    super(dir, PASSWORD);
+  }
 
   /** REDIS_URL for the app: two of the nodes as the seed list, and the password. */
   get url(): string {
@@ -86,16 +86,7 @@ export class OwnRedisCluster {
     args.push('--dir', this.dir, '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`);
     args.push('--cluster-port', String(busPort));
     args.push('--cluster-node-timeout', String(NODE_TIMEOUT_MS), '--requirepass', PASSWORD, '--masterauth', PASSWORD);
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    child.once('error', () => undefined); // a server that did not start fails the wait for it
-    child.once('exit', () => {
-      if (this.children.get(port) === child) this.children.delete(port);
-    });
-    this.children.set(port, child);
-  }
-
-  ask(port: number, ...args: string[]): Promise<unknown> {
-    return ask(port, PASSWORD, args);
+    this.spawnServer(port, args);
   }
 
   /** Every node of `ports` says cluster_state:ok, and every replica among them has its link up. */
@@ -142,38 +133,5 @@ export class OwnRedisCluster {
     const replica = nodes.find((n) => n.primaryId === primary?.id && !n.flags.includes('fail'));
     if (!primary) throw new Error(`no primary holds slot ${slot}`);
     return { primary: primary.port, replica: replica?.port };
-  }
-
-  /**
-   * Holds every write on `port` (the writes in flight wait), then waits until its replica has
-   * every write acknowledged so far: a failover after this loses nothing that was answered.
-   * Answers how many replicas acknowledged (1 expected).
-   */
-  async holdWritesAndSync(port: number): Promise<number> {
-    await this.ask(port, 'CLIENT', 'PAUSE', String(60_000), 'WRITE');
-    return Number(await this.ask(port, 'WAIT', '1', '5000'));
-  }
-
-  /** SIGKILL: the node is gone at once, its clients' connections drop. */
-  async kill(port: number): Promise<void> {
-    const child = this.children.get(port);
-    if (!child) throw new Error(`no node of ours on ${port}`);
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-
-  /** SIGSTOP: the node keeps its connections open and answers nothing. */
-  freeze(port: number): void {
-    const child = this.children.get(port);
-    if (!child) throw new Error(`no node of ours on ${port}`);
-    child.kill('SIGSTOP');
-  }
-
-  /** Kills every process started here (a frozen one too) and removes the folder. */
-  async stop(): Promise<void> {
-    const children = [...this.children.values()];
-    for (const child of children) child.kill('SIGKILL');
-    await Promise.all(children.map(exited));
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,9 @@
-import { Redis } from 'ioredis';
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port';
-import { exited, orNotYet, until } from './wait';
+import { ask, infoFields, OwnRedisProcesses } from './own-redis-processes';
+import { orNotYet, until } from './wait';
 
 /**
  * A Sentinel set of the test's own, on loopback: a primary, one replica (`replicaof`) and three
@@ -18,38 +17,6 @@ export const SENTINEL_PASSWORD = 'sentinel-pw';
 const DOWN_AFTER_MS = 1_000;
 const FAILOVER_TIMEOUT_MS = 10_000;
 
-/** One command on a connection of its own, closed after it (a server may drop its clients in a failover). */
-export async function ask(port: number, password: string, args: string[]): Promise<unknown> {
-  const client = new Redis({
-    host: '127.0.0.1',
-    port,
-    password,
-    lazyConnect: true,
-    connectTimeout: 2_000,
-    commandTimeout: 5_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    enableOfflineQueue: false,
-  });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    return await client.call(args[0], ...args.slice(1));
-  } finally {
-    client.disconnect();
-  }
-}
-
-/** "key:value" lines of INFO as an object. */
-export function infoFields(text: unknown): Record<string, string> {
-  const fields: Record<string, string> = {};
-  for (const line of String(text).split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1);
-  }
-  return fields;
-}
-
 /** A SENTINEL reply of flat key/value arrays as an object. */
 function pairs(reply: unknown): Record<string, string> {
   const list = reply as string[];
@@ -58,15 +25,15 @@ function pairs(reply: unknown): Record<string, string> {
   return result;
 }
 
-export class OwnSentinelSet {
-  private readonly children = new Map<number, ChildProcess>();
-
+export class OwnSentinelSet extends OwnRedisProcesses {
   private constructor(
-    private readonly dir: string,
+    dir: string,
     /** the ports of the two data servers: [0] starts as the primary, [1] as its replica */
     readonly dataPorts: [number, number],
     readonly sentinelPorts: number[],
-  ) {}
+  ) {
+    super(dir, PASSWORD);
+  }
 
   /** REDIS_URL for the app: every sentinel, the master's name and both passwords. */
   get url(): string {
@@ -102,7 +69,7 @@ export class OwnSentinelSet {
     const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', this.dir];
     args.push('--requirepass', PASSWORD, '--masterauth', PASSWORD);
     if (primary) args.push('--replicaof', '127.0.0.1', String(primary));
-    this.spawn(port, args);
+    this.spawnServer(port, args);
     await until(
       `redis-server on ${port}`,
       orNotYet(async () => (await ask(port, PASSWORD, ['PING'])) === 'PONG'),
@@ -129,16 +96,7 @@ export class OwnSentinelSet {
         '',
       ].join('\n'),
     );
-    this.spawn(port, [file, '--sentinel']);
-  }
-
-  private spawn(port: number, args: string[]): void {
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    child.once('error', () => undefined); // a server that did not start fails the wait for it
-    child.once('exit', () => {
-      if (this.children.get(port) === child) this.children.delete(port);
-    });
-    this.children.set(port, child);
+    this.spawnServer(port, [file, '--sentinel']);
   }
 
   /** INFO replication of a data server. */
@@ -182,51 +140,5 @@ export class OwnSentinelSet {
       60_000,
       100,
     );
-  }
-
-  /**
-   * Holds every write on the primary (the writes in flight wait), then waits until the replica has
-   * every write acknowledged so far: a failover after this loses nothing that was answered.
-   * Answers how many replicas acknowledged (1 expected).
-   */
-  async holdWritesAndSync(port: number): Promise<number> {
-    const client = new Redis({
-      host: '127.0.0.1',
-      port,
-      password: PASSWORD,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      await client.call('CLIENT', 'PAUSE', String(60_000), 'WRITE');
-      return Number(await client.call('WAIT', '1', '5000'));
-    } finally {
-      client.disconnect();
-    }
-  }
-
-  /** SIGKILL: the server is gone at once, its clients' connections drop. */
-  async kill(port: number): Promise<void> {
-    const child = this.children.get(port);
-    if (!child) throw new Error(`no server of ours on ${port}`);
-    child.kill('SIGKILL');
-    await exited(child);
-  }
-
-  /** SIGSTOP (a data server or a sentinel): it keeps its connections open and answers nothing. */
-  freeze(port: number): void {
-    const child = this.children.get(port);
-    if (!child) throw new Error(`no server of ours on ${port}`);
-    child.kill('SIGSTOP');
-  }
-
-  /** Kills every process started here (a frozen one too) and removes the folder. */
-  async stop(): Promise<void> {
-    const children = [...this.children.values()];
-    for (const child of children) child.kill('SIGKILL');
-    await Promise.all(children.map(exited));
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }

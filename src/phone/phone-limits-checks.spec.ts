@@ -1,9 +1,6 @@
-import { LimitMetrics } from '../common/limits/limit.metrics';
-import { Metrics } from '../common/metrics/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
-import { unitConfig } from '../../test/support/fakes/config';
-import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
+import { phoneLimitsFixture } from '../../test/support/fakes/phone-limits';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { LimitRule, TakenHit } from '../common/limits/limit-store';
 import { PhoneLimits } from './phone-limits';
@@ -14,19 +11,10 @@ const USER = '300000000000000001';
 describe(`${PhoneLimits.name}: failed checks`, () => {
   let sut: PhoneLimits;
   let store: InMemoryLimitStore;
-  let backoff: InMemoryBackoffStore;
   let clock: ManualClock;
-  let metrics: Metrics;
-  /** the jitter's draws, in [0, 1): 0 = the full wait */
-  let random: number;
 
   function build(env: Record<string, string> = {}, limitStore = new InMemoryLimitStore()) {
-    store = limitStore;
-    backoff = new InMemoryBackoffStore();
-    clock = new ManualClock();
-    metrics = new Metrics();
-    random = 0;
-    sut = new PhoneLimits(unitConfig(env).limits, store, new LimitMetrics(metrics), backoff, () => random);
+    ({ sut, store, clock } = phoneLimitsFixture(env, limitStore));
   }
 
   const counted = () => [...store.hits.values()].reduce((n, hits) => n + hits.length, 0);

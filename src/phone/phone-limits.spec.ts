@@ -1,9 +1,8 @@
-import { LimitMetrics } from '../common/limits/limit.metrics';
 import { Metrics } from '../common/metrics/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
-import { unitConfig } from '../../test/support/fakes/config';
 import { InMemoryBackoffStore } from '../../test/support/fakes/backoff-store';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
+import { phoneLimitsFixture } from '../../test/support/fakes/phone-limits';
 import { fakeTx } from '../../test/support/fakes/transactions';
 import { rejectionOf } from '../../test/support/rejections';
 import { AppError } from '../common/errors/app-error';
@@ -24,16 +23,11 @@ describe(PhoneLimits.name, () => {
   let backoff: InMemoryBackoffStore;
   let clock: ManualClock;
   let metrics: Metrics;
-  /** the jitter's draws, in [0, 1): 0 = the full wait */
-  let random: number;
+  let fixture: ReturnType<typeof phoneLimitsFixture>;
 
   function build(env: Record<string, string> = {}, limitStore = new InMemoryLimitStore()) {
-    store = limitStore;
-    backoff = new InMemoryBackoffStore();
-    clock = new ManualClock();
-    metrics = new Metrics();
-    random = 0;
-    sut = new PhoneLimits(unitConfig(env).limits, store, new LimitMetrics(metrics), backoff, () => random);
+    fixture = phoneLimitsFixture(env, limitStore);
+    ({ sut, store, backoff, clock, metrics } = fixture);
   }
 
   const send = (userId = USER, phone: ParsedPhone = MOBILE, lastSmsAt?: Date) =>
@@ -249,11 +243,11 @@ describe(PhoneLimits.name, () => {
 
     it('takes up to 20 % off a wait as jitter', async () => {
       for (let i = 0; i < 3; i++) {
-        random = 0.999999;
+        fixture.random = 0.999999;
         await send();
       }
       expect(await waitAsked()).toBe(48_000);
-      random = 0.5;
+      fixture.random = 0.5;
       clock.advance(48_000);
       await send();
       expect(await waitAsked()).toBe(108_000);

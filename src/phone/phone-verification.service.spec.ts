@@ -4,11 +4,11 @@ import { unitConfig } from '../../test/support/fakes/config';
 import { FakeEvents } from '../../test/support/fakes/events';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
-import { phoneUseCases } from '../../test/support/fakes/phone-use-cases';
+import { phoneCallers, phoneUseCases } from '../../test/support/fakes/phone-use-cases';
 import { FakeOutbox, FakeOutboxWorker } from '../../test/support/fakes/sms-outbox';
 import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
-import { INSTANCE, type Role } from '../common/auth/caller';
+import { INSTANCE } from '../common/auth/caller';
 import { CallerRef } from '../common/auth/caller-ref';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
@@ -35,13 +35,7 @@ describe(PhoneVerificationService.name, () => {
   let clock: ManualClock;
   let user: UserEntity;
 
-  const self = (grants: Array<{ scope: string; role: Role }> = []) =>
-    CallerRef.of({ userId: user.id, orgId: user.orgId, grants });
-  const granted = (role: Role, scope = ORG) =>
-    CallerRef.of({ userId: '900000000000000001', orgId: scope, grants: [{ scope, role }] });
-  /** A token that names no active caller (unknown, revoked, its user deactivated). */
-  const unknownToken = () => new CallerRef('revoked-token', { resolve: async () => undefined });
-  const manager = () => granted('ORG_USER_MANAGER');
+  const { self, granted, manager, unknownToken } = phoneCallers(() => user, ORG);
 
   let fraud: InMemorySmsFraudStore;
 

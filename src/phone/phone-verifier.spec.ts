@@ -5,11 +5,9 @@ import { FakeEvents } from '../../test/support/fakes/events';
 import { InMemoryLimitStore } from '../../test/support/fakes/limit-store';
 import { limitMetrics } from '../../test/support/fakes/metrics';
 import { FakePhoneCodes } from '../../test/support/fakes/phone-codes';
-import { phoneUseCases } from '../../test/support/fakes/phone-use-cases';
+import { phoneCallers, phoneUseCases } from '../../test/support/fakes/phone-use-cases';
 import { FakeTransactions, fakeTx } from '../../test/support/fakes/transactions';
 import { aHuman, FakeUsers } from '../../test/support/fakes/users';
-import { type Role } from '../common/auth/caller';
-import { CallerRef } from '../common/auth/caller-ref';
 import { Closing } from '../database/sql';
 import { UserEntity } from '../users/entities/user.entity';
 import { CodeMac } from './code-mac';
@@ -34,13 +32,7 @@ describe(PhoneVerifier.name, () => {
   let clock: ManualClock;
   let user: UserEntity;
 
-  const self = (grants: Array<{ scope: string; role: Role }> = []) =>
-    CallerRef.of({ userId: user.id, orgId: user.orgId, grants });
-  const granted = (role: Role, scope = ORG) =>
-    CallerRef.of({ userId: '900000000000000001', orgId: scope, grants: [{ scope, role }] });
-  /** A token that names no active caller (unknown, revoked, its user deactivated). */
-  const unknownToken = () => new CallerRef('revoked-token', { resolve: async () => undefined });
-  const manager = () => granted('ORG_USER_MANAGER');
+  const { self, granted, manager, unknownToken } = phoneCallers(() => user, ORG);
 
   beforeEach(() => {
     ({ tx, users, codes, events, store, backoff, mac, clock, verifier: sut } = phoneUseCases());

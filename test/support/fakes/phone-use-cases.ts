@@ -1,3 +1,5 @@
+import { type Role } from '../../../src/common/auth/caller';
+import { CallerRef } from '../../../src/common/auth/caller-ref';
 import type { EventsRepository } from '../../../src/common/events/events.repository';
 import type { IdGenerator } from '../../../src/common/ids/id-generator';
 import type { Database } from '../../../src/database/sql';
@@ -78,4 +80,21 @@ export function phoneUseCases(env: Record<string, string> = {}) {
   const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics);
   const service = new PhoneVerificationService(changes, verifier, context, usersRepo, repo, eventsRepo);
   return { fraud, tx, users, codes, events, store, backoff, outbox, worker, mac, clock, verifier, service };
+}
+
+/**
+ * The callers of a phone use-case on `user()`: the user itself (with `grants`), a user holding
+ * `role` in `scope` (the user's organization, `org`, unless given), a manager of `org`, and a token
+ * that names no active caller (unknown, revoked, its user deactivated).
+ */
+export function phoneCallers(user: () => { id: string; orgId: string }, org: string) {
+  const granted = (role: Role, scope = org) =>
+    CallerRef.of({ userId: '900000000000000001', orgId: scope, grants: [{ scope, role }] });
+  return {
+    self: (grants: Array<{ scope: string; role: Role }> = []) =>
+      CallerRef.of({ userId: user().id, orgId: user().orgId, grants }),
+    granted,
+    manager: () => granted('ORG_USER_MANAGER'),
+    unknownToken: () => new CallerRef('revoked-token', { resolve: async () => undefined }),
+  };
 }

@@ -36,6 +36,8 @@ const ALLOWED_HEADERS = [
   'connect-accept-encoding',
   'x-zitadel-orgid',
   'x-request-id',
+  'x-captcha-token',
+  'idempotency-key',
   'accept',
 ];
 const EXPOSED_HEADERS = [
@@ -45,6 +47,7 @@ const EXPOSED_HEADERS = [
   'retry-after',
   'www-authenticate',
   'x-request-id',
+  'idempotent-replayed',
 ];
 
 jest.setTimeout(30_000);

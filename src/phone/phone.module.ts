@@ -38,6 +38,7 @@ import { PhoneController } from './phone.controller';
 import { PhoneMetrics } from './phone.metrics';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
+import { ChannelSenders, SmsOnlyChannelSenders } from './sms/channels';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
@@ -113,6 +114,7 @@ import { RetentionSweeper } from './retention/retention-sweeper';
       inject: [SmsSettings, Clock, PhoneMetrics],
       useFactory: createSmsSender,
     },
+    { provide: ChannelSenders, useClass: SmsOnlyChannelSenders },
   ],
   exports: [PhoneVerificationService],
 })

@@ -15,6 +15,8 @@ const ALLOW_HEADERS = [
   'accept-encoding',
   'x-zitadel-orgid',
   'x-request-id',
+  'x-captcha-token',
+  'idempotency-key',
   'accept',
   'traceparent',
   'tracestate',
@@ -26,6 +28,7 @@ const EXPOSE_HEADERS = [
   'retry-after',
   'www-authenticate',
   'x-request-id',
+  'idempotent-replayed',
   'content-encoding',
 ].join(', ');
 /** How long a browser may reuse a preflight's answer (Chromium caps it at 2 h). */

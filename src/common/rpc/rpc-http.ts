@@ -4,13 +4,24 @@ import { createGunzip } from 'node:zlib';
 import { AppError } from '../errors/app-error';
 import { Errors } from '../errors/errors';
 import { GrpcStatus } from '../errors/grpc-status';
+import { idOf } from '../logging/request-log';
 import { noteRpcCall, noteRpcCode } from '../metrics/request-metrics';
 import { httpScopeOf } from '../tracing/server-spans';
 import { invokeUnary, type RpcOutcome } from './in-process-call';
 import type { UnaryRpc } from './rpc-handlers';
 
-/** Headers passed on to the handlers as metadata (the guard reads authorization, the log x-request-id). */
-const FORWARDED_HEADERS = ['authorization', 'x-request-id', 'x-user-agent', 'x-zitadel-orgid', 'user-agent'];
+/**
+ * Headers passed on to the handlers as metadata (the guard reads authorization; Origin the request
+ * id, the CAPTCHA token and the idempotency key).
+ */
+const FORWARDED_HEADERS = [
+  'authorization',
+  'x-user-agent',
+  'x-zitadel-orgid',
+  'user-agent',
+  'x-captcha-token',
+  'idempotency-key',
+];
 /** What grpc-js (and HTTP/2) take as a metadata value: printable ASCII. */
 const METADATA_VALUE = /^[\x20-\x7e]*$/;
 
@@ -24,6 +35,9 @@ export type RpcTransport = 'grpc_web' | 'connect';
  */
 export function metadataOf(req: Request): Metadata | AppError {
   const metadata = new Metadata();
+  // the request log's id (the caller's x-request-id when usable): one correlation id for the call
+  const requestId = idOf(req);
+  if (requestId) metadata.set('x-request-id', requestId);
   for (const header of FORWARDED_HEADERS) {
     const value = req.headers[header];
     if (typeof value !== 'string') continue;

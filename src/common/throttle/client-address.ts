@@ -3,6 +3,7 @@ import type { Metadata, ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js
 import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder } from '@grpc/grpc-js';
 import type { Request } from 'express';
 import proxyAddr from 'proxy-addr';
+import { idOf } from '../logging/request-log';
 import { InProcessCall } from '../rpc/in-process-call';
 
 /** "1.2.3.4:5678" / "[::1]:5678" (older grpc-js: "ipv4:…" / "ipv6:…") → the address without the port. */
@@ -60,9 +61,33 @@ export function clientAddressInterceptor(trustedProxies: string | undefined): Se
 export interface RequestOrigin {
   /** as trusted (see clientAddress); "unknown" when the transport reports none */
   clientAddress: string;
+  /** the correlation id: the request log's id on HTTP (x-request-id or a new one), metadata x-request-id on gRPC */
+  requestId?: string;
+  /** `x-captcha-token` (header or metadata), as given */
+  captchaToken?: string;
+  /** `Idempotency-Key` (header; `idempotency-key` metadata), as given */
+  idempotencyKey?: string;
+}
+
+/** One header's value on REST, or one metadata value on gRPC, gRPC-web and Connect (which forward their headers). */
+export function requestValue(context: ExecutionContext, name: string): string | undefined {
+  if (context.getType() === 'rpc') {
+    const value = context.switchToRpc().getContext<Metadata>()?.get?.(name)?.[0];
+    return typeof value === 'string' ? value : undefined;
+  }
+  const value = context.switchToHttp().getRequest<Request>().headers[name];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** The request's origin, on REST, gRPC, gRPC-web and Connect alike. */
-export const Origin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => ({
-  clientAddress: clientAddress(context),
-}));
+export const Origin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => {
+  const origin: RequestOrigin = { clientAddress: clientAddress(context) };
+  const requestId =
+    context.getType() === 'rpc' ? requestValue(context, 'x-request-id') : idOf(context.switchToHttp().getRequest());
+  if (requestId) origin.requestId = requestId;
+  const captchaToken = requestValue(context, 'x-captcha-token');
+  if (captchaToken) origin.captchaToken = captchaToken;
+  const idempotencyKey = requestValue(context, 'idempotency-key');
+  if (idempotencyKey) origin.idempotencyKey = idempotencyKey;
+  return origin;
+});

@@ -10,6 +10,8 @@ export interface SmsMessage {
   expiresAt: Date;
   /** providers of a chain not to try (e.g. the one whose receipt said undelivered) */
   skipProviders?: readonly string[];
+  /** the user's preferred language (BCP 47), for senders that render their own text (voice, WhatsApp templates) */
+  language?: string;
   /** the sender id for the destination's country (SMS_SENDER_IDS), set by the router; unset, each provider's own */
   senderId?: string;
 }

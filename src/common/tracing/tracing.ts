@@ -83,14 +83,6 @@ export class TraceScope {
     return storage ? storage.run({ tracer: this.tracer, context: this.context }, fn) : fn();
   }
 
-  /** The `traceparent` header value that continues this trace. */
-  traceparent(): string | undefined {
-    if (!api) return undefined;
-    const carrier: Record<string, string> = {};
-    api.propagation.inject(this.context, carrier);
-    return carrier.traceparent;
-  }
-
   /** Ends the span with the HTTP status and/or the gRPC status code. */
   end(attributes: Attributes, error: boolean): void {
     if (!this.span || !api) return;

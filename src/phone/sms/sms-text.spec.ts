@@ -23,7 +23,19 @@ function gsm7Length(text: string): number | undefined {
 }
 
 function smsTextFor(env: Record<string, string> = {}): SmsText {
-  return new SmsText(validateEnvironment(env).sms);
+  const config = validateEnvironment(env);
+  return new SmsText(config.sms, config.codes);
+}
+
+/** The ConfigError an SmsText with these settings stops the start with, or undefined. */
+function startProblem(env: Record<string, string>): ConfigError | undefined {
+  try {
+    smsTextFor(env);
+    return undefined;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
 }
 
 describe(SmsText.name, () => {
@@ -121,6 +133,64 @@ describe(SmsText.name, () => {
     expect(missingCode?.settings).toEqual(['SMS_TEMPLATES']);
     expect(problemsOf('{en: 1}')?.message).toContain('SMS_TEMPLATES: must be a JSON object');
     expect(problemsOf('{"fr": "Votre code : {{code}}"}')).toBeUndefined();
+  });
+});
+
+describe('SMS_ANDROID_APP_HASH and one segment', () => {
+  const HASH = 'FA+9qCX9VSu';
+
+  it('puts the app hash on its own line after the text and before the WebOTP line, which stays last', () => {
+    const text = smsTextFor({ SMS_ANDROID_APP_HASH: HASH, SMS_WEBOTP_DOMAIN: 'example.com' }).render({
+      code: '482913',
+      language: 'en',
+    });
+    expect(text).toBe(`${EN}\n\n${HASH}\n@example.com #482913`);
+    expect(smsTextFor({ SMS_ANDROID_APP_HASH: HASH }).render({ code: '482913', language: 'de' })).toBe(
+      `${DE}\n\n${HASH}`,
+    );
+  });
+
+  it.each([['FA+9qCX9VS'], ['FA+9qCX9VSuX'], ['FA+9qCX9VS_'], ['FA+9qCX9VS=']])('refuses the app hash %p', (hash) => {
+    expect(() => validateEnvironment({ SMS_ANDROID_APP_HASH: hash })).toThrow(
+      'SMS_ANDROID_APP_HASH: SMS_ANDROID_APP_HASH must be 11 characters of base64',
+    );
+  });
+
+  it('refuses the start with one problem naming each template that cannot fit one segment', () => {
+    // 126 (code and text) + 2 (blank line) + 11 (hash) + 1 (newline) + 20 ("@example.com #" and code) = 160
+    const fits = `{{code}}${'x'.repeat(120)}`;
+    const env = { SMS_ANDROID_APP_HASH: HASH, SMS_WEBOTP_DOMAIN: 'example.com' };
+    expect(startProblem({ ...env, SMS_TEMPLATES: JSON.stringify({ fr: fits }) })).toBeUndefined();
+    const tooLong = startProblem({ ...env, SMS_TEMPLATES: JSON.stringify({ fr: `${fits}x`, it: fits }) });
+    expect(tooLong?.problems).toEqual([
+      'SMS_TEMPLATES: the template for "fr" with a 6-character code, the app hash and the WebOTP line takes 161 GSM-7 characters; one SMS segment holds 160',
+    ]);
+    // the same template is too long for a longer code
+    expect(
+      startProblem({ ...env, PHONE_CODE_LENGTH: '7', SMS_TEMPLATES: JSON.stringify({ fr: fits }) })?.problems,
+    ).toHaveLength(1);
+  });
+
+  it('counts a GSM-7 extension character twice and measures a text with any other character as UCS-2 (70)', () => {
+    expect(startProblem({ SMS_TEMPLATES: JSON.stringify({ en: `{{code}}${'€'.repeat(77)}` }) })).toBeUndefined();
+    expect(startProblem({ SMS_TEMPLATES: JSON.stringify({ en: `{{code}}${'€'.repeat(78)}` }) })?.problems).toEqual([
+      'SMS_TEMPLATES: the template for "en" with a 6-character code takes 162 GSM-7 characters; one SMS segment holds 160',
+    ]);
+    const cyrillic = (n: number) => JSON.stringify({ ru: `Код {{code}}${'ж'.repeat(n)}` });
+    expect(startProblem({ SMS_TEMPLATES: cyrillic(60) })).toBeUndefined();
+    expect(startProblem({ SMS_TEMPLATES: cyrillic(61) })?.problems).toEqual([
+      'SMS_TEMPLATES: the template for "ru" with a 6-character code takes 71 UCS-2 characters; one SMS segment holds 70',
+    ]);
+  });
+
+  it('cuts a display name to what keeps the text in one segment', () => {
+    const template = `{{displayName}}: {{code}} ${'x'.repeat(120)}`;
+    const text = smsTextFor({ SMS_TEMPLATES: JSON.stringify({ en: template }) }).render({
+      code: '482913',
+      displayName: 'A long display name of fifty characters, or nearly',
+    });
+    expect(gsm7Length(text)).toBe(160);
+    expect(text.startsWith('A long display name of fifty ch')).toBe(true);
   });
 });
 

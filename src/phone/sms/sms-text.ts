@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigError } from '../../common/config/config-error';
+import { CodeSettings } from '../phone-codes.settings';
+import { fitsOneSegment, segmentUse } from './gsm7';
 import { SmsSettings } from './sms.settings';
 import { LANGUAGE_TAG, parseSmsTemplates, PLACEHOLDER, SmsTemplates } from './sms-templates';
 
@@ -46,20 +48,69 @@ function sanitizeDisplayName(name: string | null | undefined): string {
   return [...flat].slice(0, MAX_DISPLAY_NAME_LENGTH).join('');
 }
 
+/** What is added under every template: the app hash for Android's SMS Retriever, the WebOTP line. */
+export interface SmsTextExtras {
+  webOtpDomain?: string;
+  androidAppHash?: string;
+}
+
 /**
- * Renders the text for one code: the template of the best-matching language, and, when
- * `webOtpDomain` is set, the origin-bound one-time code line `@<domain> #<code>` as the last line
- * (what the WebOTP API and iOS/Android autofill look for).
+ * Renders the text for one code: the template of the best-matching language, then, after a blank
+ * line, the Android app hash (SMS_ANDROID_APP_HASH; SMS Retriever finds it anywhere in the text)
+ * and the origin-bound one-time code line `@<domain> #<code>` (SMS_WEBOTP_DOMAIN), which WebOTP
+ * and iOS/Android autofill read only as the last line. A display name is cut to what keeps the
+ * text in one segment.
  */
-export function renderSmsText(input: SmsTextInput, templates: SmsTemplates, webOtpDomain?: string): string {
+export function renderSmsText(input: SmsTextInput, templates: SmsTemplates, extras: SmsTextExtras = {}): string {
+  const { webOtpDomain, androidAppHash } = extras;
   const language = languageCandidates(input.language).find((tag) => templates[tag] !== undefined);
   const template = templates[language ?? FALLBACK_LANGUAGE] ?? BUILT_IN_SMS_TEMPLATES[FALLBACK_LANGUAGE];
-  const values: Record<string, string> = { code: input.code, displayName: sanitizeDisplayName(input.displayName) };
-  // one pass, so a display name that contains "{{code}}" stays literal text
-  const text = template
-    .replace(PLACEHOLDER, (match, name: string) => (Object.hasOwn(values, name) ? values[name] : match))
-    .trimEnd();
-  return webOtpDomain ? `${text}\n\n@${webOtpDomain} #${input.code}` : text;
+  const tail = [androidAppHash, webOtpDomain ? `@${webOtpDomain} #${input.code}` : undefined].filter(Boolean);
+  const render = (displayName: string) => {
+    const values: Record<string, string> = { code: input.code, displayName };
+    // one pass, so a display name that contains "{{code}}" stays literal text
+    const text = template
+      .replace(PLACEHOLDER, (match, name: string) => (Object.hasOwn(values, name) ? values[name] : match))
+      .trimEnd();
+    return tail.length > 0 ? `${text}\n\n${tail.join('\n')}` : text;
+  };
+  const name = [...sanitizeDisplayName(input.displayName)];
+  let text = render(name.join(''));
+  // bounded by the name's 50 characters; the start checked that the template fits without one
+  while (name.length > 0 && !fitsOneSegment(text)) {
+    name.pop();
+    text = render(name.join('').trimEnd());
+  }
+  return text;
+}
+
+/** The longest code PHONE_CODE_LENGTH draws (every character of either alphabet is one GSM-7 septet). */
+function longestCode(codes: Pick<CodeSettings, 'length'>): string {
+  return '9'.repeat(codes.length);
+}
+
+/**
+ * Why templates cannot go as one SMS segment with the longest code, the app hash and the WebOTP
+ * line (a display name is cut at render, so it is measured empty): one problem per template.
+ */
+export function segmentProblems(
+  templates: SmsTemplates,
+  extras: SmsTextExtras,
+  codes: Pick<CodeSettings, 'length'>,
+): string[] {
+  const added = [extras.androidAppHash && 'the app hash', extras.webOtpDomain && 'the WebOTP line'].filter(Boolean);
+  return Object.keys(templates)
+    .sort()
+    .flatMap((language) => {
+      const text = renderSmsText({ code: longestCode(codes), language }, { [language]: templates[language] }, extras);
+      const use = segmentUse(text);
+      if (use.length <= use.limit) return [];
+      const what = [`a ${codes.length}-character code`, ...added].join(', ').replace(/, ([^,]*)$/, ' and $1');
+      return [
+        `SMS_TEMPLATES: the template for "${language}" with ${what} takes ${use.length} ${use.encoding} characters; ` +
+          `one SMS segment holds ${use.limit}`,
+      ];
+    });
 }
 
 /**
@@ -76,18 +127,26 @@ function configuredTemplates(raw: string | undefined): SmsTemplates {
   }
 }
 
-/** The message text as configured (SMS_TEMPLATES over the built-ins, SMS_WEBOTP_DOMAIN). */
+/** Codes of the default length, for callers that build an SmsText without the code settings. */
+const DEFAULT_CODES: Pick<CodeSettings, 'length'> = { length: 6 };
+
+/**
+ * The message text as configured (SMS_TEMPLATES over the built-ins, SMS_ANDROID_APP_HASH,
+ * SMS_WEBOTP_DOMAIN); a template that cannot go as one segment stops the start.
+ */
 @Injectable()
 export class SmsText {
   private readonly templates: SmsTemplates;
-  private readonly webOtpDomain?: string;
+  private readonly extras: SmsTextExtras;
 
-  constructor(config: SmsSettings) {
+  constructor(config: SmsSettings, codes: CodeSettings = DEFAULT_CODES as CodeSettings) {
     this.templates = { ...BUILT_IN_SMS_TEMPLATES, ...configuredTemplates(config.templates) };
-    this.webOtpDomain = config.webOtpDomain;
+    this.extras = { webOtpDomain: config.webOtpDomain, androidAppHash: config.androidAppHash };
+    const problems = segmentProblems(this.templates, this.extras, codes);
+    if (problems.length > 0) throw new ConfigError(problems);
   }
 
   render(input: SmsTextInput): string {
-    return renderSmsText(input, this.templates, this.webOtpDomain);
+    return renderSmsText(input, this.templates, this.extras);
   }
 }

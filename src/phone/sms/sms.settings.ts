@@ -71,6 +71,14 @@ export class SmsSettings {
   )
   readonly webOtpDomain?: string = undefined;
 
+  @Setting(
+    'SMS_ANDROID_APP_HASH',
+    "the Android app's 11-character hash for the SMS Retriever API, added on its own line before the Web OTP line",
+  )
+  @Optional()
+  @Pattern(/^[A-Za-z0-9+/]{11}$/, '11 characters of base64 (letters, digits, + and /), as computed for the app')
+  readonly androidAppHash?: string = undefined;
+
   @Group(() => SmsOutboxSettings)
   readonly outbox: SmsOutboxSettings;
 

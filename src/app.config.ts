@@ -10,6 +10,7 @@ import { MetricsSettings } from './common/metrics/metrics.settings';
 import { ThrottleSettings } from './common/throttle/throttle.settings';
 import { DatabaseSettings } from './database/database.settings';
 import { FraudSettings } from './phone/fraud/fraud.settings';
+import { SpendSettings } from './phone/spend/spend.settings';
 import { CodeSettings } from './phone/phone-codes.settings';
 import { LimitSettings } from './phone/phone-limits.settings';
 import { RetentionSettings } from './phone/retention/retention.settings';
@@ -57,6 +58,9 @@ export class AppConfig {
 
   @Group(() => FraudSettings)
   readonly fraud: FraudSettings;
+
+  @Group(() => SpendSettings)
+  readonly spend: SpendSettings;
 
   @Group(() => RetentionSettings)
   readonly retention: RetentionSettings;

@@ -10,6 +10,7 @@ import { SmsReceiptEntity } from '../phone/outbox/sms-receipt.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
 import { LimitBackoffEntity } from '../common/limits/limit-backoff.entity';
 import { SmsFraudCountEntity, SmsVerifiedNumberEntity } from '../phone/fraud/sms-fraud-count.entity';
+import { SmsSpendCountEntity } from '../phone/spend/sms-spend-count.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -24,5 +25,6 @@ export const ENTITIES = [
   LimitHitEntity,
   LimitBackoffEntity,
   SmsFraudCountEntity,
+  SmsSpendCountEntity,
   SmsVerifiedNumberEntity,
 ];

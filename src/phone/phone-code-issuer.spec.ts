@@ -1,4 +1,5 @@
 import { fraudGuard } from '../../test/support/fakes/sms-fraud';
+import { spendGuard } from '../../test/support/fakes/sms-spend';
 import { limitMetrics } from '../../test/support/fakes/metrics';
 import { ManualClock } from '../../test/support/fakes/clock';
 import { codeMac, unitConfig } from '../../test/support/fakes/config';
@@ -62,6 +63,7 @@ describe(PhoneCodeIssuer.name, () => {
       new PhoneLimits(config.limits, store, limitMetrics(), backoff),
       new TestNumbers(config.codes, config.app),
       fraudGuard(config),
+      spendGuard(config),
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));
     events = [];

@@ -12,6 +12,7 @@ import { ParsedPhone } from './phone-number';
 import { TestNumbers } from './test-numbers';
 import type { RequestOrigin } from '../common/throttle/client-address';
 import { FraudAdmission, FraudBlock, SmsFraudGuard } from './fraud/sms-fraud-guard';
+import { SmsSpendGuard } from './spend/sms-spend-guard';
 
 export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
 
@@ -60,6 +61,7 @@ export class PhoneCodeIssuer {
     private readonly limits: PhoneLimits,
     private readonly testNumbers: TestNumbers,
     private readonly guard: SmsFraudGuard,
+    private readonly spend: SmsSpendGuard,
   ) {}
 
   async issue(tx: Tx, request: IssueRequest): Promise<Issued> {
@@ -76,6 +78,11 @@ export class PhoneCodeIssuer {
       // the one place the pumping guard is asked (a test number returned above, before it)
       const admit = async () => {
         judged.admission = await this.guard.admit(tx, phone, origin, now);
+        // the spending caps after the guard: a send it refuses costs nothing
+        const capped = judged.admission.blocked
+          ? undefined
+          : await this.spend.admit(tx, { orgId: user.orgId, country: phone.country, now });
+        if (capped) judged.admission = { blocked: capped };
         return !judged.admission.blocked;
       };
       await this.limits.assertMaySend(tx, {

@@ -61,4 +61,8 @@ export const PhoneErrors = {
       'Too many codes sent to this destination were not verified, try again later',
       { info: { reason: `SMS_PUMPING_${rule.toUpperCase()}`, metadata: { rule } } },
     ),
+  spendCap: (cap: string) =>
+    new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-sp3ndcap', 'The SMS spending cap is reached, try again later', {
+      info: { reason: 'SPEND_CAP', metadata: { cap } },
+    }),
 };

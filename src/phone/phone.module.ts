@@ -11,6 +11,9 @@ import { SmsFraudMetrics } from './fraud/sms-fraud.metrics';
 import { PhoneGrpcController } from './phone.grpc.controller';
 import { Clock } from '../common/clock';
 import { FraudSettings } from './fraud/fraud.settings';
+import { SmsSpendCountsRepository } from './spend/sms-spend-counts.repository';
+import { SmsSpendGuard } from './spend/sms-spend-guard';
+import { SmsSpendMetrics } from './spend/sms-spend.metrics';
 import { SmsSettings } from './sms/sms.settings';
 import { UsersDataModule } from '../users/users-data.module';
 import { CodeMac } from './code-mac';
@@ -91,6 +94,9 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     SmsFraudGuard,
     SmsFraudMetrics,
     SmsFraudCountsRepository,
+    SmsSpendGuard,
+    SmsSpendMetrics,
+    SmsSpendCountsRepository,
     RetentionPruner,
     RetentionDeletes,
     EventPhoneRedactor,

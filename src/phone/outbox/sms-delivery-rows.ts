@@ -4,6 +4,7 @@ import { Database } from '../../database/sql';
 import { aggregateOf, UserEntity } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
+import { SmsSpendGuard } from '../spend/sms-spend-guard';
 import { MIN_CODE_LIFE_MS } from './sms-retry-policy';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
@@ -31,6 +32,7 @@ export class SmsDeliveryRows {
     private readonly users: UsersRepository,
     private readonly codes: PhoneCodesRepository,
     private readonly events: EventsRepository,
+    private readonly spend: SmsSpendGuard,
   ) {}
 
   /** The message's user and code expiry, or undefined once the row is skipped (its code no longer current). */
@@ -62,6 +64,9 @@ export class SmsDeliveryRows {
       // the user row before the outbox row, in the order SetPhone / ResendPhoneCode lock them (else they deadlock)
       const user = await this.users.findForUpdate(tx, row.userId);
       if (!(await this.outbox.finish(tx, row, status, at, details))) return false; // the lease was lost
+      // spent once a provider took it: a failover's or a retry's second provider is spent again
+      const spend = status === 'delivered' ? await this.spend.accepted(tx, row, details.provider, at) : undefined;
+      if (spend) await this.outbox.update(tx, row.id, spend);
       if (!user) return true;
       const payload =
         status === 'delivered'

@@ -1,6 +1,7 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { IdColumn, TimeColumn } from '../../database/columns';
 import type { DeliveryStatus } from '../sms/delivery-receipt';
+import { microsTransformer } from '../spend/sms-spend-count.entity';
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 
@@ -78,4 +79,12 @@ export class SmsOutboxEntity {
   /** the providers whose receipts said undelivered or failed, comma-separated: a retry skips them */
   @Column({ name: 'failed_providers', type: 'varchar', length: 500, nullable: true })
   failedProviders?: string | null;
+
+  /** what the accepted message was counted at in the spend counters (micros), until a receipt's price replaces it */
+  @Column({ name: 'spend_micros', type: 'bigint', nullable: true, transformer: microsTransformer })
+  spendMicros?: number | null;
+
+  /** the UTC day (epoch ms) the spend was counted on: a receipt's price corrects that day */
+  @Column({ name: 'spend_day', type: 'bigint', nullable: true, transformer: microsTransformer })
+  spendDay?: number | null;
 }

@@ -8,6 +8,7 @@ import { UsersRepository } from '../../users/users.repository';
 import { PhoneEvents } from '../phone-events';
 import { PhoneMetrics } from '../phone.metrics';
 import { advances, DeliveryStatus, isFailure, STATUS_RANK } from '../sms/delivery-receipt';
+import { SmsSpendGuard } from '../spend/sms-spend-guard';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 import { SmsRetryPolicy } from './sms-retry-policy';
@@ -37,6 +38,7 @@ export class SmsReceiptApplier {
     private readonly clock: Clock,
     private readonly metrics: PhoneMetrics,
     private readonly logger: AppLogger,
+    private readonly spend: SmsSpendGuard,
   ) {
     logger.setContext(SmsReceiptApplier.name);
   }
@@ -51,6 +53,11 @@ export class SmsReceiptApplier {
       if (!row || row.provider !== provider || row.providerMessageId !== providerMessageId) return undefined;
       const receipts = await this.outbox.takeReceipts(tx, provider, providerMessageId);
       if (receipts.length === 0) return undefined;
+      // a reported price replaces what the message was counted at, whatever the status does
+      const priced = receipts.find((receipt) => receipt.priceMicros != null);
+      const spend = priced
+        ? await this.spend.reported(tx, row, provider, { micros: priced.priceMicros!, currency: priced.priceCurrency })
+        : undefined;
 
       let status = row.deliveryStatus ?? null;
       let errorCode = row.deliveryError ?? null;
@@ -62,13 +69,17 @@ export class SmsReceiptApplier {
         if (!advances(status, receipt.status)) continue;
         [status, errorCode, at] = [receipt.status, receipt.errorCode, receipt.statusAt];
       }
-      if (status === row.deliveryStatus || status === null) return { outcome: 'none' as const, row };
+      if (status === row.deliveryStatus || status === null) {
+        if (spend) await this.outbox.update(tx, row.id, spend);
+        return { outcome: 'none' as const, row };
+      }
 
       const now = this.clock.now();
       const fields: Partial<SmsOutboxEntity> = {
         deliveryStatus: status,
         deliveryError: errorCode,
         deliveryStatusAt: at,
+        ...spend,
       };
       let outcome: ReceiptOutcome = 'updated';
       let event: { type: string; payload: Record<string, unknown> } | undefined;

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { TimeColumn } from '../../database/columns';
 import type { DeliveryStatus } from '../sms/delivery-receipt';
+import { microsTransformer } from '../spend/sms-spend-count.entity';
 
 /**
  * A receipt waiting for its message: every receipt is written here first and applied to the outbox
@@ -28,4 +29,12 @@ export class SmsReceiptEntity {
 
   @TimeColumn('received_at')
   receivedAt: Date;
+
+  /** the price the receipt reported (micros), if it did */
+  @Column({ name: 'price_micros', type: 'bigint', nullable: true, transformer: microsTransformer })
+  priceMicros?: number | null;
+
+  /** the currency of that price, when the receipt names it (Twilio's PriceUnit; Vonage's is the account's) */
+  @Column({ name: 'price_currency', type: 'varchar', length: 3, nullable: true })
+  priceCurrency?: string | null;
 }

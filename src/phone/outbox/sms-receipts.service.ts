@@ -36,6 +36,8 @@ export class SmsReceiptsService {
           errorCode: receipt.errorCode?.slice(0, 64) ?? null,
           statusAt: receipt.at ?? now,
           receivedAt: now,
+          priceMicros: receipt.price?.micros ?? null,
+          priceCurrency: receipt.price?.currency ?? null,
         });
       }
     });

@@ -37,6 +37,8 @@ export interface DeliveryReceipt {
   errorCode?: string;
   /** when the provider says the status was reached, if it says */
   at?: Date;
+  /** what the provider says the message cost (micros), and in which currency when it says */
+  price?: { micros: number; currency?: string };
 }
 
 /** A receipt request as it arrived: what a provider's signature check needs. */

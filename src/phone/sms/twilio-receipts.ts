@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseReportedPrice } from '../spend/money';
 import { DeliveryReceipt, DeliveryStatus, ReceiptParser, ReceiptRejected, ReceiptRequest } from './delivery-receipt';
 
 export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature';
@@ -65,6 +66,10 @@ export class TwilioReceiptParser extends ReceiptParser {
     const errorCode = params.get('ErrorCode') ?? undefined;
     const receipt: DeliveryReceipt = { provider: this.provider, providerMessageId: sid, status };
     if (errorCode && /^\d{1,10}$/.test(errorCode) && errorCode !== '0') receipt.errorCode = errorCode;
+    // the callback seldom carries the price (the Message resource has it once billed): taken when it does
+    const micros = parseReportedPrice(params.get('Price') ?? undefined);
+    const unit = params.get('PriceUnit');
+    if (micros !== undefined) receipt.price = { micros, currency: unit && /^[A-Z]{3}$/.test(unit) ? unit : undefined };
     return [receipt];
   }
 

@@ -4,6 +4,7 @@ import { DeliveryReceipt, DeliveryStatus, ReceiptParser, ReceiptRejected, Receip
 import { isGsm7 } from './gsm7';
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
 import { receiptParams, requiredParam } from './receipt-params';
+import { parseReportedPrice } from '../spend/money';
 import { SmsAccepted, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 
 /** How Vonage signs requests and receipts (the dashboard's "signature method"). */
@@ -261,6 +262,9 @@ export class VonageReceiptParser extends ReceiptParser {
     if (errorCode && errorCode !== '0' && /^\d{1,5}$/.test(errorCode)) receipt.errorCode = errorCode;
     const at = sctsDate(params.scts);
     if (at) receipt.at = at;
+    // the DLR's price is in the account's currency, which it does not name
+    const micros = parseReportedPrice(params.price);
+    if (micros !== undefined) receipt.price = { micros };
     return [receipt];
   }
 }

@@ -28,6 +28,7 @@ import { InMemoryLimitStore } from './limit-store';
 import { limitMetrics, phoneMetrics } from './metrics';
 import { FakePhoneCodes } from './phone-codes';
 import { fraudGuard, InMemorySmsFraudStore } from './sms-fraud';
+import { spendGuard } from './sms-spend';
 import { FakeOutbox, FakeOutboxWorker } from './sms-outbox';
 import { FakeTransactions } from './transactions';
 import { FakeUsers } from './users';
@@ -65,6 +66,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     limits,
     new TestNumbers(config.codes, config.app),
     fraudGuard(config, fraud, mac),
+    spendGuard(config),
   );
   const checker = new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac));
   const parser = new PhoneNumberParser(config.codes);

@@ -305,3 +305,23 @@ describe.each(DATABASES)('SMS spending caps (%s)', (db) => {
     });
   });
 });
+
+describe('SMS spending settings', () => {
+  it('a bad price, cap or group stops the start, naming each entry', async () => {
+    await expect(
+      startApp('sqlite', {
+        SMS_SPEND_MODE: 'enforce',
+        SMS_PRICES: 'twilio:CH=abc',
+        SMS_SPEND_CAPS: 'org.week:5,country.asia.day:1',
+        SMS_SPEND_COUNTRY_GROUPS: 'premium=LV|lt',
+      }),
+    ).rejects.toThrow(
+      [
+        'SMS_PRICES: not provider:COUNTRY=amount (such as twilio:CH=0.0741): "twilio:CH=abc"',
+        'SMS_SPEND_COUNTRY_GROUPS: not name=CC|CC (such as premium=LV|LT): "premium=LV|lt"',
+        'SMS_SPEND_CAPS: not [org.|country.<CODE or group>.]day|month:amount with an amount above 0 (such as org.day:50): "org.week:5"',
+        'SMS_SPEND_CAPS: country.asia.day:1: no group asia in SMS_SPEND_COUNTRY_GROUPS',
+      ].join('\n  '),
+    );
+  }, 60_000);
+});

@@ -11,6 +11,7 @@ import { ThrottleSettings } from './common/throttle/throttle.settings';
 import { DatabaseSettings } from './database/database.settings';
 import { FraudSettings } from './phone/fraud/fraud.settings';
 import { SpendSettings } from './phone/spend/spend.settings';
+import { PreSendSettings } from './phone/presend/pre-send.settings';
 import { CodeSettings } from './phone/phone-codes.settings';
 import { LimitSettings } from './phone/phone-limits.settings';
 import { RetentionSettings } from './phone/retention/retention.settings';
@@ -61,6 +62,8 @@ export class AppConfig {
 
   @Group(() => SpendSettings)
   readonly spend: SpendSettings;
+  @Group(() => PreSendSettings)
+  readonly presend: PreSendSettings;
 
   @Group(() => RetentionSettings)
   readonly retention: RetentionSettings;

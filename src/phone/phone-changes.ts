@@ -18,6 +18,7 @@ import { PhoneNumberParser } from './phone-number';
 import { PhoneUseCaseContext } from './phone-use-case-context';
 import { PhoneErrors } from './phone.errors';
 import { PhoneMetrics } from './phone.metrics';
+import { PreSendStage } from './presend/pre-send-stage';
 
 /** What a committed SetPhone or ResendPhoneCode hands out of its transaction. */
 interface IssueResult {
@@ -59,6 +60,7 @@ export class PhoneChanges {
     private readonly issuer: PhoneCodeIssuer,
     private readonly outbox: SmsOutboxWorker,
     private readonly metrics: PhoneMetrics,
+    private readonly presend: PreSendStage,
   ) {}
 
   async setPhone(
@@ -68,12 +70,15 @@ export class PhoneChanges {
     verification: Verification,
     origin?: RequestOrigin,
   ): Promise<PhoneChangeResult> {
+    // the CAPTCHA and the risk hook call out: before the transaction (ADR 0025)
+    const checked = await this.presend.before({ ref, userId, verification, phone, origin });
     const outcome = await this.context.transaction(async (tx) => {
       const { caller, user, pending } = await this.context.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
       const now = this.context.now();
+      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now);
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
       const issued = await this.issuer.issue(tx, {
         user,
@@ -83,6 +88,7 @@ export class PhoneChanges {
         now,
         previous: pending,
         origin,
+        channel: checked.channel,
       });
       if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
       // the last writes, issued together, travel with COMMIT on PostgreSQL
@@ -106,14 +112,26 @@ export class PhoneChanges {
     verification: Verification,
     origin?: RequestOrigin,
   ): Promise<PhoneChangeResult> {
+    const checked = await this.presend.before({ ref, userId, verification, origin });
     const outcome = await this.context.transaction(async (tx) => {
       const { caller, user, pending } = await this.context.loadHuman(tx, ref, userId);
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.context.now();
+      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now);
       const events: NewEvent[] = [];
       const phone = this.numbers.parse(user.phone);
-      const issued = await this.issuer.issue(tx, { user, phone, verification, events, now, previous: pending, origin });
+      const { channel } = checked;
+      const issued = await this.issuer.issue(tx, {
+        user,
+        phone,
+        verification,
+        events,
+        now,
+        previous: pending,
+        origin,
+        channel,
+      });
       if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
       const writes = Promise.all([
         issued.writes,
@@ -149,7 +167,7 @@ export class PhoneChanges {
   }
 
   /**
-   * A send the pumping guard blocked: only its event is committed (nothing else was written),
+   * A send the pumping guard or a pre-send check blocked: only its event is committed (nothing else was written),
    * then the error is answered (see issuedOrThrow).
    */
   private blocked(tx: Tx, user: UserEntity, block: FraudBlock, caller: Caller, now: Date) {

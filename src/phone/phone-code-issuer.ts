@@ -11,6 +11,7 @@ import { PhoneLimits } from './phone-limits';
 import { ParsedPhone } from './phone-number';
 import { TestNumbers } from './test-numbers';
 import type { RequestOrigin } from '../common/throttle/client-address';
+import type { Channel } from './sms/channels';
 import { FraudAdmission, FraudBlock, SmsFraudGuard } from './fraud/sms-fraud-guard';
 import { SmsSpendGuard } from './spend/sms-spend-guard';
 
@@ -45,6 +46,8 @@ export interface IssueRequest {
   previous?: PhoneCodeEntity | null;
   /** where the request came from: the pumping guard counts sends by client address */
   origin?: RequestOrigin;
+  /** the channel the send hook named (one of CHANNELS), for the outbox; unset: the default */
+  channel?: Channel;
 }
 
 /**

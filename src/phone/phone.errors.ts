@@ -65,4 +65,27 @@ export const PhoneErrors = {
     new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-sp3ndcap', 'The SMS spending cap is reached, try again later', {
       info: { reason: 'SPEND_CAP', metadata: { cap } },
     }),
+  /** CAPTCHA_REQUIRED_FOR asks this caller for `x-captcha-token` and it sent none: a missing input, as Firebase answers it. */
+  captchaRequired: () =>
+    new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-capt0req', 'A CAPTCHA token is required (x-captcha-token)', {
+      info: { reason: 'CAPTCHA_REQUIRED', metadata: { header: 'x-captcha-token' } },
+    }),
+  /** The CAPTCHA provider did not accept the token (`why`: invalid or score). */
+  captchaFailed: (why: 'invalid' | 'score', provider: string) =>
+    new AppError(GrpcStatus.PERMISSION_DENIED, 'PHONE-capt0bad', 'The CAPTCHA token was not accepted', {
+      info: { reason: 'CAPTCHA_FAILED', metadata: { why, provider } },
+    }),
+  /** SEND_HOOK_URL refused the send; with a retry hint it is a rate limit (429), else a refusal (403). */
+  sendHookDenied: (reason: string, retryAfterMs?: number) =>
+    retryAfterMs === undefined
+      ? new AppError(GrpcStatus.PERMISSION_DENIED, 'PHONE-h00kdeny', 'The send was refused', {
+          info: { reason: 'SEND_HOOK_DENIED', metadata: { reason } },
+        })
+      : new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-h00kdeny', 'The send was refused, try again later', {
+          retryAfterMs,
+          info: {
+            reason: 'SEND_HOOK_DENIED',
+            metadata: { reason, retryAfterSeconds: String(Math.ceil(retryAfterMs / 1000)) },
+          },
+        }),
 };

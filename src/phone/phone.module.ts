@@ -32,6 +32,9 @@ import { PhoneCodeChecker } from './phone-code-checker';
 import { PhoneCodeIssuer } from './phone-code-issuer';
 import { PhoneCodeFactory } from './phone-code-factory';
 import { PhoneChanges } from './phone-changes';
+import { PreSendChecks } from './presend/pre-send-checks';
+import { PreSendMetrics } from './presend/pre-send.metrics';
+import { PreSendStage } from './presend/pre-send-stage';
 import { PhoneUseCaseContext } from './phone-use-case-context';
 import { PhoneVerifier } from './phone-verifier';
 import { SmsCodeQueue } from './outbox/sms-code-queue';
@@ -64,6 +67,9 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     PhoneVerificationService,
     PhoneUseCaseContext,
     PhoneChanges,
+    PreSendStage,
+    PreSendChecks,
+    PreSendMetrics,
     PhoneVerifier,
     PhoneCodeIssuer,
     PhoneCodeFactory,

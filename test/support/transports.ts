@@ -122,9 +122,13 @@ async function callRest(
   method: string,
   request: JsonObject,
   token?: string,
+  headers: Record<string, string> = {},
 ): Promise<CallResult> {
   const route = REST_ROUTES[`${service}.${method}`];
-  let req = t.http()[route.verb](route.path(String(request.userId ?? '')));
+  let req = t
+    .http()
+    [route.verb](route.path(String(request.userId ?? '')))
+    .set(headers);
   if (token !== undefined) req = req.set('Authorization', `Bearer ${token}`);
   const res = route.verb === 'get' ? await req : await req.send(request);
   if (res.status === 200) return { ok: true, response: res.body as JsonObject };
@@ -164,9 +168,10 @@ export function closeGrpcClients(clients: GrpcClients): void {
   for (const client of Object.values(clients)) client.close();
 }
 
-export function grpcMetadata(token?: string): Metadata {
+export function grpcMetadata(token?: string, headers: Record<string, string> = {}): Metadata {
   const metadata = new Metadata();
   if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  for (const [name, value] of Object.entries(headers)) metadata.set(name, value);
   return metadata;
 }
 
@@ -177,9 +182,10 @@ export function grpcUnary<T = any>(
   method: string,
   request: object,
   token?: string,
+  headers?: Record<string, string>,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
-    clients[service][method](request, grpcMetadata(token), (error: ServiceError | null, response: T) =>
+    clients[service][method](request, grpcMetadata(token, headers), (error: ServiceError | null, response: T) =>
       error ? reject(error) : resolve(response),
     );
   });
@@ -222,6 +228,7 @@ async function callGrpc(
   method: string,
   request: JsonObject,
   token?: string,
+  headers?: Record<string, string>,
 ): Promise<CallResult> {
   const definition = grpcMethod(service, method);
   const methodDesc = serviceSchema(service).methods.find((m) => m.name === method)!;
@@ -232,6 +239,7 @@ async function callGrpc(
       method,
       forProtoLoader(methodDesc.input, request) as object,
       token,
+      headers,
     );
     // back to bytes and into buf's JSON mapping, so it compares with REST
     const bytes = definition.responseSerialize(response);
@@ -294,6 +302,7 @@ async function callGrpcWeb(
   request: JsonObject,
   token?: string,
   protocol: 'grpc-web' | 'connect' = 'grpc-web',
+  extraHeaders: Record<string, string> = {},
 ): Promise<CallResult> {
   const desc = serviceSchema(service);
   const transport = protocol === 'connect' ? connectTransport(t) : grpcWebTransport(t);
@@ -303,7 +312,8 @@ async function callGrpcWeb(
   >;
   const methodDesc = desc.methods.find((m) => m.name === method)!;
   const input = fromJson(methodDesc.input, request, { registry: protoRegistry() });
-  const headers: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+  const headers: Record<string, string> =
+    token === undefined ? { ...extraHeaders } : { ...extraHeaders, authorization: `Bearer ${token}` };
   const name = methodDesc.localName;
   try {
     const response = await client[name](input, { headers });
@@ -319,23 +329,34 @@ async function callGrpcWeb(
 // ---- one call, four transports --------------------------------------------------------------
 
 export interface Caller {
-  call(service: ServiceName, method: string, request: JsonObject, token?: string): Promise<CallResult>;
+  /** `headers`: HTTP headers on REST, gRPC-web and Connect, metadata on gRPC */
+  call(
+    service: ServiceName,
+    method: string,
+    request: JsonObject,
+    token?: string,
+    headers?: Record<string, string>,
+  ): Promise<CallResult>;
   close(): void;
 }
 
 export function transportCaller(t: TestApp, transport: TransportName): Caller {
   if (transport === 'rest') {
-    return { call: (service, method, request, token) => callRest(t, service, method, request, token), close() {} };
+    return {
+      call: (service, method, request, token, headers) => callRest(t, service, method, request, token, headers),
+      close() {},
+    };
   }
   if (transport === 'grpc-web' || transport === 'connect') {
     return {
-      call: (service, method, request, token) => callGrpcWeb(t, service, method, request, token, transport),
+      call: (service, method, request, token, headers) =>
+        callGrpcWeb(t, service, method, request, token, transport, headers),
       close() {},
     };
   }
   const clients = grpcClients(t);
   return {
-    call: (service, method, request, token) => callGrpc(clients, service, method, request, token),
+    call: (service, method, request, token, headers) => callGrpc(clients, service, method, request, token, headers),
     close: () => closeGrpcClients(clients),
   };
 }

@@ -1,5 +1,5 @@
 /** What the service depends on at request time; each has its own outage in the log. */
-export type Dependency = 'database' | 'redis' | 'sms';
+export type Dependency = 'database' | 'redis' | 'sms' | 'captcha' | 'send_hook';
 
 /** A dependency that did not answer in time: neither the client's mistake nor a bug, so 503 (ADR 0022). */
 export class DependencyError extends Error {

@@ -41,7 +41,7 @@ export class DatabaseSmsFraudStore extends SmsFraudStore {
     super();
   }
 
-  async history(tx: Tx, subject: FraudSubject, now: Date, rememberSince: Date): Promise<FraudHistory> {
+  async history(tx: Tx | undefined, subject: FraudSubject, now: Date, rememberSince: Date): Promise<FraudHistory> {
     const keys = counterKeys(subject);
     const since = hourOf(now) - HISTORY_DAYS * DAY;
     const plain = [keys.country, keys.prefix, ...(keys.address ? [keys.address] : [])];

@@ -20,7 +20,7 @@ const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 @Injectable()
 export class SmsFraudCountsRepository extends SqlRepository {
   /** The hours since `since` of `keys`, and of every key that starts with `keyPrefix`. */
-  async rows(tx: Tx, keys: string[], keyPrefix: string | undefined, since: number): Promise<CountRow[]> {
+  async rows(tx: Tx | undefined, keys: string[], keyPrefix: string | undefined, since: number): Promise<CountRow[]> {
     // parameters in order, each once (SQLite numbers them by position)
     const params: unknown[] = [since, ...keys];
     const list = keys.map((_, i) => `$${i + 2}`).join(', ');
@@ -40,7 +40,7 @@ export class SmsFraudCountsRepository extends SqlRepository {
     return rows.map((r) => ({ key: r.key, hour: Number(r.hour), sent: Number(r.sent), verified: Number(r.verified) }));
   }
 
-  async isVerified(tx: Tx, numberHash: string, since: number): Promise<boolean> {
+  async isVerified(tx: Tx | undefined, numberHash: string, since: number): Promise<boolean> {
     const rows = await this.db.rows(
       tx,
       'SELECT 1 AS found FROM sms_verified_numbers WHERE number_hash = $1 AND verified_at >= $2',

@@ -34,6 +34,15 @@ export type FraudAdmission =
       country: string | null;
     };
 
+/** The guard's view of a send, read before it and outside any transaction: advisory, for the risk hook. */
+export interface FraudAssessment {
+  mode: 'record' | 'enforce';
+  numberVerified: boolean;
+  /** the rules the send would break */
+  hits: FraudVerdict['hits'];
+  measures: FraudVerdict['measures'];
+}
+
 /** The E.164 number without its last 4 digits: the block of numbers a pumping ring rents. */
 export const numberPrefix = (e164: string): string => e164.slice(0, Math.max(2, e164.length - 4));
 
@@ -133,6 +142,16 @@ export class SmsFraudGuard {
         },
       },
     };
+  }
+
+  /** The counts and rules the send would meet now, read on their own (no transaction); undefined when the guard is off. */
+  async assess(phone: ParsedPhone, origin: RequestOrigin | undefined, now: Date): Promise<FraudAssessment | undefined> {
+    if (this.mode === 'off') return undefined;
+    const subject = this.subject(phone, origin);
+    const remembered = new Date(now.getTime() - this.config.rememberVerifiedMs);
+    const history = await this.store.history(undefined, subject, now, remembered);
+    const { hits, measures } = judge(history, subject.country, now, this.thresholds);
+    return { mode: this.mode, numberVerified: history.numberVerified, hits, measures };
   }
 
   /**

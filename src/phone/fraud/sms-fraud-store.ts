@@ -44,8 +44,11 @@ export interface FraudHistory {
  * (the database store counts in it; the Redis store ignores it).
  */
 export abstract class SmsFraudStore {
-  /** The subject's counters since `now` − HISTORY_DAYS (and whether its number was verified since `rememberSince`). */
-  abstract history(tx: Tx, subject: FraudSubject, now: Date, rememberSince: Date): Promise<FraudHistory>;
+  /**
+   * The subject's counters since `now` − HISTORY_DAYS (and whether its number was verified since
+   * `rememberSince`); without `tx`, read on their own (the pre-send checks' advisory counts).
+   */
+  abstract history(tx: Tx | undefined, subject: FraudSubject, now: Date, rememberSince: Date): Promise<FraudHistory>;
   /** One send at `now`. */
   abstract countSend(tx: Tx, subject: FraudSubject, now: Date): Promise<void>;
   /** A verification of the code sent at `sentAt`: counted in that hour's buckets; the number is remembered as verified. */

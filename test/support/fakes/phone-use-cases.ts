@@ -18,6 +18,12 @@ import { PhoneUseCaseContext } from '../../../src/phone/phone-use-case-context';
 import { PhoneVerificationService } from '../../../src/phone/phone-verification.service';
 import { PhoneVerifier } from '../../../src/phone/phone-verifier';
 import { TestNumbers } from '../../../src/phone/test-numbers';
+import { PreSendChecks } from '../../../src/phone/presend/pre-send-checks';
+import { PreSendMetrics } from '../../../src/phone/presend/pre-send.metrics';
+import { PreSendStage } from '../../../src/phone/presend/pre-send-stage';
+import { DependencyOutages } from '../../../src/common/errors/dependency-outages';
+import type { AppLogger } from '../../../src/common/logging/app-logger';
+import { Metrics } from '../../../src/common/metrics/metrics';
 import type { UsersRepository } from '../../../src/users/users.repository';
 import { InMemoryBackoffStore } from './backoff-store';
 import { ManualClock } from './clock';
@@ -27,7 +33,7 @@ import { SequentialIds } from './ids';
 import { InMemoryLimitStore } from './limit-store';
 import { limitMetrics, phoneMetrics } from './metrics';
 import { FakePhoneCodes } from './phone-codes';
-import { fraudGuard, InMemorySmsFraudStore } from './sms-fraud';
+import { CapturingLogger, fraudGuard, InMemorySmsFraudStore } from './sms-fraud';
 import { spendGuard } from './sms-spend';
 import { FakeOutbox, FakeOutboxWorker } from './sms-outbox';
 import { FakeTransactions } from './transactions';
@@ -70,6 +76,17 @@ export function phoneUseCases(env: Record<string, string> = {}) {
   );
   const checker = new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac));
   const parser = new PhoneNumberParser(config.codes);
+  const logger = new CapturingLogger() as unknown as AppLogger;
+  const checks = new PreSendChecks(
+    config.presend,
+    config.app,
+    fraudGuard(config, fraud, mac),
+    new PreSendMetrics(new Metrics()),
+    clock,
+    new DependencyOutages(logger),
+    logger,
+  );
+  const presend = new PreSendStage(checks, usersRepo, parser, new TestNumbers(config.codes, config.app));
   const changes = new PhoneChanges(
     context,
     usersRepo,
@@ -78,6 +95,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     issuer,
     worker as unknown as SmsOutboxWorker,
     metrics,
+    presend,
   );
   const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics);
   const service = new PhoneVerificationService(changes, verifier, context, usersRepo, repo, eventsRepo);

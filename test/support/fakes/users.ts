@@ -33,7 +33,7 @@ export function aHuman(overrides: Partial<UserEntity> = {}): UserEntity {
 }
 
 /** The users table in memory: rows are copied in and out, as a database would. */
-export class FakeUsers implements Pick<UsersRepository, 'update'> {
+export class FakeUsers implements Pick<UsersRepository, 'update' | 'findById'> {
   readonly rows = new Map<string, UserEntity>();
 
   add(user: UserEntity): UserEntity {
@@ -44,6 +44,10 @@ export class FakeUsers implements Pick<UsersRepository, 'update'> {
   get(id: string): UserEntity | undefined {
     const row = this.rows.get(id);
     return row && Object.assign(new UserEntity(), row);
+  }
+
+  async findById(id: string): Promise<UserEntity | undefined> {
+    return this.get(id);
   }
 
   async update(_tx: Tx, id: string, fields: Partial<UserEntity>): Promise<void> {

@@ -99,6 +99,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       limit_hits: 0,
       limit_backoffs: 0,
       event_phones: 0,
+      idempotency_keys: 0,
     });
 
     t.clock.advance(31 * DAY);
@@ -121,6 +122,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       limit_hits: 4,
       limit_backoffs: 1,
       event_phones: 2,
+      idempotency_keys: 0,
     });
 
     // sms_outbox: the old message is gone (its recipient's number with it), the recent one stays

@@ -9,6 +9,7 @@ import { SmsOutboxEntity } from '../phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../phone/outbox/sms-receipt.entity';
 import { LimitHitEntity } from '../common/limits/limit-hit.entity';
 import { LimitBackoffEntity } from '../common/limits/limit-backoff.entity';
+import { IdempotentRequestEntity } from '../phone/idempotency/idempotent-request.entity';
 import { SmsFraudCountEntity, SmsVerifiedNumberEntity } from '../phone/fraud/sms-fraud-count.entity';
 import { SmsSpendCountEntity } from '../phone/spend/sms-spend-count.entity';
 
@@ -27,4 +28,5 @@ export const ENTITIES = [
   SmsFraudCountEntity,
   SmsSpendCountEntity,
   SmsVerifiedNumberEntity,
+  IdempotentRequestEntity,
 ];

@@ -8,6 +8,7 @@ import { UsersRepository } from '../users/users.repository';
 import { NewUserPhone, NewUserPhoneRequest, PhoneChangeResult, PhoneChanges } from './phone-changes';
 import { Verification } from './phone-code-issuer';
 import { PhoneCodesRepository } from './phone-codes.repository';
+import { IdempotentCall, IdempotentRequests } from './idempotency/idempotent-requests';
 import { PhoneEvents } from './phone-events';
 import { PhoneErrors } from './phone.errors';
 import { PhoneUseCaseContext } from './phone-use-case-context';
@@ -26,6 +27,7 @@ export class PhoneVerificationService {
     private readonly users: UsersRepository,
     private readonly codes: PhoneCodesRepository,
     private readonly events: EventsRepository,
+    private readonly idempotent: IdempotentRequests,
   ) {}
 
   setPhone(
@@ -35,7 +37,8 @@ export class PhoneVerificationService {
     verification: Verification,
     origin?: RequestOrigin,
   ): Promise<PhoneChangeResult> {
-    return this.changes.setPhone(ref, userId, phone, verification, origin);
+    const call: IdempotentCall = { ref, method: 'SetPhone', origin, request: { userId, phone, verification } };
+    return this.idempotent.run(call, () => this.changes.setPhone(ref, userId, phone, verification, origin));
   }
 
   resendCode(
@@ -44,7 +47,13 @@ export class PhoneVerificationService {
     verification: Verification,
     origin?: RequestOrigin,
   ): Promise<PhoneChangeResult> {
-    return this.changes.resendCode(ref, userId, verification, origin);
+    const call: IdempotentCall = { ref, method: 'ResendPhoneCode', origin, request: { userId, verification } };
+    return this.idempotent.run(call, () => this.changes.resendCode(ref, userId, verification, origin));
+  }
+
+  /** `work` once per Idempotency-Key (AddHumanUser, whose phone may be sent a code, goes through it too). */
+  once<T>(call: IdempotentCall, work: () => Promise<T>): Promise<T> {
+    return this.idempotent.run(call, work);
   }
 
   verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {

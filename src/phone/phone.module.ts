@@ -59,6 +59,9 @@ import { RetentionPruner } from './retention/retention-pruner';
 import { RetentionDeletes } from './retention/retention-deletes';
 import { EventPhoneRedactor } from './retention/event-phone-redactor';
 import { RetentionSweeper } from './retention/retention-sweeper';
+import { AnswerCipher } from './idempotency/answer-cipher';
+import { IdempotentRequests } from './idempotency/idempotent-requests';
+import { IdempotentRequestsRepository } from './idempotency/idempotent-requests.repository';
 
 @Module({
   imports: [UsersDataModule],
@@ -107,6 +110,9 @@ import { RetentionSweeper } from './retention/retention-sweeper';
     RetentionDeletes,
     EventPhoneRedactor,
     RetentionSweeper,
+    IdempotentRequests,
+    IdempotentRequestsRepository,
+    AnswerCipher,
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database
       provide: SmsFraudStore,

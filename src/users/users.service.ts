@@ -97,7 +97,13 @@ export class UsersService {
     private readonly clock: Clock,
   ) {}
 
-  async addHuman(ref: CallerRef, req: AddHumanUserDto, origin?: RequestOrigin) {
+  addHuman(ref: CallerRef, req: AddHumanUserDto, origin?: RequestOrigin) {
+    return this.phones.once({ ref, method: 'AddHumanUser', origin, request: req }, () =>
+      this.addHumanOnce(ref, req, origin),
+    );
+  }
+
+  private async addHumanOnce(ref: CallerRef, req: AddHumanUserDto, origin?: RequestOrigin) {
     const created = await this.inOrgTransaction(ref, req.organization, (tx, org, caller) =>
       this.createHuman(tx, caller, org, req, origin),
     );

@@ -1,7 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Metadata, ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
-import { ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder } from '@grpc/grpc-js';
-import type { Request } from 'express';
+import type { ServerInterceptor, ServerUnaryCall } from '@grpc/grpc-js';
+import { Metadata, ResponderBuilder, ServerInterceptingCall, ServerListenerBuilder } from '@grpc/grpc-js';
+import type { Request, Response } from 'express';
 import proxyAddr from 'proxy-addr';
 import { idOf } from '../logging/request-log';
 import { InProcessCall } from '../rpc/in-process-call';
@@ -11,6 +11,8 @@ function peerAddress(peer: string): string {
   const match = /^(?:ipv[46]:)?\[?([^\]]+?)\]?:\d+$/.exec(peer);
   return match ? match[1] : peer;
 }
+
+export const REPLAYED_HEADER = 'idempotent-replayed';
 
 /** Native gRPC calls' addresses as trusted, by the call's metadata (set by clientAddressInterceptor). */
 const GRPC_ADDRESSES = new WeakMap<Metadata, string>();
@@ -67,6 +69,8 @@ export interface RequestOrigin {
   captchaToken?: string;
   /** `Idempotency-Key` (header; `idempotency-key` metadata), as given */
   idempotencyKey?: string;
+  /** Says the answer is a replay (`idempotent-replayed: true`: a REST header, native gRPC metadata). */
+  markReplayed?: () => void;
 }
 
 /** One header's value on REST, or one metadata value on gRPC, gRPC-web and Connect (which forward their headers). */
@@ -79,6 +83,21 @@ export function requestValue(context: ExecutionContext, name: string): string | 
   return typeof value === 'string' ? value : undefined;
 }
 
+/** REST: a response header; native gRPC: response metadata (gRPC-web and Connect send no headers of a handler's). */
+function replayMarker(context: ExecutionContext): (() => void) | undefined {
+  if (context.getType() !== 'rpc') {
+    const res = context.switchToHttp().getResponse<Response>();
+    return () => res.setHeader(REPLAYED_HEADER, 'true');
+  }
+  const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | InProcessCall | undefined>(2);
+  if (!call || call instanceof InProcessCall) return undefined;
+  return () => {
+    const metadata = new Metadata();
+    metadata.set(REPLAYED_HEADER, 'true');
+    call.sendMetadata(metadata);
+  };
+}
+
 /** The request's origin, on REST, gRPC, gRPC-web and Connect alike. */
 export const Origin = createParamDecorator((_: unknown, context: ExecutionContext): RequestOrigin => {
   const origin: RequestOrigin = { clientAddress: clientAddress(context) };
@@ -88,6 +107,10 @@ export const Origin = createParamDecorator((_: unknown, context: ExecutionContex
   const captchaToken = requestValue(context, 'x-captcha-token');
   if (captchaToken) origin.captchaToken = captchaToken;
   const idempotencyKey = requestValue(context, 'idempotency-key');
-  if (idempotencyKey) origin.idempotencyKey = idempotencyKey;
+  // an empty key is a key, refused as invalid, rather than none
+  if (idempotencyKey !== undefined) {
+    origin.idempotencyKey = idempotencyKey;
+    origin.markReplayed = replayMarker(context);
+  }
   return origin;
 });

@@ -7,6 +7,7 @@ import { LimitBackoffs1764510000000 } from './1764510000000-LimitBackoffs';
 import { SmsDeliveryReceipts1764520000000 } from './1764520000000-SmsDeliveryReceipts';
 import { InstanceScope1764531000000 } from './1764531000000-InstanceScope';
 import { Retention1764540000000 } from './1764540000000-Retention';
+import { IdempotentRequests1764560000000 } from './1764560000000-IdempotentRequests';
 import { SmsSpend1764570000000 } from './1764570000000-SmsSpend';
 
 /** Every migration, in order; listed explicitly so the build, the tests and the CLI agree. */
@@ -20,5 +21,6 @@ export const MIGRATIONS = [
   SmsDeliveryReceipts1764520000000,
   InstanceScope1764531000000,
   Retention1764540000000,
+  IdempotentRequests1764560000000,
   SmsSpend1764570000000,
 ];

@@ -4,6 +4,7 @@ import { LimitHitsRepository } from '../../common/limits/limit-hits.repository';
 import { Database, Tx } from '../../database/sql';
 import { SmsFraudCountsRepository } from '../fraud/sms-fraud-counts.repository';
 import { SmsOutboxRepository } from '../outbox/sms-outbox.repository';
+import { IdempotentRequestsRepository } from '../idempotency/idempotent-requests.repository';
 
 /** Rows one statement deletes or one transaction redacts: no sweep holds a lock for long. */
 export const BATCH = 500;
@@ -17,6 +18,7 @@ export class RetentionDeletes {
     private readonly fraudCounts: SmsFraudCountsRepository,
     private readonly limitHits: LimitHitsRepository,
     private readonly backoffs: LimitBackoffsRepository,
+    private readonly idempotent: IdempotentRequestsRepository,
   ) {}
 
   /** The pumping guard's counters of hours before `hour` and numbers verified before `verifiedBefore` (ms). */
@@ -38,6 +40,10 @@ export class RetentionDeletes {
 
   backoffsExpiredBy(now: number): Promise<number> {
     return this.db.transaction((tx) => this.backoffs.removeExpired(tx, now));
+  }
+
+  idempotencyKeysExpiredBy(now: Date): Promise<number> {
+    return this.inBatches((tx) => this.idempotent.removeExpired(tx, now, BATCH));
   }
 
   /** Runs a bounded delete until it deletes less than a batch; returns the rows deleted. */

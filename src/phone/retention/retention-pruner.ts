@@ -18,6 +18,7 @@ export interface Pruned {
   limit_hits: number;
   limit_backoffs: number;
   event_phones: number;
+  idempotency_keys: number;
 }
 
 /** Keeps what the retention settings keep and no more: deletes in batches, redacts numbers in events (ADR 0002). */
@@ -46,6 +47,8 @@ export class RetentionPruner {
       limit_hits: await this.deletes.limitHitsUntil(now.getTime() - LONGEST_LIMIT_WINDOW_MS),
       limit_backoffs: await this.deletes.backoffsExpiredBy(now.getTime()),
       event_phones: await this.redactor.redactBefore(ago(this.config.eventPhonesMs)),
+      // a key's day is over: it is new again (the claim replaces an expired row before the sweep comes)
+      idempotency_keys: await this.deletes.idempotencyKeysExpiredBy(now),
     };
   }
 }

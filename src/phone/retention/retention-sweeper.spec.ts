@@ -13,6 +13,7 @@ const NOTHING: Pruned = {
   limit_hits: 0,
   limit_backoffs: 0,
   event_phones: 0,
+  idempotency_keys: 0,
 };
 
 describe(RetentionSweeper.name, () => {

@@ -37,6 +37,7 @@ import { CapturingLogger, fraudGuard, InMemorySmsFraudStore } from './sms-fraud'
 import { spendGuard } from './sms-spend';
 import { FakeOutbox, FakeOutboxWorker } from './sms-outbox';
 import { FakeTransactions } from './transactions';
+import { idempotentRequests } from './idempotent-requests';
 import { FakeUsers } from './users';
 
 /** The phone use-cases wired to in-memory fakes, with the fakes to arrange and inspect them by. */
@@ -98,8 +99,17 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     presend,
   );
   const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics);
-  const service = new PhoneVerificationService(changes, verifier, context, usersRepo, repo, eventsRepo);
-  return { fraud, tx, users, codes, events, store, backoff, outbox, worker, mac, clock, verifier, service };
+  const idempotent = idempotentRequests(mac, clock);
+  const service = new PhoneVerificationService(
+    changes,
+    verifier,
+    context,
+    usersRepo,
+    repo,
+    eventsRepo,
+    idempotent.service,
+  );
+  return { fraud, tx, users, codes, events, store, backoff, outbox, worker, mac, clock, verifier, service, idempotent };
 }
 
 /**

@@ -303,6 +303,23 @@ describe.each(DATABASES)('pre-send checks (%s)', (db) => {
       expect(count('send_hook', 'channel')).toBeGreaterThanOrEqual(1);
       expect(count('send_hook', 'failed_closed')).toBeGreaterThanOrEqual(4);
     });
+
+    it('a CAPTCHA refusal is not kept under an Idempotency-Key: the retry with a good token sends, once', async () => {
+      const { userId, token } = await selfService();
+      const body = { phone: randomMobile(), sendCode: {} };
+      const send = (captcha: string) =>
+        t
+          .http()
+          .post(`/v2/users/${userId}/phone`)
+          .set({ authorization: `Bearer ${token}`, 'idempotency-key': `retry-${userId}`, 'x-captcha-token': captcha })
+          .send(body);
+      expect((await send('bad')).status).toBe(403);
+      const sent = await send('good');
+      const repeat = await send('good');
+      expect([sent.status, repeat.status, repeat.headers['idempotent-replayed']]).toEqual([200, 200, 'true']);
+      expect(repeat.body).toEqual(sent.body);
+      expect(await outboxCount(t, userId)).toBe(1);
+    });
   });
 
   describe('Turnstile for every caller, a hook that fails open', () => {

@@ -1,5 +1,6 @@
 import { AppError } from '../../common/errors/app-error';
 import { GrpcStatus } from '../../common/errors/grpc-status';
+import { PhoneErrors } from '../phone.errors';
 import {
   answerOf,
   answerText,
@@ -99,6 +100,14 @@ describe('idempotency rules', () => {
       [GrpcStatus.INTERNAL, false],
     ])('code %i is kept: %s', (code, kept) => {
       expect(keptError(new AppError(code, 'X-1', 'x'))).toBe(kept);
+    });
+
+    it.each([
+      ['CAPTCHA_REQUIRED', PhoneErrors.captchaRequired()],
+      ['CAPTCHA_FAILED', PhoneErrors.captchaFailed('invalid', 'recaptcha')],
+      ['SEND_HOOK_DENIED', PhoneErrors.sendHookDenied('fraud')],
+    ])('never keeps a pre-send refusal (%s): a new CAPTCHA token under the same key is judged again', (_, error) => {
+      expect(keptError(error)).toBe(false);
     });
 
     it('never keeps an error that is not an answer of ours', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../../common/errors/app-error';
 import { GrpcStatus } from '../../common/errors/grpc-status';
+import { PhoneErrors } from '../phone.errors';
 import { IdempotencyErrors } from './idempotency.errors';
 
 /** How long a key's answer is kept and replayed. */
@@ -58,8 +59,18 @@ const KEPT_ERRORS = new Set<GrpcStatus>([
   GrpcStatus.UNIMPLEMENTED,
 ]);
 
+/**
+ * Refusals that hang on what is not the request: the CAPTCHA token (a header) and the send hook's
+ * verdict. A retry with a new token under the same key must be judged again.
+ */
+const JUDGED_APART = new Set([
+  PhoneErrors.captchaRequired().id,
+  PhoneErrors.captchaFailed('invalid', '').id,
+  PhoneErrors.sendHookDenied('').id,
+]);
+
 export function keptError(error: unknown): error is AppError {
-  return error instanceof AppError && KEPT_ERRORS.has(error.code);
+  return error instanceof AppError && KEPT_ERRORS.has(error.code) && !JUDGED_APART.has(error.id);
 }
 
 /** A stored answer: the use-case's result, or the error it answered. */

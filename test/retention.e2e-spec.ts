@@ -4,6 +4,8 @@ import { LimitHitEntity } from '../src/common/limits/limit-hit.entity';
 import { SmsFraudCountEntity } from '../src/phone/fraud/sms-fraud-count.entity';
 import { SmsOutboxEntity } from '../src/phone/outbox/sms-outbox.entity';
 import { SmsReceiptEntity } from '../src/phone/outbox/sms-receipt.entity';
+import { SmsSpendCountEntity } from '../src/phone/spend/sms-spend-count.entity';
+import { previousMonthStart } from '../src/phone/spend/spend-caps';
 import { PhoneEvents } from '../src/phone/phone-events';
 import { RetentionSweeper } from '../src/phone/retention/retention-sweeper';
 import { eventsOf } from './support/events';
@@ -96,6 +98,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       receipts: 0,
       fraud_counts: 0,
       verified_numbers: 0,
+      spend_counts: 0,
       limit_hits: 0,
       limit_backoffs: 0,
       event_phones: 0,
@@ -107,6 +110,14 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
     await seed('new', t.clock.now().getTime());
     // (a send prunes the counters too, once an hour: this one is older than the retention, written after it)
     await fraudCount('old', t.clock.now().getTime() - 16 * DAY);
+    // the spend counters: this month's and the last one's days stay
+    const lastMonth = previousMonthStart(t.clock.now());
+    for (const [key, day] of [
+      ['i:old', lastMonth - DAY],
+      ['i:new', lastMonth],
+    ] as const) {
+      await repo(SmsSpendCountEntity).insert({ key, day: String(day), micros: 50_000 });
+    }
     const before = {
       outbox: await repo(SmsOutboxEntity).count(),
       events: await repo(EventEntity).count(),
@@ -119,6 +130,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       receipts: 1,
       fraud_counts: 1,
       verified_numbers: 0,
+      spend_counts: 1,
       limit_hits: 4,
       limit_backoffs: 1,
       event_phones: 2,
@@ -136,6 +148,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
     expect((await repo(SmsReceiptEntity).find()).map((r) => r.providerMessageId)).toEqual(['SM-new']);
     expect(await repo(SmsFraudCountEntity).countBy({ key: 'p:+4179old' })).toBe(0);
     expect(await repo(SmsFraudCountEntity).countBy({ key: 'p:+4179new' })).toBe(1);
+    expect((await repo(SmsSpendCountEntity).find()).map((row) => row.key)).toEqual(['i:new']);
     expect(await repo(LimitHitEntity).countBy({ id: 'hit-old' })).toBe(0);
     expect(await repo(LimitHitEntity).countBy({ id: 'hit-new' })).toBe(1);
     expect(await repo(LimitBackoffEntity).countBy({ key: 'sms:backoff:+4179old:1' })).toBe(0);

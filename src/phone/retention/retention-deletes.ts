@@ -5,6 +5,7 @@ import { Database, Tx } from '../../database/sql';
 import { SmsFraudCountsRepository } from '../fraud/sms-fraud-counts.repository';
 import { SmsOutboxRepository } from '../outbox/sms-outbox.repository';
 import { IdempotentRequestsRepository } from '../idempotency/idempotent-requests.repository';
+import { SmsSpendCountsRepository } from '../spend/sms-spend-counts.repository';
 
 /** Rows one statement deletes or one transaction redacts: no sweep holds a lock for long. */
 export const BATCH = 500;
@@ -19,11 +20,17 @@ export class RetentionDeletes {
     private readonly limitHits: LimitHitsRepository,
     private readonly backoffs: LimitBackoffsRepository,
     private readonly idempotent: IdempotentRequestsRepository,
+    private readonly spendCounts: SmsSpendCountsRepository,
   ) {}
 
   /** The pumping guard's counters of hours before `hour` and numbers verified before `verifiedBefore` (ms). */
   fraud(hour: number, verifiedBefore: number) {
     return this.db.transaction((tx) => this.fraudCounts.prune(tx, hour, verifiedBefore));
+  }
+
+  /** The spend counters' days before `day` (ms). */
+  spendCountsBefore(day: number): Promise<number> {
+    return this.db.transaction((tx) => this.spendCounts.prune(tx, day));
   }
 
   outboxEndedBefore(before: Date, now: Date): Promise<number> {

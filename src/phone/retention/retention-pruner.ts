@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock } from '../../common/clock';
 import { FraudSettings } from '../fraud/fraud.settings';
 import { hourOf } from '../fraud/sms-fraud-store';
+import { previousMonthStart } from '../spend/spend-caps';
 import { EventPhoneRedactor } from './event-phone-redactor';
 import { RetentionDeletes } from './retention-deletes';
 import { RetentionSettings } from './retention.settings';
@@ -15,6 +16,7 @@ export interface Pruned {
   receipts: number;
   fraud_counts: number;
   verified_numbers: number;
+  spend_counts: number;
   limit_hits: number;
   limit_backoffs: number;
   event_phones: number;
@@ -44,6 +46,8 @@ export class RetentionPruner {
       receipts: await this.deletes.receiptsBefore(ago(this.config.receiptsMs)),
       fraud_counts: fraud.counts,
       verified_numbers: fraud.numbers,
+      // this month's and the last one's days: what the caps and the metrics read
+      spend_counts: await this.deletes.spendCountsBefore(previousMonthStart(now)),
       limit_hits: await this.deletes.limitHitsUntil(now.getTime() - LONGEST_LIMIT_WINDOW_MS),
       limit_backoffs: await this.deletes.backoffsExpiredBy(now.getTime()),
       event_phones: await this.redactor.redactBefore(ago(this.config.eventPhonesMs)),

@@ -9,6 +9,7 @@ const NOTHING: Pruned = {
   outbox: 0,
   receipts: 0,
   fraud_counts: 0,
+  spend_counts: 0,
   verified_numbers: 0,
   limit_hits: 0,
   limit_backoffs: 0,

@@ -10,12 +10,9 @@ import { SmsSettings } from '../sms/sms.settings';
 import { configuredProviders } from '../sms/sms-routes';
 import { Micros } from './money';
 import { PriceTable } from './price-table';
-import { capApplies, CountryGroups, dayStart, DAY_MS, monthStart, parseCaps, SpendCap } from './spend-caps';
+import { capApplies, CountryGroups, dayStart, monthStart, parseCaps, SpendCap } from './spend-caps';
 import { SmsSpendCountsRepository, SpendIncrement } from './sms-spend-counts.repository';
 import { SpendSettings } from './spend.settings';
-
-/** Days of counters kept: this month's and the last one's, whatever their length. */
-const KEEP_MS = 63 * DAY_MS;
 
 /** The counter keys (see SmsSpendCountEntity). */
 export const spendKeys = {
@@ -48,7 +45,6 @@ export class SmsSpendGuard {
   private readonly providers: string[];
   /** countries the metrics name; every other one is `other` */
   private readonly named: Set<string>;
-  private prunedDay = 0;
 
   constructor(
     private readonly config: SpendSettings,
@@ -129,7 +125,7 @@ export class SmsSpendGuard {
     const country = countryOf(row.recipient);
     const micros = this.prices.price(provider, country);
     const day = dayStart(at);
-    await Promise.all([this.counts.add(tx, this.increments(row, provider, country, day, micros)), this.prune(tx, day)]);
+    await this.counts.add(tx, this.increments(row, provider, country, day, micros));
     return { spendMicros: micros, spendDay: day };
   }
 
@@ -174,12 +170,6 @@ export class SmsSpendGuard {
       ...(group ? [spendKeys.group(group)] : []),
     ];
     return keys.map((key) => ({ key, day, micros }));
-  }
-
-  private async prune(tx: Tx, day: number): Promise<void> {
-    if (day === this.prunedDay) return;
-    this.prunedDay = day;
-    await this.counts.prune(tx, day - KEEP_MS);
   }
 }
 

@@ -7,6 +7,8 @@ export type SpendWindow = 'day' | 'month';
 export const dayStart = (at: Date): number => Math.floor(at.getTime() / DAY_MS) * DAY_MS;
 /** The start (epoch ms) of the UTC month of `at`. */
 export const monthStart = (at: Date): number => Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1);
+/** The start of the UTC month before `at`'s: the spend counters are kept from there (retention). */
+export const previousMonthStart = (at: Date): number => Date.UTC(at.getUTCFullYear(), at.getUTCMonth() - 1, 1);
 
 /** One cap of SMS_SPEND_CAPS; `name` is how it is written there and how the metrics and errors name it. */
 export interface SpendCap {

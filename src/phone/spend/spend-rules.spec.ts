@@ -3,7 +3,7 @@ import { unitConfig } from '../../../test/support/fakes/config';
 import { InMemorySpendCounts, spendGuard } from '../../../test/support/fakes/sms-spend';
 import { parseAmount, parseReportedPrice } from './money';
 import { PriceTable } from './price-table';
-import { capApplies, CountryGroups, dayStart, monthStart, parseCaps } from './spend-caps';
+import { capApplies, CountryGroups, dayStart, monthStart, parseCaps, previousMonthStart } from './spend-caps';
 
 const tx = undefined as never;
 
@@ -94,6 +94,11 @@ describe('caps', () => {
     const next = new Date(at.getTime() + 1);
     expect(new Date(dayStart(next)).toISOString()).toBe('2026-04-01T00:00:00.000Z');
     expect(new Date(monthStart(next)).toISOString()).toBe('2026-04-01T00:00:00.000Z');
+    // kept by retention from the month before, across a year's end too
+    expect(new Date(previousMonthStart(next)).toISOString()).toBe('2026-03-01T00:00:00.000Z');
+    expect(new Date(previousMonthStart(new Date('2027-01-15T00:00:00Z'))).toISOString()).toBe(
+      '2026-12-01T00:00:00.000Z',
+    );
   });
 
   it('refuses bad settings at start in one message naming each variable', () => {

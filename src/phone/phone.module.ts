@@ -44,7 +44,9 @@ import { PhoneController } from './phone.controller';
 import { PhoneMetrics } from './phone.metrics';
 import { createSmsSender } from './sms/failover-sms-sender';
 import { SmsSender } from './sms/sms-sender';
-import { ChannelSenders, SmsOnlyChannelSenders } from './sms/channels';
+import { ChannelSenders } from './sms/channels';
+import { createChannelSenders } from './sms/configured-channel-senders';
+import { CodeSettings } from './phone-codes.settings';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
@@ -132,7 +134,11 @@ import { IdempotentRequestsRepository } from './idempotency/idempotent-requests.
       inject: [SmsSettings, Clock, PhoneMetrics],
       useFactory: createSmsSender,
     },
-    { provide: ChannelSenders, useClass: SmsOnlyChannelSenders },
+    {
+      provide: ChannelSenders,
+      inject: [SmsSender, SmsSettings, CodeSettings, Clock, PhoneMetrics],
+      useFactory: createChannelSenders,
+    },
   ],
   exports: [PhoneVerificationService],
 })

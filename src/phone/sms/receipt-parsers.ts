@@ -3,6 +3,7 @@ import { ReceiptParser } from './delivery-receipt';
 import type { SmsSettings } from './sms.settings';
 import { configuredProviders } from './sms-routes';
 import { providerReceiptParser } from './provider-receipt-parsers';
+import { MetaReceiptParser, TwilioCallReceiptParser, VonageVoiceReceiptParser } from './channel-receipts';
 import { TwilioReceiptParser } from './twilio-receipts';
 import { WebhookReceiptParser } from './webhook-receipts';
 
@@ -26,7 +27,23 @@ function parserOf(name: string, sms: SmsSettings, clock: Clock): ReceiptParser |
  */
 export function createReceiptParsers(sms: SmsSettings, clock: Clock): ReceiptParser[] {
   if (!sms.receiptsBaseUrl) return [];
-  return configuredProviders(sms)
-    .map((name) => parserOf(name, sms, clock))
-    .filter((parser): parser is ReceiptParser => parser !== undefined);
+  return [...configuredProviders(sms).map((name) => parserOf(name, sms, clock)), ...channelParsers(sms, clock)].filter(
+    (parser): parser is ReceiptParser => parser !== undefined,
+  );
+}
+
+/** The receipt parsers of WHATSAPP_PROVIDER's and VOICE_PROVIDER's provider (each under a name of its own). */
+function channelParsers(sms: SmsSettings, clock: Clock): (ReceiptParser | undefined)[] {
+  const whatsapp = {
+    twilio: () => new TwilioReceiptParser(sms.twilio.authToken!, 'twilio-whatsapp'),
+    meta: () => new MetaReceiptParser(sms.whatsapp.metaAppSecret),
+  };
+  const voice = {
+    twilio: () => new TwilioCallReceiptParser(sms.twilio.authToken!),
+    vonage: () => new VonageVoiceReceiptParser(sms.vonage.signatureSecret, clock),
+  };
+  return [
+    sms.whatsapp.provider && whatsapp[sms.whatsapp.provider](),
+    sms.voice.provider && voice[sms.voice.provider](),
+  ];
 }

@@ -36,6 +36,7 @@ export type SmsErrorCode =
   | `twilio_${number}`
   | `vonage_${number}`
   | `messagebird_${number}`
+  | `meta_${number}`
   | `sns_${string}`
   | 'other';
 

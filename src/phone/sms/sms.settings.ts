@@ -5,8 +5,10 @@ import { MessageBirdSettings } from './messagebird.settings';
 import { SnsSettings } from './sns.settings';
 import { DEFAULT_ROUTE, parseSenderIds, parseSmsRoutes, providerList, SMS_PROVIDERS } from './sms-routes';
 import { TwilioSettings } from './twilio.settings';
+import { VoiceSettings } from './voice.settings';
 import { VonageSettings } from './vonage.settings';
 import { WebhookSettings } from './webhook.settings';
+import { WhatsAppSettings } from './whatsapp.settings';
 
 /** What SmsSettings asks of each provider's group. */
 export interface ProviderSettings {
@@ -97,6 +99,12 @@ export class SmsSettings {
   @Group(() => MessageBirdSettings)
   readonly messagebird: MessageBirdSettings;
 
+  @Group(() => WhatsAppSettings)
+  readonly whatsapp: WhatsAppSettings;
+
+  @Group(() => VoiceSettings)
+  readonly voice: VoiceSettings;
+
   /** The settings of a provider that has any (console and none have none). */
   providerSettings(name: string): ProviderSettings | undefined {
     const providers: Record<string, ProviderSettings> = {
@@ -142,10 +150,26 @@ export class SmsSettings {
       problems.push(...(this.providerSettings(name)?.problemsWhenUsed(by, production) ?? []));
       if (name === 'sns') problems.push(...this.snsSenderIdProblems(routes, names));
     }
+    problems.push(...this.channelProblems(production, problems));
     if (production && this.receiptsBaseUrl && !this.receiptsBaseUrl.startsWith('https://')) {
       problems.push('SMS_RECEIPTS_BASE_URL: must be https:// when NODE_ENV=production');
     }
     return problems;
+  }
+
+  /** WhatsApp's and voice's providers (they share Twilio's and Vonage's accounts), each said once. */
+  private channelProblems(production: boolean, already: string[]): string[] {
+    const found = [
+      ...this.whatsapp.problemsWith(this.twilio, production),
+      ...this.voice.problemsWith(this.twilio, production),
+    ];
+    const slowest = Math.max(this.whatsapp.timeoutMs(this.twilio), this.voice.timeoutMs(this.twilio, this.vonage));
+    if (slowest > 0 && slowest + 5_000 > this.outbox.sendLeaseMs) {
+      found.push(
+        `SMS_SEND_LEASE: must exceed the WhatsApp and voice providers' timeouts plus 5s (${(slowest + 5_000) / 1000}s)`,
+      );
+    }
+    return [...new Set(found)].filter((problem) => !already.includes(problem));
   }
 
   /** SMS_ROUTES as a list of problems, or the routes when it reads (undefined when unset). */

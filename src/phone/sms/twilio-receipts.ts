@@ -42,9 +42,11 @@ const MESSAGE_SID = /^[SM]M[0-9a-fA-F]{32}$/;
 
 /** Twilio's status callbacks (StatusCallback): form-encoded, signed with X-Twilio-Signature. */
 export class TwilioReceiptParser extends ReceiptParser {
-  readonly provider = 'twilio';
-
-  constructor(private readonly authToken: string) {
+  /** `twilio`, or `twilio-whatsapp` for the WhatsApp sender's messages (the same callbacks) */
+  constructor(
+    private readonly authToken: string,
+    readonly provider: string = 'twilio',
+  ) {
     super();
   }
 

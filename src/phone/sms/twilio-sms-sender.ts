@@ -1,4 +1,5 @@
 import { Clock } from '../../common/clock';
+import { forLanguage, LanguageMap } from './channel-texts';
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
 import { SmsAccepted, SmsDeliveryError, SmsErrorCode, SmsMessage, SmsSender } from './sms-sender';
 
@@ -13,6 +14,13 @@ export interface TwilioSmsSenderOptions {
   timeoutMs: number;
   /** Where Twilio posts the message's status changes (StatusCallback); none requested when unset. */
   statusCallbackUrl?: string;
+  /** The sender's name (metrics, receipts): `twilio`, or `twilio-whatsapp` for the WhatsApp sender. */
+  name?: string;
+  /**
+   * Sends by WhatsApp (`whatsapp:` addresses, from `from`): an approved template per language whose
+   * variable 1 is the code (ContentSid, ContentVariables), or the text as the body when none is set.
+   */
+  whatsapp?: { contentSids?: LanguageMap };
 }
 
 /** Twilio's bounds of ValidityPeriod, in seconds. */
@@ -31,13 +39,21 @@ export function validityPeriod(expiresAt: Date, now: Date): number | undefined {
 /** A Message resource's id: "SM" or "MM" and 32 hex digits. */
 const MESSAGE_SID = /^[SM]M[0-9a-fA-F]{32}$/;
 
-/** Twilio error codes that say "later may work": rate limits, queue overflow, Twilio's own outages. */
-const RETRYABLE_CODES = new Set([20429, 30001, 20500, 20503]);
+/**
+ * Twilio error codes that say "later may work": rate limits, queue overflow, Twilio's own outages,
+ * WhatsApp's rate limit (63018).
+ */
+const RETRYABLE_CODES = new Set([20429, 30001, 20500, 20503, 63018]);
 /**
  * Codes that no retry can fix: a bad or unreachable recipient (21211, 21408, 21606, 21612, 21614),
- * an opt-out (21610), or our credentials/account (20003, 20404).
+ * an opt-out (21610), or our credentials/account (20003, 20404); for calls a bad or unverified
+ * caller id (21210, 21212), a callee that cannot be reached, is blocked or is no number (21214,
+ * 21215 geographic permissions, 21216, 21217); for WhatsApp no such recipient or sender (63003,
+ * 63007) and a message outside the session window that needs a template (63016).
  */
-const FINAL_CODES = new Set([21211, 21408, 21606, 21610, 21612, 21614, 20003, 20404]);
+const FINAL_CODES = new Set([
+  21211, 21408, 21606, 21610, 21612, 21614, 20003, 20404, 21210, 21212, 21214, 21215, 21216, 21217, 63003, 63007, 63016,
+]);
 
 /** The metrics' name of a failure: Twilio's code when it is one of those above, else the status class. */
 export function twilioErrorCode(httpStatus: number, code: number | undefined): SmsErrorCode {
@@ -65,7 +81,7 @@ export function isRetryableTwilioFailure(httpStatus: number, code: number | unde
  * it, so a request that timed out after Twilio accepted it and is then retried sends twice.
  */
 export class TwilioSmsSender extends SmsSender {
-  readonly name = 'twilio';
+  readonly name: string;
   private readonly url: string;
   private readonly authorization: string;
 
@@ -74,7 +90,9 @@ export class TwilioSmsSender extends SmsSender {
     private readonly clock: Clock = new Clock(),
   ) {
     super();
-    if (!options.from === !options.messagingServiceSid) {
+    this.name = options.name ?? 'twilio';
+    if (options.whatsapp && !options.from) throw new Error('TwilioSmsSender needs from for WhatsApp');
+    if (!options.whatsapp && !options.from === !options.messagingServiceSid) {
       throw new Error('TwilioSmsSender needs exactly one of from and messagingServiceSid');
     }
     const base = options.baseUrl.replace(/\/+$/, '');
@@ -83,11 +101,7 @@ export class TwilioSmsSender extends SmsSender {
   }
 
   async send(message: SmsMessage): Promise<SmsAccepted> {
-    const form = new URLSearchParams({ To: message.to, Body: message.text });
-    if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
-    // the country's sender id (SMS_SENDER_IDS) wins; with a messaging service it must be one of the service's senders
-    const from = message.senderId ?? this.options.from;
-    if (from) form.set('From', from);
+    const form = this.options.whatsapp ? this.whatsappForm(message, this.options.whatsapp) : this.smsForm(message);
     const validity = validityPeriod(message.expiresAt, this.clock.now());
     if (validity !== undefined) form.set('ValidityPeriod', String(validity));
     if (this.options.statusCallbackUrl) form.set('StatusCallback', this.options.statusCallbackUrl);
@@ -110,14 +124,29 @@ export class TwilioSmsSender extends SmsSender {
       const sid = await this.readSid(response);
       return sid ? { provider: this.name, providerMessageId: sid } : { provider: this.name };
     }
-    const error = await this.readError(response);
-    const code = typeof error.code === 'number' ? error.code : undefined;
-    const retryable = isRetryableTwilioFailure(response.status, code);
-    throw new SmsDeliveryError(
-      describe(response.status, error, message.code),
-      retryable,
-      twilioErrorCode(response.status, code),
-    );
+    throw await twilioFailure(response, message.code);
+  }
+
+  private smsForm(message: SmsMessage): URLSearchParams {
+    const form = new URLSearchParams({ To: message.to, Body: message.text });
+    if (this.options.messagingServiceSid) form.set('MessagingServiceSid', this.options.messagingServiceSid);
+    // the country's sender id (SMS_SENDER_IDS) wins; with a messaging service it must be one of the service's senders
+    const from = message.senderId ?? this.options.from;
+    if (from) form.set('From', from);
+    return form;
+  }
+
+  /** A WhatsApp sender is a number of its own: a country's SMS sender id does not apply. */
+  private whatsappForm(message: SmsMessage, whatsapp: { contentSids?: LanguageMap }): URLSearchParams {
+    const form = new URLSearchParams({ To: `whatsapp:${message.to}`, From: `whatsapp:${this.options.from}` });
+    const contentSid = whatsapp.contentSids && forLanguage(whatsapp.contentSids, message.language);
+    if (contentSid) {
+      form.set('ContentSid', contentSid);
+      form.set('ContentVariables', JSON.stringify({ 1: message.code }));
+    } else {
+      form.set('Body', message.text);
+    }
+    return form;
   }
 
   /**
@@ -134,21 +163,32 @@ export class TwilioSmsSender extends SmsSender {
       return undefined;
     }
   }
+}
 
-  /** The error document of a failed request ({} when the body is not one). */
-  private async readError(response: Response): Promise<TwilioError> {
-    let text: string;
-    try {
-      text = await response.text();
-    } catch {
-      return {};
-    }
-    try {
-      const parsed: unknown = JSON.parse(text);
-      return typeof parsed === 'object' && parsed !== null ? (parsed as TwilioError) : {};
-    } catch {
-      return {};
-    }
+/** The SmsDeliveryError of a request Twilio refused: its code first, then the HTTP status, says whether to retry. */
+export async function twilioFailure(response: Response, code: string): Promise<SmsDeliveryError> {
+  const error = await readError(response);
+  const twilioCode = typeof error.code === 'number' ? error.code : undefined;
+  return new SmsDeliveryError(
+    describe(response.status, error, code),
+    isRetryableTwilioFailure(response.status, twilioCode),
+    twilioErrorCode(response.status, twilioCode),
+  );
+}
+
+/** The error document of a failed request ({} when the body is not one). */
+async function readError(response: Response): Promise<TwilioError> {
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as TwilioError) : {};
+  } catch {
+    return {};
   }
 }
 

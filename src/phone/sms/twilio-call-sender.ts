@@ -1,0 +1,98 @@
+import { SpokenText, VoiceTexts } from './channel-texts';
+import { discardBody, postWithTimeout } from './http-delivery';
+import { SmsAccepted, SmsMessage, SmsSender } from './sms-sender';
+import { twilioFailure } from './twilio-sms-sender';
+
+export interface TwilioCallSenderOptions {
+  /** https://api.twilio.com, or a local fake in tests. */
+  baseUrl: string;
+  accountSid: string;
+  authToken: string;
+  /** the Twilio number that calls */
+  from: string;
+  timeoutMs: number;
+  /** Where Twilio posts the call's status changes (StatusCallback); none requested when unset. */
+  statusCallbackUrl?: string;
+}
+
+/** A Call resource's id: "CA" and 32 hex digits. */
+export const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
+
+/** How long the phone rings before Twilio gives up (its own default is 60 s). */
+const RING_SECONDS = 30;
+/** A call that reads a code twice is over well within this; a voicemail loop cannot run up the bill. */
+const TIME_LIMIT_SECONDS = 90;
+
+const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const xml = (text: string) => text.replace(/[&<>"']/g, (c) => XML_ESCAPES[c]);
+
+/** The TwiML of a call that says the words twice, a second apart. */
+export function twiml({ text, language }: SpokenText): string {
+  const say = `<Say${language ? ` language="${xml(language)}"` : ''}>${xml(text)}</Say>`;
+  return `<Response>${say}<Pause length="1"/>${say}</Response>`;
+}
+
+/**
+ * Twilio Programmable Voice: one Calls resource per code, its words as inline TwiML (`Twiml`), so
+ * no URL of ours is fetched while the call runs. Like Messages, Calls has no idempotency key: a
+ * request that timed out after Twilio took it and is then retried calls twice.
+ */
+export class TwilioCallSender extends SmsSender {
+  readonly name = 'twilio-voice';
+  private readonly url: string;
+  private readonly authorization: string;
+
+  constructor(
+    private readonly options: TwilioCallSenderOptions,
+    private readonly texts: VoiceTexts,
+  ) {
+    super();
+    const base = options.baseUrl.replace(/\/+$/, '');
+    this.url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Calls.json`;
+    this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+  }
+
+  async send(message: SmsMessage): Promise<SmsAccepted> {
+    const form = new URLSearchParams({
+      To: message.to,
+      From: this.options.from,
+      Twiml: twiml(this.texts.render(message.code, message.language)),
+      Timeout: String(RING_SECONDS),
+      TimeLimit: String(TIME_LIMIT_SECONDS),
+    });
+    if (this.options.statusCallbackUrl) {
+      form.set('StatusCallback', this.options.statusCallbackUrl);
+      // the final status only (completed, busy, no-answer, failed, canceled): that is what a receipt says
+      form.set('StatusCallbackEvent', 'completed');
+    }
+    const response = await postWithTimeout(
+      this.name,
+      this.url,
+      {
+        headers: {
+          Authorization: this.authorization,
+          'Content-Type': 'application/x-www-form-urlencoded',
+          Accept: 'application/json',
+        },
+        body: form.toString(),
+      },
+      this.options.timeoutMs,
+    );
+    if (response.status >= 200 && response.status < 300) {
+      const sid = await readSid(response);
+      return sid ? { provider: this.name, providerMessageId: sid } : { provider: this.name };
+    }
+    throw await twilioFailure(response, message.code);
+  }
+}
+
+/** The accepted Call's sid, or undefined (a body that cannot be read costs only the receipts, never a second call). */
+async function readSid(response: Response): Promise<string | undefined> {
+  try {
+    const sid = (JSON.parse(await response.text()) as { sid?: unknown } | null)?.sid;
+    return typeof sid === 'string' && CALL_SID.test(sid) ? sid : undefined;
+  } catch {
+    await discardBody(response);
+    return undefined;
+  }
+}

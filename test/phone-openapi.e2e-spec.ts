@@ -1,11 +1,12 @@
 import { DATABASES, TestApp } from './support/test-app';
 import { startPhoneApp } from './support/phone-api';
 
+/** `sends`: the route may send a code, so it reads x-captcha-token (docs/pre-send-checks.md) */
 const ROUTES = [
-  { path: '/v2/users/{userId}/phone', method: 'post', operationId: 'UserService_SetPhone' },
-  { path: '/v2/users/{userId}/phone/resend', method: 'post', operationId: 'UserService_ResendPhoneCode' },
-  { path: '/v2/users/{userId}/phone/verify', method: 'post', operationId: 'UserService_VerifyPhone' },
-  { path: '/v2/users/{userId}/phone', method: 'delete', operationId: 'UserService_RemovePhone' },
+  { path: '/v2/users/{userId}/phone', method: 'post', operationId: 'UserService_SetPhone', sends: true },
+  { path: '/v2/users/{userId}/phone/resend', method: 'post', operationId: 'UserService_ResendPhoneCode', sends: true },
+  { path: '/v2/users/{userId}/phone/verify', method: 'post', operationId: 'UserService_VerifyPhone', sends: false },
+  { path: '/v2/users/{userId}/phone', method: 'delete', operationId: 'UserService_RemovePhone', sends: false },
 ] as const;
 
 /** Issue 3, point 9: the four phone routes in /openapi.json; Swagger UI at /docs; both public. */
@@ -39,6 +40,16 @@ describe.each(DATABASES)('phone OpenAPI document (%s)', (db) => {
         required: true,
         schema: expect.objectContaining({ type: 'string' }),
       }),
+      ...(route.sends
+        ? [
+            expect.objectContaining({
+              name: 'x-captcha-token',
+              in: 'header',
+              required: false,
+              schema: { type: 'string' },
+            }),
+          ]
+        : []),
     ]);
     // every error response documents the contract's body with an example "<text> (<ID>)"
     for (const status of statuses.filter((s) => s !== '200')) {

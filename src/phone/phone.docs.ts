@@ -53,6 +53,30 @@ const rateLimited = (examples: DocError['examples']): DocError => ({
   },
 });
 
+/** The pre-send checks' answers to a send (docs/pre-send-checks.md), beside each status's own. */
+const captchaRequired = { code: 3, id: 'PHONE-capt0req', text: 'A CAPTCHA token is required (x-captcha-token)' };
+const vetoed: DocError = {
+  ...COMMON_ERRORS.forbidden,
+  description: 'the caller lacks the permission, the CAPTCHA token was refused, or the send hook denied the send',
+  examples: {
+    ...COMMON_ERRORS.forbidden.examples,
+    captchaFailed: { code: 7, id: 'PHONE-capt0bad', text: 'The CAPTCHA token was not accepted' },
+    sendHookDenied: { code: 7, id: 'PHONE-h00kdeny', text: 'The send was refused' },
+  },
+};
+const hookRateLimited = {
+  code: 8,
+  id: 'PHONE-h00kdeny',
+  text: 'The send was refused, try again later',
+  extra: [{ '@type': RETRY_INFO_TYPE, retryDelay: '120s' }],
+};
+const CAPTCHA_HEADER = {
+  name: 'x-captcha-token',
+  required: false,
+  description:
+    "the CAPTCHA widget's token for a send (`sendCode` or default) when CAPTCHA_PROVIDER is set; required of the callers CAPTCHA_REQUIRED_FOR names (docs/pre-send-checks.md)",
+};
+
 /** Swagger of the four phone routes. */
 export const PhoneDocs = {
   setPhone: () =>
@@ -71,16 +95,18 @@ export const PhoneDocs = {
         isVerified: { phone: '+41791234567', isVerified: true },
       },
       userIdParam: true,
+      headers: [CAPTCHA_HEADER],
       example: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
       errors: [
         validation({
           invalidNumber: { code: 3, id: 'PHONE-so0wa', text: 'Phone is invalid' },
           notChanged: { code: 9, id: 'COMMAND-Uch5e', text: 'Phone not changed' },
+          captchaRequired,
         }),
         COMMON_ERRORS.unauthenticated,
-        COMMON_ERRORS.forbidden,
+        vetoed,
         notFound,
-        rateLimited({}),
+        rateLimited({ sendHookRateLimited: hookRateLimited }),
       ],
     }),
   resendPhoneCode: () =>
@@ -93,13 +119,14 @@ export const PhoneDocs = {
       body: ResendPhoneCodeBody,
       bodyExamples: { sendCode: { sendCode: {} }, returnCode: { returnCode: {} } },
       userIdParam: true,
+      headers: [CAPTCHA_HEADER],
       example: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
       errors: [
-        validation({ codeEmpty: { code: 9, id: 'PHONE-5xrra88eq8', text: 'Code is empty' } }),
+        validation({ codeEmpty: { code: 9, id: 'PHONE-5xrra88eq8', text: 'Code is empty' }, captchaRequired }),
         COMMON_ERRORS.unauthenticated,
-        COMMON_ERRORS.forbidden,
+        vetoed,
         notFound,
-        rateLimited({}),
+        rateLimited({ sendHookRateLimited: hookRateLimited }),
       ],
     }),
   verifyPhone: () =>

@@ -4,6 +4,8 @@ import {
   ApiBody,
   ApiDefaultResponse,
   ApiExtraModels,
+  ApiHeader,
+  ApiHeaderOptions,
   ApiOperation,
   ApiParam,
   ApiResponse,
@@ -122,6 +124,8 @@ export interface RpcDoc {
    */
   bodyExamples?: Record<string, object>;
   userIdParam?: boolean;
+  /** request headers the route reads besides Authorization */
+  headers?: ApiHeaderOptions[];
   /** the documentation class of the answer, and an example of it */
   response: Type<unknown>;
   example: object;
@@ -159,6 +163,7 @@ export function ApiRpc(doc: RpcDoc): MethodDecorator {
     decorators.push(
       ApiParam({ name: 'userId', type: String, description: 'ID of the user', example: '69629023906488334' }),
     );
+  for (const header of doc.headers ?? []) decorators.push(ApiHeader(header));
   if (doc.body) decorators.push(RequestBody(doc.body, doc.bodyExamples));
   return applyDecorators(...decorators);
 }

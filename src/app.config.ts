@@ -17,6 +17,7 @@ import { LimitSettings } from './phone/phone-limits.settings';
 import { RetentionSettings } from './phone/retention/retention.settings';
 import { SmsSettings } from './phone/sms/sms.settings';
 import { UsersSettings } from './users/users.settings';
+import { WebhookSettings } from './phone/webhooks/webhook.settings';
 
 /**
  * Every setting, group by group; each module declares and injects its own group (AppConfigModule
@@ -67,6 +68,9 @@ export class AppConfig {
 
   @Group(() => RetentionSettings)
   readonly retention: RetentionSettings;
+
+  @Group(() => WebhookSettings)
+  readonly webhooks: WebhookSettings;
 }
 
 /**

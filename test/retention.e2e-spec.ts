@@ -103,6 +103,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       limit_backoffs: 0,
       event_phones: 0,
       idempotency_keys: 0,
+      webhooks: 0,
     });
 
     t.clock.advance(31 * DAY);
@@ -135,6 +136,7 @@ describe.each(DATABASES)('retention (%s)', (db: Db) => {
       limit_backoffs: 1,
       event_phones: 2,
       idempotency_keys: 0,
+      webhooks: 0,
     });
 
     // sms_outbox: the old message is gone (its recipient's number with it), the recent one stays

@@ -2,6 +2,7 @@ import { DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock';
 import { DependencyOutages } from './errors/dependency-outages';
 import { EventsRepository } from './events/events.repository';
+import { EventTaps } from './events/event-taps';
 import { IdGenerator } from './ids/id-generator';
 import { NodeLeasesRepository } from './ids/node-leases.repository';
 
@@ -15,10 +16,11 @@ export class CommonModule {
         IdGenerator,
         NodeLeasesRepository,
         EventsRepository,
+        EventTaps,
         DependencyOutages,
         { provide: Clock, useValue: clock },
       ],
-      exports: [IdGenerator, EventsRepository, DependencyOutages, Clock],
+      exports: [IdGenerator, EventsRepository, EventTaps, DependencyOutages, Clock],
     };
   }
 }

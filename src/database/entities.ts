@@ -12,6 +12,7 @@ import { LimitBackoffEntity } from '../common/limits/limit-backoff.entity';
 import { IdempotentRequestEntity } from '../phone/idempotency/idempotent-request.entity';
 import { SmsFraudCountEntity, SmsVerifiedNumberEntity } from '../phone/fraud/sms-fraud-count.entity';
 import { SmsSpendCountEntity } from '../phone/spend/sms-spend-count.entity';
+import { WebhookOutboxEntity } from '../phone/webhooks/webhook-outbox.entity';
 
 export const ENTITIES = [
   EventEntity,
@@ -29,4 +30,5 @@ export const ENTITIES = [
   SmsSpendCountEntity,
   SmsVerifiedNumberEntity,
   IdempotentRequestEntity,
+  WebhookOutboxEntity,
 ];

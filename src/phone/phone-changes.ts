@@ -4,6 +4,7 @@ import { Caller } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { AppError } from '../common/errors/app-error';
 import { Errors } from '../common/errors/errors';
+import type { EventContext } from '../common/events/event-taps';
 import { ChangeDetails, EventsRepository, NewEvent } from '../common/events/events.repository';
 import { failed, Outcome, succeeded } from '../common/outcome';
 import type { RequestOrigin } from '../common/throttle/client-address';
@@ -78,7 +79,8 @@ export class PhoneChanges {
       const parsed = this.numbers.parse(phone);
       if (user.phone === parsed.e164) throw PhoneErrors.notChanged();
       const now = this.context.now();
-      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now);
+      const context = { correlationId: origin?.requestId, phone: parsed.e164 };
+      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now, context);
       const events: NewEvent[] = [{ type: PhoneEvents.changed, payload: { phone: parsed.e164 } }];
       const issued = await this.issuer.issue(tx, {
         user,
@@ -90,12 +92,12 @@ export class PhoneChanges {
         origin,
         channel: checked.channel,
       });
-      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
+      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now, context);
       // the last writes, issued together, travel with COMMIT on PostgreSQL
       const writes = Promise.all([
         issued.writes,
         this.users.update(tx, user.id, { phone: parsed.e164, phoneVerified: verification.kind === 'verified' }),
-        this.events.append(tx, aggregateOf(user), events, caller.userId, now),
+        this.events.append(tx, aggregateOf(user), events, caller.userId, now, context),
       ]);
       return closing(
         writes.then(([, , details]): Outcome<IssueResult, AppError> =>
@@ -118,7 +120,8 @@ export class PhoneChanges {
       this.assertMaySet(caller, user, verification);
       if (!user.phone || user.phoneVerified || !pending || pending.consumedAt) throw PhoneErrors.codeEmpty();
       const now = this.context.now();
-      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now);
+      const context = { correlationId: origin?.requestId, phone: user.phone };
+      if (checked.blocked) return this.blocked(tx, user, checked.blocked, caller, now, context);
       const events: NewEvent[] = [];
       const phone = this.numbers.parse(user.phone);
       const { channel } = checked;
@@ -132,10 +135,10 @@ export class PhoneChanges {
         origin,
         channel,
       });
-      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now);
+      if (issued.blocked) return this.blocked(tx, user, issued.blocked, caller, now, context);
       const writes = Promise.all([
         issued.writes,
-        this.events.append(tx, aggregateOf(user), events, caller.userId, now),
+        this.events.append(tx, aggregateOf(user), events, caller.userId, now, context),
       ]);
       return closing(
         writes.then(([, details]): Outcome<IssueResult, AppError> =>
@@ -170,8 +173,8 @@ export class PhoneChanges {
    * A send the pumping guard or a pre-send check blocked: only its event is committed (nothing else was written),
    * then the error is answered (see issuedOrThrow).
    */
-  private blocked(tx: Tx, user: UserEntity, block: FraudBlock, caller: Caller, now: Date) {
-    const appended = this.events.append(tx, aggregateOf(user), [block.event], caller.userId, now);
+  private blocked(tx: Tx, user: UserEntity, block: FraudBlock, caller: Caller, now: Date, context: EventContext) {
+    const appended = this.events.append(tx, aggregateOf(user), [block.event], caller.userId, now, context);
     return closing(appended.then((): Outcome<IssueResult, AppError> => failed(block.error)));
   }
 

@@ -114,7 +114,8 @@ export class PhoneCodeIssuer {
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
     if (returned) return { returned: code, queued: false, writes: inFlight(stored) };
 
-    const queued = this.sms.enqueue(tx, { user, recipient: phone.e164, code, codeId, expiresAt, now });
+    const correlationId = origin?.requestId;
+    const queued = this.sms.enqueue(tx, { user, recipient: phone.e164, code, codeId, expiresAt, now, correlationId });
     const counted = admitted?.count?.();
     return { queued: true, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
   }

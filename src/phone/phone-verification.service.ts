@@ -56,18 +56,20 @@ export class PhoneVerificationService {
     return this.idempotent.run(call, work);
   }
 
-  verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {
-    return this.verifier.verifyPhone(ref, userId, input);
+  verifyPhone(ref: CallerRef, userId: string, input: string, origin?: RequestOrigin): Promise<ChangeDetails> {
+    return this.verifier.verifyPhone(ref, userId, input, origin);
   }
 
-  async removePhone(ref: CallerRef, userId: string): Promise<ChangeDetails> {
+  async removePhone(ref: CallerRef, userId: string, origin?: RequestOrigin): Promise<ChangeDetails> {
     return this.context.transaction(async (tx) => {
       const { caller, user } = await this.context.loadHuman(tx, ref, userId);
       assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
       if (!user.phone) throw PhoneErrors.noPhoneToRemove();
       await this.codes.removeForUser(tx, user.id);
       await this.users.update(tx, user.id, { phone: null, phoneVerified: false });
-      return this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.removed }], caller.userId);
+      const context = { correlationId: origin?.requestId, phone: user.phone };
+      const removed = [{ type: PhoneEvents.removed }];
+      return this.events.append(tx, aggregateOf(user), removed, caller.userId, this.context.now(), context);
     });
   }
 

@@ -3,6 +3,7 @@ import { assertAllowed } from '../common/auth/access-policy';
 import type { CallerRef } from '../common/auth/caller-ref';
 import { ChangeDetails, EventsRepository } from '../common/events/events.repository';
 import { failed, Outcome, succeeded } from '../common/outcome';
+import type { RequestOrigin } from '../common/throttle/client-address';
 import { closing } from '../database/sql';
 import { aggregateOf } from '../users/entities/user.entity';
 import { UsersRepository } from '../users/users.repository';
@@ -31,7 +32,7 @@ export class PhoneVerifier {
    * an outcome instead of throwing it; anything thrown (a dependency that cannot answer) rolls the
    * whole check back.
    */
-  async verifyPhone(ref: CallerRef, userId: string, input: string): Promise<ChangeDetails> {
+  async verifyPhone(ref: CallerRef, userId: string, input: string, origin?: RequestOrigin): Promise<ChangeDetails> {
     const outcome = await this.context.transaction(async (tx) => {
       const now = this.context.now();
       // the caller, the user's load and row lock, the check's reads and claim: issued together (ADR 0009)
@@ -40,13 +41,14 @@ export class PhoneVerifier {
       const { caller, user, pending } = await loading;
       assertAllowed(caller, 'user.write', user, true, PhoneErrors.phoneNotFound);
       const checked = await this.checker.check(tx, { user, pending, input, now, started });
+      const context = { correlationId: origin?.requestId, phone: user.phone };
       // the writes that end a check are independent of each other: issued together, they travel
       // with COMMIT on PostgreSQL
       if (checked.ok) {
         const writes = Promise.all([
           checked.value.writes,
           this.users.update(tx, user.id, { phoneVerified: true }),
-          this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now),
+          this.events.append(tx, aggregateOf(user), [{ type: PhoneEvents.verified }], caller.userId, now, context),
           this.limits.resetBackoff(tx, user.phone!, user.id),
         ]);
         return closing(writes.then(([, , details]): Outcome<ChangeDetails, CheckRefusal> => succeeded(details)));
@@ -61,7 +63,7 @@ export class PhoneVerifier {
       // the failure towards the daily limit is among the refusal's writes (see PhoneCodeChecker)
       const writes = Promise.all([
         refusal.writes,
-        this.events.append(tx, aggregateOf(user), [event], caller.userId, now),
+        this.events.append(tx, aggregateOf(user), [event], caller.userId, now, context),
       ]);
       return closing(writes.then(refused));
     });

@@ -49,15 +49,23 @@ export class PhoneController {
   @Post('verify')
   @HttpCode(200)
   @PhoneDocs.verifyPhone()
-  async verifyPhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: VerifyPhoneRequestDto) {
+  async verifyPhone(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: VerifyPhoneRequestDto,
+    @Origin() origin: RequestOrigin,
+  ) {
     return toProtoJson({
-      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
+      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode, origin)),
     });
   }
 
   @Delete()
   @PhoneDocs.removePhone()
-  async removePhone(@CurrentCaller() caller: CallerRef, @ProtoRequest() req: RemovePhoneRequestDto) {
-    return toProtoJson({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
+  async removePhone(
+    @CurrentCaller() caller: CallerRef,
+    @ProtoRequest() req: RemovePhoneRequestDto,
+    @Origin() origin: RequestOrigin,
+  ) {
+    return toProtoJson({ details: detailsMessage(await this.phones.removePhone(caller, req.userId, origin)) });
   }
 }

@@ -41,14 +41,22 @@ export class PhoneGrpcController {
   }
 
   @GrpcMethod('UserService', 'VerifyPhone')
-  async verifyPhone(@ProtoRequest() req: VerifyPhoneRequestDto, @CurrentCaller() caller: CallerRef) {
+  async verifyPhone(
+    @ProtoRequest() req: VerifyPhoneRequestDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
     return toProtoMessage({
-      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode)),
+      details: detailsMessage(await this.phones.verifyPhone(caller, req.userId, req.verificationCode, origin)),
     });
   }
 
   @GrpcMethod('UserService', 'RemovePhone')
-  async removePhone(@ProtoRequest() req: RemovePhoneRequestDto, @CurrentCaller() caller: CallerRef) {
-    return toProtoMessage({ details: detailsMessage(await this.phones.removePhone(caller, req.userId)) });
+  async removePhone(
+    @ProtoRequest() req: RemovePhoneRequestDto,
+    @CurrentCaller() caller: CallerRef,
+    @Origin() origin: RequestOrigin,
+  ) {
+    return toProtoMessage({ details: detailsMessage(await this.phones.removePhone(caller, req.userId, origin)) });
   }
 }

@@ -64,9 +64,10 @@ import { RetentionSweeper } from './retention/retention-sweeper';
 import { AnswerCipher } from './idempotency/answer-cipher';
 import { IdempotentRequests } from './idempotency/idempotent-requests';
 import { IdempotentRequestsRepository } from './idempotency/idempotent-requests.repository';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 @Module({
-  imports: [UsersDataModule],
+  imports: [UsersDataModule, WebhooksModule],
   controllers: [PhoneController, PhoneGrpcController, SmsReceiptsController],
   providers: [
     PhoneVerificationService,

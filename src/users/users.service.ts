@@ -238,7 +238,15 @@ export class UsersService {
       type: 'user.human.added',
       payload: { username: user.username, email: user.email, emailVerified: user.emailVerified },
     };
-    const details = await this.events.append(tx, aggregateOf(user), [added, ...phone.events], caller.userId, now);
+    const context = { correlationId: origin?.requestId, phone: phone.phone };
+    const details = await this.events.append(
+      tx,
+      aggregateOf(user),
+      [added, ...phone.events],
+      caller.userId,
+      now,
+      context,
+    );
     return { user, details, phoneCode: phone.code, afterCommit: phone.afterCommit };
   }
 

@@ -4,6 +4,7 @@ import { changedNothing, Database, EntityClass, SqlRepository, Tx } from '../../
 import { AppError } from '../errors/app-error';
 import { GrpcStatus } from '../errors/grpc-status';
 import { IdGenerator } from '../ids/id-generator';
+import { AppendedEvent, EventContext, EventTaps } from './event-taps';
 
 /** What a change hands back to its caller (contract §5). */
 export interface ChangeDetails {
@@ -72,6 +73,7 @@ export class EventsRepository extends SqlRepository {
     db: Database,
     private readonly ids: IdGenerator,
     private readonly clock: Clock,
+    private readonly taps: EventTaps,
   ) {
     super(db);
   }
@@ -82,17 +84,25 @@ export class EventsRepository extends SqlRepository {
     events: NewEvent[],
     creator: string,
     at: Date = this.clock.now(),
+    context: EventContext = {},
   ): Promise<ChangeDetails> {
     const last = aggregate.sequence + events.length;
     const sql = this.statements(this.db.table(aggregate.target), events.length);
     const moveParams = [last, at.getTime(), aggregate.id, aggregate.sequence];
-    const eventParams = events.flatMap((event, i) => [
-      this.ids.next(),
+    const appended: AppendedEvent[] = events.map((event, i) => ({
+      id: this.ids.next(),
+      type: event.type,
+      payload: event.payload ?? {},
+      sequence: aggregate.sequence + i + 1,
+      createdAt: at,
+    }));
+    const eventParams = appended.flatMap((event) => [
+      event.id,
       aggregate.type,
       aggregate.id,
-      aggregate.sequence + i + 1,
+      event.sequence,
       event.type,
-      JSON.stringify(event.payload ?? {}),
+      JSON.stringify(event.payload),
       creator,
       aggregate.resourceOwner,
       at.getTime(),
@@ -100,13 +110,17 @@ export class EventsRepository extends SqlRepository {
     const concurrently = () =>
       new AppError(GrpcStatus.ABORTED, 'EVENT-c0nc1', 'The resource was changed concurrently, try again');
     if (sql.moveAndInsert) {
-      await this.db.execute(tx, sql.moveAndInsert, [...moveParams, ...eventParams]).catch((error: unknown) => {
+      const appending = this.db.execute(tx, sql.moveAndInsert, [...moveParams, ...eventParams]);
+      // issued with the append: should the append fail, the transaction rolls them back with it
+      const tapped = this.taps.written(tx, aggregate, appended, context);
+      await Promise.all([appending, ...tapped]).catch((error: unknown) => {
         throw changedNothing(error) ? concurrently() : error;
       });
     } else {
       const moved = (await this.db.execute(tx, sql.move, moveParams)) > 0;
       if (!moved) throw concurrently();
       if (sql.insert) await this.db.execute(tx, sql.insert, eventParams);
+      await Promise.all(this.taps.written(tx, aggregate, appended, context));
     }
     aggregate.sequence = last;
     return { sequence: last, changeDate: at, resourceOwner: aggregate.resourceOwner };

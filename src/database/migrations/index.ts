@@ -7,6 +7,7 @@ import { LimitBackoffs1764510000000 } from './1764510000000-LimitBackoffs';
 import { SmsDeliveryReceipts1764520000000 } from './1764520000000-SmsDeliveryReceipts';
 import { InstanceScope1764531000000 } from './1764531000000-InstanceScope';
 import { Retention1764540000000 } from './1764540000000-Retention';
+import { WebhookOutbox1764550000000 } from './1764550000000-WebhookOutbox';
 import { IdempotentRequests1764560000000 } from './1764560000000-IdempotentRequests';
 import { SmsSpend1764570000000 } from './1764570000000-SmsSpend';
 
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   SmsDeliveryReceipts1764520000000,
   InstanceScope1764531000000,
   Retention1764540000000,
+  WebhookOutbox1764550000000,
   IdempotentRequests1764560000000,
   SmsSpend1764570000000,
 ];

@@ -14,6 +14,8 @@ export interface CodeToSend {
   codeId: string;
   expiresAt: Date;
   now: Date;
+  /** the request's correlation id, which the delivery's events carry */
+  correlationId?: string;
 }
 
 /** Queues a code's SMS in the outbox, sealed, in the transaction that stores the code (ADR 0014). */
@@ -26,7 +28,7 @@ export class SmsCodeQueue {
     private readonly cipher: OutboxCipher,
   ) {}
 
-  enqueue(tx: Tx, { user, recipient, code, codeId, expiresAt, now }: CodeToSend): Promise<void> {
+  enqueue(tx: Tx, { user, recipient, code, codeId, expiresAt, now, correlationId }: CodeToSend): Promise<void> {
     const outboxId = this.ids.next();
     return this.outbox.enqueue(tx, {
       id: outboxId,
@@ -44,6 +46,7 @@ export class SmsCodeQueue {
       lastError: null,
       provider: null,
       finishedAt: null,
+      correlationId: correlationId ?? null,
     });
   }
 }

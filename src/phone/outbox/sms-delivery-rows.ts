@@ -72,7 +72,8 @@ export class SmsDeliveryRows {
         status === 'delivered'
           ? { provider: details.provider, attempts: row.attempts }
           : { provider: details.provider, attempts: row.attempts, reason: details.lastError };
-      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at);
+      const context = { correlationId: row.correlationId ?? undefined, phone: row.recipient };
+      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at, context);
       return true;
     });
   }

@@ -87,4 +87,8 @@ export class SmsOutboxEntity {
   /** the UTC day (epoch ms) the spend was counted on: a receipt's price corrects that day */
   @Column({ name: 'spend_day', type: 'bigint', nullable: true, transformer: microsTransformer })
   spendDay?: number | null;
+
+  /** the correlation id of the request that queued it: its delivery's events carry it to the webhooks */
+  @Column({ name: 'correlation_id', type: 'varchar', length: 200, nullable: true })
+  correlationId?: string | null;
 }

@@ -114,7 +114,8 @@ export class SmsReceiptApplier {
         }
       }
       await this.outbox.update(tx, row.id, fields);
-      if (event && user) await this.events.append(tx, aggregateOf(user), [event], 'SYSTEM', now);
+      const context = { correlationId: row.correlationId ?? undefined, phone: row.recipient };
+      if (event && user) await this.events.append(tx, aggregateOf(user), [event], 'SYSTEM', now, context);
       return { outcome, row, status, errorCode };
     });
     if (!result) return 'none';

@@ -6,6 +6,7 @@ import { SmsFraudCountsRepository } from '../fraud/sms-fraud-counts.repository';
 import { SmsOutboxRepository } from '../outbox/sms-outbox.repository';
 import { IdempotentRequestsRepository } from '../idempotency/idempotent-requests.repository';
 import { SmsSpendCountsRepository } from '../spend/sms-spend-counts.repository';
+import { WebhookOutboxRepository } from '../webhooks/webhook-outbox.repository';
 
 /** Rows one statement deletes or one transaction redacts: no sweep holds a lock for long. */
 export const BATCH = 500;
@@ -21,6 +22,7 @@ export class RetentionDeletes {
     private readonly backoffs: LimitBackoffsRepository,
     private readonly idempotent: IdempotentRequestsRepository,
     private readonly spendCounts: SmsSpendCountsRepository,
+    private readonly webhooks: WebhookOutboxRepository,
   ) {}
 
   /** The pumping guard's counters of hours before `hour` and numbers verified before `verifiedBefore` (ms). */
@@ -35,6 +37,10 @@ export class RetentionDeletes {
 
   outboxEndedBefore(before: Date, now: Date): Promise<number> {
     return this.inBatches((tx) => this.outbox.removeEnded(tx, before, now, BATCH));
+  }
+
+  webhooksEndedBefore(before: Date): Promise<number> {
+    return this.inBatches((tx) => this.webhooks.removeEnded(tx, before, BATCH));
   }
 
   receiptsBefore(before: Date): Promise<number> {

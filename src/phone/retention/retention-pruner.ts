@@ -6,6 +6,7 @@ import { previousMonthStart } from '../spend/spend-caps';
 import { EventPhoneRedactor } from './event-phone-redactor';
 import { RetentionDeletes } from './retention-deletes';
 import { RetentionSettings } from './retention.settings';
+import { WebhookSettings } from '../webhooks/webhook.settings';
 
 /** The longest window of a rate limit (a day): a limit hit older than that counts for nothing. */
 const LONGEST_LIMIT_WINDOW_MS = 86_400_000;
@@ -21,6 +22,7 @@ export interface Pruned {
   limit_backoffs: number;
   event_phones: number;
   idempotency_keys: number;
+  webhooks: number;
 }
 
 /** Keeps what the retention settings keep and no more: deletes in batches, redacts numbers in events (ADR 0002). */
@@ -32,6 +34,7 @@ export class RetentionPruner {
     private readonly deletes: RetentionDeletes,
     private readonly redactor: EventPhoneRedactor,
     private readonly clock: Clock,
+    private readonly webhooks: WebhookSettings,
   ) {}
 
   async prune(): Promise<Pruned> {
@@ -53,6 +56,7 @@ export class RetentionPruner {
       event_phones: await this.redactor.redactBefore(ago(this.config.eventPhonesMs)),
       // a key's day is over: it is new again (the claim replaces an expired row before the sweep comes)
       idempotency_keys: await this.deletes.idempotencyKeysExpiredBy(now),
+      webhooks: await this.deletes.webhooksEndedBefore(ago(this.webhooks.retentionMs)),
     };
   }
 }

@@ -15,6 +15,7 @@ const NOTHING: Pruned = {
   limit_backoffs: 0,
   event_phones: 0,
   idempotency_keys: 0,
+  webhooks: 0,
 };
 
 describe(RetentionSweeper.name, () => {

@@ -214,6 +214,9 @@ describe.each(DATABASES)('SMS spending caps (%s)', (db) => {
       const samples = await scrape(t);
       const month = await spent(t, 'i');
       expect(valueOf(samples, 'pv_sms_spend_cap_ratio', { cap: 'month' })).toBeCloseTo(month / 1e9, 9);
+      // four transports, then the dearest-price refusal
+      expect(valueOf(samples, 'pv_sms_spend_refusals_total', { cap: 'org.day', mode: 'enforce' })).toBe(5);
+      expect(valueOf(samples, 'pv_sms_spend_refusals_total', { cap: 'month', mode: 'enforce' })).toBe(0);
       // the org closest to its day cap is at it (0.3 of 0.3)
       expect(valueOf(samples, 'pv_sms_spend_cap_ratio', { cap: 'org.day' })).toBeCloseTo(1, 9);
       expect(valueOf(samples, 'pv_sms_spend_total', { provider: 'twilio', country_group: 'DE' })).toBeCloseTo(
@@ -298,6 +301,7 @@ describe.each(DATABASES)('SMS spending caps (%s)', (db) => {
       expect(lines).toHaveLength(2);
       expect(JSON.parse(lines[0]).smsSpend).toMatchObject({ mode: 'record', cap: 'day', country: 'CH' });
       expect(valueOf(await scrape(t), 'pv_sms_spend_cap_ratio', { cap: 'day' })).toBeCloseTo(2, 9);
+      expect(valueOf(await scrape(t), 'pv_sms_spend_refusals_total', { cap: 'day', mode: 'record' })).toBe(2);
       expect(
         valueOf(await scrape(t), 'pv_sms_spend_total', { provider: 'webhook', country_group: 'other' }),
       ).toBeCloseTo(0.06, 9);

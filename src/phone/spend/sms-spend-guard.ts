@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { Counter } from 'prom-client';
 import { AppLogger } from '../../common/logging/app-logger';
+import { Metrics } from '../../common/metrics/metrics';
 import type { Tx } from '../../database/sql';
 import type { FraudBlock } from '../fraud/sms-fraud-guard';
 import type { SmsOutboxEntity } from '../outbox/sms-outbox.entity';
@@ -45,14 +47,22 @@ export class SmsSpendGuard {
   private readonly providers: string[];
   /** countries the metrics name; every other one is `other` */
   private readonly named: Set<string>;
+  private readonly refusals: Counter<'cap' | 'mode'>;
 
   constructor(
     private readonly config: SpendSettings,
     sms: SmsSettings,
     private readonly counts: SmsSpendCountsRepository,
     private readonly logger: AppLogger,
+    metrics: Metrics,
   ) {
     logger.setContext(SmsSpendGuard.name);
+    this.refusals = new Counter({
+      name: 'pv_sms_spend_refusals_total',
+      help: 'Sends a spending cap refused (enforce) or would have refused (record), by cap',
+      labelNames: ['cap', 'mode'],
+      registers: [metrics.registry],
+    });
     this.prices = PriceTable.parse(config.prices).table;
     this.groups = CountryGroups.parse(config.countryGroups).groups;
     this.caps = parseCaps(config.caps, this.groups).caps;
@@ -61,6 +71,7 @@ export class SmsSpendGuard {
       ...this.prices.countries(),
       ...this.caps.filter((c) => c.scope === 'country' && /^[A-Z]{2}$/.test(c.target!)).map((c) => c.target!),
     ]);
+    if (this.enabled) for (const cap of this.caps) this.refusals.inc({ cap: cap.name, mode: config.mode }, 0);
   }
 
   get enabled(): boolean {
@@ -102,6 +113,7 @@ export class SmsSpendGuard {
     });
     if (!reached) return undefined;
     const line = { smsSpend: { mode: this.config.mode, cap: reached.name, country, estimateMicros: estimate } };
+    this.refusals.inc({ cap: reached.name, mode: this.config.mode });
     if (this.config.mode === 'record') {
       this.logger.info(line, 'SMS spending cap would refuse this send');
       return undefined;

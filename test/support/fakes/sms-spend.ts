@@ -1,5 +1,6 @@
 import type { AppConfig } from '../../../src/app.config';
 import { AppLogger } from '../../../src/common/logging/app-logger';
+import { Metrics } from '../../../src/common/metrics/metrics';
 import type { Tx } from '../../../src/database/sql';
 import {
   SmsSpendCountsRepository,
@@ -49,11 +50,13 @@ export function spendGuard(
   config: AppConfig,
   counts: InMemorySpendCounts = new InMemorySpendCounts(),
   logger: CapturingLogger = new CapturingLogger(),
+  metrics: Metrics = new Metrics(),
 ): SmsSpendGuard {
   return new SmsSpendGuard(
     config.spend,
     config.sms,
     counts as unknown as SmsSpendCountsRepository,
     logger as unknown as AppLogger,
+    metrics,
   );
 }

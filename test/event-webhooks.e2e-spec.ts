@@ -2,7 +2,9 @@ import { createClient } from '@connectrpc/connect';
 import { randomBytes } from 'node:crypto';
 import { EventEntity } from '../src/common/events/event.entity';
 import { webhookReceiptKey, webhookReceiptSignature } from '../src/phone/sms/webhook-receipts';
+import { Database } from '../src/database/sql';
 import { WebhookOutboxEntity } from '../src/phone/webhooks/webhook-outbox.entity';
+import { WebhookOutboxRepository } from '../src/phone/webhooks/webhook-outbox.repository';
 import { checkWebhookSignature } from '../src/phone/webhooks/webhook-signature';
 import { WebhookWorker } from '../src/phone/webhooks/webhook.worker';
 import { startReceiver, type PhoneEvent, type Receiver } from '../examples/webhook-receiver';
@@ -90,6 +92,10 @@ describe.each(DATABASES)('event webhooks (%s)', (db) => {
         `${filtered.url}/hook|${FILTERED_SECRET}|phone.verified, phone.removed`,
         `${flaky.url}/flaky|${FLAKY_SECRET}`,
       ].join(';'),
+      // a cap of one text a day for the organization: the second send is blocked (rule spend_cap)
+      SMS_SPEND_MODE: 'enforce',
+      SMS_PRICES: '*:*=0.10',
+      SMS_SPEND_CAPS: 'org.day:0.15',
       WEBHOOK_POLL_INTERVAL: '50ms',
       WEBHOOK_RETRY_BASE: '1s',
       WEBHOOK_RETRY_MAX_DELAY: '1h',
@@ -214,6 +220,34 @@ describe.each(DATABASES)('event webhooks (%s)', (db) => {
     ]);
   });
 
+  it('a blocked send is phone.code.blocked with the rule of whatever blocked it, and the request id', async () => {
+    const auth = bearer(t.adminToken);
+    let blocked: { userId: string } | undefined;
+    // the organization's first text of the day (this test alone, or the first test's) is admitted
+    for (let i = 0; i < 2 && !blocked; i++) {
+      const { userId } = await createHuman(t);
+      const res = await t
+        .http()
+        .post(`/v2/users/${userId}/phone`)
+        .set(auth)
+        .set('x-request-id', `rest-blocked-${i}`)
+        .send({ phone: randomMobile() });
+      await outboxIdle(t);
+      if (res.status === 429) blocked = { userId };
+      else expect(res.status).toBe(200);
+    }
+    expect(blocked).toBeDefined();
+    await drained();
+    const [event] = forUser(all.events, blocked!.userId);
+    expect(event).toMatchObject({
+      type: 'phone.code.blocked',
+      country: 'CH',
+      correlationId: expect.stringMatching(/^rest-blocked-\d$/),
+      data: { rule: 'spend_cap' },
+    });
+    expect(forUser(all.events, blocked!.userId)).toHaveLength(1);
+  });
+
   it('a receiver that answers 500 and then comes back gets every event, in order, with the same ids; one down for a day is given up, counted and logged', async () => {
     const before = await scrape(t);
     flaky.handler = () => ({ status: 500 });
@@ -276,6 +310,35 @@ describe.each(DATABASES)('event webhooks (%s)', (db) => {
     expect(given[0]).toContain(row.eventId);
     expect(t.logs.join('\n')).not.toContain(FLAKY_SECRET);
     expect(valueOf(after, 'pv_webhook_outbox_depth')).toBe(0);
+  });
+
+  // last: it stops the worker
+  it('claims from two instances at once never take the same row, nor two rows of one user and endpoint', async () => {
+    await t.app.get(WebhookWorker).onModuleDestroy();
+    const users: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
+      await t
+        .http()
+        .post(`/v2/users/${userId}/phone/verify`)
+        .set(bearer(t.adminToken))
+        .send({ verificationCode: phoneCode })
+        .expect(200);
+      users.push(userId);
+    }
+    const db = t.app.get(Database);
+    const outbox = t.app.get(WebhookOutboxRepository);
+    const claim = () => db.transaction((tx) => outbox.claimDue(tx, t.clock.now(), 60_000, 100));
+    const [a, b] = await Promise.all([claim(), claim()]);
+    const claimed = [...a, ...b].filter((row) => users.includes(row.userId));
+    expect(new Set(claimed.map((row) => row.id)).size).toBe(claimed.length);
+    // per user: all three endpoints' first row (phone.code.requested), the filtered one's only (phone.verified)
+    const keys = claimed.map((row) => `${row.userId} ${row.endpoint}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(claimed).toHaveLength(9);
+    for (const row of claimed) {
+      expect(row.eventType).toBe(row.endpoint.endsWith('/hook') ? 'phone.verified' : 'phone.code.requested');
+    }
   });
 });
 

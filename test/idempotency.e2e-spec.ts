@@ -6,7 +6,22 @@ import { createHuman, createMachineWithToken, createOrg, randomMobile } from './
 import { outboxCount } from './support/outbox';
 import { startPhoneApp } from './support/phone-api';
 import { bearer, DATABASES, dataSourceOf, Db, TestApp } from './support/test-app';
-import { Caller, TRANSPORTS, TransportName, transportCaller } from './support/transports';
+import { fromJson } from '@bufbuild/protobuf';
+import { createClient } from '@connectrpc/connect';
+import type { Metadata } from '@grpc/grpc-js';
+import {
+  Caller,
+  closeGrpcClients,
+  connectTransport,
+  grpcClients,
+  grpcWebTransport,
+  grpcMetadata,
+  protoRegistry,
+  serviceSchema,
+  TRANSPORTS,
+  TransportName,
+  transportCaller,
+} from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
 
 jest.setTimeout(60_000);
@@ -162,6 +177,54 @@ describe.each(DATABASES)('idempotent sends (%s)', (db: Db) => {
       expect([first.ok, second.ok]).toEqual([true, true]);
       expect(await outboxCount(t, userId)).toBe(3);
     });
+  });
+
+  it('a replay over native gRPC says so in its response metadata', async () => {
+    const { userId } = await createHuman(t, { orgId });
+    const clients = grpcClients(t);
+    const headers = key();
+    const request = { userId, phone: randomMobile(), sendCode: {} };
+    const replayedOf = () =>
+      new Promise<unknown[]>((resolve, reject) => {
+        let seen: unknown[] = [];
+        const call = clients.UserService.SetPhone(
+          request,
+          grpcMetadata(t.adminToken, headers),
+          (error: Error | null) => (error ? reject(error) : resolve(seen)),
+        );
+        call.on('metadata', (metadata: Metadata) => (seen = metadata.get('idempotent-replayed')));
+      });
+    try {
+      expect(await replayedOf()).toEqual([]);
+      expect(await replayedOf()).toEqual(['true']);
+    } finally {
+      closeGrpcClients(clients);
+    }
+    expect(await outboxCount(t, userId)).toBe(1);
+  });
+
+  it.each(['grpc-web', 'connect'])('a replay over %s says so in an idempotent-replayed header', async (transport) => {
+    const { userId } = await createHuman(t, { orgId });
+    const service = serviceSchema('UserService');
+    const method = service.methods.find((m) => m.name === 'SetPhone')!;
+    const client = createClient(service, transport === 'connect' ? connectTransport(t) : grpcWebTransport(t));
+    const input = fromJson(
+      method.input,
+      { userId, phone: randomMobile(), sendCode: {} },
+      { registry: protoRegistry() },
+    );
+    const headers = { ...key(), authorization: `Bearer ${t.adminToken}` };
+    const replayedOf = async () => {
+      let replayed: string | null = 'not seen';
+      await (client as unknown as Record<string, (i: unknown, o: object) => Promise<unknown>>).setPhone(input, {
+        headers,
+        onHeader: (h: Headers) => (replayed = h.get('idempotent-replayed')),
+      });
+      return replayed;
+    };
+    expect(await replayedOf()).toBeNull();
+    expect(await replayedOf()).toBe('true');
+    expect(await outboxCount(t, userId)).toBe(1);
   });
 
   describe('over REST', () => {

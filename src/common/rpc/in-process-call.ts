@@ -21,6 +21,8 @@ export interface InProcessCallOptions {
   deadline?: number;
   /** the caller went away: the handler sees the call cancelled, the outcome is CANCELLED */
   signal?: AbortSignal;
+  /** response metadata a handler sends (the transport answers it as HTTP headers) */
+  onMetadata?: (metadata: Metadata) => void;
 }
 
 /**
@@ -37,6 +39,7 @@ export class InProcessCall extends EventEmitter {
     readonly clientAddress: string,
     private readonly path: string,
     private readonly deadline: number | undefined,
+    private readonly onMetadata?: (metadata: Metadata) => void,
   ) {
     super();
   }
@@ -57,8 +60,9 @@ export class InProcessCall extends EventEmitter {
     return 'localhost';
   }
 
-  sendMetadata(): void {
-    // headers go out with the answer of the transport that made the call
+  /** Headers go out with the answer of the transport that made the call. */
+  sendMetadata(metadata: Metadata): void {
+    this.onMetadata?.(metadata);
   }
 
   cancel(): void {
@@ -122,7 +126,14 @@ export function invokeUnary(rpc: UnaryRpc, requestBytes: Buffer, options: InProc
     };
     try {
       const request = rpc.definition.requestDeserialize(requestBytes);
-      call = new InProcessCall(request, options.metadata, options.clientAddress, rpc.path, options.deadline);
+      call = new InProcessCall(
+        request,
+        options.metadata,
+        options.clientAddress,
+        rpc.path,
+        options.deadline,
+        options.onMetadata,
+      );
     } catch {
       return settle(
         failed(

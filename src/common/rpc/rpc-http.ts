@@ -109,6 +109,12 @@ export function callInProcess(
       clientAddress: req.ip ?? 'unknown',
       deadline,
       signal: gone.signal,
+      // a handler's response metadata (idempotent-replayed) becomes HTTP headers, as gRPC-web and Connect carry them
+      onMetadata: (sent) => {
+        if (res.headersSent) return;
+        for (const [name, value] of Object.entries(sent.getMap()))
+          if (typeof value === 'string') res.setHeader(name, value);
+      },
     });
   const scope = httpScopeOf(req);
   return scope ? scope.run(call) : call();

@@ -83,14 +83,14 @@ export function requestValue(context: ExecutionContext, name: string): string | 
   return typeof value === 'string' ? value : undefined;
 }
 
-/** REST: a response header; native gRPC: response metadata (gRPC-web and Connect send no headers of a handler's). */
+/** REST: a response header; gRPC: response metadata (gRPC-web and Connect answer it as an HTTP header). */
 function replayMarker(context: ExecutionContext): (() => void) | undefined {
   if (context.getType() !== 'rpc') {
     const res = context.switchToHttp().getResponse<Response>();
     return () => res.setHeader(REPLAYED_HEADER, 'true');
   }
   const call = context.getArgByIndex<ServerUnaryCall<unknown, unknown> | InProcessCall | undefined>(2);
-  if (!call || call instanceof InProcessCall) return undefined;
+  if (!call?.sendMetadata) return undefined;
   return () => {
     const metadata = new Metadata();
     metadata.set(REPLAYED_HEADER, 'true');

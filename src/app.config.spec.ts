@@ -165,6 +165,7 @@ describe(validateEnvironment.name, () => {
       META_PHONE_NUMBER_ID: undefined,
       META_ACCESS_TOKEN: undefined,
       META_APP_SECRET: undefined,
+      META_WEBHOOK_VERIFY_TOKEN: undefined,
       META_TEMPLATE_NAME: undefined,
       META_TEMPLATE_LANGUAGES: 'en=en_US',
       META_TIMEOUT: 5_000,

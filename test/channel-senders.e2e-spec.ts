@@ -59,6 +59,7 @@ describe.each(DATABASES)('WhatsApp (Meta) and voice (Vonage) senders in the real
       META_PHONE_NUMBER_ID: '106540352242922',
       META_ACCESS_TOKEN: TOKEN,
       META_APP_SECRET: APP_SECRET,
+      META_WEBHOOK_VERIFY_TOKEN: 'verify-token-123',
       META_TEMPLATE_NAME: 'verify_code',
       META_TEMPLATE_LANGUAGES: 'en=en_US;de=de',
       VOICE_PROVIDER: 'vonage',
@@ -122,6 +123,18 @@ describe.each(DATABASES)('WhatsApp (Meta) and voice (Vonage) senders in the real
       ...json,
       Authorization: vonageEventAuthorization(event, 'x'.repeat(32)),
     }).expect(401);
+  });
+
+  it("answers Meta's verification of the webhook URL with the challenge, as plain text, for the verify token only", async () => {
+    const port = (t.app.getHttpServer().address() as AddressInfo).port;
+    const verify = (token: string) =>
+      request(`http://127.0.0.1:${port}`)
+        .get('/v2/sms/receipts/meta')
+        .query({ 'hub.mode': 'subscribe', 'hub.verify_token': token, 'hub.challenge': '1158201444' });
+    const answered = await verify('verify-token-123').expect(200);
+    expect(answered.text).toBe('1158201444');
+    expect(answered.headers['content-type']).toMatch(/^text\/plain/);
+    await verify('verify-token-999').expect(401);
   });
 
   it('refuses to start when the private key file cannot be read, naming the setting', async () => {

@@ -55,12 +55,21 @@ export class SmsReceiptReader {
       this.metrics.receiptRejected('unknown', 'receipts_off');
       throw PhoneErrors.receiptsOff(provider.slice(0, 40));
     }
+    const url = receiptUrl(this.config.receiptsBaseUrl, provider) + request.query;
+    return this.guarded(provider, () => parser.parse({ url, headers: request.headers, rawBody: request.rawBody }));
+  }
+
+  /** The answer to a provider's endpoint challenge (a GET with its query), or undefined when it is none. */
+  challenge(provider: string, query: string): string | undefined {
+    const parser = this.parsers.get(provider);
+    if (!parser?.challenge || !this.config.receiptsBaseUrl) return undefined;
+    return this.guarded(provider, () => parser.challenge!(new URLSearchParams(query)));
+  }
+
+  /** A parser's refusal as the error the endpoint answers with, counted and logged. */
+  private guarded<T>(provider: string, read: () => T): T {
     try {
-      return parser.parse({
-        url: receiptUrl(this.config.receiptsBaseUrl, provider) + request.query,
-        headers: request.headers,
-        rawBody: request.rawBody,
-      });
+      return read();
     } catch (error) {
       if (!(error instanceof ReceiptRejected)) throw error;
       const signature = error.status === 401;

@@ -1,6 +1,6 @@
-import { Controller, Get, HttpCode, Param, Post, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { Public } from '../../common/auth/public.decorator';
 import { SmsReceiptsService } from './sms-receipts.service';
 
@@ -14,12 +14,23 @@ import { SmsReceiptsService } from './sms-receipts.service';
 export class SmsReceiptsController {
   constructor(private readonly receipts: SmsReceiptsService) {}
 
-  /** Vonage's receipts and MessageBird's status reports come as GET (fields in the query) by default. */
+  /**
+   * Vonage's receipts and MessageBird's status reports come as GET (fields in the query) by
+   * default; Meta verifies its webhook URL with a GET challenge, answered as plain text.
+   */
   @Public()
   @Get(':provider')
   @HttpCode(200)
-  receiveGet(@Param('provider') provider: string, @Req() req: Request): Promise<object> {
-    return this.receive(provider, req);
+  async receiveGet(
+    @Param('provider') provider: string,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<object | string> {
+    const at = req.originalUrl.indexOf('?');
+    const answer = at < 0 ? undefined : this.receipts.challenge(provider, req.originalUrl.slice(at + 1));
+    if (answer === undefined) return this.receive(provider, req);
+    res.type('text/plain');
+    return answer;
   }
 
   @Public()

@@ -23,6 +23,11 @@ export class SmsReceiptsService {
     private readonly clock: Clock,
   ) {}
 
+  /** The answer to a provider's endpoint challenge (Meta's `hub.challenge`), or undefined when the request is none. */
+  challenge(provider: string, query: string): string | undefined {
+    return this.reader.challenge(provider, query);
+  }
+
   async receive(provider: string, request: IncomingReceipt): Promise<void> {
     const receipts = this.reader.read(provider, request);
     if (receipts.length === 0) return;

@@ -80,6 +80,17 @@ describe(MetaReceiptParser.name, () => {
     expect(rejection(() => new MetaReceiptParser(undefined).parse(webhook([]))).status).toBe(401);
   });
 
+  it("answers Meta's URL verification with the challenge only for the verify token", () => {
+    const verifying = new MetaReceiptParser(SECRET, 'verify-token-123');
+    const query = (token: string, challenge = '1158201444') =>
+      new URLSearchParams({ 'hub.mode': 'subscribe', 'hub.verify_token': token, 'hub.challenge': challenge });
+    expect(verifying.challenge(query('verify-token-123'))).toBe('1158201444');
+    expect(verifying.challenge(new URLSearchParams('a=b'))).toBeUndefined();
+    expect(rejection(() => verifying.challenge(query('verify-token-124'))).status).toBe(401);
+    expect(rejection(() => parser.challenge(query('verify-token-123'))).status).toBe(401);
+    expect(rejection(() => verifying.challenge(query('verify-token-123', '<script>'))).status).toBe(400);
+  });
+
   it('acknowledges a webhook without statuses (an incoming message) with no receipt', () => {
     expect(parser.parse(webhook([]))).toEqual([]);
   });

@@ -55,8 +55,27 @@ export class MetaReceiptParser extends ReceiptParser {
   readonly provider = 'meta';
 
   /** Without the app secret every request is refused (401): an unsigned status could come from anyone. */
-  constructor(private readonly appSecret: string | undefined) {
+  constructor(
+    private readonly appSecret: string | undefined,
+    private readonly verifyToken?: string,
+  ) {
     super();
+  }
+
+  /**
+   * Meta's verification of the callback URL: `hub.mode=subscribe`, the verify token set in the app
+   * (META_WEBHOOK_VERIFY_TOKEN) and a `hub.challenge` to echo; any other token is refused.
+   */
+  override challenge(query: URLSearchParams): string | undefined {
+    if (query.get('hub.mode') !== 'subscribe') return undefined;
+    const token = query.get('hub.verify_token') ?? '';
+    if (!this.verifyToken || !sameText(token, this.verifyToken)) {
+      throw new ReceiptRejected('meta: hub.verify_token does not match META_WEBHOOK_VERIFY_TOKEN', 401);
+    }
+    const challenge = query.get('hub.challenge') ?? '';
+    if (!/^[A-Za-z0-9_-]{1,128}$/.test(challenge))
+      throw new ReceiptRejected('meta: hub.challenge missing or not a token', 400);
+    return challenge;
   }
 
   override errorLabel(code: string): string {

@@ -58,6 +58,13 @@ export abstract class ReceiptParser {
   abstract parse(request: ReceiptRequest): DeliveryReceipt[];
 
   /**
+   * A provider that verifies its endpoint with a GET challenge (Meta's `hub.challenge`) answers it
+   * here: the text to answer with, or undefined when the request is no challenge. Throws a
+   * ReceiptRejected when it is one that must not be answered.
+   */
+  challenge?(query: URLSearchParams): string | undefined;
+
+  /**
    * The metrics' label of one of the provider's error codes: a closed set, so a parser that knows
    * its provider's codes names them, and every other code is `other` (the default for all).
    */

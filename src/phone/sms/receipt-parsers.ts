@@ -36,7 +36,7 @@ export function createReceiptParsers(sms: SmsSettings, clock: Clock): ReceiptPar
 function channelParsers(sms: SmsSettings, clock: Clock): (ReceiptParser | undefined)[] {
   const whatsapp = {
     twilio: () => new TwilioReceiptParser(sms.twilio.authToken!, 'twilio-whatsapp'),
-    meta: () => new MetaReceiptParser(sms.whatsapp.metaAppSecret),
+    meta: () => new MetaReceiptParser(sms.whatsapp.metaAppSecret, sms.whatsapp.metaVerifyToken),
   };
   const voice = {
     twilio: () => new TwilioCallReceiptParser(sms.twilio.authToken!),

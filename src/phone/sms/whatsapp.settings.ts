@@ -53,6 +53,11 @@ export class WhatsAppSettings {
   @Pattern(/^\S{16,256}$/, '16 to 256 characters without spaces')
   readonly metaAppSecret?: string = undefined;
 
+  @Setting('META_WEBHOOK_VERIFY_TOKEN', "the verify token set with the app's webhook: answers Meta's GET challenge")
+  @Optional()
+  @Pattern(/^\S{8,256}$/, '8 to 256 characters without spaces')
+  readonly metaVerifyToken?: string = undefined;
+
   @Setting('META_TEMPLATE_NAME', 'the approved authentication template (body {{1}} and a copy-code button)')
   @Optional()
   @Pattern(/^[a-z0-9_]{1,512}$/, 'lower-case letters, digits and _')

@@ -17,18 +17,25 @@ jest.setTimeout(120_000);
 const HOOK_SECRET = 'hook-secret-0123456789abcdef0123456789';
 const CAPTCHA_SECRET = 'captcha-secret-of-the-site';
 const BLOCKED = 'user.human.phone.code.send.blocked';
+const json = (body: object): Reply => ({ status: 200, body: JSON.stringify(body) });
 
-/** Siteverify as reCAPTCHA documents it, by token: good, low (score 0.1), bad, or down (the connection cut). */
+/**
+ * Siteverify as each provider documents it, by token: good, low (a reCAPTCHA score of 0.1, an
+ * hCaptcha Enterprise risk score of 0.9), bad, or down (the connection cut).
+ */
 function siteverifyAnswer(request: Received): Reply | Promise<Reply> {
   const token = request.form.get('response');
   if (request.form.get('secret') !== CAPTCHA_SECRET) return { status: 200, body: '{"success":false}' };
   if (token === 'down') return Promise.reject(new Error('down'));
-  if (token === 'good') return { status: 200, body: JSON.stringify({ success: true, score: 0.9, action: 'phone' }) };
-  if (token === 'low') return { status: 200, body: JSON.stringify({ success: true, score: 0.1, action: 'phone' }) };
+  // Turnstile has no score; hCaptcha Enterprise's is a risk, reCAPTCHA v3's a confidence
+  const scores = request.path.startsWith('/hcaptcha') ? { good: 0.1, low: 0.9 } : { good: 0.9, low: 0.1 };
+  const scored = !request.path.startsWith('/turnstile');
+  if (token === 'good' || token === 'low') {
+    return json({ success: true, hostname: 'example.com', ...(scored ? { score: scores[token] } : {}) });
+  }
   return { status: 200, body: JSON.stringify({ success: false, 'error-codes': ['invalid-input-response'] }) };
 }
 
-const json = (body: object): Reply => ({ status: 200, body: JSON.stringify(body) });
 const infoOf = (result: CallResult) => (result.ok ? undefined : result.details.find((d) => d['@type'] === ERROR_INFO));
 
 describe.each(DATABASES)('pre-send checks (%s)', (db) => {
@@ -319,6 +326,41 @@ describe.each(DATABASES)('pre-send checks (%s)', (db) => {
       expect([sent.status, repeat.status, repeat.headers['idempotent-replayed']]).toEqual([200, 200, 'true']);
       expect(repeat.body).toEqual(sent.body);
       expect(await outboxCount(t, userId)).toBe(1);
+    });
+  });
+
+  describe('hCaptcha alone, for self-service', () => {
+    let t: TestApp;
+    let orgId: string;
+
+    beforeAll(async () => {
+      t = await startPhoneApp(db, {
+        ...issuer.env,
+        CAPTCHA_PROVIDER: 'hcaptcha',
+        CAPTCHA_SECRET,
+        CAPTCHA_VERIFY_URL: `${siteverify.url}/hcaptcha/siteverify`,
+        CAPTCHA_MIN_SCORE: '0.5',
+      });
+      orgId = await createOrg(t);
+    }, 60_000);
+    afterAll(() => t?.close(), 60_000);
+
+    it('sends with a good token, refuses a bad one or a risky score (403), answers 503 when siteverify is down', async () => {
+      const statuses: Record<string, number> = {};
+      for (const captcha of ['good', 'bad', 'low', 'down']) {
+        const { userId } = await createHuman(t, { orgId });
+        const res = await t
+          .http()
+          .post(`/v2/users/${userId}/phone`)
+          .set(bearer(await issuer.sign(userId)))
+          .set('x-captcha-token', captcha)
+          .send({ phone: randomMobile(), sendCode: {} });
+        statuses[captcha] = res.status;
+        expect(await outboxCount(t, userId)).toBe(res.status === 200 ? 1 : 0);
+        const blocked = (await eventsOf(t, userId)).filter((e) => e.type === BLOCKED).map((e) => e.payload.reason);
+        expect(blocked).toEqual(res.status === 403 ? [captcha === 'low' ? 'score' : 'invalid'] : []);
+      }
+      expect(statuses).toEqual({ good: 200, bad: 403, low: 403, down: 503 });
     });
   });
 

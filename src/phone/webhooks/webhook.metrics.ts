@@ -26,7 +26,7 @@ export class WebhookMetrics {
 
   constructor(
     metrics: Metrics,
-    config: WebhookSettings,
+    private readonly config: WebhookSettings,
     private readonly outbox: WebhookOutboxRepository,
     private readonly clock: Clock,
     private readonly outages: DependencyOutages,
@@ -71,6 +71,8 @@ export class WebhookMetrics {
   }
 
   private async query() {
+    // without endpoints nothing waits (the start's drain gave up what was left): no query per scrape
+    if (this.config.endpoints().length === 0) return { depth: 0, oldestDueAgeSeconds: 0 };
     const now = this.clock.now();
     try {
       const { depth, oldestDueAt } = await this.outbox.backlog(now);

@@ -34,9 +34,11 @@ export class WebhookWorker implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    // rows of endpoints removed since still drain (and are given up), so the timer runs whenever rows may exist
-    this.timer = setInterval(() => this.kick(), this.config.pollIntervalMs);
-    this.timer.unref();
+    // without endpoints no row is written: one drain at start gives up those of endpoints removed since
+    if (this.config.endpoints().length > 0) {
+      this.timer = setInterval(() => this.kick(), this.config.pollIntervalMs);
+      this.timer.unref();
+    }
     this.kick();
   }
 

@@ -177,6 +177,17 @@ describe(validateEnvironment.name, () => {
       VONAGE_APPLICATION_ID: undefined,
       VONAGE_PRIVATE_KEY_FILE: undefined,
       VONAGE_VOICE_FROM: undefined,
+      PHONE_VERIFIER: 'local',
+      TWILIO_VERIFY_BASE_URL: 'https://verify.twilio.com',
+      TWILIO_VERIFY_SERVICE_SID: undefined,
+      TWILIO_VERIFY_CHANNEL: 'sms',
+      TWILIO_VERIFY_TIMEOUT: 5_000,
+      PLIVO_VERIFY_BASE_URL: 'https://api.plivo.com',
+      PLIVO_AUTH_ID: undefined,
+      PLIVO_AUTH_TOKEN: undefined,
+      PLIVO_VERIFY_APP_UUID: undefined,
+      PLIVO_VERIFY_CHANNEL: 'sms',
+      PLIVO_VERIFY_TIMEOUT: 5_000,
     });
   });
 

@@ -18,6 +18,7 @@ import { RetentionSettings } from './phone/retention/retention.settings';
 import { SmsSettings } from './phone/sms/sms.settings';
 import { UsersSettings } from './users/users.settings';
 import { WebhookSettings } from './phone/webhooks/webhook.settings';
+import { VerifierSettings } from './phone/verify/verifier.settings';
 
 /**
  * Every setting, group by group; each module declares and injects its own group (AppConfigModule
@@ -65,6 +66,17 @@ export class AppConfig {
   readonly spend: SpendSettings;
   @Group(() => PreSendSettings)
   readonly presend: PreSendSettings;
+
+  @Group(() => VerifierSettings)
+  readonly verifier: VerifierSettings;
+
+  /** The rules that span groups: a delegated verifier signs in with the Twilio account of the SMS settings. */
+  problems(): string[] {
+    return this.verifier.problemsWith(this.sms.twilio, this.sms.outbox.sendLeaseMs, {
+      WHATSAPP_PROVIDER: this.sms.whatsapp.provider,
+      VOICE_PROVIDER: this.sms.voice.provider,
+    });
+  }
 
   @Group(() => RetentionSettings)
   readonly retention: RetentionSettings;

@@ -64,6 +64,7 @@ describe(PhoneCodeIssuer.name, () => {
       new TestNumbers(config.codes, config.app),
       fraudGuard(config),
       spendGuard(config),
+      config.verifier,
     );
     user = users.add(aHuman({ phone: MOBILE.e164 }));
     events = [];

@@ -14,6 +14,8 @@ import type { RequestOrigin } from '../common/throttle/client-address';
 import type { Channel } from './sms/channels';
 import { FraudAdmission, FraudBlock, SmsFraudGuard } from './fraud/sms-fraud-guard';
 import { SmsSpendGuard } from './spend/sms-spend-guard';
+import { PhoneErrors } from './phone.errors';
+import { VerifierSettings } from './verify/verifier.settings';
 
 export type Verification = { kind: 'send' } | { kind: 'return' } | { kind: 'verified' };
 
@@ -65,6 +67,7 @@ export class PhoneCodeIssuer {
     private readonly testNumbers: TestNumbers,
     private readonly guard: SmsFraudGuard,
     private readonly spend: SmsSpendGuard,
+    private readonly verifier: VerifierSettings,
   ) {}
 
   async issue(tx: Tx, request: IssueRequest): Promise<Issued> {
@@ -76,6 +79,10 @@ export class PhoneCodeIssuer {
     // a number of SMS_TEST_NUMBERS: before any send limit or guard, none of which applies to it
     const fixed = this.testNumbers.codeFor(phone.e164);
     if (fixed !== undefined) return this.issueTestCode(tx, request, fixed);
+    // a delegated verifier's code is drawn by the provider: none here to return (ADR 0030)
+    if (verification.kind === 'return' && this.verifier.delegated) {
+      throw PhoneErrors.codeHeldByProvider(this.verifier.verifier);
+    }
     const judged: { admission?: FraudAdmission } = {};
     if (verification.kind === 'send') {
       // the one place the pumping guard is asked (a test number returned above, before it)

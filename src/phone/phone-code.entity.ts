@@ -49,4 +49,8 @@ export class PhoneCodeEntity {
 
   @Column({ name: 'sent_country', type: 'varchar', length: 8, nullable: true })
   sentCountry: string | null;
+
+  /** A delegated verifier's id for the verification it started for this code (PHONE_VERIFIER, ADR 0030). */
+  @Column({ name: 'verification_id', type: 'varchar', length: 200, nullable: true })
+  verificationId?: string | null;
 }

@@ -72,6 +72,16 @@ export class PhoneCodesRepository extends SqlRepository {
     await this.db.execute(tx, 'UPDATE phone_codes SET attempts = attempts - 1 WHERE id = $1', [codeId]);
   }
 
+  /** The verification a delegated verifier started for the code (its check names it). */
+  async recordVerification(tx: Tx, codeId: string, verificationId: string): Promise<void> {
+    await this.db.execute(tx, 'UPDATE phone_codes SET verification_id = $1 WHERE id = $2', [verificationId, codeId]);
+  }
+
+  /** The provider refused further checks of the code: no attempt is left here either. */
+  async exhaustAttempts(tx: Tx, codeId: string, maxAttempts: number): Promise<void> {
+    await this.db.execute(tx, 'UPDATE phone_codes SET attempts = $1 WHERE id = $2', [maxAttempts, codeId]);
+  }
+
   /** Consumes a claimed code; consumed already, the statement fails the transaction (ADR 0011). */
   async consume(tx: Tx, codeId: string, at: Date): Promise<void> {
     const params = [at.getTime(), codeId];

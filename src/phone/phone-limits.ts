@@ -25,8 +25,11 @@ export const BACKOFF_RANDOM = Symbol('backoff-random');
 export interface CheckAllowance {
   /** a failure counted for this check reaches the limit: the user is locked out */
   lastBeforeLockout: boolean;
-  /** The check counts as a failure: a write for its closing writes (none where it was counted already). */
-  countFailure(): Promise<void> | undefined;
+  /**
+   * The check counts as a failure: a write for its closing writes (none where it was counted already),
+   * in `tx` when it is not the transaction the check was allowed in (a delegated check's second one).
+   */
+  countFailure(tx?: Tx): Promise<void> | undefined;
   /** The check counts no failure: gives back the one counted ahead, if any (never rejects). */
   giveBack(): Promise<void> | undefined;
 }
@@ -190,7 +193,7 @@ export class PhoneLimits {
       if (!verdict.ok) return failed(PhoneErrors.rateLimited(verdict.retryAfterMs, verdict.rule.name));
       return succeeded({
         lastBeforeLockout: failures + 1 >= rule.limit,
-        countFailure: () => this.recordFailedCheck(tx, userId, now),
+        countFailure: (other?: Tx) => this.recordFailedCheck(other ?? tx, userId, now),
         giveBack: () => undefined,
       });
     };

@@ -29,6 +29,14 @@ export const PhoneErrors = {
     new AppError(GrpcStatus.RESOURCE_EXHAUSTED, 'PHONE-attempts', 'Too many attempts, request a new code', {
       info: { reason: 'ATTEMPTS_EXHAUSTED', metadata: { attemptsRemaining: '0' } },
     }),
+  /** return_code with PHONE_VERIFIER delegating: the provider draws and keeps the code, there is none to return. */
+  codeHeldByProvider: (verifier: string) =>
+    new AppError(
+      GrpcStatus.FAILED_PRECONDITION,
+      'PHONE-dlg8ted',
+      `return_code is not available: codes are drawn and checked by the verification provider (${verifier})`,
+      { info: { reason: 'CODE_HELD_BY_PROVIDER', metadata: { verifier } } },
+    ),
   smsRefused: (why: string) =>
     new AppError(GrpcStatus.INVALID_ARGUMENT, 'PHONE-n0sms', `No SMS can be sent to this number: ${why}`, {
       info: { reason: 'SMS_REFUSED', metadata: { why } },

@@ -47,6 +47,10 @@ import { SmsSender } from './sms/sms-sender';
 import { ChannelSenders } from './sms/channels';
 import { createChannelSenders } from './sms/configured-channel-senders';
 import { CodeSettings } from './phone-codes.settings';
+import { MeasuredSmsSender } from './sms/measured-sms-sender';
+import { createDelegatedVerifier } from './verify/create-delegated-verifier';
+import { DELEGATED_VERIFIER, DelegatedVerifier, VerificationStartSender } from './verify/delegated-verifier';
+import { VerifierSettings } from './verify/verifier.settings';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
@@ -131,9 +135,18 @@ import { WebhooksModule } from './webhooks/webhooks.module';
           : new DatabaseSmsFraudStore(counts, config.rememberVerifiedMs, config.counterRetentionMs),
     },
     {
+      provide: DELEGATED_VERIFIER,
+      inject: [VerifierSettings, SmsSettings],
+      useFactory: (verifier: VerifierSettings, sms: SmsSettings) => createDelegatedVerifier(verifier, sms.twilio),
+    },
+    {
+      // with a delegated verifier, "sending" a code starts the provider's verification (ADR 0030)
       provide: SmsSender,
-      inject: [SmsSettings, Clock, PhoneMetrics],
-      useFactory: createSmsSender,
+      inject: [SmsSettings, Clock, PhoneMetrics, DELEGATED_VERIFIER],
+      useFactory: (sms: SmsSettings, clock: Clock, metrics: PhoneMetrics, delegated: DelegatedVerifier | null) =>
+        delegated
+          ? new MeasuredSmsSender(new VerificationStartSender(delegated), metrics)
+          : createSmsSender(sms, clock, metrics),
     },
     {
       provide: ChannelSenders,

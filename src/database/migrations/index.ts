@@ -10,6 +10,7 @@ import { Retention1764540000000 } from './1764540000000-Retention';
 import { WebhookOutbox1764550000000 } from './1764550000000-WebhookOutbox';
 import { IdempotentRequests1764560000000 } from './1764560000000-IdempotentRequests';
 import { SmsSpend1764570000000 } from './1764570000000-SmsSpend';
+import { PhoneCodeVerificationId1764590000000 } from './1764590000000-PhoneCodeVerificationId';
 
 /** Every migration, in order; listed explicitly so the build, the tests and the CLI agree. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   WebhookOutbox1764550000000,
   IdempotentRequests1764560000000,
   SmsSpend1764570000000,
+  PhoneCodeVerificationId1764590000000,
 ];

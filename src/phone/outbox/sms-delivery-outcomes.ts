@@ -39,7 +39,7 @@ export class SmsDeliveryOutcomes {
 
   async accepted(row: SmsOutboxEntity, accepted: SmsAccepted, failedBefore: string[], at: Date): Promise<void> {
     // counted once the provider took it: a text sent twice (a lease lost mid-send) is billed twice
-    const { provider, providerMessageId } = accepted;
+    const { provider, providerMessageId, verificationId } = accepted;
     this.metrics.sent(provider);
     // with receipts, the code stays sealed while an undelivered receipt may still need another provider
     const keepSealed =
@@ -50,7 +50,7 @@ export class SmsDeliveryOutcomes {
       status: 'delivered',
       at,
       eventType: PhoneEvents.codeSent,
-      details: { provider, providerMessageId, keepSealed },
+      details: { provider, providerMessageId, keepSealed, verificationId },
     });
     // receipts that came before this answer was stored wait for it
     if (concluded && providerMessageId !== undefined && this.receipts.has(provider)) {

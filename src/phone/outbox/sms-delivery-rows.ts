@@ -20,7 +20,14 @@ export interface Conclusion {
   status: 'delivered' | 'failed';
   at: Date;
   eventType: string;
-  details: { provider: string; lastError?: string; providerMessageId?: string; keepSealed?: boolean };
+  details: {
+    provider: string;
+    lastError?: string;
+    providerMessageId?: string;
+    keepSealed?: boolean;
+    /** a delegated verifier's verification: recorded on the code it stands for */
+    verificationId?: string;
+  };
 }
 
 /** A claimed outbox row's transactions: whether it is still worth sending, a retry, its end. */
@@ -67,6 +74,7 @@ export class SmsDeliveryRows {
       // spent once a provider took it: a failover's or a retry's second provider is spent again
       const spend = status === 'delivered' ? await this.spend.accepted(tx, row, details.provider, at) : undefined;
       if (spend) await this.outbox.update(tx, row.id, spend);
+      if (details.verificationId) await this.codes.recordVerification(tx, row.codeId, details.verificationId);
       if (!user) return true;
       const payload =
         status === 'delivered'

@@ -20,6 +20,8 @@ export interface SmsMessage {
 export interface SmsAccepted {
   provider: string;
   providerMessageId?: string;
+  /** a delegated verifier's id for the verification it started (PHONE_VERIFIER): VerifyPhone checks against it */
+  verificationId?: string;
 }
 
 /**

@@ -74,6 +74,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     new TestNumbers(config.codes, config.app),
     fraudGuard(config, fraud, mac),
     spendGuard(config),
+    config.verifier,
   );
   const checker = new PhoneCodeChecker(config.codes, repo, mac, limits, fraudGuard(config, fraud, mac));
   const parser = new PhoneNumberParser(config.codes);
@@ -98,7 +99,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     metrics,
     presend,
   );
-  const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics);
+  const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics, logger);
   const idempotent = idempotentRequests(mac, clock);
   const service = new PhoneVerificationService(
     changes,

@@ -24,7 +24,7 @@ export class WebhookTap {
       taps.register((tx, aggregate, events, context) => this.write(tx, aggregate, events, context));
   }
 
-  /** The rows of `events`, or undefined when none is wanted (no statement then). */
+  /** The rows of `events`: none when no endpoint wants them (and then no statement). */
   rowsOf(aggregate: Aggregate, events: AppendedEvent[], context: EventContext): WebhookOutboxEntity[] {
     if (aggregate.type !== 'user') return [];
     const rows: WebhookOutboxEntity[] = [];

@@ -14,7 +14,7 @@ import { TwilioCallSender } from './twilio-call-sender';
 import { TwilioSmsSender } from './twilio-sms-sender';
 import { VonageVoiceSender, vonagePrivateKey } from './vonage-voice-sender';
 
-/** SMS (SMS_PROVIDER's chain) and, when WHATSAPP_PROVIDER and VOICE_PROVIDER are set, WhatsApp's and voice's senders. */
+/** SMS (SMS_PROVIDER's chain) and, when WHATSAPP_PROVIDER and VOICE_PROVIDER are set, WhatsApp's and voice's senders (ADR 0029). */
 export class ConfiguredChannelSenders extends ChannelSenders {
   private readonly senders: ReadonlyMap<Channel, SmsSender>;
 

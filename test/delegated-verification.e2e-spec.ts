@@ -4,7 +4,8 @@ import { createHuman, createOrg, randomMobile } from './support/factories';
 import { FakePlivoVerify, FakeTwilioVerify, FakeVerification } from './support/fake-verify';
 import { outboxOf, outboxRowWhen } from './support/outbox';
 import { outboxIdle, phoneCodeRow } from './support/phone-api';
-import { DATABASES, startApp, TestApp } from './support/test-app';
+import { scrape, valueOf } from './support/prometheus';
+import { DATABASES, freePort, startApp, TestApp } from './support/test-app';
 import { CallResult, transportCaller, TransportName } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
 import { until } from './support/wait';
@@ -67,7 +68,7 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
 
   beforeAll(async () => {
     await fake.start();
-    t = await startApp(db, twilioEnv(fake));
+    t = await startApp(db, { ...twilioEnv(fake), METRICS_PORT: String(await freePort()) });
     orgId = await createOrg(t);
   }, 60_000);
   afterAll(async () => {
@@ -89,6 +90,8 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
   };
   const verify = (userId: string, verificationCode: string, transport: TransportName = 'rest') =>
     call(transport, 'VerifyPhone', { userId, verificationCode });
+  const counted = async (answer: string) =>
+    valueOf(await scrape(t), 'pv_verifier_checks_total', { verifier: 'twilio-verify', answer });
   const startsFor = (phone: string) =>
     fake.requests.filter((r) => r.path.endsWith('/Verifications') && r.form.get('To') === phone);
 
@@ -115,8 +118,10 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
       expect(row).toMatchObject({ status: 'delivered', provider: 'twilio-verify', sealedCode: null });
 
       const checked = fake.checks.length;
+      const approved = await counted('approved');
       const result = await verify(userId, verification.code, transport);
       expect(result.ok).toBe(true);
+      expect(await counted('approved')).toBe(approved + 1);
       expect(fake.checks.length).toBe(checked + 1);
       const check = fake.checks.at(-1)!.form;
       expect({ sid: check.get('VerificationSid'), code: check.get('Code') }).toEqual({
@@ -173,9 +178,11 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
     async (transport) => {
       const { userId, verification } = await userWithVerification();
       fake.down = true;
+      const before = await counted('unavailable');
       for (let i = 0; i < MAX_ATTEMPTS + 1; i++) {
         expect(refusal(await verify(userId, verification.code, transport))).toEqual(unavailable);
       }
+      expect(await counted('unavailable')).toBe(before + MAX_ATTEMPTS + 1);
       // the attempts were given back: more outages than attempts leave the code usable
       expect((await phoneCodeRow(t, userId))?.attempts).toBe(0);
       fake.down = false;

@@ -51,6 +51,7 @@ import { MeasuredSmsSender } from './sms/measured-sms-sender';
 import { createDelegatedVerifier } from './verify/create-delegated-verifier';
 import { DELEGATED_VERIFIER, DelegatedVerifier, VerificationStartSender } from './verify/delegated-verifier';
 import { VerifierSettings } from './verify/verifier.settings';
+import { VerifierMetrics } from './verify/verifier.metrics';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
@@ -109,6 +110,7 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     { provide: RECEIPT_PARSERS, inject: [SmsSettings, Clock], useFactory: createReceiptParsers },
     SmsFraudGuard,
     SmsFraudMetrics,
+    VerifierMetrics,
     SmsFraudCountsRepository,
     SmsSpendGuard,
     SmsSpendMetrics,
@@ -136,8 +138,11 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     },
     {
       provide: DELEGATED_VERIFIER,
-      inject: [VerifierSettings, SmsSettings],
-      useFactory: (verifier: VerifierSettings, sms: SmsSettings) => createDelegatedVerifier(verifier, sms.twilio),
+      inject: [VerifierSettings, SmsSettings, VerifierMetrics],
+      useFactory: (verifier: VerifierSettings, sms: SmsSettings, metrics: VerifierMetrics) => {
+        const delegated = createDelegatedVerifier(verifier, sms.twilio);
+        return delegated && metrics.measured(delegated);
+      },
     },
     {
       // with a delegated verifier, "sending" a code starts the provider's verification (ADR 0030)

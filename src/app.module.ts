@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Provider } from '@nestjs/common';
 import { Clock } from './common/clock';
 import { APP_FILTER, APP_GUARD, APP_PIPE, DiscoveryModule } from '@nestjs/core';
 import type { DestinationStream, Logger } from 'pino';
@@ -33,11 +33,16 @@ export interface AppOptions {
   rootLogger?: Logger;
   /** The app's tracing (createApp makes it from the OTEL_* settings); flushed and shut down on close. */
   tracing?: Tracing;
+  /** Providers that replace the phone module's own of the same token (tests: fake channel senders). */
+  phoneProviders?: Provider[];
 }
 
 @Module({})
 export class AppModule {
   static forRoot(options: AppOptions = {}): DynamicModule {
+    const phone = options.phoneProviders?.length
+      ? { module: PhoneModule, providers: options.phoneProviders }
+      : PhoneModule;
     return {
       module: AppModule,
       imports: [
@@ -49,8 +54,8 @@ export class AppModule {
         CommonModule.forRoot(options.clock),
         LimitsModule,
         HealthModule,
-        UsersModule,
-        PhoneModule,
+        UsersModule.with(phone),
+        phone,
         DiscoveryModule,
       ],
       providers: [

@@ -1,7 +1,6 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module, Type } from '@nestjs/common';
 import { UsersGrpcController } from './users.grpc.controller';
 import { CallerResolver } from '../common/auth/caller-resolver';
-import { PhoneModule } from '../phone/phone.module';
 import { FirstStartService } from './first-start.service';
 import { OrganizationsController } from './organizations.controller';
 import { OrganizationsService } from './organizations.service';
@@ -11,7 +10,7 @@ import { UsersDataModule } from './users-data.module';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [UsersDataModule, PhoneModule],
+  imports: [UsersDataModule],
   controllers: [UsersController, OrganizationsController, UsersGrpcController],
   providers: [
     UsersService,
@@ -22,4 +21,9 @@ import { UsersService } from './users.service';
   ],
   exports: [UsersService, OrganizationsService, CallerResolver],
 })
-export class UsersModule {}
+export class UsersModule {
+  /** With the phone module the app composes (once: tests may replace some of its providers). */
+  static with(phone: Type | DynamicModule): DynamicModule {
+    return { module: UsersModule, imports: [phone] };
+  }
+}

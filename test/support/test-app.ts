@@ -1,4 +1,4 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, Provider } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -79,14 +79,16 @@ if (typeof afterAll === 'function') {
 /**
  * Boots the real app (same setup as `npm start`) on a fresh SQLite file or a fresh PostgreSQL
  * schema, listening on an ephemeral port. `close()` stops it and drops what it created; a start
- * that fails leaves nothing behind.
+ * that fails leaves nothing behind. `phoneProviders` replace the phone module's own of the same
+ * token (fake channel senders).
  */
 export function startApp(
   db: Db,
   env: Record<string, string> = {},
   shared?: { dir: string; schema?: string },
+  phoneProviders?: Provider[],
 ): Promise<TestApp> {
-  const start = launch(db, env, shared);
+  const start = launch(db, env, shared, phoneProviders);
   starts.add(start.catch(() => undefined));
   return start;
 }
@@ -95,6 +97,7 @@ async function launch(
   db: Db,
   env: Record<string, string>,
   shared?: { dir: string; schema?: string },
+  phoneProviders?: Provider[],
 ): Promise<TestApp> {
   const dir = shared?.dir ?? mkdtempSync(join(tmpdir(), 'pv-test-'));
   let schema: string | undefined;
@@ -136,7 +139,7 @@ async function launch(
       },
     });
     const clock = new TestClock();
-    app = await createApp({ env: fullEnv, logStream, clock });
+    app = await createApp({ env: fullEnv, logStream, clock, phoneProviders });
     const management = await startServers(app);
     const adminToken = readFileSync(fullEnv.FIRST_INSTANCE_PAT_PATH, 'utf8').trim();
     const server = app.getHttpServer();

@@ -18,6 +18,10 @@ describe(validateEnvironment.name, () => {
   it('fills in the documented defaults', () => {
     const config = read({});
     expect({ ...config }).toEqual({
+      CHANNEL_MAX_FALLBACKS: 2,
+      CHANNEL_ROUTES: undefined,
+      CHANNEL_STEP_TIMEOUT: 60_000,
+      CHANNEL_STEP_TIMEOUTS: undefined,
       ENV_FILE: '.env',
       NODE_ENV: 'development',
       PORT: 8080,

@@ -16,6 +16,7 @@ import { CodeSettings } from './phone/phone-codes.settings';
 import { LimitSettings } from './phone/phone-limits.settings';
 import { RetentionSettings } from './phone/retention/retention.settings';
 import { SmsSettings } from './phone/sms/sms.settings';
+import { ChannelRoutesSettings } from './phone/channels/channel-routes.settings';
 import { UsersSettings } from './users/users.settings';
 import { WebhookSettings } from './phone/webhooks/webhook.settings';
 import { VerifierSettings } from './phone/verify/verifier.settings';
@@ -58,6 +59,9 @@ export class AppConfig {
 
   @Group(() => SmsSettings)
   readonly sms: SmsSettings;
+
+  @Group(() => ChannelRoutesSettings)
+  readonly channelRoutes: ChannelRoutesSettings;
 
   @Group(() => FraudSettings)
   readonly fraud: FraudSettings;

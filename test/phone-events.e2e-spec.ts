@@ -63,7 +63,7 @@ describe.each(DATABASES)('phone events and details (%s)', (db) => {
   /** What the outbox appends once the SMS of a send_code call went out (SMS_PROVIDER=none). */
   function expectSent(later: StoredEvent[]) {
     expect(later.map((e) => ({ type: e.type, payload: e.payload, creator: e.creator }))).toEqual([
-      { type: E.codeSent, payload: { provider: 'none', attempts: 1 }, creator: 'SYSTEM' },
+      { type: E.codeSent, payload: { provider: 'none', attempts: 1, channel: 'sms' }, creator: 'SYSTEM' },
     ]);
   }
 

@@ -205,7 +205,7 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
     const sent = (await eventsOf(t, userId)).find((e) => e.type === 'user.human.phone.code.sent')!;
     expect({ type: sent.type, payload: sent.payload, creator: sent.creator }).toEqual({
       type: 'user.human.phone.code.sent',
-      payload: { provider: 'webhook', attempts: 1 },
+      payload: { provider: 'webhook', attempts: 1, channel: 'sms' },
       creator: 'SYSTEM',
     });
     await expectNoPlaintext(t, code);
@@ -261,7 +261,7 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
     const events = (await eventsOf(t, userId)).filter((e) => e.type.startsWith('user.human.phone.code.'));
     expect(events.map((e) => [e.type, e.payload])).toEqual([
       ['user.human.phone.code.added', expect.anything()],
-      ['user.human.phone.code.sent', { provider: 'webhook', attempts: 3 }],
+      ['user.human.phone.code.sent', { provider: 'webhook', attempts: 3, channel: 'sms' }],
     ]);
     await verify(userId, requests[2].json.code).expect(200);
   });
@@ -308,7 +308,10 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
     const events = await eventsOf(t, userId);
     expect(events.filter((e) => e.type.startsWith('user.human.phone.code.')).map((e) => [e.type, e.payload])).toEqual([
       ['user.human.phone.code.added', expect.anything()],
-      ['user.human.phone.code.delivery.failed', { provider: 'webhook', attempts: 4, reason: 'webhook: HTTP 500' }],
+      [
+        'user.human.phone.code.delivery.failed',
+        { provider: 'webhook', attempts: 4, reason: 'webhook: HTTP 500', channel: 'sms' },
+      ],
     ]);
     await expectNoPlaintext(t, requests[0].json.code);
   });
@@ -323,7 +326,9 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
     await sleep(150);
     expect(forUser(webhook, userId)).toHaveLength(1);
     const failed = (await eventsOf(t, userId)).filter((e) => e.type === 'user.human.phone.code.delivery.failed');
-    expect(failed.map((e) => e.payload)).toEqual([{ provider: 'webhook', attempts: 1, reason: 'webhook: HTTP 400' }]);
+    expect(failed.map((e) => e.payload)).toEqual([
+      { provider: 'webhook', attempts: 1, reason: 'webhook: HTTP 400', channel: 'sms' },
+    ]);
   });
 
   describe('codes that are no longer current are not sent', () => {
@@ -384,8 +389,8 @@ describe.each(DATABASES)('SMS delivery through the outbox to a webhook (%s)', (d
       expect(current).toMatchObject({ status: 'delivered', attempts: 1, sealedCode: null });
       const sent = (await eventsOf(t, userId)).filter((e) => e.type === 'user.human.phone.code.sent');
       expect(sent.map((e) => e.payload)).toEqual([
-        { provider: 'webhook', attempts: 1 },
-        { provider: 'webhook', attempts: 1 },
+        { provider: 'webhook', attempts: 1, channel: 'sms' },
+        { provider: 'webhook', attempts: 1, channel: 'sms' },
       ]);
       const [first, second] = forUser(webhook, userId);
       await verify(userId, first.json.code).expect(400);

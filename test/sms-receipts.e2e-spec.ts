@@ -149,8 +149,8 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     expect(delivered.deliveryStatusAt).toBeInstanceOf(Date);
     expect(await phoneEvents(t, userId)).toEqual([
       ['user.human.phone.code.added', expect.anything()],
-      ['user.human.phone.code.sent', { provider: 'twilio', attempts: 1 }],
-      ['user.human.phone.code.delivered', { provider: 'twilio', status: 'delivered' }],
+      ['user.human.phone.code.sent', { provider: 'twilio', attempts: 1, channel: 'sms' }],
+      ['user.human.phone.code.delivered', { provider: 'twilio', status: 'delivered', channel: 'sms' }],
     ]);
     const after = await scrape(t);
     const delta = (name: string, labels: Record<string, string>) =>
@@ -370,11 +370,11 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     });
     expect(await phoneEvents(t, userId)).toEqual([
       ['user.human.phone.code.added', expect.anything()],
-      ['user.human.phone.code.sent', { provider: 'twilio', attempts: 1 }],
-      ['user.human.phone.code.sent', { provider: 'webhook', attempts: 2 }],
+      ['user.human.phone.code.sent', { provider: 'twilio', attempts: 1, channel: 'sms' }],
+      ['user.human.phone.code.sent', { provider: 'webhook', attempts: 2, channel: 'sms' }],
       [
         'user.human.phone.code.delivery.failed',
-        { provider: 'webhook', status: 'undelivered', errorCode: 'ABSENT', attempts: 2 },
+        { provider: 'webhook', status: 'undelivered', errorCode: 'ABSENT', attempts: 2, channel: 'sms' },
       ],
     ]);
     // the events and rows name providers and statuses, never the number or the code
@@ -407,7 +407,7 @@ describe.each(DATABASES)('SMS delivery receipts (%s)', (db) => {
     const [type, payload] = (await phoneEvents(t, userId)).at(-1)!;
     expect([type, payload]).toEqual([
       'user.human.phone.code.delivery.failed',
-      { provider: 'twilio', status: 'failed', errorCode: '30008', attempts: 1 },
+      { provider: 'twilio', status: 'failed', errorCode: '30008', attempts: 1, channel: 'sms' },
     ]);
   });
 

@@ -1,3 +1,4 @@
+import type { Channel } from './sms/channels';
 import { Injectable } from '@nestjs/common';
 import { assertAllowed } from '../common/auth/access-policy';
 import { Caller } from '../common/auth/caller';
@@ -25,6 +26,7 @@ import { PreSendStage } from './presend/pre-send-stage';
 interface IssueResult {
   result: PhoneChangeResult;
   queued: boolean;
+  channel?: Channel;
 }
 
 export interface PhoneChangeResult {
@@ -101,7 +103,11 @@ export class PhoneChanges {
       ]);
       return closing(
         writes.then(([, , details]): Outcome<IssueResult, AppError> =>
-          succeeded({ result: { details, verificationCode: issued.returned }, queued: issued.queued }),
+          succeeded({
+            result: { details, verificationCode: issued.returned },
+            queued: issued.queued,
+            channel: issued.channel,
+          }),
         ),
       );
     });
@@ -142,7 +148,11 @@ export class PhoneChanges {
       ]);
       return closing(
         writes.then(([, details]): Outcome<IssueResult, AppError> =>
-          succeeded({ result: { details, verificationCode: issued.returned }, queued: issued.queued }),
+          succeeded({
+            result: { details, verificationCode: issued.returned },
+            queued: issued.queued,
+            channel: issued.channel,
+          }),
         ),
       );
     });
@@ -163,7 +173,7 @@ export class PhoneChanges {
       events,
       code: issued.returned,
       afterCommit: () => {
-        this.metrics.codeIssued(verification.kind, issued.queued);
+        this.metrics.codeIssued(verification.kind, issued.queued, issued.channel);
         if (issued.queued) this.outbox.kick();
       },
     };
@@ -181,7 +191,7 @@ export class PhoneChanges {
   /** After the commit of a SetPhone or ResendPhoneCode. */
   private issuedOrThrow(outcome: Outcome<IssueResult, AppError>, verification: Verification): PhoneChangeResult {
     if (!outcome.ok) throw outcome.error;
-    this.metrics.codeIssued(verification.kind, outcome.value.queued);
+    this.metrics.codeIssued(verification.kind, outcome.value.queued, outcome.value.channel);
     if (outcome.value.queued) this.outbox.kick();
     return outcome.value.result;
   }

@@ -1,3 +1,4 @@
+import { channelWorkflow } from '../../test/support/fakes/channels';
 import { fraudGuard } from '../../test/support/fakes/sms-fraud';
 import { spendGuard } from '../../test/support/fakes/sms-spend';
 import { limitMetrics } from '../../test/support/fakes/metrics';
@@ -58,7 +59,7 @@ describe(PhoneCodeIssuer.name, () => {
     const ids = new SequentialIds() as unknown as IdGenerator;
     sut = new PhoneCodeIssuer(
       new PhoneCodeFactory(config.codes, mac, ids),
-      new SmsCodeQueue(config.sms, ids, outbox as unknown as SmsOutboxRepository, cipher),
+      new SmsCodeQueue(config.sms, ids, outbox as unknown as SmsOutboxRepository, cipher, channelWorkflow(config)),
       codes as unknown as PhoneCodesRepository,
       new PhoneLimits(config.limits, store, limitMetrics(), backoff),
       new TestNumbers(config.codes, config.app),
@@ -148,7 +149,7 @@ describe(PhoneCodeIssuer.name, () => {
 
   describe('send_code', () => {
     it('queues an SMS and returns no code', async () => {
-      expect(await issue(SEND)).toEqual({ queued: true });
+      expect(await issue(SEND)).toEqual({ queued: true, channel: 'sms' });
       expect(outbox.queued).toHaveLength(1);
     });
 
@@ -221,7 +222,7 @@ describe(PhoneCodeIssuer.name, () => {
     it('sends again once the cooldown of the replaced code has passed', async () => {
       const previous = codes.add({ userId: user.id, smsQueuedAt: clock.now() });
       clock.advance(60_000);
-      await expect(issue(SEND, MOBILE, previous)).resolves.toEqual({ queued: true });
+      await expect(issue(SEND, MOBILE, previous)).resolves.toEqual({ queued: true, channel: 'sms' });
     });
 
     it('refuses a send to a country outside SMS_ALLOWED_COUNTRIES', async () => {
@@ -282,7 +283,7 @@ describe(PhoneCodeIssuer.name, () => {
     });
 
     it('leaves other numbers to the usual path', async () => {
-      expect(await issue(SEND, MOBILE)).toEqual({ queued: true });
+      expect(await issue(SEND, MOBILE)).toEqual({ queued: true, channel: 'sms' });
       expect(outbox.queued).toHaveLength(1);
     });
 

@@ -24,6 +24,8 @@ export interface Issued {
   returned?: string;
   /** an SMS was queued: wake the outbox worker after commit */
   queued: boolean;
+  /** the channel of the queued message's first step */
+  channel?: Channel;
   /**
    * The code's writes (the code, the outbox message), issued and in flight: the caller awaits them
    * with its own last writes (on PostgreSQL they travel with COMMIT: see Closing).
@@ -48,7 +50,7 @@ export interface IssueRequest {
   previous?: PhoneCodeEntity | null;
   /** where the request came from: the pumping guard counts sends by client address */
   origin?: RequestOrigin;
-  /** the channel the send hook named (one of CHANNELS), for the outbox; unset: the default */
+  /** the channel the send hook named, for the first step (then the route's others); unset: the route's first */
   channel?: Channel;
 }
 
@@ -121,10 +123,18 @@ export class PhoneCodeIssuer {
     events.push({ type: PhoneEvents.codeAdded, payload: { expiry: expiresAt.toISOString(), codeReturned: returned } });
     if (returned) return { returned: code, queued: false, writes: inFlight(stored) };
 
-    const correlationId = origin?.requestId;
-    const queued = this.sms.enqueue(tx, { user, recipient: phone.e164, code, codeId, expiresAt, now, correlationId });
+    const { channel, queued } = this.sms.enqueue(tx, {
+      user,
+      recipient: phone.e164,
+      code,
+      codeId,
+      expiresAt,
+      now,
+      correlationId: origin?.requestId,
+      channel: request.channel,
+    });
     const counted = admitted?.count?.();
-    return { queued: true, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
+    return { queued: true, channel, writes: counted ? inFlight(stored, queued, counted) : inFlight(stored, queued) };
   }
 
   /**

@@ -9,6 +9,8 @@ export const PhoneEvents = {
   codeSendBlocked: 'user.human.phone.code.send.blocked',
   codeDeliveryFailed: 'user.human.phone.code.delivery.failed',
   codeDelivered: 'user.human.phone.code.delivered',
+  /** the code goes on to its workflow's next channel (CHANNEL_ROUTES): same code, next step */
+  codeFallback: 'user.human.phone.code.fallback',
   verified: 'user.human.phone.verified',
   verificationFailed: 'user.human.phone.verification.failed',
   removed: 'user.human.phone.removed',

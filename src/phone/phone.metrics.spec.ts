@@ -38,7 +38,13 @@ describe(PhoneMetrics.name, () => {
     const metrics = new Metrics();
     return {
       metrics,
-      sut: new PhoneMetrics(metrics, unitConfig(env).codes, unitConfig(env).sms, new LimitMetrics(metrics)),
+      sut: new PhoneMetrics(
+        metrics,
+        unitConfig(env).codes,
+        unitConfig(env).sms,
+        new LimitMetrics(metrics),
+        unitConfig(env).channelRoutes,
+      ),
     };
   };
   const text = (metrics: Metrics, name: string) => metrics.registry.getSingleMetricAsString(name);
@@ -53,6 +59,19 @@ describe(PhoneMetrics.name, () => {
     expect(issued).toContain('pv_phone_codes_issued_total{channel="sms"} 1');
     expect(issued).toContain('pv_phone_codes_issued_total{channel="returned"} 1');
     expect(await text(metrics, 'pv_sms_queued_total')).toContain('pv_sms_queued_total 1');
+  });
+
+  it("shows the routed channels' codes and sends from the start", async () => {
+    const routed = build({ CHANNEL_ROUTES: 'IN=whatsapp,sms' }).metrics;
+    expect(await text(routed, 'pv_phone_codes_issued_total')).toContain('{channel="whatsapp"} 0');
+    expect(await text(routed, 'pv_channel_sends_total')).toContain('{channel="whatsapp",result="accepted"} 0');
+    expect(await text(build().metrics, 'pv_phone_codes_issued_total')).not.toContain('{channel="whatsapp"}');
+  });
+
+  it('counts a code under the channel of its first step', async () => {
+    const { sut, metrics } = build();
+    sut.codeIssued('send', true, 'voice');
+    expect(await text(metrics, 'pv_phone_codes_issued_total')).toContain('{channel="voice"} 1');
   });
 
   it('shows channel test_number from the start only when SMS_TEST_NUMBERS is set', async () => {

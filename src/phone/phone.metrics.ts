@@ -8,6 +8,14 @@ import type { CheckReason } from './phone-code-checker';
 import type { Verification } from './phone-code-issuer';
 import { effectiveRoutes } from './sms/sms-routes';
 import type { SmsDeliveryError, SmsErrorCode } from './sms/sms-sender';
+import type { Channel } from './sms/channels';
+import { ChannelRoutesSettings } from './channels/channel-routes.settings';
+import { routedChannels } from './channels/channel-routes';
+
+/** Why a code went on to its next channel: the step failed for good, its receipt said undelivered, or it timed out. */
+export type FallbackReason = 'failed' | 'undelivered' | 'timeout';
+/** What became of one step's attempt on its channel. */
+export type ChannelSendResult = 'accepted' | 'retry' | 'failed';
 
 export type VerificationOutcome = 'ok' | 'wrong' | 'expired' | 'none_pending' | 'exhausted' | 'limited';
 const OUTCOMES: VerificationOutcome[] = ['ok', 'wrong', 'expired', 'none_pending', 'exhausted', 'limited'];
@@ -65,17 +73,21 @@ export class PhoneMetrics {
   private readonly receiptsRejected: Counter<'provider' | 'reason'>;
   private readonly smsDelivered: Counter<'provider'>;
   private readonly providerSends: Counter<'provider' | 'route' | 'result'>;
+  private readonly channelSends: Counter<'channel' | 'result'>;
+  private readonly channelReceipts: Counter<'channel' | 'status'>;
+  private readonly fallbacks: Counter<'from' | 'to' | 'reason'>;
 
   constructor(
     metrics: Metrics,
     codes: CodeSettings,
     sms: SmsSettings,
     private readonly limits: LimitMetrics,
+    channelRoutes: ChannelRoutesSettings,
   ) {
     const registers = [metrics.registry];
     this.codesIssued = new Counter({
       name: 'pv_phone_codes_issued_total',
-      help: 'Verification codes issued (committed), by the channel they went out on: sms or returned',
+      help: "Verification codes issued (committed), by channel: the first step's (sms, whatsapp, voice), returned, or a test number's fixed code",
       labelNames: ['channel'],
       registers,
     });
@@ -151,9 +163,31 @@ export class PhoneMetrics {
       labelNames: ['provider', 'route', 'result'],
       registers,
     });
+    this.channelSends = new Counter({
+      name: 'pv_channel_sends_total',
+      help: "Delivery attempts of a code's step, by channel and result: accepted, retry (a later attempt is scheduled) or failed (the step given up)",
+      labelNames: ['channel', 'result'],
+      registers,
+    });
+    this.channelReceipts = new Counter({
+      name: 'pv_channel_receipts_total',
+      help: "Receipt statuses applied to a code's step (each status once per message), by channel and status",
+      labelNames: ['channel', 'status'],
+      registers,
+    });
+    this.fallbacks = new Counter({
+      name: 'pv_channel_fallbacks_total',
+      help: 'Codes that went on to their next channel, by the channel left (from), the next (to) and reason: failed, undelivered or timeout',
+      labelNames: ['from', 'to', 'reason'],
+      registers,
+    });
     // the series a dashboard always wants show from the start, at 0
-    const channels = codes.testNumbers ? ['sms', 'returned', 'test_number'] : ['sms', 'returned'];
+    const routed = routedChannels(channelRoutes.policy().routes);
+    const channels = [...new Set(['sms', ...routed, 'returned', ...(codes.testNumbers ? ['test_number'] : [])])];
     for (const channel of channels) this.codesIssued.inc({ channel }, 0);
+    for (const channel of new Set(['sms', ...routed])) {
+      for (const result of ['accepted', 'retry', 'failed']) this.channelSends.inc({ channel, result }, 0);
+    }
     for (const outcome of OUTCOMES) this.verifications.inc({ outcome }, 0);
     for (const [route, providers] of effectiveRoutes(sms)) {
       for (const provider of providers) {
@@ -167,9 +201,9 @@ export class PhoneMetrics {
    * After the commit of a SetPhone, ResendPhoneCode or new user with a phone; `verified` issues no
    * code. `queued`: an SMS was queued (a send to a test number queues none: channel `test_number`).
    */
-  codeIssued(kind: Verification['kind'], queued = kind === 'send'): void {
+  codeIssued(kind: Verification['kind'], queued = kind === 'send', channel: Channel = 'sms'): void {
     if (kind === 'verified') return;
-    this.codesIssued.inc({ channel: kind === 'return' ? 'returned' : queued ? 'sms' : 'test_number' });
+    this.codesIssued.inc({ channel: kind === 'return' ? 'returned' : queued ? channel : 'test_number' });
     if (queued) this.smsQueued.inc();
   }
 
@@ -221,6 +255,21 @@ export class PhoneMetrics {
   /** A message accepted, then reported undelivered by every provider that could take it. */
   undelivered(provider: string): void {
     this.smsFailed.inc({ provider, reason: 'undelivered' });
+  }
+
+  /** One attempt of a step on its channel. */
+  channelSend(channel: Channel, result: ChannelSendResult): void {
+    this.channelSends.inc({ channel, result });
+  }
+
+  /** A receipt's status applied to a step on `channel`. */
+  channelReceipt(channel: Channel, status: string): void {
+    this.channelReceipts.inc({ channel, status });
+  }
+
+  /** A code went on from `from` to `to`. */
+  fallback(from: Channel, to: Channel, reason: FallbackReason): void {
+    this.fallbacks.inc({ from, to, reason });
   }
 
   /** One message offered to one provider on one route (a configured route key, never a number). */

@@ -70,6 +70,9 @@ import { AnswerCipher } from './idempotency/answer-cipher';
 import { IdempotentRequests } from './idempotency/idempotent-requests';
 import { IdempotentRequestsRepository } from './idempotency/idempotent-requests.repository';
 import { WebhooksModule } from './webhooks/webhooks.module';
+import { ChannelWorkflow } from './channels/channel-workflow';
+import { ChannelSteps } from './outbox/channel-steps';
+import { ChannelStepTimeouts } from './outbox/channel-step-timeouts';
 
 @Module({
   imports: [UsersDataModule, WebhooksModule],
@@ -122,6 +125,9 @@ import { WebhooksModule } from './webhooks/webhooks.module';
     IdempotentRequests,
     IdempotentRequestsRepository,
     AnswerCipher,
+    ChannelWorkflow,
+    ChannelSteps,
+    ChannelStepTimeouts,
     {
       // where the other limits live: Redis when REDIS_URL is set, else the database
       provide: SmsFraudStore,

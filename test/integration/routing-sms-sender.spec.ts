@@ -152,7 +152,13 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
       VONAGE_FROM: 'MyApp',
     }).sms;
     metrics = new Metrics();
-    phoneMetrics = new PhoneMetrics(metrics, validateEnvironment({}).codes, config, new LimitMetrics(metrics));
+    phoneMetrics = new PhoneMetrics(
+      metrics,
+      validateEnvironment({}).codes,
+      config,
+      new LimitMetrics(metrics),
+      validateEnvironment({}).channelRoutes,
+    );
   });
 
   it('sends a Swiss number through Vonage with the Swiss sender id and a German one through the webhook', async () => {
@@ -208,7 +214,13 @@ describe('createSmsSender with SMS_ROUTES, against local fakes of Vonage and the
     const sender = createSmsSender(
       plain,
       clock,
-      new PhoneMetrics(registry, validateEnvironment({}).codes, plain, new LimitMetrics(registry)),
+      new PhoneMetrics(
+        registry,
+        validateEnvironment({}).codes,
+        plain,
+        new LimitMetrics(registry),
+        validateEnvironment({}).channelRoutes,
+      ),
     );
     expect(sender).not.toBeInstanceOf(RoutingSmsSender);
     await sender.send(smsMessage({ to: SWISS }));

@@ -10,6 +10,7 @@ import { Retention1764540000000 } from './1764540000000-Retention';
 import { WebhookOutbox1764550000000 } from './1764550000000-WebhookOutbox';
 import { IdempotentRequests1764560000000 } from './1764560000000-IdempotentRequests';
 import { SmsSpend1764570000000 } from './1764570000000-SmsSpend';
+import { OutboxChannels1764580000000 } from './1764580000000-OutboxChannels';
 import { PhoneCodeVerificationId1764590000000 } from './1764590000000-PhoneCodeVerificationId';
 
 /** Every migration, in order; listed explicitly so the build, the tests and the CLI agree. */
@@ -26,5 +27,6 @@ export const MIGRATIONS = [
   WebhookOutbox1764550000000,
   IdempotentRequests1764560000000,
   SmsSpend1764570000000,
+  OutboxChannels1764580000000,
   PhoneCodeVerificationId1764590000000,
 ];

@@ -2,6 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { IdGenerator } from '../../common/ids/id-generator';
 import type { Tx } from '../../database/sql';
 import { UserEntity } from '../../users/entities/user.entity';
+import { ChannelWorkflow } from '../channels/channel-workflow';
+import { workflowText } from '../channels/channel-routes';
+import { Channel } from '../sms/channels';
 import { SmsSettings } from '../sms/sms.settings';
 import { OutboxCipher } from './outbox-cipher';
 import { SmsOutboxRepository } from './sms-outbox.repository';
@@ -16,9 +19,14 @@ export interface CodeToSend {
   now: Date;
   /** the request's correlation id, which the delivery's events carry */
   correlationId?: string;
+  /** a risk hook's channel for the first step (then the route's others) */
+  channel?: Channel;
 }
 
-/** Queues a code's SMS in the outbox, sealed, in the transaction that stores the code (ADR 0014). */
+/**
+ * Queues a code's message in the outbox, sealed, in the transaction that stores the code (ADR
+ * 0014), at the first step of its channel workflow (ADR 0028).
+ */
 @Injectable()
 export class SmsCodeQueue {
   constructor(
@@ -26,11 +34,18 @@ export class SmsCodeQueue {
     private readonly ids: IdGenerator,
     private readonly outbox: SmsOutboxRepository,
     private readonly cipher: OutboxCipher,
+    private readonly workflow: ChannelWorkflow,
   ) {}
 
-  enqueue(tx: Tx, { user, recipient, code, codeId, expiresAt, now, correlationId }: CodeToSend): Promise<void> {
+  /** Queues the message; resolves with the channel of its first step at once, and the write in flight. */
+  enqueue(
+    tx: Tx,
+    { user, recipient, code, codeId, expiresAt, now, correlationId, channel }: CodeToSend,
+  ): { channel: Channel; queued: Promise<void> } {
     const outboxId = this.ids.next();
-    return this.outbox.enqueue(tx, {
+    const channels = this.workflow.channelsFor(recipient, channel);
+    const steps = { channel: channels[0], channels: workflowText(channels), step: 0 };
+    const queued = this.outbox.enqueue(tx, {
       id: outboxId,
       codeId,
       userId: user.id,
@@ -47,6 +62,9 @@ export class SmsCodeQueue {
       provider: null,
       finishedAt: null,
       correlationId: correlationId ?? null,
+      ...steps,
+      stepDueAt: this.workflow.stepDueAt(steps, channels[0], now),
     });
+    return { channel: channels[0], queued };
   }
 }

@@ -1,13 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { EventsRepository } from '../../common/events/events.repository';
-import { Database } from '../../database/sql';
+import { Database, Tx } from '../../database/sql';
 import { aggregateOf, UserEntity } from '../../users/entities/user.entity';
 import { UsersRepository } from '../../users/users.repository';
 import { PhoneCodesRepository } from '../phone-codes.repository';
 import { SmsSpendGuard } from '../spend/sms-spend-guard';
+import { channelOf } from '../channels/channel-routes';
+import type { StepMove } from './channel-steps';
 import { MIN_CODE_LIFE_MS } from './sms-retry-policy';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
+
+/** What a delivery's events carry besides their payload: the request's correlation id, the number. */
+const contextOf = (row: SmsOutboxEntity) => ({ correlationId: row.correlationId ?? undefined, phone: row.recipient });
 
 /** Whom a claimed message still goes to. */
 export interface DeliveryTarget {
@@ -27,6 +32,8 @@ export interface Conclusion {
     keepSealed?: boolean;
     /** a delegated verifier's verification: recorded on the code it stands for */
     verificationId?: string;
+    /** an accepted step with a next one: when it times out */
+    stepDueAt?: Date | null;
   };
 }
 
@@ -76,13 +83,48 @@ export class SmsDeliveryRows {
       if (spend) await this.outbox.update(tx, row.id, spend);
       if (details.verificationId) await this.codes.recordVerification(tx, row.codeId, details.verificationId);
       if (!user) return true;
+      const channel = channelOf(row);
       const payload =
         status === 'delivered'
-          ? { provider: details.provider, attempts: row.attempts }
-          : { provider: details.provider, attempts: row.attempts, reason: details.lastError };
-      const context = { correlationId: row.correlationId ?? undefined, phone: row.recipient };
-      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at, context);
+          ? { provider: details.provider, attempts: row.attempts, channel }
+          : { provider: details.provider, attempts: row.attempts, reason: details.lastError, channel };
+      await this.events.append(tx, aggregateOf(user), [{ type: eventType, payload }], 'SYSTEM', at, contextOf(row));
       return true;
+    });
+  }
+
+  /** A failed step given up, on to the next channel (its event with it); false when the lease was lost. */
+  advance(row: SmsOutboxEntity, move: StepMove, at: Date): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const user = await this.users.findForUpdate(tx, row.userId);
+      if (!(await this.outbox.nextStep(tx, row, move.fields))) return false;
+      if (user) await this.events.append(tx, aggregateOf(user), [move.event], 'SYSTEM', at, contextOf(row));
+      return true;
+    });
+  }
+
+  /**
+   * A timed-out step, locked (user first, as everywhere): `decide` says whether it moves on, is
+   * over (its sealed code erased) or stays as it is. Resolves with the move made.
+   */
+  moveTimedOut(
+    found: SmsOutboxEntity,
+    now: Date,
+    decide: (tx: Tx, row: SmsOutboxEntity, user: UserEntity | undefined) => Promise<StepMove | 'over' | 'unchanged'>,
+  ): Promise<StepMove | undefined> {
+    return this.db.transaction(async (tx) => {
+      const user = await this.users.findForUpdate(tx, found.userId);
+      const row = await this.outbox.findForUpdate(tx, found.id);
+      if (!row) return undefined;
+      const decision = await decide(tx, row, user);
+      if (decision === 'unchanged') return undefined;
+      if (decision === 'over') {
+        await this.outbox.update(tx, row.id, { stepDueAt: null, sealedCode: null });
+        return undefined;
+      }
+      await this.outbox.update(tx, row.id, decision.fields);
+      if (user) await this.events.append(tx, aggregateOf(user), [decision.event], 'SYSTEM', now, contextOf(row));
+      return decision;
     });
   }
 }

@@ -23,6 +23,6 @@ export class SmsDeliveryService {
     const sent = await this.dispatcher.send(row, target, failedBefore);
     const at = this.clock.now();
     if (sent.ok) return this.outcomes.accepted(row, sent.value, failedBefore, at);
-    return this.outcomes.failed(row, sent.error, this.dispatcher.provider, at);
+    return this.outcomes.failed(row, sent.error, this.dispatcher.providerOf(row), at);
   }
 }

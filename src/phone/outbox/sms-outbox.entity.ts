@@ -91,4 +91,20 @@ export class SmsOutboxEntity {
   /** the correlation id of the request that queued it: its delivery's events carry it to the webhooks */
   @Column({ name: 'correlation_id', type: 'varchar', length: 200, nullable: true })
   correlationId?: string | null;
+
+  /** the channel of the current step (sms, whatsapp, voice); an old release's row: null, sms */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  channel?: string | null;
+
+  /** the code's workflow, its channels in order ("whatsapp,sms"); null: the channel alone */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  channels?: string | null;
+
+  /** the index of the current step in `channels` (0: the first channel; null: 0) */
+  @Column({ type: 'integer', nullable: true })
+  step?: number | null;
+
+  /** when the current step gives way to the next without a failure, receipt or verification; null at the last step */
+  @TimeColumn('step_due_at', { nullable: true })
+  stepDueAt?: Date | null;
 }

@@ -64,7 +64,13 @@ export class SmsOutboxRepository extends SqlRepository {
     row: SmsOutboxEntity,
     status: 'delivered' | 'failed' | 'skipped',
     at: Date,
-    details: { provider?: string; lastError?: string; providerMessageId?: string; keepSealed?: boolean },
+    details: {
+      provider?: string;
+      lastError?: string;
+      providerMessageId?: string;
+      keepSealed?: boolean;
+      stepDueAt?: Date | null;
+    },
   ): Promise<boolean> {
     const fields: Partial<SmsOutboxEntity> = {
       status,
@@ -72,6 +78,7 @@ export class SmsOutboxRepository extends SqlRepository {
       lockedUntil: null,
       provider: details.provider ?? null,
       lastError: details.lastError?.slice(0, 500) ?? null,
+      stepDueAt: details.stepDueAt ?? null,
     };
     if (!details.keepSealed) fields.sealedCode = null;
     if (status === 'delivered') {
@@ -83,6 +90,26 @@ export class SmsOutboxRepository extends SqlRepository {
       });
     }
     return this.updateLeased(tx, row, fields);
+  }
+
+  /** Moves a row this worker leased to its next channel step (ChannelSteps.move); false when the lease was lost. */
+  nextStep(tx: Tx, row: SmsOutboxEntity, fields: Partial<SmsOutboxEntity>): Promise<boolean> {
+    return this.updateLeased(tx, row, fields);
+  }
+
+  /**
+   * Up to `limit` accepted messages whose step timed out (no delivered receipt) with their code
+   * still sealed for a next step. Only rows due after `dueSince` (a range of the due index).
+   */
+  async timedOutSteps(now: Date, dueSince: Date, limit: number): Promise<SmsOutboxEntity[]> {
+    return this.db.select(
+      undefined,
+      SmsOutboxEntity,
+      'status = $1 AND next_attempt_at > $2 AND step_due_at <= $3 AND sealed_code IS NOT NULL AND ' +
+        '(delivery_status IS NULL OR delivery_status <> $4)',
+      ['delivered', dueSince.getTime(), now.getTime(), 'delivered'],
+      ` LIMIT ${Math.trunc(limit)}`,
+    );
   }
 
   /** Keeps a receipt until it is applied; a duplicate (same provider, message and status) adds nothing. */

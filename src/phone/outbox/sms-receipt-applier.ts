@@ -12,9 +12,11 @@ import { SmsSpendGuard } from '../spend/sms-spend-guard';
 import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 import { SmsRetryPolicy } from './sms-retry-policy';
+import { channelOf } from '../channels/channel-routes';
+import { ChannelSteps, StepMove } from './channel-steps';
 
 /** What applying a message's waiting receipts did. */
-export type ReceiptOutcome = 'none' | 'waiting' | 'updated' | 'delivered' | 'retry' | 'failed';
+export type ReceiptOutcome = 'none' | 'waiting' | 'updated' | 'delivered' | 'retry' | 'fallback' | 'failed';
 
 /** The providers a message failed through, as its row keeps them. */
 export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>): string[] {
@@ -24,7 +26,7 @@ export function failedProvidersOf(row: Pick<SmsOutboxEntity, 'failedProviders'>)
 /**
  * Applies a message's waiting receipts in one transaction (user row locked first, as everywhere):
  * the status only moves up; `undelivered` while the code is current sends it again through the
- * providers that have not failed it (ADR 0014). Receipts are written down before they are applied,
+ * SMS providers that have not failed it (ADR 0014), else through the workflow's next channel (ADR 0028). Receipts are written down before they are applied,
  * so one that beat the send's answer is applied by whichever runs last; running twice changes nothing.
  */
 @Injectable()
@@ -39,6 +41,7 @@ export class SmsReceiptApplier {
     private readonly metrics: PhoneMetrics,
     private readonly logger: AppLogger,
     private readonly spend: SmsSpendGuard,
+    private readonly steps: ChannelSteps,
   ) {
     logger.setContext(SmsReceiptApplier.name);
   }
@@ -83,18 +86,22 @@ export class SmsReceiptApplier {
       };
       let outcome: ReceiptOutcome = 'updated';
       let event: { type: string; payload: Record<string, unknown> } | undefined;
+      let move: StepMove | undefined;
+      const channel = channelOf(row);
       const failedProviders = failedProvidersOf(row);
       if (status === 'delivered') {
-        // believed over an earlier undelivered / failed receipt: the handset has the text
-        Object.assign(fields, { sealedCode: null, status: 'delivered', lastError: null });
+        // believed over an earlier undelivered / failed receipt: the handset has the text; the workflow ends
+        Object.assign(fields, { sealedCode: null, status: 'delivered', lastError: null, stepDueAt: null });
         outcome = 'delivered';
-        event = { type: PhoneEvents.codeDelivered, payload: { provider, status } };
+        event = { type: PhoneEvents.codeDelivered, payload: { provider, status, channel } };
       } else if (isFailure(status) && row.status === 'delivered') {
         failedProviders.push(provider);
         const reason = `${provider}: ${status}${errorCode ? ` (${errorCode})` : ''}`;
         const current = await this.policy.stillCurrent(tx, row, user, now);
         Object.assign(fields, { failedProviders: failedProviders.join(','), lastError: reason });
-        if (current && this.policy.mayRetryAfter(provider, failedProviders, row.recipient)) {
+        move = current ? this.steps.move(row, 'undelivered', now, `${channel}: ${reason}`) : undefined;
+        if (current && channel === 'sms' && this.policy.mayRetryAfter(provider, failedProviders, row.recipient)) {
+          move = undefined;
           // through the providers that have not failed it (SmsMessage.skipProviders), now
           Object.assign(fields, {
             status: 'pending',
@@ -104,22 +111,29 @@ export class SmsReceiptApplier {
             providerMessageId: null,
           });
           outcome = 'retry';
+        } else if (move) {
+          // the same code through the workflow's next channel, now
+          Object.assign(fields, move.fields);
+          outcome = 'fallback';
+          event = move.event;
         } else {
-          Object.assign(fields, { status: 'failed', sealedCode: null, finishedAt: now });
+          Object.assign(fields, { status: 'failed', sealedCode: null, finishedAt: now, stepDueAt: null });
           outcome = 'failed';
           event = {
             type: PhoneEvents.codeDeliveryFailed,
-            payload: { provider, status, errorCode: errorCode ?? undefined, attempts: row.attempts },
+            payload: { provider, status, errorCode: errorCode ?? undefined, attempts: row.attempts, channel },
           };
         }
       }
       await this.outbox.update(tx, row.id, fields);
       const context = { correlationId: row.correlationId ?? undefined, phone: row.recipient };
       if (event && user) await this.events.append(tx, aggregateOf(user), [event], 'SYSTEM', now, context);
-      return { outcome, row, status, errorCode };
+      return { outcome, row, status, errorCode, move };
     });
     if (!result) return 'none';
     const { outcome, row } = result;
+    if (result.status) this.metrics.channelReceipt(channelOf(row), result.status);
+    if (result.move) this.steps.moved(row, result.move);
     if (outcome === 'delivered') this.metrics.delivered(provider);
     if (outcome === 'failed') this.metrics.undelivered(provider);
     if (outcome === 'retry' || outcome === 'failed') {

@@ -55,7 +55,8 @@ export class SmsReceiptsService {
   async applyWaiting(messages: Iterable<{ provider: string; providerMessageId: string }>): Promise<void> {
     let retry = false;
     for (const { provider, providerMessageId } of messages) {
-      retry = (await this.applier.apply(provider, providerMessageId)) === 'retry' || retry;
+      const outcome = await this.applier.apply(provider, providerMessageId);
+      retry = outcome === 'retry' || outcome === 'fallback' || retry;
     }
     if (retry) this.worker.kick();
   }

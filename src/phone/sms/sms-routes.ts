@@ -11,7 +11,7 @@ export function providerList(setting: string): string[] {
 }
 
 /** A `KEY=value;KEY=value` setting, or the reason it cannot be read. */
-function entries(setting: string, keyPattern: RegExp): { key: string; value: string }[] | string {
+export function entries(setting: string, keyPattern: RegExp): { key: string; value: string }[] | string {
   const result: { key: string; value: string }[] = [];
   const parts = setting.split(';').map((part) => part.trim());
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // a trailing ";"

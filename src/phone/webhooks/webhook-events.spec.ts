@@ -22,6 +22,7 @@ describe('webhook event mapping', () => {
       [PhoneEvents.codeSendBlocked, 'phone.code.blocked'],
       [PhoneEvents.codeDeliveryFailed, 'phone.code.delivery_failed'],
       [PhoneEvents.codeDelivered, 'phone.code.delivered'],
+      [PhoneEvents.codeFallback, undefined],
       [PhoneEvents.verified, 'phone.verified'],
       [PhoneEvents.verificationFailed, 'phone.verification.failed'],
       [PhoneEvents.removed, 'phone.removed'],

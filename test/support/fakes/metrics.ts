@@ -11,5 +11,5 @@ export function limitMetrics(): LimitMetrics {
 /** The phone funnel counters, on a registry of their own. */
 export function phoneMetrics(config: AppConfig): PhoneMetrics {
   const metrics = new Metrics();
-  return new PhoneMetrics(metrics, config.codes, config.sms, new LimitMetrics(metrics));
+  return new PhoneMetrics(metrics, config.codes, config.sms, new LimitMetrics(metrics), config.channelRoutes);
 }

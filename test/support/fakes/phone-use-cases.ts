@@ -1,3 +1,4 @@
+import { channelWorkflow } from './channels';
 import { type Role } from '../../../src/common/auth/caller';
 import { CallerRef } from '../../../src/common/auth/caller-ref';
 import type { EventsRepository } from '../../../src/common/events/events.repository';
@@ -68,6 +69,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
       ids,
       outbox as unknown as SmsOutboxRepository,
       new OutboxCipher(config.sms.outbox, mac),
+      channelWorkflow(config),
     ),
     repo,
     limits,

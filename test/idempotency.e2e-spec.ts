@@ -5,7 +5,8 @@ import { RetentionSweeper } from '../src/phone/retention/retention-sweeper';
 import { createHuman, createMachineWithToken, createOrg, randomMobile } from './support/factories';
 import { outboxCount } from './support/outbox';
 import { startPhoneApp } from './support/phone-api';
-import { bearer, DATABASES, dataSourceOf, Db, TestApp } from './support/test-app';
+import { scrape, valueOf } from './support/prometheus';
+import { bearer, DATABASES, dataSourceOf, Db, freePort, TestApp } from './support/test-app';
 import { fromJson } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
 import type { Metadata } from '@grpc/grpc-js';
@@ -40,7 +41,7 @@ describe.each(DATABASES)('idempotent sends (%s)', (db: Db) => {
   let orgId: string;
 
   beforeAll(async () => {
-    t = await startPhoneApp(db);
+    t = await startPhoneApp(db, { METRICS_PORT: String(await freePort()) });
     orgId = await createOrg(t);
   }, 60_000);
   afterAll(() => t?.close(), 60_000);
@@ -244,6 +245,42 @@ describe.each(DATABASES)('idempotent sends (%s)', (db: Db) => {
         'true',
       ]);
       expect(repeat.body).toEqual(first.body);
+    });
+
+    it('counts calls with a key by method and outcome', async () => {
+      const counted = async () => {
+        const samples = await scrape(t);
+        return ['first', 'replayed', 'conflict'].map((outcome) =>
+          valueOf(samples, 'pv_idempotent_requests_total', { method: 'SetPhone', outcome }),
+        );
+      };
+      const before = await counted();
+      const { userId } = await createHuman(t, { orgId });
+      const headers = key();
+      const body = { phone: randomMobile(), sendCode: {} };
+      await api(headers).set(userId, body).expect(200);
+      await api(headers).set(userId, body).expect(200);
+      await api(headers)
+        .set(userId, { ...body, phone: randomMobile() })
+        .expect(422);
+      const after = await counted();
+      expect(after.map((n, i) => n - before[i])).toEqual([1, 1, 1]);
+    });
+
+    it('answers the 422 /openapi.json documents, and documents the header on the three routes', async () => {
+      const doc = (await t.http().get('/openapi.json').expect(200)).body;
+      const setPhone = doc.paths['/v2/users/{userId}/phone'].post;
+      const { userId } = await createHuman(t, { orgId });
+      const headers = key();
+      await api(headers).set(userId, { phone: randomMobile(), sendCode: {} }).expect(200);
+      const reused = await api(headers).set(userId, { phone: randomMobile(), sendCode: {} }).expect(422);
+      expect(reused.body).toEqual(
+        setPhone.responses['422'].content['application/json'].examples.idempotencyKeyReused.value,
+      );
+      const routes = [setPhone, doc.paths['/v2/users/{userId}/phone/resend'].post, doc.paths['/v2/users/human'].post];
+      for (const route of routes) {
+        expect(route.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
+      }
     });
 
     it('an empty key or one with a control character is 400', async () => {

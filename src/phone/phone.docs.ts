@@ -2,6 +2,7 @@ import { applyDecorators } from '@nestjs/common';
 import { OmitType } from '@nestjs/swagger';
 import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError, RequestBody } from '../common/docs/api-rpc.decorator';
 import { RETRY_INFO_TYPE } from '../common/errors/app-error';
+import { IDEMPOTENCY_HEADER, withIdempotencyErrors } from '../common/docs/idempotency.docs';
 import {
   RemovePhoneResponseDto,
   ResendPhoneCodeResponseDto,
@@ -95,9 +96,9 @@ export const PhoneDocs = {
         isVerified: { phone: '+41791234567', isVerified: true },
       },
       userIdParam: true,
-      headers: [CAPTCHA_HEADER],
+      headers: [CAPTCHA_HEADER, IDEMPOTENCY_HEADER],
       example: { details: DETAILS_EXAMPLE, verificationCode: '123456' },
-      errors: [
+      errors: withIdempotencyErrors('SetPhone', [
         validation({
           invalidNumber: { code: 3, id: 'PHONE-so0wa', text: 'Phone is invalid' },
           notChanged: { code: 9, id: 'COMMAND-Uch5e', text: 'Phone not changed' },
@@ -107,7 +108,7 @@ export const PhoneDocs = {
         vetoed,
         notFound,
         rateLimited({ sendHookRateLimited: hookRateLimited }),
-      ],
+      ]),
     }),
   resendPhoneCode: () =>
     ApiRpc({
@@ -119,15 +120,15 @@ export const PhoneDocs = {
       body: ResendPhoneCodeBody,
       bodyExamples: { sendCode: { sendCode: {} }, returnCode: { returnCode: {} } },
       userIdParam: true,
-      headers: [CAPTCHA_HEADER],
+      headers: [CAPTCHA_HEADER, IDEMPOTENCY_HEADER],
       example: { details: DETAILS_EXAMPLE, verificationCode: '654321' },
-      errors: [
+      errors: withIdempotencyErrors('ResendPhoneCode', [
         validation({ codeEmpty: { code: 9, id: 'PHONE-5xrra88eq8', text: 'Code is empty' }, captchaRequired }),
         COMMON_ERRORS.unauthenticated,
         vetoed,
         notFound,
         rateLimited({ sendHookRateLimited: hookRateLimited }),
-      ],
+      ]),
     }),
   verifyPhone: () =>
     ApiRpc({

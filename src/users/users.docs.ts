@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_HEADER, withIdempotencyErrors } from '../common/docs/idempotency.docs';
 import { OmitType } from '@nestjs/swagger';
 import { ApiRpc, COMMON_ERRORS, DETAILS_EXAMPLE, DocError } from '../common/docs/api-rpc.decorator';
 import { AddHumanUserDto } from './dto/add-human-user.dto';
@@ -87,8 +88,9 @@ export const UserDocs = {
           phone: { phone: '+41791234567', isVerified: true },
         },
       },
+      headers: [IDEMPOTENCY_HEADER],
       example: { userId: '69629026806489455', details: DETAILS_EXAMPLE, phoneCode: '123456' },
-      errors: [invalid, ...std, orgNotFound, conflict],
+      errors: withIdempotencyErrors('AddHumanUser', [invalid, ...std, orgNotFound, conflict]),
     }),
   createUser: () =>
     ApiRpc({

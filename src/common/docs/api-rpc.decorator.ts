@@ -43,7 +43,7 @@ export const ERROR_HEADERS: Partial<Record<number, HeadersObject>> = {
 
 /** An error response of the route: HTTP status, and examples keyed by name. */
 export interface DocError {
-  status: 400 | 401 | 403 | 404 | 409 | 429 | 503;
+  status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 503;
   description: string;
   examples: Record<string, { code: number; id: string; text: string; extra?: object[] }>;
 }

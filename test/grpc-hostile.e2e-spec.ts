@@ -191,8 +191,8 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
     it.each([
       ['x-user-agent', 'grpc-web-javascript/0.1\tevil'],
       ['x-user-agent', 'caf\u00e9'],
-      ['x-request-id', 'id\twith-tab'],
-      ['x-request-id', '\u00ff'.repeat(10)],
+      ['idempotency-key', 'key\twith-tab'],
+      ['x-captcha-token', '\u00ff'.repeat(10)],
     ])('%s %j is INVALID_ARGUMENT naming the header', async (header, value) => {
       const answer = await rawGrpcWeb(agent, httpPort(t), GET_USER, getUser, {
         ...bearer(t.adminToken),
@@ -208,6 +208,18 @@ describe.each(DATABASES)('hostile gRPC and gRPC-web calls (%s)', (db) => {
       ]);
       await webStillServes(answer.socket);
     });
+
+    it.each([['id\twith-tab'], ['\u00ff'.repeat(10)]])(
+      'an x-request-id %j is replaced by a new id, as over REST: the call is answered',
+      async (value) => {
+        const answer = await rawGrpcWeb(agent, httpPort(t), GET_USER, getUser, {
+          ...bearer(t.adminToken),
+          'x-request-id': value,
+        });
+        expect(answer).toMatchObject({ code: 0, messages: [expect.any(Buffer)] });
+        await webStillServes(answer.socket);
+      },
+    );
 
     it.each([
       ['a tab after Bearer', (token: string) => `Bearer\t${token}`],

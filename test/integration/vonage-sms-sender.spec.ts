@@ -336,13 +336,14 @@ describe(VonageReceiptParser.name, () => {
     throw new Error('expected a ReceiptRejected');
   };
 
-  it('reads a signed GET receipt', () => {
+  it('reads a signed GET receipt, with the price Vonage charged (micro-units of the account currency)', () => {
     expect(parser().parse(get(receipt()))).toEqual([
       {
         provider: 'vonage',
         providerMessageId: '0A0000000123ABCD1',
         status: 'delivered',
         at: new Date('2026-12-01T12:00:00Z'),
+        price: { micros: 33300 },
       },
     ]);
   });

@@ -5,7 +5,15 @@ import type { Tx } from './transactions';
 import type { FakeUsers } from './users';
 
 type Used =
-  'findUserAndCode' | 'findByUser' | 'replace' | 'removeForUser' | 'claimAttempt' | 'releaseAttempt' | 'consume';
+  | 'findUserAndCode'
+  | 'findByUser'
+  | 'replace'
+  | 'removeForUser'
+  | 'claimAttempt'
+  | 'releaseAttempt'
+  | 'consume'
+  | 'recordVerification'
+  | 'exhaustAttempts';
 
 /**
  * The phone_codes table in memory, one row per user. Attempts and consumption are conditional
@@ -85,6 +93,18 @@ export class FakePhoneCodes implements Pick<PhoneCodesRepository, Used> {
     const row = this.byId(codeId);
     if (!row || row.consumedAt) throw new Error('consumed already (the SQL fails the statement)');
     row.consumedAt = at;
+  }
+
+  async recordVerification(_tx: Tx, codeId: string, verificationId: string): Promise<void> {
+    this.writes.push('record verification');
+    const row = this.byId(codeId);
+    if (row) row.verificationId = verificationId;
+  }
+
+  async exhaustAttempts(_tx: Tx, codeId: string, maxAttempts: number): Promise<void> {
+    this.writes.push('exhaust attempts');
+    const row = this.byId(codeId);
+    if (row) row.attempts = maxAttempts;
   }
 
   private byId(codeId: string): PhoneCodeEntity | undefined {

@@ -1,3 +1,4 @@
+import type { DelegatedVerifier } from '../../../src/phone/verify/delegated-verifier';
 import { channelWorkflow } from './channels';
 import { type Role } from '../../../src/common/auth/caller';
 import { CallerRef } from '../../../src/common/auth/caller-ref';
@@ -42,7 +43,7 @@ import { idempotentRequests } from './idempotent-requests';
 import { FakeUsers } from './users';
 
 /** The phone use-cases wired to in-memory fakes, with the fakes to arrange and inspect them by. */
-export function phoneUseCases(env: Record<string, string> = {}) {
+export function phoneUseCases(env: Record<string, string> = {}, delegated?: DelegatedVerifier) {
   const config = unitConfig(env);
   const fraud = new InMemorySmsFraudStore();
   const tx = new FakeTransactions();
@@ -101,7 +102,7 @@ export function phoneUseCases(env: Record<string, string> = {}) {
     metrics,
     presend,
   );
-  const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics, logger);
+  const verifier = new PhoneVerifier(context, usersRepo, eventsRepo, checker, limits, metrics, logger, delegated);
   const idempotent = idempotentRequests(mac, clock);
   const service = new PhoneVerificationService(
     changes,

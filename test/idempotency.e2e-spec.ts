@@ -1,6 +1,9 @@
 import type { JsonObject } from '@bufbuild/protobuf';
 import { randomUUID } from 'node:crypto';
+import { fingerprintOf, scopeOf } from '../src/phone/idempotency/idempotency-rules';
 import { IdempotentRequestEntity } from '../src/phone/idempotency/idempotent-request.entity';
+import { PersonalAccessTokenEntity } from '../src/users/entities/personal-access-token.entity';
+import { hashToken } from '../src/users/token.service';
 import { RetentionSweeper } from '../src/phone/retention/retention-sweeper';
 import { createHuman, createMachineWithToken, createOrg, randomMobile } from './support/factories';
 import { outboxCount } from './support/outbox';
@@ -281,6 +284,28 @@ describe.each(DATABASES)('idempotent sends (%s)', (db: Db) => {
       for (const route of routes) {
         expect(route.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
       }
+    });
+
+    it('a claim another instance holds unanswered (or left by a crash) is 409 ABORTED after the wait, and sends nothing', async () => {
+      const { userId } = await createHuman(t, { orgId });
+      const admin = await dataSourceOf(t)
+        .getRepository(PersonalAccessTokenEntity)
+        .findOneByOrFail({ tokenHash: hashToken(t.adminToken) });
+      const headers = key();
+      const phone = randomMobile();
+      const now = t.clock.now();
+      await rows().insert({
+        id: scopeOf(admin.userId, 'SetPhone', headers['idempotency-key']),
+        fingerprint: fingerprintOf({ userId, phone, verification: { kind: 'send' } }),
+        answer: null,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + DAY),
+      });
+      const res = await api(headers).set(userId, { phone, sendCode: {} });
+      const text = 'A request with this Idempotency-Key is still in progress: retry it later';
+      expect([res.status, res.headers['retry-after'], res.body.message]).toEqual([409, '5', `${text} (IDEM-b1sy)`]);
+      expect(res.body.details).toContainEqual(expect.objectContaining({ reason: 'IDEMPOTENCY_IN_PROGRESS' }));
+      expect(await outboxCount(t, userId)).toBe(0);
     });
 
     it('an empty key or one with a control character is 400', async () => {

@@ -29,6 +29,7 @@ const swiss = () => `+4179${String(randomInt(10_000_000)).padStart(7, '0')}`;
 class ScriptedSender extends SmsSender {
   readonly messages: SmsMessage[] = [];
   readonly failing = new Set<string>();
+  readonly retrying = new Set<string>();
 
   constructor(readonly name: string) {
     super();
@@ -37,6 +38,7 @@ class ScriptedSender extends SmsSender {
   async send(message: SmsMessage): Promise<SmsAccepted> {
     this.messages.push(message);
     if (this.failing.has(message.to)) throw new SmsDeliveryError(`${this.name}: number not reachable`, false);
+    if (this.retrying.has(message.to)) throw new SmsDeliveryError(`${this.name}: busy`, true);
     return { provider: this.name };
   }
 
@@ -52,6 +54,9 @@ class ScriptedSender extends SmsSender {
  */
 describe.each(DATABASES)('channel workflow (%s)', (db) => {
   const webhook = new FakeHttpServer();
+  /** the risk hook (SEND_HOOK_URL): allows, naming `hookChannel` when a test sets it */
+  const hook = new FakeHttpServer();
+  let hookChannel: Channel | undefined;
   const whatsapp = new ScriptedSender('fake-whatsapp');
   const voice = new ScriptedSender('fake-voice');
   let t: TestApp;
@@ -89,6 +94,8 @@ describe.each(DATABASES)('channel workflow (%s)', (db) => {
 
   beforeAll(async () => {
     await webhook.start();
+    await hook.start();
+    hook.handler = () => ({ status: 200, body: JSON.stringify({ action: 'allow', channel: hookChannel ?? null }) });
     const senders = (sms: SmsSender) => new FakeChannelSenders({ sms, whatsapp, voice });
     t = await startApp(
       db,
@@ -101,6 +108,8 @@ describe.each(DATABASES)('channel workflow (%s)', (db) => {
         CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=sms,voice;CH=whatsapp,voice,sms;*=sms',
         CHANNEL_STEP_TIMEOUT: '60s',
         CHANNEL_MAX_FALLBACKS: '1',
+        SEND_HOOK_URL: `${hook.url}/send`,
+        SEND_HOOK_SECRET: SIGNING_KEY,
         METRICS_PORT: String(await freePort()),
       },
       undefined,
@@ -110,7 +119,11 @@ describe.each(DATABASES)('channel workflow (%s)', (db) => {
   afterAll(async () => {
     await t?.close();
     await webhook.close();
+    await hook.close();
   }, 60_000);
+  afterEach(() => {
+    hookChannel = undefined;
+  });
 
   it('an Indian number gets its code by WhatsApp first, with the language and no SMS text; the answer is as ever', async () => {
     const before = await scrape(t);
@@ -227,6 +240,27 @@ describe.each(DATABASES)('channel workflow (%s)', (db) => {
     await drained();
     expect(voice.to(phone)).toEqual([]);
     expect(await outboxRow(t, userId)).toMatchObject({ channel: 'sms', deliveryStatus: 'delivered', stepDueAt: null });
+  });
+
+  it('a step that fails for now is retried on its channel, and waits in the outbox under it', async () => {
+    const phone = indian();
+    whatsapp.retrying.add(phone);
+    const { userId } = await setPhone(phone);
+    expect(await outboxRow(t, userId)).toMatchObject({ channel: 'whatsapp', status: 'pending', attempts: 1 });
+    expect(valueOf(await scrape(t), 'pv_outbox_channel_depth', { channel: 'whatsapp' })).toBeGreaterThanOrEqual(1);
+    expect(smsTo(phone)).toEqual([]);
+    // verified meanwhile (the code reached the user): the workflow ends
+    await phoneApi(t).verify(userId, whatsapp.to(phone)[0].code).expect(200);
+    whatsapp.retrying.delete(phone);
+  });
+
+  it("the risk hook's channel goes first, then the route's others", async () => {
+    const phone = german();
+    hookChannel = 'voice';
+    const { userId } = await setPhone(phone);
+    expect(voice.to(phone)).toHaveLength(1);
+    expect(smsTo(phone)).toEqual([]);
+    expect(await outboxRow(t, userId)).toMatchObject({ channel: 'voice', channels: 'voice,sms', step: 0 });
   });
 
   it('CHANNEL_MAX_FALLBACKS holds: WhatsApp then voice failing for good is the end, no SMS', async () => {

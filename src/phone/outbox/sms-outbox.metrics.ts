@@ -5,11 +5,13 @@ import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Metrics } from '../../common/metrics/metrics';
+import { CHANNELS } from '../sms/channels';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 
 interface Reading {
   depth: number;
   oldestDueAgeSeconds: number;
+  byChannel: Map<string, number>;
 }
 
 /**
@@ -40,6 +42,16 @@ export class SmsOutboxMetrics {
       },
     });
     new Gauge({
+      name: 'pv_outbox_channel_depth',
+      help: 'Codes waiting in the outbox by the channel of their current step (sms, whatsapp, voice)',
+      labelNames: ['channel'],
+      registers: [metrics.registry],
+      async collect() {
+        const backlog = await read();
+        for (const channel of CHANNELS) this.set({ channel }, backlog ? (backlog.byChannel.get(channel) ?? 0) : NaN);
+      },
+    });
+    new Gauge({
       name: 'pv_sms_outbox_oldest_due_age_seconds',
       help: 'How long the oldest due SMS of the outbox has been due (0 when none is)',
       registers: [metrics.registry],
@@ -59,10 +71,10 @@ export class SmsOutboxMetrics {
   private async query(): Promise<Reading | undefined> {
     const now = this.clock.now();
     try {
-      const { depth, oldestDueAt } = await this.outbox.backlog(now);
+      const { depth, oldestDueAt, byChannel } = await this.outbox.backlog(now);
       this.broken = false;
       const ageMs = oldestDueAt ? Math.max(0, now.getTime() - oldestDueAt.getTime()) : 0;
-      return { depth, oldestDueAgeSeconds: ageMs / 1000 };
+      return { depth, oldestDueAgeSeconds: ageMs / 1000, byChannel };
     } catch (error) {
       // a database outage is logged by DependencyOutages, once; anything else is a bug, logged once until a scrape succeeds
       const fault = databaseFault(error);

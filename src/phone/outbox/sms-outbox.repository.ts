@@ -204,18 +204,26 @@ export class SmsOutboxRepository extends SqlRepository {
   }
 
   /**
-   * For the metrics: messages waiting (pending, due or not, in flight included) and the earliest
-   * time one of them was due by `now`. One read of the index the claims use, outside a transaction.
+   * For the metrics: messages waiting (pending, due or not, in flight included), by channel (an old
+   * release's rows: sms), and the earliest time one of them was due by `now`. One read of the index
+   * the claims use, outside a transaction.
    */
-  async backlog(now: Date): Promise<{ depth: number; oldestDueAt: Date | null }> {
-    const [row] = await this.db.rows<{ depth: string | number; oldest: string | number | null }>(
+  async backlog(now: Date): Promise<{ depth: number; oldestDueAt: Date | null; byChannel: Map<string, number> }> {
+    const rows = await this.db.rows<{ channel: string | null; depth: string | number; oldest: string | number | null }>(
       undefined,
-      'SELECT COUNT(*) AS depth, MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest ' +
-        'FROM sms_outbox WHERE status = $2',
+      'SELECT channel, COUNT(*) AS depth, MIN(CASE WHEN next_attempt_at <= $1 THEN next_attempt_at END) AS oldest ' +
+        'FROM sms_outbox WHERE status = $2 GROUP BY channel',
       [now.getTime(), 'pending'],
     );
-    const oldest = row?.oldest ?? null;
-    return { depth: Number(row?.depth ?? 0), oldestDueAt: oldest === null ? null : new Date(Number(oldest)) };
+    const byChannel = new Map<string, number>();
+    let oldest: number | null = null;
+    for (const row of rows) {
+      const channel = row.channel ?? 'sms';
+      byChannel.set(channel, (byChannel.get(channel) ?? 0) + Number(row.depth));
+      if (row.oldest !== null && (oldest === null || Number(row.oldest) < oldest)) oldest = Number(row.oldest);
+    }
+    const depth = [...byChannel.values()].reduce((sum, n) => sum + n, 0);
+    return { depth, oldestDueAt: oldest === null ? null : new Date(oldest), byChannel };
   }
 
   async retryLater(tx: Tx, row: SmsOutboxEntity, next: Date, lastError: string): Promise<void> {

@@ -1,0 +1,174 @@
+import { createHash, createHmac, generateKeyPairSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
+import { createHuman } from './support/factories';
+import { FakeHttpServer } from './support/fake-http';
+import { FakeMeta, FakeVonageVoice } from './support/fake-channels';
+import { phoneApi } from './support/phone-api';
+import { DATABASES, startApp, TestApp } from './support/test-app';
+import { until } from './support/wait';
+
+jest.setTimeout(30_000);
+
+const indian = () => `+919${String(randomInt(100_000_000)).padStart(9, '0')}`;
+const german = () => `+49151${String(randomInt(100_000_000)).padStart(8, '0')}`;
+
+/**
+ * The channel workflow with the real WhatsApp and voice senders: Meta's and Vonage's APIs are local
+ * fakes, SMS goes to a webhook. India is routed WhatsApp first, Germany voice first; a code reaches
+ * the fake API, is read from it and verifies; Meta's signed `failed` status moves the code to SMS.
+ */
+describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (%s)', (db) => {
+  const TOKEN = `EAAG${randomBytes(24).toString('hex')}`;
+  const APP_SECRET = randomBytes(16).toString('hex');
+  const APPLICATION = randomUUID();
+  const SIGNATURE_SECRET = randomBytes(16).toString('hex');
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const meta = new FakeMeta('v21.0', '106540352242922', TOKEN);
+  const vonage = new FakeVonageVoice(APPLICATION, keys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const webhook = new FakeHttpServer();
+  const dir = mkdtempSync(join(tmpdir(), 'pv-channels-'));
+  let t: TestApp;
+
+  const drained = async () => {
+    const worker = t.app.get(SmsOutboxWorker);
+    worker.kick();
+    await worker.idle();
+  };
+  async function setPhone(phone: string, language: string): Promise<string> {
+    const { userId } = await createHuman(t, { preferredLanguage: language });
+    await phoneApi(t).set(userId, { phone, sendCode: {} }).expect(200);
+    await drained();
+    return userId;
+  }
+
+  beforeAll(async () => {
+    const keyFile = join(dir, 'private.key');
+    writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    await Promise.all([meta.start(), vonage.start(), webhook.start()]);
+    t = await startApp(db, {
+      SMS_PROVIDER: 'webhook',
+      SMS_WEBHOOK_URL: `${webhook.url}/sms`,
+      SMS_POLL_INTERVAL: '50ms',
+      SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
+      CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=voice,sms;*=sms',
+      WHATSAPP_PROVIDER: 'meta',
+      META_GRAPH_BASE_URL: meta.url,
+      META_PHONE_NUMBER_ID: '106540352242922',
+      META_ACCESS_TOKEN: TOKEN,
+      META_APP_SECRET: APP_SECRET,
+      META_TEMPLATE_NAME: 'verify_code',
+      VOICE_PROVIDER: 'vonage',
+      VONAGE_VOICE_BASE_URL: vonage.url,
+      VONAGE_APPLICATION_ID: APPLICATION,
+      VONAGE_PRIVATE_KEY_FILE: keyFile,
+      VONAGE_VOICE_FROM: '+15005550006',
+      VONAGE_SIGNATURE_SECRET: SIGNATURE_SECRET,
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await Promise.all([meta.close(), vonage.close(), webhook.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('sends an Indian number its code by WhatsApp through Meta, and the code verifies', async () => {
+    const phone = indian();
+    const userId = await setPhone(phone, 'en');
+    const sent = await until('the template at Meta', async () => meta.sent.find((s) => `+${s.to}` === phone));
+    const code = sent.template.components[0].parameters[0].text as string;
+    expect(sent.template.components[1]).toEqual({
+      type: 'button',
+      sub_type: 'url',
+      index: '0',
+      parameters: [{ type: 'text', text: code }],
+    });
+    expect(webhook.requests.filter((r) => r.json.to === phone)).toEqual([]);
+    await phoneApi(t).verify(userId, code).expect(200);
+  });
+
+  it('calls a German number through Vonage, reading the code in German, and the code verifies', async () => {
+    const phone = german();
+    const userId = await setPhone(phone, 'de');
+    const call = await until('the call at Vonage', async () =>
+      vonage.calls.find((c) => `+${c.body.to[0].number}` === phone),
+    );
+    const talk = call.body.ncco[0] as { text: string; language: string };
+    expect(talk.language).toBe('de-DE');
+    const code = /lautet ([0-9, ]+)\.$/.exec(talk.text)![1].split(', ').join('');
+    await phoneApi(t).verify(userId, code).expect(200);
+  });
+
+  it("moves the code to SMS when Meta's signed status says the WhatsApp message failed", async () => {
+    const phone = indian();
+    await setPhone(phone, 'en');
+    const sent = await until('the template at Meta', async () => meta.sent.find((s) => `+${s.to}` === phone));
+    const code = sent.template.components[0].parameters[0].text as string;
+    const status = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '1',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                statuses: [
+                  {
+                    id: sent.id,
+                    status: 'failed',
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    errors: [{ code: 131026 }],
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    await t
+      .http()
+      .post('/v2/sms/receipts/meta')
+      .set('Content-Type', 'application/json')
+      .set('X-Hub-Signature-256', `sha256=${createHmac('sha256', APP_SECRET).update(status).digest('hex')}`)
+      .send(status)
+      .expect(200);
+    await drained();
+    const sms = await until('the SMS after the fallback', async () =>
+      webhook.requests.find((r) => r.json.to === phone),
+    );
+    expect(sms.json.code).toBe(code);
+  });
+
+  it("moves the code to SMS when Vonage's signed event says the call was not answered", async () => {
+    const phone = german();
+    await setPhone(phone, 'de');
+    const call = await until('the call at Vonage', async () =>
+      vonage.calls.find((c) => `+${c.body.to[0].number}` === phone),
+    );
+    const event = JSON.stringify({ uuid: call.uuid, status: 'unanswered', timestamp: new Date().toISOString() });
+    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const header = b64({ alg: 'HS256', typ: 'JWT' });
+    const payload = b64({
+      iat: Math.floor(Date.now() / 1000),
+      jti: randomUUID(),
+      payload_hash: createHash('sha256').update(event).digest('hex'),
+    });
+    const signature = createHmac('sha256', SIGNATURE_SECRET).update(`${header}.${payload}`).digest('base64url');
+    await t
+      .http()
+      .post('/v2/sms/receipts/vonage-voice')
+      .set('Content-Type', 'application/json')
+      .set('Authorization', `Bearer ${header}.${payload}.${signature}`)
+      .send(event)
+      .expect(200);
+    await drained();
+    const sms = await until('the SMS after the fallback', async () =>
+      webhook.requests.find((r) => r.json.to === phone),
+    );
+    expect(sms.json.text).toContain(sms.json.code);
+  });
+});

@@ -13,6 +13,7 @@ import { outboxRow } from './support/outbox';
 import { phoneApi } from './support/phone-api';
 import { Sample, scrape, valueOf } from './support/prometheus';
 import { DATABASES, freePort, startApp, TestApp } from './support/test-app';
+import { TRANSPORTS, transportCaller } from './support/transports';
 
 jest.setTimeout(30_000);
 
@@ -295,6 +296,24 @@ describe.each(DATABASES)('channel workflow (%s)', (db) => {
     expect(smsTo(phone)).toEqual([]);
     expect(await outboxRow(t, userId)).toMatchObject({ channel: 'whatsapp', sealedCode: null, stepDueAt: null });
   });
+
+  it.each(TRANSPORTS)(
+    'SetPhone and ResendPhoneCode over %s answer as ever (details only) while the code goes by WhatsApp',
+    async (transport) => {
+      const phone = indian();
+      const { userId } = await createHuman(t);
+      const caller = transportCaller(t, transport);
+      const set = await caller.call('UserService', 'SetPhone', { userId, phone, sendCode: {} }, t.adminToken);
+      const resent = await caller.call('UserService', 'ResendPhoneCode', { userId, sendCode: {} }, t.adminToken);
+      for (const answer of [set, resent]) {
+        expect(answer.ok).toBe(true);
+        if (answer.ok) expect(Object.keys(answer.response)).toEqual(['details']);
+      }
+      await drained();
+      expect(whatsapp.to(phone)).toHaveLength(2);
+      expect(smsTo(phone)).toEqual([]);
+    },
+  );
 
   it('ResendPhoneCode answers as ever and starts the workflow again with a new code', async () => {
     const phone = indian();

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { createHuman } from './support/factories';
 import { FakeHttpServer } from './support/fake-http';
-import { FakeMeta, FakeVonageVoice } from './support/fake-channels';
+import { FakeMeta, FakeTwilioApi, FakeVonageVoice } from './support/fake-channels';
 import { phoneApi } from './support/phone-api';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import { until } from './support/wait';
@@ -170,5 +170,69 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
       webhook.requests.find((r) => r.json.to === phone),
     );
     expect(sms.json.text).toContain(sms.json.code);
+  });
+});
+
+/** Twilio for both: WhatsApp without a Content SID sends the SMS text as its body; the call's TwiML reads the code. */
+describe.each(DATABASES)('Twilio WhatsApp and voice in the channel workflow (%s)', (db) => {
+  const SID = `AC${randomBytes(16).toString('hex')}`;
+  const TOKEN = randomBytes(16).toString('hex');
+  const twilio = new FakeTwilioApi(SID, TOKEN);
+  let t: TestApp;
+
+  const sentTo = (phone: string) =>
+    until(`Twilio's resource for ${phone}`, async () =>
+      twilio.created.find((c) => c.form.To === phone || c.form.To === `whatsapp:${phone}`),
+    );
+  async function setPhone(phone: string): Promise<string> {
+    const { userId } = await createHuman(t, { preferredLanguage: 'en' });
+    await phoneApi(t).set(userId, { phone, sendCode: {} }).expect(200);
+    const worker = t.app.get(SmsOutboxWorker);
+    worker.kick();
+    await worker.idle();
+    return userId;
+  }
+
+  beforeAll(async () => {
+    await twilio.start();
+    t = await startApp(db, {
+      SMS_POLL_INTERVAL: '50ms',
+      TWILIO_BASE_URL: twilio.url,
+      TWILIO_ACCOUNT_SID: SID,
+      TWILIO_AUTH_TOKEN: TOKEN,
+      CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=voice,sms;*=sms',
+      WHATSAPP_PROVIDER: 'twilio',
+      TWILIO_WHATSAPP_FROM: '+15005550006',
+      VOICE_PROVIDER: 'twilio',
+      TWILIO_VOICE_FROM: '+15005550007',
+      SMS_WEBOTP_DOMAIN: 'verify.example.com',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    await twilio.close();
+  }, 60_000);
+
+  it('sends the SMS text by WhatsApp when no template is configured, and the code verifies', async () => {
+    const phone = indian();
+    const userId = await setPhone(phone);
+    const sent = await sentTo(phone);
+    expect(sent.resource).toBe('Messages');
+    expect(sent.form.From).toBe('whatsapp:+15005550006');
+    const code = /^(\d+) is your code/.exec(sent.form.Body)![1];
+    expect(sent.form.Body).toBe(
+      `${code} is your code to verify your phone number. Do not share it with anyone.\n\n@verify.example.com #${code}`,
+    );
+    await phoneApi(t).verify(userId, code).expect(200);
+  });
+
+  it('calls with TwiML that reads the code twice, and the code verifies', async () => {
+    const phone = german();
+    const userId = await setPhone(phone);
+    const call = await sentTo(phone);
+    expect(call.resource).toBe('Calls');
+    const says = [...call.form.Twiml.matchAll(/<Say language="en-US">Your verification code is ([0-9, ]+)\.<\/Say>/g)];
+    expect(says).toHaveLength(2);
+    await phoneApi(t).verify(userId, says[0][1].split(', ').join('')).expect(200);
   });
 });

@@ -161,7 +161,7 @@ import { ChannelStepTimeouts } from './outbox/channel-step-timeouts';
     },
     {
       provide: ChannelSenders,
-      inject: [SmsSender, SmsSettings, CodeSettings, Clock, PhoneMetrics],
+      inject: [SmsSender, SmsSettings, CodeSettings, Clock, PhoneMetrics, SmsText],
       useFactory: createChannelSenders,
     },
   ],

@@ -151,10 +151,13 @@ describe('TwilioSmsSender as the WhatsApp sender against a fake Twilio', () => {
     });
   });
 
-  it('sends the text as the body when no Content SID is configured', async () => {
+  it('sends the text as the body when no Content SID is configured, rendering one for a message without', async () => {
     await sender({ whatsapp: {} }).send(smsMessage());
+    const text = (message: { code: string; language?: string }) => `${message.code} (${message.language})`;
+    await sender({ whatsapp: { text } }).send(smsMessage({ text: '', language: 'de' }));
     expect(fake.created[0].form).toMatchObject({ To: 'whatsapp:+41791234567', Body: smsMessage().text });
     expect(fake.created[0].form.ContentSid).toBeUndefined();
+    expect(fake.created[1].form.Body).toBe(`${CODE} (de)`);
   });
 
   it.each([

@@ -9,6 +9,7 @@ import { receiptUrl } from './delivery-receipt';
 import { MeasuredSmsSender } from './measured-sms-sender';
 import { MetaWhatsAppSender } from './meta-whatsapp-sender';
 import { SmsSender } from './sms-sender';
+import type { SmsText } from './sms-text';
 import type { SmsSettings } from './sms.settings';
 import { TwilioCallSender } from './twilio-call-sender';
 import { TwilioSmsSender } from './twilio-sms-sender';
@@ -35,7 +36,8 @@ export class ConfiguredChannelSenders extends ChannelSenders {
 const receiptsOf = (sms: SmsSettings, provider: string) =>
   sms.receiptsBaseUrl ? receiptUrl(sms.receiptsBaseUrl, provider) : undefined;
 
-export function createWhatsAppSender(sms: SmsSettings): SmsSender | undefined {
+/** The WhatsApp sender; Twilio's sends the SMS text as the body when no Content SID is set. */
+export function createWhatsAppSender(sms: SmsSettings, smsText?: SmsText): SmsSender | undefined {
   const whatsapp = sms.whatsapp;
   if (whatsapp.provider === 'twilio') {
     return new TwilioSmsSender({
@@ -46,7 +48,10 @@ export function createWhatsAppSender(sms: SmsSettings): SmsSender | undefined {
       from: whatsapp.twilioFrom!,
       timeoutMs: sms.twilio.timeoutMs,
       statusCallbackUrl: receiptsOf(sms, 'twilio-whatsapp'),
-      whatsapp: { contentSids: whatsapp.contentSids() },
+      whatsapp: {
+        contentSids: whatsapp.contentSids(),
+        text: (message) => smsText?.render({ code: message.code, language: message.language }) ?? '',
+      },
     });
   }
   if (whatsapp.provider === 'meta') {
@@ -125,11 +130,12 @@ export async function createChannelSenders(
   codes: CodeSettings,
   clock: Clock,
   metrics: PhoneMetrics,
+  smsText: SmsText,
 ): Promise<ChannelSenders> {
   const measured = (sender: SmsSender | undefined) => sender && new MeasuredSmsSender(sender, metrics);
   return new ConfiguredChannelSenders(
     sms,
-    measured(createWhatsAppSender(settings)),
+    measured(createWhatsAppSender(settings, smsText)),
     measured(await createVoiceSender(settings, codes, clock)),
   );
 }

@@ -20,7 +20,14 @@ export interface TwilioSmsSenderOptions {
    * Sends by WhatsApp (`whatsapp:` addresses, from `from`): an approved template per language whose
    * variable 1 is the code (ContentSid, ContentVariables), or the text as the body when none is set.
    */
-  whatsapp?: { contentSids?: LanguageMap };
+  whatsapp?: TwilioWhatsAppOptions;
+}
+
+export interface TwilioWhatsAppOptions {
+  /** an approved template per language; without one, the text goes as the body */
+  contentSids?: LanguageMap;
+  /** the body for a message that comes without a text (the workflow renders none for WhatsApp) */
+  text?: (message: SmsMessage) => string;
 }
 
 /** Twilio's bounds of ValidityPeriod, in seconds. */
@@ -137,14 +144,14 @@ export class TwilioSmsSender extends SmsSender {
   }
 
   /** A WhatsApp sender is a number of its own: a country's SMS sender id does not apply. */
-  private whatsappForm(message: SmsMessage, whatsapp: { contentSids?: LanguageMap }): URLSearchParams {
+  private whatsappForm(message: SmsMessage, whatsapp: TwilioWhatsAppOptions): URLSearchParams {
     const form = new URLSearchParams({ To: `whatsapp:${message.to}`, From: `whatsapp:${this.options.from}` });
     const contentSid = whatsapp.contentSids && forLanguage(whatsapp.contentSids, message.language);
     if (contentSid) {
       form.set('ContentSid', contentSid);
       form.set('ContentVariables', JSON.stringify({ 1: message.code }));
     } else {
-      form.set('Body', message.text);
+      form.set('Body', message.text || (whatsapp.text?.(message) ?? ''));
     }
     return form;
   }

@@ -13,7 +13,7 @@ import { SmsOutboxEntity } from './sms-outbox.entity';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 import { SmsRetryPolicy } from './sms-retry-policy';
 import { channelOf } from '../channels/channel-routes';
-import { ChannelSteps, StepMove } from './channel-steps';
+import type { StepMove } from './channel-steps';
 
 /** What applying a message's waiting receipts did. */
 export type ReceiptOutcome = 'none' | 'waiting' | 'updated' | 'delivered' | 'retry' | 'fallback' | 'failed';
@@ -41,7 +41,6 @@ export class SmsReceiptApplier {
     private readonly metrics: PhoneMetrics,
     private readonly logger: AppLogger,
     private readonly spend: SmsSpendGuard,
-    private readonly steps: ChannelSteps,
   ) {
     logger.setContext(SmsReceiptApplier.name);
   }
@@ -99,7 +98,7 @@ export class SmsReceiptApplier {
         const reason = `${provider}: ${status}${errorCode ? ` (${errorCode})` : ''}`;
         const current = await this.policy.stillCurrent(tx, row, user, now);
         Object.assign(fields, { failedProviders: failedProviders.join(','), lastError: reason });
-        move = current ? this.steps.move(row, 'undelivered', now, `${channel}: ${reason}`) : undefined;
+        move = current ? this.policy.nextStep(row, 'undelivered', now, `${channel}: ${reason}`) : undefined;
         if (current && channel === 'sms' && this.policy.mayRetryAfter(provider, failedProviders, row.recipient)) {
           move = undefined;
           // through the providers that have not failed it (SmsMessage.skipProviders), now
@@ -133,7 +132,7 @@ export class SmsReceiptApplier {
     if (!result) return 'none';
     const { outcome, row } = result;
     if (result.status) this.metrics.channelReceipt(channelOf(row), result.status);
-    if (result.move) this.steps.moved(row, result.move);
+    if (result.move) this.policy.moved(row, result.move);
     if (outcome === 'delivered') this.metrics.delivered(provider);
     if (outcome === 'failed') this.metrics.undelivered(provider);
     if (outcome === 'retry' || outcome === 'failed') {

@@ -70,6 +70,20 @@ describe('WhatsApp and voice settings', () => {
     ]);
   });
 
+  it("wants SMS_SEND_LEASE above the channel provider's timeout plus 5s", () => {
+    const meta = {
+      WHATSAPP_PROVIDER: 'meta',
+      META_PHONE_NUMBER_ID: '106540352242922',
+      META_ACCESS_TOKEN: 'EAAG'.padEnd(40, 'x'),
+      META_TEMPLATE_NAME: 'verify_code',
+    };
+    expect(problemsOf({ ...meta, META_TIMEOUT: '55s' })).toEqual([]);
+    expect(problemsOf({ ...meta, META_TIMEOUT: '56s' })).toEqual([
+      "SMS_SEND_LEASE: must exceed the WhatsApp and voice providers' timeouts plus 5s (61s)",
+    ]);
+    expect(problemsOf({ ...meta, META_TIMEOUT: '56s', SMS_SEND_LEASE: '2m' })).toEqual([]);
+  });
+
   it('refuses an unknown provider and an http:// Meta URL in production', () => {
     expect(problemsOf({ WHATSAPP_PROVIDER: 'signal' })).toEqual([
       'WHATSAPP_PROVIDER: WHATSAPP_PROVIDER must be twilio or meta',

@@ -3,12 +3,8 @@ import { deliveryFailure, smsMessage } from '../support/sms-messages';
 import { createServer, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { ManualClock } from '../support/fakes/clock';
-import {
-  isRetryableTwilioFailure,
-  TwilioSmsSender,
-  TwilioSmsSenderOptions,
-  validityPeriod,
-} from '../../src/phone/sms/twilio-sms-sender';
+import { isRetryableTwilioFailure } from '../../src/phone/sms/twilio-client';
+import { TwilioSmsSender, TwilioSmsSenderOptions, validityPeriod } from '../../src/phone/sms/twilio-sms-sender';
 
 const SID = 'AC0123456789abcdef0123456789abcdef';
 const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f';

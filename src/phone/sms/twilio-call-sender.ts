@@ -1,16 +1,10 @@
 import { SpokenText, VoiceTexts } from './channel-texts';
-import { discardBody, postWithTimeout } from './http-delivery';
 import { SmsAccepted, SmsMessage, SmsSender } from './sms-sender';
-import { twilioFailure } from './twilio-sms-sender';
+import { readTwilioSid, TwilioAccount, twilioAccountUrl, TwilioClient, twilioFailure } from './twilio-client';
 
-export interface TwilioCallSenderOptions {
-  /** https://api.twilio.com, or a local fake in tests. */
-  baseUrl: string;
-  accountSid: string;
-  authToken: string;
+export interface TwilioCallSenderOptions extends TwilioAccount {
   /** the Twilio number that calls */
   from: string;
-  timeoutMs: number;
   /** Where Twilio posts the call's status changes (StatusCallback); none requested when unset. */
   statusCallbackUrl?: string;
 }
@@ -40,16 +34,15 @@ export function twiml({ text, language }: SpokenText): string {
 export class TwilioCallSender extends SmsSender {
   readonly name = 'twilio-voice';
   private readonly url: string;
-  private readonly authorization: string;
+  private readonly client: TwilioClient;
 
   constructor(
     private readonly options: TwilioCallSenderOptions,
     private readonly texts: VoiceTexts,
   ) {
     super();
-    const base = options.baseUrl.replace(/\/+$/, '');
-    this.url = `${base}/2010-04-01/Accounts/${encodeURIComponent(options.accountSid)}/Calls.json`;
-    this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+    this.url = twilioAccountUrl(options, 'Calls');
+    this.client = new TwilioClient(this.name, options);
   }
 
   async send(message: SmsMessage): Promise<SmsAccepted> {
@@ -65,34 +58,12 @@ export class TwilioCallSender extends SmsSender {
       // the final status only (completed, busy, no-answer, failed, canceled): that is what a receipt says
       form.set('StatusCallbackEvent', 'completed');
     }
-    const response = await postWithTimeout(
-      this.name,
-      this.url,
-      {
-        headers: {
-          Authorization: this.authorization,
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Accept: 'application/json',
-        },
-        body: form.toString(),
-      },
-      this.options.timeoutMs,
-    );
+    const response = await this.client.post(this.url, form);
     if (response.status >= 200 && response.status < 300) {
-      const sid = await readSid(response);
+      // a body that cannot be read costs only the receipts, never a second call
+      const sid = await readTwilioSid(response, CALL_SID);
       return sid ? { provider: this.name, providerMessageId: sid } : { provider: this.name };
     }
     throw await twilioFailure(response, message.code);
-  }
-}
-
-/** The accepted Call's sid, or undefined (a body that cannot be read costs only the receipts, never a second call). */
-async function readSid(response: Response): Promise<string | undefined> {
-  try {
-    const sid = (JSON.parse(await response.text()) as { sid?: unknown } | null)?.sid;
-    return typeof sid === 'string' && CALL_SID.test(sid) ? sid : undefined;
-  } catch {
-    await discardBody(response);
-    return undefined;
   }
 }

@@ -1,16 +1,11 @@
-import { discardBody, isRetryableStatus, postWithTimeout } from '../sms/http-delivery';
+import { isRetryableStatus } from '../sms/http-delivery';
 import { SmsDeliveryError, SmsErrorCode } from '../sms/sms-sender';
-import { twilioErrorCode } from '../sms/twilio-sms-sender';
+import { readTwilioJson, TwilioAccount, TwilioClient, twilioErrorCode } from '../sms/twilio-client';
 import { DelegatedVerifier, VerifierAnswer, VerifierUnavailable } from './delegated-verifier';
 
-export interface TwilioVerifyOptions {
-  /** https://verify.twilio.com, or a local fake in tests */
-  baseUrl: string;
-  accountSid: string;
-  authToken: string;
+export interface TwilioVerifyOptions extends TwilioAccount {
   serviceSid: string;
   channel: 'sms' | 'call' | 'whatsapp';
-  timeoutMs: number;
 }
 
 /** Twilio's answer to a request: the status and, with a failure, its error document's code. */
@@ -70,12 +65,12 @@ const LOCALES = new Set(
 export class TwilioVerify extends DelegatedVerifier {
   readonly name = 'twilio-verify';
   private readonly service: string;
-  private readonly authorization: string;
+  private readonly client: TwilioClient;
 
   constructor(private readonly options: TwilioVerifyOptions) {
     super();
     this.service = `${options.baseUrl.replace(/\/+$/, '')}/v2/Services/${encodeURIComponent(options.serviceSid)}`;
-    this.authorization = `Basic ${Buffer.from(`${options.accountSid}:${options.authToken}`).toString('base64')}`;
+    this.client = new TwilioClient(this.name, options);
   }
 
   async start(to: string, language?: string): Promise<string> {
@@ -102,36 +97,20 @@ export class TwilioVerify extends DelegatedVerifier {
   }
 
   private async post(resource: string, form: URLSearchParams): Promise<TwilioAnswer> {
-    const response = await postWithTimeout(
-      this.name,
-      `${this.service}/${resource}`,
-      {
-        headers: {
-          Authorization: this.authorization,
-          'Content-Type': 'application/x-www-form-urlencoded',
-          Accept: 'application/json',
-        },
-        body: form.toString(),
-      },
-      this.options.timeoutMs,
-    );
+    const response = await this.client.post(`${this.service}/${resource}`, form);
     return { httpStatus: response.status, ...(await readBody(response)) };
   }
 }
 
 /** The fields of Twilio's JSON answer this client reads ({} when the body is not JSON or cannot be read). */
 async function readBody(response: Response): Promise<Omit<TwilioAnswer, 'httpStatus'>> {
-  try {
-    const parsed = JSON.parse(await response.text()) as Record<string, unknown> | null;
-    return {
-      code: typeof parsed?.code === 'number' ? parsed.code : undefined,
-      status: typeof parsed?.status === 'string' ? parsed.status : undefined,
-      sid: typeof parsed?.sid === 'string' && /^VE[0-9a-fA-F]{32}$/.test(parsed.sid) ? parsed.sid : undefined,
-    };
-  } catch {
-    await discardBody(response);
-    return {};
-  }
+  const parsed = await readTwilioJson(response);
+  if (!parsed) return {};
+  return {
+    code: typeof parsed.code === 'number' ? parsed.code : undefined,
+    status: typeof parsed.status === 'string' ? parsed.status : undefined,
+    sid: typeof parsed.sid === 'string' && /^VE[0-9a-fA-F]{32}$/.test(parsed.sid) ? parsed.sid : undefined,
+  };
 }
 
 function describe(what: string, answer: TwilioAnswer): string {

@@ -1,5 +1,4 @@
-import { DependencyError } from '../../common/errors/dependency-error';
-import { inSpan, KIND } from '../../common/tracing/tracing';
+import { postToDependency } from './dependency-post';
 import { CaptchaProvider, SITEVERIFY_URLS } from './pre-send.settings';
 
 export interface CaptchaOptions {
@@ -54,29 +53,13 @@ export class CaptchaVerifier {
     return { ok: true };
   }
 
-  private async post(form: URLSearchParams): Promise<SiteverifyAnswer> {
-    const { hostname, port, protocol } = new URL(this.url);
-    const attributes = {
-      'http.request.method': 'POST',
-      'server.address': hostname,
-      'server.port': Number(port) || (protocol === 'https:' ? 443 : 80),
-    };
-    try {
-      return await inSpan('POST', KIND.CLIENT, attributes, async () => {
-        const response = await fetch(this.url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-          body: form.toString(),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        if (response.status !== 200) throw new Error(`siteverify answered HTTP ${response.status}`);
-        const body = (await response.json()) as unknown;
-        if (typeof body !== 'object' || body === null) throw new Error('siteverify answered no JSON object');
-        return body as SiteverifyAnswer;
-      });
-    } catch (error) {
-      throw new DependencyError('captcha', error);
-    }
+  private post(form: URLSearchParams): Promise<SiteverifyAnswer> {
+    const init = { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: form.toString() };
+    return postToDependency('captcha', this.url, init, this.options.timeoutMs, async (response) => {
+      if (response.status !== 200) throw new Error(`siteverify answered HTTP ${response.status}`);
+      const body = (await response.json()) as unknown;
+      if (typeof body !== 'object' || body === null) throw new Error('siteverify answered no JSON object');
+      return body as SiteverifyAnswer;
+    });
   }
 }

@@ -1,8 +1,7 @@
 import { boundText } from '../../common/errors/bounded-text';
-import { DependencyError } from '../../common/errors/dependency-error';
-import { inSpan, KIND } from '../../common/tracing/tracing';
 import { Channel, CHANNELS } from '../sms/channels';
 import { SIGNATURE_HEADER, webhookSignature } from '../sms/webhook-sms-sender';
+import { postToDependency } from './dependency-post';
 
 /** What the hook is told about one send (docs/pre-send-checks.md): never the number, never a code. */
 export interface SendContext {
@@ -47,35 +46,20 @@ export class SendHook {
 
   async ask(context: SendContext, nowSeconds: number): Promise<HookAnswer> {
     const body = JSON.stringify(context);
-    const { hostname, port, protocol } = new URL(this.options.url);
-    const attributes = {
-      'http.request.method': 'POST',
-      'server.address': hostname,
-      'server.port': Number(port) || (protocol === 'https:' ? 443 : 80),
+    const headers = {
+      'Content-Type': 'application/json',
+      [SIGNATURE_HEADER]: `t=${nowSeconds},v1=${webhookSignature(this.options.secret, nowSeconds, body)}`,
     };
-    try {
-      return await inSpan('POST', KIND.CLIENT, attributes, async () => {
-        const response = await fetch(this.options.url, {
-          method: 'POST',
-          headers: {
-            'Content-Type': 'application/json',
-            [SIGNATURE_HEADER]: `t=${nowSeconds},v1=${webhookSignature(this.options.secret, nowSeconds, body)}`,
-          },
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        if (response.status < 200 || response.status >= 300) {
-          await response.body?.cancel().catch(() => undefined);
-          throw new Error(`the hook answered HTTP ${response.status}`);
-        }
-        const text = await response.text();
-        if (text.length > MAX_ANSWER_BYTES) throw new Error('the hook answered more than 4096 bytes');
-        return readAnswer(JSON.parse(text) as unknown);
-      });
-    } catch (error) {
-      throw new DependencyError('send_hook', error);
-    }
+    const { url, timeoutMs } = this.options;
+    return postToDependency('send_hook', url, { headers, body }, timeoutMs, async (response) => {
+      if (response.status < 200 || response.status >= 300) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new Error(`the hook answered HTTP ${response.status}`);
+      }
+      const text = await response.text();
+      if (text.length > MAX_ANSWER_BYTES) throw new Error('the hook answered more than 4096 bytes');
+      return readAnswer(JSON.parse(text) as unknown);
+    });
   }
 }
 

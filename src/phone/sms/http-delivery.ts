@@ -42,15 +42,18 @@ export async function postWithTimeout(
   }
 }
 
-/** Host and port only: a webhook's path or query may carry a secret, the body the code and number. */
-function spanAttributes(provider: string, url: string): Record<string, string | number> {
+/** A client POST span's attributes: host and port only (a webhook's path or query may carry a secret, the body the code and number). */
+export function postSpanAttributes(url: string): Record<string, string | number> {
   const { hostname, port, protocol } = new URL(url);
   return {
     'http.request.method': 'POST',
     'server.address': hostname,
     'server.port': Number(port) || (protocol === 'https:' ? 443 : 80),
-    'sms.provider': provider,
   };
+}
+
+function spanAttributes(provider: string, url: string): Record<string, string | number> {
+  return { ...postSpanAttributes(url), 'sms.provider': provider };
 }
 
 export function networkFailure(provider: string, error: unknown, timeoutMs: number): SmsDeliveryError {

@@ -24,6 +24,26 @@ export abstract class DelegatedVerifier {
   abstract check(to: string, verificationId: string, code: string): Promise<VerifierAnswer>;
 }
 
+/**
+ * A check's outcome: the provider's answer to `request`, judged. A request that failed, or an
+ * answer that gave no judgement (`describe` says what it was), is VerifierUnavailable.
+ */
+export async function judgeCheck<A>(
+  request: () => Promise<A>,
+  judge: (answer: A) => VerifierAnswer | undefined,
+  describe: (answer: A) => string,
+): Promise<VerifierAnswer> {
+  let answer: A;
+  try {
+    answer = await request();
+  } catch (error) {
+    throw new VerifierUnavailable((error as Error).message);
+  }
+  const judged = judge(answer);
+  if (judged === undefined) throw new VerifierUnavailable(describe(answer));
+  return judged;
+}
+
 /** Injection token of the configured DelegatedVerifier (null with PHONE_VERIFIER=local). */
 export const DELEGATED_VERIFIER = Symbol('delegated-verifier');
 

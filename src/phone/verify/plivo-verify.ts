@@ -1,6 +1,6 @@
 import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from '../sms/http-delivery';
 import { SmsDeliveryError } from '../sms/sms-sender';
-import { DelegatedVerifier, VerifierAnswer, VerifierUnavailable } from './delegated-verifier';
+import { DelegatedVerifier, judgeCheck, VerifierAnswer } from './delegated-verifier';
 
 export interface PlivoVerifyOptions {
   /** https://api.plivo.com, or a local fake in tests */
@@ -59,16 +59,12 @@ export class PlivoVerify extends DelegatedVerifier {
     throw new SmsDeliveryError(describe('start', answer), retryable, statusErrorCode(answer.httpStatus));
   }
 
-  async check(_to: string, verificationId: string, code: string): Promise<VerifierAnswer> {
-    let answer: PlivoAnswer;
-    try {
-      answer = await this.post(`${this.sessions}${encodeURIComponent(verificationId)}/`, { otp: code });
-    } catch (error) {
-      throw new VerifierUnavailable((error as Error).message);
-    }
-    const judged = plivoValidateAnswer(answer);
-    if (judged === undefined) throw new VerifierUnavailable(describe('validate', answer));
-    return judged;
+  check(_to: string, verificationId: string, code: string): Promise<VerifierAnswer> {
+    return judgeCheck(
+      () => this.post(`${this.sessions}${encodeURIComponent(verificationId)}/`, { otp: code }),
+      plivoValidateAnswer,
+      (answer) => describe('validate', answer),
+    );
   }
 
   private async post(url: string, body: Record<string, string>): Promise<PlivoAnswer> {

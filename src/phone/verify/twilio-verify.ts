@@ -1,7 +1,7 @@
 import { isRetryableStatus } from '../sms/http-delivery';
 import { SmsDeliveryError, SmsErrorCode } from '../sms/sms-sender';
 import { readTwilioJson, TwilioAccount, TwilioClient, twilioErrorCode } from '../sms/twilio-client';
-import { DelegatedVerifier, VerifierAnswer, VerifierUnavailable } from './delegated-verifier';
+import { DelegatedVerifier, judgeCheck, VerifierAnswer } from './delegated-verifier';
 
 export interface TwilioVerifyOptions extends TwilioAccount {
   serviceSid: string;
@@ -83,17 +83,13 @@ export class TwilioVerify extends DelegatedVerifier {
     throw new SmsDeliveryError(describe('start', answer), retryable, code);
   }
 
-  async check(to: string, verificationId: string, code: string): Promise<VerifierAnswer> {
+  check(_to: string, verificationId: string, code: string): Promise<VerifierAnswer> {
     const form = new URLSearchParams({ VerificationSid: verificationId, Code: code });
-    let answer: TwilioAnswer;
-    try {
-      answer = await this.post('VerificationCheck', form);
-    } catch (error) {
-      throw new VerifierUnavailable((error as Error).message);
-    }
-    const judged = twilioCheckAnswer(answer);
-    if (judged === undefined) throw new VerifierUnavailable(describe('check', answer));
-    return judged;
+    return judgeCheck(
+      () => this.post('VerificationCheck', form),
+      twilioCheckAnswer,
+      (answer) => describe('check', answer),
+    );
   }
 
   private async post(resource: string, form: URLSearchParams): Promise<TwilioAnswer> {

@@ -12,6 +12,7 @@ import { SmsSender } from './sms-sender';
 import type { SmsText } from './sms-text';
 import type { SmsSettings } from './sms.settings';
 import { TwilioCallSender } from './twilio-call-sender';
+import { TwilioAccount } from './twilio-client';
 import { TwilioSmsSender } from './twilio-sms-sender';
 import { VonageVoiceSender, vonagePrivateKey } from './vonage-voice-sender';
 
@@ -36,17 +37,22 @@ export class ConfiguredChannelSenders extends ChannelSenders {
 const receiptsOf = (sms: SmsSettings, provider: string) =>
   sms.receiptsBaseUrl ? receiptUrl(sms.receiptsBaseUrl, provider) : undefined;
 
+/** The Twilio account the WhatsApp and voice senders share with Twilio SMS. */
+const twilioAccount = ({ twilio }: SmsSettings): TwilioAccount => ({
+  baseUrl: twilio.baseUrl,
+  accountSid: twilio.accountSid!,
+  authToken: twilio.authToken!,
+  timeoutMs: twilio.timeoutMs,
+});
+
 /** The WhatsApp sender; Twilio's sends the SMS text as the body when no Content SID is set. */
 export function createWhatsAppSender(sms: SmsSettings, smsText?: SmsText): SmsSender | undefined {
   const whatsapp = sms.whatsapp;
   if (whatsapp.provider === 'twilio') {
     return new TwilioSmsSender({
+      ...twilioAccount(sms),
       name: 'twilio-whatsapp',
-      baseUrl: sms.twilio.baseUrl,
-      accountSid: sms.twilio.accountSid!,
-      authToken: sms.twilio.authToken!,
       from: whatsapp.twilioFrom!,
-      timeoutMs: sms.twilio.timeoutMs,
       statusCallbackUrl: receiptsOf(sms, 'twilio-whatsapp'),
       whatsapp: {
         contentSids: whatsapp.contentSids(),
@@ -82,11 +88,8 @@ export async function createVoiceSender(
   if (voice.provider === 'twilio') {
     return new TwilioCallSender(
       {
-        baseUrl: sms.twilio.baseUrl,
-        accountSid: sms.twilio.accountSid!,
-        authToken: sms.twilio.authToken!,
+        ...twilioAccount(sms),
         from: voice.twilioFrom!,
-        timeoutMs: sms.twilio.timeoutMs,
         statusCallbackUrl: receiptsOf(sms, 'twilio-voice'),
       },
       texts,

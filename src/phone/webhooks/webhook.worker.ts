@@ -1,8 +1,8 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
+import { ClaimLoop } from '../../common/workers/claim-loop';
 import { Database } from '../../database/sql';
 import { WebhookDelivery } from './webhook-delivery';
 import { WebhookOutboxEntity } from './webhook-outbox.entity';
@@ -15,88 +15,50 @@ import { LEASE_MS, WebhookSettings } from './webhook.settings';
  */
 @Injectable()
 export class WebhookWorker implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
-  private claiming?: Promise<void>;
-  private again = false;
-  private stopped = false;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly loop: ClaimLoop<WebhookOutboxEntity>;
 
   constructor(
     private readonly config: WebhookSettings,
-    private readonly db: Database,
-    private readonly outbox: WebhookOutboxRepository,
-    private readonly delivery: WebhookDelivery,
-    private readonly clock: Clock,
-    private readonly logger: AppLogger,
-    private readonly outages: DependencyOutages,
+    db: Database,
+    outbox: WebhookOutboxRepository,
+    delivery: WebhookDelivery,
+    clock: Clock,
+    logger: AppLogger,
+    outages: DependencyOutages,
   ) {
     logger.setContext(WebhookWorker.name);
+    const job = {
+      concurrency: () => config.concurrency,
+      claim: (free: number) => {
+        const now = clock.now();
+        return db.transaction((tx) => outbox.claimDue(tx, now, LEASE_MS, free));
+      },
+      deliver: (row: WebhookOutboxEntity) => delivery.deliver(row),
+      // the user's next event may have been waiting for this one
+      lookAgain: 'always' as const,
+      describe: (row: WebhookOutboxEntity) => ({ webhookId: row.id }),
+      drainFailed: 'webhook outbox drain failed',
+      deliveryFailed: 'webhook delivery failed unexpectedly',
+    };
+    this.loop = new ClaimLoop(job, logger, outages);
   }
 
   onApplicationBootstrap(): void {
     // without endpoints no row is written: one drain at start gives up those of endpoints removed since
-    if (this.config.endpoints().length > 0) {
-      this.timer = setInterval(() => this.kick(), this.config.pollIntervalMs);
-      this.timer.unref();
-    }
-    this.kick();
+    this.loop.start(this.config.endpoints().length > 0 ? this.config.pollIntervalMs : undefined);
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.idle();
+    await this.loop.stop();
   }
 
   /** Look for due deliveries now (coalesced: one claim at a time). */
   kick(): void {
-    if (this.stopped) return;
-    if (this.claiming) {
-      this.again = true;
-      return;
-    }
-    this.claiming = this.fill()
-      .catch((error: unknown) => this.failed(error, {}, 'webhook outbox drain failed'))
-      .finally(() => {
-        this.claiming = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    this.loop.kick();
   }
 
   /** Resolves once nothing is being claimed or delivered (tests and shutdown). */
-  async idle(): Promise<void> {
-    while (this.claiming || this.inFlight.size > 0) await Promise.all([this.claiming, ...this.inFlight]);
-  }
-
-  private async fill(): Promise<void> {
-    while (!this.stopped) {
-      const free = this.config.concurrency - this.inFlight.size;
-      if (free <= 0) return;
-      const now = this.clock.now();
-      const rows = await this.db.transaction((tx) => this.outbox.claimDue(tx, now, LEASE_MS, free));
-      for (const row of rows) this.start(row);
-      if (rows.length < free) return;
-    }
-  }
-
-  private failed(error: unknown, context: object, message: string): void {
-    const fault = databaseFault(error);
-    if (fault) this.outages.failed(fault);
-    else this.logger.error({ err: error, ...context }, message);
-  }
-
-  private start(row: WebhookOutboxEntity): void {
-    const delivery: Promise<void> = this.delivery
-      .deliver(row)
-      .catch((error: unknown) => this.failed(error, { webhookId: row.id }, 'webhook delivery failed unexpectedly'))
-      .finally(() => {
-        this.inFlight.delete(delivery);
-        // the user's next event may have been waiting for this one
-        this.kick();
-      });
-    this.inFlight.add(delivery);
+  idle(): Promise<void> {
+    return this.loop.idle();
   }
 }

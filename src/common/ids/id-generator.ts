@@ -4,6 +4,7 @@ import { Database } from '../../database/sql';
 import { AppSettings } from '../config/app.settings';
 import { DependencyError } from '../errors/dependency-error';
 import { NodeLeasesRepository } from './node-leases.repository';
+import { PeriodicTask } from '../workers/periodic-task';
 
 const EPOCH = Date.UTC(2024, 0, 1);
 const NODE_BITS = 10n;
@@ -26,7 +27,7 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
   private lastMs = 0;
   private sequence = 0;
   private readonly holder = randomUUID();
-  private renewTimer?: NodeJS.Timeout;
+  private readonly renewTimer = new PeriodicTask(() => this.renewLease());
   /** until when the leased node id is ours for sure (Infinity with NODE_ID) */
   private leasedUntil = Infinity;
 
@@ -42,12 +43,11 @@ export class IdGenerator implements OnModuleInit, OnModuleDestroy {
       return;
     }
     this.node = await this.leaseNode();
-    this.renewTimer = setInterval(() => void this.renewLease(), RENEW_MS);
-    this.renewTimer.unref();
+    this.renewTimer.start(RENEW_MS);
   }
 
   async onModuleDestroy(): Promise<void> {
-    if (this.renewTimer) clearInterval(this.renewTimer);
+    this.renewTimer.stop();
     if (this.config.nodeId === undefined && this.node >= 0 && this.db.isOpen) {
       const node = this.node;
       await this.db.transaction((tx) => this.leases.release(tx, node, this.holder));

@@ -3,6 +3,7 @@ import { Clock } from '../../common/clock';
 import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
+import { PeriodicTask } from '../../common/workers/periodic-task';
 import { channelOf } from '../channels/channel-routes';
 import { SmsDeliveryRows } from './sms-delivery-rows';
 import { ChannelSteps, StepMove } from './channel-steps';
@@ -23,7 +24,7 @@ const BATCH = 100;
  */
 @Injectable()
 export class ChannelStepTimeouts implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
+  private readonly timer = new PeriodicTask(() => this.sweep());
   private looked = false;
 
   constructor(
@@ -43,12 +44,11 @@ export class ChannelStepTimeouts implements OnApplicationBootstrap, OnModuleDest
     if (!this.steps.fallsBack) return;
     // a quarter of the shortest step: a step moves on at most that late
     const every = Math.min(15_000, Math.max(1_000, this.steps.shortestStepMs / 4));
-    this.timer = setInterval(() => void this.sweep(), every);
-    this.timer.unref();
+    this.timer.start(every);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer.stop();
   }
 
   /** Moves the timed-out steps on; returns how many went to their next channel. */

@@ -3,6 +3,7 @@ import { Clock } from '../../common/clock';
 import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
+import { PeriodicTask } from '../../common/workers/periodic-task';
 import { RetentionSettings } from '../retention/retention.settings';
 import { SmsOutboxRepository } from './sms-outbox.repository';
 import { SmsReceiptReader } from './sms-receipt-reader';
@@ -18,7 +19,7 @@ const SWEEP_BATCH = 100;
 /** With receipts taken: the kept codes, old receipts and receipts left waiting, looked after every minute. */
 @Injectable()
 export class SmsReceiptSweeper implements OnApplicationBootstrap, OnModuleDestroy {
-  private timer?: NodeJS.Timeout;
+  private readonly timer = new PeriodicTask(() => this.sweep());
   private swept = false;
 
   constructor(
@@ -36,12 +37,11 @@ export class SmsReceiptSweeper implements OnApplicationBootstrap, OnModuleDestro
 
   onApplicationBootstrap(): void {
     if (!this.reader.takesAny) return;
-    this.timer = setInterval(() => void this.sweep().catch(() => undefined), SWEEP_INTERVAL_MS);
-    this.timer.unref();
+    this.timer.start(SWEEP_INTERVAL_MS);
   }
 
   onModuleDestroy(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer.stop();
   }
 
   /**

@@ -55,6 +55,7 @@ import { VerifierMetrics } from './verify/verifier.metrics';
 import { RECEIPT_PARSERS } from './sms/delivery-receipt';
 import { createReceiptParsers } from './sms/receipt-parsers';
 import { SmsReceiptApplier } from './outbox/sms-receipt-applier';
+import { SmsReceiptFailover } from './outbox/sms-receipt-failover';
 import { SmsRetryPolicy } from './outbox/sms-retry-policy';
 import { SmsReceiptsController } from './outbox/sms-receipts.controller';
 import { SmsReceiptsService } from './outbox/sms-receipts.service';
@@ -106,6 +107,7 @@ import { ChannelStepTimeouts } from './outbox/channel-step-timeouts';
     PhoneMetrics,
     SmsOutboxMetrics,
     SmsReceiptApplier,
+    SmsReceiptFailover,
     SmsRetryPolicy,
     SmsReceiptsService,
     SmsReceiptReader,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { closing, Database, Tx } from '../database/sql';
 import { Clock } from '../common/clock';
 import { assertAllowed, assertHoldsAllOf } from '../common/auth/access-policy';
-import { Caller, hasPermission } from '../common/auth/caller';
+import { Caller } from '../common/auth/caller';
 import type { CallerRef } from '../common/auth/caller-ref';
 import type { RequestOrigin } from '../common/throttle/client-address';
 import { Errors } from '../common/errors/errors';
@@ -18,6 +18,7 @@ import { aggregateOf, UserEntity, UserState } from './entities/user.entity';
 import { OrganizationsRepository } from './organizations.repository';
 import { newTokenSecret, hashToken } from './token.service';
 import { TokensRepository } from './tokens.repository';
+import { assertMayChooseId, defaultDisplayName, newUserRecord, STATE_CHANGES, StateChange } from './user-records';
 import { userView } from './user-view';
 import { UsersRepository } from './users.repository';
 
@@ -45,43 +46,6 @@ export interface CreatedUser {
 
 /** The expiry of a token issued without one (as ZITADEL: the end of year 9999). */
 export const NO_EXPIRY = new Date('9999-12-31T23:59:59Z');
-
-/** "Given Family", cut to the 200 code points a display name may have (each part alone may have 200). */
-function defaultDisplayName(profile: SetHumanProfileDto): string {
-  return [...`${profile.givenName} ${profile.familyName}`].slice(0, 200).join('');
-}
-
-type StateChange = 'deactivate' | 'reactivate' | 'lock' | 'unlock';
-
-const STATE_CHANGES: Record<
-  StateChange,
-  { from: UserState; to: UserState; event: string; wrongState: (current: UserState) => Error }
-> = {
-  deactivate: {
-    from: UserState.ACTIVE,
-    to: UserState.INACTIVE,
-    event: 'user.deactivated',
-    wrongState: Errors.userNotActive,
-  },
-  reactivate: {
-    from: UserState.INACTIVE,
-    to: UserState.ACTIVE,
-    event: 'user.reactivated',
-    wrongState: Errors.userNotInactive,
-  },
-  lock: {
-    from: UserState.ACTIVE,
-    to: UserState.LOCKED,
-    event: 'user.locked',
-    wrongState: (current) => (current === UserState.LOCKED ? Errors.userAlreadyLocked() : Errors.userNotActive()),
-  },
-  unlock: { from: UserState.LOCKED, to: UserState.ACTIVE, event: 'user.unlocked', wrongState: Errors.userNotLocked },
-};
-
-/** Only an IAM_OWNER may choose a new user's id: a JWT's `sub` is looked up as one. */
-function assertMayChooseId(caller: Caller, id: string | undefined): void {
-  if (id !== undefined && !hasPermission(caller, 'user.id.choose')) throw Errors.permissionDenied();
-}
 
 /** Users: creation (human and machine), reads, state changes, deletion, personal access tokens. */
 @Injectable()
@@ -218,7 +182,7 @@ export class UsersService {
     }
     assertMayChooseId(caller, input.userId);
     const now = this.clock.now();
-    const user = this.newUser(org, 'human', input.userId, input.username ?? input.email.email, now);
+    const user = newUserRecord(org, 'human', input.userId ?? this.ids.next(), input.username ?? input.email.email, now);
     Object.assign(user, {
       givenName: input.profile.givenName,
       familyName: input.profile.familyName,
@@ -258,7 +222,7 @@ export class UsersService {
   ): Promise<CreatedUser> {
     assertMayChooseId(caller, userId);
     const now = this.clock.now();
-    const user = this.newUser(org, 'machine', userId, username ?? name, now);
+    const user = newUserRecord(org, 'machine', userId ?? this.ids.next(), username ?? name, now);
     user.machineName = name;
     user.machineDescription = description ?? null;
     await this.users.insert(tx, user, Errors.userAlreadyExists);
@@ -321,38 +285,5 @@ export class UsersService {
     assertAllowed(caller, permission, user, selfAllowed, Errors.userNotFound);
     assertHoldsAllOf(caller, grants);
     return { caller, user };
-  }
-
-  private newUser(
-    org: OrganizationEntity,
-    type: 'human' | 'machine',
-    id: string | undefined,
-    username: string,
-    now: Date,
-  ) {
-    const user = new UserEntity();
-    Object.assign(user, {
-      id: id ?? this.ids.next(),
-      orgId: org.id,
-      type,
-      state: UserState.ACTIVE,
-      username,
-      givenName: null,
-      familyName: null,
-      nickName: null,
-      displayName: null,
-      preferredLanguage: null,
-      gender: 0,
-      email: null,
-      emailVerified: false,
-      phone: null,
-      phoneVerified: false,
-      machineName: null,
-      machineDescription: null,
-      sequence: 0,
-      createdAt: now,
-      changedAt: now,
-    } satisfies UserEntity);
-    return user;
   }
 }

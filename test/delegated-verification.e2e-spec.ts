@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { ConfigError } from '../src/common/config/config-error';
-import { createRootLogger } from '../src/common/logging/logging';
-import { logStartupFailure } from '../src/common/startup/startup-error';
 import { eventTypesOf } from './support/events';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { FakePlivoVerify, FakeTwilioVerify, FakeVerification } from './support/fake-verify';
 import { outboxOf, outboxRowWhen } from './support/outbox';
 import { outboxIdle, phoneCodeRow } from './support/phone-api';
 import { scrape, valueOf } from './support/prometheus';
+import { refusedStart } from './support/refused-start';
 import { DATABASES, freePort, startApp, TestApp } from './support/test-app';
 import { CallResult, transportCaller, TransportName } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO } from './support/wire';
@@ -340,31 +337,14 @@ describe.each(DATABASES)('delegated verification: Plivo Verify (%s)', (db) => {
   });
 });
 
-/** The lines main.ts writes for a start that failed with `error`. */
-function fatalLines(error: unknown): Record<string, unknown>[] {
-  const lines: string[] = [];
-  const out = new Writable({
-    write: (chunk: Buffer, _enc, done) => done(void lines.push(...chunk.toString().split('\n').filter(Boolean))),
-  });
-  logStartupFailure(createRootLogger('info', out), error);
-  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
 describe('delegated verification: settings', () => {
   it('refuses to start Twilio Verify without a service SID, in one fatal line naming it', async () => {
-    const error = await startApp('sqlite', {
+    const { error, lines } = await refusedStart('sqlite', {
       PHONE_VERIFIER: 'twilio-verify',
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([
-      'TWILIO_VERIFY_SERVICE_SID: required when PHONE_VERIFIER=twilio-verify',
-    ]);
-    const lines = fatalLines(error);
+    });
+    expect(error.problems).toEqual(['TWILIO_VERIFY_SERVICE_SID: required when PHONE_VERIFIER=twilio-verify']);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 60, settings: ['TWILIO_VERIFY_SERVICE_SID'] });
   });

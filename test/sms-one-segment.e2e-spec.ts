@@ -1,9 +1,6 @@
-import { Writable } from 'node:stream';
-import { ConfigError } from '../src/common/config/config-error';
-import { createRootLogger } from '../src/common/logging/logging';
-import { logStartupFailure } from '../src/common/startup/startup-error';
 import { createHuman, createOrg, randomMobile } from './support/factories';
 import { FakeHttpServer } from './support/fake-http';
+import { refusedStart } from './support/refused-start';
 import { until } from './support/wait';
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 
@@ -11,16 +8,6 @@ jest.setTimeout(30_000);
 
 const HASH = 'FA+9qCX9VSu';
 const DOMAIN = 'verify.example.com';
-
-/** The lines main.ts writes for a start that failed with `error`. */
-function fatalLines(error: unknown): Record<string, unknown>[] {
-  const lines: string[] = [];
-  const out = new Writable({
-    write: (chunk: Buffer, _enc, done) => done(void lines.push(...chunk.toString().split('\n').filter(Boolean))),
-  });
-  logStartupFailure(createRootLogger('info', out), error);
-  return lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe.each(DATABASES)('texts Android fills in, in one segment (%s)', (db) => {
   const webhook = new FakeHttpServer();
@@ -54,18 +41,13 @@ describe.each(DATABASES)('texts Android fills in, in one segment (%s)', (db) => 
 
   it('refuses to start, in one fatal line naming the template, when one cannot fit one segment', async () => {
     const long = `{{code}} ${'x'.repeat(141)}`;
-    const error = await startApp(db, {
+    const { error, lines } = await refusedStart(db, {
       SMS_ANDROID_APP_HASH: HASH,
       SMS_TEMPLATES: JSON.stringify({ fr: 'Votre code : {{code}}', it: long }),
-    }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).problems).toEqual([
+    });
+    expect(error.problems).toEqual([
       'SMS_TEMPLATES: the template for "it" with a 6-character code and the app hash takes 161 GSM-7 characters; one SMS segment holds 160',
     ]);
-    const lines = fatalLines(error);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 60, settings: ['SMS_TEMPLATES'] });
     expect(lines[0].msg).toContain('the template for "it"');

@@ -62,6 +62,32 @@ const unavailable = { code: 14, id: 'API-unavail' };
 /** Another code of the same length than the provider's. */
 const wrongFor = (code: string) => code.slice(0, -1) + (code.endsWith('0') ? '1' : '0');
 
+/** One UserService call as the admin through `transport`; its caller closed after. */
+async function adminCall(t: TestApp, transport: TransportName, method: string, request: Record<string, unknown>) {
+  const caller = transportCaller(t, transport);
+  try {
+    return await caller.call('UserService', method, request as never, t.adminToken);
+  } finally {
+    caller.close();
+  }
+}
+
+/** A user whose number was set with send_code, once the provider started its verification and its id is on the code. */
+async function startedVerification(
+  t: TestApp,
+  orgId: string,
+  fake: { to(phone: string): FakeVerification[] },
+  transport: TransportName = 'rest',
+) {
+  const { userId } = await createHuman(t, { orgId });
+  const phone = randomMobile();
+  const set = await adminCall(t, transport, 'SetPhone', { userId, phone, sendCode: {} });
+  expect(set.ok).toBe(true);
+  const verification = await until('the verification at the provider', () => fake.to(phone)[0]);
+  await until('its id on the code', async () => (await phoneCodeRow(t, userId))?.verificationId);
+  return { userId, phone, verification };
+}
+
 describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
   const fake = new FakeTwilioVerify(ACCOUNT_SID, AUTH_TOKEN, SERVICE_SID);
   let t: TestApp;
@@ -81,14 +107,8 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
     fake.checkAnswer = undefined;
   });
 
-  const call = async (transport: TransportName, method: string, request: Record<string, unknown>) => {
-    const caller = transportCaller(t, transport);
-    try {
-      return await caller.call('UserService', method, request as never, t.adminToken);
-    } finally {
-      caller.close();
-    }
-  };
+  const call = (transport: TransportName, method: string, request: Record<string, unknown>) =>
+    adminCall(t, transport, method, request);
   const verify = (userId: string, verificationCode: string, transport: TransportName = 'rest') =>
     call(transport, 'VerifyPhone', { userId, verificationCode });
   const counted = async (answer: string) =>
@@ -96,16 +116,7 @@ describe.each(DATABASES)('delegated verification: Twilio Verify (%s)', (db) => {
   const startsFor = (phone: string) =>
     fake.requests.filter((r) => r.path.endsWith('/Verifications') && r.form.get('To') === phone);
 
-  /** A user whose number was set with send_code, once Twilio started its verification. */
-  async function userWithVerification(transport: TransportName = 'rest') {
-    const { userId } = await createHuman(t, { orgId });
-    const phone = randomMobile();
-    const set = await call(transport, 'SetPhone', { userId, phone, sendCode: {} });
-    expect(set.ok).toBe(true);
-    const verification = await until('the verification at Twilio', () => fake.to(phone)[0]);
-    await until('its id on the code', async () => (await phoneCodeRow(t, userId))?.verificationId);
-    return { userId, phone, verification };
-  }
+  const userWithVerification = (transport: TransportName = 'rest') => startedVerification(t, orgId, fake, transport);
 
   it.each<TransportName>(['rest', 'grpc'])(
     'SetPhone starts a verification at Twilio; VerifyPhone asks Twilio and verifies the number (%s)',
@@ -294,23 +305,12 @@ describe.each(DATABASES)('delegated verification: Plivo Verify (%s)', (db) => {
     fake.down = false;
   });
 
-  const verify = async (userId: string, verificationCode: string, transport: TransportName = 'rest') => {
-    const caller = transportCaller(t, transport);
-    try {
-      return await caller.call('UserService', 'VerifyPhone', { userId, verificationCode }, t.adminToken);
-    } finally {
-      caller.close();
-    }
-  };
+  const verify = (userId: string, verificationCode: string, transport: TransportName = 'rest') =>
+    adminCall(t, transport, 'VerifyPhone', { userId, verificationCode });
 
   async function userWithSession(): Promise<{ userId: string; phone: string; session: FakeVerification }> {
-    const { userId } = await createHuman(t, { orgId });
-    const phone = randomMobile();
-    const caller = transportCaller(t, 'rest');
-    expect((await caller.call('UserService', 'SetPhone', { userId, phone, sendCode: {} }, t.adminToken)).ok).toBe(true);
-    const session = await until('the session at Plivo', () => fake.to(phone)[0]);
-    await until('its uuid on the code', async () => (await phoneCodeRow(t, userId))?.verificationId);
-    return { userId, phone, session };
+    const { userId, phone, verification } = await startedVerification(t, orgId, fake);
+    return { userId, phone, session: verification };
   }
 
   it.each<TransportName>(['rest', 'grpc'])(

@@ -10,7 +10,7 @@ import { WebhookWorker } from '../src/phone/webhooks/webhook.worker';
 import { startReceiver, type PhoneEvent, type Receiver } from '../examples/webhook-receiver';
 import { createHuman, randomMobile } from './support/factories';
 import { FakeHttpServer, type Received } from './support/fake-http';
-import { outboxIdle, wrongCodeFor } from './support/phone-api';
+import { outboxIdle, phoneApi, wrongCodeFor } from './support/phone-api';
 import { scrape, valueOf } from './support/prometheus';
 import { bearer, DATABASES, dataSourceOf, freePort, startApp, type TestApp } from './support/test-app';
 import {
@@ -252,13 +252,9 @@ describe.each(DATABASES)('event webhooks (%s)', (db) => {
     const before = await scrape(t);
     flaky.handler = () => ({ status: 500 });
     const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
-    await t
-      .http()
-      .post(`/v2/users/${userId}/phone/verify`)
-      .set(bearer(t.adminToken))
-      .send({ verificationCode: phoneCode })
-      .expect(200);
-    await t.http().delete(`/v2/users/${userId}/phone`).set(bearer(t.adminToken)).send({}).expect(200);
+    const api = phoneApi(t);
+    await api.verify(userId, phoneCode).expect(200);
+    await api.remove(userId).expect(200);
     await drained();
     // down: the first event is tried again and again; the later ones wait behind it
     for (let i = 0; i < 3; i++) {
@@ -318,12 +314,7 @@ describe.each(DATABASES)('event webhooks (%s)', (db) => {
     const users: string[] = [];
     for (let i = 0; i < 3; i++) {
       const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
-      await t
-        .http()
-        .post(`/v2/users/${userId}/phone/verify`)
-        .set(bearer(t.adminToken))
-        .send({ verificationCode: phoneCode })
-        .expect(200);
+      await phoneApi(t).verify(userId, phoneCode).expect(200);
       users.push(userId);
     }
     const db = t.app.get(Database);

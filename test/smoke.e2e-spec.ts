@@ -1,5 +1,6 @@
 import { bearer, DATABASES, startApp, TestApp } from './support/test-app';
 import { createHuman } from './support/factories';
+import { phoneApi } from './support/phone-api';
 
 describe.each(DATABASES)('smoke (%s)', (db) => {
   let t: TestApp;
@@ -11,12 +12,7 @@ describe.each(DATABASES)('smoke (%s)', (db) => {
   it('sets a phone with returnCode and verifies it', async () => {
     const { userId, phoneCode } = await createHuman(t, { phone: '+41 79 123 45 67' });
     expect(phoneCode).toMatch(/^\d{6}$/);
-    await t
-      .http()
-      .post(`/v2/users/${userId}/phone/verify`)
-      .set(bearer(t.adminToken))
-      .send({ verificationCode: phoneCode })
-      .expect(200);
+    await phoneApi(t).verify(userId, phoneCode).expect(200);
     const user = await t.http().get(`/v2/users/${userId}`).set(bearer(t.adminToken)).expect(200);
     expect(user.body.user.human.phone).toEqual({ phone: '+41791234567', isVerified: true });
   });

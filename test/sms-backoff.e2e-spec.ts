@@ -9,6 +9,7 @@ import { bearer, DATABASES, dataSourceOf, Db, freePort, PG_URL, startApp, TestAp
 import { CallResult, transportCaller } from './support/transports';
 import { ERROR_DETAIL, ERROR_INFO, RETRY_INFO } from './support/wire';
 import { outboxCount } from './support/outbox';
+import { phoneApi } from './support/phone-api';
 
 jest.setTimeout(60_000);
 
@@ -239,12 +240,7 @@ describe('progressive back-off per number: VerifyPhone’s round trips (postgres
       try {
         const { userId, phoneCode } = await createHuman(t, { phone: randomMobile(), phoneMode: 'returnCode' });
         const [before, opened] = [proxy.count, proxy.opened];
-        await t
-          .http()
-          .post(`/v2/users/${userId}/phone/verify`)
-          .set(bearer(t.adminToken))
-          .send({ verificationCode: phoneCode })
-          .expect(200);
+        await phoneApi(t).verify(userId, phoneCode).expect(200);
         // a connection's start-up would count as round trips of its own
         expect(proxy.opened - opened).toBe(0);
         return proxy.count - before;

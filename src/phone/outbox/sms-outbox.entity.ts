@@ -1,7 +1,8 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index } from 'typeorm';
 import { IdColumn, TimeColumn } from '../../database/columns';
 import type { DeliveryStatus } from '../sms/delivery-receipt';
 import { microsTransformer } from '../spend/sms-spend-count.entity';
+import { OutboxRow } from './outbox-row.entity';
 
 export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 
@@ -14,10 +15,7 @@ export type OutboxStatus = 'pending' | 'delivered' | 'failed' | 'skipped';
 @Index('IDX_sms_outbox_provider_message', ['provider', 'providerMessageId'])
 // the retention sweep finds the messages that ended before SMS_OUTBOX_RETENTION
 @Index('IDX_sms_outbox_finished', ['finishedAt'])
-export class SmsOutboxEntity {
-  @PrimaryColumn({ type: 'varchar', length: 200 })
-  id: string;
-
+export class SmsOutboxEntity extends OutboxRow<OutboxStatus> {
   @IdColumn('code_id')
   codeId: string;
 
@@ -33,32 +31,8 @@ export class SmsOutboxEntity {
   @Column({ name: 'sealed_code', type: 'text', nullable: true })
   sealedCode: string | null;
 
-  @Column({ type: 'varchar', length: 16 })
-  status: OutboxStatus;
-
-  @Column({ type: 'integer', default: 0 })
-  attempts: number;
-
-  @TimeColumn('next_attempt_at')
-  nextAttemptAt: Date;
-
-  @TimeColumn('locked_until', { nullable: true })
-  lockedUntil: Date | null;
-
-  @TimeColumn('created_at')
-  createdAt: Date;
-
-  @TimeColumn('give_up_at')
-  giveUpAt: Date;
-
-  @Column({ name: 'last_error', type: 'varchar', length: 500, nullable: true })
-  lastError: string | null;
-
   @Column({ type: 'varchar', length: 100, nullable: true })
   provider: string | null;
-
-  @TimeColumn('finished_at', { nullable: true })
-  finishedAt: Date | null;
 
   /** the accepting provider's id for the message (receipts name it) */
   @Column({ name: 'provider_message_id', type: 'varchar', length: 200, nullable: true })

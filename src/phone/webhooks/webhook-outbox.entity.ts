@@ -1,5 +1,6 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { IdColumn, TimeColumn } from '../../database/columns';
+import { Column, Entity, Index } from 'typeorm';
+import { IdColumn } from '../../database/columns';
+import { OutboxRow } from '../outbox/outbox-row.entity';
 
 export type WebhookStatus = 'pending' | 'delivered' | 'failed';
 
@@ -12,10 +13,7 @@ export type WebhookStatus = 'pending' | 'delivered' | 'failed';
 // a user's earlier rows for the same endpoint hold back its later ones
 @Index('IDX_webhook_outbox_user', ['userId', 'sequence'])
 @Index('IDX_webhook_outbox_finished', ['finishedAt'])
-export class WebhookOutboxEntity {
-  @PrimaryColumn({ type: 'varchar', length: 200 })
-  id: string;
-
+export class WebhookOutboxEntity extends OutboxRow<WebhookStatus> {
   @IdColumn('event_id')
   eventId: string;
 
@@ -34,28 +32,4 @@ export class WebhookOutboxEntity {
 
   @Column({ type: 'text' })
   body: string;
-
-  @Column({ type: 'varchar', length: 16 })
-  status: WebhookStatus;
-
-  @Column({ type: 'integer', default: 0 })
-  attempts: number;
-
-  @TimeColumn('next_attempt_at')
-  nextAttemptAt: Date;
-
-  @TimeColumn('locked_until', { nullable: true })
-  lockedUntil: Date | null;
-
-  @TimeColumn('created_at')
-  createdAt: Date;
-
-  @TimeColumn('give_up_at')
-  giveUpAt: Date;
-
-  @TimeColumn('finished_at', { nullable: true })
-  finishedAt: Date | null;
-
-  @Column({ name: 'last_error', type: 'varchar', length: 500, nullable: true })
-  lastError: string | null;
 }

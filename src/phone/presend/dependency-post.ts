@@ -1,6 +1,6 @@
 import { Dependency, DependencyError } from '../../common/errors/dependency-error';
 import { inSpan, KIND } from '../../common/tracing/tracing';
-import { postSpanAttributes } from '../sms/http-delivery';
+import { fetchPost, postSpanAttributes } from '../sms/http-delivery';
 
 /**
  * POSTs to a pre-send dependency with a deadline, without following redirects, and reads its
@@ -17,14 +17,7 @@ export async function postToDependency<T>(
   const attributes = postSpanAttributes(url);
   try {
     return await inSpan('POST', KIND.CLIENT, attributes, async () => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: init.headers,
-        body: init.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      return await read(response);
+      return await read(await fetchPost(url, init, timeoutMs));
     });
   } catch (error) {
     throw new DependencyError(dependency, error);

@@ -15,6 +15,26 @@ export function statusErrorCode(status: number): SmsErrorCode {
   return 'other';
 }
 
+/** An HTTP Basic Authorization header's value. */
+export function basicAuthorization(user: string, password: string): string {
+  return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+/** One POST with a deadline that follows no redirect (a redirect would re-send the body to another address). */
+export function fetchPost(
+  url: string,
+  init: { headers: Record<string, string>; body: string },
+  timeoutMs: number,
+): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: init.headers,
+    body: init.body,
+    redirect: 'manual',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+}
+
 /**
  * POSTs with a deadline, without following redirects (a redirect would re-send the code to
  * another address). Timeouts and network errors become retryable SmsDeliveryErrors.
@@ -27,13 +47,7 @@ export async function postWithTimeout(
 ): Promise<Response> {
   try {
     return await inSpan('POST', KIND.CLIENT, spanAttributes(provider, url), async (span) => {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: init.headers,
-        body: init.body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const response = await fetchPost(url, init, timeoutMs);
       span?.setAttribute('http.response.status_code', response.status);
       return response;
     });

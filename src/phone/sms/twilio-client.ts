@@ -1,4 +1,4 @@
-import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
+import { basicAuthorization, discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from './http-delivery';
 import { SmsDeliveryError, SmsErrorCode } from './sms-sender';
 
 /** A Twilio account and the deadline of its requests. */
@@ -27,7 +27,7 @@ export class TwilioClient {
     private readonly name: string,
     private readonly account: TwilioAccount,
   ) {
-    this.authorization = `Basic ${Buffer.from(`${account.accountSid}:${account.authToken}`).toString('base64')}`;
+    this.authorization = basicAuthorization(account.accountSid, account.authToken);
   }
 
   post(url: string, form: URLSearchParams): Promise<Response> {

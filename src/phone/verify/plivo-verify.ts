@@ -1,4 +1,10 @@
-import { discardBody, isRetryableStatus, postWithTimeout, statusErrorCode } from '../sms/http-delivery';
+import {
+  basicAuthorization,
+  discardBody,
+  isRetryableStatus,
+  postWithTimeout,
+  statusErrorCode,
+} from '../sms/http-delivery';
 import { SmsDeliveryError } from '../sms/sms-sender';
 import { DelegatedVerifier, judgeCheck, VerifierAnswer } from './delegated-verifier';
 
@@ -45,7 +51,7 @@ export class PlivoVerify extends DelegatedVerifier {
     super();
     const base = options.baseUrl.replace(/\/+$/, '');
     this.sessions = `${base}/v1/Account/${encodeURIComponent(options.authId)}/Verify/Session/`;
-    this.authorization = `Basic ${Buffer.from(`${options.authId}:${options.authToken}`).toString('base64')}`;
+    this.authorization = basicAuthorization(options.authId, options.authToken);
   }
 
   async start(to: string, language?: string): Promise<string> {

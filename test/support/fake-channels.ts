@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { importSPKI, jwtVerify } from 'jose';
 import { FakeHttpServer, Received, Reply } from './fake-http';
+import { FakeTwilioAccount } from './fake-twilio';
 
 const json = (status: number, body: object): Reply => ({ status, body: JSON.stringify(body) });
 
@@ -54,23 +55,14 @@ export class FakeMeta extends FakeHttpServer {
  * auth token; a Message needs To, From and Body or ContentSid, a Call To, From and Url or Twiml;
  * 201 with a fresh sid (SM… or CA…); Twilio's error document otherwise.
  */
-export class FakeTwilioApi extends FakeHttpServer {
+export class FakeTwilioApi extends FakeTwilioAccount {
   readonly created: { resource: 'Messages' | 'Calls'; sid: string; form: Record<string, string> }[] = [];
   answer?: (r: Received) => Reply | Promise<Reply>;
 
-  constructor(
-    readonly accountSid: string,
-    readonly authToken: string,
-  ) {
-    super();
-    this.handler = (r) => this.create(r);
-  }
-
-  private async create(r: Received): Promise<Reply> {
+  protected async create(r: Received): Promise<Reply> {
     const error = (status: number, code: number, message: string) =>
       json(status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status });
-    const basic = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
-    if (r.headers.authorization !== basic) return error(401, 20003, 'Authenticate');
+    if (!this.authorized(r)) return error(401, 20003, 'Authenticate');
     const match = new RegExp(`^/2010-04-01/Accounts/${this.accountSid}/(Messages|Calls)\\.json$`).exec(r.path);
     if (r.method !== 'POST' || !match) return error(404, 20404, 'Not found');
     const form = Object.fromEntries(r.form);

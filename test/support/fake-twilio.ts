@@ -15,17 +15,8 @@ export interface TwilioMessage {
   request: Received;
 }
 
-/**
- * A fake of Twilio's Messages API on 127.0.0.1: it checks Basic auth and the path, records each
- * Message with its StatusCallback and ValidityPeriod, and answers 201 with a fresh sid.
- * `beforeAnswer` runs before the answer is sent (a test posts the status callback there, so the
- * receipt comes before the send's answer is stored); `answer` overrides the reply.
- */
-export class FakeTwilio extends FakeHttpServer {
-  readonly messages: TwilioMessage[] = [];
-  beforeAnswer?: (message: TwilioMessage) => Promise<void>;
-  answer?: (message: TwilioMessage) => Reply;
-
+/** A fake of a Twilio account's REST API on 127.0.0.1: `create` answers each request. */
+export abstract class FakeTwilioAccount extends FakeHttpServer {
   constructor(
     readonly accountSid: string,
     readonly authToken: string,
@@ -34,9 +25,29 @@ export class FakeTwilio extends FakeHttpServer {
     this.handler = (r) => this.create(r);
   }
 
-  private async create(r: Received): Promise<Reply> {
-    const basic = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
-    if (r.headers.authorization !== basic) return { status: 401, body: JSON.stringify({ code: 20003, status: 401 }) };
+  protected abstract create(r: Received): Promise<Reply>;
+
+  /** Whether the request carries the account's Basic credentials. */
+  protected authorized(r: Received): boolean {
+    return (
+      r.headers.authorization === `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`
+    );
+  }
+}
+
+/**
+ * A fake of Twilio's Messages API on 127.0.0.1: it checks Basic auth and the path, records each
+ * Message with its StatusCallback and ValidityPeriod, and answers 201 with a fresh sid.
+ * `beforeAnswer` runs before the answer is sent (a test posts the status callback there, so the
+ * receipt comes before the send's answer is stored); `answer` overrides the reply.
+ */
+export class FakeTwilio extends FakeTwilioAccount {
+  readonly messages: TwilioMessage[] = [];
+  beforeAnswer?: (message: TwilioMessage) => Promise<void>;
+  answer?: (message: TwilioMessage) => Reply;
+
+  protected async create(r: Received): Promise<Reply> {
+    if (!this.authorized(r)) return { status: 401, body: JSON.stringify({ code: 20003, status: 401 }) };
     if (r.method !== 'POST' || r.path !== `/2010-04-01/Accounts/${this.accountSid}/Messages.json`) {
       return { status: 404, body: JSON.stringify({ code: 20404, status: 404 }) };
     }

@@ -1,37 +1,32 @@
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { BUILT_IN_VOICE_LANGUAGES, BUILT_IN_VOICE_TEMPLATES, VoiceTexts } from '../../src/phone/sms/channel-texts';
 import { TwilioCallSender, TwilioCallSenderOptions } from '../../src/phone/sms/twilio-call-sender';
 import { VonageVoiceSender, VonageVoiceSenderOptions, vonagePrivateKey } from '../../src/phone/sms/vonage-voice-sender';
-import { deferred } from '../support/fake-http';
-import { FakeTwilioApi, FakeVonageVoice } from '../support/fake-channels';
+import {
+  expectTimeoutRetry,
+  fakeTwilioAccount,
+  itHandlesTwilioFailures,
+  jsonReply,
+} from '../support/channel-sender-cases';
+import { FakeVonageVoice } from '../support/fake-channels';
 import { ManualClock } from '../support/fakes/clock';
 import { deliveryFailure, smsMessage } from '../support/sms-messages';
 
 const CODE = '482913';
 const SPOKEN_EN = 'Your verification code is 4, 8, 2, 9, 1, 3.';
 const SPOKEN_DE = 'Ihr Bestätigungscode lautet 4, 8, 2, 9, 1, 3.';
-const json = (status: number, body: object) => ({ status, body: JSON.stringify(body) });
 const texts = new VoiceTexts(
   { ...BUILT_IN_VOICE_TEMPLATES, fr: 'Votre code est {{code}}. <fin> & merci' },
   new Map([...BUILT_IN_VOICE_LANGUAGES, ['fr', 'fr-FR']]),
 );
 
 describe(`${TwilioCallSender.name} against a fake Twilio`, () => {
-  const SID = `AC${randomBytes(16).toString('hex')}`;
-  const TOKEN = randomBytes(16).toString('hex');
-  const fake = new FakeTwilioApi(SID, TOKEN);
+  const { sid, token, fake } = fakeTwilioAccount();
   const sender = (options: Partial<TwilioCallSenderOptions> = {}) =>
     new TwilioCallSender(
-      { baseUrl: fake.url, accountSid: SID, authToken: TOKEN, from: '+15005550006', timeoutMs: 2_000, ...options },
+      { baseUrl: fake.url, accountSid: sid, authToken: token, from: '+15005550006', timeoutMs: 2_000, ...options },
       texts,
     );
-
-  beforeAll(() => fake.start());
-  afterAll(() => fake.close());
-  beforeEach(() => {
-    fake.created.length = 0;
-    fake.answer = undefined;
-  });
 
   it('creates a Call whose inline TwiML says the code digit by digit, twice, in the language of the words', async () => {
     const callback = 'https://verify.example.com/v2/sms/receipts/twilio-voice';
@@ -60,7 +55,7 @@ describe(`${TwilioCallSender.name} against a fake Twilio`, () => {
     expect(fake.created[1].form.Twiml).toContain(`<Say language="en-US">${SPOKEN_EN}</Say>`);
   });
 
-  it.each([
+  itHandlesTwilioFailures(fake, sender, [
     [400, 21211, false, 'twilio_21211'],
     [400, 21214, false, 'twilio_21214'],
     [400, 21215, false, 'twilio_21215'],
@@ -69,22 +64,7 @@ describe(`${TwilioCallSender.name} against a fake Twilio`, () => {
     [500, 20500, true, 'twilio_20500'],
     [400, 99999, false, 'http_4xx'],
     [502, 99999, true, 'http_5xx'],
-  ])('maps HTTP %i with Twilio code %i to retryable=%s, metrics code %s', async (status, code, retryable, label) => {
-    fake.answer = () => json(status, { code, message: `cannot call about ${CODE}`, status });
-    const error = await deliveryFailure(sender().send(smsMessage()));
-    expect(error).toMatchObject({ retryable, code: label });
-    expect(error.message).not.toContain(CODE);
-  });
-
-  it('gives up when Twilio refuses the credentials, and retries after a timeout', async () => {
-    const refused = await deliveryFailure(sender({ authToken: 'wrong-token-0123456789' }).send(smsMessage()));
-    expect(refused).toMatchObject({ retryable: false, code: 'twilio_20003' });
-    const held = deferred<{ status: number }>();
-    fake.answer = () => held.promise;
-    const error = await deliveryFailure(sender({ timeoutMs: 200 }).send(smsMessage()));
-    expect(error).toMatchObject({ retryable: true, code: 'timeout' });
-    held.resolve({ status: 201 });
-  });
+  ]);
 });
 
 describe(`${VonageVoiceSender.name} against a fake Vonage Voice API`, () => {
@@ -152,7 +132,7 @@ describe(`${VonageVoiceSender.name} against a fake Vonage Voice API`, () => {
   ])(
     'maps HTTP %i to retryable=%s, metrics code %s, without the code in the reason',
     async (status, retryable, label) => {
-      fake.answer = () => json(status, { type: 'about:blank', title: 'Refused', detail: `no call for ${CODE}` });
+      fake.answer = () => jsonReply(status, { type: 'about:blank', title: 'Refused', detail: `no call for ${CODE}` });
       const error = await deliveryFailure(sender().send(smsMessage()));
       expect(error).toMatchObject({ retryable, code: label });
       expect(error.message).toBe(`vonage-voice: HTTP ${status}, Refused, no call for ***`);
@@ -160,10 +140,6 @@ describe(`${VonageVoiceSender.name} against a fake Vonage Voice API`, () => {
   );
 
   it('retries after a timeout', async () => {
-    const held = deferred<{ status: number }>();
-    fake.answer = () => held.promise;
-    const error = await deliveryFailure(sender({ timeoutMs: 200 }).send(smsMessage()));
-    expect(error).toMatchObject({ retryable: true, code: 'timeout' });
-    held.resolve({ status: 201 });
+    await expectTimeoutRetry(fake, (timeoutMs) => sender({ timeoutMs }).send(smsMessage()), 201);
   });
 });

@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { MetaWhatsAppSender, MetaWhatsAppSenderOptions } from '../../src/phone/sms/meta-whatsapp-sender';
 import { TwilioSmsSender, TwilioSmsSenderOptions } from '../../src/phone/sms/twilio-sms-sender';
-import { deferred } from '../support/fake-http';
-import { FakeMeta, FakeTwilioApi } from '../support/fake-channels';
+import {
+  expectFailureWithoutCode,
+  expectTimeoutRetry,
+  fakeTwilioAccount,
+  itHandlesTwilioFailures,
+  jsonReply,
+} from '../support/channel-sender-cases';
+import { FakeMeta } from '../support/fake-channels';
 import { ManualClock } from '../support/fakes/clock';
 import { deliveryFailure, smsMessage } from '../support/sms-messages';
 
 const CODE = '482913';
-const json = (status: number, body: object) => ({ status, body: JSON.stringify(body) });
 
 describe(`${MetaWhatsAppSender.name} against a fake Graph API`, () => {
   const TOKEN = `EAAG${randomBytes(24).toString('hex')}`;
@@ -84,18 +89,12 @@ describe(`${MetaWhatsAppSender.name} against a fake Graph API`, () => {
     [502, 99999, true, 'http_5xx'],
   ])('maps HTTP %i with Graph code %i to retryable=%s, metrics code %s', async (status, code, retryable, label) => {
     fake.answer = () =>
-      json(status, { error: { message: `(#${code}) failed for ${CODE}`, type: 'OAuthException', code } });
-    const error = await deliveryFailure(sender().send(smsMessage()));
-    expect(error).toMatchObject({ retryable, code: label });
-    expect(error.message).not.toContain(CODE);
+      jsonReply(status, { error: { message: `(#${code}) failed for ${CODE}`, type: 'OAuthException', code } });
+    await expectFailureWithoutCode(sender().send(smsMessage()), { retryable, code: label }, CODE);
   });
 
   it('retries after a timeout, and counts a 2xx without a message id as accepted (no second message)', async () => {
-    const held = deferred<{ status: number }>();
-    fake.answer = () => held.promise;
-    const error = await deliveryFailure(sender({ timeoutMs: 200 }).send(smsMessage()));
-    expect(error).toMatchObject({ retryable: true, code: 'timeout' });
-    held.resolve({ status: 200 });
+    await expectTimeoutRetry(fake, (timeoutMs) => sender({ timeoutMs }).send(smsMessage()), 200);
     fake.answer = () => ({ status: 200, body: 'not json' });
     await expect(sender().send(smsMessage())).resolves.toEqual({ provider: 'meta' });
   });
@@ -107,18 +106,16 @@ describe(`${MetaWhatsAppSender.name} against a fake Graph API`, () => {
 });
 
 describe('TwilioSmsSender as the WhatsApp sender against a fake Twilio', () => {
-  const SID = `AC${randomBytes(16).toString('hex')}`;
-  const TOKEN = randomBytes(16).toString('hex');
   const CONTENT_EN = `HX${'a'.repeat(32)}`;
-  const fake = new FakeTwilioApi(SID, TOKEN);
+  const { sid, token, fake } = fakeTwilioAccount();
   const clock = new ManualClock('2026-12-01T12:00:00Z');
   const sender = (options: Partial<TwilioSmsSenderOptions> = {}) =>
     new TwilioSmsSender(
       {
         name: 'twilio-whatsapp',
         baseUrl: fake.url,
-        accountSid: SID,
-        authToken: TOKEN,
+        accountSid: sid,
+        authToken: token,
         from: '+15005550006',
         timeoutMs: 2_000,
         whatsapp: { contentSids: new Map([['en', CONTENT_EN]]) },
@@ -126,13 +123,6 @@ describe('TwilioSmsSender as the WhatsApp sender against a fake Twilio', () => {
       },
       clock,
     );
-
-  beforeAll(() => fake.start());
-  afterAll(() => fake.close());
-  beforeEach(() => {
-    fake.created.length = 0;
-    fake.answer = undefined;
-  });
 
   it('sends the approved template with the code as variable 1, between whatsapp: addresses', async () => {
     const accepted = await sender({
@@ -160,30 +150,12 @@ describe('TwilioSmsSender as the WhatsApp sender against a fake Twilio', () => {
     expect(fake.created[1].form.Body).toBe(`${CODE} (de)`);
   });
 
-  it.each([
+  itHandlesTwilioFailures(fake, sender, [
     [400, 63016, false, 'twilio_63016'],
     [400, 63003, false, 'twilio_63003'],
     [429, 63018, true, 'twilio_63018'],
     [429, 20429, true, 'twilio_20429'],
     [503, 20503, true, 'twilio_20503'],
     [400, 99999, false, 'http_4xx'],
-  ])('maps HTTP %i with Twilio code %i to retryable=%s, metrics code %s', async (status, code, retryable, label) => {
-    fake.answer = () => json(status, { code, message: `refused ${CODE}`, status });
-    const error = await deliveryFailure(sender().send(smsMessage()));
-    expect(error).toMatchObject({ retryable, code: label });
-    expect(error.message).not.toContain(CODE);
-  });
-
-  it('gives up when Twilio refuses the credentials', async () => {
-    const error = await deliveryFailure(sender({ authToken: 'wrong-token-0123456789' }).send(smsMessage()));
-    expect(error).toMatchObject({ retryable: false, code: 'twilio_20003' });
-  });
-
-  it('retries after a timeout', async () => {
-    const held = deferred<{ status: number }>();
-    fake.answer = () => held.promise;
-    const error = await deliveryFailure(sender({ timeoutMs: 200 }).send(smsMessage()));
-    expect(error).toMatchObject({ retryable: true, code: 'timeout' });
-    held.resolve({ status: 201 });
-  });
+  ]);
 });

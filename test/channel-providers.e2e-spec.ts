@@ -1,11 +1,8 @@
-import { createHash, createHmac, generateKeyPairSync, randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomInt } from 'node:crypto';
 import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
+import { MetaAndVonage, metaStatusWebhook, twilioChannelsApp } from './support/channel-apps';
 import { createHuman } from './support/factories';
 import { FakeHttpServer } from './support/fake-http';
-import { FakeMeta, FakeTwilioApi, FakeVonageVoice } from './support/fake-channels';
 import { phoneApi } from './support/phone-api';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import { until } from './support/wait';
@@ -21,15 +18,9 @@ const german = () => `+49151${String(randomInt(100_000_000)).padStart(8, '0')}`;
  * the fake API, is read from it and verifies; Meta's signed `failed` status moves the code to SMS.
  */
 describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (%s)', (db) => {
-  const TOKEN = `EAAG${randomBytes(24).toString('hex')}`;
-  const APP_SECRET = randomBytes(16).toString('hex');
-  const APPLICATION = randomUUID();
-  const SIGNATURE_SECRET = randomBytes(16).toString('hex');
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const meta = new FakeMeta('v21.0', '106540352242922', TOKEN);
-  const vonage = new FakeVonageVoice(APPLICATION, keys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  const fakes = new MetaAndVonage();
+  const { meta, vonage } = fakes;
   const webhook = new FakeHttpServer();
-  const dir = mkdtempSync(join(tmpdir(), 'pv-channels-'));
   let t: TestApp;
 
   const drained = async () => {
@@ -43,35 +34,33 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
     await drained();
     return userId;
   }
+  /** Posts a provider's signed receipt (taken), then the SMS the code goes out by. */
+  async function smsAfterReceipt(phone: string, provider: string, body: string, [name, value]: [string, string]) {
+    await t
+      .http()
+      .post(`/v2/sms/receipts/${provider}`)
+      .set('Content-Type', 'application/json')
+      .set(name, value)
+      .send(body)
+      .expect(200);
+    await drained();
+    return until('the SMS after the fallback', async () => webhook.requests.find((r) => r.json.to === phone));
+  }
 
   beforeAll(async () => {
-    const keyFile = join(dir, 'private.key');
-    writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    await Promise.all([meta.start(), vonage.start(), webhook.start()]);
+    await Promise.all([fakes.start(), webhook.start()]);
     t = await startApp(db, {
       SMS_PROVIDER: 'webhook',
       SMS_WEBHOOK_URL: `${webhook.url}/sms`,
       SMS_POLL_INTERVAL: '50ms',
       SMS_RECEIPTS_BASE_URL: 'https://verify.example.com',
       CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=voice,sms;*=sms',
-      WHATSAPP_PROVIDER: 'meta',
-      META_GRAPH_BASE_URL: meta.url,
-      META_PHONE_NUMBER_ID: '106540352242922',
-      META_ACCESS_TOKEN: TOKEN,
-      META_APP_SECRET: APP_SECRET,
-      META_TEMPLATE_NAME: 'verify_code',
-      VOICE_PROVIDER: 'vonage',
-      VONAGE_VOICE_BASE_URL: vonage.url,
-      VONAGE_APPLICATION_ID: APPLICATION,
-      VONAGE_PRIVATE_KEY_FILE: keyFile,
-      VONAGE_VOICE_FROM: '+15005550006',
-      VONAGE_SIGNATURE_SECRET: SIGNATURE_SECRET,
+      ...fakes.env(),
     });
   }, 60_000);
   afterAll(async () => {
     await t?.close();
-    await Promise.all([meta.close(), vonage.close(), webhook.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    await Promise.all([fakes.close(), webhook.close()]);
   }, 60_000);
 
   it('sends an Indian number its code by WhatsApp through Meta, and the code verifies', async () => {
@@ -106,40 +95,10 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
     await setPhone(phone, 'en');
     const sent = await until('the template at Meta', async () => meta.sent.find((s) => `+${s.to}` === phone));
     const code = sent.template.components[0].parameters[0].text as string;
-    const status = JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '1',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                statuses: [
-                  {
-                    id: sent.id,
-                    status: 'failed',
-                    timestamp: String(Math.floor(Date.now() / 1000)),
-                    errors: [{ code: 131026 }],
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      ],
-    });
-    await t
-      .http()
-      .post('/v2/sms/receipts/meta')
-      .set('Content-Type', 'application/json')
-      .set('X-Hub-Signature-256', `sha256=${createHmac('sha256', APP_SECRET).update(status).digest('hex')}`)
-      .send(status)
-      .expect(200);
-    await drained();
-    const sms = await until('the SMS after the fallback', async () =>
-      webhook.requests.find((r) => r.json.to === phone),
-    );
+    const status = metaStatusWebhook([
+      { id: sent.id, status: 'failed', timestamp: String(Math.floor(Date.now() / 1000)), errors: [{ code: 131026 }] },
+    ]);
+    const sms = await smsAfterReceipt(phone, 'meta', status, ['X-Hub-Signature-256', fakes.metaSignature(status)]);
     expect(sms.json.code).toBe(code);
   });
 
@@ -150,68 +109,34 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
       vonage.calls.find((c) => `+${c.body.to[0].number}` === phone),
     );
     const event = JSON.stringify({ uuid: call.uuid, status: 'unanswered', timestamp: new Date().toISOString() });
-    const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const header = b64({ alg: 'HS256', typ: 'JWT' });
-    const payload = b64({
-      iat: Math.floor(Date.now() / 1000),
-      jti: randomUUID(),
-      payload_hash: createHash('sha256').update(event).digest('hex'),
-    });
-    const signature = createHmac('sha256', SIGNATURE_SECRET).update(`${header}.${payload}`).digest('base64url');
-    await t
-      .http()
-      .post('/v2/sms/receipts/vonage-voice')
-      .set('Content-Type', 'application/json')
-      .set('Authorization', `Bearer ${header}.${payload}.${signature}`)
-      .send(event)
-      .expect(200);
-    await drained();
-    const sms = await until('the SMS after the fallback', async () =>
-      webhook.requests.find((r) => r.json.to === phone),
-    );
+    const sms = await smsAfterReceipt(phone, 'vonage-voice', event, [
+      'Authorization',
+      fakes.vonageAuthorization(event),
+    ]);
     expect(sms.json.text).toContain(sms.json.code);
   });
 });
 
 /** Twilio for both: WhatsApp without a Content SID sends the SMS text as its body; the call's TwiML reads the code. */
 describe.each(DATABASES)('Twilio WhatsApp and voice in the channel workflow (%s)', (db) => {
-  const SID = `AC${randomBytes(16).toString('hex')}`;
-  const TOKEN = randomBytes(16).toString('hex');
-  const twilio = new FakeTwilioApi(SID, TOKEN);
-  let t: TestApp;
+  const { twilio, app } = twilioChannelsApp(db, {
+    SMS_POLL_INTERVAL: '50ms',
+    CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=voice,sms;*=sms',
+    SMS_WEBOTP_DOMAIN: 'verify.example.com',
+  });
 
   const sentTo = (phone: string) =>
     until(`Twilio's resource for ${phone}`, async () =>
       twilio.created.find((c) => c.form.To === phone || c.form.To === `whatsapp:${phone}`),
     );
   async function setPhone(phone: string): Promise<string> {
-    const { userId } = await createHuman(t, { preferredLanguage: 'en' });
-    await phoneApi(t).set(userId, { phone, sendCode: {} }).expect(200);
-    const worker = t.app.get(SmsOutboxWorker);
+    const { userId } = await createHuman(app(), { preferredLanguage: 'en' });
+    await phoneApi(app()).set(userId, { phone, sendCode: {} }).expect(200);
+    const worker = app().app.get(SmsOutboxWorker);
     worker.kick();
     await worker.idle();
     return userId;
   }
-
-  beforeAll(async () => {
-    await twilio.start();
-    t = await startApp(db, {
-      SMS_POLL_INTERVAL: '50ms',
-      TWILIO_BASE_URL: twilio.url,
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      CHANNEL_ROUTES: 'IN=whatsapp,sms;DE=voice,sms;*=sms',
-      WHATSAPP_PROVIDER: 'twilio',
-      TWILIO_WHATSAPP_FROM: '+15005550006',
-      VOICE_PROVIDER: 'twilio',
-      TWILIO_VOICE_FROM: '+15005550007',
-      SMS_WEBOTP_DOMAIN: 'verify.example.com',
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    await twilio.close();
-  }, 60_000);
 
   it('sends the SMS text by WhatsApp when no template is configured, and the code verifies', async () => {
     const phone = indian();
@@ -223,7 +148,7 @@ describe.each(DATABASES)('Twilio WhatsApp and voice in the channel workflow (%s)
     expect(sent.form.Body).toBe(
       `${code} is your code to verify your phone number. Do not share it with anyone.\n\n@verify.example.com #${code}`,
     );
-    await phoneApi(t).verify(userId, code).expect(200);
+    await phoneApi(app()).verify(userId, code).expect(200);
   });
 
   it('calls with TwiML that reads the code twice, and the code verifies', async () => {
@@ -233,6 +158,6 @@ describe.each(DATABASES)('Twilio WhatsApp and voice in the channel workflow (%s)
     expect(call.resource).toBe('Calls');
     const says = [...call.form.Twiml.matchAll(/<Say language="en-US">Your verification code is ([0-9, ]+)\.<\/Say>/g)];
     expect(says).toHaveLength(2);
-    await phoneApi(t).verify(userId, says[0][1].split(', ').join('')).expect(200);
+    await phoneApi(app()).verify(userId, says[0][1].split(', ').join('')).expect(200);
   });
 });

@@ -1,13 +1,11 @@
-import { createHash, createHmac, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { ConfigError } from '../src/common/config/config-error';
 import { ChannelSenders } from '../src/phone/sms/channels';
 import { twilioSignature } from '../src/phone/sms/twilio-receipts';
-import { FakeMeta, FakeTwilioApi, FakeVonageVoice } from './support/fake-channels';
+import { MetaAndVonage, metaStatusWebhook, twilioChannelsApp } from './support/channel-apps';
 import { smsMessage } from './support/sms-messages';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 
@@ -24,57 +22,25 @@ function postReceipt(t: TestApp, provider: string, body: string, headers: Record
   return post.send(body);
 }
 
-/** Vonage's signed event: a JWT (HS256, the signature secret) over the body's SHA-256. */
-function vonageEventAuthorization(body: string, secret: string): string {
-  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const header = b64({ alg: 'HS256', typ: 'JWT' });
-  const payload = b64({
-    iat: Math.floor(Date.now() / 1000),
-    jti: randomUUID(),
-    payload_hash: createHash('sha256').update(body).digest('hex'),
-  });
-  return `Bearer ${header}.${payload}.${createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url')}`;
-}
-
 describe.each(DATABASES)('WhatsApp (Meta) and voice (Vonage) senders in the real app (%s)', (db) => {
-  const TOKEN = `EAAG${randomBytes(24).toString('hex')}`;
-  const APP_SECRET = randomBytes(16).toString('hex');
-  const SIGNATURE_SECRET = randomBytes(16).toString('hex');
-  const APPLICATION = randomUUID();
-  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const meta = new FakeMeta('v21.0', '106540352242922', TOKEN);
-  const vonage = new FakeVonageVoice(APPLICATION, keys.publicKey.export({ type: 'spki', format: 'pem' }).toString());
-  const dir = mkdtempSync(join(tmpdir(), 'pv-voice-'));
-  const keyFile = join(dir, 'private.key');
+  const fakes = new MetaAndVonage();
+  const { meta, vonage, dir } = fakes;
   let env: Record<string, string>;
   let t: TestApp;
 
   beforeAll(async () => {
-    writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-    await Promise.all([meta.start(), vonage.start()]);
+    await fakes.start();
     env = {
       SMS_RECEIPTS_BASE_URL: RECEIPTS,
-      WHATSAPP_PROVIDER: 'meta',
-      META_GRAPH_BASE_URL: meta.url,
-      META_PHONE_NUMBER_ID: '106540352242922',
-      META_ACCESS_TOKEN: TOKEN,
-      META_APP_SECRET: APP_SECRET,
+      ...fakes.env(),
       META_WEBHOOK_VERIFY_TOKEN: 'verify-token-123',
-      META_TEMPLATE_NAME: 'verify_code',
       META_TEMPLATE_LANGUAGES: 'en=en_US;de=de',
-      VOICE_PROVIDER: 'vonage',
-      VONAGE_VOICE_BASE_URL: vonage.url,
-      VONAGE_APPLICATION_ID: APPLICATION,
-      VONAGE_PRIVATE_KEY_FILE: keyFile,
-      VONAGE_VOICE_FROM: '+15005550006',
-      VONAGE_SIGNATURE_SECRET: SIGNATURE_SECRET,
     };
     t = await startApp(db, env);
   }, 60_000);
   afterAll(async () => {
     await t?.close();
-    await Promise.all([meta.close(), vonage.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    await fakes.close();
   }, 60_000);
 
   it('sends a code by WhatsApp through Meta and by a call through Vonage', async () => {
@@ -96,32 +62,19 @@ describe.each(DATABASES)('WhatsApp (Meta) and voice (Vonage) senders in the real
   });
 
   it("takes Meta's signed status webhooks and Vonage's signed call events, and refuses unsigned ones", async () => {
-    const status = JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '1',
-          changes: [
-            {
-              field: 'messages',
-              value: { statuses: [{ id: 'wamid.X', status: 'delivered', timestamp: '1764590400' }] },
-            },
-          ],
-        },
-      ],
-    });
-    const signature = `sha256=${createHmac('sha256', APP_SECRET).update(status).digest('hex')}`;
+    const status = metaStatusWebhook([{ id: 'wamid.X', status: 'delivered', timestamp: '1764590400' }]);
+    const signature = fakes.metaSignature(status);
     const json = { 'Content-Type': 'application/json' };
     await postReceipt(t, 'meta', status, { ...json, 'X-Hub-Signature-256': signature }).expect(200);
     await postReceipt(t, 'meta', status, { ...json, 'X-Hub-Signature-256': 'sha256=00' }).expect(401);
     const event = JSON.stringify({ uuid: randomUUID(), status: 'unanswered', timestamp: new Date().toISOString() });
     await postReceipt(t, 'vonage-voice', event, {
       ...json,
-      Authorization: vonageEventAuthorization(event, SIGNATURE_SECRET),
+      Authorization: fakes.vonageAuthorization(event),
     }).expect(200);
     await postReceipt(t, 'vonage-voice', event, {
       ...json,
-      Authorization: vonageEventAuthorization(event, 'x'.repeat(32)),
+      Authorization: fakes.vonageAuthorization(event, 'x'.repeat(32)),
     }).expect(401);
   });
 
@@ -150,32 +103,14 @@ describe.each(DATABASES)('WhatsApp (Meta) and voice (Vonage) senders in the real
 });
 
 describe.each(DATABASES)('WhatsApp and voice through Twilio in the real app (%s)', (db) => {
-  const SID = `AC${randomBytes(16).toString('hex')}`;
-  const TOKEN = randomBytes(16).toString('hex');
   const CONTENT = `HX${randomBytes(16).toString('hex')}`;
-  const twilio = new FakeTwilioApi(SID, TOKEN);
-  let t: TestApp;
-
-  beforeAll(async () => {
-    await twilio.start();
-    t = await startApp(db, {
-      SMS_RECEIPTS_BASE_URL: RECEIPTS,
-      TWILIO_BASE_URL: twilio.url,
-      TWILIO_ACCOUNT_SID: SID,
-      TWILIO_AUTH_TOKEN: TOKEN,
-      WHATSAPP_PROVIDER: 'twilio',
-      TWILIO_WHATSAPP_FROM: '+15005550006',
-      TWILIO_WHATSAPP_CONTENT_SIDS: `en=${CONTENT}`,
-      VOICE_PROVIDER: 'twilio',
-      TWILIO_VOICE_FROM: '+15005550007',
-    });
-  }, 60_000);
-  afterAll(async () => {
-    await t?.close();
-    await twilio.close();
-  }, 60_000);
+  const { sid, token, twilio, app } = twilioChannelsApp(db, {
+    SMS_RECEIPTS_BASE_URL: RECEIPTS,
+    TWILIO_WHATSAPP_CONTENT_SIDS: `en=${CONTENT}`,
+  });
 
   it('sends the template by WhatsApp and calls, and takes both status callbacks', async () => {
+    const t = app();
     const channels = t.app.get(ChannelSenders);
     const message = smsMessage({ code: CODE, expiresAt: new Date(Date.now() + 300_000) });
     await channels.senderFor('whatsapp')!.send(message);
@@ -193,15 +128,15 @@ describe.each(DATABASES)('WhatsApp and voice through Twilio in the real app (%s)
 
     const form = (fields: Record<string, string>) => new URLSearchParams(fields);
     const callbacks: [string, URLSearchParams][] = [
-      ['twilio-whatsapp', form({ MessageSid: sent.sid, MessageStatus: 'read', AccountSid: SID })],
-      ['twilio-voice', form({ CallSid: called.sid, CallStatus: 'no-answer', AccountSid: SID })],
+      ['twilio-whatsapp', form({ MessageSid: sent.sid, MessageStatus: 'read', AccountSid: sid })],
+      ['twilio-voice', form({ CallSid: called.sid, CallStatus: 'no-answer', AccountSid: sid })],
     ];
     for (const [provider, fields] of callbacks) {
       const url = `${RECEIPTS}/v2/sms/receipts/${provider}`;
       const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
       await postReceipt(t, provider, fields.toString(), {
         ...headers,
-        'X-Twilio-Signature': twilioSignature(TOKEN, url, fields),
+        'X-Twilio-Signature': twilioSignature(token, url, fields),
       }).expect(200);
       await postReceipt(t, provider, fields.toString(), { ...headers, 'X-Twilio-Signature': 'bm9wZQ==' }).expect(401);
     }

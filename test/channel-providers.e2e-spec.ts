@@ -1,8 +1,8 @@
 import { randomInt } from 'node:crypto';
-import { SmsOutboxWorker } from '../src/phone/outbox/sms-outbox.worker';
 import { MetaAndVonage, metaStatusWebhook, twilioChannelsApp } from './support/channel-apps';
 import { createHuman } from './support/factories';
 import { FakeHttpServer } from './support/fake-http';
+import { drainOutbox } from './support/outbox';
 import { phoneApi } from './support/phone-api';
 import { DATABASES, startApp, TestApp } from './support/test-app';
 import { until } from './support/wait';
@@ -11,6 +11,14 @@ jest.setTimeout(30_000);
 
 const indian = () => `+919${String(randomInt(100_000_000)).padStart(9, '0')}`;
 const german = () => `+49151${String(randomInt(100_000_000)).padStart(8, '0')}`;
+
+/** A new user of `language` sets `phone` with a code sent, and the outbox sends it. */
+async function setPhoneAndSend(t: TestApp, phone: string, language: string): Promise<string> {
+  const { userId } = await createHuman(t, { preferredLanguage: language });
+  await phoneApi(t).set(userId, { phone, sendCode: {} }).expect(200);
+  await drainOutbox(t);
+  return userId;
+}
 
 /**
  * The channel workflow with the real WhatsApp and voice senders: Meta's and Vonage's APIs are local
@@ -23,17 +31,7 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
   const webhook = new FakeHttpServer();
   let t: TestApp;
 
-  const drained = async () => {
-    const worker = t.app.get(SmsOutboxWorker);
-    worker.kick();
-    await worker.idle();
-  };
-  async function setPhone(phone: string, language: string): Promise<string> {
-    const { userId } = await createHuman(t, { preferredLanguage: language });
-    await phoneApi(t).set(userId, { phone, sendCode: {} }).expect(200);
-    await drained();
-    return userId;
-  }
+  const setPhone = (phone: string, language: string) => setPhoneAndSend(t, phone, language);
   /** Posts a provider's signed receipt (taken), then the SMS the code goes out by. */
   async function smsAfterReceipt(phone: string, provider: string, body: string, [name, value]: [string, string]) {
     await t
@@ -43,7 +41,7 @@ describe.each(DATABASES)('WhatsApp and voice providers in the channel workflow (
       .set(name, value)
       .send(body)
       .expect(200);
-    await drained();
+    await drainOutbox(t);
     return until('the SMS after the fallback', async () => webhook.requests.find((r) => r.json.to === phone));
   }
 
@@ -129,14 +127,7 @@ describe.each(DATABASES)('Twilio WhatsApp and voice in the channel workflow (%s)
     until(`Twilio's resource for ${phone}`, async () =>
       twilio.created.find((c) => c.form.To === phone || c.form.To === `whatsapp:${phone}`),
     );
-  async function setPhone(phone: string): Promise<string> {
-    const { userId } = await createHuman(app(), { preferredLanguage: 'en' });
-    await phoneApi(app()).set(userId, { phone, sendCode: {} }).expect(200);
-    const worker = app().app.get(SmsOutboxWorker);
-    worker.kick();
-    await worker.idle();
-    return userId;
-  }
+  const setPhone = (phone: string) => setPhoneAndSend(app(), phone, 'en');
 
   it('sends the SMS text by WhatsApp when no template is configured, and the code verifies', async () => {
     const phone = indian();

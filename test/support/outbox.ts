@@ -1,5 +1,6 @@
 import { In } from 'typeorm';
 import { SmsOutboxEntity } from '../../src/phone/outbox/sms-outbox.entity';
+import { SmsOutboxWorker } from '../../src/phone/outbox/sms-outbox.worker';
 import { dataSourceOf, TestApp } from './test-app';
 import { until } from './wait';
 
@@ -30,4 +31,11 @@ export async function outboxRowWhen(
     const [row] = await outboxOf(t, userId);
     return row && check(row) ? row : undefined;
   });
+}
+
+/** Has the outbox worker send what is due now, and waits until it is idle. */
+export async function drainOutbox(t: TestApp): Promise<void> {
+  const worker = t.app.get(SmsOutboxWorker);
+  worker.kick();
+  await worker.idle();
 }

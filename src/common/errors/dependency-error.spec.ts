@@ -117,6 +117,16 @@ describe('a dependency fault answered', () => {
     expect(unexpected.error).toHaveBeenCalledTimes(1);
     expect(lines).toEqual([]);
   });
+
+  it('databaseFailed counts a database fault towards its outage, and leaves anything else to its caller', () => {
+    const outages = new DependencyOutages(logger);
+    expect(outages.databaseFailed(new TypeError('boom'))).toBe(false);
+    expect(outages.isDown('database')).toBe(false);
+    expect(outages.databaseFailed(viaTypeorm(pgError('57P01')))).toBe(true);
+    expect(outages.databaseFailed(viaTypeorm(pgError('57P01')))).toBe(true);
+    expect(outages.isDown('database')).toBe(true);
+    expect(lines.map((l) => l.msg)).toEqual(['database unavailable: answering 503 until it recovers']);
+  });
 });
 
 describe(statementErrorClass.name, () => {

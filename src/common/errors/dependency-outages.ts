@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppLogger } from '../logging/app-logger';
-import { Dependency, DependencyError, describeCause } from './dependency-error';
+import { databaseFault, Dependency, DependencyError, describeCause } from './dependency-error';
 
 interface Outage {
   since: number;
@@ -31,6 +31,16 @@ export class DependencyOutages {
       { dependency: error.dependency, cause: describeCause(error.cause) },
       `${error.dependency} unavailable: answering 503 until it recovers`,
     );
+  }
+
+  /**
+   * A database fault counts towards the database's outage (logged once; the work is retried) and
+   * answers true; anything else answers false, a bug for the caller to log.
+   */
+  databaseFailed(error: unknown): boolean {
+    const fault = databaseFault(error);
+    if (fault) this.failed(fault);
+    return fault !== undefined;
   }
 
   /** Called on every successful call to a dependency: a map lookup unless it was down. */

@@ -1,4 +1,3 @@
-import { databaseFault } from '../errors/dependency-error';
 import { DependencyOutages } from '../errors/dependency-outages';
 import { AppLogger } from '../logging/app-logger';
 
@@ -101,9 +100,7 @@ export class ClaimLoop<Row> {
   }
 
   private failed(error: unknown, context: object, message: string): void {
-    const fault = databaseFault(error);
-    if (fault) this.outages.failed(fault);
-    else this.logger.error({ err: error, ...context }, message);
+    if (!this.outages.databaseFailed(error)) this.logger.error({ err: error, ...context }, message);
   }
 
   private deliver(row: Row): void {

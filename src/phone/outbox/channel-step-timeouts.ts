@@ -1,6 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { PeriodicTask } from '../../common/workers/periodic-task';
@@ -68,9 +67,8 @@ export class ChannelStepTimeouts implements OnApplicationBootstrap, OnModuleDest
       if (moved > 0) this.worker.kick();
       return moved;
     } catch (error) {
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else this.logger.error({ err: error }, 'Channel step timeouts could not be looked after');
+      if (!this.outages.databaseFailed(error))
+        this.logger.error({ err: error }, 'Channel step timeouts could not be looked after');
       return 0;
     }
   }

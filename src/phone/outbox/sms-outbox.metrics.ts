@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Metrics } from '../../common/metrics/metrics';
@@ -77,9 +76,7 @@ export class SmsOutboxMetrics {
       return { depth, oldestDueAgeSeconds: ageMs / 1000, byChannel };
     } catch (error) {
       // a database outage is logged by DependencyOutages, once; anything else is a bug, logged once until a scrape succeeds
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else if (!this.broken) {
+      if (!this.outages.databaseFailed(error) && !this.broken) {
         this.broken = true;
         this.logger.error({ err: error }, 'SMS outbox gauges could not be read');
       }

@@ -1,6 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { PeriodicTask } from '../../common/workers/periodic-task';
@@ -62,9 +61,7 @@ export class SmsReceiptSweeper implements OnApplicationBootstrap, OnModuleDestro
       await this.receipts.applyWaiting(await this.outbox.messagesWithWaitingReceipts(SWEEP_BATCH));
       return erased;
     } catch (error) {
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else this.logger.error({ err: error }, 'SMS outbox sweep failed');
+      if (!this.outages.databaseFailed(error)) this.logger.error({ err: error }, 'SMS outbox sweep failed');
       return 0;
     }
   }

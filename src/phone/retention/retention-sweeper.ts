@@ -1,6 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Metrics } from '../../common/metrics/metrics';
@@ -55,9 +54,7 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
       if (Object.values(pruned).some((count) => count > 0)) this.logger.info({ pruned }, 'Retention sweep');
       return pruned;
     } catch (error) {
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else this.logger.error({ err: error }, 'Retention sweep failed');
+      if (!this.outages.databaseFailed(error)) this.logger.error({ err: error }, 'Retention sweep failed');
       return undefined;
     }
   }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Metrics } from '../../common/metrics/metrics';
@@ -84,9 +83,7 @@ export class SmsSpendMetrics {
       this.broken = false;
       return sums;
     } catch (error) {
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else if (!this.broken) {
+      if (!this.outages.databaseFailed(error) && !this.broken) {
         this.broken = true;
         this.logger.error({ err: error }, 'SMS spend gauges could not be read');
       }

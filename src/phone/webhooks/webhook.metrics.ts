@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge } from 'prom-client';
 import { Clock } from '../../common/clock';
-import { databaseFault } from '../../common/errors/dependency-error';
 import { DependencyOutages } from '../../common/errors/dependency-outages';
 import { AppLogger } from '../../common/logging/app-logger';
 import { Metrics } from '../../common/metrics/metrics';
@@ -79,9 +78,8 @@ export class WebhookMetrics {
       const ageMs = oldestDueAt ? Math.max(0, now.getTime() - oldestDueAt.getTime()) : 0;
       return { depth, oldestDueAgeSeconds: ageMs / 1000 };
     } catch (error) {
-      const fault = databaseFault(error);
-      if (fault) this.outages.failed(fault);
-      else this.logger.error({ err: error }, 'webhook outbox gauges could not be read');
+      if (!this.outages.databaseFailed(error))
+        this.logger.error({ err: error }, 'webhook outbox gauges could not be read');
       return undefined;
     }
   }

@@ -1,7 +1,10 @@
 import { DATABASES, TestApp } from './support/test-app';
 import { startPhoneApp } from './support/phone-api';
 
-/** `sends`: the route may send a code, so it reads x-captcha-token (docs/pre-send-checks.md) */
+/**
+ * `sends`: the route may send a code, so it reads x-captcha-token (docs/pre-send-checks.md) and
+ * Idempotency-Key, with its 409 and 422 (docs/idempotency.md)
+ */
 const ROUTES = [
   { path: '/v2/users/{userId}/phone', method: 'post', operationId: 'UserService_SetPhone', sends: true },
   { path: '/v2/users/{userId}/phone/resend', method: 'post', operationId: 'UserService_ResendPhoneCode', sends: true },
@@ -30,7 +33,17 @@ describe.each(DATABASES)('phone OpenAPI document (%s)', (db) => {
     expect(op).toBeDefined();
     expect(op.operationId).toBe(route.operationId);
     expect(op.summary).toEqual(expect.any(String));
-    const statuses = ['200', '400', '401', '403', '404', '429', '503', 'default'];
+    const statuses = [
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '429',
+      '503',
+      'default',
+      ...(route.sends ? ['409', '422'] : []),
+    ];
     expect(Object.keys(op.responses).sort()).toEqual(statuses.sort());
     expect(op.security).toEqual([{ bearer: [] }]);
     expect(op.parameters).toEqual([
@@ -48,6 +61,7 @@ describe.each(DATABASES)('phone OpenAPI document (%s)', (db) => {
               required: false,
               schema: { type: 'string' },
             }),
+            expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false }),
           ]
         : []),
     ]);

@@ -47,14 +47,27 @@ describe('webhook event mapping', () => {
     });
   });
 
-  it('carries the rule of whatever blocked the send, and the channel a payload names', () => {
+  it('carries the rule of whatever blocked the send, its cap or reason, and the channel a payload names', () => {
     const body = webhookBodyOf(
-      event(PhoneEvents.codeSendBlocked, { rule: 'spend_cap', country: 'DE', prefix: '+49151', channel: 'whatsapp' }),
+      event(PhoneEvents.codeSendBlocked, {
+        rule: 'spend_cap',
+        cap: 'org.day',
+        country: 'DE',
+        prefix: '+49151',
+        channel: 'whatsapp',
+      }),
       SUBJECT,
       {},
     );
     expect(body).toMatchObject({ channel: 'whatsapp', country: 'DE', phoneLast2: null, correlationId: null });
-    expect(body?.data).toEqual({ rule: 'spend_cap', prefix: '+49151' });
+    // never the prefix: the number's leading digits are more of it than its last two
+    expect(body?.data).toEqual({ rule: 'spend_cap', cap: 'org.day' });
+    const hook = webhookBodyOf(
+      event(PhoneEvents.codeSendBlocked, { rule: 'send_hook', reason: 'risky', prefix: '+49151' }),
+      SUBJECT,
+      {},
+    );
+    expect(hook?.data).toEqual({ rule: 'send_hook', reason: 'risky' });
   });
 
   it('lets out only the listed scalar fields: never a number, a code or an error text', () => {

@@ -39,7 +39,8 @@ const DATA_FIELDS: Record<WebhookEventType, string[]> = {
   'phone.code.delivery_failed': ['provider', 'status', 'errorCode', 'attempts'],
   'phone.verified': [],
   'phone.verification.failed': ['reason'],
-  'phone.code.blocked': ['rule', 'prefix'],
+  // not the guard's prefix: the number's leading digits are more of it than the last two (the bound)
+  'phone.code.blocked': ['rule', 'reason', 'cap'],
   'phone.removed': [],
 };
 

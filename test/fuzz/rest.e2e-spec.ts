@@ -81,6 +81,8 @@ describe.each(DATABASES)('fuzz: REST (%s)', (db) => {
           'if-none-match',
           'origin',
           'cookie',
+          'x-captcha-token',
+          'idempotency-key',
         ),
         fc.string({ minLength: 1, maxLength: 10 }).filter((s) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(s)),
       );

@@ -25,6 +25,8 @@ const metadataName = fc.oneof(
       'grpc-status-details-bin',
       'accept-language',
       'x-forwarded-for',
+      'x-captcha-token',
+      'idempotency-key',
     ),
   },
   { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 8 }).filter((s) => /^[a-z0-9_.-]+$/.test(s)) },
